@@ -1,0 +1,84 @@
+"""The FastAPI application: every domain's router under /api/v1, plus health and readiness."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+
+from silkgate import __version__
+from silkgate.core.http import BodySizeLimit, install_error_handlers, problem
+from silkgate.core.platform import Platform
+from silkgate.core.settings import Settings, get_settings
+from silkgate.declarations.api import router as declarations_router
+from silkgate.declarations.schemas import DeclarationIn
+from silkgate.registry.api import router as registry_router
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(settings: Settings | None = None, platform: Platform | None = None) -> FastAPI:
+    """Build the app; tests pass their own settings or platform."""
+    platform = platform or Platform(settings or get_settings())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        _ = platform.signer  # fail at start-up, not on the first request, if the key is missing
+        yield
+
+    app = FastAPI(
+        title="Silkgate",
+        version=__version__,
+        description="Pre-arrival declarations and border data exchange for the China–Kazakhstan road crossings.",
+        lifespan=lifespan,
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+    )
+    app.state.platform = platform
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=platform.settings.max_body_bytes)
+
+    health = APIRouter(tags=["health"])
+
+    @health.get("/health", summary="Liveness: the process answers")
+    def liveness() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    @health.get("/health/ready", summary="Readiness: the database answers and is migrated")
+    def readiness(request: Request) -> Any:
+        from silkgate.core.migrations import current_revision, head_revision
+
+        try:
+            with platform.db.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            current = current_revision(platform.db.engine)
+        except Exception as exc:  # any database failure means not ready
+            return problem(503, "Not ready", f"database unavailable: {type(exc).__name__}", "not-ready")
+        if current != head_revision():
+            return problem(503, "Not ready", f"database at revision {current}, code expects {head_revision()}; run 'silkgate db upgrade'", "not-ready")
+        return JSONResponse({"status": "ready", "revision": current})
+
+    api = APIRouter(prefix=API_PREFIX)
+    api.include_router(health)
+    api.include_router(registry_router)
+    api.include_router(declarations_router)
+    app.include_router(api)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        extra = DeclarationIn.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(extra.pop("$defs", {}))
+        components["DeclarationIn"] = extra
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app

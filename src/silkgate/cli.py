@@ -1,0 +1,102 @@
+"""The `silkgate` command."""
+
+from __future__ import annotations
+
+import typer
+
+from silkgate.audit.cli import app as audit_app
+from silkgate.core.cli_support import console, load_settings, platform_session
+from silkgate.declarations.cli import app as declarations_app
+from silkgate.registry.cli import key_app, org_app
+
+app = typer.Typer(help="Silkgate: pre-arrival declarations and border data exchange.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+platform_key_app = typer.Typer(help="The platform's Ed25519 signing key.", no_args_is_help=True)
+
+app.add_typer(db_app, name="db")
+app.add_typer(org_app, name="org")
+app.add_typer(key_app, name="key")
+app.add_typer(declarations_app, name="declarations")
+app.add_typer(audit_app, name="audit")
+app.add_typer(platform_key_app, name="platform-key")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply migrations up to the latest revision and load reference data."""
+    from silkgate.core.bootstrap import prepare_database
+
+    with platform_session() as platform:
+        prepare_database(platform)
+        console.print(f"database at head: {platform.settings.database_url.split('@')[-1]}")
+
+
+@platform_key_app.command("generate")
+def platform_key_generate(force: bool = typer.Option(False, help="Replace an existing key")) -> None:
+    """Create the platform signing key file (owner-readable only)."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from silkgate.core.signing import platform_key_path, public_key_b64, write_private_key_file
+
+    settings = load_settings()
+    path = platform_key_path(settings)
+    if path.exists() and not force:
+        console.print(f"[red]{path} exists[/red]; use --force to replace it")
+        raise typer.Exit(1)
+    key = Ed25519PrivateKey.generate()
+    write_private_key_file(path, key)
+    console.print(f"wrote {path}; public key {public_key_b64(key)}")
+
+
+@app.command("serve")
+def serve(
+    host: str | None = typer.Option(None, help="Default: SILKGATE_HOST"),
+    port: int | None = typer.Option(None, help="Default: SILKGATE_PORT"),
+    workers: int = typer.Option(1, min=1, help="Worker processes"),
+) -> None:
+    """Serve the API (OpenAPI docs at /docs)."""
+    import uvicorn
+
+    settings = load_settings()
+    uvicorn.run(
+        "silkgate.app:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers,
+        log_level=settings.log_level.lower(),
+    )
+
+
+@app.command("demo")
+def demo(
+    days: int = typer.Option(3, min=1, max=60, help="Days of demo traffic"),
+    per_day: int = typer.Option(200, min=1, max=5000, help="Declarations per day"),
+    seed: int = typer.Option(7, help="Random seed"),
+    serve_api: bool = typer.Option(True, "--serve/--no-serve", help="Serve the API afterwards"),
+    port: int | None = typer.Option(None),
+) -> None:
+    """Create the database, seed the registry and demo traffic, print demo keys, serve."""
+    import os
+
+    os.environ.setdefault("SILKGATE_DEMO_MODE", "true")
+    from silkgate.demo.service import run_demo_setup
+
+    with platform_session(demo_mode=True) as platform:
+        run_demo_setup(platform, days=days, per_day=per_day, seed=seed)
+    if serve_api:
+        serve(host=None, port=port, workers=1)
+
+
+def _mount_optional() -> None:
+    from silkgate.risk.cli import app as risk_app
+    from silkgate.twin.cli import app as twin_app
+
+    app.add_typer(risk_app, name="risk")
+    app.add_typer(twin_app, name="twin")
+
+
+try:
+    _mount_optional()
+except ImportError:  # pragma: no cover - removed once both domains have landed
+    pass

@@ -1,0 +1,69 @@
+"""Domain errors that every entry point turns into RFC 9457 problem details."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One problem with one field; ``field`` is a JSON pointer into the input."""
+
+    field: str
+    code: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"field": self.field, "code": self.code, "message": self.message}
+
+
+@dataclass
+class SilkgateError(Exception):
+    """Base error carrying an HTTP-like status, a title and field errors."""
+
+    title: str
+    status: int = 400
+    detail: str = ""
+    errors: list[FieldError] = field(default_factory=list)
+    type_slug: str = "bad-request"
+
+    def __str__(self) -> str:
+        parts = [self.detail or self.title]
+        parts += [f"{e.field or '/'}: {e.message}" for e in self.errors]
+        return "; ".join(parts)
+
+
+class ValidationFailed(SilkgateError):
+    """Input is well-formed but breaks a rule; status 422."""
+
+    def __init__(self, errors: list[FieldError], detail: str = "The input is not valid.") -> None:
+        super().__init__("Validation failed", 422, detail, errors, "validation-failed")
+
+
+class NotFound(SilkgateError):
+    """Missing or not visible to the caller (the two are indistinguishable on purpose)."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__("Not found", 404, f"{what} not found", [], "not-found")
+
+
+class Conflict(SilkgateError):
+    """The request clashes with stored state (duplicate LRN, wrong lifecycle state)."""
+
+    def __init__(self, detail: str, errors: list[FieldError] | None = None) -> None:
+        super().__init__("Conflict", 409, detail, errors or [], "conflict")
+
+
+class Forbidden(SilkgateError):
+    """Authenticated but the organization's roles do not allow this operation."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__("Forbidden", 403, detail, [], "forbidden")
+
+
+def pointer(*parts: str | int) -> str:
+    """Build a JSON pointer (RFC 6901) from path parts."""
+    out = ""
+    for p in parts:
+        out += "/" + str(p).replace("~", "~0").replace("/", "~1")
+    return out

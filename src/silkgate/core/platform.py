@@ -1,0 +1,28 @@
+"""The running platform: settings, database and the audit signer, built once per process."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from silkgate.audit.service import AuditSigner
+from silkgate.core.db import Database
+from silkgate.core.settings import Settings
+from silkgate.core.signing import load_platform_key
+
+
+class Platform:
+    """What every service needs; the API app and each CLI command build one."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.db = Database(settings)
+
+    @cached_property
+    def signer(self) -> AuditSigner:
+        signer = AuditSigner(load_platform_key(self.settings))
+        with self.db.session() as session:
+            signer.register(session)
+        return signer
+
+    def close(self) -> None:
+        self.db.dispose()

@@ -1,0 +1,68 @@
+"""One typed settings object for the whole platform, read from ``SILKGATE_*`` variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEMO_API_KEY_PEPPER = "silkgate-demo-pepper-not-for-production"
+
+
+class Settings(BaseSettings):
+    """Platform configuration; every field can be set as ``SILKGATE_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="SILKGATE_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///var/silkgate.db",
+        description="SQLAlchemy URL; sqlite:///path or postgresql+psycopg://user@host/db",
+    )
+    demo_mode: bool = Field(default=False, description="Allow built-in demo secrets.")
+    data_dir: Path = Field(default=Path("var"), description="Keys and artifacts live here.")
+    api_key_pepper: SecretStr = Field(
+        default=SecretStr(DEMO_API_KEY_PEPPER),
+        description="Secret mixed into API-key hashes (HMAC-SHA256).",
+    )
+    platform_signing_key: SecretStr | None = Field(
+        default=None,
+        description="Base64 raw Ed25519 private key of the platform; generated in demo mode.",
+    )
+    auto_accept: bool = Field(
+        default=True, description="Accept declarations that pass validation at once."
+    )
+    share_driver_data_across_border: bool = Field(
+        default=False, description="Send driver personal data to the other side's customs."
+    )
+    max_body_bytes: int = Field(default=5_000_000, gt=0, description="Largest request body.")
+    max_batch_lines: int = Field(default=5_000, gt=0)
+    page_size_max: int = Field(default=500, gt=0)
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, gt=0, lt=65536)
+    db_pool_size: int = Field(default=10, gt=0)
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _refuse_default_secrets(self) -> Settings:
+        if not self.demo_mode and self.api_key_pepper.get_secret_value() == DEMO_API_KEY_PEPPER:
+            raise ValueError(
+                "SILKGATE_API_KEY_PEPPER is the built-in demo value; set a secret of your own "
+                "or run with SILKGATE_DEMO_MODE=true"
+            )
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.data_dir / "keys"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings (cached; tests build their own)."""
+    return Settings()

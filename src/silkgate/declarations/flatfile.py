@@ -1,0 +1,81 @@
+"""CSV form of declarations: one row per goods item, columns named by dotted path.
+
+Declaration-level columns (``lrn``, ``exporter.name``, ``crossing.code`` …) are read from the
+first row of each LRN; item columns start with ``item.`` (``item.hs_code`` …). Rows of one
+declaration are consecutive. List fields (``seals``, ``containers``) hold ``;``-separated values.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Iterator
+from typing import IO, Any
+
+LIST_FIELDS = {"seals"}
+ITEM_PREFIX = "item."
+
+
+def _set(target: dict[str, Any], path: str, value: str) -> None:
+    parts = path.split(".")
+    for p in parts[:-1]:
+        target = target.setdefault(p, {})
+    target[parts[-1]] = value.split(";") if parts[-1] in LIST_FIELDS else value
+
+
+def _declaration_from_rows(rows: list[dict[str, str]]) -> dict[str, Any]:
+    head: dict[str, Any] = {}
+    for key, value in rows[0].items():
+        if key and value not in (None, "") and not key.startswith(ITEM_PREFIX):
+            if key == "containers":
+                head["containers"] = [{"number": n} for n in value.split(";") if n]
+            else:
+                _set(head, key, value)
+    items = []
+    for row in rows:
+        item: dict[str, Any] = {}
+        for key, value in row.items():
+            if key and key.startswith(ITEM_PREFIX) and value not in (None, ""):
+                _set(item, key[len(ITEM_PREFIX) :], value)
+        items.append(item)
+    head["goods_items"] = items
+    return head
+
+
+def read_csv(fh: IO[str]) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield (first row number, declaration dict) for each run of rows sharing an LRN."""
+    reader = csv.DictReader(fh)
+    group: list[dict[str, str]] = []
+    start = 2
+    for n, row in enumerate(reader, start=2):
+        if group and row.get("lrn") != group[0].get("lrn"):
+            yield start, _declaration_from_rows(group)
+            group, start = [], n
+        group.append(row)
+    if group:
+        yield start, _declaration_from_rows(group)
+
+
+def _flatten(prefix: str, value: Any, out: dict[str, str]) -> None:
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _flatten(f"{prefix}.{k}" if prefix else k, v, out)
+    elif isinstance(value, list):
+        if prefix.endswith("containers"):
+            out[prefix] = ";".join(c["number"] for c in value)
+        else:
+            out[prefix] = ";".join(str(v) for v in value)
+    elif value is not None:
+        out[prefix] = str(value)
+
+
+def to_rows(declarations: Iterable[dict[str, Any]]) -> Iterator[dict[str, str]]:
+    """Flatten declaration dicts to CSV rows (the inverse of read_csv)."""
+    for d in declarations:
+        head: dict[str, str] = {}
+        _flatten("", {k: v for k, v in d.items() if k != "goods_items"}, head)
+        for item in d.get("goods_items", []):
+            row = dict(head)
+            flat: dict[str, str] = {}
+            _flatten("", item, flat)
+            row.update({ITEM_PREFIX + k: v for k, v in flat.items()})
+            yield row

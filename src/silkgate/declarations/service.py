@@ -1,0 +1,604 @@
+"""Declaration operations: lodge (single or batch), read, list, amend, cancel, move through states."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from silkgate.audit import service as audit
+from silkgate.audit.service import AuditEvent
+from silkgate.core.errors import (
+    Conflict,
+    FieldError,
+    Forbidden,
+    NotFound,
+    SilkgateError,
+    ValidationFailed,
+)
+from silkgate.core.platform import Platform
+from silkgate.core.signing import canonical_json, sha256_hex
+from silkgate.core.validation import parse_json, parse_model
+from silkgate.declarations import access
+from silkgate.declarations.access import View
+from silkgate.declarations.models import Declaration, DeclarationVersion, GoodsItem, IdempotencyKey
+from silkgate.declarations.rules import check_declaration
+from silkgate.declarations.schemas import (
+    AuditEntryOut,
+    BatchLineResult,
+    BatchReport,
+    DeclarationIn,
+    DeclarationOut,
+    DeclarationPage,
+    DeclarationStatus,
+    VersionOut,
+)
+from silkgate.registry.schemas import DECLARANT_ROLES, Role
+from silkgate.registry.service import Caller
+
+S = DeclarationStatus
+TRANSITIONS: dict[S, frozenset[S]] = {
+    S.SUBMITTED: frozenset({S.ACCEPTED, S.REJECTED}),
+    S.ACCEPTED: frozenset({S.RISK_ASSESSED, S.AT_BORDER, S.REJECTED}),
+    S.RISK_ASSESSED: frozenset({S.AT_BORDER, S.REJECTED}),
+    S.AT_BORDER: frozenset({S.RELEASED, S.HELD, S.REJECTED}),
+    S.HELD: frozenset({S.RELEASED, S.REJECTED}),
+}
+BEFORE_ARRIVAL = frozenset({S.SUBMITTED, S.ACCEPTED, S.RISK_ASSESSED})
+
+
+@cache
+def crossing_sides() -> dict[str, tuple[str, ...]]:
+    """Crossing code → the two countries it joins, from the shipped reference data."""
+    from silkgate.codelists.crossings import load_crossings
+
+    return {c.code: tuple(c.countries) for c in load_crossings()}
+
+
+def new_declaration_id() -> str:
+    """Time-ordered id: 12 hex digits of milliseconds then 10 random hex digits."""
+    return f"{time.time_ns() // 1_000_000:012x}{secrets.token_hex(5)}"
+
+
+@dataclass
+class Prepared:
+    """A declaration that passed every check, ready to store."""
+
+    body: DeclarationIn
+    payload: dict[str, Any]
+    digest: str
+
+
+def prepare(data: bytes | str | dict[str, Any]) -> Prepared:
+    """Parse and check one declaration; raises ValidationFailed naming every bad field."""
+    body = (
+        parse_model(DeclarationIn, data)
+        if isinstance(data, dict)
+        else parse_json(DeclarationIn, data)
+    )
+    errors = check_declaration(body, crossing_sides())
+    if errors:
+        raise ValidationFailed(errors)
+    payload = body.model_dump(mode="json", exclude_none=True)
+    return Prepared(body, payload, sha256_hex(canonical_json(payload)))
+
+
+def _require_declarant(caller: Caller) -> None:
+    if not any(r.value in caller.roles for r in DECLARANT_ROLES):
+        raise Forbidden(
+            "only brokers, customs-service companies, carriers and e-ports lodge declarations"
+        )
+
+
+def _rows(
+    p: Prepared, caller: Caller, decl_id: str, version: int, now: datetime
+) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
+    b = p.body
+    decl = {
+        "id": decl_id,
+        "declarant_org_id": caller.id,
+        "declarant": caller.member_id,
+        "lrn": b.lrn,
+        "type": b.type.value,
+        "status": S.SUBMITTED.value,
+        "version": version,
+        "crossing_code": b.crossing.code,
+        "exit_country": b.crossing.exit_country,
+        "entry_country": b.crossing.entry_country,
+        "item_count": len(b.goods_items),
+        "total_gross_kg": b.totals.gross_mass_kg,
+        "total_invoice_value": b.invoice.total_amount,
+        "currency": b.invoice.currency,
+        "lane": None,
+        "submitted_at": now,
+        "updated_at": now,
+        "payload": p.payload,
+    }
+    ver = {
+        "declaration_id": decl_id,
+        "version": version,
+        "payload": p.payload,
+        "payload_digest": p.digest,
+        "created_at": now,
+        "created_by": caller.member_id,
+    }
+    items = [
+        {
+            "declaration_id": decl_id,
+            "version": version,
+            "item_no": n,
+            "hs_code": it.hs_code,
+            "hs6": it.hs_code[:6],
+            "description": it.description,
+            "origin_country": it.origin_country,
+            "packages": it.packages.count,
+            "gross_mass_kg": it.gross_mass_kg,
+            "net_mass_kg": it.net_mass_kg,
+            "invoice_value": it.invoice_value,
+            "customs_value": it.customs_value,
+        }
+        for n, it in enumerate(b.goods_items, start=1)
+    ]
+    return decl, ver, items
+
+
+def _lodging_events(
+    caller: Caller, decl_id: str, p: Prepared, action: str, auto_accept: bool
+) -> list[AuditEvent]:
+    events = [AuditEvent(caller.member_id, action, "declaration", decl_id, p.payload)]
+    if auto_accept:
+        events.append(
+            AuditEvent(
+                "platform",
+                "declaration.accepted",
+                "declaration",
+                decl_id,
+                {"from": S.SUBMITTED.value, "to": S.ACCEPTED.value, "digest": p.digest},
+            )
+        )
+    return events
+
+
+def create(
+    platform: Platform,
+    caller: Caller,
+    data: bytes | dict[str, Any],
+    idempotency_key: str | None = None,
+) -> tuple[DeclarationOut, bool]:
+    """Lodge one declaration; returns it and whether it was created now (False on a replay)."""
+    _require_declarant(caller)
+    p = prepare(data)
+    if idempotency_key is not None:
+        replay = _replay(platform, caller, idempotency_key, p.digest)
+        if replay is not None:
+            return replay, False
+    try:
+        return _store_one(platform, caller, p, idempotency_key), True
+    except IntegrityError:
+        # A concurrent request with the same key or LRN won the race.
+        if idempotency_key is not None:
+            replay = _replay(platform, caller, idempotency_key, p.digest)
+            if replay is not None:
+                return replay, False
+        raise _duplicate_lrn(p.body.lrn) from None
+
+
+def _duplicate_lrn(lrn: str) -> Conflict:
+    return Conflict(
+        f"LRN {lrn} is already used by this declarant",
+        [FieldError("/lrn", "duplicate", "LRN already used by this declarant")],
+    )
+
+
+def _replay(platform: Platform, caller: Caller, key: str, digest: str) -> DeclarationOut | None:
+    with platform.db.session() as s:
+        row = s.get(IdempotencyKey, (caller.id, key))
+        if row is None:
+            return None
+        if row.request_digest != digest:
+            raise ValidationFailed(
+                [
+                    FieldError(
+                        "/",
+                        "idempotency_key_reused",
+                        "this Idempotency-Key was used with a different body",
+                    )
+                ],
+                detail="Idempotency-Key reuse with a different request",
+            )
+        decl = s.get(Declaration, row.declaration_id)
+        assert decl is not None
+        return _out(platform, caller, decl, View.FULL)
+
+
+def _store_one(
+    platform: Platform, caller: Caller, p: Prepared, idempotency_key: str | None
+) -> DeclarationOut:
+    now = datetime.now(UTC)
+    decl_id = new_declaration_id()
+    auto = platform.settings.auto_accept
+    with platform.db.session() as s:
+        if s.scalar(
+            select(Declaration.id).where(
+                Declaration.declarant_org_id == caller.id, Declaration.lrn == p.body.lrn
+            )
+        ):
+            raise _duplicate_lrn(p.body.lrn)
+        decl_row, ver_row, item_rows = _rows(p, caller, decl_id, 1, now)
+        if auto:
+            decl_row["status"] = S.ACCEPTED.value
+        decl = Declaration(**decl_row)
+        s.add(decl)
+        s.flush()
+        s.add(DeclarationVersion(**ver_row))
+        s.execute(insert(GoodsItem), item_rows)
+        if idempotency_key is not None:
+            s.add(
+                IdempotencyKey(
+                    organization_id=caller.id,
+                    key=idempotency_key,
+                    request_digest=p.digest,
+                    declaration_id=decl_id,
+                    created_at=now,
+                )
+            )
+        s.flush()
+        audit.append(
+            s, platform.signer, _lodging_events(caller, decl_id, p, "declaration.submitted", auto)
+        )
+        return _out(platform, caller, decl, View.FULL)
+
+
+def create_batch(
+    platform: Platform, caller: Caller, lines: Iterable[bytes | str | dict[str, Any]]
+) -> BatchReport:
+    """Lodge many declarations; each line is accepted or rejected on its own."""
+    _require_declarant(caller)
+    results: list[BatchLineResult] = []
+    ready: list[tuple[int, Prepared]] = []
+    seen: set[str] = set()
+    for n, line in enumerate(lines, start=1):
+        if isinstance(line, (bytes, str)) and not line.strip():
+            continue
+        try:
+            p = prepare(line)
+        except SilkgateError as exc:
+            results.append(
+                BatchLineResult(
+                    line=n,
+                    lrn=_lrn_of(line),
+                    outcome="rejected",
+                    errors=[e.as_dict() for e in exc.errors],
+                )
+            )
+            continue
+        if p.body.lrn in seen:
+            results.append(
+                BatchLineResult(
+                    line=n,
+                    lrn=p.body.lrn,
+                    outcome="rejected",
+                    errors=[
+                        FieldError(
+                            "/lrn", "duplicate", "LRN repeated earlier in this batch"
+                        ).as_dict()
+                    ],
+                )
+            )
+            continue
+        seen.add(p.body.lrn)
+        ready.append((n, p))
+    results += _store_batch(platform, caller, ready)
+    results.sort(key=lambda r: r.line)
+    accepted = sum(1 for r in results if r.outcome == "accepted")
+    return BatchReport(accepted=accepted, rejected=len(results) - accepted, lines=results)
+
+
+def _lrn_of(line: Any) -> str | None:
+    if isinstance(line, dict):
+        v = line.get("lrn")
+        return v if isinstance(v, str) else None
+    return None
+
+
+def _store_batch(
+    platform: Platform, caller: Caller, ready: list[tuple[int, Prepared]]
+) -> list[BatchLineResult]:
+    if not ready:
+        return []
+    now = datetime.now(UTC)
+    auto = platform.settings.auto_accept
+    out: list[BatchLineResult] = []
+    with platform.db.session() as s:
+        lrns = [p.body.lrn for _, p in ready]
+        taken: set[str] = set()
+        for i in range(0, len(lrns), 500):
+            chunk = lrns[i : i + 500]
+            taken.update(
+                s.scalars(
+                    select(Declaration.lrn).where(
+                        Declaration.declarant_org_id == caller.id, Declaration.lrn.in_(chunk)
+                    )
+                )
+            )
+        decls, vers, items, events = [], [], [], []
+        for n, p in ready:
+            if p.body.lrn in taken:
+                out.append(
+                    BatchLineResult(
+                        line=n,
+                        lrn=p.body.lrn,
+                        outcome="rejected",
+                        errors=[
+                            FieldError(
+                                "/lrn", "duplicate", "LRN already used by this declarant"
+                            ).as_dict()
+                        ],
+                    )
+                )
+                continue
+            decl_id = new_declaration_id()
+            d, v, it = _rows(p, caller, decl_id, 1, now)
+            if auto:
+                d["status"] = S.ACCEPTED.value
+            decls.append(d)
+            vers.append(v)
+            items.extend(it)
+            events.extend(_lodging_events(caller, decl_id, p, "declaration.submitted", auto))
+            out.append(BatchLineResult(line=n, lrn=p.body.lrn, outcome="accepted", id=decl_id))
+        if decls:
+            s.execute(insert(Declaration), decls)
+            s.execute(insert(DeclarationVersion), vers)
+            s.execute(insert(GoodsItem), items)
+            audit.append(s, platform.signer, events)
+    return out
+
+
+def _load_visible(s: Session, caller: Caller, decl_id: str) -> tuple[Declaration, View]:
+    decl = s.get(Declaration, decl_id)
+    view = access.view_of(caller, decl) if decl is not None else View.NONE
+    if decl is None or view is View.NONE:
+        raise NotFound(f"declaration {decl_id}")
+    return decl, view
+
+
+def _out(platform: Platform, caller: Caller, d: Declaration, view: View) -> DeclarationOut:
+    payload = d.payload
+    if view is View.PRE_ARRIVAL:
+        payload = access.redact(payload, platform.settings.share_driver_data_across_border)
+    return DeclarationOut(
+        id=d.id,
+        lrn=d.lrn,
+        version=d.version,
+        status=S(d.status),
+        type=d.type,
+        declarant=d.declarant,
+        crossing=d.crossing_code,
+        exit_country=d.exit_country,
+        entry_country=d.entry_country,
+        submitted_at=d.submitted_at,
+        updated_at=d.updated_at,
+        pre_arrival=view is View.PRE_ARRIVAL,
+        lane=d.lane,
+        data=payload,
+    )
+
+
+def get(platform: Platform, caller: Caller, decl_id: str) -> DeclarationOut:
+    with platform.db.session() as s:
+        decl, view = _load_visible(s, caller, decl_id)
+        return _out(platform, caller, decl, view)
+
+
+@dataclass
+class ListFilter:
+    """Filters for listing declarations; all optional."""
+
+    status: str | None = None
+    type: str | None = None
+    crossing: str | None = None
+    exit_country: str | None = None
+    entry_country: str | None = None
+    lrn: str | None = None
+    submitted_from: datetime | None = None
+    submitted_to: datetime | None = None
+
+
+def encode_cursor(decl_id: str) -> str:
+    return base64.urlsafe_b64encode(decl_id.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> str:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (ValueError, UnicodeDecodeError):
+        raw = ""
+    if not raw or len(raw) > 24 or not raw.isalnum():
+        raise ValidationFailed(
+            [FieldError("/cursor", "invalid_cursor", "not a cursor this API issued")]
+        )
+    return raw
+
+
+def list_declarations(
+    platform: Platform, caller: Caller, f: ListFilter, cursor: str | None, limit: int
+) -> DeclarationPage:
+    """Newest first; ``next_cursor`` continues after the last item returned."""
+    stmt = select(Declaration).where(access.visible_clause(caller))
+    for column, value in (
+        (Declaration.status, f.status),
+        (Declaration.type, f.type),
+        (Declaration.crossing_code, f.crossing),
+        (Declaration.exit_country, f.exit_country),
+        (Declaration.entry_country, f.entry_country),
+        (Declaration.lrn, f.lrn),
+    ):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    if f.submitted_from is not None:
+        stmt = stmt.where(Declaration.submitted_at >= f.submitted_from)
+    if f.submitted_to is not None:
+        stmt = stmt.where(Declaration.submitted_at < f.submitted_to)
+    if cursor:
+        stmt = stmt.where(Declaration.id < decode_cursor(cursor))
+    stmt = stmt.order_by(Declaration.id.desc()).limit(limit + 1)
+    with platform.db.session() as s:
+        rows = list(s.scalars(stmt))
+        more = len(rows) > limit
+        rows = rows[:limit]
+        items = [_out(platform, caller, d, access.view_of(caller, d)) for d in rows]
+    return DeclarationPage(
+        items=items, next_cursor=encode_cursor(rows[-1].id) if more and rows else None
+    )
+
+
+def amend(
+    platform: Platform, caller: Caller, decl_id: str, data: bytes | dict[str, Any]
+) -> DeclarationOut:
+    """Store a new numbered version; earlier versions stay as they were."""
+    p = prepare(data)
+    now = datetime.now(UTC)
+    auto = platform.settings.auto_accept
+    with platform.db.session() as s:
+        decl, _ = _load_visible(s, caller, decl_id)
+        if decl.declarant_org_id != caller.id:
+            raise Forbidden("only the declarant may amend a declaration")
+        if p.body.lrn != decl.lrn:
+            raise ValidationFailed(
+                [FieldError("/lrn", "immutable", f"the LRN of this declaration is {decl.lrn}")]
+            )
+        if S(decl.status) not in BEFORE_ARRIVAL:
+            raise Conflict(
+                f"a declaration in state {decl.status} cannot be amended",
+                [FieldError("/status", "wrong_state", decl.status)],
+            )
+        version = decl.version + 1
+        d, v, items = _rows(p, caller, decl_id, version, now)
+        for key in (
+            "version",
+            "crossing_code",
+            "exit_country",
+            "entry_country",
+            "type",
+            "item_count",
+            "total_gross_kg",
+            "total_invoice_value",
+            "currency",
+            "payload",
+        ):
+            setattr(decl, key, d[key])
+        decl.status = S.ACCEPTED.value if auto else S.SUBMITTED.value
+        decl.lane = None
+        decl.updated_at = now
+        s.add(DeclarationVersion(**v))
+        s.execute(insert(GoodsItem), items)
+        audit.append(
+            s, platform.signer, _lodging_events(caller, decl_id, p, "declaration.amended", auto)
+        )
+        return _out(platform, caller, decl, View.FULL)
+
+
+def cancel(platform: Platform, caller: Caller, decl_id: str, reason: str) -> DeclarationOut:
+    """The declarant withdraws a declaration before the truck reaches the border."""
+    with platform.db.session() as s:
+        decl, _ = _load_visible(s, caller, decl_id)
+        if decl.declarant_org_id != caller.id:
+            raise Forbidden("only the declarant may cancel a declaration")
+        if S(decl.status) not in BEFORE_ARRIVAL:
+            raise Conflict(
+                f"a declaration in state {decl.status} can no longer be cancelled",
+                [FieldError("/status", "wrong_state", decl.status)],
+            )
+        return _move(platform, s, caller, decl, S.CANCELLED, reason)
+
+
+def transition(
+    platform: Platform, caller: Caller, decl_id: str, to: S, reason: str | None
+) -> DeclarationOut:
+    """A customs organization of the crossing moves a declaration along its lifecycle."""
+    with platform.db.session() as s:
+        decl, _view = _load_visible(s, caller, decl_id)
+        if not caller.has(Role.CUSTOMS) or decl.crossing_code not in caller.crossings:
+            raise Forbidden("only customs of this crossing change a declaration's state")
+        allowed = TRANSITIONS.get(S(decl.status), frozenset())
+        if to not in allowed:
+            names = ", ".join(sorted(a.value for a in allowed)) or "none"
+            raise Conflict(
+                f"cannot go from {decl.status} to {to.value} (allowed: {names})",
+                [FieldError("/to", "wrong_state", f"not allowed from {decl.status}")],
+            )
+        return _move(platform, s, caller, decl, to, reason)
+
+
+def _move(
+    platform: Platform, s: Session, caller: Caller, decl: Declaration, to: S, reason: str | None
+) -> DeclarationOut:
+    before = decl.status
+    decl.status = to.value
+    decl.updated_at = datetime.now(UTC)
+    audit.append(
+        s,
+        platform.signer,
+        [
+            AuditEvent(
+                caller.member_id,
+                f"declaration.{to.value}",
+                "declaration",
+                decl.id,
+                {"from": before, "to": to.value, "reason": reason},
+            )
+        ],
+    )
+    return _out(platform, caller, decl, access.view_of(caller, decl))
+
+
+def versions(platform: Platform, caller: Caller, decl_id: str) -> list[VersionOut]:
+    with platform.db.session() as s:
+        decl, view = _load_visible(s, caller, decl_id)
+        rows = s.scalars(
+            select(DeclarationVersion)
+            .where(DeclarationVersion.declaration_id == decl_id)
+            .order_by(DeclarationVersion.version)
+        )
+        share = platform.settings.share_driver_data_across_border
+        return [
+            VersionOut(
+                version=r.version,
+                created_at=r.created_at,
+                created_by=r.created_by,
+                payload_digest=r.payload_digest,
+                data=access.redact(r.payload, share) if view is View.PRE_ARRIVAL else r.payload,
+            )
+            for r in rows
+        ]
+
+
+def audit_trail(platform: Platform, caller: Caller, decl_id: str) -> list[AuditEntryOut]:
+    with platform.db.session() as s:
+        _load_visible(s, caller, decl_id)
+        return [AuditEntryOut.model_validate(e) for e in audit.trail(s, "declaration", decl_id)]
+
+
+def export_all(platform: Platform, declarant: str | None = None) -> Iterable[dict[str, Any]]:
+    """Every declaration's current payload with its id and status (operator export, CLI only)."""
+    stmt = select(Declaration).order_by(Declaration.id).execution_options(yield_per=1000)
+    if declarant:
+        stmt = stmt.where(Declaration.declarant == declarant)
+    with platform.db.session() as s:
+        for d in s.scalars(stmt):
+            yield {
+                "id": d.id,
+                "status": d.status,
+                "version": d.version,
+                "declarant": d.declarant,
+                **d.payload,
+            }

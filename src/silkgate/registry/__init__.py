@@ -1,0 +1,1 @@
+"""Member states, organizations, their API and signing keys, and the border crossings."""

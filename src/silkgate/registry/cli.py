@@ -1,0 +1,75 @@
+"""`silkgate org` and `silkgate key`: register organizations and manage their API keys."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from silkgate.core.cli_support import actor, console, platform_session
+from silkgate.registry import service
+from silkgate.registry.schemas import OrganizationCreate, Role
+
+org_app = typer.Typer(help="Member organizations.", no_args_is_help=True)
+key_app = typer.Typer(help="API keys of organizations (the token is shown once).", no_args_is_help=True)
+
+
+@org_app.command("create")
+def org_create(
+    member_id: str = typer.Argument(help="COUNTRY/CLASS/CODE, e.g. KZ/COM/180240000039"),
+    name: str = typer.Option(..., help="Legal name"),
+    role: list[Role] = typer.Option(..., "--role", help="Repeat for several roles"),
+    crossing: list[str] = typer.Option([], "--crossing", help="Crossing served (customs)"),
+    public_key: str | None = typer.Option(None, help="Base64 Ed25519 public key"),
+) -> None:
+    """Register an organization of an SCO member state."""
+    with platform_session() as platform:
+        body = OrganizationCreate(member_id=member_id, name=name, roles=role, crossings=crossing, signing_public_key=public_key)
+        org = service.create_organization(platform, body, actor())
+        console.print(f"registered [bold]{org.member_id}[/bold] ({', '.join(org.roles)})")
+
+
+@org_app.command("list")
+def org_list() -> None:
+    """List organizations with roles and crossings."""
+    with platform_session() as platform:
+        table = Table("member id", "name", "roles", "crossings", "signing key")
+        for org, crossings in service.list_organizations(platform):
+            table.add_row(org.member_id, org.name, ", ".join(org.roles), ", ".join(crossings), "yes" if org.signing_public_key else "-")
+        console.print(table)
+
+
+@org_app.command("set-key")
+def org_set_key(member_id: str, public_key_file: Path = typer.Argument(help="File holding the base64 Ed25519 public key")) -> None:
+    """Register an organization's Ed25519 signing public key."""
+    with platform_session() as platform:
+        service.register_signing_key(platform, member_id, public_key_file.read_text().strip(), actor())
+        console.print(f"signing key registered for {member_id}")
+
+
+@key_app.command("create")
+def key_create(member_id: str, label: str = typer.Option("default", help="What the key is for")) -> None:
+    """Issue an API key; the token is printed once and stored only as a hash."""
+    with platform_session() as platform:
+        key, token = service.issue_api_key(platform, member_id, label, actor())
+        console.print(f"API key {key.prefix} for {member_id} ({label}). Store it now; it is not shown again:")
+        console.print(token, markup=False, highlight=False)
+
+
+@key_app.command("list")
+def key_list(member_id: str) -> None:
+    """List an organization's keys with their last use."""
+    with platform_session() as platform:
+        table = Table("prefix", "label", "created", "last used", "revoked")
+        for k in service.list_api_keys(platform, member_id):
+            table.add_row(k.prefix, k.label, f"{k.created_at:%Y-%m-%d %H:%M}", f"{k.last_used_at:%Y-%m-%d %H:%M}" if k.last_used_at else "-", f"{k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "-")
+        console.print(table)
+
+
+@key_app.command("revoke")
+def key_revoke(prefix: str) -> None:
+    """Revoke a key by its prefix; requests with it fail from now on."""
+    with platform_session() as platform:
+        service.revoke_api_key(platform, prefix, actor())
+        console.print(f"revoked {prefix}")

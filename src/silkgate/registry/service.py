@@ -1,0 +1,291 @@
+"""Registry operations: reference data, organizations, API keys and signing keys."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from silkgate.audit.service import AuditEvent, append
+from silkgate.core.errors import Conflict, FieldError, NotFound, ValidationFailed
+from silkgate.core.platform import Platform
+from silkgate.core.settings import Settings
+from silkgate.registry.models import ApiKey, Crossing, CrossingAssignment, MemberState, Organization
+from silkgate.registry.schemas import OrganizationCreate, Role
+
+MEMBER_ID_RE = re.compile(r"^([A-Z]{2})/(GOV|COM)/([A-Za-z0-9\-]{1,40})$")
+TOKEN_RE = re.compile(r"^sgk_([0-9a-f]{12})_([A-Za-z0-9_\-]{20,100})$")
+LAST_USED_GRANULARITY = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The authenticated organization behind a request (detached from any session)."""
+
+    id: int
+    member_id: str
+    country: str
+    roles: frozenset[str]
+    crossings: frozenset[str]
+
+    def has(self, *roles: Role) -> bool:
+        return any(r.value in self.roles for r in roles)
+
+
+def seed_reference_data(session: Session) -> None:
+    """Insert or refresh SCO member states and crossings from the shipped code lists."""
+    from silkgate.codelists.crossings import load_crossings
+    from silkgate.codelists.sco import SCO_MEMBER_STATES
+
+    for ms in SCO_MEMBER_STATES:
+        row = session.get(MemberState, ms.alpha2) or MemberState(alpha2=ms.alpha2)
+        row.alpha3 = ms.alpha3
+        row.name_en, row.name_zh = ms.names["en"], ms.names["zh"]
+        row.name_ru, row.name_kk = ms.names["ru"], ms.names["kk"]
+        session.add(row)
+    for c in load_crossings():
+        row = session.get(Crossing, c.code) or Crossing(code=c.code)
+        row.name_en = c.names["en"]
+        row.countries = list(c.countries)
+        row.data = c.as_dict()
+        session.add(row)
+    session.flush()
+
+
+def parse_member_id(member_id: str) -> tuple[str, str, str]:
+    """Split and check ``COUNTRY/CLASS/CODE``; CODE is checked by the country's identifier rule."""
+    from silkgate.codelists.identifiers import IdentifierError, validate_business_id
+
+    m = MEMBER_ID_RE.match(member_id)
+    if not m:
+        raise ValidationFailed(
+            [FieldError("/member_id", "format", "expected COUNTRY/CLASS/CODE, CLASS GOV or COM")]
+        )
+    country, member_class, code = m.groups()
+    try:
+        code = validate_business_id(country, code)
+    except IdentifierError as exc:
+        raise ValidationFailed(
+            [FieldError("/member_id", "identifier", f"{country} business identifier: {exc}")]
+        ) from exc
+    return country, member_class, code
+
+
+def create_organization(platform: Platform, body: OrganizationCreate, actor: str) -> Organization:
+    """Register an organization; its member state must be an SCO member."""
+    country, member_class, code = parse_member_id(body.member_id)
+    if body.signing_public_key is not None:
+        _check_public_key(body.signing_public_key)
+    with platform.db.session() as s:
+        if s.get(MemberState, country) is None:
+            raise ValidationFailed(
+                [FieldError("/member_id", "not_member", f"{country} is not an SCO member state")]
+            )
+        member_id = f"{country}/{member_class}/{code}"
+        if s.scalar(select(Organization.id).where(Organization.member_id == member_id)):
+            raise Conflict(
+                f"organization {member_id} exists",
+                [FieldError("/member_id", "duplicate", "already registered")],
+            )
+        org = Organization(
+            member_id=member_id,
+            country=country,
+            member_class=member_class,
+            code=code,
+            name=body.name,
+            roles=sorted({r.value for r in body.roles}),
+            signing_public_key=body.signing_public_key,
+            active=True,
+            created_at=datetime.now(UTC),
+        )
+        s.add(org)
+        s.flush()
+        for i, crossing in enumerate(body.crossings):
+            if s.get(Crossing, crossing) is None:
+                raise ValidationFailed(
+                    [FieldError(f"/crossings/{i}", "unknown_crossing", f"no crossing {crossing}")]
+                )
+            s.add(CrossingAssignment(organization_id=org.id, crossing_code=crossing))
+        append(
+            s,
+            platform.signer,
+            [
+                AuditEvent(
+                    actor,
+                    "organization.created",
+                    "organization",
+                    member_id,
+                    body.model_dump(mode="json"),
+                )
+            ],
+        )
+        return org
+
+
+def _check_public_key(value: str) -> None:
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except ValueError:
+        raw = b""
+    if len(raw) != 32:
+        raise ValidationFailed(
+            [
+                FieldError(
+                    "/signing_public_key", "format", "expected base64 of a 32-byte Ed25519 key"
+                )
+            ]
+        )
+
+
+def get_organization(session: Session, member_id: str) -> Organization:
+    org = session.scalar(select(Organization).where(Organization.member_id == member_id))
+    if org is None:
+        raise NotFound(f"organization {member_id}")
+    return org
+
+
+def list_organizations(platform: Platform) -> list[tuple[Organization, list[str]]]:
+    with platform.db.session() as s:
+        orgs = list(s.scalars(select(Organization).order_by(Organization.member_id)))
+        assigned: dict[int, list[str]] = {}
+        for a in s.scalars(select(CrossingAssignment)):
+            assigned.setdefault(a.organization_id, []).append(a.crossing_code)
+        return [(o, sorted(assigned.get(o.id, []))) for o in orgs]
+
+
+def register_signing_key(platform: Platform, member_id: str, public_key: str, actor: str) -> None:
+    """Record an organization's Ed25519 public key (replacing any earlier one)."""
+    _check_public_key(public_key)
+    with platform.db.session() as s:
+        org = get_organization(s, member_id)
+        org.signing_public_key = public_key
+        append(
+            s,
+            platform.signer,
+            [
+                AuditEvent(
+                    actor,
+                    "organization.signing_key_registered",
+                    "organization",
+                    member_id,
+                    {"public_key": public_key},
+                )
+            ],
+        )
+
+
+def _hash_token(settings: Settings, token: str) -> str:
+    pepper = settings.api_key_pepper.get_secret_value().encode()
+    return hmac.new(pepper, token.encode(), hashlib.sha256).hexdigest()
+
+
+def issue_api_key(platform: Platform, member_id: str, label: str, actor: str) -> tuple[ApiKey, str]:
+    """Create an API key and return it with its token; the token is not stored anywhere."""
+    prefix = secrets.token_hex(6)
+    token = f"sgk_{prefix}_{secrets.token_urlsafe(32)}"
+    with platform.db.session() as s:
+        org = get_organization(s, member_id)
+        key = ApiKey(
+            organization_id=org.id,
+            prefix=prefix,
+            key_hash=_hash_token(platform.settings, token),
+            label=label,
+            created_at=datetime.now(UTC),
+        )
+        s.add(key)
+        append(
+            s,
+            platform.signer,
+            [
+                AuditEvent(
+                    actor,
+                    "api_key.created",
+                    "organization",
+                    member_id,
+                    {"prefix": prefix, "label": label},
+                )
+            ],
+        )
+        return key, token
+
+
+def revoke_api_key(platform: Platform, prefix: str, actor: str) -> ApiKey:
+    with platform.db.session() as s:
+        key = s.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
+        if key is None:
+            raise NotFound(f"API key {prefix}")
+        if key.revoked_at is None:
+            key.revoked_at = datetime.now(UTC)
+            org = s.get(Organization, key.organization_id)
+            member = org.member_id if org else "?"
+            append(
+                s,
+                platform.signer,
+                [AuditEvent(actor, "api_key.revoked", "organization", member, {"prefix": prefix})],
+            )
+        return key
+
+
+def list_api_keys(platform: Platform, member_id: str) -> list[ApiKey]:
+    with platform.db.session() as s:
+        org = get_organization(s, member_id)
+        return list(
+            s.scalars(select(ApiKey).where(ApiKey.organization_id == org.id).order_by(ApiKey.id))
+        )
+
+
+def authenticate(platform: Platform, token: str) -> Caller | None:
+    """Resolve a bearer token to its organization, or None if unknown, revoked or inactive."""
+    m = TOKEN_RE.match(token)
+    if not m:
+        return None
+    with platform.db.session() as s:
+        key = s.scalar(select(ApiKey).where(ApiKey.prefix == m.group(1)))
+        if key is None or key.revoked_at is not None:
+            return None
+        if not hmac.compare_digest(key.key_hash, _hash_token(platform.settings, token)):
+            return None
+        org = s.get(Organization, key.organization_id)
+        if org is None or not org.active:
+            return None
+        now = datetime.now(UTC)
+        last = key.last_used_at
+        if last is not None and last.tzinfo is None:
+            last = last.replace(tzinfo=UTC)
+        if last is None or now - last > LAST_USED_GRANULARITY:
+            key.last_used_at = now
+        crossings = s.scalars(
+            select(CrossingAssignment.crossing_code).where(
+                CrossingAssignment.organization_id == org.id
+            )
+        )
+        return Caller(
+            org.id, org.member_id, org.country, frozenset(org.roles), frozenset(crossings)
+        )
+
+
+def list_crossings(platform: Platform) -> list[Crossing]:
+    with platform.db.session() as s:
+        return list(s.scalars(select(Crossing).order_by(Crossing.code)))
+
+
+def list_member_states(platform: Platform) -> list[MemberState]:
+    with platform.db.session() as s:
+        return list(s.scalars(select(MemberState).order_by(MemberState.alpha2)))
+
+
+def caller_for(platform: Platform, member_id: str) -> Caller:
+    """Act as an organization from the console (operator commands, imports, demo)."""
+    with platform.db.session() as s:
+        org = get_organization(s, member_id)
+        crossings = s.scalars(
+            select(CrossingAssignment.crossing_code).where(CrossingAssignment.organization_id == org.id)
+        )
+        return Caller(org.id, org.member_id, org.country, frozenset(org.roles), frozenset(crossings))

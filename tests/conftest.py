@@ -1,0 +1,85 @@
+"""Fixtures: every database test runs on SQLite and on PostgreSQL.
+
+PostgreSQL comes from SILKGATE_TEST_POSTGRES_URL (default: postgres@127.0.0.1:5432). Where it
+is not reachable the PostgreSQL half skips, except under CI=true, where that is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from silkgate.core.bootstrap import prepare_database
+from silkgate.core.platform import Platform
+from silkgate.core.settings import Settings
+
+PG_ADMIN_URL = os.environ.get(
+    "SILKGATE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+KEEP_TABLES = {"alembic_version", "member_states", "crossings"}
+
+
+def _postgres_database(worker: str) -> str:
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    name = f"silkgate_test_{worker}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL required under CI=true but unreachable at {PG_ADMIN_URL}: {exc}")
+        pytest.skip(
+            "PostgreSQL not reachable; start it or set SILKGATE_TEST_POSTGRES_URL="
+            "postgresql+psycopg://USER@HOST:PORT/postgres to run the PostgreSQL half"
+        )
+    finally:
+        admin.dispose()
+    return make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+
+
+def make_settings(url: str, data_dir: Path, **extra: object) -> Settings:
+    return Settings(database_url=url, demo_mode=True, data_dir=data_dir, **extra)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated template database for the backend; yields its URL."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("template") / "template.db"
+        url = f"sqlite:///{path}"
+    else:
+        url = _postgres_database(worker)
+    platform = Platform(make_settings(url, tmp_path_factory.mktemp("keys")))
+    prepare_database(platform)
+    platform.close()
+    yield url
+
+
+@pytest.fixture
+def platform(backend: str, tmp_path: Path) -> Iterator[Platform]:
+    """A platform on an empty (but migrated and seeded) database."""
+    if backend.startswith("sqlite"):
+        src = Path(backend.split("///", 1)[1])
+        dst = tmp_path / "silkgate.db"
+        shutil.copy(src, dst)
+        url = f"sqlite:///{dst}"
+    else:
+        url = backend
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            tables = [r[0] for r in conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname='public'"))]
+            wipe = [t for t in tables if t not in KEEP_TABLES]
+            if wipe:
+                conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in wipe) + " CASCADE"))
+        engine.dispose()
+    p = Platform(make_settings(url, tmp_path))
+    yield p
+    p.close()
