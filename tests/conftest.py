@@ -34,7 +34,9 @@ def _postgres_database(worker: str) -> str:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
     except Exception as exc:
         if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL required under CI=true but unreachable at {PG_ADMIN_URL}: {exc}")
+            pytest.fail(
+                f"PostgreSQL required under CI=true but unreachable at {PG_ADMIN_URL}: {exc}"
+            )
         pytest.skip(
             "PostgreSQL not reachable; start it or set SILKGATE_TEST_POSTGRES_URL="
             "postgresql+psycopg://USER@HOST:PORT/postgres to run the PostgreSQL half"
@@ -49,7 +51,9 @@ def make_settings(url: str, data_dir: Path, **extra: object) -> Settings:
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
-def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def backend(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     """A migrated template database for the backend; yields its URL."""
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     if request.param == "sqlite":
@@ -75,7 +79,12 @@ def platform(backend: str, tmp_path: Path) -> Iterator[Platform]:
         url = backend
         engine = create_engine(url)
         with engine.begin() as conn:
-            tables = [r[0] for r in conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname='public'"))]
+            tables = [
+                r[0]
+                for r in conn.execute(
+                    text("SELECT tablename FROM pg_tables WHERE schemaname='public'")
+                )
+            ]
             wipe = [t for t in tables if t not in KEEP_TABLES]
             if wipe:
                 conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in wipe) + " CASCADE"))

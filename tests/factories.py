@@ -18,7 +18,9 @@ def seeded(platform: Platform) -> dict[str, str]:
 
 
 def tokens(platform: Platform, ids: dict[str, str]) -> dict[str, str]:
-    return {o.key: registry.issue_api_key(platform, ids[o.key], "test", "test")[1] for o in DEMO_ORGS}
+    return {
+        o.key: registry.issue_api_key(platform, ids[o.key], "test", "test")[1] for o in DEMO_ORGS
+    }
 
 
 def caller(platform: Platform, ids: dict[str, str], key: str) -> Caller:

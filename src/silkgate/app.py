@@ -58,9 +58,16 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
                 conn.execute(text("SELECT 1"))
             current = current_revision(platform.db.engine)
         except Exception as exc:  # any database failure means not ready
-            return problem(503, "Not ready", f"database unavailable: {type(exc).__name__}", "not-ready")
+            return problem(
+                503, "Not ready", f"database unavailable: {type(exc).__name__}", "not-ready"
+            )
         if current != head_revision():
-            return problem(503, "Not ready", f"database at revision {current}, code expects {head_revision()}; run 'silkgate db upgrade'", "not-ready")
+            return problem(
+                503,
+                "Not ready",
+                f"database at revision {current}, code expects {head_revision()}; run 'silkgate db upgrade'",
+                "not-ready",
+            )
         return JSONResponse({"status": "ready", "revision": current})
 
     api = APIRouter(prefix=API_PREFIX)
@@ -72,7 +79,9 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
             return app.openapi_schema
-        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        schema = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         extra = DeclarationIn.model_json_schema(ref_template="#/components/schemas/{model}")
         components.update(extra.pop("$defs", {}))

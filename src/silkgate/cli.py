@@ -9,7 +9,9 @@ from silkgate.core.cli_support import console, load_settings, platform_session
 from silkgate.declarations.cli import app as declarations_app
 from silkgate.registry.cli import key_app, org_app
 
-app = typer.Typer(help="Silkgate: pre-arrival declarations and border data exchange.", no_args_is_help=True)
+app = typer.Typer(
+    help="Silkgate: pre-arrival declarations and border data exchange.", no_args_is_help=True
+)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 platform_key_app = typer.Typer(help="The platform's Ed25519 signing key.", no_args_is_help=True)
 
@@ -32,7 +34,9 @@ def db_upgrade() -> None:
 
 
 @platform_key_app.command("generate")
-def platform_key_generate(force: bool = typer.Option(False, help="Replace an existing key")) -> None:
+def platform_key_generate(
+    force: bool = typer.Option(False, help="Replace an existing key"),
+) -> None:
     """Create the platform signing key file (owner-readable only)."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 

@@ -26,4 +26,7 @@ def test_platform_key_required_outside_demo(tmp_path) -> None:  # type: ignore[n
     demo = Settings(demo_mode=True, data_dir=tmp_path)
     key = load_platform_key(demo)
     assert (tmp_path / "keys" / "platform-ed25519.key").stat().st_mode & 0o077 == 0
-    assert load_platform_key(demo).public_key().public_bytes_raw() == key.public_key().public_bytes_raw()
+    assert (
+        load_platform_key(demo).public_key().public_bytes_raw()
+        == key.public_key().public_bytes_raw()
+    )

@@ -29,7 +29,9 @@ def auth(env: dict[str, Any], who: str) -> dict[str, str]:
 
 
 def lodge(env: dict[str, Any], body: dict[str, Any], who: str = "cn-broker", **headers: str) -> Any:
-    return env["client"].post(f"{API}/declarations", json=body, headers={**auth(env, who), **headers})
+    return env["client"].post(
+        f"{API}/declarations", json=body, headers={**auth(env, who), **headers}
+    )
 
 
 def test_lodged_export_is_accepted_and_readable_by_owner(env: dict[str, Any]) -> None:
@@ -65,7 +67,10 @@ def test_missing_or_bad_token_is_401_problem(env: dict[str, Any]) -> None:
     r = env["client"].get(f"{API}/declarations")
     assert r.status_code == 401
     assert r.headers["content-type"].startswith("application/problem+json")
-    r = env["client"].get(f"{API}/declarations", headers={"Authorization": "Bearer sgk_000000000000_nope-nope-nope-nope-nope"})
+    r = env["client"].get(
+        f"{API}/declarations",
+        headers={"Authorization": "Bearer sgk_000000000000_nope-nope-nope-nope-nope"},
+    )
     assert r.status_code == 401
 
 
@@ -77,39 +82,81 @@ def test_health_needs_no_auth(env: dict[str, Any]) -> None:
 @pytest.mark.parametrize(
     ("mutate", "field", "code"),
     [
-        (lambda b: b["goods_items"][0].update(hs_code="999999"), "/goods_items/0/hs_code", "unknown_hs_code"),
+        (
+            lambda b: b["goods_items"][0].update(hs_code="999999"),
+            "/goods_items/0/hs_code",
+            "unknown_hs_code",
+        ),
         (lambda b: b["invoice"].update(currency="XXY"), "/invoice/currency", "unknown_currency"),
-        (lambda b: b.update(country_of_destination="QQ"), "/country_of_destination", "unknown_country"),
+        (
+            lambda b: b.update(country_of_destination="QQ"),
+            "/country_of_destination",
+            "unknown_country",
+        ),
         (lambda b: b["crossing"].update(code="NOPE"), "/crossing/code", "unknown_crossing"),
-        (lambda b: b["exporter"].update(identifier="91350100M000100Y44"), "/exporter/identifier", "invalid_identifier"),
-        (lambda b: b["goods_items"][0].update(net_mass_kg=b["goods_items"][0]["gross_mass_kg"] + 1), "/goods_items/0/net_mass_kg", "impossible_mass"),
-        (lambda b: b["totals"].update(packages=b["totals"]["packages"] + 1), "/totals/packages", "totals_mismatch"),
-        (lambda b: b["goods_items"][0].update(gross_mass_kg="heavy"), "/goods_items/0/gross_mass_kg", "float_parsing"),
+        (
+            lambda b: b["exporter"].update(identifier="91350100M000100Y44"),
+            "/exporter/identifier",
+            "invalid_identifier",
+        ),
+        (
+            lambda b: b["goods_items"][0].update(
+                net_mass_kg=b["goods_items"][0]["gross_mass_kg"] + 1
+            ),
+            "/goods_items/0/net_mass_kg",
+            "impossible_mass",
+        ),
+        (
+            lambda b: b["totals"].update(packages=b["totals"]["packages"] + 1),
+            "/totals/packages",
+            "totals_mismatch",
+        ),
+        (
+            lambda b: b["goods_items"][0].update(gross_mass_kg="heavy"),
+            "/goods_items/0/gross_mass_kg",
+            "float_parsing",
+        ),
         (lambda b: b.pop("invoice"), "/invoice", "required"),
-        (lambda b: b.update(containers=[{"number": "CSQU3054384"}]), "/containers/0/number", "invalid_container"),
+        (
+            lambda b: b.update(containers=[{"number": "CSQU3054384"}]),
+            "/containers/0/number",
+            "invalid_container",
+        ),
     ],
 )
-def test_bad_input_names_the_field_and_stores_nothing(env: dict[str, Any], mutate: Any, field: str, code: str) -> None:
+def test_bad_input_names_the_field_and_stores_nothing(
+    env: dict[str, Any], mutate: Any, field: str, code: str
+) -> None:
     body = export_cn_to_kz("BAD-1")
     mutate(body)
     r = lodge(env, body)
     assert r.status_code == 422, r.text
     problem = r.json()
     assert r.headers["content-type"].startswith("application/problem+json")
-    assert {"field": field, "code": code} in [{"field": e["field"], "code": e["code"]} for e in problem["errors"]]
-    listed = env["client"].get(f"{API}/declarations", headers=auth(env, "cn-broker")).json()["items"]
+    assert {"field": field, "code": code} in [
+        {"field": e["field"], "code": e["code"]} for e in problem["errors"]
+    ]
+    listed = (
+        env["client"].get(f"{API}/declarations", headers=auth(env, "cn-broker")).json()["items"]
+    )
     assert listed == []
 
 
 def test_malformed_json_is_422_not_500(env: dict[str, Any]) -> None:
-    r = env["client"].post(f"{API}/declarations", content=b"{not json", headers={**auth(env, "cn-broker"), "Content-Type": "application/json"})
+    r = env["client"].post(
+        f"{API}/declarations",
+        content=b"{not json",
+        headers={**auth(env, "cn-broker"), "Content-Type": "application/json"},
+    )
     assert r.status_code == 422
     assert r.json()["errors"][0]["code"] == "malformed_json"
 
 
 def test_oversized_body_is_413(env: dict[str, Any]) -> None:
     limit = env["client"].app.state.platform.settings.max_body_bytes
-    r = env["client"].post(f"{API}/declarations", content=b" " * (limit + 1), headers=auth(env, "cn-broker"))
+    r = env["client"].post(
+        f"{API}/declarations", content=b" " * (limit + 1), headers=auth(env, "cn-broker")
+    )
     assert r.status_code == 413
 
 
@@ -145,7 +192,11 @@ def test_concurrent_submissions_with_one_key_store_one_declaration(env: dict[str
     codes = sorted(r.status_code for r in results)
     assert codes.count(201) == 1 and codes.count(200) == 3, codes
     assert len({r.json()["id"] for r in results}) == 1
-    listed = env["client"].get(f"{API}/declarations?lrn=RACE", headers=auth(env, "cn-broker")).json()["items"]
+    listed = (
+        env["client"]
+        .get(f"{API}/declarations?lrn=RACE", headers=auth(env, "cn-broker"))
+        .json()["items"]
+    )
     assert len(listed) == 1
 
 
@@ -153,15 +204,23 @@ def test_amend_creates_version_and_keeps_old(env: dict[str, Any]) -> None:
     body = export_cn_to_kz("AM-1")
     decl_id = lodge(env, body).json()["id"]
     body["invoice"]["number"] = "INV-AMENDED"
-    r = env["client"].put(f"{API}/declarations/{decl_id}", json=body, headers=auth(env, "cn-broker"))
+    r = env["client"].put(
+        f"{API}/declarations/{decl_id}", json=body, headers=auth(env, "cn-broker")
+    )
     assert r.status_code == 200, r.text
     assert r.json()["version"] == 2
-    versions = env["client"].get(f"{API}/declarations/{decl_id}/versions", headers=auth(env, "cn-broker")).json()
+    versions = (
+        env["client"]
+        .get(f"{API}/declarations/{decl_id}/versions", headers=auth(env, "cn-broker"))
+        .json()
+    )
     assert [v["version"] for v in versions] == [1, 2]
     assert versions[0]["data"]["invoice"]["number"] != "INV-AMENDED"
     assert versions[1]["data"]["invoice"]["number"] == "INV-AMENDED"
     body["lrn"] = "OTHER"
-    r = env["client"].put(f"{API}/declarations/{decl_id}", json=body, headers=auth(env, "cn-broker"))
+    r = env["client"].put(
+        f"{API}/declarations/{decl_id}", json=body, headers=auth(env, "cn-broker")
+    )
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "/lrn"
 
 
@@ -169,34 +228,97 @@ def test_lifecycle_cancel_and_transitions(env: dict[str, Any]) -> None:
     a = lodge(env, export_cn_to_kz("LC-1")).json()["id"]
     b = lodge(env, export_cn_to_kz("LC-2")).json()["id"]
     c = env["client"]
-    assert c.post(f"{API}/declarations/{a}/cancel", json={"reason": "sale fell through"}, headers=auth(env, "cn-broker")).json()["status"] == "cancelled"
-    assert c.post(f"{API}/declarations/{b}/transitions", json={"to": "at_border"}, headers=auth(env, "cn-broker")).status_code == 403
-    assert c.post(f"{API}/declarations/{b}/transitions", json={"to": "at_border"}, headers=auth(env, "cn-customs")).json()["status"] == "at_border"
-    late = c.post(f"{API}/declarations/{b}/cancel", json={"reason": "too late"}, headers=auth(env, "cn-broker"))
+    assert (
+        c.post(
+            f"{API}/declarations/{a}/cancel",
+            json={"reason": "sale fell through"},
+            headers=auth(env, "cn-broker"),
+        ).json()["status"]
+        == "cancelled"
+    )
+    assert (
+        c.post(
+            f"{API}/declarations/{b}/transitions",
+            json={"to": "at_border"},
+            headers=auth(env, "cn-broker"),
+        ).status_code
+        == 403
+    )
+    assert (
+        c.post(
+            f"{API}/declarations/{b}/transitions",
+            json={"to": "at_border"},
+            headers=auth(env, "cn-customs"),
+        ).json()["status"]
+        == "at_border"
+    )
+    late = c.post(
+        f"{API}/declarations/{b}/cancel",
+        json={"reason": "too late"},
+        headers=auth(env, "cn-broker"),
+    )
     assert late.status_code == 409
-    wrong = c.post(f"{API}/declarations/{b}/transitions", json={"to": "accepted"}, headers=auth(env, "cn-customs"))
+    wrong = c.post(
+        f"{API}/declarations/{b}/transitions",
+        json={"to": "accepted"},
+        headers=auth(env, "cn-customs"),
+    )
     assert wrong.status_code == 409
-    assert c.post(f"{API}/declarations/{b}/transitions", json={"to": "released"}, headers=auth(env, "kz-customs")).json()["status"] == "released"
+    assert (
+        c.post(
+            f"{API}/declarations/{b}/transitions",
+            json={"to": "released"},
+            headers=auth(env, "kz-customs"),
+        ).json()["status"]
+        == "released"
+    )
     trail = c.get(f"{API}/declarations/{b}/audit", headers=auth(env, "cn-broker")).json()
-    assert [e["action"] for e in trail] == ["declaration.submitted", "declaration.accepted", "declaration.at_border", "declaration.released"]
+    assert [e["action"] for e in trail] == [
+        "declaration.submitted",
+        "declaration.accepted",
+        "declaration.at_border",
+        "declaration.released",
+    ]
 
 
 def test_batch_accepts_and_rejects_lines_independently(env: dict[str, Any]) -> None:
     good = [export_cn_to_kz(f"B-{i}") for i in range(3)]
     bad = export_cn_to_kz("B-bad")
     bad["goods_items"][0]["hs_code"] = "000000"
-    lines = [json.dumps(good[0]), "{broken", json.dumps(bad), json.dumps(good[1]), json.dumps(good[1]), json.dumps(good[2])]
-    r = env["client"].post(f"{API}/declarations/batch", content="\n".join(lines).encode(), headers={**auth(env, "cn-broker"), "Content-Type": "application/x-ndjson"})
+    lines = [
+        json.dumps(good[0]),
+        "{broken",
+        json.dumps(bad),
+        json.dumps(good[1]),
+        json.dumps(good[1]),
+        json.dumps(good[2]),
+    ]
+    r = env["client"].post(
+        f"{API}/declarations/batch",
+        content="\n".join(lines).encode(),
+        headers={**auth(env, "cn-broker"), "Content-Type": "application/x-ndjson"},
+    )
     assert r.status_code == 200, r.text
     report = r.json()
     assert report["accepted"] == 3 and report["rejected"] == 3
     outcomes = {line["line"]: line["outcome"] for line in report["lines"]}
-    assert outcomes == {1: "accepted", 2: "rejected", 3: "rejected", 4: "accepted", 5: "rejected", 6: "accepted"}
+    assert outcomes == {
+        1: "accepted",
+        2: "rejected",
+        3: "rejected",
+        4: "accepted",
+        5: "rejected",
+        6: "accepted",
+    }
     assert report["lines"][2]["errors"][0]["field"] == "/goods_items/0/hs_code"
 
 
 def test_cursor_pagination_walks_everything_once(env: dict[str, Any]) -> None:
-    r = env["client"].post(f"{API}/declarations/batch", content="\n".join(json.dumps(export_cn_to_kz(f"P-{i}")) for i in range(7)).encode(), headers=auth(env, "cn-broker"))
+    r = env["client"].post(
+        f"{API}/declarations/batch",
+        content="\n".join(json.dumps(export_cn_to_kz(f"P-{i}")) for i in range(7)).encode(),
+        headers=auth(env, "cn-broker"),
+    )
     assert r.json()["accepted"] == 7
     seen: list[str] = []
     cursor = None
@@ -215,8 +337,17 @@ def test_cursor_pagination_walks_everything_once(env: dict[str, Any]) -> None:
 
 def test_only_admin_registers_organizations(env: dict[str, Any]) -> None:
     body = {"member_id": "CN/COM/91350100M000100Y43", "name": "New Co", "roles": ["broker"]}
-    assert env["client"].post(f"{API}/organizations", json=body, headers=auth(env, "cn-broker")).status_code == 403
+    assert (
+        env["client"]
+        .post(f"{API}/organizations", json=body, headers=auth(env, "cn-broker"))
+        .status_code
+        == 403
+    )
     r = env["client"].post(f"{API}/organizations", json=body, headers=auth(env, "karamay"))
     assert r.status_code == 201, r.text
-    bad = env["client"].post(f"{API}/organizations", json={**body, "member_id": "KZ/COM/123456789012"}, headers=auth(env, "karamay"))
+    bad = env["client"].post(
+        f"{API}/organizations",
+        json={**body, "member_id": "KZ/COM/123456789012"},
+        headers=auth(env, "karamay"),
+    )
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "/member_id"

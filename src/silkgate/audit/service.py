@@ -27,6 +27,7 @@ class AuditEvent:
     entity_type: str
     entity_id: str
     payload: Any
+    digest: str | None = None  # precomputed SHA-256 of the canonical payload, if known
 
 
 class AuditSigner:
@@ -37,11 +38,16 @@ class AuditSigner:
         self.public_key = public_key_b64(private_key)
         self.key_id = key_id(self.public_key)
         self.owner = owner
+        self._registered_on: set[str] = set()
 
     def sign(self, message: bytes) -> str:
         return b64(self._key.sign(message))
 
     def register(self, session: Session) -> None:
+        """Record the public key in the database (once per database per process)."""
+        where = str(session.get_bind().url)
+        if where in self._registered_on:
+            return
         if session.get(SigningKey, self.key_id) is None:
             session.add(
                 SigningKey(
@@ -52,6 +58,7 @@ class AuditSigner:
                 )
             )
             session.flush()
+        self._registered_on.add(where)
 
 
 def payload_digest(payload: Any) -> str:
@@ -86,6 +93,7 @@ def append(session: Session, signer: AuditSigner, events: Iterable[AuditEvent]) 
     events = list(events)
     if not events:
         return []
+    signer.register(session)
     _lock_chain(session)
     head = session.execute(
         select(AuditEntry.seq, AuditEntry.entry_hash).order_by(AuditEntry.seq.desc()).limit(1)
@@ -95,7 +103,7 @@ def append(session: Session, signer: AuditSigner, events: Iterable[AuditEvent]) 
     rows: list[AuditEntry] = []
     for event in events:
         seq += 1
-        digest = payload_digest(event.payload)
+        digest = event.digest or payload_digest(event.payload)
         entry_hash = _entry_hash(seq, now, event, digest, prev)
         rows.append(
             AuditEntry(

@@ -32,7 +32,9 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
     except ValidationError as exc:
         for e in exc.errors(include_url=False):
-            err_console.print(f"[red]settings error[/red] {'.'.join(map(str, e['loc'])) or '-'}: {e['msg']}")
+            err_console.print(
+                f"[red]settings error[/red] {'.'.join(map(str, e['loc'])) or '-'}: {e['msg']}"
+            )
         raise typer.Exit(2) from None
 
 

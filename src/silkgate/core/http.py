@@ -21,9 +21,23 @@ PROBLEM = "application/problem+json"
 PROBLEM_BASE = "https://silkgate.dev/problems/"
 
 
-def problem(status: int, title: str, detail: str, slug: str, errors: list[FieldError] | None = None, instance: str | None = None, headers: dict[str, str] | None = None) -> JSONResponse:
+def problem(
+    status: int,
+    title: str,
+    detail: str,
+    slug: str,
+    errors: list[FieldError] | None = None,
+    instance: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
     """An RFC 9457 problem-details response with Silkgate's ``errors`` extension."""
-    body: dict[str, Any] = {"type": PROBLEM_BASE + slug, "title": title, "status": status, "detail": detail, "errors": [e.as_dict() for e in errors or []]}
+    body: dict[str, Any] = {
+        "type": PROBLEM_BASE + slug,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "errors": [e.as_dict() for e in errors or []],
+    }
     if instance:
         body["instance"] = instance
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
@@ -32,7 +46,9 @@ def problem(status: int, title: str, detail: str, slug: str, errors: list[FieldE
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(SilkgateError)
     async def _silkgate(request: Request, exc: SilkgateError) -> JSONResponse:
-        return problem(exc.status, exc.title, exc.detail, exc.type_slug, exc.errors, request.url.path)
+        return problem(
+            exc.status, exc.title, exc.detail, exc.type_slug, exc.errors, request.url.path
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -43,17 +59,41 @@ def install_error_handlers(app: FastAPI) -> None:
                 loc = loc[1:]
             code = "malformed_json" if err.get("type") == "json_invalid" else str(err.get("type"))
             errors.append(FieldError(pointer(*loc), code, str(err.get("msg"))))
-        return problem(422, "Validation failed", "The request is not valid.", "validation-failed", errors, request.url.path)
+        return problem(
+            422,
+            "Validation failed",
+            "The request is not valid.",
+            "validation-failed",
+            errors,
+            request.url.path,
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        slug = {401: "unauthorized", 404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
-        return problem(exc.status_code, str(exc.detail), str(exc.detail), slug, None, request.url.path, getattr(exc, "headers", None))
+        slug = {401: "unauthorized", 404: "not-found", 405: "method-not-allowed"}.get(
+            exc.status_code, "http-error"
+        )
+        return problem(
+            exc.status_code,
+            str(exc.detail),
+            str(exc.detail),
+            slug,
+            None,
+            request.url.path,
+            getattr(exc, "headers", None),
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s", request.url.path)
-        return problem(500, "Internal error", "The server failed; nothing was stored.", "internal-error", None, request.url.path)
+        return problem(
+            500,
+            "Internal error",
+            "The server failed; nothing was stored.",
+            "internal-error",
+            None,
+            request.url.path,
+        )
 
 
 class BodySizeLimit:
@@ -88,7 +128,13 @@ class BodySizeLimit:
             await self._refuse(scope, receive, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = problem(413, "Payload too large", f"request bodies are limited to {self.max_bytes} bytes", "payload-too-large", [FieldError("", "too_large", f"more than {self.max_bytes} bytes")])
+        response = problem(
+            413,
+            "Payload too large",
+            f"request bodies are limited to {self.max_bytes} bytes",
+            "payload-too-large",
+            [FieldError("", "too_large", f"more than {self.max_bytes} bytes")],
+        )
         await response(scope, receive, send)
 
 
@@ -104,11 +150,25 @@ def get_platform(request: Request) -> Platform:
     return platform
 
 
-def current_caller(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Caller:
+def current_caller(
+    request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
+) -> Caller:
     """The organization behind the bearer token; 401 problem otherwise."""
     if credentials is None:
-        raise SilkgateError("Unauthorized", 401, "send Authorization: Bearer <api key>", [FieldError("/headers/authorization", "missing", "no bearer token")], "unauthorized")
+        raise SilkgateError(
+            "Unauthorized",
+            401,
+            "send Authorization: Bearer <api key>",
+            [FieldError("/headers/authorization", "missing", "no bearer token")],
+            "unauthorized",
+        )
     caller = authenticate(get_platform(request), credentials.credentials)
     if caller is None:
-        raise SilkgateError("Unauthorized", 401, "unknown, revoked or malformed API key", [FieldError("/headers/authorization", "invalid", "API key not accepted")], "unauthorized")
+        raise SilkgateError(
+            "Unauthorized",
+            401,
+            "unknown, revoked or malformed API key",
+            [FieldError("/headers/authorization", "invalid", "API key not accepted")],
+            "unauthorized",
+        )
     return caller

@@ -19,10 +19,7 @@ class Platform:
 
     @cached_property
     def signer(self) -> AuditSigner:
-        signer = AuditSigner(load_platform_key(self.settings))
-        with self.db.session() as session:
-            signer.register(session)
-        return signer
+        return AuditSigner(load_platform_key(self.settings))
 
     def close(self) -> None:
         self.db.dispose()

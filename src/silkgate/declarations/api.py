@@ -36,13 +36,25 @@ _DECLARATION_BODY: dict[str, Any] = {
 _NDJSON_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
-        "content": {"application/x-ndjson": {"schema": {"type": "string", "description": "One DeclarationIn JSON object per line."}}},
+        "content": {
+            "application/x-ndjson": {
+                "schema": {
+                    "type": "string",
+                    "description": "One DeclarationIn JSON object per line.",
+                }
+            }
+        },
     }
 }
 
 
-@router.post("", response_model=DeclarationOut, status_code=201, openapi_extra=_DECLARATION_BODY,
-             summary="Lodge a declaration (send Idempotency-Key to make retries safe)")
+@router.post(
+    "",
+    response_model=DeclarationOut,
+    status_code=201,
+    openapi_extra=_DECLARATION_BODY,
+    summary="Lodge a declaration (send Idempotency-Key to make retries safe)",
+)
 async def create_declaration(
     request: Request,
     response: Response,
@@ -59,15 +71,31 @@ async def create_declaration(
     return out
 
 
-@router.post("/batch", response_model=BatchReport, openapi_extra=_NDJSON_BODY,
-             summary="Lodge many declarations as JSON Lines; each line is accepted or rejected alone")
-async def create_batch(request: Request, platform: Platform = Depends(get_platform), caller: Caller = Depends(current_caller)) -> BatchReport:
+@router.post(
+    "/batch",
+    response_model=BatchReport,
+    openapi_extra=_NDJSON_BODY,
+    summary="Lodge many declarations as JSON Lines; each line is accepted or rejected alone",
+)
+async def create_batch(
+    request: Request,
+    platform: Platform = Depends(get_platform),
+    caller: Caller = Depends(current_caller),
+) -> BatchReport:
     raw = await request.body()
     lines = raw.splitlines()
     if len(lines) > platform.settings.max_batch_lines:
         from silkgate.core.errors import FieldError, ValidationFailed
 
-        raise ValidationFailed([FieldError("", "too_many_lines", f"at most {platform.settings.max_batch_lines} lines per batch")])
+        raise ValidationFailed(
+            [
+                FieldError(
+                    "",
+                    "too_many_lines",
+                    f"at most {platform.settings.max_batch_lines} lines per batch",
+                )
+            ]
+        )
     return await run_in_threadpool(service.create_batch, platform, caller, lines)
 
 
@@ -86,39 +114,85 @@ def list_declarations(
     platform: Platform = Depends(get_platform),
     caller: Caller = Depends(current_caller),
 ) -> DeclarationPage:
-    f = service.ListFilter(status.value if status else None, type.value if type else None, crossing, exit_country, entry_country, lrn, submitted_from, submitted_to)
-    return service.list_declarations(platform, caller, f, cursor, min(limit, platform.settings.page_size_max))
+    f = service.ListFilter(
+        status.value if status else None,
+        type.value if type else None,
+        crossing,
+        exit_country,
+        entry_country,
+        lrn,
+        submitted_from,
+        submitted_to,
+    )
+    return service.list_declarations(
+        platform, caller, f, cursor, min(limit, platform.settings.page_size_max)
+    )
 
 
 @router.get("/{declaration_id}", response_model=DeclarationOut)
-def get_declaration(declaration_id: str, platform: Platform = Depends(get_platform), caller: Caller = Depends(current_caller)) -> DeclarationOut:
+def get_declaration(
+    declaration_id: str,
+    platform: Platform = Depends(get_platform),
+    caller: Caller = Depends(current_caller),
+) -> DeclarationOut:
     return service.get(platform, caller, declaration_id)
 
 
-@router.put("/{declaration_id}", response_model=DeclarationOut, openapi_extra=_DECLARATION_BODY,
-            summary="Amend: store a new version (the LRN cannot change)")
-async def amend_declaration(declaration_id: str, request: Request, platform: Platform = Depends(get_platform), caller: Caller = Depends(current_caller)) -> DeclarationOut:
+@router.put(
+    "/{declaration_id}",
+    response_model=DeclarationOut,
+    openapi_extra=_DECLARATION_BODY,
+    summary="Amend: store a new version (the LRN cannot change)",
+)
+async def amend_declaration(
+    declaration_id: str,
+    request: Request,
+    platform: Platform = Depends(get_platform),
+    caller: Caller = Depends(current_caller),
+) -> DeclarationOut:
     raw = await request.body()
     return await run_in_threadpool(service.amend, platform, caller, declaration_id, raw)
 
 
 @router.post("/{declaration_id}/cancel", response_model=DeclarationOut)
-def cancel_declaration(declaration_id: str, body: CancelIn, platform: Platform = Depends(get_platform), caller: Caller = Depends(current_caller)) -> DeclarationOut:
+def cancel_declaration(
+    declaration_id: str,
+    body: CancelIn,
+    platform: Platform = Depends(get_platform),
+    caller: Caller = Depends(current_caller),
+) -> DeclarationOut:
     return service.cancel(platform, caller, declaration_id, body.reason)
 
 
-@router.post("/{declaration_id}/transitions", response_model=DeclarationOut, summary="Customs moves a declaration to its next state")
-def transition_declaration(declaration_id: str, body: TransitionIn, platform: Platform = Depends(get_platform), caller: Caller = Depends(current_caller)) -> DeclarationOut:
+@router.post(
+    "/{declaration_id}/transitions",
+    response_model=DeclarationOut,
+    summary="Customs moves a declaration to its next state",
+)
+def transition_declaration(
+    declaration_id: str,
+    body: TransitionIn,
+    platform: Platform = Depends(get_platform),
+    caller: Caller = Depends(current_caller),
+) -> DeclarationOut:
     return service.transition(platform, caller, declaration_id, body.to, body.reason)
 
 
 @router.get("/{declaration_id}/versions", response_model=list[VersionOut])
-def declaration_versions(declaration_id: str, platform: Platform = Depends(get_platform), caller: Caller = Depends(current_caller)) -> list[VersionOut]:
+def declaration_versions(
+    declaration_id: str,
+    platform: Platform = Depends(get_platform),
+    caller: Caller = Depends(current_caller),
+) -> list[VersionOut]:
     return service.versions(platform, caller, declaration_id)
 
 
 @router.get("/{declaration_id}/audit", response_model=list[AuditEntryOut])
-def declaration_audit(declaration_id: str, platform: Platform = Depends(get_platform), caller: Caller = Depends(current_caller)) -> list[AuditEntryOut]:
+def declaration_audit(
+    declaration_id: str,
+    platform: Platform = Depends(get_platform),
+    caller: Caller = Depends(current_caller),
+) -> list[AuditEntryOut]:
     return service.audit_trail(platform, caller, declaration_id)
 
 

@@ -43,8 +43,12 @@ def _records(path: Path, fmt: FileFormat) -> list[tuple[int, Any]]:
 @app.command("import")
 def import_file(
     file: Path = typer.Argument(exists=True, dir_okay=False, readable=True),
-    as_org: str = typer.Option(..., "--as", help="Member id of the declarant, e.g. CN/COM/91650000…"),
-    fmt: FileFormat | None = typer.Option(None, "--format", help="Default: from the file extension"),
+    as_org: str = typer.Option(
+        ..., "--as", help="Member id of the declarant, e.g. CN/COM/91650000…"
+    ),
+    fmt: FileFormat | None = typer.Option(
+        None, "--format", help="Default: from the file extension"
+    ),
     report: Path | None = typer.Option(None, help="Write the per-row report here (JSON Lines)"),
 ) -> None:
     """Lodge every declaration in FILE; each row is accepted or rejected on its own."""

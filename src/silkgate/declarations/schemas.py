@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+import datetime as dt
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -86,7 +87,7 @@ class Container(_Strict):
 
 class Invoice(_Strict):
     number: ShortText
-    date: date | None = None
+    date: dt.date | None = None
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
     incoterm: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
     incoterm_place: ShortText | None = None

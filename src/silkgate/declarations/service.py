@@ -154,7 +154,7 @@ def _rows(
 def _lodging_events(
     caller: Caller, decl_id: str, p: Prepared, action: str, auto_accept: bool
 ) -> list[AuditEvent]:
-    events = [AuditEvent(caller.member_id, action, "declaration", decl_id, p.payload)]
+    events = [AuditEvent(caller.member_id, action, "declaration", decl_id, p.payload, p.digest)]
     if auto_accept:
         events.append(
             AuditEvent(
@@ -183,8 +183,8 @@ def create(
             return replay, False
     try:
         return _store_one(platform, caller, p, idempotency_key), True
-    except IntegrityError:
-        # A concurrent request with the same key or LRN won the race.
+    except (IntegrityError, Conflict):
+        # A concurrent request with the same key may have won the race: answer as it did.
         if idempotency_key is not None:
             replay = _replay(platform, caller, idempotency_key, p.digest)
             if replay is not None:

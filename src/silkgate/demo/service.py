@@ -34,13 +34,43 @@ class DemoOrg:
 
 
 DEMO_ORGS = (
-    DemoOrg("karamay", "CN", "GOV", "China–SCO Big Data Cooperation Center, Xinjiang sub-center (Karamay)", (Role.ADMIN, Role.ANALYST)),
-    DemoOrg("cn-customs", "CN", "GOV", "Khorgos Customs (Urumqi Customs District)", (Role.CUSTOMS,), (CROSSING,)),
-    DemoOrg("kz-customs", "KZ", "GOV", "State Revenue Committee — Nur Zholy customs post", (Role.CUSTOMS,), (CROSSING,)),
+    DemoOrg(
+        "karamay",
+        "CN",
+        "GOV",
+        "China–SCO Big Data Cooperation Center, Xinjiang sub-center (Karamay)",
+        (Role.ADMIN, Role.ANALYST),
+    ),
+    DemoOrg(
+        "cn-customs",
+        "CN",
+        "GOV",
+        "Khorgos Customs (Urumqi Customs District)",
+        (Role.CUSTOMS,),
+        (CROSSING,),
+    ),
+    DemoOrg(
+        "kz-customs",
+        "KZ",
+        "GOV",
+        "State Revenue Committee — Nur Zholy customs post",
+        (Role.CUSTOMS,),
+        (CROSSING,),
+    ),
     DemoOrg("cn-eport", "CN", "COM", "Khorgos E-Port Operation Co., Ltd.", (Role.E_PORT,)),
-    DemoOrg("cn-broker", "CN", "COM", "Xinjiang Silk Road Customs Brokerage Co., Ltd.", (Role.BROKER,)),
-    DemoOrg("kz-service", "KZ", "COM", "Nur Zholy Customs Service LLP", (Role.CUSTOMS_SERVICE, Role.BROKER)),
-    DemoOrg("cn-carrier", "CN", "COM", "Ili Tianshan International Logistics Co., Ltd.", (Role.CARRIER,)),
+    DemoOrg(
+        "cn-broker", "CN", "COM", "Xinjiang Silk Road Customs Brokerage Co., Ltd.", (Role.BROKER,)
+    ),
+    DemoOrg(
+        "kz-service",
+        "KZ",
+        "COM",
+        "Nur Zholy Customs Service LLP",
+        (Role.CUSTOMS_SERVICE, Role.BROKER),
+    ),
+    DemoOrg(
+        "cn-carrier", "CN", "COM", "Ili Tianshan International Logistics Co., Ltd.", (Role.CARRIER,)
+    ),
     DemoOrg("kz-carrier", "KZ", "COM", "Zhetysu Trans Cargo LLP", (Role.CARRIER,)),
 )
 
@@ -51,7 +81,11 @@ def demo_member_ids(seed: int = 2026) -> dict[str, str]:
     out = {}
     for org in DEMO_ORGS:
         if org.country == "CN":
-            body = ("11" if org.member_class == "GOV" else "91") + "654004" + "".join(rng.choice("0123456789ABCDEFGHJKLMNPQRTUWXY") for _ in range(9))
+            body = (
+                ("11" if org.member_class == "GOV" else "91")
+                + "654004"
+                + "".join(rng.choice("0123456789ABCDEFGHJKLMNPQRTUWXY") for _ in range(9))
+            )
             code = body + uscc.calc_check_digit(body)
         else:
             code = make_bin(rng)
@@ -63,7 +97,12 @@ def seed_registry(platform: Platform) -> dict[str, str]:
     """Register the demo organizations that are not there yet; returns key → member id."""
     ids = demo_member_ids()
     for org in DEMO_ORGS:
-        body = OrganizationCreate(member_id=ids[org.key], name=org.name, roles=list(org.roles), crossings=list(org.crossings))
+        body = OrganizationCreate(
+            member_id=ids[org.key],
+            name=org.name,
+            roles=list(org.roles),
+            crossings=list(org.crossings),
+        )
         try:
             registry.create_organization(platform, body, DEMO_ACTOR)
         except Conflict:
@@ -71,11 +110,19 @@ def seed_registry(platform: Platform) -> dict[str, str]:
     return ids
 
 
-def seed_traffic(platform: Platform, ids: dict[str, str], days: int, per_day: int, seed: int) -> int:
+def seed_traffic(
+    platform: Platform, ids: dict[str, str], days: int, per_day: int, seed: int
+) -> int:
     """Lodge ``days`` of traffic ending today and move older declarations through the border."""
     gen = TrafficGenerator(seed)
-    declarant = {"CN": registry.caller_for(platform, ids["cn-broker"]), "KZ": registry.caller_for(platform, ids["kz-service"])}
-    customs = {"CN": registry.caller_for(platform, ids["cn-customs"]), "KZ": registry.caller_for(platform, ids["kz-customs"])}
+    declarant = {
+        "CN": registry.caller_for(platform, ids["cn-broker"]),
+        "KZ": registry.caller_for(platform, ids["kz-service"]),
+    }
+    customs = {
+        "CN": registry.caller_for(platform, ids["cn-customs"]),
+        "KZ": registry.caller_for(platform, ids["kz-customs"]),
+    }
     today = datetime.now(UTC).date()
     rng = random.Random(seed)
     lodged = 0
@@ -86,18 +133,30 @@ def seed_traffic(platform: Platform, ids: dict[str, str], days: int, per_day: in
             bodies = gen.day(day, per_day, lrn_prefix=f"DEMO{seed}")
             by_side: dict[str, list[dict[str, object]]] = {"CN": [], "KZ": []}
             for b in bodies:
-                lodging = b["crossing"]["entry_country"] if b["type"] == "import" else b["crossing"]["exit_country"]  # type: ignore[index]
+                lodging = (
+                    b["crossing"]["entry_country"]
+                    if b["type"] == "import"
+                    else b["crossing"]["exit_country"]
+                )  # type: ignore[index]
                 by_side[lodging].append(b)
             for side, batch in by_side.items():
                 report = declarations.create_batch(platform, declarant[side], batch)
                 lodged += report.accepted
                 if day < today:
-                    _advance(platform, rng, customs[side], [line.id for line in report.lines if line.id], age_days=(today - day).days)
+                    _advance(
+                        platform,
+                        rng,
+                        customs[side],
+                        [line.id for line in report.lines if line.id],
+                        age_days=(today - day).days,
+                    )
             progress.advance(task, per_day)
     return lodged
 
 
-def _advance(platform: Platform, rng: random.Random, officer: registry.Caller, ids: list[str], age_days: int) -> None:
+def _advance(
+    platform: Platform, rng: random.Random, officer: registry.Caller, ids: list[str], age_days: int
+) -> None:
     """Older declarations have reached the border and mostly been released."""
     for decl_id in ids:
         if rng.random() > min(0.95, 0.5 + 0.25 * age_days):
@@ -107,7 +166,9 @@ def _advance(platform: Platform, rng: random.Random, officer: registry.Caller, i
         if outcome < 0.9:
             declarations.transition(platform, officer, decl_id, DeclarationStatus.RELEASED, None)
         elif outcome < 0.97:
-            declarations.transition(platform, officer, decl_id, DeclarationStatus.HELD, "physical inspection")
+            declarations.transition(
+                platform, officer, decl_id, DeclarationStatus.HELD, "physical inspection"
+            )
 
 
 def run_demo_setup(platform: Platform, days: int, per_day: int, seed: int) -> dict[str, str]:
@@ -122,8 +183,12 @@ def run_demo_setup(platform: Platform, days: int, per_day: int, seed: int) -> di
         tokens[org.key] = token
         table.add_row(org.name, ids[org.key], token)
     console.print(table)
-    console.print(f"{lodged} demo declarations lodged through {CROSSING} over {days} days (seed {seed}).")
-    console.print("Try: curl -H 'Authorization: Bearer <key>' http://127.0.0.1:8000/api/v1/declarations?limit=5")
+    console.print(
+        f"{lodged} demo declarations lodged through {CROSSING} over {days} days (seed {seed})."
+    )
+    console.print(
+        "Try: curl -H 'Authorization: Bearer <key>' http://127.0.0.1:8000/api/v1/declarations?limit=5"
+    )
     return tokens
 
 

@@ -19,10 +19,29 @@ from silkgate.codelists.identifiers import kz_bin_check_digit
 from silkgate.demo.catalog import CHINA_TO_KAZAKHSTAN, KAZAKHSTAN_TO_CHINA, Commodity
 
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-CN_CITIES = (("Urumqi", "830000", "650100"), ("Khorgos", "835221", "654004"), ("Yiwu", "322000", "330782"), ("Guangzhou", "510000", "440100"), ("Xi'an", "710000", "610100"))
-KZ_CITIES = (("Almaty", "050000"), ("Astana", "010000"), ("Shymkent", "160000"), ("Karaganda", "100000"), ("Zharkent", "041300"))
+CN_CITIES = (
+    ("Urumqi", "830000", "650100"),
+    ("Khorgos", "835221", "654004"),
+    ("Yiwu", "322000", "330782"),
+    ("Guangzhou", "510000", "440100"),
+    ("Xi'an", "710000", "610100"),
+)
+KZ_CITIES = (
+    ("Almaty", "050000"),
+    ("Astana", "010000"),
+    ("Shymkent", "160000"),
+    ("Karaganda", "100000"),
+    ("Zharkent", "041300"),
+)
 CN_SURNAMES = ("Wang", "Li", "Zhang", "Liu", "Chen", "Ma", "Aili", "Maimaiti")
-KZ_NAMES = ("Nurlan Akhmetov", "Yerlan Seitkali", "Askar Dzhaksybekov", "Daniyar Omarov", "Serik Bekov", "Marat Tulegenov")
+KZ_NAMES = (
+    "Nurlan Akhmetov",
+    "Yerlan Seitkali",
+    "Askar Dzhaksybekov",
+    "Daniyar Omarov",
+    "Serik Bekov",
+    "Marat Tulegenov",
+)
 CONTAINER_OWNERS = ("CXDU", "TGHU", "MSKU", "CSQU", "TCNU")
 CROSSING = "KHG-NZH"
 
@@ -52,7 +71,9 @@ def cn_plate(rng: random.Random) -> str:
 
 
 def kz_plate(rng: random.Random) -> str:
-    return f"{rng.randint(100, 999)}{''.join(rng.choice('ABCDEFGHKLMNOPRSTUXYZ') for _ in range(3))}05"
+    return (
+        f"{rng.randint(100, 999)}{''.join(rng.choice('ABCDEFGHKLMNOPRSTUXYZ') for _ in range(3))}05"
+    )
 
 
 @dataclass
@@ -69,20 +90,45 @@ class Trader:
             "name": self.name,
             "identifier": self.identifier,
             "country": self.country,
-            "address": {"street": self.street, "city": self.city, "postcode": self.postcode, "country": self.country},
+            "address": {
+                "street": self.street,
+                "city": self.city,
+                "postcode": self.postcode,
+                "country": self.country,
+            },
         }
 
 
-def make_traders(rng: random.Random, n_cn: int = 40, n_kz: int = 30) -> tuple[list[Trader], list[Trader]]:
+def make_traders(
+    rng: random.Random, n_cn: int = 40, n_kz: int = 30
+) -> tuple[list[Trader], list[Trader]]:
     """Pools of Chinese and Kazakh companies with valid identifiers."""
     cn = []
     for i in range(n_cn):
         city, post, division = rng.choice(CN_CITIES)
-        cn.append(Trader(f"{city} {rng.choice(('Tianshan', 'Silk Road', 'Golden Bridge', 'Xinyuan', 'Huaxin'))} Trading Co., Ltd. No.{i + 1}", make_uscc(rng, division), "CN", f"{rng.randint(1, 300)} Jiefang Road", city, post))
+        cn.append(
+            Trader(
+                f"{city} {rng.choice(('Tianshan', 'Silk Road', 'Golden Bridge', 'Xinyuan', 'Huaxin'))} Trading Co., Ltd. No.{i + 1}",
+                make_uscc(rng, division),
+                "CN",
+                f"{rng.randint(1, 300)} Jiefang Road",
+                city,
+                post,
+            )
+        )
     kz = []
     for i in range(n_kz):
         city, post = rng.choice(KZ_CITIES)
-        kz.append(Trader(f"{rng.choice(('Kazimport', 'Dala Trade', 'Altyn Kopir', 'Zhetysu Logistics', 'Steppe Metals'))} LLP No.{i + 1}", make_bin(rng), "KZ", f"{rng.randint(1, 200)} Abai Avenue", city, post))
+        kz.append(
+            Trader(
+                f"{rng.choice(('Kazimport', 'Dala Trade', 'Altyn Kopir', 'Zhetysu Logistics', 'Steppe Metals'))} LLP No.{i + 1}",
+                make_bin(rng),
+                "KZ",
+                f"{rng.randint(1, 200)} Abai Avenue",
+                city,
+                post,
+            )
+        )
     return cn, kz
 
 
@@ -131,11 +177,15 @@ class TrafficGenerator:
         if outbound:
             exit_c, entry_c, catalog = "CN", "KZ", CHINA_TO_KAZAKHSTAN
             exporter, importer = rng.choice(self.cn_traders), rng.choice(self.kz_traders)
-            plate, nationality = (cn_plate(rng), "CN") if rng.random() < 0.6 else (kz_plate(rng), "KZ")
+            plate, nationality = (
+                (cn_plate(rng), "CN") if rng.random() < 0.6 else (kz_plate(rng), "KZ")
+            )
         else:
             exit_c, entry_c, catalog = "KZ", "CN", KAZAKHSTAN_TO_CHINA
             exporter, importer = rng.choice(self.kz_traders), rng.choice(self.cn_traders)
-            plate, nationality = (kz_plate(rng), "KZ") if rng.random() < 0.7 else (cn_plate(rng), "CN")
+            plate, nationality = (
+                (kz_plate(rng), "KZ") if rng.random() < 0.7 else (cn_plate(rng), "CN")
+            )
         r = rng.random()
         kind = "export" if r < 0.85 else ("transit" if r < 0.93 else "import")
         destination = entry_c
@@ -143,9 +193,15 @@ class TrafficGenerator:
             destination = rng.choice(("UZ", "KG", "TJ")) if outbound else "CN"
         weights = [c.weight for c in catalog]
         n_items = rng.choices((1, 2, 3, 4, 5), weights=(35, 30, 18, 10, 7))[0]
-        items = _fit_to_truck([_goods_item(rng, c, exit_c) for c in rng.choices(catalog, weights=weights, k=n_items)])
+        items = _fit_to_truck(
+            [_goods_item(rng, c, exit_c) for c in rng.choices(catalog, weights=weights, k=n_items)]
+        )
         currency = "USD" if rng.random() < 0.8 else ("CNY" if outbound else "KZT")
-        driver_name = f"{rng.choice(CN_SURNAMES)} {rng.choice(('Wei', 'Jun', 'Tao', 'Yong'))}" if nationality == "CN" else rng.choice(KZ_NAMES)
+        driver_name = (
+            f"{rng.choice(CN_SURNAMES)} {rng.choice(('Wei', 'Jun', 'Tao', 'Yong'))}"
+            if nationality == "CN"
+            else rng.choice(KZ_NAMES)
+        )
         body: dict[str, Any] = {
             "lrn": f"{lrn_prefix}-{when:%y%m%d}-{self._counter:07d}",
             "type": kind,
@@ -155,7 +211,11 @@ class TrafficGenerator:
             "country_of_destination": destination,
             "crossing": {"code": CROSSING, "exit_country": exit_c, "entry_country": entry_c},
             "transport": {"tractor_plate": plate, "tractor_nationality": nationality},
-            "driver": {"name": driver_name, "document_number": f"{'E' if nationality == 'CN' else 'N'}{rng.randint(10_000_000, 99_999_999)}", "document_country": nationality},
+            "driver": {
+                "name": driver_name,
+                "document_number": f"{'E' if nationality == 'CN' else 'N'}{rng.randint(10_000_000, 99_999_999)}",
+                "document_country": nationality,
+            },
             "invoice": {
                 "number": f"INV-{when:%Y%m}-{rng.randint(1000, 99999)}",
                 "date": (when.date() - timedelta(days=rng.randint(1, 10))).isoformat(),
@@ -171,18 +231,25 @@ class TrafficGenerator:
             },
         }
         if rng.random() < 0.35:
-            body["containers"] = [{"number": make_container(rng), "seals": [f"S{rng.randint(100000, 999999)}"]}]
+            body["containers"] = [
+                {"number": make_container(rng), "seals": [f"S{rng.randint(100000, 999999)}"]}
+            ]
         else:
             body["seals"] = [f"S{rng.randint(100000, 999999)}"]
         if rng.random() < 0.25:
-            body["tir_carnet"] = f"X{rng.choice('ABCDEFGHJKLMNPQRSTUVWXYZ')}{rng.randint(10_000_000, 99_999_999)}"
+            body["tir_carnet"] = (
+                f"X{rng.choice('ABCDEFGHJKLMNPQRSTUVWXYZ')}{rng.randint(10_000_000, 99_999_999)}"
+            )
         return body
 
     def day(self, day: date, count: int, lrn_prefix: str = "DEMO") -> list[dict[str, Any]]:
         """``count`` declarations submitted over one day (times spread by a daytime profile)."""
         out = []
         for _ in range(count):
-            hour = self.rng.choices(range(24), weights=[1, 1, 1, 1, 1, 2, 4, 6, 8, 9, 9, 9, 8, 8, 8, 8, 7, 6, 5, 4, 3, 2, 2, 1])[0]
+            hour = self.rng.choices(
+                range(24),
+                weights=[1, 1, 1, 1, 1, 2, 4, 6, 8, 9, 9, 9, 8, 8, 8, 8, 7, 6, 5, 4, 3, 2, 2, 1],
+            )[0]
             when = datetime(day.year, day.month, day.day, hour, self.rng.randint(0, 59))
             out.append(self.declaration(when, lrn_prefix))
         return out

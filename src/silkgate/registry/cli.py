@@ -12,7 +12,9 @@ from silkgate.registry import service
 from silkgate.registry.schemas import OrganizationCreate, Role
 
 org_app = typer.Typer(help="Member organizations.", no_args_is_help=True)
-key_app = typer.Typer(help="API keys of organizations (the token is shown once).", no_args_is_help=True)
+key_app = typer.Typer(
+    help="API keys of organizations (the token is shown once).", no_args_is_help=True
+)
 
 
 @org_app.command("create")
@@ -25,7 +27,13 @@ def org_create(
 ) -> None:
     """Register an organization of an SCO member state."""
     with platform_session() as platform:
-        body = OrganizationCreate(member_id=member_id, name=name, roles=role, crossings=crossing, signing_public_key=public_key)
+        body = OrganizationCreate(
+            member_id=member_id,
+            name=name,
+            roles=role,
+            crossings=crossing,
+            signing_public_key=public_key,
+        )
         org = service.create_organization(platform, body, actor())
         console.print(f"registered [bold]{org.member_id}[/bold] ({', '.join(org.roles)})")
 
@@ -36,24 +44,39 @@ def org_list() -> None:
     with platform_session() as platform:
         table = Table("member id", "name", "roles", "crossings", "signing key")
         for org, crossings in service.list_organizations(platform):
-            table.add_row(org.member_id, org.name, ", ".join(org.roles), ", ".join(crossings), "yes" if org.signing_public_key else "-")
+            table.add_row(
+                org.member_id,
+                org.name,
+                ", ".join(org.roles),
+                ", ".join(crossings),
+                "yes" if org.signing_public_key else "-",
+            )
         console.print(table)
 
 
 @org_app.command("set-key")
-def org_set_key(member_id: str, public_key_file: Path = typer.Argument(help="File holding the base64 Ed25519 public key")) -> None:
+def org_set_key(
+    member_id: str,
+    public_key_file: Path = typer.Argument(help="File holding the base64 Ed25519 public key"),
+) -> None:
     """Register an organization's Ed25519 signing public key."""
     with platform_session() as platform:
-        service.register_signing_key(platform, member_id, public_key_file.read_text().strip(), actor())
+        service.register_signing_key(
+            platform, member_id, public_key_file.read_text().strip(), actor()
+        )
         console.print(f"signing key registered for {member_id}")
 
 
 @key_app.command("create")
-def key_create(member_id: str, label: str = typer.Option("default", help="What the key is for")) -> None:
+def key_create(
+    member_id: str, label: str = typer.Option("default", help="What the key is for")
+) -> None:
     """Issue an API key; the token is printed once and stored only as a hash."""
     with platform_session() as platform:
         key, token = service.issue_api_key(platform, member_id, label, actor())
-        console.print(f"API key {key.prefix} for {member_id} ({label}). Store it now; it is not shown again:")
+        console.print(
+            f"API key {key.prefix} for {member_id} ({label}). Store it now; it is not shown again:"
+        )
         console.print(token, markup=False, highlight=False)
 
 
@@ -63,7 +86,13 @@ def key_list(member_id: str) -> None:
     with platform_session() as platform:
         table = Table("prefix", "label", "created", "last used", "revoked")
         for k in service.list_api_keys(platform, member_id):
-            table.add_row(k.prefix, k.label, f"{k.created_at:%Y-%m-%d %H:%M}", f"{k.last_used_at:%Y-%m-%d %H:%M}" if k.last_used_at else "-", f"{k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "-")
+            table.add_row(
+                k.prefix,
+                k.label,
+                f"{k.created_at:%Y-%m-%d %H:%M}",
+                f"{k.last_used_at:%Y-%m-%d %H:%M}" if k.last_used_at else "-",
+                f"{k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "-",
+            )
         console.print(table)
 
 

@@ -286,6 +286,10 @@ def caller_for(platform: Platform, member_id: str) -> Caller:
     with platform.db.session() as s:
         org = get_organization(s, member_id)
         crossings = s.scalars(
-            select(CrossingAssignment.crossing_code).where(CrossingAssignment.organization_id == org.id)
+            select(CrossingAssignment.crossing_code).where(
+                CrossingAssignment.organization_id == org.id
+            )
         )
-        return Caller(org.id, org.member_id, org.country, frozenset(org.roles), frozenset(crossings))
+        return Caller(
+            org.id, org.member_id, org.country, frozenset(org.roles), frozenset(crossings)
+        )

@@ -1,0 +1,230 @@
+"""Ingest benchmark: declarations/s through the HTTP API vs. straight inserts (the ceiling).
+
+Run: .venv/bin/python bench/ingest.py [--single 3000] [--batches 20] [--batch-size 500]
+Measures, per backend (SQLite file, PostgreSQL at 127.0.0.1:5432):
+  - single requests from 32 concurrent clients: rate, p50/p99 latency;
+  - JSON Lines batches: declarations/s, each validated, stored with its items and audited;
+  - the same rows inserted straight into the same database (no HTTP, validation or audit).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+from sqlalchemy import create_engine, insert, text
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from silkgate.core.bootstrap import prepare_database  # noqa: E402
+from silkgate.core.platform import Platform  # noqa: E402
+from silkgate.core.settings import Settings  # noqa: E402
+from silkgate.declarations.models import Declaration, DeclarationVersion, GoodsItem  # noqa: E402
+from silkgate.declarations.service import _rows, new_declaration_id, prepare  # noqa: E402
+from silkgate.demo.traffic import TrafficGenerator  # noqa: E402
+from silkgate.registry import service as registry  # noqa: E402
+from tests.factories import seeded  # noqa: E402
+
+PG_ADMIN = os.environ.get(
+    "SILKGATE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def make_backend(kind: str, tmp: Path) -> str:
+    if kind == "sqlite":
+        return f"sqlite:///{tmp / 'bench.db'}"
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text('DROP DATABASE IF EXISTS "silkgate_bench" WITH (FORCE)'))
+        conn.execute(text('CREATE DATABASE "silkgate_bench"'))
+    admin.dispose()
+    return PG_ADMIN.rsplit("/", 1)[0] + "/silkgate_bench"
+
+
+def bodies(n: int, prefix: str, seed: int) -> list[bytes]:
+    gen = TrafficGenerator(seed)
+    out = []
+    while len(out) < n:
+        b = gen.declaration(lrn_prefix=prefix)
+        if b["type"] != "import" and b["crossing"]["exit_country"] == "CN":
+            out.append(json.dumps(b).encode())
+    return out
+
+
+def pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))]
+
+
+async def run_single(
+    base: str, token: str, payloads: list[bytes], concurrency: int
+) -> dict[str, float]:
+    latencies: list[float] = []
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+    for p in payloads:
+        queue.put_nowait(p)
+    errors = 0
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        nonlocal errors
+        while not queue.empty():
+            body = queue.get_nowait()
+            t = time.perf_counter()
+            r = await client.post(f"{base}/api/v1/declarations", content=body, headers=headers)
+            latencies.append(time.perf_counter() - t)
+            if r.status_code != 201:
+                errors += 1
+
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(limits=limits, timeout=60) as client:
+        start = time.perf_counter()
+        await asyncio.gather(*(worker(client) for _ in range(concurrency)))
+        elapsed = time.perf_counter() - start
+    return {
+        "rate": len(payloads) / elapsed,
+        "p50_ms": 1000 * statistics.median(latencies),
+        "p99_ms": 1000 * pct(latencies, 0.99),
+        "errors": errors,
+    }
+
+
+def run_batches(base: str, token: str, payloads: list[bytes], size: int) -> dict[str, float]:
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/x-ndjson"}
+    accepted = 0
+    with httpx.Client(timeout=300) as client:
+        start = time.perf_counter()
+        for i in range(0, len(payloads), size):
+            r = client.post(
+                f"{base}/api/v1/declarations/batch",
+                content=b"\n".join(payloads[i : i + size]),
+                headers=headers,
+            )
+            r.raise_for_status()
+            accepted += r.json()["accepted"]
+        elapsed = time.perf_counter() - start
+    return {"rate": accepted / elapsed, "accepted": accepted}
+
+
+def run_ceiling(
+    platform: Platform, member_id: str, payloads: list[bytes], size: int
+) -> dict[str, float]:
+    """Insert the same rows with Core executemany, no HTTP, validation or audit."""
+    caller = registry.caller_for(platform, member_id)
+    prepared = [prepare(p) for p in payloads]  # parsing excluded from the timing
+    now = datetime.now(UTC)
+    engine = platform.db.engine
+    start = time.perf_counter()
+    for i in range(0, len(prepared), size):
+        decls, vers, items = [], [], []
+        for p in prepared[i : i + size]:
+            d, v, it = _rows(p, caller, new_declaration_id(), 1, now)
+            decls.append(d)
+            vers.append(v)
+            items.extend(it)
+        with engine.begin() as conn:
+            conn.execute(insert(Declaration), decls)
+            conn.execute(insert(DeclarationVersion), vers)
+            conn.execute(insert(GoodsItem), items)
+    return {"rate": len(prepared) / (time.perf_counter() - start)}
+
+
+def bench_backend(kind: str, args: argparse.Namespace) -> dict[str, dict[str, float]]:
+    tmp = Path(tempfile.mkdtemp(prefix=f"silkgate-bench-{kind}-"))
+    url = make_backend(kind, tmp)
+    env = {
+        **os.environ,
+        "SILKGATE_DATABASE_URL": url,
+        "SILKGATE_DEMO_MODE": "true",
+        "SILKGATE_DATA_DIR": str(tmp),
+        "SILKGATE_LOG_LEVEL": "warning",
+    }
+    platform = Platform(Settings(database_url=url, demo_mode=True, data_dir=tmp))
+    prepare_database(platform)
+    ids = seeded(platform)
+    _, token = registry.issue_api_key(platform, ids["cn-broker"], "bench", "bench")
+    _ = platform.signer
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            str(ROOT / ".venv/bin/silkgate"),
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(args.workers),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                if httpx.get(f"{base}/api/v1/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        single = asyncio.run(run_single(base, token, bodies(args.single, "S", 1), args.concurrency))
+        batch = run_batches(
+            base, token, bodies(args.batches * args.batch_size, "B", 2), args.batch_size
+        )
+    finally:
+        server.terminate()
+        server.wait(10)
+    ceiling = run_ceiling(
+        platform, ids["cn-broker"], bodies(args.batches * args.batch_size, "C", 3), args.batch_size
+    )
+    platform.close()
+    return {"single": single, "batch": batch, "ceiling": ceiling}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--single", type=int, default=3000, help="single requests per backend")
+    ap.add_argument("--concurrency", type=int, default=32)
+    ap.add_argument("--batches", type=int, default=20)
+    ap.add_argument("--batch-size", type=int, default=500)
+    ap.add_argument("--workers", type=int, default=2, help="API worker processes")
+    ap.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    args = ap.parse_args()
+    kinds = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    print(
+        f"silkgate ingest benchmark — {os.cpu_count()} cores, {args.workers} API workers, {args.concurrency} clients"
+    )
+    print(
+        f"{'backend':<11} {'single/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'batch/s':>9} {'ceiling/s':>10} {'batch/ceiling':>13}"
+    )
+    for kind in kinds:
+        r = bench_backend(kind, args)
+        s, b, c = r["single"], r["batch"], r["ceiling"]
+        print(
+            f"{kind:<11} {s['rate']:>9.0f} {s['p50_ms']:>7.1f} {s['p99_ms']:>7.1f} {b['rate']:>9.0f} {c['rate']:>10.0f} {b['rate'] / c['rate']:>13.2f}"
+            + (f"  ({s['errors']:.0f} errors)" if s["errors"] else "")
+        )
+    print("targets (PostgreSQL): batch >= 2000 declarations/s; single p99 <= 100 ms at 32 clients")
+
+
+if __name__ == "__main__":
+    main()

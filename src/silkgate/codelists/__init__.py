@@ -1,0 +1,1 @@
+"""Reference code lists and identifier validators (loaded lazily, cached)."""
