@@ -74,31 +74,52 @@ def pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))]
 
 
+async def _post(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, head: bytes, body: bytes
+) -> int:
+    """One keep-alive HTTP/1.1 POST; a minimal client so the load generator stays light."""
+    writer.write(head + str(len(body)).encode() + b"\r\n\r\n" + body)
+    await writer.drain()
+    status_line = await reader.readline()
+    length = 0
+    while True:
+        line = await reader.readline()
+        if line in (b"\r\n", b""):
+            break
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    await reader.readexactly(length)
+    return int(status_line.split()[1])
+
+
 async def run_single(
     base: str, token: str, payloads: list[bytes], concurrency: int
 ) -> dict[str, float]:
+    """Each of ``concurrency`` clients sends one declaration at a time on its own connection."""
+    host, port = base.removeprefix("http://").split(":")
+    head = (
+        f"POST /api/v1/declarations HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n"
+        "Content-Type: application/json\r\nContent-Length: "
+    ).encode()
     latencies: list[float] = []
-    queue: asyncio.Queue[bytes] = asyncio.Queue()
-    for p in payloads:
-        queue.put_nowait(p)
+    pending = list(reversed(payloads))
     errors = 0
-    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
 
-    async def worker(client: httpx.AsyncClient) -> None:
+    async def client() -> None:
         nonlocal errors
-        while not queue.empty():
-            body = queue.get_nowait()
+        reader, writer = await asyncio.open_connection(host, int(port))
+        while pending:
+            body = pending.pop()
             t = time.perf_counter()
-            r = await client.post(f"{base}/api/v1/declarations", content=body, headers=headers)
+            status = await _post(reader, writer, head, body)
             latencies.append(time.perf_counter() - t)
-            if r.status_code != 201:
-                errors += 1
+            errors += status != 201
+        writer.close()
 
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(limits=limits, timeout=60) as client:
-        start = time.perf_counter()
-        await asyncio.gather(*(worker(client) for _ in range(concurrency)))
-        elapsed = time.perf_counter() - start
+    start = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - start
     return {
         "rate": len(payloads) / elapsed,
         "p50_ms": 1000 * statistics.median(latencies),
@@ -184,6 +205,7 @@ def bench_backend(kind: str, args: argparse.Namespace) -> dict[str, dict[str, fl
                     break
             except httpx.HTTPError:
                 time.sleep(0.1)
+        asyncio.run(run_single(base, token, bodies(300, "W", 0), args.concurrency))  # warm-up
         single = asyncio.run(run_single(base, token, bodies(args.single, "S", 1), args.concurrency))
         batch = run_batches(
             base, token, bodies(args.batches * args.batch_size, "B", 2), args.batch_size
@@ -206,7 +228,7 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=32)
     ap.add_argument("--batches", type=int, default=20)
     ap.add_argument("--batch-size", type=int, default=500)
-    ap.add_argument("--workers", type=int, default=2, help="API worker processes")
+    ap.add_argument("--workers", type=int, default=1, help="API worker processes")
     ap.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
     args = ap.parse_args()
     kinds = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]

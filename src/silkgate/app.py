@@ -40,6 +40,10 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
         openapi_url="/openapi.json",
     )
     app.state.platform = platform
+    if platform.settings.group_commit and platform.group_committer is None:
+        from silkgate.declarations.lodging import GroupCommitter
+
+        platform.group_committer = GroupCommitter(platform)
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=platform.settings.max_body_bytes)
 

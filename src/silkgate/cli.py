@@ -57,6 +57,7 @@ def serve(
     host: str | None = typer.Option(None, help="Default: SILKGATE_HOST"),
     port: int | None = typer.Option(None, help="Default: SILKGATE_PORT"),
     workers: int = typer.Option(1, min=1, help="Worker processes"),
+    access_log: bool = typer.Option(True, "--access-log/--no-access-log"),
 ) -> None:
     """Serve the API (OpenAPI docs at /docs)."""
     import uvicorn
@@ -69,6 +70,7 @@ def serve(
         port=port or settings.port,
         workers=workers,
         log_level=settings.log_level.lower(),
+        access_log=access_log,
     )
 
 
@@ -88,8 +90,14 @@ def demo(
 
     with platform_session(demo_mode=True) as platform:
         run_demo_setup(platform, days=days, per_day=per_day, seed=seed)
+        url = f"http://{platform.settings.host}:{port or platform.settings.port}"
+    console.print(
+        f"Try: curl -H 'Authorization: Bearer <key>' '{url}/api/v1/declarations?limit=5'",
+        soft_wrap=True,
+        markup=False,
+    )
     if serve_api:
-        serve(host=None, port=port, workers=1)
+        serve(host=None, port=port, workers=1, access_log=True)
 
 
 def _mount_optional() -> None:

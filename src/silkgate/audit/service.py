@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
 from silkgate.audit.models import AuditEntry, SigningKey
@@ -88,7 +88,9 @@ def _lock_chain(session: Session) -> None:
     # SQLite transactions begin IMMEDIATE (see core.db), which already serialises writers.
 
 
-def append(session: Session, signer: AuditSigner, events: Iterable[AuditEvent]) -> list[AuditEntry]:
+def append(
+    session: Session, signer: AuditSigner, events: Iterable[AuditEvent]
+) -> list[dict[str, Any]]:
     """Chain, sign and add events in order; call last in a transaction to keep the lock short."""
     events = list(events)
     if not events:
@@ -100,29 +102,28 @@ def append(session: Session, signer: AuditSigner, events: Iterable[AuditEvent]) 
     ).first()
     seq, prev = (head[0], head[1]) if head else (0, GENESIS_HASH)
     now = datetime.now(UTC)
-    rows: list[AuditEntry] = []
+    rows: list[dict[str, Any]] = []
     for event in events:
         seq += 1
         digest = event.digest or payload_digest(event.payload)
         entry_hash = _entry_hash(seq, now, event, digest, prev)
         rows.append(
-            AuditEntry(
-                seq=seq,
-                at=now,
-                actor=event.actor,
-                action=event.action,
-                entity_type=event.entity_type,
-                entity_id=event.entity_id,
-                payload_digest=digest,
-                prev_hash=prev,
-                entry_hash=entry_hash,
-                key_id=signer.key_id,
-                signature=signer.sign(entry_hash.encode("ascii")),
-            )
+            {
+                "seq": seq,
+                "at": now,
+                "actor": event.actor,
+                "action": event.action,
+                "entity_type": event.entity_type,
+                "entity_id": event.entity_id,
+                "payload_digest": digest,
+                "prev_hash": prev,
+                "entry_hash": entry_hash,
+                "key_id": signer.key_id,
+                "signature": signer.sign(entry_hash.encode("ascii")),
+            }
         )
         prev = entry_hash
-    session.add_all(rows)
-    session.flush()
+    session.execute(insert(AuditEntry.__table__), rows)
     return rows
 
 

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import typer
-from rich.console import Console
 from pydantic import ValidationError
+from rich.console import Console
 
 from silkgate.core.errors import SilkgateError
 from silkgate.core.platform import Platform

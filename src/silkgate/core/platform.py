@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import cached_property
+from typing import Any
 
 from silkgate.audit.service import AuditSigner
 from silkgate.core.db import Database
@@ -16,10 +17,13 @@ class Platform:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.db = Database(settings)
+        self.group_committer: Any = None  # set by the API app: declarations.lodging.GroupCommitter
 
     @cached_property
     def signer(self) -> AuditSigner:
         return AuditSigner(load_platform_key(self.settings))
 
     def close(self) -> None:
+        if self.group_committer is not None:
+            self.group_committer.close()
         self.db.dispose()

@@ -36,6 +36,12 @@ class Settings(BaseSettings):
     share_driver_data_across_border: bool = Field(
         default=False, description="Send driver personal data to the other side's customs."
     )
+    auth_cache_seconds: float = Field(
+        default=5.0, ge=0, description="How long a process trusts a verified API key."
+    )
+    group_commit: bool = Field(
+        default=True, description="Store concurrent API lodgings in shared transactions."
+    )
     max_body_bytes: int = Field(default=5_000_000, gt=0, description="Largest request body.")
     max_batch_lines: int = Field(default=5_000, gt=0)
     page_size_max: int = Field(default=500, gt=0)

@@ -57,18 +57,22 @@ _NDJSON_BODY: dict[str, Any] = {
 )
 async def create_declaration(
     request: Request,
-    response: Response,
     idempotency_key: str | None = Header(default=None, alias="Idempotency-Key", max_length=255),
     platform: Platform = Depends(get_platform),
     caller: Caller = Depends(current_caller),
-) -> DeclarationOut:
+) -> Response:
     raw = await request.body()
     out, created = await run_in_threadpool(service.create, platform, caller, raw, idempotency_key)
+    headers = {"Location": f"{request.url.path}/{out.id}"}
     if not created:
-        response.status_code = 200
-        response.headers["Idempotent-Replayed"] = "true"
-    response.headers["Location"] = f"{request.url.path}/{out.id}"
-    return out
+        headers["Idempotent-Replayed"] = "true"
+    # Serialised once here; FastAPI would otherwise validate the model a second time.
+    return Response(
+        out.model_dump_json(),
+        status_code=201 if created else 200,
+        headers=headers,
+        media_type="application/json",
+    )
 
 
 @router.post(

@@ -30,7 +30,8 @@ from silkgate.core.signing import canonical_json, sha256_hex
 from silkgate.core.validation import parse_json, parse_model
 from silkgate.declarations import access
 from silkgate.declarations.access import View
-from silkgate.declarations.models import Declaration, DeclarationVersion, GoodsItem, IdempotencyKey
+from silkgate.declarations.lodging import Lodging, store_group
+from silkgate.declarations.models import Declaration, DeclarationVersion, GoodsItem
 from silkgate.declarations.rules import check_declaration
 from silkgate.declarations.schemas import (
     AuditEntryOut,
@@ -176,20 +177,23 @@ def create(
 ) -> tuple[DeclarationOut, bool]:
     """Lodge one declaration; returns it and whether it was created now (False on a replay)."""
     _require_declarant(caller)
-    p = prepare(data)
-    if idempotency_key is not None:
-        replay = _replay(platform, caller, idempotency_key, p.digest)
-        if replay is not None:
-            return replay, False
+    lodging = Lodging(caller, prepare(data), idempotency_key)
+    committer = platform.group_committer
+    if committer is not None:
+        return committer.submit(lodging)  # type: ignore[no-any-return]
+    return store_single(platform, lodging)
+
+
+def store_single(platform: Platform, lodging: Lodging) -> tuple[DeclarationOut, bool]:
+    """Store one lodging in its own transaction, answering a lost race as the winner did."""
     try:
-        return _store_one(platform, caller, p, idempotency_key), True
-    except (IntegrityError, Conflict):
-        # A concurrent request with the same key may have won the race: answer as it did.
-        if idempotency_key is not None:
-            replay = _replay(platform, caller, idempotency_key, p.digest)
-            if replay is not None:
-                return replay, False
-        raise _duplicate_lrn(p.body.lrn) from None
+        outcome = store_group(platform, [lodging])[0]
+    except IntegrityError:
+        # A concurrent transaction committed the same LRN or key; now we can see it.
+        outcome = store_group(platform, [lodging])[0]
+    if isinstance(outcome, SilkgateError):
+        raise outcome
+    return outcome
 
 
 def _duplicate_lrn(lrn: str) -> Conflict:
@@ -197,65 +201,6 @@ def _duplicate_lrn(lrn: str) -> Conflict:
         f"LRN {lrn} is already used by this declarant",
         [FieldError("/lrn", "duplicate", "LRN already used by this declarant")],
     )
-
-
-def _replay(platform: Platform, caller: Caller, key: str, digest: str) -> DeclarationOut | None:
-    with platform.db.session() as s:
-        row = s.get(IdempotencyKey, (caller.id, key))
-        if row is None:
-            return None
-        if row.request_digest != digest:
-            raise ValidationFailed(
-                [
-                    FieldError(
-                        "/",
-                        "idempotency_key_reused",
-                        "this Idempotency-Key was used with a different body",
-                    )
-                ],
-                detail="Idempotency-Key reuse with a different request",
-            )
-        decl = s.get(Declaration, row.declaration_id)
-        assert decl is not None
-        return _out(platform, caller, decl, View.FULL)
-
-
-def _store_one(
-    platform: Platform, caller: Caller, p: Prepared, idempotency_key: str | None
-) -> DeclarationOut:
-    now = datetime.now(UTC)
-    decl_id = new_declaration_id()
-    auto = platform.settings.auto_accept
-    with platform.db.session() as s:
-        if s.scalar(
-            select(Declaration.id).where(
-                Declaration.declarant_org_id == caller.id, Declaration.lrn == p.body.lrn
-            )
-        ):
-            raise _duplicate_lrn(p.body.lrn)
-        decl_row, ver_row, item_rows = _rows(p, caller, decl_id, 1, now)
-        if auto:
-            decl_row["status"] = S.ACCEPTED.value
-        decl = Declaration(**decl_row)
-        s.add(decl)
-        s.flush()
-        s.add(DeclarationVersion(**ver_row))
-        s.execute(insert(GoodsItem), item_rows)
-        if idempotency_key is not None:
-            s.add(
-                IdempotencyKey(
-                    organization_id=caller.id,
-                    key=idempotency_key,
-                    request_digest=p.digest,
-                    declaration_id=decl_id,
-                    created_at=now,
-                )
-            )
-        s.flush()
-        audit.append(
-            s, platform.signer, _lodging_events(caller, decl_id, p, "declaration.submitted", auto)
-        )
-        return _out(platform, caller, decl, View.FULL)
 
 
 def create_batch(
@@ -315,51 +260,31 @@ def _store_batch(
 ) -> list[BatchLineResult]:
     if not ready:
         return []
-    now = datetime.now(UTC)
-    auto = platform.settings.auto_accept
-    out: list[BatchLineResult] = []
-    with platform.db.session() as s:
-        lrns = [p.body.lrn for _, p in ready]
-        taken: set[str] = set()
-        for i in range(0, len(lrns), 500):
-            chunk = lrns[i : i + 500]
-            taken.update(
-                s.scalars(
-                    select(Declaration.lrn).where(
-                        Declaration.declarant_org_id == caller.id, Declaration.lrn.in_(chunk)
-                    )
+    group = [Lodging(caller, p) for _, p in ready]
+    try:
+        outcomes: list[Any] = store_group(platform, group)
+    except IntegrityError:
+        outcomes = []
+        for lodging in group:
+            try:
+                outcomes.append(store_single(platform, lodging))
+            except SilkgateError as exc:
+                outcomes.append(exc)
+    out = []
+    for (n, p), outcome in zip(ready, outcomes, strict=True):
+        if isinstance(outcome, SilkgateError):
+            out.append(
+                BatchLineResult(
+                    line=n,
+                    lrn=p.body.lrn,
+                    outcome="rejected",
+                    errors=[e.as_dict() for e in outcome.errors],
                 )
             )
-        decls, vers, items, events = [], [], [], []
-        for n, p in ready:
-            if p.body.lrn in taken:
-                out.append(
-                    BatchLineResult(
-                        line=n,
-                        lrn=p.body.lrn,
-                        outcome="rejected",
-                        errors=[
-                            FieldError(
-                                "/lrn", "duplicate", "LRN already used by this declarant"
-                            ).as_dict()
-                        ],
-                    )
-                )
-                continue
-            decl_id = new_declaration_id()
-            d, v, it = _rows(p, caller, decl_id, 1, now)
-            if auto:
-                d["status"] = S.ACCEPTED.value
-            decls.append(d)
-            vers.append(v)
-            items.extend(it)
-            events.extend(_lodging_events(caller, decl_id, p, "declaration.submitted", auto))
-            out.append(BatchLineResult(line=n, lrn=p.body.lrn, outcome="accepted", id=decl_id))
-        if decls:
-            s.execute(insert(Declaration), decls)
-            s.execute(insert(DeclarationVersion), vers)
-            s.execute(insert(GoodsItem), items)
-            audit.append(s, platform.signer, events)
+        else:
+            out.append(
+                BatchLineResult(line=n, lrn=p.body.lrn, outcome="accepted", id=outcome[0].id)
+            )
     return out
 
 
@@ -390,6 +315,26 @@ def _out(platform: Platform, caller: Caller, d: Declaration, view: View) -> Decl
         pre_arrival=view is View.PRE_ARRIVAL,
         lane=d.lane,
         data=payload,
+    )
+
+
+def out_from_row(d: dict[str, Any]) -> DeclarationOut:
+    """The declarant's view of a row just stored (no round trip to the database)."""
+    return DeclarationOut(
+        id=d["id"],
+        lrn=d["lrn"],
+        version=d["version"],
+        status=S(d["status"]),
+        type=d["type"],
+        declarant=d["declarant"],
+        crossing=d["crossing_code"],
+        exit_country=d["exit_country"],
+        entry_country=d["entry_country"],
+        submitted_at=d["submitted_at"],
+        updated_at=d["updated_at"],
+        pre_arrival=False,
+        lane=d["lane"],
+        data=d["payload"],
     )
 
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import random
+import time
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from rich.progress import Progress
-from rich.table import Table
+from stdnum.cn import uscc
 
 from silkgate.core.bootstrap import prepare_database
 from silkgate.core.cli_support import console, err_console
@@ -16,7 +17,6 @@ from silkgate.core.platform import Platform
 from silkgate.declarations import service as declarations
 from silkgate.declarations.schemas import DeclarationStatus
 from silkgate.demo.traffic import CROSSING, TrafficGenerator, make_bin
-from stdnum.cn import uscc
 from silkgate.registry import service as registry
 from silkgate.registry.schemas import OrganizationCreate, Role
 
@@ -124,13 +124,14 @@ def seed_traffic(
         "KZ": registry.caller_for(platform, ids["kz-customs"]),
     }
     today = datetime.now(UTC).date()
+    run = f"{int(time.time()) % 1_000_000:06d}"  # LRNs stay unique when the demo is run again
     rng = random.Random(seed)
     lodged = 0
     with Progress(console=err_console) as progress:
         task = progress.add_task("demo traffic", total=days * per_day)
         for d in range(days):
             day = today - timedelta(days=days - 1 - d)
-            bodies = gen.day(day, per_day, lrn_prefix=f"DEMO{seed}")
+            bodies = gen.day(day, per_day, lrn_prefix=f"D{seed}-{run}")
             by_side: dict[str, list[dict[str, object]]] = {"CN": [], "KZ": []}
             for b in bodies:
                 lodging = (
@@ -177,19 +178,14 @@ def run_demo_setup(platform: Platform, days: int, per_day: int, seed: int) -> di
     ids = seed_registry(platform)
     lodged = seed_traffic(platform, ids, days, per_day, seed)
     tokens = {}
-    table = Table("organization", "member id", "API key (demo only)")
+    console.print("[bold]Demo API keys[/bold] (new on every run; demo mode only):")
     for org in DEMO_ORGS:
         _, token = registry.issue_api_key(platform, ids[org.key], "demo", DEMO_ACTOR)
         tokens[org.key] = token
-        table.add_row(org.name, ids[org.key], token)
-    console.print(table)
+        roles = ", ".join(r.value for r in org.roles)
+        console.print(f"  {org.name} [{roles}] {ids[org.key]}", markup=False, highlight=False)
+        console.print(f"    {token}", markup=False, highlight=False, soft_wrap=True)
     console.print(
         f"{lodged} demo declarations lodged through {CROSSING} over {days} days (seed {seed})."
     )
-    console.print(
-        "Try: curl -H 'Authorization: Bearer <key>' http://127.0.0.1:8000/api/v1/declarations?limit=5"
-    )
     return tokens
-
-
-__all__ = ["DemoOrg", "date", "run_demo_setup"]

@@ -133,7 +133,8 @@ def make_traders(
 
 
 def _goods_item(rng: random.Random, c: Commodity, origin: str) -> dict[str, Any]:
-    packages = rng.randint(1, 40) if c.kg_per_package[1] < 500 else rng.randint(1, 12)
+    most = max(1, min(40, int(20_000 / (c.kg_per_package[1] * 1.12))))
+    packages = rng.randint(1, most)
     net = round(packages * rng.uniform(*c.kg_per_package), 1)
     gross = round(net * rng.uniform(1.02, 1.12), 1)
     value = round(net * rng.uniform(*c.usd_per_kg), 2)

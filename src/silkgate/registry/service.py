@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import re
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -221,6 +222,7 @@ def revoke_api_key(platform: Platform, prefix: str, actor: str) -> ApiKey:
         key = s.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
         if key is None:
             raise NotFound(f"API key {prefix}")
+        _AUTH_CACHE.clear()
         if key.revoked_at is None:
             key.revoked_at = datetime.now(UTC)
             org = s.get(Organization, key.organization_id)
@@ -241,16 +243,37 @@ def list_api_keys(platform: Platform, member_id: str) -> list[ApiKey]:
         )
 
 
+_AUTH_CACHE: dict[str, tuple[float, Caller]] = {}
+
+
 def authenticate(platform: Platform, token: str) -> Caller | None:
-    """Resolve a bearer token to its organization, or None if unknown, revoked or inactive."""
+    """Resolve a bearer token to its organization, or None if unknown, revoked or inactive.
+
+    Successful look-ups are cached per process for ``auth_cache_seconds`` (keyed by the
+    token's HMAC, never the token), so a revocation reaches other processes within that time.
+    """
     m = TOKEN_RE.match(token)
     if not m:
         return None
+    digest = _hash_token(platform.settings, token)
+    ttl = platform.settings.auth_cache_seconds
+    hit = _AUTH_CACHE.get(digest)
+    if hit is not None and hit[0] > time.monotonic():
+        return hit[1]
+    caller = _authenticate_uncached(platform, m.group(1), digest)
+    if caller is not None and ttl > 0:
+        if len(_AUTH_CACHE) > 10_000:
+            _AUTH_CACHE.clear()
+        _AUTH_CACHE[digest] = (time.monotonic() + ttl, caller)
+    return caller
+
+
+def _authenticate_uncached(platform: Platform, prefix: str, digest: str) -> Caller | None:
     with platform.db.session() as s:
-        key = s.scalar(select(ApiKey).where(ApiKey.prefix == m.group(1)))
+        key = s.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
         if key is None or key.revoked_at is not None:
             return None
-        if not hmac.compare_digest(key.key_hash, _hash_token(platform.settings, token)):
+        if not hmac.compare_digest(key.key_hash, digest):
             return None
         org = s.get(Organization, key.organization_id)
         if org is None or not org.active:
