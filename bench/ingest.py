@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -128,20 +129,27 @@ async def run_single(
     }
 
 
-def run_batches(base: str, token: str, payloads: list[bytes], size: int) -> dict[str, float]:
+def run_batches(
+    base: str, token: str, payloads: list[bytes], size: int, clients: int
+) -> dict[str, float]:
+    """``clients`` concurrent senders of JSON Lines batches of ``size`` declarations."""
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/x-ndjson"}
+    chunks = [b"\n".join(payloads[i : i + size]) for i in range(0, len(payloads), size)]
     accepted = 0
-    with httpx.Client(timeout=300) as client:
-        start = time.perf_counter()
-        for i in range(0, len(payloads), size):
-            r = client.post(
-                f"{base}/api/v1/declarations/batch",
-                content=b"\n".join(payloads[i : i + size]),
-                headers=headers,
-            )
-            r.raise_for_status()
-            accepted += r.json()["accepted"]
-        elapsed = time.perf_counter() - start
+
+    def send(part: list[bytes]) -> int:
+        n = 0
+        with httpx.Client(timeout=300) as client:
+            for chunk in part:
+                r = client.post(f"{base}/api/v1/declarations/batch", content=chunk, headers=headers)
+                r.raise_for_status()
+                n += r.json()["accepted"]
+        return n
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        accepted = sum(pool.map(send, [chunks[i::clients] for i in range(clients)]))
+    elapsed = time.perf_counter() - start
     return {"rate": accepted / elapsed, "accepted": accepted}
 
 
@@ -192,6 +200,7 @@ def bench_backend(kind: str, args: argparse.Namespace) -> dict[str, dict[str, fl
             str(port),
             "--workers",
             str(args.workers),
+            "--no-access-log",
         ],
         env=env,
         stdout=subprocess.DEVNULL,
@@ -208,7 +217,11 @@ def bench_backend(kind: str, args: argparse.Namespace) -> dict[str, dict[str, fl
         asyncio.run(run_single(base, token, bodies(300, "W", 0), args.concurrency))  # warm-up
         single = asyncio.run(run_single(base, token, bodies(args.single, "S", 1), args.concurrency))
         batch = run_batches(
-            base, token, bodies(args.batches * args.batch_size, "B", 2), args.batch_size
+            base,
+            token,
+            bodies(args.batches * args.batch_size, "B", 2),
+            args.batch_size,
+            args.batch_clients,
         )
     finally:
         server.terminate()
@@ -228,12 +241,14 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=32)
     ap.add_argument("--batches", type=int, default=20)
     ap.add_argument("--batch-size", type=int, default=500)
-    ap.add_argument("--workers", type=int, default=1, help="API worker processes")
+    ap.add_argument("--workers", type=int, default=2, help="API worker processes")
+    ap.add_argument("--batch-clients", type=int, default=2, help="concurrent batch senders")
     ap.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
     args = ap.parse_args()
     kinds = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     print(
-        f"silkgate ingest benchmark — {os.cpu_count()} cores, {args.workers} API workers, {args.concurrency} clients"
+        f"silkgate ingest benchmark — {os.cpu_count()} cores, {args.workers} API workers, "
+        f"{args.concurrency} single-request clients, {args.batch_clients} batch clients x {args.batch_size}"
     )
     print(
         f"{'backend':<11} {'single/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'batch/s':>9} {'ceiling/s':>10} {'batch/ceiling':>13}"

@@ -34,7 +34,10 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     app = FastAPI(
         title="Silkgate",
         version=__version__,
-        description="Pre-arrival declarations and border data exchange for the China–Kazakhstan road crossings.",
+        description=(
+            "Pre-arrival declarations and border data exchange for the China–Kazakhstan "
+            "road crossings."
+        ),
         lifespan=lifespan,
         docs_url="/docs",
         openapi_url="/openapi.json",
@@ -69,7 +72,8 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
             return problem(
                 503,
                 "Not ready",
-                f"database at revision {current}, code expects {head_revision()}; run 'silkgate db upgrade'",
+                f"database at revision {current}, code expects {head_revision()}; "
+                "run 'silkgate db upgrade'",
                 "not-ready",
             )
         return JSONResponse({"status": "ready", "revision": current})

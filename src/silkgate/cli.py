@@ -8,6 +8,8 @@ from silkgate.audit.cli import app as audit_app
 from silkgate.core.cli_support import console, load_settings, platform_session
 from silkgate.declarations.cli import app as declarations_app
 from silkgate.registry.cli import key_app, org_app
+from silkgate.risk.cli import app as risk_app
+from silkgate.twin.cli import app as twin_app
 
 app = typer.Typer(
     help="Silkgate: pre-arrival declarations and border data exchange.", no_args_is_help=True
@@ -21,6 +23,8 @@ app.add_typer(key_app, name="key")
 app.add_typer(declarations_app, name="declarations")
 app.add_typer(audit_app, name="audit")
 app.add_typer(platform_key_app, name="platform-key")
+app.add_typer(risk_app, name="risk")
+app.add_typer(twin_app, name="twin")
 
 
 @db_app.command("upgrade")
@@ -98,17 +102,3 @@ def demo(
     )
     if serve_api:
         serve(host=None, port=port, workers=1, access_log=True)
-
-
-def _mount_optional() -> None:
-    from silkgate.risk.cli import app as risk_app
-    from silkgate.twin.cli import app as twin_app
-
-    app.add_typer(risk_app, name="risk")
-    app.add_typer(twin_app, name="twin")
-
-
-try:
-    _mount_optional()
-except ImportError:  # pragma: no cover - removed once both domains have landed
-    pass

@@ -351,3 +351,13 @@ def test_only_admin_registers_organizations(env: dict[str, Any]) -> None:
         headers=auth(env, "karamay"),
     )
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "/member_id"
+
+
+def test_openapi_documents_the_declaration_body(env: dict[str, Any]) -> None:
+    spec = env["client"].get("/openapi.json").json()
+    body = spec["paths"]["/api/v1/declarations"]["post"]["requestBody"]["content"][
+        "application/json"
+    ]["schema"]
+    assert body == {"$ref": "#/components/schemas/DeclarationIn"}
+    assert "goods_items" in spec["components"]["schemas"]["DeclarationIn"]["properties"]
+    assert "GoodsItem" in spec["components"]["schemas"]

@@ -23,7 +23,8 @@ def verify() -> None:
         _total, result = service.verify_log(platform.db, advance)
     if not result.ok:
         err_console.print(
-            f"[red]audit log broken at entry {result.broken_seq}[/red]: {result.reason} ({result.checked} entries before it are intact)"
+            f"[red]audit log broken at entry {result.broken_seq}[/red]: {result.reason} "
+            f"({result.checked} entries before it are intact)"
         )
         raise typer.Exit(1)
     console.print(f"audit log intact: {result.checked} entries, every hash and signature verified")

@@ -12,6 +12,7 @@ from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
 from silkgate.audit.models import AuditEntry, SigningKey
+from silkgate.core.db import table_of
 from silkgate.core.signing import b64, canonical_json, key_id, public_key_b64, sha256_hex, verify
 
 GENESIS_HASH = "0" * 64
@@ -45,7 +46,7 @@ class AuditSigner:
 
     def register(self, session: Session) -> None:
         """Record the public key in the database (once per database per process)."""
-        where = str(session.get_bind().url)
+        where = str(session.get_bind().engine.url)
         if where in self._registered_on:
             return
         if session.get(SigningKey, self.key_id) is None:
@@ -123,7 +124,7 @@ def append(
             }
         )
         prev = entry_hash
-    session.execute(insert(AuditEntry.__table__), rows)
+    session.execute(insert(table_of(AuditEntry)), rows)
     return rows
 
 

@@ -1,4 +1,4 @@
-"""China–Kazakhstan road crossings with both sides' offices (data/crossings.toml, sources inside)."""
+"""China–Kazakhstan road crossings with both sides' offices (data/crossings.toml cites sources)."""
 
 from __future__ import annotations
 

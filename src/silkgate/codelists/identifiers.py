@@ -57,7 +57,7 @@ def _stdnum(module: object, number: str, label: str) -> str:
     try:
         return str(module.validate(number))  # type: ignore[attr-defined]
     except ValidationError as exc:
-        raise IdentifierError(f"invalid {label}: {exc.message}") from None
+        raise IdentifierError(f"invalid {label}: {exc}") from None
     except Exception:  # stdnum raises plain errors on some exotic input
         raise IdentifierError(f"invalid {label}") from None
 

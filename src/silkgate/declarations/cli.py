@@ -35,9 +35,24 @@ def _guess(path: Path, fmt: FileFormat | None) -> FileFormat:
 def _records(path: Path, fmt: FileFormat) -> list[tuple[int, Any]]:
     if fmt is FileFormat.CSV:
         with path.open(newline="", encoding="utf-8-sig") as fh:
-            return list(flatfile.read_csv(fh))
+            return [(n, _strip_meta(d)) for n, d in flatfile.read_csv(fh)]
+    out: list[tuple[int, Any]] = []
     with path.open("rb") as fh:
-        return [(n, line) for n, line in enumerate(fh, start=1) if line.strip()]
+        for n, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                parsed = json.loads(line)
+            except ValueError:
+                out.append((n, line))  # the service reports the malformed line
+                continue
+            out.append((n, _strip_meta(parsed) if isinstance(parsed, dict) else line))
+    return out
+
+
+def _strip_meta(d: dict[str, Any]) -> dict[str, Any]:
+    """Drop export metadata (``_id``, ``_status`` …) so an export can be imported again."""
+    return {k: v for k, v in d.items() if not k.startswith("_")}
 
 
 @app.command("import")
@@ -71,14 +86,14 @@ def import_file(
                 progress.advance(task, len(chunk))
     if report is not None:
         with report.open("w") as fh:
-            for line in lines_out:
-                fh.write(json.dumps(line, ensure_ascii=False) + "\n")
-    bad = [line for line in lines_out if line["outcome"] == "rejected"]
+            for row in lines_out:
+                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    bad = [row for row in lines_out if row["outcome"] == "rejected"]
     if bad:
         table = Table("row", "lrn", "field", "reason", title="rejected rows")
-        for line in bad[:50]:
-            for e in line["errors"]:
-                table.add_row(str(line["row"]), line["lrn"] or "-", e["field"], e["message"])
+        for row in bad[:50]:
+            for e in row["errors"]:
+                table.add_row(str(row["row"]), row["lrn"] or "-", e["field"], e["message"])
         console.print(table)
         if len(bad) > 50:
             console.print(f"… and {len(bad) - 50} more rejected rows (use --report)")

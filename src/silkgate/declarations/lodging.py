@@ -19,6 +19,7 @@ from sqlalchemy import insert, select, tuple_
 from sqlalchemy.exc import DBAPIError
 
 from silkgate.audit import service as audit
+from silkgate.core.db import table_of
 from silkgate.core.errors import FieldError, SilkgateError, ValidationFailed
 from silkgate.declarations.models import Declaration, DeclarationVersion, GoodsItem, IdempotencyKey
 from silkgate.declarations.schemas import DeclarationOut
@@ -118,11 +119,11 @@ def store_group(platform: Platform, group: list[Lodging]) -> list[Outcome]:
             outcomes[i] = (svc.out_from_row(d), True)
         if decls:
             # Core inserts (executemany): the ORM unit of work costs more than the database here.
-            s.execute(insert(Declaration.__table__), decls)
-            s.execute(insert(DeclarationVersion.__table__), vers)
-            s.execute(insert(GoodsItem.__table__), items)
+            s.execute(insert(table_of(Declaration)), decls)
+            s.execute(insert(table_of(DeclarationVersion)), vers)
+            s.execute(insert(table_of(GoodsItem)), items)
             if idem:
-                s.execute(insert(IdempotencyKey.__table__), idem)
+                s.execute(insert(table_of(IdempotencyKey)), idem)
             audit.append(s, platform.signer, events)
         for i, decl_id in replay_ids.items():
             row = new_rows.get(decl_id)

@@ -1,4 +1,4 @@
-"""Declaration operations: lodge (single or batch), read, list, amend, cancel, move through states."""
+"""Declaration operations: lodge (one or a batch), read, list, amend, cancel, change state."""
 
 from __future__ import annotations
 
@@ -180,7 +180,7 @@ def create(
     lodging = Lodging(caller, prepare(data), idempotency_key)
     committer = platform.group_committer
     if committer is not None:
-        return committer.submit(lodging)  # type: ignore[no-any-return]
+        return committer.submit(lodging)
     return store_single(platform, lodging)
 
 
@@ -508,7 +508,7 @@ def _move(
 
 def versions(platform: Platform, caller: Caller, decl_id: str) -> list[VersionOut]:
     with platform.db.session() as s:
-        decl, view = _load_visible(s, caller, decl_id)
+        _, view = _load_visible(s, caller, decl_id)
         rows = s.scalars(
             select(DeclarationVersion)
             .where(DeclarationVersion.declaration_id == decl_id)
@@ -534,16 +534,16 @@ def audit_trail(platform: Platform, caller: Caller, decl_id: str) -> list[AuditE
 
 
 def export_all(platform: Platform, declarant: str | None = None) -> Iterable[dict[str, Any]]:
-    """Every declaration's current payload with its id and status (operator export, CLI only)."""
+    """Current payloads with ``_``-prefixed metadata (id, status…) that imports ignore."""
     stmt = select(Declaration).order_by(Declaration.id).execution_options(yield_per=1000)
     if declarant:
         stmt = stmt.where(Declaration.declarant == declarant)
     with platform.db.session() as s:
         for d in s.scalars(stmt):
-            yield {
-                "id": d.id,
-                "status": d.status,
-                "version": d.version,
-                "declarant": d.declarant,
-                **d.payload,
+            meta = {
+                "_id": d.id,
+                "_status": d.status,
+                "_version": d.version,
+                "_declarant": d.declarant,
             }
+            yield {**meta, **d.payload}

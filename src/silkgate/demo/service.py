@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
 import time
 from dataclasses import dataclass
@@ -103,10 +104,8 @@ def seed_registry(platform: Platform) -> dict[str, str]:
             roles=list(org.roles),
             crossings=list(org.crossings),
         )
-        try:
+        with contextlib.suppress(Conflict):  # registered by an earlier demo run
             registry.create_organization(platform, body, DEMO_ACTOR)
-        except Conflict:
-            pass
     return ids
 
 
@@ -138,7 +137,7 @@ def seed_traffic(
                     b["crossing"]["entry_country"]
                     if b["type"] == "import"
                     else b["crossing"]["exit_country"]
-                )  # type: ignore[index]
+                )
                 by_side[lodging].append(b)
             for side, batch in by_side.items():
                 report = declarations.create_batch(platform, declarant[side], batch)

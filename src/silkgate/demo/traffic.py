@@ -44,6 +44,8 @@ KZ_NAMES = (
 )
 CONTAINER_OWNERS = ("CXDU", "TGHU", "MSKU", "CSQU", "TCNU")
 CROSSING = "KHG-NZH"
+CN_BRANDS = ("Tianshan", "Silk Road", "Golden Bridge", "Xinyuan", "Huaxin")
+KZ_BRANDS = ("Kazimport", "Dala Trade", "Altyn Kopir", "Zhetysu Logistics", "Steppe Metals")
 
 
 def make_uscc(rng: random.Random, division: str) -> str:
@@ -55,7 +57,8 @@ def make_uscc(rng: random.Random, division: str) -> str:
 def make_bin(rng: random.Random) -> str:
     """A Kazakh BIN (legal entity: 5th digit 4) with a correct check digit."""
     while True:
-        first = f"{rng.randint(0, 99):02d}{rng.randint(1, 12):02d}4{rng.randint(0, 1)}{rng.randint(0, 99999):05d}"
+        born = f"{rng.randint(0, 99):02d}{rng.randint(1, 12):02d}"  # registration year, month
+        first = f"{born}4{rng.randint(0, 1)}{rng.randint(0, 99999):05d}"
         check = kz_bin_check_digit(first)
         if check is not None:
             return first + str(check)
@@ -108,7 +111,7 @@ def make_traders(
         city, post, division = rng.choice(CN_CITIES)
         cn.append(
             Trader(
-                f"{city} {rng.choice(('Tianshan', 'Silk Road', 'Golden Bridge', 'Xinyuan', 'Huaxin'))} Trading Co., Ltd. No.{i + 1}",
+                f"{city} {rng.choice(CN_BRANDS)} Trading Co., Ltd. No.{i + 1}",
                 make_uscc(rng, division),
                 "CN",
                 f"{rng.randint(1, 300)} Jiefang Road",
@@ -121,7 +124,7 @@ def make_traders(
         city, post = rng.choice(KZ_CITIES)
         kz.append(
             Trader(
-                f"{rng.choice(('Kazimport', 'Dala Trade', 'Altyn Kopir', 'Zhetysu Logistics', 'Steppe Metals'))} LLP No.{i + 1}",
+                f"{rng.choice(KZ_BRANDS)} LLP No.{i + 1}",
                 make_bin(rng),
                 "KZ",
                 f"{rng.randint(1, 200)} Abai Avenue",
@@ -151,7 +154,8 @@ def _goods_item(rng: random.Random, c: Commodity, origin: str) -> dict[str, Any]
 
 
 def _fit_to_truck(items: list[dict[str, Any]], limit_kg: float = 24_000.0) -> list[dict[str, Any]]:
-    kept, total = [], 0.0
+    kept: list[dict[str, Any]] = []
+    total = 0.0
     for it in items:
         if kept and total + it["gross_mass_kg"] > limit_kg:
             break
@@ -175,6 +179,7 @@ class TrafficGenerator:
         self._counter += 1
         when = when or datetime(2026, 11, 1)
         outbound = rng.random() < self.cn_to_kz_share
+        catalog: tuple[Commodity, ...]
         if outbound:
             exit_c, entry_c, catalog = "CN", "KZ", CHINA_TO_KAZAKHSTAN
             exporter, importer = rng.choice(self.cn_traders), rng.choice(self.kz_traders)
@@ -203,6 +208,7 @@ class TrafficGenerator:
             if nationality == "CN"
             else rng.choice(KZ_NAMES)
         )
+        passport_letter = "E" if nationality == "CN" else "N"
         body: dict[str, Any] = {
             "lrn": f"{lrn_prefix}-{when:%y%m%d}-{self._counter:07d}",
             "type": kind,
@@ -214,7 +220,7 @@ class TrafficGenerator:
             "transport": {"tractor_plate": plate, "tractor_nationality": nationality},
             "driver": {
                 "name": driver_name,
-                "document_number": f"{'E' if nationality == 'CN' else 'N'}{rng.randint(10_000_000, 99_999_999)}",
+                "document_number": f"{passport_letter}{rng.randint(10_000_000, 99_999_999)}",
                 "document_country": nationality,
             },
             "invoice": {

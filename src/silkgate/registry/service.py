@@ -43,20 +43,20 @@ class Caller:
 def seed_reference_data(session: Session) -> None:
     """Insert or refresh SCO member states and crossings from the shipped code lists."""
     from silkgate.codelists.crossings import load_crossings
-    from silkgate.codelists.sco import SCO_MEMBER_STATES
+    from silkgate.codelists.sco import member_states
 
-    for ms in SCO_MEMBER_STATES:
+    for ms in member_states():
         row = session.get(MemberState, ms.alpha2) or MemberState(alpha2=ms.alpha2)
         row.alpha3 = ms.alpha3
         row.name_en, row.name_zh = ms.names["en"], ms.names["zh"]
         row.name_ru, row.name_kk = ms.names["ru"], ms.names["kk"]
         session.add(row)
     for c in load_crossings():
-        row = session.get(Crossing, c.code) or Crossing(code=c.code)
-        row.name_en = c.names["en"]
-        row.countries = list(c.countries)
-        row.data = c.as_dict()
-        session.add(row)
+        crossing = session.get(Crossing, c.code) or Crossing(code=c.code)
+        crossing.name_en = c.names["en"]
+        crossing.countries = list(c.countries)
+        crossing.data = c.as_dict()
+        session.add(crossing)
     session.flush()
 
 
