@@ -66,3 +66,26 @@ def test_cli_verify_exits_non_zero_naming_entry(platform: Platform, monkeypatch)
     bad = runner.invoke(app, ["audit", "verify"])
     assert bad.exit_code == 1
     assert "entry 4" in bad.output
+
+
+def test_edited_declaration_is_found_by_verify(platform: Platform, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from silkgate.cli import app
+    from silkgate.declarations.models import DeclarationVersion
+    from silkgate.declarations.service import verify_versions
+
+    _lodge_some(platform)
+    assert verify_versions(platform).checked == 3
+    with platform.db.session() as s:
+        v = s.query(DeclarationVersion).order_by(DeclarationVersion.declaration_id).first()
+        assert v is not None
+        payload = dict(v.payload)
+        payload["invoice"] = {**payload["invoice"], "total_amount": 1.0}
+        v.payload = payload
+        target = v.declaration_id
+    result = verify_versions(platform)
+    assert result.broken is not None and target in result.broken
+    monkeypatch.setenv("SILKGATE_DATABASE_URL", platform.settings.database_url)
+    monkeypatch.setenv("SILKGATE_DEMO_MODE", "true")
+    monkeypatch.setenv("SILKGATE_DATA_DIR", str(platform.settings.data_dir))
+    out = CliRunner().invoke(app, ["audit", "verify"])
+    assert out.exit_code == 1 and target in out.output

@@ -13,7 +13,10 @@ app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
 
 @app.command("verify")
 def verify() -> None:
-    """Check every entry's hash link and signature; exit 1 naming the first broken entry."""
+    """Check the chain (hash links, signatures), then that stored declarations match it.
+
+    Exits 1 naming the first broken entry or declaration version.
+    """
     with platform_session() as platform, Progress(console=err_console, transient=True) as progress:
         task = progress.add_task("verifying", total=None)
 
@@ -28,3 +31,11 @@ def verify() -> None:
         )
         raise typer.Exit(1)
     console.print(f"audit log intact: {result.checked} entries, every hash and signature verified")
+    from silkgate.declarations.service import verify_versions
+
+    with platform_session() as platform:
+        versions = verify_versions(platform)
+    if versions.broken is not None:
+        err_console.print(f"[red]{versions.broken}[/red]: {versions.reason}")
+        raise typer.Exit(1)
+    console.print(f"declarations match the log: {versions.checked} versions re-hashed and found")
