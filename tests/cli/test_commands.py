@@ -139,3 +139,22 @@ def test_settings_errors_are_reported_not_raised(monkeypatch: pytest.MonkeyPatch
     monkeypatch.delenv("SILKGATE_API_KEY_PEPPER", raising=False)
     r = runner.invoke(app, ["org", "list"])
     assert r.exit_code == 2 and "demo" in r.output
+
+
+def test_org_keygen_registers_public_key_only(cli_env: Platform, tmp_path: Path) -> None:
+    from silkgate.core.signing import load_private_key, public_key_b64
+
+    ids = seeded(cli_env)
+    target = tmp_path / "broker.key"
+    r = runner.invoke(app, ["org", "keygen", ids["cn-broker"], "--private-key-file", str(target)])
+    assert r.exit_code == 0, r.output
+    assert target.stat().st_mode & 0o077 == 0
+    public = public_key_b64(load_private_key(target.read_text().strip()))
+    (org, _), *_ = [
+        (o, c) for o, c in registry.list_organizations(cli_env) if o.member_id == ids["cn-broker"]
+    ]
+    assert org.signing_public_key == public
+    again = runner.invoke(
+        app, ["org", "keygen", ids["cn-broker"], "--private-key-file", str(target)]
+    )
+    assert again.exit_code == 1

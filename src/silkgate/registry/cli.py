@@ -67,6 +67,33 @@ def org_set_key(
         console.print(f"signing key registered for {member_id}")
 
 
+@org_app.command("keygen")
+def org_keygen(
+    member_id: str,
+    private_key_file: Path = typer.Option(
+        ..., "--private-key-file", help="Where to write the private key (mode 0600)"
+    ),
+) -> None:
+    """Generate an organization's Ed25519 key pair and register its public half.
+
+    The private key is written for the organization to keep; Silkgate stores only the public key.
+    """
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from silkgate.core.signing import public_key_b64, write_private_key_file
+
+    if private_key_file.exists():
+        console.print(f"[red]{private_key_file} exists[/red]; refusing to overwrite a private key")
+        raise typer.Exit(1)
+    key = Ed25519PrivateKey.generate()
+    with platform_session() as platform:
+        service.register_signing_key(platform, member_id, public_key_b64(key), actor())
+        write_private_key_file(private_key_file, key)
+        console.print(
+            f"registered public key {public_key_b64(key)} for {member_id}; private key in {private_key_file}"
+        )
+
+
 @key_app.command("create")
 def key_create(
     member_id: str, label: str = typer.Option("default", help="What the key is for")

@@ -4,7 +4,8 @@ Everything here is decided before the simulation starts and is independent of co
 at the checkpoints: hourly Poisson arrivals, priority class, pre-arrival data, risk lanes,
 and, with an e-queue, booking, no-shows, lateness and rebooking (GoSwift rule: later than
 the grace window means taking the next free slot). Call-forward releases a truck from the
-waiting area at its slot time; the checkpoint queues are left to the engine.
+waiting area at its slot time; the checkpoint queues are left to the engine. Trucks whose
+(re)booked slot lies past the horizon are not simulated but counted.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ MINUTES_PER_DAY = 1440
 def rng_for(seed: int, replication: int, label: str) -> np.random.Generator:
     """An independent stream per (seed, replication, purpose): the same label draws the
     same numbers in two scenarios, so comparisons use common random numbers."""
-    return np.random.default_rng(np.random.SeedSequence([seed, replication, zlib.crc32(label.encode())]))
+    return np.random.default_rng(
+        np.random.SeedSequence([seed, replication, zlib.crc32(label.encode())])
+    )
 
 
 def hourly_rates(demand: Demand, trucks_per_day: float, hours: int) -> np.ndarray:
@@ -46,6 +49,7 @@ class Flow:
     """Trucks of one direction that show up, with their pre-drawn attributes."""
 
     direction: str
+    equeue: bool
     ready: np.ndarray  # when the truck wanted to cross (minutes)
     at_border: np.ndarray  # arrival at the border (queue or e-queue waiting area)
     gate: np.ndarray  # arrival in the queue of the first checkpoint stage
@@ -57,9 +61,10 @@ class Flow:
     entry_red: np.ndarray
     entry_scan: np.ndarray
     demand: int  # trucks that became ready within the horizon
-    no_shows: int
-    rebooked: int
+    no_shows: int  # missed their slot and booked again
+    rebooked: int  # came later than the grace window and booked again
     booked_beyond: int  # booked (or rebooked) to a slot after the horizon
+    ready_beyond: np.ndarray  # when those trucks became ready
 
 
 def _lanes(controls: Controls, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -113,26 +118,32 @@ class SlotBook:
 
 def _equeue(
     eq: EQueue, ready: np.ndarray, hours: int, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int]:
-    """Book, drop no-shows, apply lateness and rebook; returns (keep mask, at_border, called,
-    rebooked, booked_beyond)."""
+) -> tuple[np.ndarray, np.ndarray, int, int, int]:
+    """Book slots, rebook no-shows and latecomers; returns (at_border, called, no-shows,
+    rebooked latecomers, trucks whose slot lies past the horizon).
+
+    Bookings are made in the order trucks become ready; a no-show's slot is lost and the
+    truck books again after a delay; a truck later than the grace window takes the next
+    free slot from the moment it arrives (GoSwift rule). Everyone eventually shows up.
+    """
     book = SlotBook(eq, hours)
     slots = np.array([book.take(t) for t in ready.tolist()])
-    show = rng.random(ready.size) >= eq.no_show_share
+    no_show = (rng.random(ready.size) < eq.no_show_share) & np.isfinite(slots)
+    again = slots[no_show] + draw(eq.no_show_delay, rng, int(no_show.sum()))
+    idx = np.flatnonzero(no_show)
+    for i, t in sorted(zip(idx.tolist(), again.tolist(), strict=True), key=lambda p: p[1]):
+        slots[i] = book.take(t)
     lateness = draw(eq.lateness, rng, ready.size)
     at_border = np.maximum(slots + lateness, ready)
     called = np.maximum(slots, at_border)
-    late = show & np.isfinite(slots) & (lateness > eq.grace_minutes)
+    late = np.isfinite(slots) & (lateness > eq.grace_minutes)
     for i in np.flatnonzero(late)[np.argsort(at_border[late], kind="stable")]:
         called[i] = book.take(float(at_border[i]))
-    beyond = int(np.count_nonzero(show & ~np.isfinite(called)))
-    keep = show & np.isfinite(called)
-    return keep, at_border, called, int(late.sum()), beyond
+    beyond = int(np.count_nonzero(~np.isfinite(called)))
+    return at_border, called, int(no_show.sum()), int(late.sum()), beyond
 
 
-def build_flow(
-    scenario: Scenario, direction: str, seed: int, replication: int, days: int
-) -> Flow:
+def build_flow(scenario: Scenario, direction: str, seed: int, replication: int, days: int) -> Flow:
     """Draw one direction's demand and attributes for the whole horizon."""
     spec: Direction = scenario.directions[direction]
     exit_side, entry_side = DIRECTIONS[direction]
@@ -155,12 +166,13 @@ def build_flow(
         drive = np.zeros(n)
     else:
         eq_rng = rng_for(seed, replication, f"equeue.{direction}")
-        keep, at_border, called, rebooked, beyond = _equeue(spec.equeue, ready, hours, eq_rng)
-        no_shows = n - int(keep.sum()) - beyond
+        at_border, called, no_shows, rebooked, beyond = _equeue(spec.equeue, ready, hours, eq_rng)
+        keep = np.isfinite(called)
         drive = np.full(n, spec.equeue.call_forward_minutes)
         gate = called + drive
     return Flow(
         direction=direction,
+        equeue=spec.equeue is not None,
         ready=ready[keep],
         at_border=at_border[keep],
         gate=gate[keep],
@@ -175,6 +187,7 @@ def build_flow(
         no_shows=no_shows,
         rebooked=rebooked,
         booked_beyond=beyond,
+        ready_beyond=ready[~keep],
     )
 
 

@@ -8,6 +8,7 @@ reset daily acceptance caps and sample queue lengths; nothing else is monitored.
 
 from __future__ import annotations
 
+import gc
 import itertools
 import time
 from collections.abc import Callable
@@ -21,7 +22,7 @@ from silkgate.twin.arrivals import MINUTES_PER_DAY, Flow, build_flow, interleave
 from silkgate.twin.distributions import Pool
 from silkgate.twin.schemas import DIRECTIONS, Controls, Scenario
 from silkgate.twin.stations import Exit, PriorityStage, Stage, Transit
-from silkgate.twin.timetable import weekly_changes
+from silkgate.twin.timetable import open_hours_per_week, weekly_changes
 
 Progress = Callable[[int], None]
 
@@ -125,6 +126,7 @@ class Engine:
                 stage: Stage = PriorityStage(*args, pattern=pattern, n_classes=len(classes))
             else:
                 stage = Stage(*args)
+            stage.open_hours = open_hours_per_week(spec)
             self.stages.append(stage)
             if len(changes) > 1:
                 self._timelines.append((stage, changes))
@@ -143,7 +145,9 @@ class Engine:
                 entry_side, "entry", self.sc.sides[entry_side].entry, d, not ex
             )
             nz_rng = rng_for(self.cfg.seed, self.cfg.replication, f"neutral.{name}")
-            transit = Transit(self, f"neutral_zone.{name}", Pool(self.sc.neutral_zone.transit, nz_rng))
+            transit = Transit(
+                self, f"neutral_zone.{name}", Pool(self.sc.neutral_zone.transit, nz_rng)
+            )
             base = len(routes)
             for bits in range(16):
                 ex_scan, ex_red, en_scan, en_red = (bool(bits & (1 << k)) for k in range(4))
@@ -168,7 +172,7 @@ class Engine:
     def advance(self, truck: int) -> None:
         p = self.pos[truck] + 1
         self.pos[truck] = p
-        self.routes[self.route_of[truck]][p].arrive(truck)  # type: ignore[attr-defined]
+        self.routes[self.route_of[truck]][p].arrive(truck)
 
     def release(self, truck: int) -> None:
         now = self.env._now
@@ -190,12 +194,12 @@ class Engine:
         if i + 1 < self.n:
             nxt = self.gate[self.order[i + 1]]
             if nxt < self.horizon:
-                Timeout(self.env, nxt - now).callbacks.append(self._arrival)  # type: ignore[union-attr]
+                Timeout(self.env, nxt - now).callbacks.append(self._arrival)
         self.advance(truck)
 
     # --- timers ---------------------------------------------------------------------------
 
-    def _shifts(self, stage: Stage, changes: list[tuple[int, int]]):  # type: ignore[no-untyped-def]
+    def _shifts(self, stage: Stage, changes: list[tuple[int, int]]):
         week = 7 * MINUTES_PER_DAY
         for k in itertools.count():
             for minute, servers in changes:
@@ -205,7 +209,7 @@ class Engine:
                 if t >= self.env.now:
                     stage.set_servers(servers)
 
-    def _sampler(self):  # type: ignore[no-untyped-def]
+    def _sampler(self):
         step = self.cfg.sample_minutes
         names = [s.name for s in self.stages]
         for name in names:
@@ -221,9 +225,11 @@ class Engine:
             yield self.env.timeout(step)
 
     def _snapshot(self) -> dict[str, tuple[float, float, int, int]]:
-        return {s.name: (s.busy_time, s.wait_sum, s.starts, s.cap_reached_days) for s in self.stages}
+        return {
+            s.name: (s.busy_time, s.wait_sum, s.starts, s.cap_reached_days) for s in self.stages
+        }
 
-    def _days(self, progress: Progress | None):  # type: ignore[no-untyped-def]
+    def _days(self, progress: Progress | None):
         for day in itertools.count(1):
             yield self.env.timeout(MINUTES_PER_DAY)
             for s in self.stages:
@@ -245,15 +251,25 @@ class Engine:
         env.process(self._sampler())
         env.process(self._days(progress))
         if self.n and self.gate[self.order[0]] < self.horizon:
-            Timeout(env, self.gate[self.order[0]]).callbacks.append(self._arrival)  # type: ignore[union-attr]
-        env.run(until=self.horizon)
+            Timeout(env, self.gate[self.order[0]]).callbacks.append(self._arrival)
+        # The cyclic GC would walk millions of live truck records over and over (and, in a
+        # forked worker, touch every inherited page); nothing in the loop needs it.
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            env.run(until=self.horizon)
+        finally:
+            if was_enabled:
+                gc.enable()
         for d in range(len(self.directions)):
             self.area[d] += self.in_system[d] * (self.horizon - self.t_last[d])
         events = next(env._eid)
+        for s in self.stages:  # the last day ends at the horizon, where no timer fires
+            if s.daily_cap is not None and s.cap_left <= 0:
+                s.cap_reached_days += 1
         end = self._snapshot()
         window = {
-            k: tuple(e - b for e, b in zip(end[k], self._window[k], strict=True))
-            for k in end
+            k: tuple(e - b for e, b in zip(end[k], self._window[k], strict=True)) for k in end
         }
         flows = self.flows
         return Raw(

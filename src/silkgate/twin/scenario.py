@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from silkgate.twin.schemas import Scenario
 
-SCENARIO_PACKAGE = "silkgate.twin.scenarios"
+SCENARIO_DIR = "scenarios"  # TOML package data beside this module
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,7 @@ def parse_scenario(data: dict[str, Any], file: str = "<memory>") -> Scenario:
 
 def shipped_scenarios() -> list[str]:
     """Names of the scenarios shipped with the package."""
-    root = resources.files(SCENARIO_PACKAGE)
+    root = resources.files("silkgate.twin").joinpath(SCENARIO_DIR)
     return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".toml"))
 
 
@@ -93,10 +93,12 @@ def resolve(name_or_path: str | Path) -> tuple[str, str]:
             raise ScenarioError(str(path), [Problem("(file)", exc.strerror or str(exc))]) from None
     name = str(name_or_path)
     if name in shipped_scenarios():
-        res = resources.files(SCENARIO_PACKAGE).joinpath(f"{name}.toml")
+        res = resources.files("silkgate.twin").joinpath(SCENARIO_DIR, f"{name}.toml")
         return f"{name}.toml (shipped)", res.read_text(encoding="utf-8")
     known = ", ".join(shipped_scenarios())
-    raise ScenarioError(name, [Problem("(file)", f"no such file or shipped scenario; known: {known}")])
+    raise ScenarioError(
+        name, [Problem("(file)", f"no such file or shipped scenario; known: {known}")]
+    )
 
 
 def load_scenario(name_or_path: str | Path) -> Scenario:
@@ -119,3 +121,14 @@ def with_run(scenario: Scenario, **changes: Any) -> Scenario:
         run["warmup_days"] = run["days"] // 4
     data = scenario.model_dump() | {"run": run}
     return parse_scenario(data, f"{scenario.name} (overrides)")
+
+
+def scale_demand(scenario: Scenario, factor: float) -> Scenario:
+    """Copy of the scenario with every direction's trucks per day multiplied by factor."""
+    if factor < 0:
+        raise ScenarioError(scenario.name, [Problem("demand_factor", "cannot be negative")])
+    data = scenario.model_dump()
+    for spec in data["directions"].values():
+        spec["trucks_per_day"] *= factor
+    data["name"] = scenario.name if factor == 1 else f"{scenario.name} x{factor:g}"
+    return parse_scenario(data, f"{scenario.name} (demand x{factor:g})")

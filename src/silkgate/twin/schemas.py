@@ -280,6 +280,10 @@ class EQueue(Strict):
     slots_per_hour: int | list[int] = Field(description="Slot capacity; one value or 24.")
     slots_per_day: int | None = Field(default=None, gt=0)
     no_show_share: float = Field(default=0.0, ge=0, lt=1)
+    no_show_delay: Distribution = Field(
+        default=Fixed(dist="fixed", value=240.0),
+        description="From the missed slot until the truck books again (minutes).",
+    )
     lateness: Distribution = Fixed(dist="fixed", value=0.0)
     grace_minutes: float = Field(default=60.0, ge=0)
     call_forward_minutes: float = Field(default=15.0, ge=0)
@@ -297,9 +301,16 @@ class EQueue(Strict):
             raise ValueError("the e-queue offers no slot at all")
         return v
 
+    @model_validator(mode="after")
+    def _delay(self) -> EQueue:
+        _non_negative(self.no_show_delay, "no-show delay")
+        return self
+
     def hourly(self) -> list[int]:
-        return [self.slots_per_hour] * 24 if isinstance(self.slots_per_hour, int) else list(
-            self.slots_per_hour
+        return (
+            [self.slots_per_hour] * 24
+            if isinstance(self.slots_per_hour, int)
+            else list(self.slots_per_hour)
         )
 
 

@@ -33,11 +33,12 @@ class Stage:
         "cap_reached_days",
         "daily_cap",
         "direction",
-        "env",
         "eng",
+        "env",
         "fast_pool",
         "kind",
         "name",
+        "open_hours",
         "pool",
         "pre_arrival",
         "q",
@@ -71,6 +72,7 @@ class Stage:
         self.wait = eng.wait
         self.trace = eng.trace
         self.cap = servers
+        self.open_hours = 168.0  # hours a week with a server on duty (set by the engine)
         self.daily_cap = daily_cap
         self.cap_left = NO_CAP if daily_cap is None else daily_cap
         self.cap_reached_days = 0
@@ -103,7 +105,7 @@ class Stage:
         self.busy_time += st
         if self.trace is not None:
             self.trace.append((self.name, truck, now, now + st))
-        Timeout(self.env, st, truck).callbacks.append(self._done_cb)  # type: ignore[union-attr]
+        Timeout(self.env, st, truck).callbacks.append(self._done_cb)
 
     def _done(self, ev: Timeout) -> None:
         self.busy -= 1
@@ -135,14 +137,14 @@ class PriorityStage(Stage):
     """First stage of a direction: classes served in a fixed interleave (eCherha style),
     skipping a class whose queue is empty."""
 
-    __slots__ = ("klass", "pattern", "pos", "qs", "qlen")
+    __slots__ = ("klass", "pattern", "pos", "qlen", "qs")
 
     def __init__(self, *args: Any, pattern: list[int], n_classes: int, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.klass = self.eng.klass
         self.pattern = pattern
         self.pos = 0
-        self.qs = [deque() for _ in range(n_classes)]
+        self.qs: list[deque[int]] = [deque() for _ in range(n_classes)]
         self.qlen = 0
         self.q = self  # truthiness of "self.q" below means "someone is waiting"
 
@@ -181,7 +183,7 @@ class PriorityStage(Stage):
 class Transit:
     """Infinite-server delay (the neutral zone): nobody queues, everyone drives."""
 
-    __slots__ = ("_done_cb", "busy", "env", "eng", "name", "pool")
+    __slots__ = ("_done_cb", "busy", "eng", "env", "name", "pool")
 
     def __init__(self, eng: Engine, name: str, pool: Pool):
         self.eng = eng
@@ -193,7 +195,7 @@ class Transit:
 
     def arrive(self, truck: int) -> None:
         self.busy += 1
-        Timeout(self.env, self.pool.next(), truck).callbacks.append(self._done_cb)  # type: ignore[union-attr]
+        Timeout(self.env, self.pool.next(), truck).callbacks.append(self._done_cb)
 
     def _done(self, ev: Timeout) -> None:
         self.busy -= 1

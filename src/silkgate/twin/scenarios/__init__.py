@@ -1,0 +1,1 @@
+"""Shipped twin scenarios (TOML package data; see docs/twin.md)."""

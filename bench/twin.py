@@ -1,0 +1,81 @@
+"""Benchmark the digital twin: one year of a 1,000-trucks-a-day crossing, both sides.
+
+Run:  .venv/bin/python bench/twin.py [--days 365] [--trucks-per-day 1000] [--replications 2]
+
+Uses the shipped khorgos-digital scenario with its demand scaled so both directions together
+bring the given trucks per day (~365,000 trucks a year). Prints, for one replication on one
+core, the simulated trucks and SimPy events per second; then the wall time of several
+replications run in parallel on all cores. Target: <= 30 s per replication.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+try:
+    import silkgate  # noqa: F401
+except ImportError:  # not installed: run from the source tree
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from silkgate.twin import service
+from silkgate.twin.scenario import load_scenario, scale_demand, with_run
+
+TARGET_S = 30.0
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--scenario", default="khorgos-digital")
+    ap.add_argument("--days", type=int, default=365)
+    ap.add_argument("--trucks-per-day", type=float, default=1000.0)
+    ap.add_argument("--replications", type=int, default=2)
+    ap.add_argument("--workers", type=int, default=None)
+    args = ap.parse_args()
+
+    sc = load_scenario(args.scenario)
+    base = sum(d.trucks_per_day for d in sc.directions.values())
+    sc = scale_demand(sc, args.trucks_per_day / base)
+    sc = with_run(sc, days=args.days, warmup_days=7, replications=1, seed=1)
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    print(f"python {platform.python_version()}, {cores} core(s) available, {platform.machine()}")
+    print(f"scenario {args.scenario}: {args.trucks_per_day:,.0f} trucks/day, {args.days} days")
+
+    t0 = time.perf_counter()
+    one = service.run(sc, workers=1)
+    wall1 = time.perf_counter() - t0
+    rep = one.replications[0]
+    print("\n1 replication, 1 core (in process)")
+    print(f"  trucks simulated        {rep.trucks:>12,}")
+    print(f"  SimPy events            {rep.events:>12,}")
+    print(f"  simulation loop         {rep.seconds:>12.2f} s")
+    print(f"  wall incl. setup+stats  {wall1:>12.2f} s   (target <= {TARGET_S:.0f} s)")
+    print(f"  trucks per second       {rep.trucks / rep.seconds:>12,.0f}")
+    print(f"  events per second       {rep.events / rep.seconds:>12,.0f}")
+    released = sum(v for k, v in rep.metrics.items() if k.endswith(".released_per_day")) * (
+        args.days - 7
+    )
+    print(f"  trucks released (window){released:>12,.0f}")
+
+    r = args.replications
+    t0 = time.perf_counter()
+    many = service.run(sc, replications=r, workers=args.workers)
+    wall = time.perf_counter() - t0
+    trucks = sum(x.trucks for x in many.replications)
+    print(f"\n{r} replications on {many.workers} worker process(es)")
+    print(f"  wall                    {wall:>12.2f} s  ({wall / r:.2f} s per replication)")
+    print(f"  trucks per second       {trucks / wall:>12,.0f}  (all workers)")
+    print(f"  per-replication loop    {', '.join(f'{x.seconds:.2f}' for x in many.replications)} s")
+    ok = wall1 <= TARGET_S
+    print(
+        f"\n{'PASS' if ok else 'FAIL'}: one replication in {wall1:.1f} s (target {TARGET_S:.0f} s)"
+    )
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

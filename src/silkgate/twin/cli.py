@@ -1,0 +1,256 @@
+"""`silkgate twin …`: run, compare and calibrate the digital twin from the command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+app = typer.Typer(help="Digital twin of a road border crossing (both sides).", no_args_is_help=True)
+console = Console()
+err = Console(stderr=True)
+
+KEY_FIGURES = (
+    "demand_per_day",
+    "released_per_day",
+    "time_in_system_h.mean",
+    "time_in_system_h.p50",
+    "time_in_system_h.p90",
+    "time_in_system_h.p99",
+    "waiting_h.mean",
+    "service_h.mean",
+    "time_at_border_h.mean",
+    "equeue_wait_h.mean",
+    "in_system_end",
+)
+
+Days = Annotated[int | None, typer.Option("--days", "-d", min=1, help="Simulated days.")]
+Reps = Annotated[int | None, typer.Option("--replications", "-r", min=1, help="Replications.")]
+Seed = Annotated[int | None, typer.Option(help="Base seed (default: the scenario's).")]
+Warmup = Annotated[int | None, typer.Option("--warmup-days", min=0, help="Days not measured.")]
+Workers = Annotated[int | None, typer.Option(min=1, help="Worker processes (default: cores).")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+Html = Annotated[Path | None, typer.Option("--html", help="Write an HTML report here.")]
+Series = Annotated[
+    bool, typer.Option("--series", help="With --json: add queue lengths over time (mean of runs).")
+]
+Factor = Annotated[
+    float | None,
+    typer.Option("--demand-factor", min=0.0, help="Multiply every direction's demand."),
+]
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    err.print(f"[red]{exc}[/red]", markup=True, highlight=False, soft_wrap=True)
+    return typer.Exit(code=2)
+
+
+def _progress_run(total_days: int, quiet: bool, fn: Any) -> Any:
+    """Call fn(on_progress) under a Rich progress bar counting simulated days."""
+    if quiet:
+        return fn(None)
+    columns = (
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} days"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=err, transient=True) as bar:
+        task = bar.add_task("simulating", total=total_days)
+        return fn(lambda n: bar.advance(task, n))
+
+
+def _figures_table(title: str, reports: list[Any], diff: dict[str, Any] | None) -> Table:
+    from silkgate.twin.report import fmt_estimate
+
+    table = Table(title=title)
+    table.add_column("figure", no_wrap=True)
+    for r in reports:
+        table.add_column(f"{r.scenario.name}\nmean ± 95% CI", justify="right")
+    if diff is not None:
+        table.add_column("B − A\n(paired 95% CI)", justify="right")
+        table.add_column("change", justify="right")
+    for d in reports[0].scenario.directions:
+        for fig in KEY_FIGURES:
+            k = f"{d}.{fig}"
+            if k not in reports[0].estimates:
+                continue
+            row = [k] + [fmt_estimate(r.estimates[k]) if k in r.estimates else "–" for r in reports]
+            if diff is not None:
+                e = diff.get(k)
+                a = reports[0].estimates[k].mean
+                row.append(fmt_estimate(e) if e is not None else "–")
+                row.append(f"{e.mean / a:+.0%}" if e is not None and a else "–")
+            table.add_row(*row)
+    return table
+
+
+def _stage_table(rep: Any) -> Table:
+    from silkgate.twin.report import fmt_estimate
+
+    table = Table(title=f"{rep.scenario.name}: stages")
+    for col in ("stage", "utilization", "wait h / truck", "mean queue", "trucks / day"):
+        table.add_column(col, justify="left" if col == "stage" else "right", no_wrap=col == "stage")
+    for s in sorted({k[6:].rsplit(".", 1)[0] for k in rep.estimates if k.startswith("stage.")}):
+        e = rep.estimates
+        table.add_row(
+            s,
+            fmt_estimate(e[f"stage.{s}.utilization"]),
+            fmt_estimate(e[f"stage.{s}.wait_h"]),
+            fmt_estimate(e[f"stage.{s}.queue_mean"]),
+            fmt_estimate(e[f"stage.{s}.visits_per_day"]),
+        )
+    return table
+
+
+@app.command("run")
+def run_cmd(
+    scenario: Annotated[str, typer.Argument(help="Shipped scenario name or path to a TOML file.")],
+    days: Days = None,
+    replications: Reps = None,
+    seed: Seed = None,
+    warmup_days: Warmup = None,
+    workers: Workers = None,
+    demand_factor: Factor = None,
+    as_json: AsJson = False,
+    series: Series = False,
+    html: Html = None,
+) -> None:
+    """Simulate a scenario: throughput, time in system, queues, utilization, bottleneck."""
+    from silkgate.twin import service
+    from silkgate.twin.scenario import ScenarioError, load_scenario, with_run
+
+    try:
+        sc = with_run(load_scenario(scenario), days=days, replications=replications, seed=seed)
+        total = sc.run.days * sc.run.replications
+        rep = _progress_run(
+            total,
+            as_json,
+            lambda cb: service.run(
+                sc,
+                warmup_days=warmup_days,
+                workers=workers,
+                demand_factor=demand_factor,
+                on_progress=cb,
+            ),
+        )
+    except (ScenarioError, ValueError) as exc:
+        raise _fail(exc) from None
+    rep.source = scenario
+    if html is not None:
+        from silkgate.twin.report import render_run
+
+        html.write_text(render_run(rep), encoding="utf-8")
+    if as_json:
+        typer.echo(json.dumps(rep.to_dict(series), indent=2))
+        return
+    console.print(
+        _figures_table(f"{sc.name}: {rep.days} days, {len(rep.replications)} runs", [rep], None)
+    )
+    console.print(_stage_table(rep))
+    for d, b in rep.bottleneck.items():
+        console.print(f"bottleneck {d}: {b}", soft_wrap=True)
+    console.print(f"{rep.wall_seconds:.1f} s on {rep.workers} worker(s)")
+    if html is not None:
+        console.print(f"report written to {html}")
+
+
+@app.command("compare")
+def compare_cmd(
+    a: Annotated[str, typer.Argument(help="Scenario A (e.g. khorgos-2023-baseline).")],
+    b: Annotated[str, typer.Argument(help="Scenario B (e.g. khorgos-digital).")],
+    days: Days = None,
+    replications: Reps = None,
+    seed: Seed = None,
+    warmup_days: Warmup = None,
+    workers: Workers = None,
+    demand_factor: Factor = None,
+    as_json: AsJson = False,
+    series: Series = False,
+    html: Html = None,
+) -> None:
+    """Run A and B under the same seeds; print B − A with paired 95% intervals."""
+    from silkgate.twin import service
+    from silkgate.twin.scenario import ScenarioError, load_scenario, with_run
+
+    try:
+        sa = with_run(load_scenario(a), days=days, replications=replications, seed=seed)
+        sb = load_scenario(b)
+        total = 2 * sa.run.days * sa.run.replications
+        cmp = _progress_run(
+            total,
+            as_json,
+            lambda cb: service.compare(
+                sa,
+                sb,
+                warmup_days=warmup_days,
+                workers=workers,
+                demand_factor=demand_factor,
+                on_progress=cb,
+            ),
+        )
+    except (ScenarioError, ValueError) as exc:
+        raise _fail(exc) from None
+    if html is not None:
+        from silkgate.twin.report import render_compare
+
+        html.write_text(render_compare(cmp), encoding="utf-8")
+    if as_json:
+        typer.echo(json.dumps(cmp.to_dict(series), indent=2))
+        return
+    console.print(
+        _figures_table(f"{sa.name} (A) vs {sb.name} (B)", [cmp.a, cmp.b], cmp.differences)
+    )
+    for label, rep in (("A", cmp.a), ("B", cmp.b)):
+        for d, bn in rep.bottleneck.items():
+            console.print(f"bottleneck {label} {d}: {bn}", soft_wrap=True)
+    if html is not None:
+        console.print(f"report written to {html}")
+
+
+@app.command("calibrate")
+def calibrate_cmd(
+    events: Annotated[Path, typer.Argument(help="CSV with columns stage,truck,start,end.")],
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write the fragment here.")
+    ] = None,
+    family: Annotated[str, typer.Option(help="auto, lognormal, triangular or empirical.")] = "auto",
+) -> None:
+    """Fit each stage's service time from gate events; print (or write) a scenario fragment."""
+    from silkgate.twin import service
+
+    try:
+        text = service.calibrate(events, out=out, family=family)
+    except ValueError as exc:
+        raise _fail(exc) from None
+    if out is None:
+        typer.echo(text)
+    else:
+        console.print(f"scenario fragment written to {out}")
+
+
+@app.command("scenarios")
+def scenarios_cmd() -> None:
+    """List the scenarios shipped with Silkgate."""
+    from silkgate.twin.scenario import load_scenario, shipped_scenarios
+
+    for name in shipped_scenarios():
+        console.print(f"[bold]{name}[/bold]: {load_scenario(name).description}")
+
+
+@app.command("validate")
+def validate_cmd(scenario: Annotated[str, typer.Argument(help="Name or TOML path.")]) -> None:
+    """Check a scenario file without running it."""
+    from silkgate.twin.scenario import ScenarioError, load_scenario
+
+    try:
+        sc = load_scenario(scenario)
+    except ScenarioError as exc:
+        raise _fail(exc) from None
+    console.print(f"{scenario}: valid ({sc.name}, directions {', '.join(sc.directions)})")

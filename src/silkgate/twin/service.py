@@ -1,0 +1,236 @@
+"""Twin operations the CLI (and anyone else) calls: run, compare, calibrate.
+
+Replications run in parallel worker processes, one per core by default. Each replication
+draws from streams seeded by (seed, replication number, purpose), so results do not depend
+on how many workers ran them or in which order they finished.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import time
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from silkgate.twin.scenario import load_scenario, scale_demand, with_run
+from silkgate.twin.schemas import Scenario
+from silkgate.twin.stats import Estimate, aggregate, paired_differences
+
+OnProgress = Callable[[int], None]
+
+if TYPE_CHECKING:  # the engine (simpy) is imported inside the workers only
+    from silkgate.twin.metrics import ReplicationResult
+
+
+@dataclass
+class RunReport:
+    """A scenario's figures over all replications."""
+
+    scenario: Scenario
+    source: str
+    days: int
+    warmup_days: int
+    seed: int
+    replications: list[ReplicationResult]
+    estimates: dict[str, Estimate]
+    wall_seconds: float
+    workers: int
+    bottleneck: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def per_rep(self) -> list[dict[str, float]]:
+        return [r.metrics for r in self.replications]
+
+    def series_mean(self) -> dict[str, Any]:
+        """Queue-length series averaged over replications (trucks, sampled every few minutes)."""
+        import numpy as np
+
+        reps = self.replications
+        out: dict[str, Any] = {"t_hours": reps[0].sample_t_h}
+        for key in reps[0].series:
+            n = min(len(r.series[key]) for r in reps)
+            out[key] = np.round(np.mean([r.series[key][:n] for r in reps], axis=0), 2).tolist()
+        return out
+
+    def to_dict(self, series: bool = False) -> dict[str, Any]:
+        reps = self.replications
+        extra = {"queue_series": self.series_mean()} if series else {}
+        return {
+            "scenario": self.scenario.name,
+            "source": self.source,
+            "days": self.days,
+            "warmup_days": self.warmup_days,
+            "replications": len(reps),
+            "seed": self.seed,
+            "workers": self.workers,
+            "wall_seconds": round(self.wall_seconds, 3),
+            "trucks_simulated": sum(r.trucks for r in reps),
+            "events_simulated": sum(r.events for r in reps),
+            "bottleneck": self.bottleneck,
+            "bottleneck_by_replication": [r.bottleneck for r in reps],
+            "metrics": {k: e.as_dict() for k, e in self.estimates.items()},
+            **extra,
+        }
+
+
+@dataclass
+class CompareReport:
+    """Two scenarios under the same seeds, and B − A per figure."""
+
+    a: RunReport
+    b: RunReport
+    differences: dict[str, Estimate]
+
+    def to_dict(self, series: bool = False) -> dict[str, Any]:
+        return {
+            "a": self.a.to_dict(series),
+            "b": self.b.to_dict(series),
+            "difference_b_minus_a": {k: e.as_dict() for k, e in self.differences.items()},
+        }
+
+
+def _replicate(
+    scenario: Scenario,
+    days: int,
+    warmup_days: int,
+    seed: int,
+    replication: int,
+    trace: bool,
+    progress: Any = None,
+) -> ReplicationResult:
+    """One replication, from arrivals to figures (runs inside a worker process)."""
+    from silkgate.twin.engine import Engine, RunConfig
+    from silkgate.twin.metrics import summarize
+
+    cfg = RunConfig(
+        days=days,
+        warmup_days=warmup_days,
+        seed=seed,
+        replication=replication,
+        sample_minutes=scenario.run.sample_minutes,
+        trace=trace,
+    )
+    report: Callable[[int], None] | None = None
+    if progress is not None:
+        report = progress if callable(progress) else progress.put
+    raw = Engine(scenario, cfg).run(report)
+    return summarize(raw, replication, warmup_days, days)
+
+
+def default_workers() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+
+
+def run(
+    scenario: Scenario | str | Path,
+    *,
+    days: int | None = None,
+    replications: int | None = None,
+    seed: int | None = None,
+    warmup_days: int | None = None,
+    workers: int | None = None,
+    demand_factor: float | None = None,
+    trace: bool = False,
+    on_progress: OnProgress | None = None,
+) -> RunReport:
+    """Run a scenario's replications (in parallel when workers > 1) and estimate figures.
+
+    on_progress receives simulated days as they complete, summed over replications.
+    """
+    source = scenario if isinstance(scenario, str | Path) else scenario.name
+    sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    sc = with_run(sc, days=days, replications=replications, seed=seed, warmup_days=warmup_days)
+    if demand_factor is not None:
+        sc = scale_demand(sc, demand_factor)
+    r = sc.run
+    n_workers = min(workers or default_workers(), r.replications)
+    started = time.perf_counter()
+    args = [(sc, r.days, r.warmup_days, r.seed, i, trace) for i in range(r.replications)]
+    if n_workers <= 1:
+        results = [_replicate(*a, on_progress) for a in args]
+    else:
+        results = _in_pool(args, n_workers, on_progress)
+    results.sort(key=lambda x: x.replication)
+    common = Counter(b for res in results for b in res.bottleneck.items())
+    bottleneck: dict[str, str] = {}
+    for (direction, label), _ in common.most_common():
+        bottleneck.setdefault(direction, label)
+    return RunReport(
+        scenario=sc,
+        source=str(source),
+        days=r.days,
+        warmup_days=r.warmup_days,
+        seed=r.seed,
+        replications=results,
+        estimates=aggregate([x.metrics for x in results]),
+        wall_seconds=time.perf_counter() - started,
+        workers=n_workers,
+        bottleneck=bottleneck,
+    )
+
+
+def _in_pool(
+    args: list[tuple[Any, ...]], n_workers: int, on_progress: OnProgress | None
+) -> list[ReplicationResult]:
+    """Run replications on a process pool, relaying day-by-day progress through a queue."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
+    manager = ctx.Manager() if on_progress is not None else None
+    try:
+        ticks = manager.Queue() if manager is not None else None
+        with ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx) as pool:
+            futures: list[Future[ReplicationResult]] = [
+                pool.submit(partial(_replicate, progress=ticks), *a) for a in args
+            ]
+            while not all(f.done() for f in futures):
+                _drain(ticks, on_progress, timeout=0.2)
+            _drain(ticks, on_progress, timeout=0.0)
+            return [f.result() for f in futures]
+    finally:
+        if manager is not None:
+            manager.shutdown()
+
+
+def _drain(ticks: Any, on_progress: OnProgress | None, timeout: float) -> None:
+    if ticks is None or on_progress is None:
+        if timeout:
+            time.sleep(timeout)
+        return
+    try:
+        on_progress(ticks.get(timeout=timeout) if timeout else ticks.get_nowait())
+        while True:
+            on_progress(ticks.get_nowait())
+    except queue.Empty:
+        return
+
+
+def compare(
+    a: Scenario | str | Path,
+    b: Scenario | str | Path,
+    **kwargs: Any,
+) -> CompareReport:
+    """Run A and B with the same seeds and lengths; differences are paired by replication."""
+    ra = run(a, **kwargs)
+    kwargs = {**kwargs, "seed": ra.seed, "days": ra.days, "warmup_days": ra.warmup_days}
+    kwargs["replications"] = len(ra.replications)
+    rb = run(b, **kwargs)
+    return CompareReport(ra, rb, paired_differences(ra.per_rep, rb.per_rep))
+
+
+def calibrate(events_csv: str | Path, out: str | Path | None = None, family: str = "auto") -> str:
+    """Fit service-time distributions per stage from gate events; return (and write) TOML."""
+    from silkgate.twin.calibration import fit_events, read_events, to_toml
+
+    records = read_events(events_csv)
+    fits = fit_events(records, family=family)
+    text = to_toml(fits, source=str(events_csv))
+    if out is not None:
+        Path(out).write_text(text, encoding="utf-8")
+    return text
