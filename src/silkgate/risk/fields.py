@@ -95,7 +95,7 @@ def clean_num(value: Any) -> float | None:
 
 
 def clean_hs(value: Any, digits: int = 6) -> str | None:
-    """Keep the digits of an HS code, left-padding with zeros to ``digits`` (lost by spreadsheets)."""
+    """Digits of an HS code, left-padded with zeros to ``digits`` (spreadsheets drop them)."""
     text = clean_str(value)
     if text is None:
         return None
@@ -114,7 +114,7 @@ def unit_value(value: float | None, quantity: float | None) -> float | None:
 
 @dataclass(slots=True)
 class DeclarationRecord:
-    """One declaration (or goods item) as the risk engine sees it; all fields optional but the id."""
+    """One declaration (or goods item) as the engine sees it; every field but the id optional."""
 
     declaration_id: str
     date: date | None = None

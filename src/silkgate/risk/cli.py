@@ -1,0 +1,291 @@
+"""``silkgate risk``: train, evaluate, backtest, list models and manage profile files.
+
+These commands need no database; the lead mounts ``app`` under the main CLI.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from silkgate.risk import service
+
+app = typer.Typer(
+    help="Risk engine: lanes from criteria, value controls, random quotas and a learned model.",
+    no_args_is_help=True,
+)
+profile_app = typer.Typer(help="Selectivity profiles as TOML files.", no_args_is_help=True)
+app.add_typer(profile_app, name="profile")
+
+console = Console()
+err = Console(stderr=True)
+
+MappingOpt = Annotated[
+    str | None,
+    typer.Option("--mapping", help="column mapping: a TOML path or a shipped name such as 'kcs'"),
+]
+ArtifactsOpt = Annotated[
+    Path | None,
+    typer.Option("--artifacts", help="model directory [default: $SILKGATE_RISK_ARTIFACTS]"),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
+
+
+def _fail(message: str) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}")
+    return typer.Exit(code=1)
+
+
+def _fmt(x: float | None) -> str:
+    return "—" if x is None else f"{x:.3f}"
+
+
+def _print_report(report: Any, title: str) -> None:
+    table = Table(title=title)
+    for col in ("n%", "selected", "precision", "recall", "revenue"):
+        table.add_column(col, justify="right")
+    for a in report.at:
+        table.add_row(
+            f"{a.n:g}", str(a.selected), _fmt(a.precision), _fmt(a.recall), _fmt(a.revenue)
+        )
+    console.print(table)
+    console.print(f"AUC {_fmt(report.auc)} on {report.rows} rows, {report.positives} discrepancies")
+
+
+@app.command()
+def train(
+    data: Annotated[Path, typer.Option("--data", help="labelled CSV or Parquet file")],
+    mapping: MappingOpt = None,
+    valid: Annotated[
+        Path | None,
+        typer.Option("--valid", help="later labelled file to choose hyper-parameters on"),
+    ] = None,
+    artifacts: ArtifactsOpt = None,
+    valid_fraction: Annotated[
+        float, typer.Option(help="without --valid: latest share of rows held out for the choice")
+    ] = 0.2,
+    refit: Annotated[
+        bool, typer.Option(help="without --valid: refit on all rows after the choice")
+    ] = True,
+    office: Annotated[str | None, typer.Option(help="train on one office's rows only")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Train a model; hyper-parameters are chosen on the validation period only."""
+    try:
+        meta, folder = service.train(data, mapping, valid, artifacts, valid_fraction, refit, office)
+    except (ValueError, FileNotFoundError) as exc:
+        raise _fail(str(exc)) from exc
+    if json_out:
+        console.print_json(meta.model_dump_json())
+        return
+    console.print(f"model [bold]{meta.model_id}[/bold] saved to {folder}")
+    console.print(
+        f"chosen: {meta.params.get('num_leaves')} leaves, "
+        f"{meta.params.get('min_data_in_leaf')} min rows per leaf, "
+        f"trader ids as categories: {meta.params.get('trader_categoricals')}, "
+        f"{meta.best_iteration} trees; trained in {meta.train_seconds} s"
+    )
+    if meta.validation_report is not None:
+        _print_report(meta.validation_report, "validation period")
+
+
+@app.command()
+def evaluate(
+    model: Annotated[str, typer.Option("--model", help="model id, directory or 'latest'")],
+    data: Annotated[Path, typer.Option("--data", help="labelled CSV or Parquet file")],
+    mapping: MappingOpt = None,
+    artifacts: ArtifactsOpt = None,
+    history: Annotated[
+        str, typer.Option(help="'frozen' (stored history only) or 'online' (daily updates)")
+    ] = "frozen",
+    json_out: JsonOpt = False,
+) -> None:
+    """Precision@n%, Recall@n%, Revenue@n% and AUC (n = 1, 2, 5, 10) as in DATE (KDD 2020)."""
+    if history not in ("frozen", "online"):
+        raise _fail("--history is 'frozen' or 'online'")
+    try:
+        report = service.evaluate(model, data, mapping, artifacts, history)
+    except (ValueError, FileNotFoundError) as exc:
+        raise _fail(str(exc)) from exc
+    if json_out:
+        console.print_json(report.model_dump_json())
+        return
+    _print_report(report, f"{Path(data).name} ({history} history)")
+
+
+@app.command()
+def backtest(
+    data: Annotated[
+        list[Path], typer.Option("--data", help="labelled file(s), replayed in date order")
+    ],
+    mapping: MappingOpt = None,
+    rate: Annotated[float, typer.Option(help="share of declarations inspected, percent")] = 10.0,
+    exploration: Annotated[
+        list[float] | None,
+        typer.Option(help="exploration share(s) to compare [default: 0.1 and 0]"),
+    ] = None,
+    strategy: Annotated[
+        str, typer.Option(help="exploration: 'random' or 'uncertainty'")
+    ] = "random",
+    warmup_weeks: Annotated[int, typer.Option(help="weeks fully labelled at the start")] = 4,
+    max_weeks: Annotated[int | None, typer.Option(help="stop after this many weeks")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Replay weeks with weekly retraining at a fixed inspection rate; compare exploration."""
+    shares = exploration if exploration else [0.1, 0.0]
+    try:
+        reports = service.run_backtest(
+            data, mapping, rate, shares, warmup_weeks, max_weeks, strategy
+        )
+    except (ValueError, FileNotFoundError) as exc:
+        raise _fail(str(exc)) from exc
+    if json_out:
+        console.print_json(json.dumps([r.model_dump() for r in reports]))
+        return
+    table = Table(title=f"backtest at {rate:g}% inspected (precision / model AUC per week)")
+    table.add_column("week")
+    table.add_column("rows", justify="right")
+    for r in reports:
+        table.add_column(f"expl {r.exploration:.0%}", justify="right")
+    for i, week in enumerate(reports[0].weeks):
+        cells = [f"{_fmt(r.weeks[i].precision)} / {_fmt(r.weeks[i].model_auc)}" for r in reports]
+        table.add_row(week.week, str(week.rows), *cells)
+    console.print(table)
+    for r in reports:
+        console.print(
+            f"exploration {r.exploration:.0%}: mean precision {_fmt(r.mean_precision)}, "
+            f"last quarter {_fmt(r.mean_precision_last_quarter)}, mean recall "
+            f"{_fmt(r.mean_recall)}, mean AUC {_fmt(r.mean_auc)} ({r.seconds} s)"
+        )
+
+
+@app.command()
+def models(artifacts: ArtifactsOpt = None, json_out: JsonOpt = False) -> None:
+    """List model artifacts, newest first."""
+    found = service.list_models(artifacts)
+    if json_out:
+        console.print_json(json.dumps([m.model_dump() for m in found]))
+        return
+    if not found:
+        console.print("no models yet; train one with 'silkgate risk train'")
+        return
+    table = Table(title="risk models")
+    for col in ("model", "created", "office", "rows", "period", "AUC", "P@5%", "P@10%"):
+        table.add_column(col)
+    for m in found:
+        table.add_row(
+            m.model_id,
+            m.created_at,
+            m.office or "all",
+            str(m.training_rows),
+            m.training_period,
+            _fmt(m.auc),
+            _fmt(m.precision_at_5),
+            _fmt(m.precision_at_10),
+        )
+    console.print(table)
+
+
+@app.command()
+def assess(
+    profile: Annotated[Path, typer.Option("--profile", help="selectivity profile TOML")],
+    data: Annotated[Path, typer.Option("--data", help="declarations CSV or Parquet")],
+    mapping: MappingOpt = None,
+    model: Annotated[
+        str | None, typer.Option("--model", help="model id, directory or 'latest'")
+    ] = None,
+    artifacts: ArtifactsOpt = None,
+    out: Annotated[Path | None, typer.Option("--out", help="write lanes to this CSV")] = None,
+) -> None:
+    """Give every declaration of a file a lane (one batch per day), print the lane shares."""
+    from silkgate.risk.profiles import ProfileError
+
+    try:
+        prof = service.validate_profile(profile)
+        lanes = service.assess_file(prof, data, mapping, model, artifacts)
+    except ProfileError as exc:
+        raise _fail("\n".join(exc.problems)) from exc
+    except (ValueError, FileNotFoundError) as exc:
+        raise _fail(str(exc)) from exc
+    if out is not None:
+        lanes.to_csv(out, index=False)
+        console.print(f"{len(lanes)} lanes written to {out}")
+    shares = lanes.groupby(["lane", "source"]).size().rename("declarations").reset_index()
+    table = Table(title="lanes")
+    for col in ("lane", "source", "declarations", "share"):
+        table.add_column(col)
+    for row in shares.itertuples(index=False):
+        table.add_row(
+            row.lane, row.source, str(row.declarations), f"{row.declarations / len(lanes):.1%}"
+        )
+    console.print(table)
+
+
+@profile_app.command("validate")
+def profile_validate(path: Annotated[Path, typer.Argument(help="profile TOML file")]) -> None:
+    """Check a profile; every refused rule is reported with its position and reason."""
+    from silkgate.risk.profiles import ProfileError
+
+    try:
+        prof = service.validate_profile(path)
+    except ProfileError as exc:
+        for problem in exc.problems:
+            err.print(f"[red]✗[/red] {problem}")
+        raise typer.Exit(code=1) from exc
+    except OSError as exc:
+        raise _fail(str(exc)) from exc
+    console.print(
+        f"[green]✓[/green] profile {prof.office}/{prof.direction.value} v{prof.version}: "
+        f"{len(prof.criteria)} criteria, {len(prof.lists)} lists, "
+        f"{len(prof.value_controls.bands)} value bands"
+    )
+
+
+@profile_app.command("export")
+def profile_export(
+    path: Annotated[Path, typer.Argument(help="profile TOML file")],
+    out: Annotated[Path | None, typer.Option("--out", help="write here instead of stdout")] = None,
+) -> None:
+    """Print (or write) a profile in canonical TOML after validating it."""
+    from silkgate.risk.profiles import ProfileError
+
+    try:
+        text = service.export_profile(path)
+    except ProfileError as exc:
+        raise _fail("\n".join(exc.problems)) from exc
+    except OSError as exc:
+        raise _fail(str(exc)) from exc
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+        console.print(f"written {out}")
+
+
+@profile_app.command("bands")
+def profile_bands(
+    path: Annotated[Path, typer.Argument(help="profile TOML file")],
+    data: Annotated[Path, typer.Option("--data", help="history: CSV or Parquet")],
+    mapping: MappingOpt = None,
+    out: Annotated[Path | None, typer.Option("--out", help="write here instead of stdout")] = None,
+) -> None:
+    """Recompute value-control bands from history (robust quantiles); manual bands are kept."""
+    from silkgate.risk.profiles import ProfileError, profile_to_toml
+
+    try:
+        prof = service.compute_profile_bands(service.validate_profile(path), data, mapping)
+    except ProfileError as exc:
+        raise _fail("\n".join(exc.problems)) from exc
+    except (ValueError, OSError) as exc:
+        raise _fail(str(exc)) from exc
+    text = profile_to_toml(prof)
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+        console.print(f"{len(prof.value_controls.bands)} bands written to {out}")
