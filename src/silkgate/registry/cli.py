@@ -89,9 +89,8 @@ def org_keygen(
     with platform_session() as platform:
         service.register_signing_key(platform, member_id, public_key_b64(key), actor())
         write_private_key_file(private_key_file, key)
-        console.print(
-            f"registered public key {public_key_b64(key)} for {member_id}; private key in {private_key_file}"
-        )
+        console.print(f"registered public key {public_key_b64(key)} for {member_id}")
+        console.print(f"private key written to {private_key_file}")
 
 
 @key_app.command("create")
