@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from silkgate.twin.demo_traffic import DrawnTrucks, draw_trucks
 from silkgate.twin.distributions import draw
 from silkgate.twin.schemas import DIRECTIONS, LANES, Controls, Demand, Direction, EQueue, Scenario
 
@@ -65,6 +66,7 @@ class Flow:
     rebooked: int  # came later than the grace window and booked again
     booked_beyond: int  # booked (or rebooked) to a slot after the horizon
     ready_beyond: np.ndarray  # when those trucks became ready
+    tir: np.ndarray | None = None  # demo generator only: the declaration has a TIR carnet
 
 
 def _lanes(controls: Controls, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -143,16 +145,57 @@ def _equeue(
     return at_border, called, int(no_show.sum()), int(late.sum()), beyond
 
 
-def build_flow(scenario: Scenario, direction: str, seed: int, replication: int, days: int) -> Flow:
-    """Draw one direction's demand and attributes for the whole horizon."""
+def generator_classes(demand: Demand, tir: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Priority class per generated truck: a TIR carnet puts it in ``tir_class``; the others
+    are drawn among the remaining classes in proportion to their shares."""
+    classes = demand.classes
+    if len(classes) == 1:
+        return np.zeros(tir.size, dtype=np.int64)
+    t = [c.name for c in classes].index(demand.generator_tir_class())
+    shares = np.array([c.share for c in classes], dtype=float)
+    shares[t] = 0.0
+    klass = rng.choice(len(classes), size=tir.size, p=shares / shares.sum())
+    klass[tir] = t
+    return klass
+
+
+def build_flows(scenario: Scenario, seed: int, replication: int, days: int) -> list[Flow]:
+    """Every direction's flow; with the demo generator, both directions come from one draw."""
+    drawn: dict[str, DrawnTrucks] = {}
+    if scenario.demand.source == "demo-generator":
+        drawn = draw_trucks(scenario, rng_for(seed, replication, "demand.generator"), days)
+    return [
+        build_flow(scenario, d, seed, replication, days, drawn.get(d)) for d in scenario.directions
+    ]
+
+
+def build_flow(
+    scenario: Scenario,
+    direction: str,
+    seed: int,
+    replication: int,
+    days: int,
+    drawn: DrawnTrucks | None = None,
+) -> Flow:
+    """Draw one direction's demand and attributes for the whole horizon.
+
+    ``drawn`` carries trucks from the demo generator (ready times and TIR carnets); without
+    it, arrivals follow the scenario's hourly and weekly profiles.
+    """
     spec: Direction = scenario.directions[direction]
     exit_side, entry_side = DIRECTIONS[direction]
     rng = rng_for(seed, replication, f"demand.{direction}")
     hours = days * 24
-    ready = poisson_arrivals(hourly_rates(scenario.demand, spec.trucks_per_day, hours), rng)
+    if drawn is None:
+        ready = poisson_arrivals(hourly_rates(scenario.demand, spec.trucks_per_day, hours), rng)
+        shares = [c.share for c in scenario.demand.classes]
+        klass = rng.choice(len(shares), size=ready.size, p=shares)
+    else:
+        ready = drawn.ready
+        klass = generator_classes(scenario.demand, drawn.tir, rng)
     n = ready.size
-    shares = [c.share for c in scenario.demand.classes]
-    klass = rng.choice(len(shares), size=n, p=shares)
+    # Pre-arrival data: with the generator every truck has a declaration, so the data
+    # exists; whether the crossing uses it stays the scenario's rule (pre_arrival_share).
     pre_arrival = rng.random(n) < spec.pre_arrival_share
     lanes_rng = rng_for(seed, replication, f"lanes.{direction}")
     exit_red, exit_scan = _lanes(scenario.sides[exit_side].exit, n, lanes_rng)
@@ -188,6 +231,7 @@ def build_flow(scenario: Scenario, direction: str, seed: int, replication: int, 
         rebooked=rebooked,
         booked_beyond=beyond,
         ready_beyond=ready[~keep],
+        tir=None if drawn is None else drawn.tir[keep],
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -43,6 +44,31 @@ Factor = Annotated[
     float | None,
     typer.Option("--demand-factor", min=0.0, help="Multiply every direction's demand."),
 ]
+
+
+class TrafficSource(StrEnum):
+    """Where arrivals come from: the scenario's profiles or silkgate.demo's generator."""
+
+    profile = "profile"
+    demo = "demo"
+
+
+TrafficOpt = Annotated[
+    TrafficSource | None,
+    typer.Option(
+        "--traffic",
+        help="Arrivals from the scenario's profiles or from the demo traffic generator "
+        "(silkgate.demo); default: the scenario's [demand] source.",
+    ),
+]
+TrafficSeed = Annotated[
+    int | None,
+    typer.Option("--traffic-seed", min=0, help="Seed of the demo traffic generator (default 7)."),
+]
+
+
+def _traffic(value: TrafficSource | None) -> str | None:
+    return None if value is None else value.value
 
 
 def _fail(exc: Exception) -> typer.Exit:
@@ -118,6 +144,8 @@ def run_cmd(
     warmup_days: Warmup = None,
     workers: Workers = None,
     demand_factor: Factor = None,
+    traffic: TrafficOpt = None,
+    traffic_seed: TrafficSeed = None,
     as_json: AsJson = False,
     series: Series = False,
     html: Html = None,
@@ -137,6 +165,8 @@ def run_cmd(
                 warmup_days=warmup_days,
                 workers=workers,
                 demand_factor=demand_factor,
+                traffic=_traffic(traffic),
+                traffic_seed=traffic_seed,
                 on_progress=cb,
             ),
         )
@@ -156,6 +186,7 @@ def run_cmd(
     console.print(_stage_table(rep))
     for d, b in rep.bottleneck.items():
         console.print(f"bottleneck {d}: {b}", soft_wrap=True)
+    console.print(f"traffic: {service.traffic_label(rep.scenario)}")
     console.print(f"{rep.wall_seconds:.1f} s on {rep.workers} worker(s)")
     if html is not None:
         console.print(f"report written to {html}")
@@ -171,6 +202,8 @@ def compare_cmd(
     warmup_days: Warmup = None,
     workers: Workers = None,
     demand_factor: Factor = None,
+    traffic: TrafficOpt = None,
+    traffic_seed: TrafficSeed = None,
     as_json: AsJson = False,
     series: Series = False,
     html: Html = None,
@@ -192,6 +225,8 @@ def compare_cmd(
                 warmup_days=warmup_days,
                 workers=workers,
                 demand_factor=demand_factor,
+                traffic=_traffic(traffic),
+                traffic_seed=traffic_seed,
                 on_progress=cb,
             ),
         )
@@ -210,6 +245,7 @@ def compare_cmd(
     for label, rep in (("A", cmp.a), ("B", cmp.b)):
         for d, bn in rep.bottleneck.items():
             console.print(f"bottleneck {label} {d}: {bn}", soft_wrap=True)
+        console.print(f"traffic {label}: {service.traffic_label(rep.scenario)}")
     if html is not None:
         console.print(f"report written to {html}")
 

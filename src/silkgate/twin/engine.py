@@ -18,7 +18,7 @@ import numpy as np
 import simpy
 from simpy.events import Timeout
 
-from silkgate.twin.arrivals import MINUTES_PER_DAY, Flow, build_flow, interleave_pattern, rng_for
+from silkgate.twin.arrivals import MINUTES_PER_DAY, Flow, build_flows, interleave_pattern, rng_for
 from silkgate.twin.distributions import Pool
 from silkgate.twin.schemas import DIRECTIONS, Controls, Scenario
 from silkgate.twin.stations import Exit, PriorityStage, Stage, Transit
@@ -72,9 +72,7 @@ class Engine:
         self.env = simpy.Environment()
         self.horizon = cfg.days * MINUTES_PER_DAY
         self.directions = list(scenario.directions)
-        self.flows = [
-            build_flow(scenario, d, cfg.seed, cfg.replication, cfg.days) for d in self.directions
-        ]
+        self.flows = build_flows(scenario, cfg.seed, cfg.replication, cfg.days)
         f = self.flows
         self.direction_of = np.concatenate(
             [np.full(fl.ready.size, i, dtype=np.int64) for i, fl in enumerate(f)]

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from silkgate.twin.service import CompareReport, RunReport
+from silkgate.twin.service import CompareReport, RunReport, traffic_label
 from silkgate.twin.stats import Estimate
 
 COLORS = (
@@ -198,7 +198,8 @@ def _section(rep: RunReport) -> str:
     return (
         f"<h2>{html.escape(rep.scenario.name)}</h2><p>{html.escape(rep.scenario.description)}</p>"
         f"<p class='note'>{len(rep.replications)} replications × {rep.days} days "
-        f"(first {rep.warmup_days} days warm-up), seed {rep.seed}, {rep.wall_seconds:.1f} s.</p>"
+        f"(first {rep.warmup_days} days warm-up), seed {rep.seed}, "
+        f"traffic {html.escape(traffic_label(rep.scenario))}, {rep.wall_seconds:.1f} s.</p>"
         f"<h3>Bottleneck (most truck-hours waited)</h3><ul>{bott}</ul>"
         + line_chart(
             f"{rep.scenario.name}: queue length over time (mean of replications)",

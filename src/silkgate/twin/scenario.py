@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from silkgate.twin.schemas import Scenario
+from silkgate.twin.schemas import DEMAND_SOURCES, GENERATOR_KEYS, KeyedError, Scenario
 
 SCENARIO_DIR = "scenarios"  # TOML package data beside this module
 
@@ -73,7 +73,11 @@ def parse_scenario(data: dict[str, Any], file: str = "<memory>") -> Scenario:
             loc = tuple(err["loc"])
             if loc and loc[0] in ("name", "description"):
                 loc = ("scenario", *loc)
-            problems.append(Problem(_dotted(loc), _reason(err)))
+            key = _dotted(loc)
+            keyed = (err.get("ctx") or {}).get("error")
+            if isinstance(keyed, KeyedError):  # a whole-table check that names its key
+                key = keyed.key if key == "(top level)" else f"{key}.{keyed.key}"
+            problems.append(Problem(key, _reason(err)))
         raise ScenarioError(file, problems) from None
 
 
@@ -132,3 +136,25 @@ def scale_demand(scenario: Scenario, factor: float) -> Scenario:
         spec["trucks_per_day"] *= factor
     data["name"] = scenario.name if factor == 1 else f"{scenario.name} x{factor:g}"
     return parse_scenario(data, f"{scenario.name} (demand x{factor:g})")
+
+
+TRAFFIC_SOURCES = {"profile": "profile", "demo": "demo-generator"} | {s: s for s in DEMAND_SOURCES}
+
+
+def with_traffic(scenario: Scenario, source: str | None, seed: int | None = None) -> Scenario:
+    """Copy of the scenario with its demand source changed (``--traffic profile|demo``) and,
+    for the demo generator, its seed (``--traffic-seed``)."""
+    if source is None and seed is None:
+        return scenario
+    data = scenario.model_dump()
+    demand = data["demand"]
+    if source is not None:
+        if source not in TRAFFIC_SOURCES:
+            known = ", ".join(TRAFFIC_SOURCES)
+            raise ScenarioError(scenario.name, [Problem("traffic", f"use one of {known}")])
+        demand["source"] = TRAFFIC_SOURCES[source]
+        if demand["source"] == "profile":
+            demand.update(dict.fromkeys(GENERATOR_KEYS))
+    if seed is not None:
+        demand["seed"] = seed
+    return parse_scenario(data, f"{scenario.name} (traffic {demand['source']})")

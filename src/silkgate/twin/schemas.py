@@ -20,6 +20,17 @@ LANES = ("green", "yellow", "red")
 SIDES = ("cn", "kz")
 DIRECTIONS = {"cn_to_kz": ("cn", "kz"), "kz_to_cn": ("kz", "cn")}
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+DEMAND_SOURCES = ("profile", "demo-generator")
+GENERATOR_KEYS = ("seed", "lead_time", "tir_class", "sample_size")
+
+
+class KeyedError(ValueError):
+    """A validation error that names the key it is about, relative to the table raising it
+    (pydantic reports errors of whole-model checks at the table itself)."""
+
+    def __init__(self, key: str, reason: str):
+        super().__init__(reason)
+        self.key = key
 
 
 class Strict(BaseModel):
@@ -318,7 +329,13 @@ class Direction(Strict):
     """Demand in one direction and how it approaches the exit side."""
 
     trucks_per_day: float = Field(ge=0, description="Average over the week.")
-    pre_arrival_share: float = Field(default=0.0, ge=0, le=1)
+    pre_arrival_share: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="Trucks served from documents.fast_track. With the demo generator every "
+        "truck has a declaration; this share stays the rule for using it (0 in the baseline).",
+    )
     equeue: EQueue | None = None
 
 
@@ -332,13 +349,47 @@ def _profile(v: list[float], n: int, what: str) -> list[float]:
     return v
 
 
-class Demand(Strict):
-    """Arrival intensity by hour of day and day of week (relative weights)."""
+# Defaults for source = "demo-generator". The seed is `silkgate demo --seed`'s default, so the
+# twin sees the same declarations as the demo. The lead time is an ASSUMPTION (no source gives
+# it): the declaration is lodged 1-12 h before the truck is ready at the border, 4 h most often.
+DEFAULT_GENERATOR_SEED = 7
+DEFAULT_LEAD_TIME = Triangular(dist="triangular", low=60.0, mode=240.0, high=720.0)
+DEFAULT_TIR_CLASS = "tir_aeo"
+DEFAULT_SAMPLE_SIZE = 20_000
 
+
+class Demand(Strict):
+    """Where trucks come from and when they are ready to cross.
+
+    ``source = "profile"`` (the default) draws Poisson arrivals from the hourly and weekly
+    weight profiles. ``source = "demo-generator"`` draws trucks from ``silkgate.demo``'s
+    seeded traffic generator, the one the demo and the benchmarks use: it gives each truck's
+    direction, its TIR carnet and its declaration's submission time; the scenario keeps the
+    volume (the sum of its directions' trucks per day, spread over the week by
+    ``weekly_profile``). See docs/twin.md.
+    """
+
+    source: Literal["profile", "demo-generator"] = "profile"
     hourly_profile: list[float] = Field(default_factory=lambda: [1.0] * 24)
     weekly_profile: list[float] = Field(default_factory=lambda: [1.0] * 7)
     classes: list[PriorityClass] = Field(
         default_factory=lambda: [PriorityClass(name="regular", share=1.0, ratio=1)]
+    )
+    seed: int | None = Field(
+        default=None, ge=0, description="Generator only: TrafficGenerator seed (default 7)."
+    )
+    lead_time: Distribution | None = Field(
+        default=None,
+        description="Generator only: from submitting the declaration to ready to cross (min).",
+    )
+    tir_class: str | None = Field(
+        default=None, description="Generator only: the class of trucks with a TIR carnet."
+    )
+    sample_size: int | None = Field(
+        default=None,
+        ge=1000,
+        le=200_000,
+        description="Generator only: declarations generated once and resampled per truck.",
     )
 
     @field_validator("hourly_profile")
@@ -361,6 +412,45 @@ class Demand(Strict):
             raise ValueError("class names must be unique")
         _shares_sum_to_one({c.name: c.share for c in v}, "class shares")
         return v
+
+    @model_validator(mode="after")
+    def _generator(self) -> Demand:
+        if self.source == "profile":
+            for key in GENERATOR_KEYS:
+                if getattr(self, key) is not None:
+                    raise KeyedError(key, "applies only with source = 'demo-generator'")
+            return self
+        if self.lead_time is not None and self.lead_time.bounds()[0] < 0:
+            raise KeyedError("lead_time", "lead time cannot be negative")
+        if len(self.classes) > 1:
+            tir = self.generator_tir_class()
+            names = [c.name for c in self.classes]
+            if tir not in names:
+                raise KeyedError(
+                    "tir_class",
+                    f"no class {tir!r} for trucks with a TIR carnet; classes: {', '.join(names)}",
+                )
+            if sum(c.share for c in self.classes if c.name != tir) <= 0:
+                raise KeyedError(
+                    "classes",
+                    f"trucks without a TIR carnet are drawn from the classes other than {tir!r}; "
+                    "give at least one of them a positive share",
+                )
+        return self
+
+    # Effective generator settings (the keys are None unless the scenario sets them).
+
+    def generator_seed(self) -> int:
+        return DEFAULT_GENERATOR_SEED if self.seed is None else self.seed
+
+    def generator_lead_time(self) -> Distribution:
+        return self.lead_time if self.lead_time is not None else DEFAULT_LEAD_TIME
+
+    def generator_tir_class(self) -> str:
+        return self.tir_class if self.tir_class is not None else DEFAULT_TIR_CLASS
+
+    def generator_sample_size(self) -> int:
+        return DEFAULT_SAMPLE_SIZE if self.sample_size is None else self.sample_size
 
 
 class NeutralZone(Strict):
@@ -421,6 +511,17 @@ class Scenario(Strict):
         if missing:
             raise ValueError(f"both sides must be described; missing {sorted(missing)}")
         return v
+
+    @model_validator(mode="after")
+    def _demand_source(self) -> Scenario:
+        missing = sorted(set(DIRECTIONS) - set(self.directions))
+        if self.demand.source == "demo-generator" and missing:
+            raise KeyedError(
+                "demand.source",
+                "the demo generator sends trucks both ways; describe both directions "
+                f"(missing {', '.join(missing)})",
+            )
+        return self
 
     @model_validator(mode="after")
     def _routes(self) -> Scenario:

@@ -18,7 +18,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from silkgate.twin.scenario import load_scenario, scale_demand, with_run
+from silkgate.twin.scenario import load_scenario, scale_demand, with_run, with_traffic
 from silkgate.twin.schemas import Scenario
 from silkgate.twin.stats import Estimate, aggregate, paired_differences
 
@@ -68,6 +68,7 @@ class RunReport:
             "warmup_days": self.warmup_days,
             "replications": len(reps),
             "seed": self.seed,
+            "traffic": traffic_label(self.scenario),
             "workers": self.workers,
             "wall_seconds": round(self.wall_seconds, 3),
             "trucks_simulated": sum(r.trucks for r in reps),
@@ -123,6 +124,14 @@ def _replicate(
     return summarize(raw, replication, warmup_days, days)
 
 
+def traffic_label(scenario: Scenario) -> str:
+    """Where the trucks come from, for reports: the profiles or the demo generator's seed."""
+    demand = scenario.demand
+    if demand.source == "profile":
+        return "profile"
+    return f"demo-generator (seed {demand.generator_seed()})"
+
+
 def default_workers() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
 
@@ -136,11 +145,14 @@ def run(
     warmup_days: int | None = None,
     workers: int | None = None,
     demand_factor: float | None = None,
+    traffic: str | None = None,
+    traffic_seed: int | None = None,
     trace: bool = False,
     on_progress: OnProgress | None = None,
 ) -> RunReport:
     """Run a scenario's replications (in parallel when workers > 1) and estimate figures.
 
+    traffic ("profile" or "demo") and traffic_seed override the scenario's demand source.
     on_progress receives simulated days as they complete, summed over replications.
     """
     source = scenario if isinstance(scenario, str | Path) else scenario.name
@@ -148,9 +160,14 @@ def run(
     sc = with_run(sc, days=days, replications=replications, seed=seed, warmup_days=warmup_days)
     if demand_factor is not None:
         sc = scale_demand(sc, demand_factor)
+    sc = with_traffic(sc, traffic, traffic_seed)
     r = sc.run
     n_workers = min(workers or default_workers(), r.replications)
     started = time.perf_counter()
+    if sc.demand.source == "demo-generator" and n_workers > 1:
+        from silkgate.twin.demo_traffic import pool_for
+
+        pool_for(sc.demand)  # generate once here; forked workers inherit the cached pool
     args = [(sc, r.days, r.warmup_days, r.seed, i, trace) for i in range(r.replications)]
     if n_workers <= 1:
         results = [_replicate(*a, on_progress) for a in args]
