@@ -13,5 +13,5 @@ def _codes() -> frozenset[str]:
 
 
 def is_currency(code: str) -> bool:
-    """True for an ISO 4217 alphabetic code."""
-    return code in _codes()
+    """True for an ISO 4217 alphabetic code (upper case, e.g. CNY, KZT)."""
+    return isinstance(code, str) and code in _codes()

