@@ -71,7 +71,7 @@ def test_cli_verify_exits_non_zero_naming_entry(platform: Platform, monkeypatch)
 def test_edited_declaration_is_found_by_verify(platform: Platform, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from silkgate.cli import app
     from silkgate.declarations.models import DeclarationVersion
-    from silkgate.declarations.service import verify_versions
+    from silkgate.declarations.reading import verify_versions
 
     _lodge_some(platform)
     assert verify_versions(platform).checked == 3

@@ -31,7 +31,7 @@ def verify() -> None:
         )
         raise typer.Exit(1)
     console.print(f"audit log intact: {result.checked} entries, every hash and signature verified")
-    from silkgate.declarations.service import verify_versions
+    from silkgate.declarations.reading import verify_versions
 
     with platform_session() as platform:
         versions = verify_versions(platform)

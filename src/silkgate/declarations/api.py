@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from silkgate.core.http import current_caller, get_platform
 from silkgate.core.platform import Platform
-from silkgate.declarations import service
+from silkgate.declarations import reading, service
 from silkgate.declarations.schemas import (
     AuditEntryOut,
     BatchReport,
@@ -118,7 +118,7 @@ def list_declarations(
     platform: Platform = Depends(get_platform),
     caller: Caller = Depends(current_caller),
 ) -> DeclarationPage:
-    f = service.ListFilter(
+    f = reading.ListFilter(
         status.value if status else None,
         type.value if type else None,
         crossing,
@@ -128,7 +128,7 @@ def list_declarations(
         submitted_from,
         submitted_to,
     )
-    return service.list_declarations(
+    return reading.list_declarations(
         platform, caller, f, cursor, min(limit, platform.settings.page_size_max)
     )
 
@@ -139,7 +139,7 @@ def get_declaration(
     platform: Platform = Depends(get_platform),
     caller: Caller = Depends(current_caller),
 ) -> DeclarationOut:
-    return service.get(platform, caller, declaration_id)
+    return reading.get(platform, caller, declaration_id)
 
 
 @router.put(
@@ -188,7 +188,7 @@ def declaration_versions(
     platform: Platform = Depends(get_platform),
     caller: Caller = Depends(current_caller),
 ) -> list[VersionOut]:
-    return service.versions(platform, caller, declaration_id)
+    return reading.versions(platform, caller, declaration_id)
 
 
 @router.get("/{declaration_id}/audit", response_model=list[AuditEntryOut])
@@ -197,7 +197,7 @@ def declaration_audit(
     platform: Platform = Depends(get_platform),
     caller: Caller = Depends(current_caller),
 ) -> list[AuditEntryOut]:
-    return service.audit_trail(platform, caller, declaration_id)
+    return reading.audit_trail(platform, caller, declaration_id)
 
 
 __all__ = ["DeclarationIn", "router"]

@@ -14,7 +14,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from silkgate.core.cli_support import console, err_console, platform_session
-from silkgate.declarations import flatfile, service
+from silkgate.declarations import flatfile, reading, service
 from silkgate.registry.service import caller_for
 
 app = typer.Typer(help="Goods declarations: bulk import and export.", no_args_is_help=True)
@@ -110,7 +110,7 @@ def export_file(
 ) -> None:
     """Write current declarations (operator export: every declaration, or one declarant's)."""
     with platform_session() as platform:
-        rows = service.export_all(platform, declarant)
+        rows = reading.export_all(platform, declarant)
         fh = output.open("w", newline="", encoding="utf-8") if output else sys.stdout
         try:
             if fmt is FileFormat.JSONL:
