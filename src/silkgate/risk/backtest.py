@@ -121,7 +121,7 @@ def backtest(frame: pd.DataFrame, options: BacktestOptions | None = None) -> Bac
             scores = np.full(len(rows), prior)
         else:
             booster = lgb.train(
-                params,
+                {**params, "monotone_constraints": builder.monotone_constraints(history)},
                 lgb.Dataset(
                     x_known,
                     y_known,

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from silkgate.risk import service
+if TYPE_CHECKING:
+    from types import ModuleType
 
 app = typer.Typer(
     help="Risk engine: lanes from criteria, value controls, random quotas and a learned model.",
@@ -34,6 +35,13 @@ ArtifactsOpt = Annotated[
     typer.Option("--artifacts", help="model directory [default: $SILKGATE_RISK_ARTIFACTS]"),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
+
+
+def _service() -> ModuleType:
+    """The operations module, imported on first use so ``--help`` stays fast (no pandas)."""
+    from silkgate.risk import service
+
+    return service
 
 
 def _fail(message: str) -> typer.Exit:
@@ -73,11 +81,17 @@ def train(
         bool, typer.Option(help="without --valid: refit on all rows after the choice")
     ] = True,
     office: Annotated[str | None, typer.Option(help="train on one office's rows only")] = None,
+    threads: Annotated[
+        int, typer.Option(help="LightGBM threads (1 is fastest on a shared 2-core machine)")
+    ] = 1,
     json_out: JsonOpt = False,
 ) -> None:
     """Train a model; hyper-parameters are chosen on the validation period only."""
+    service = _service()
     try:
-        meta, folder = service.train(data, mapping, valid, artifacts, valid_fraction, refit, office)
+        meta, folder = service.train(
+            data, mapping, valid, artifacts, valid_fraction, refit, office, num_threads=threads
+        )
     except (ValueError, FileNotFoundError) as exc:
         raise _fail(str(exc)) from exc
     if json_out:
@@ -106,6 +120,7 @@ def evaluate(
     json_out: JsonOpt = False,
 ) -> None:
     """Precision@n%, Recall@n%, Revenue@n% and AUC (n = 1, 2, 5, 10) as in DATE (KDD 2020)."""
+    service = _service()
     if history not in ("frozen", "online"):
         raise _fail("--history is 'frozen' or 'online'")
     try:
@@ -137,6 +152,7 @@ def backtest(
     json_out: JsonOpt = False,
 ) -> None:
     """Replay weeks with weekly retraining at a fixed inspection rate; compare exploration."""
+    service = _service()
     shares = exploration if exploration else [0.1, 0.0]
     try:
         reports = service.run_backtest(
@@ -165,8 +181,34 @@ def backtest(
 
 
 @app.command()
+def explain(
+    model: Annotated[str, typer.Option("--model", help="model id, directory or 'latest'")],
+    data: Annotated[Path, typer.Option("--data", help="CSV or Parquet holding the declarations")],
+    declaration: Annotated[list[str], typer.Option("--id", help="declaration id (repeatable)")],
+    mapping: MappingOpt = None,
+    artifacts: ArtifactsOpt = None,
+    top: Annotated[int, typer.Option(help="how many reasons to show")] = 5,
+    json_out: JsonOpt = False,
+) -> None:
+    """Why the model scores declarations as it does, in words (from LightGBM pred_contrib)."""
+    service = _service()
+    try:
+        found = service.explain_declarations(model, data, declaration, mapping, artifacts, top)
+    except (ValueError, KeyError, FileNotFoundError) as exc:
+        raise _fail(str(exc).strip("'\"")) from exc
+    if json_out:
+        console.print_json(json.dumps(found))
+        return
+    for item in found:
+        console.print(f"[bold]{item['declaration_id']}[/bold]: risk {item['score']:.3f}")
+        for reason in item["reasons"]:
+            console.print(f"  {reason['contribution']:+.2f}  {reason['text']}")
+
+
+@app.command()
 def models(artifacts: ArtifactsOpt = None, json_out: JsonOpt = False) -> None:
     """List model artifacts, newest first."""
+    service = _service()
     found = service.list_models(artifacts)
     if json_out:
         console.print_json(json.dumps([m.model_dump() for m in found]))
@@ -175,15 +217,15 @@ def models(artifacts: ArtifactsOpt = None, json_out: JsonOpt = False) -> None:
         console.print("no models yet; train one with 'silkgate risk train'")
         return
     table = Table(title="risk models")
-    for col in ("model", "created", "office", "rows", "period", "AUC", "P@5%", "P@10%"):
+    table.add_column("model", no_wrap=True)
+    for col in ("created", "office", "rows", "AUC", "P@5%", "P@10%"):
         table.add_column(col)
     for m in found:
         table.add_row(
             m.model_id,
-            m.created_at,
+            m.created_at[:16],
             m.office or "all",
             str(m.training_rows),
-            m.training_period,
             _fmt(m.auc),
             _fmt(m.precision_at_5),
             _fmt(m.precision_at_10),
@@ -203,6 +245,7 @@ def assess(
     out: Annotated[Path | None, typer.Option("--out", help="write lanes to this CSV")] = None,
 ) -> None:
     """Give every declaration of a file a lane (one batch per day), print the lane shares."""
+    service = _service()
     from silkgate.risk.profiles import ProfileError
 
     try:
@@ -229,6 +272,7 @@ def assess(
 @profile_app.command("validate")
 def profile_validate(path: Annotated[Path, typer.Argument(help="profile TOML file")]) -> None:
     """Check a profile; every refused rule is reported with its position and reason."""
+    service = _service()
     from silkgate.risk.profiles import ProfileError
 
     try:
@@ -252,6 +296,7 @@ def profile_export(
     out: Annotated[Path | None, typer.Option("--out", help="write here instead of stdout")] = None,
 ) -> None:
     """Print (or write) a profile in canonical TOML after validating it."""
+    service = _service()
     from silkgate.risk.profiles import ProfileError
 
     try:
@@ -275,6 +320,7 @@ def profile_bands(
     out: Annotated[Path | None, typer.Option("--out", help="write here instead of stdout")] = None,
 ) -> None:
     """Recompute value-control bands from history (robust quantiles); manual bands are kept."""
+    service = _service()
     from silkgate.risk.profiles import ProfileError, profile_to_toml
 
     try:

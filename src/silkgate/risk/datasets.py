@@ -157,6 +157,18 @@ def _norm_text(v: Any) -> str | None:
     return text or None
 
 
+def _label_text(value: Any) -> str | None:
+    """Outcome value as comparable text: '1', '1.0' and 1 all read as '1'; blank is unknown."""
+    text = _norm_text(value)
+    if text is None:
+        return None
+    try:
+        number = float(text)
+    except ValueError:
+        return text.lower()
+    return str(int(number)) if number.is_integer() else text.lower()
+
+
 def read_table(path: str | Path, mapping: ColumnMapping) -> pd.DataFrame:
     """Read a CSV or Parquet file into a canonical frame sorted by date (stable)."""
     path = Path(path)
@@ -171,7 +183,7 @@ def read_table(path: str | Path, mapping: ColumnMapping) -> pd.DataFrame:
         wanted["revenue"] = mapping.revenue
     source_cols = sorted(set(wanted.values()))
     raw = _read_raw(path, source_cols)
-    return canonicalise(raw, mapping, {k: v for k, v in wanted.items()})
+    return canonicalise(raw, mapping, wanted)
 
 
 def canonicalise(
@@ -219,11 +231,9 @@ def canonicalise(
     for name in mapping.extra:
         out[name] = pd.Series(_text(raw[wanted[f"extra:{name}"]]).to_numpy(), dtype=object)
     if "label" in wanted and mapping.label is not None:
-        positives = {p.strip().lower() for p in mapping.label.positive}
-        lab = raw[wanted["label"]].astype(object)
-        known = lab.notna() & (lab.astype(str).str.strip() != "")
-        flag = lab.astype(str).str.strip().str.lower().isin(positives)
-        out["label"] = np.where(known, flag.astype(float), np.nan)
+        positives = {_label_text(p) for p in mapping.label.positive}
+        texts = [_label_text(v) for v in raw[wanted["label"]].to_numpy(dtype=object)]
+        out["label"] = [np.nan if t is None else float(t in positives) for t in texts]
     if "revenue" in wanted:
         out["revenue"] = (
             pd.to_numeric(raw[wanted["revenue"]], errors="coerce").fillna(0.0).to_numpy()

@@ -66,13 +66,6 @@ def _fmt(x: float) -> str:
     return f"{x:.3g}"
 
 
-def _ratio_words(log_ratio: float, what: str) -> str:
-    ratio = math.exp(log_ratio)
-    if ratio >= 1:
-        return f"{what} is {_fmt(ratio)}× the usual for this commodity"
-    return f"{what} is {_fmt(ratio)}× the usual (below) for this commodity"
-
-
 def describe_feature(
     model: RiskModel, family: str, fields: Mapping[str, Any], row: Mapping[str, float]
 ) -> str:
@@ -87,7 +80,8 @@ def describe_feature(
         n, hits = cell
         if n == 0:
             return f"{label}: never inspected before"
-        return f"{label}: {int(hits)} of {int(n)} past inspections found a discrepancy"
+        plural = "" if int(n) == 1 else "s"
+        return f"{label}: {int(hits)} of {int(n)} past inspection{plural} found a discrepancy"
     value = row.get(family, math.nan)
     if family in model.builder.categoricals:
         raw = fields.get(family)
@@ -97,22 +91,25 @@ def describe_feature(
         return f"{words} {raw}" + ("" if not math.isnan(value) else " (not seen in training)")
     if math.isnan(value):
         return f"{family.replace('_', ' ')} unknown"
-    if family == "log_value":
-        return f"invoice value {_fmt(math.expm1(value))}"
     if family == "log_net_mass":
         return f"net mass {_fmt(math.expm1(value))} kg"
     if family == "log_gross_mass":
         return f"gross mass {_fmt(math.expm1(value))} kg"
     if family == "log_supplementary_quantity":
         return f"supplementary quantity {_fmt(math.expm1(value))}"
-    if family == "log_unit_value":
-        return f"unit value {_fmt(math.exp(value))} per kg"
-    if family == "log_unit_value_su":
-        return f"unit value {_fmt(math.exp(value))} per supplementary unit"
-    if family == "unit_value_vs_hs6":
-        return _ratio_words(value, "unit value per kg")
-    if family == "value_vs_hs6":
-        return _ratio_words(value, "invoice value")
+    if family in ("unit_value_out_of_band", "unit_value_su_out_of_band"):
+        basis = "kg" if family == "unit_value_out_of_band" else "supplementary unit"
+        qty = fields.get("net_mass" if basis == "kg" else "supplementary_quantity")
+        price = fields.get("value")
+        shown = ""
+        if isinstance(price, int | float) and isinstance(qty, int | float) and qty > 0:
+            shown = f" {_fmt(price / qty)}"
+        if value <= 0:
+            return f"unit value{shown} per {basis} within the usual band for this commodity"
+        return (
+            f"unit value{shown} per {basis} outside the usual band for this commodity "
+            f"(by a factor of {_fmt(math.exp(value))})"
+        )
     if family == "tax_rate":
         return f"tax rate {_fmt(value)}%"
     if family == "day_of_week" and 0 <= value <= 6:

@@ -66,18 +66,24 @@ BASE_CATEGORICALS: tuple[str, ...] = (
 )
 
 NUMERIC_FEATURES: tuple[str, ...] = (
-    "log_value",
     "log_net_mass",
     "log_gross_mass",
     "log_supplementary_quantity",
-    "log_unit_value",
-    "log_unit_value_su",
-    "unit_value_vs_hs6",
-    "value_vs_hs6",
+    "unit_value_out_of_band",
+    "unit_value_su_out_of_band",
     "tax_rate",
     "day_of_week",
     "month",
 )
+#: Features the model may only use in the increasing direction (LightGBM monotone constraints):
+#: a unit value further outside its commodity's band can never make a declaration look safer.
+MONOTONE_INCREASING: frozenset[str] = frozenset(
+    {"unit_value_out_of_band", "unit_value_su_out_of_band"}
+)
+#: Tukey fences on log unit value per commodity: [q1 - k*IQR, q3 + k*IQR], IQR at least 0.1.
+BAND_IQR_FACTOR = 3.0
+BAND_MIN_IQR = 0.1
+BAND_MIN_COUNT = 20
 
 
 # --------------------------------------------------------------------------- small helpers
@@ -121,7 +127,8 @@ def _text_array(frame: pd.DataFrame, derived: Mapping[str, np.ndarray], name: st
         return arr
     values = frame[name].to_numpy(dtype=object)
     arr = np.empty(len(values), dtype=object)
-    arr[:] = [clean_str(v) for v in values]
+    # canonical frames hold stripped text or a missing marker (None/NaN)
+    arr[:] = [v if isinstance(v, str) and v else None for v in values]
     return arr
 
 
@@ -386,7 +393,13 @@ class HistoryTable:
 
 
 class FeatureBuilder:
-    """Turns canonical declarations into the model's feature matrix (fitted on training data)."""
+    """Turns canonical declarations into the model's feature matrix (fitted on training data).
+
+    The declared value reaches the model only through (a) how far the unit value lies outside
+    its commodity's band (monotone, see :data:`MONOTONE_INCREASING`) and (b) the history of
+    exact repeat consignments; within the band the model is blind to the value, so it cannot
+    learn that a higher or lower price is by itself reassuring.
+    """
 
     def __init__(
         self,
@@ -398,11 +411,11 @@ class FeatureBuilder:
         self.min_category_count = min_category_count
         self.extra_fields = list(extra_fields)
         self.vocab: dict[str, dict[str, int]] = {}
-        self.hs6_uv_median: dict[str, float] = {}
-        self.hs4_uv_median: dict[str, float] = {}
-        self.hs6_value_median: dict[str, float] = {}
+        #: basis ("kg" or "su") -> level ("hs6"/"hs4") -> code -> (low, high) in log unit value
+        self.bands: dict[str, dict[str, dict[str, tuple[float, float]]]] = {}
         self.categoricals: list[str] = []
         self.numerics: list[str] = []
+        self._index_cache: dict[str, pd.Index] = {}
 
     def candidate_categoricals(self) -> list[str]:
         """Categorical inputs before dropping empty ones."""
@@ -412,9 +425,10 @@ class FeatureBuilder:
         return cats
 
     def fit(self, frame: pd.DataFrame) -> FeatureBuilder:
-        """Learn vocabularies and per-commodity medians (no labels are read)."""
+        """Learn vocabularies and per-commodity unit-value bands (no labels are read)."""
         derived = derived_columns(frame)
         self.vocab = {}
+        self._index_cache = {}
         for name in self.candidate_categoricals():
             values = pd.Series(_text_array(frame, derived, name), dtype=object).dropna()
             counts = values.value_counts()
@@ -423,14 +437,13 @@ class FeatureBuilder:
                 self.vocab[name] = {str(v): i for i, v in enumerate(counts.index)}
         self.categoricals = list(self.vocab)
         value = _num_array(frame, "value")
-        mass = _num_array(frame, "net_mass")
-        with np.errstate(divide="ignore", invalid="ignore"):
-            luv = np.where((value > 0) & (mass > 0), np.log(value / mass), np.nan)
-            lval = np.where(value > 0, np.log(value), np.nan)
-        stats = pd.DataFrame({"hs6": derived["hs6"], "hs4": derived["hs4"], "luv": luv, "lv": lval})
-        self.hs6_uv_median = _medians(stats, "hs6", "luv")
-        self.hs4_uv_median = _medians(stats, "hs4", "luv")
-        self.hs6_value_median = _medians(stats, "hs6", "lv")
+        self.bands = {}
+        for basis, qty_name in (("kg", "net_mass"), ("su", "supplementary_quantity")):
+            qty = _num_array(frame, qty_name)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                luv = np.where((value > 0) & (qty > 0), np.log(value / qty), np.nan)
+            stats = pd.DataFrame({"hs6": derived["hs6"], "hs4": derived["hs4"], "l": luv})
+            self.bands[basis] = {level: _bands(stats, level) for level in ("hs6", "hs4")}
         numeric = self._numeric_frame(frame, derived)
         self.numerics = [n for n in NUMERIC_FEATURES if np.isfinite(numeric[n]).any()]
         return self
@@ -438,6 +451,53 @@ class FeatureBuilder:
     def feature_names(self, history: HistoryTable) -> list[str]:
         """Column order of the matrix: categoricals, numerics, history."""
         return [*self.categoricals, *self.numerics, *history.feature_names()]
+
+    def monotone_constraints(self, history: HistoryTable) -> list[int]:
+        """LightGBM ``monotone_constraints`` aligned with :meth:`feature_names`."""
+        return [1 if n in MONOTONE_INCREASING else 0 for n in self.feature_names(history)]
+
+    def band_of(self, basis: str, hs6: str | None, hs4: str | None) -> tuple[float, float] | None:
+        """(low, high) log unit-value band of a commodity, HS6 first, else its HS4 heading."""
+        levels = self.bands.get(basis, {})
+        if hs6 is not None and hs6 in levels.get("hs6", {}):
+            return levels["hs6"][hs6]
+        if hs4 is not None and hs4 in levels.get("hs4", {}):
+            return levels["hs4"][hs4]
+        return None
+
+    def _vocab_index(self, name: str) -> pd.Index:
+        """Vocabulary as an index whose positions are the category codes (cached)."""
+        if name not in self._index_cache:
+            vocab = self.vocab[name]
+            ordered = sorted(vocab, key=vocab.__getitem__)
+            self._index_cache[name] = pd.Index(ordered, dtype=object)
+        return self._index_cache[name]
+
+    def _band_arrays(
+        self, basis: str, derived: Mapping[str, np.ndarray]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        levels = self.bands.get(basis, {})
+        low = np.full(len(derived["hs6"]), np.nan)
+        high = np.full(len(derived["hs6"]), np.nan)
+        for level in ("hs4", "hs6"):  # hs6 last: it overrides its heading
+            table = levels.get(level, {})
+            if not table:
+                continue
+            index = pd.Index(list(table), dtype=object)
+            bounds = np.array(list(table.values()), dtype=float).reshape(-1, 2)
+            pos = index.get_indexer(derived[level])
+            found = pos >= 0
+            low[found] = bounds[pos[found], 0]
+            high[found] = bounds[pos[found], 1]
+        return low, high
+
+    def _out_of_band(
+        self, basis: str, luv: np.ndarray, derived: Mapping[str, np.ndarray]
+    ) -> np.ndarray:
+        low, high = self._band_arrays(basis, derived)
+        with np.errstate(invalid="ignore"):
+            dist = np.maximum(0.0, np.maximum(low - luv, luv - high))
+        return np.where(np.isnan(low) | np.isnan(luv), np.nan, dist)
 
     # vectorised
     def _numeric_frame(
@@ -450,32 +510,13 @@ class FeatureBuilder:
         with np.errstate(divide="ignore", invalid="ignore"):
             luv = np.where((value > 0) & (mass > 0), np.log(value / mass), np.nan)
             luv_su = np.where((value > 0) & (supp > 0), np.log(value / supp), np.nan)
-            lval = np.where(value > 0, np.log(value), np.nan)
             out = {
-                "log_value": np.where(value >= 0, np.log1p(np.abs(value)), np.nan),
                 "log_net_mass": np.where(mass >= 0, np.log1p(np.abs(mass)), np.nan),
                 "log_gross_mass": np.where(gross >= 0, np.log1p(np.abs(gross)), np.nan),
                 "log_supplementary_quantity": np.where(supp >= 0, np.log1p(np.abs(supp)), np.nan),
-                "log_unit_value": luv,
-                "log_unit_value_su": luv_su,
             }
-        hs6 = derived["hs6"]
-        hs4 = derived["hs4"]
-        med = np.array(
-            [
-                self.hs6_uv_median.get(h, self.hs4_uv_median.get(g, math.nan))
-                if h is not None
-                else math.nan
-                for h, g in zip(hs6, hs4, strict=True)
-            ],
-            dtype=float,
-        )
-        vmed = np.array(
-            [self.hs6_value_median.get(h, math.nan) if h is not None else math.nan for h in hs6],
-            dtype=float,
-        )
-        out["unit_value_vs_hs6"] = luv - med
-        out["value_vs_hs6"] = lval - vmed
+        out["unit_value_out_of_band"] = self._out_of_band("kg", luv, derived)
+        out["unit_value_su_out_of_band"] = self._out_of_band("su", luv_su, derived)
         out["tax_rate"] = _num_array(frame, "tax_rate")
         if "date" in frame:
             dates = pd.to_datetime(frame["date"], errors="coerce")
@@ -497,14 +538,8 @@ class FeatureBuilder:
         derived = derived_columns(frame)
         cols: list[np.ndarray] = []
         for name in self.categoricals:
-            vocab = self.vocab[name]
-            text = _text_array(frame, derived, name)
-            cols.append(
-                np.array(
-                    [vocab.get(v, math.nan) if v is not None else math.nan for v in text],
-                    dtype=float,
-                )
-            )
+            codes = self._vocab_index(name).get_indexer(_text_array(frame, derived, name))
+            cols.append(np.where(codes >= 0, codes, np.nan).astype(float))
         numeric = self._numeric_frame(frame, derived)
         cols += [numeric[n] for n in self.numerics]
         hist = (
@@ -518,6 +553,12 @@ class FeatureBuilder:
         return np.column_stack(cols).astype(float, copy=False)
 
     # one record
+    def _out_of_band_one(self, basis: str, luv: float, hs6: str | None, hs4: str | None) -> float:
+        band = self.band_of(basis, hs6, hs4)
+        if band is None or math.isnan(luv):
+            return math.nan
+        return max(0.0, band[0] - luv, luv - band[1])
+
     def row(self, fields: Mapping[str, Any], history: HistoryTable) -> np.ndarray:
         """Feature vector (1 x F) for one record's fields (see ``DeclarationRecord.as_fields``)."""
         values: list[float] = []
@@ -527,7 +568,6 @@ class FeatureBuilder:
         value = clean_num(fields.get("value"))
         mass = clean_num(fields.get("net_mass"))
         supp = clean_num(fields.get("supplementary_quantity"))
-        luv = _log_ratio(value, mass)
         hs = clean_str(fields.get("hs_code")) or ""
         hs6 = hs[:6] if len(hs) >= 6 else None
         hs4 = hs[:4] if len(hs) >= 4 else None
@@ -535,24 +575,19 @@ class FeatureBuilder:
         if isinstance(when, datetime):
             when = when.date()
         numeric: dict[str, float] = {
-            "log_value": _log1p_pos(value),
             "log_net_mass": _log1p_pos(mass),
             "log_gross_mass": _log1p_pos(clean_num(fields.get("gross_mass"))),
             "log_supplementary_quantity": _log1p_pos(supp),
-            "log_unit_value": luv,
-            "log_unit_value_su": _log_ratio(value, supp),
+            "unit_value_out_of_band": self._out_of_band_one(
+                "kg", _log_ratio(value, mass), hs6, hs4
+            ),
+            "unit_value_su_out_of_band": self._out_of_band_one(
+                "su", _log_ratio(value, supp), hs6, hs4
+            ),
             "tax_rate": _nan(clean_num(fields.get("tax_rate"))),
             "day_of_week": float(when.weekday()) if isinstance(when, date) else math.nan,
             "month": float(when.month) if isinstance(when, date) else math.nan,
         }
-        if hs6 is None:
-            med = math.nan
-        else:
-            med = self.hs6_uv_median.get(hs6, self.hs4_uv_median.get(hs4 or "", math.nan))
-        numeric["unit_value_vs_hs6"] = luv - med
-        vmed = self.hs6_value_median.get(hs6, math.nan) if hs6 is not None else math.nan
-        lval = math.log(value) if value is not None and value > 0 else math.nan
-        numeric["value_vs_hs6"] = lval - vmed
         values += [numeric[n] for n in self.numerics]
         hist = history.lookup_record(fields)
         values += [hist[n] for n in history.feature_names()]
@@ -566,9 +601,12 @@ class FeatureBuilder:
             "min_category_count": self.min_category_count,
             "extra_fields": self.extra_fields,
             "vocab": self.vocab,
-            "hs6_uv_median": self.hs6_uv_median,
-            "hs4_uv_median": self.hs4_uv_median,
-            "hs6_value_median": self.hs6_value_median,
+            "bands": {
+                basis: {
+                    lvl: {k: list(v) for k, v in codes.items()} for lvl, codes in levels.items()
+                }
+                for basis, levels in self.bands.items()
+            },
             "categoricals": self.categoricals,
             "numerics": self.numerics,
         }
@@ -578,9 +616,13 @@ class FeatureBuilder:
         """Rebuild from :meth:`to_dict`."""
         fb = cls(data["trader_categoricals"], data["min_category_count"], data["extra_fields"])
         fb.vocab = {k: dict(v) for k, v in data["vocab"].items()}
-        fb.hs6_uv_median = dict(data["hs6_uv_median"])
-        fb.hs4_uv_median = dict(data["hs4_uv_median"])
-        fb.hs6_value_median = dict(data["hs6_value_median"])
+        fb.bands = {
+            basis: {
+                lvl: {k: (float(v[0]), float(v[1])) for k, v in codes.items()}
+                for lvl, codes in levels.items()
+            }
+            for basis, levels in data["bands"].items()
+        }
         fb.categoricals = list(data["categoricals"])
         fb.numerics = list(data["numerics"])
         return fb
@@ -590,9 +632,18 @@ def _nan(x: float | None) -> float:
     return math.nan if x is None else x
 
 
-def _medians(stats: pd.DataFrame, key: str, col: str) -> dict[str, float]:
-    sub = stats.dropna(subset=[key, col])
+def _bands(stats: pd.DataFrame, key: str) -> dict[str, tuple[float, float]]:
+    """Tukey fences on log unit value per code with at least BAND_MIN_COUNT values."""
+    sub = stats.dropna(subset=[key, "l"])
     if sub.empty:
         return {}
-    med = sub.groupby(key, sort=False)[col].median()
-    return {str(k): float(v) for k, v in med.items()}
+    grouped = sub.groupby(key, sort=False)["l"]
+    q = grouped.quantile([0.25, 0.75]).unstack()
+    count = grouped.size()
+    out: dict[str, tuple[float, float]] = {}
+    for code, q1, q3 in zip(q.index, q[0.25].to_numpy(), q[0.75].to_numpy(), strict=True):
+        if count[code] < BAND_MIN_COUNT:
+            continue
+        iqr = max(q3 - q1, BAND_MIN_IQR)
+        out[str(code)] = (float(q1 - BAND_IQR_FACTOR * iqr), float(q3 + BAND_IQR_FACTOR * iqr))
+    return out

@@ -144,8 +144,9 @@ class DeclarationRecord:
         known = {f.name for f in fields(cls)}
         kwargs: dict[str, Any] = {}
         extra: dict[str, str | None] = dict(data.get("extra") or {})
+        derived = {*DERIVED_STRING_FIELDS, *DERIVED_NUMERIC_FIELDS}
         for key, raw in data.items():
-            if key == "extra":
+            if key == "extra" or key in derived:  # recomputed from the canonical fields
                 continue
             if key in ALIASES:
                 key = ALIASES[key]

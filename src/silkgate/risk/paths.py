@@ -23,6 +23,10 @@ def kcs_dir() -> Path:
 
 
 def artifact_dir() -> Path:
-    """``$SILKGATE_RISK_ARTIFACTS``, else ``<project root>/var/risk-models`` (git-ignored)."""
+    """``$SILKGATE_RISK_ARTIFACTS``, else ``$SILKGATE_DATA_DIR/risk-models``, else
+    ``<project root>/var/risk-models`` (the platform's default data dir, git-ignored)."""
     env = os.environ.get("SILKGATE_RISK_ARTIFACTS")
-    return Path(env) if env else project_root() / "var" / "risk-models"
+    if env:
+        return Path(env)
+    data_dir = os.environ.get("SILKGATE_DATA_DIR")
+    return (Path(data_dir) if data_dir else project_root() / "var") / "risk-models"

@@ -31,6 +31,8 @@ MODEL_FILE = "model.txt"
 PREPROCESSING_FILE = "preprocessing.json"
 HISTORY_FILE = "history.parquet"
 METADATA_FILE = "metadata.json"
+#: Bumped whenever the preprocessing state changes shape; older artifacts must be retrained.
+ARTIFACT_FORMAT = 1
 
 
 class ArtifactError(ValueError):
@@ -137,6 +139,7 @@ class RiskModel:
         folder.mkdir(parents=True, exist_ok=True)
         self.booster.save_model(str(folder / MODEL_FILE), num_iteration=self._iteration)
         pre = {
+            "format": ARTIFACT_FORMAT,
             "builder": self.builder.to_dict(),
             "history": self.history.config(),
             "score_reference": self.score_reference,
@@ -161,6 +164,11 @@ class RiskModel:
             (folder / METADATA_FILE).read_text(encoding="utf-8")
         )
         pre = json.loads((folder / PREPROCESSING_FILE).read_text(encoding="utf-8"))
+        if pre.get("format") != ARTIFACT_FORMAT:
+            raise ArtifactError(
+                f"{folder} was written in artifact format {pre.get('format')!r}; this version "
+                f"reads format {ARTIFACT_FORMAT}: retrain the model"
+            )
         builder = FeatureBuilder.from_dict(pre["builder"])
         history = HistoryTable.load(folder / HISTORY_FILE, pre["history"])
         booster = lgb.Booster(model_file=str(folder / MODEL_FILE))

@@ -171,6 +171,12 @@ def _exploration_pick(
     return candidates[order[:k]]
 
 
+def _stochastic_round(x: float, u: float) -> int:
+    """``floor(x)`` plus one with probability ``frac(x)``: unbiased over many batches."""
+    whole = math.floor(x)
+    return int(whole + (1 if u < x - whole else 0))
+
+
 def top_up_batch(
     decisions: Sequence[Decision],
     scores: np.ndarray,
@@ -195,7 +201,10 @@ def top_up_batch(
         if rate <= 0 and cap is None:
             continue
         in_lane = sum(1 for d in decisions if d.lane is lane)
-        budget = round(rate * n) - in_lane if rate > 0 else math.inf
+        target = _stochastic_round(
+            rate * n, draw(seed, f"{ids[0]}:{ids[-1]}:{n}", f"rate:{lane.value}")
+        )
+        budget = target - in_lane if rate > 0 else math.inf
         if cap is not None:
             budget = min(budget, cap - used.get(lane, 0) - in_lane)
         if budget <= 0:
@@ -211,7 +220,11 @@ def top_up_batch(
         if len(candidates) == 0:
             continue
         budget = int(min(budget, len(candidates)))
-        n_explore = round(budget * policy.exploration)
+        # stochastic rounding, so small batches (a quiet day) still explore at the set share
+        batch_key = f"{ids[0]}:{ids[-1]}:{n}"
+        n_explore = _stochastic_round(
+            budget * policy.exploration, draw(seed, batch_key, f"round:{lane.value}")
+        )
         n_exploit = budget - n_explore
         order = candidates[np.argsort(-scores[candidates], kind="stable")]
         exploit = order[:n_exploit]

@@ -163,6 +163,38 @@ def evaluate(
     )
 
 
+def explain_declarations(
+    model: str | Path,
+    data: str | Path,
+    ids: Sequence[str],
+    mapping: str | Path | None = None,
+    artifact_dir: str | Path | None = None,
+    top: int = 5,
+) -> list[dict[str, Any]]:
+    """Score and plain-language reasons for the given declaration ids of a file."""
+    from silkgate.risk.datasets import frame_to_records
+    from silkgate.risk.scorer import RiskModel
+
+    rm = RiskModel.load(resolve_model(model, artifact_dir))
+    frame, cmap = read_data(data, mapping)
+    wanted = frame[frame["declaration_id"].isin([str(i) for i in ids])]
+    missing = sorted(set(map(str, ids)) - set(wanted["declaration_id"]))
+    if missing:
+        raise KeyError(f"declarations not in {Path(data).name}: {', '.join(missing)}")
+    out = []
+    for rec in frame_to_records(wanted, cmap.extra_fields):
+        score, reasons = rm.explain(rec, top)
+        out.append(
+            {
+                "declaration_id": rec.declaration_id,
+                "score": score,
+                "model_id": rm.model_id,
+                "reasons": [r.model_dump() for r in reasons],
+            }
+        )
+    return out
+
+
 def list_models(artifact_dir: str | Path | None = None) -> list[ModelSummary]:
     """Model artifacts in a directory, newest first."""
     folder = Path(artifact_dir) if artifact_dir is not None else paths.artifact_dir()

@@ -89,13 +89,15 @@ class TrainResult:
 
 def summarise(frame: pd.DataFrame, source: str, sha256: str) -> DataSummary:
     """Rows, positives and period of a canonical frame."""
-    labels = pd.to_numeric(frame.get("label"), errors="coerce")
+    positives = 0
+    if "label" in frame:
+        positives = int(pd.to_numeric(frame["label"], errors="coerce").fillna(0).sum())
     dates = pd.to_datetime(frame["date"]) if len(frame) else pd.Series([], dtype="datetime64[ns]")
     return DataSummary(
         source=source,
         sha256=sha256,
         rows=len(frame),
-        positives=int(labels.fillna(0).sum()) if labels is not None else 0,
+        positives=positives,
         date_from=dates.min().date() if len(frame) else None,
         date_to=dates.max().date() if len(frame) else None,
     )
@@ -205,6 +207,7 @@ def train_model(
         names = sub.feature_names(history)
         cols = _columns(all_names, names)
         params = _lgb_params(candidate, options)
+        params["monotone_constraints"] = sub.monotone_constraints(history)
         dtrain = lgb.Dataset(
             x_fit[:, cols],
             y_fit,
@@ -258,8 +261,10 @@ def train_model(
         x_all = final_builder.matrix(data, empty, mode="expanding")
         final_history = HistoryTable.fit(data, options.history_keys, options.history_alpha)
         rounds = max(1, math.ceil(iteration * len(data) / max(1, len(fit_part))))
+        refit_params = _lgb_params(chosen, options)
+        refit_params["monotone_constraints"] = final_builder.monotone_constraints(final_history)
         booster = lgb.train(
-            _lgb_params(chosen, options),
+            refit_params,
             lgb.Dataset(
                 x_all,
                 data["label"].to_numpy(dtype=float),
@@ -281,14 +286,12 @@ def train_model(
     params = _lgb_params(chosen, options)
     params["trader_categoricals"] = bool(chosen.get("trader_categoricals", False))
     params["history_alpha"] = options.history_alpha
-    import lightgbm
-
     metadata = ModelMetadata(
         model_id=f"risk-{created:%Y%m%dT%H%M%S}-{digest}",
         created_at=created,
         office=options.office,
         mapping=options.mapping,
-        lightgbm_version=lightgbm.__version__,
+        lightgbm_version=lgb.__version__,
         features=final_builder.feature_names(final_history),
         categorical_features=final_builder.categoricals,
         params=params,
