@@ -191,6 +191,8 @@ def bench_backend(kind: str, args: argparse.Namespace) -> dict[str, dict[str, fl
     ids = seeded(platform)
     _, token = registry.issue_api_key(platform, ids["cn-broker"], "bench", "bench")
     _ = platform.signer
+    # SQLite has one writer at a time: a second process only adds lock waits (see docs).
+    workers = args.workers if args.workers else (1 if kind == "sqlite" else 2)
     port = free_port()
     server = subprocess.Popen(
         [
@@ -199,7 +201,7 @@ def bench_backend(kind: str, args: argparse.Namespace) -> dict[str, dict[str, fl
             "--port",
             str(port),
             "--workers",
-            str(args.workers),
+            str(workers),
             "--no-access-log",
         ],
         env=env,
@@ -241,13 +243,19 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=32)
     ap.add_argument("--batches", type=int, default=20)
     ap.add_argument("--batch-size", type=int, default=500)
-    ap.add_argument("--workers", type=int, default=2, help="API worker processes")
+    ap.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="API worker processes (default: SQLite 1, PostgreSQL 2)",
+    )
     ap.add_argument("--batch-clients", type=int, default=2, help="concurrent batch senders")
     ap.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
     args = ap.parse_args()
     kinds = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     print(
-        f"silkgate ingest benchmark — {os.cpu_count()} cores, {args.workers} API workers, "
+        f"silkgate ingest benchmark — {os.cpu_count()} cores, "
+        f"{args.workers or 'SQLite 1 / PostgreSQL 2'} API workers, "
         f"{args.concurrency} single-request clients, {args.batch_clients} batch clients x {args.batch_size}"
     )
     print(

@@ -9,12 +9,13 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from silkgate.core.errors import FieldError, SilkgateError, pointer
 from silkgate.core.platform import Platform
-from silkgate.registry.service import Caller, authenticate
+from silkgate.registry.service import Caller, authenticate, cached_caller
 
 log = logging.getLogger("silkgate.api")
 PROBLEM = "application/problem+json"
@@ -145,12 +146,12 @@ class _TooLarge(Exception):
 _bearer = HTTPBearer(auto_error=False, description="An API key issued with `silkgate key create`.")
 
 
-def get_platform(request: Request) -> Platform:
+async def get_platform(request: Request) -> Platform:
     platform: Platform = request.app.state.platform
     return platform
 
 
-def current_caller(
+async def current_caller(
     request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
 ) -> Caller:
     """The organization behind the bearer token; 401 problem otherwise."""
@@ -162,7 +163,11 @@ def current_caller(
             [FieldError("/headers/authorization", "missing", "no bearer token")],
             "unauthorized",
         )
-    caller = authenticate(get_platform(request), credentials.credentials)
+    platform: Platform = request.app.state.platform
+    # A cached key is answered on the event loop; only a miss goes to the database.
+    caller = cached_caller(platform, credentials.credentials)
+    if caller is None:
+        caller = await run_in_threadpool(authenticate, platform, credentials.credentials)
     if caller is None:
         raise SilkgateError(
             "Unauthorized",

@@ -8,6 +8,7 @@ a duplicate LRN or a reused Idempotency-Key fails only its own request.
 
 from __future__ import annotations
 
+import asyncio
 import queue
 import threading
 from concurrent.futures import Future
@@ -153,10 +154,15 @@ class GroupCommitter:
         self._lock = threading.Lock()
 
     def submit(self, lodging: Lodging) -> tuple[DeclarationOut, bool]:
+        """Queue a lodging and wait for its outcome (from a worker thread)."""
+        return self.enqueue(lodging).result()
+
+    def enqueue(self, lodging: Lodging) -> Future[tuple[DeclarationOut, bool]]:
+        """Queue a lodging; the future settles when its group has committed (for async callers)."""
         self._ensure_started()
         future: Future[tuple[DeclarationOut, bool]] = Future()
         self._queue.put((lodging, future))
-        return future.result()
+        return future
 
     def close(self) -> None:
         if self._thread is not None:
@@ -212,3 +218,22 @@ class GroupCommitter:
                 future.set_exception(outcome)
             else:
                 future.set_result(outcome)
+
+
+async def lodge(
+    platform: Platform, caller: Caller, data: bytes, idempotency_key: str | None
+) -> tuple[DeclarationOut, bool]:
+    """``service.create`` for the event loop: parse inline, store through the group committer.
+
+    Waiting on the committer's future instead of a worker thread saves a thread hop per request.
+    """
+    from starlette.concurrency import run_in_threadpool
+
+    from silkgate.declarations import service as svc
+
+    committer = platform.group_committer
+    if committer is None:
+        return await run_in_threadpool(svc.create, platform, caller, data, idempotency_key)
+    svc.require_declarant(caller)
+    lodging = Lodging(caller, svc.prepare(data), idempotency_key)
+    return await asyncio.wrap_future(committer.enqueue(lodging))

@@ -89,7 +89,7 @@ def prepare(data: bytes | str | dict[str, Any]) -> Prepared:
     return Prepared(body, payload, sha256_hex(canonical_json(payload)))
 
 
-def _require_declarant(caller: Caller) -> None:
+def require_declarant(caller: Caller) -> None:
     if not any(r.value in caller.roles for r in DECLARANT_ROLES):
         raise Forbidden(
             "only brokers, customs-service companies, carriers and e-ports lodge declarations"
@@ -172,7 +172,7 @@ def create(
     idempotency_key: str | None = None,
 ) -> tuple[DeclarationOut, bool]:
     """Lodge one declaration; returns it and whether it was created now (False on a replay)."""
-    _require_declarant(caller)
+    require_declarant(caller)
     lodging = Lodging(caller, prepare(data), idempotency_key)
     committer = platform.group_committer
     if committer is not None:
@@ -203,7 +203,7 @@ def create_batch(
     platform: Platform, caller: Caller, lines: Iterable[bytes | str | dict[str, Any]]
 ) -> BatchReport:
     """Lodge many declarations; each line is accepted or rejected on its own."""
-    _require_declarant(caller)
+    require_declarant(caller)
     results: list[BatchLineResult] = []
     ready: list[tuple[int, Prepared]] = []
     seen: set[str] = set()

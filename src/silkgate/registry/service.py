@@ -246,6 +246,14 @@ def list_api_keys(platform: Platform, member_id: str) -> list[ApiKey]:
 _AUTH_CACHE: dict[str, tuple[float, Caller]] = {}
 
 
+def cached_caller(platform: Platform, token: str) -> Caller | None:
+    """The caller for a token verified within ``auth_cache_seconds``, without any I/O."""
+    if not TOKEN_RE.match(token):
+        return None
+    hit = _AUTH_CACHE.get(_hash_token(platform.settings, token))
+    return hit[1] if hit is not None and hit[0] > time.monotonic() else None
+
+
 def authenticate(platform: Platform, token: str) -> Caller | None:
     """Resolve a bearer token to its organization, or None if unknown, revoked or inactive.
 
