@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from silkgate.audit.cli import app as audit_app
-from silkgate.core.cli_support import console, load_settings, platform_session
+from silkgate.core.cli_support import console, err_console, load_settings, platform_session
 from silkgate.declarations.cli import app as declarations_app
 from silkgate.registry.cli import key_app, org_app
 from silkgate.risk.cli import app as risk_app
@@ -66,7 +66,14 @@ def serve(
     """Serve the API (OpenAPI docs at /docs)."""
     import uvicorn
 
+    from silkgate.core.signing import MissingPlatformKey, load_platform_key
+
     settings = load_settings()
+    try:
+        load_platform_key(settings)  # refuse to start without a signing key, before forking
+    except MissingPlatformKey as exc:
+        err_console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
     uvicorn.run(
         "silkgate.app:create_app",
         factory=True,
