@@ -18,6 +18,7 @@ from silkgate.core.settings import Settings, get_settings
 from silkgate.declarations.api import router as declarations_router
 from silkgate.declarations.schemas import DeclarationIn
 from silkgate.registry.api import router as registry_router
+from silkgate.risk.api import router as risk_router
 
 API_PREFIX = "/api/v1"
 
@@ -29,7 +30,18 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         _ = platform.signer  # fail at start-up, not on the first request, if the key is missing
-        yield
+        worker = None
+        if platform.settings.risk_worker:
+            from silkgate.risk.assessor import AssessorWorker
+
+            worker = AssessorWorker(platform)
+            worker.start()
+        app.state.risk_worker = worker
+        try:
+            yield
+        finally:
+            if worker is not None:
+                worker.stop()
 
     app = FastAPI(
         title="Silkgate",
@@ -82,6 +94,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     api.include_router(health)
     api.include_router(registry_router)
     api.include_router(declarations_router)
+    api.include_router(risk_router)
     app.include_router(api)
 
     def openapi() -> dict[str, Any]:

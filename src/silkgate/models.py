@@ -3,8 +3,16 @@
 from silkgate.audit.models import AuditEntry, SigningKey
 from silkgate.declarations.models import Declaration, DeclarationVersion, GoodsItem, IdempotencyKey
 from silkgate.registry.models import ApiKey, Crossing, CrossingAssignment, MemberState, Organization
+from silkgate.risk.models import (
+    ActiveRiskModel,
+    InspectionResult,
+    RiskAssessment,
+    RiskModelRecord,
+    RiskProfile,
+)
 
 __all__ = [
+    "ActiveRiskModel",
     "ApiKey",
     "AuditEntry",
     "Crossing",
@@ -13,7 +21,11 @@ __all__ = [
     "DeclarationVersion",
     "GoodsItem",
     "IdempotencyKey",
+    "InspectionResult",
     "MemberState",
     "Organization",
+    "RiskAssessment",
+    "RiskModelRecord",
+    "RiskProfile",
     "SigningKey",
 ]

@@ -50,3 +50,14 @@ def kcs_dir() -> Path:
     if not (folder / "train-2020.csv").is_file():
         pytest.skip(f"KCS data not found in {folder} (set SILKGATE_SHARED_DIR)")
     return folder
+
+
+# --------------------------------------------------------------------------- platform (phase 2)
+
+
+@pytest.fixture
+def env(platform):
+    """A seeded platform with demo keys and an API client (no worker thread: no lifespan)."""
+    from tests.risk.platform_env import Env
+
+    return Env.build(platform)

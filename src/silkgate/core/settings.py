@@ -49,6 +49,18 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, gt=0, lt=65536)
     db_pool_size: int = Field(default=10, gt=0)
     log_level: str = "INFO"
+    risk_worker: bool = Field(
+        default=True, description="Run the background risk assessor in the API process."
+    )
+    risk_worker_interval: float = Field(
+        default=0.2, gt=0, le=10, description="Seconds between polls for declarations to assess."
+    )
+    risk_worker_batch: int = Field(
+        default=500, gt=0, le=10_000, description="Most declarations assessed per transaction."
+    )
+    risk_artifacts: Path | None = Field(
+        default=None, description="Risk model artifacts; default <data_dir>/risk-models."
+    )
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:
@@ -66,6 +78,10 @@ class Settings(BaseSettings):
     @property
     def keys_dir(self) -> Path:
         return self.data_dir / "keys"
+
+    @property
+    def risk_artifact_dir(self) -> Path:
+        return self.risk_artifacts or self.data_dir / "risk-models"
 
 
 @lru_cache

@@ -309,7 +309,8 @@ def _out(platform: Platform, caller: Caller, d: Declaration, view: View) -> Decl
         submitted_at=d.submitted_at,
         updated_at=d.updated_at,
         pre_arrival=view is View.PRE_ARRIVAL,
-        lane=d.lane,
+        # The lane is the lodging side's control decision: not part of pre-arrival information.
+        lane=None if view is View.PRE_ARRIVAL else d.lane,
         data=payload,
     )
 

@@ -1,6 +1,8 @@
 """``silkgate risk``: train, evaluate, backtest, list models and manage profile files.
 
-These commands need no database; the lead mounts ``app`` under the main CLI.
+The file commands need no database; the platform ones (worker, activate, inspection, profile
+import/list, ``train --from-platform``, ``models`` without ``--artifacts``) are defined in
+``platform_cli`` and registered here.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from silkgate.risk import platform_cli
+
 if TYPE_CHECKING:
     from types import ModuleType
 
@@ -20,7 +24,10 @@ app = typer.Typer(
     help="Risk engine: lanes from criteria, value controls, random quotas and a learned model.",
     no_args_is_help=True,
 )
-profile_app = typer.Typer(help="Selectivity profiles as TOML files.", no_args_is_help=True)
+profile_app = typer.Typer(
+    help="Selectivity profiles: TOML files, and the versions stored on the platform.",
+    no_args_is_help=True,
+)
 app.add_typer(profile_app, name="profile")
 
 console = Console()
@@ -67,7 +74,16 @@ def _print_report(report: Any, title: str) -> None:
 
 @app.command()
 def train(
-    data: Annotated[Path, typer.Option("--data", help="labelled CSV or Parquet file")],
+    data: Annotated[
+        Path | None, typer.Option("--data", help="labelled CSV or Parquet file")
+    ] = None,
+    from_platform: Annotated[
+        bool,
+        typer.Option(
+            "--from-platform",
+            help="train on the platform's declarations with recorded inspection results",
+        ),
+    ] = False,
     mapping: MappingOpt = None,
     valid: Annotated[
         Path | None,
@@ -84,9 +100,19 @@ def train(
     threads: Annotated[
         int, typer.Option(help="LightGBM threads (1 is fastest on a shared 2-core machine)")
     ] = 1,
+    activate: Annotated[
+        bool, typer.Option("--activate", help="with --from-platform --office: activate it")
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Train a model; hyper-parameters are chosen on the validation period only."""
+    if from_platform:
+        if data is not None or valid is not None or mapping is not None:
+            raise _fail("--from-platform reads the database; drop --data, --valid and --mapping")
+        platform_cli.train_from_platform(office, activate, threads, json_out)
+        return
+    if data is None:
+        raise _fail("give --data FILE, or --from-platform")
     service = _service()
     try:
         meta, folder = service.train(
@@ -207,7 +233,13 @@ def explain(
 
 @app.command()
 def models(artifacts: ArtifactsOpt = None, json_out: JsonOpt = False) -> None:
-    """List model artifacts, newest first."""
+    """The model registry: artifacts, registration and the active model per office.
+
+    With --artifacts DIR: only the artifacts in DIR, without the database.
+    """
+    if artifacts is None:
+        platform_cli.models_registry(json_out)
+        return
     service = _service()
     found = service.list_models(artifacts)
     if json_out:
@@ -292,10 +324,25 @@ def profile_validate(path: Annotated[Path, typer.Argument(help="profile TOML fil
 
 @profile_app.command("export")
 def profile_export(
-    path: Annotated[Path, typer.Argument(help="profile TOML file")],
+    path: Annotated[Path | None, typer.Argument(help="profile TOML file")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="write here instead of stdout")] = None,
+    office: Annotated[
+        str | None, typer.Option("--office", help="export the office's stored profile")
+    ] = None,
+    direction: Annotated[
+        str, typer.Option("--direction", help="with --office: import, export or transit")
+    ] = "import",
+    version: Annotated[
+        int | None, typer.Option("--version", help="with --office: a stored version")
+    ] = None,
 ) -> None:
-    """Print (or write) a profile in canonical TOML after validating it."""
+    """Print (or write) a profile in canonical TOML: a file after validating it, or with
+    --office the stored profile in force (the built-in default where none is saved)."""
+    if office is not None:
+        platform_cli.profile_export_db(office, direction, version, out)
+        return
+    if path is None:
+        raise _fail("give a profile FILE, or --office and --direction")
     service = _service()
     from silkgate.risk.profiles import ProfileError
 
@@ -335,3 +382,6 @@ def profile_bands(
     else:
         out.write_text(text, encoding="utf-8")
         console.print(f"{len(prof.value_controls.bands)} bands written to {out}")
+
+
+platform_cli.register(app, profile_app)

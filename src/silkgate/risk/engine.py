@@ -74,15 +74,25 @@ class RiskEngine:
             reasons=decision.reasons or [f"no control: {Lane.GREEN.meaning}"],
         )
 
-    def assess(self, declaration: Declaration, explain: bool = True) -> Assessment:
-        """Lane for one declaration, decided on its own (streaming thresholds, daily capacity)."""
+    def assess(
+        self,
+        declaration: Declaration,
+        explain: bool = True,
+        scored: tuple[float, list[Contribution]] | None = None,
+    ) -> Assessment:
+        """Lane for one declaration, decided on its own (streaming thresholds, daily capacity).
+
+        ``scored``: the model's score and explanation computed beforehand (``explain_many``).
+        """
         record = as_record(declaration)
         fields = record.as_fields()
         decision = self.compiled.preselect(record.declaration_id, fields)
         score: float | None = None
         explanation: list[Contribution] = []
         if self.model is not None and self.profile.model.enabled:
-            if explain:
+            if scored is not None:
+                score, explanation = scored
+            elif explain:
                 score, explanation = self.model.explain(record, self.explain_top)
             else:
                 score = self.model.score(record)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -121,6 +121,29 @@ class RiskModel:
         )[0]
         score = float(_sigmoid(np.array([contrib.sum()]))[0])
         return score, explain_contributions(self, fields, x[0], contrib, top)
+
+    def explain_many(
+        self, declarations: Sequence[DeclarationRecord], top: int = 5
+    ) -> list[tuple[float, list[Contribution]]]:
+        """:meth:`explain` for many declarations with one feature matrix and one
+        ``pred_contrib`` call (the assessor's batch path; same results, far fewer calls)."""
+        from silkgate.risk.datasets import records_to_frame
+        from silkgate.risk.explain import explain_contributions
+
+        if not declarations:
+            return []
+        x = self.matrix(records_to_frame(declarations, self.builder.extra_fields))
+        contrib = np.asarray(
+            self.booster.predict(
+                x, num_iteration=self._iteration, pred_contrib=True, num_threads=1
+            ),
+            dtype=float,
+        )
+        scores = _sigmoid(contrib.sum(axis=1))
+        return [
+            (float(scores[i]), explain_contributions(self, rec.as_fields(), x[i], contrib[i], top))
+            for i, rec in enumerate(declarations)
+        ]
 
     def threshold_for_rate(self, share: float) -> float:
         """Score above which about ``share`` (0..1) of declarations fall, from reference scores."""

@@ -267,11 +267,18 @@ class CapacityLedger:
 
 @dataclass
 class StreamThresholds:
-    """Score thresholds per lane and exploration probabilities, for one-at-a-time decisions."""
+    """Score thresholds per lane and exploration probabilities, for one-at-a-time decisions.
+
+    A score above a lane's threshold selects; a score exactly at it selects with probability
+    ``ties[lane]`` (a deterministic draw), so a model with few distinct scores — small trees,
+    little data — still meets its rate instead of selecting every declaration tied at the
+    threshold.
+    """
 
     exploit: dict[Lane, float]
     explore: dict[Lane, float]
     mean_uncertainty: float = 0.25
+    ties: dict[Lane, float] = field(default_factory=dict)
 
     @classmethod
     def from_reference(cls, reference: Sequence[float], policy: ModelSelection) -> StreamThresholds:
@@ -279,16 +286,33 @@ class StreamThresholds:
         ref = np.asarray(reference, dtype=float)
         exploit: dict[Lane, float] = {}
         explore: dict[Lane, float] = {}
+        ties: dict[Lane, float] = {}
         cumulative = 0.0
         for lane in LANES_BY_SEVERITY:
             rate = policy.rates.get(lane, 0.0) / 100
             if rate <= 0:
                 continue
             cumulative += rate * (1 - policy.exploration)
-            exploit[lane] = float(np.quantile(ref, 1 - cumulative)) if len(ref) else math.inf
             explore[lane] = rate * policy.exploration
+            if not len(ref):
+                exploit[lane] = math.inf
+                continue
+            thr = float(np.quantile(ref, 1 - cumulative))
+            exploit[lane] = thr
+            above, at = float(np.mean(ref > thr)), float(np.mean(ref == thr))
+            ties[lane] = min(1.0, max(0.0, (cumulative - above) / at)) if at > 0 else 1.0
         unc = ref * (1 - ref) if len(ref) else np.array([0.25])
-        return cls(exploit, explore, float(max(unc.mean(), 1e-6)))
+        return cls(exploit, explore, float(max(unc.mean(), 1e-6)), ties)
+
+    def exceeds(self, lane: Lane, score: float, seed: int, declaration_id: str) -> bool:
+        """Whether ``score`` passes the lane's threshold (ties by a reproducible draw)."""
+        thr = self.exploit.get(lane)
+        if thr is None or score < thr:
+            return False
+        if score > thr:
+            return True
+        tie = self.ties.get(lane, 1.0)
+        return tie >= 1.0 or draw(seed, declaration_id, f"tie:{lane.value}") < tie
 
 
 def top_up_one(
@@ -316,7 +340,8 @@ def top_up_one(
         thr = thresholds.exploit.get(lane)
         if thr is None or lane.severity <= decision.lane.severity:
             continue
-        if score >= thr and room(lane):
+        passes = thresholds.exceeds(lane, score, seed, decision.declaration_id)
+        if passes and room(lane):
             take(lane, "model", f"model score {score:.3f} ≥ {thr:.3f} for {lane.value}")
             return
     u = draw(seed, decision.declaration_id, "explore")
