@@ -32,7 +32,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
         _ = platform.signer  # fail at start-up, not on the first request, if the key is missing
         worker = None
         if platform.settings.risk_worker:
-            from silkgate.risk.assessor import AssessorWorker
+            from silkgate.risk.worker import AssessorWorker
 
             worker = AssessorWorker(platform)
             worker.start()

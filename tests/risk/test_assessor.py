@@ -17,10 +17,11 @@ from silkgate.core.platform import Platform
 from silkgate.declarations import service as declarations
 from silkgate.risk import assessor as assessor_mod
 from silkgate.risk import profile_service
-from silkgate.risk.assessor import Assessor, assess_pending, assessment_payload
+from silkgate.risk.assessor import Assessor, assessment_payload
 from silkgate.risk.models import RiskAssessment
 from silkgate.risk.records import combine
 from silkgate.risk.schemas import Assessment, Contribution, FiredCriterion, Lane
+from silkgate.risk.worker import assess_pending
 from tests.factories import export_cn_to_kz
 from tests.risk.platform_env import API, Env
 
@@ -218,3 +219,31 @@ def test_items_combine_into_the_strictest_lane_and_highest_score() -> None:
     ]
     green = combine([_item(Lane.GREEN, "default", None, [], [])] * 2, ["note"])
     assert green.lane is Lane.GREEN and green.reasons == ["note", "no control: release"]
+
+
+def test_an_unreadable_stored_profile_falls_back_to_the_default_and_says_so(env: Env) -> None:
+    from sqlalchemy import update
+
+    from silkgate.risk.models import RiskProfile
+
+    profile_service.save(env.platform, "test", "CN-KHORGOS", "export", EVERYTHING_RED)
+    with env.platform.db.session() as s:
+        s.execute(update(RiskProfile).values(data={"office": "CN-KHORGOS", "criteria": [{}]}))
+    decl = env.lodge("A-6")
+    assert assess_pending(env.platform) == 1
+    risk = env.get(f"/declarations/{decl}/risk", "cn-customs").json()
+    assert risk["profile_version"] is None
+    assert risk["reasons"][0] == "profile version 1 cannot be read: built-in default applied"
+
+
+def test_openapi_documents_the_risk_routes(env: Env) -> None:
+    paths = env.client.get("/openapi.json").json()["paths"]
+    for path in (
+        "/api/v1/declarations/{declaration_id}/risk",
+        "/api/v1/declarations/{declaration_id}/lane",
+        "/api/v1/declarations/{declaration_id}/inspection",
+        "/api/v1/risk/profiles/{office}/{direction}",
+    ):
+        assert path in paths, path
+    put = paths["/api/v1/risk/profiles/{office}/{direction}"]["put"]
+    assert set(put["requestBody"]["content"]) == {"application/json", "application/toml"}

@@ -7,9 +7,9 @@ from typing import Any
 from sqlalchemy import func, select
 
 from silkgate.audit import service as audit
-from silkgate.risk.assessor import assess_pending
 from silkgate.risk.declaration_risk import inspection_payload
 from silkgate.risk.models import InspectionResult
+from silkgate.risk.worker import assess_pending
 from tests.factories import export_cn_to_kz
 from tests.risk.platform_env import API, Env
 

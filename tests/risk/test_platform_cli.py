@@ -7,10 +7,12 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 from typer.testing import CliRunner
 
 from silkgate.cli import app
 from silkgate.risk import model_registry
+from silkgate.risk.models import RiskAssessment
 from tests.risk.platform_env import Env
 from tests.risk.platform_history import SMALL_GRID, inspected_history
 
@@ -114,3 +116,20 @@ def test_models_activate_and_train_from_platform(cli: Env) -> None:
     assert "CN-KHORGOS" in run("models")
     assert "no longer active" in run("deactivate", "--office", "CN-KHORGOS")
     assert "not found" in run("activate", "nope", "--office", "CN-KHORGOS", code=1).lower()
+
+
+def test_verify_finds_a_rewritten_assessment(cli: Env, tmp_path: Path) -> None:
+    path = tmp_path / "p.toml"
+    path.write_text(PROFILE)
+    run("profile", "import", path, "--office", "CN-KHORGOS", "--direction", "export")
+    decl = cli.lodge("V-1")
+    run("worker", "--once")
+    run(
+        "inspection", "record", decl, "--as", cli.ids["cn-customs"], "--outcome",
+        "no_discrepancy",
+    )  # fmt: skip
+    assert "1 assessments, 1 inspections, 1 profiles match" in run("verify")
+    with cli.platform.db.session() as s:
+        s.execute(update(RiskAssessment).values(lane="green"))
+    out = run("verify", code=1)
+    assert f"assessment of declaration {decl} version 1" in out

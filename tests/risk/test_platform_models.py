@@ -8,9 +8,10 @@ from sqlalchemy import select
 from silkgate.audit.models import AuditEntry
 from silkgate.core.errors import Conflict, NotFound, ValidationFailed
 from silkgate.risk import model_registry, profile_service
-from silkgate.risk.assessor import Assessor, assess_pending
+from silkgate.risk.assessor import Assessor
 from silkgate.risk.models import RiskAssessment
 from silkgate.risk.platform_training import item_labels, labelled_frame
+from silkgate.risk.worker import assess_pending
 from tests.risk.platform_env import Env
 from tests.risk.platform_history import SMALL_GRID, cn_exports, inspected_history, is_bad
 

@@ -7,8 +7,8 @@ import tomllib
 from sqlalchemy import select
 
 from silkgate.audit.models import AuditEntry
-from silkgate.risk.assessor import assess_pending
 from silkgate.risk.records import DEFAULT_RANDOM_RATES
+from silkgate.risk.worker import assess_pending
 from tests.risk.platform_env import Env
 
 PATH = "/risk/profiles/CN-KHORGOS/export"

@@ -9,12 +9,11 @@ import pytest
 from sqlalchemy import select
 
 from silkgate.declarations import service as declarations
-from silkgate.risk import assessor as assessor_mod
-from silkgate.risk import model_registry, profile_service
-from silkgate.risk.assessor import assess_pending, assessor_for
+from silkgate.risk import live_thresholds, model_registry, profile_service
 from silkgate.risk.models import RiskAssessment
 from silkgate.risk.schemas import Lane, ModelSelection
 from silkgate.risk.selection import StreamThresholds
+from silkgate.risk.worker import assess_pending, assessor_for
 from tests.risk.platform_env import Env
 from tests.risk.platform_history import SMALL_GRID, cn_exports, inspected_history
 
@@ -43,7 +42,7 @@ def test_thresholds_follow_the_offices_live_declaration_scores(
     )
     profile = {"model": {"rates": {"red": 10.0}, "exploration": 0.0}}
     profile_service.save(env.platform, "test", "CN-KHORGOS", "export", profile)
-    monkeypatch.setattr(assessor_mod, "THRESHOLD_MIN_SCORES", 30)
+    monkeypatch.setattr(live_thresholds, "MIN_SCORES", 30)
     report = declarations.create_batch(
         env.platform, env.caller("cn-broker"), cn_exports(40, seed=9, prefix="L")
     )

@@ -58,6 +58,12 @@ class Settings(BaseSettings):
     risk_worker_batch: int = Field(
         default=500, gt=0, le=10_000, description="Most declarations assessed per transaction."
     )
+    risk_worker_nice: int = Field(
+        default=10,
+        ge=0,
+        le=19,
+        description="Niceness added to the assessor thread so lodging keeps the CPU under load.",
+    )
     risk_artifacts: Path | None = Field(
         default=None, description="Risk model artifacts; default <data_dir>/risk-models."
     )

@@ -1,15 +1,15 @@
 """The assessor: every accepted declaration gets a lane, score and reasons, stored and audited.
 
-Lodging stays free of model work (it is the ingest hot path); a worker picks up accepted,
-not-yet-assessed declarations in batches instead. Each batch is one transaction: the rows are
-locked (PostgreSQL ``FOR UPDATE SKIP LOCKED``, so several processes share the work and never
-take the same declaration; SQLite's write lock serialises them), assessed, stored in
+Lodging stays free of model work (it is the ingest hot path); a worker (``worker.py``) picks
+up accepted, not-yet-assessed declarations in batches instead. Each batch is one transaction:
+the rows are locked (PostgreSQL ``FOR UPDATE SKIP LOCKED``, so several processes share the work
+and never take the same declaration; SQLite's write lock serialises them), assessed, stored in
 ``risk_assessments``, the declaration's lane set and its status moved to ``risk_assessed``, and
 one audit entry appended per declaration — all or nothing.
 
 Lanes use the engine's one-at-a-time path (``RiskEngine.assess``: score thresholds from the
-model's reference scores, daily capacity counted from stored assessments), so a lane does not
-depend on which declarations happened to arrive in the same batch.
+office's live scores, see ``live_thresholds.py``; daily capacity counted from stored
+assessments), so a lane does not depend on which declarations arrived in the same batch.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import hashlib
 import logging
 import math
 import threading
-import weakref
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -33,6 +32,7 @@ from silkgate.audit.service import AuditEvent
 from silkgate.core.db import table_of
 from silkgate.declarations.models import Declaration
 from silkgate.declarations.schemas import DeclarationStatus
+from silkgate.risk import live_thresholds as live
 from silkgate.risk.models import ActiveRiskModel, RiskAssessment, RiskModelRecord, RiskProfile
 from silkgate.risk.offices import office_for
 from silkgate.risk.records import Combined, combine, default_profile, item_records
@@ -45,11 +45,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("silkgate.risk")
 ACTOR = "platform"
-#: Streaming thresholds: recomputed from this many latest stored scores, at most this often,
-#: once at least ``THRESHOLD_MIN_SCORES`` declarations were scored by the model at the office.
-THRESHOLD_WINDOW = 5000
-THRESHOLD_REFRESH_SECONDS = 60.0
-THRESHOLD_MIN_SCORES = 200
 #: Target duration of one batch's transaction (its size adapts to the measured cost).
 BATCH_SECONDS = 0.15
 MODEL_SOURCES = ("model", "exploration")
@@ -90,6 +85,7 @@ class _Engine:
     model_id: str | None
     engine: RiskEngine
     notes: list[str] = field(default_factory=list)
+    applied_version: int | None = None  # the version used (None: the built-in default)
     refreshed: float = -math.inf  # monotonic time the thresholds were last recomputed
 
 
@@ -152,8 +148,8 @@ class Assessor:
                 self._refresh_thresholds(s, key, cached)
                 out[key] = cached
                 continue
-            profile = self._profile(s, key, version)
-            notes: list[str] = []
+            profile, notes = self._profile(s, key, version)
+            applied = version if not notes else None
             model = None
             if record is not None and profile.model.enabled:
                 loaded = self._model(record)
@@ -161,79 +157,27 @@ class Assessor:
                     notes.append(f"{loaded}: lane from criteria and random selection only")
                 else:
                     model = loaded
-            built = _Engine(version, model_id, RiskEngine(profile, model), notes)
+            built = _Engine(version, model_id, RiskEngine(profile, model), notes, applied)
             self._refresh_thresholds(s, key, built)
             self._engines[key] = out[key] = built
         return out
 
     def _refresh_thresholds(self, s: Session, key: Key, built: _Engine) -> None:
-        """Score thresholds from the office's recent traffic rather than the training data.
-
-        The artifact's reference scores are goods items of the training period (and, after a
-        refit, from the model before it); live lanes are per declaration — its highest item
-        score. So the thresholds are quantiles of the declaration scores this model gave at the
-        office and direction (the latest ``THRESHOLD_WINDOW``); until ``THRESHOLD_MIN_SCORES``
-        exist, of the scores it gives the latest declarations assessed there before it (shadow
-        scoring); with neither, the artifact's. Recomputed every ``THRESHOLD_REFRESH_SECONDS``.
-        """
+        """Recompute the model's score thresholds from live traffic (``live_thresholds``)."""
         engine = built.engine
-        if engine.model is None or monotonic() - built.refreshed < THRESHOLD_REFRESH_SECONDS:
+        if engine.model is None or monotonic() - built.refreshed < live.REFRESH_SECONDS:
             return
-        from silkgate.risk.selection import StreamThresholds
-
         built.refreshed = monotonic()
-        scores = [
-            float(x)
-            for x in s.scalars(
-                select(RiskAssessment.score)
-                .where(
-                    RiskAssessment.office == key[0],
-                    RiskAssessment.direction == key[1],
-                    RiskAssessment.model_id == built.model_id,
-                    RiskAssessment.score.is_not(None),
-                )
-                .order_by(RiskAssessment.assessed_at.desc())
-                .limit(THRESHOLD_WINDOW)
-            )
-            if x is not None
-        ]
-        if len(scores) < THRESHOLD_MIN_SCORES:
-            scores = self._shadow_scores(s, key, engine.model)
-        if len(scores) >= THRESHOLD_MIN_SCORES:
-            engine.thresholds = StreamThresholds.from_reference(scores, engine.profile.model)
+        thresholds = live.thresholds(s, key, built.model_id, engine.model, engine.profile.model)
+        if thresholds is not None:
+            engine.thresholds = thresholds
 
-    def _shadow_scores(self, s: Session, key: Key, model: RiskModel) -> list[float]:
-        """The model's declaration scores for the latest declarations assessed at the office."""
-        from silkgate.risk.datasets import records_to_frame
-
-        rows = s.execute(
-            select(Declaration.id, Declaration.payload, Declaration.declarant)
-            .join(
-                RiskAssessment,
-                (RiskAssessment.declaration_id == Declaration.id)
-                & (RiskAssessment.version == Declaration.version),
-            )
-            .where(RiskAssessment.office == key[0], RiskAssessment.direction == key[1])
-            .order_by(RiskAssessment.assessed_at.desc())
-            .limit(THRESHOLD_WINDOW)
-        ).all()
-        if len(rows) < THRESHOLD_MIN_SCORES:
-            return []
-        today = datetime.now(UTC).date()
-        records, owner = [], []
-        for n, r in enumerate(rows):
-            items = item_records(r.id, r.payload, r.declarant, key[0], key[1], today)
-            records += items
-            owner += [n] * len(items)
-        item_scores = model.score_frame(records_to_frame(records, model.builder.extra_fields))
-        best = [-math.inf] * len(rows)
-        for n, score in zip(owner, item_scores, strict=True):
-            best[n] = max(best[n], float(score))
-        return [b for b in best if math.isfinite(b)]
-
-    def _profile(self, s: Session, key: Key, version: int | None) -> SelectivityProfile:
+    def _profile(
+        self, s: Session, key: Key, version: int | None
+    ) -> tuple[SelectivityProfile, list[str]]:
+        """The profile to apply, and notes for the reasons if it is not the stored one."""
         if version is None:
-            return default_profile(*key)
+            return default_profile(*key), []
         data = s.scalar(
             select(RiskProfile.data).where(
                 RiskProfile.office == key[0],
@@ -241,7 +185,12 @@ class Assessor:
                 RiskProfile.version == version,
             )
         )
-        return SelectivityProfile.model_validate(data)
+        try:
+            return SelectivityProfile.model_validate(data), []
+        except ValueError as exc:  # stored by an older version of the code, say
+            log.error("profile %s/%s v%s cannot be read: %s", *key, version, exc)
+            note = f"profile version {version} cannot be read: built-in default applied"
+            return default_profile(*key), [note]
 
     def _capacity_used(self, s: Session, key: Key, day: date) -> dict[Lane, int]:
         start = datetime.combine(day, time.min, tzinfo=UTC)
@@ -330,7 +279,7 @@ class Assessor:
                 "source": result.source,
                 "score": result.score,
                 "model_id": result.model_id,
-                "profile_version": built.profile_version,
+                "profile_version": built.applied_version,
                 "fired": result.fired,
                 "explanation": result.explanation,
                 "reasons": result.reasons,
@@ -423,74 +372,3 @@ class Assessor:
             for a in found
             if (a.declaration_id, a.version) in wanted
         }
-
-
-_ASSESSORS: weakref.WeakKeyDictionary[Any, Assessor] = weakref.WeakKeyDictionary()
-_ASSESSORS_LOCK = threading.Lock()
-
-
-def assessor_for(platform: Platform) -> Assessor:
-    """The process's assessor for a platform (engines and models cached between calls)."""
-    with _ASSESSORS_LOCK:
-        found = _ASSESSORS.get(platform)
-        if found is None:
-            found = _ASSESSORS[platform] = Assessor(platform)
-        return found
-
-
-def assess_pending(platform: Platform, limit: int | None = None) -> int:
-    """Assess every declaration waiting now (in batches); return how many were assessed."""
-    assessor = assessor_for(platform)
-    total = 0
-    while limit is None or total < limit:
-        size = assessor.batch_size(platform.settings.risk_worker_batch)
-        if limit is not None:
-            size = min(size, limit - total)
-        n = assessor.run_once(size)
-        total += n
-        if n < size:
-            break
-    return total
-
-
-class AssessorWorker:
-    """A daemon thread polling for pending declarations (the API starts one per process)."""
-
-    def __init__(self, platform: Platform, interval: float | None = None) -> None:
-        self.platform = platform
-        self.interval = interval if interval is not None else platform.settings.risk_worker_interval
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.assessed = 0
-
-    def start(self) -> None:
-        if self._thread is None:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self.run, name="silkgate-risk", daemon=True)
-            self._thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def run(self) -> None:
-        """Poll until stopped; a failing batch is logged and retried after a pause."""
-        most = self.platform.settings.risk_worker_batch
-        assessor = assessor_for(self.platform)
-        while not self._stop.is_set():
-            batch = assessor.batch_size(most)
-            try:
-                n = assessor.run_once(batch)
-            except Exception:  # keep the worker alive; the batch rolled back and is retried
-                log.exception("risk assessment batch failed")
-                self._stop.wait(max(1.0, self.interval * 10))
-                continue
-            self.assessed += n
-            if n < batch:
-                self._stop.wait(self.interval)

@@ -330,8 +330,8 @@ def profile_export(
         str | None, typer.Option("--office", help="export the office's stored profile")
     ] = None,
     direction: Annotated[
-        str, typer.Option("--direction", help="with --office: import, export or transit")
-    ] = "import",
+        str | None, typer.Option("--direction", help="with --office: import, export or transit")
+    ] = None,
     version: Annotated[
         int | None, typer.Option("--version", help="with --office: a stored version")
     ] = None,
@@ -339,6 +339,8 @@ def profile_export(
     """Print (or write) a profile in canonical TOML: a file after validating it, or with
     --office the stored profile in force (the built-in default where none is saved)."""
     if office is not None:
+        if direction is None:
+            raise _fail("--office needs --direction (import, export or transit)")
         platform_cli.profile_export_db(office, direction, version, out)
         return
     if path is None:

@@ -38,6 +38,7 @@ def register(app: typer.Typer, profile_app: typer.Typer) -> None:
     app.command("worker")(worker)
     app.command("activate")(activate)
     app.command("deactivate")(deactivate)
+    app.command("verify")(verify)
     app.add_typer(inspection_app, name="inspection")
     profile_app.command("import")(profile_import)
     profile_app.command("list")(profile_list)
@@ -51,13 +52,13 @@ def worker(
 ) -> None:
     """Assess accepted declarations as they arrive (Ctrl-C stops); several may run at once."""
     from silkgate.core.cli_support import platform_session
-    from silkgate.risk.assessor import AssessorWorker, assess_pending
+    from silkgate.risk.worker import AssessorWorker, assess_pending
 
     with platform_session() as platform:
         if once:
             console.print(f"{assess_pending(platform)} declarations assessed")
             return
-        runner = AssessorWorker(platform, interval)
+        runner = AssessorWorker(platform, interval, yield_share=0.0)
         console.print(f"assessing every {runner.interval:g} s; Ctrl-C stops")
         with contextlib.suppress(KeyboardInterrupt):
             runner.run()
@@ -85,6 +86,20 @@ def deactivate(office: OfficeOpt) -> None:
     with platform_session() as platform:
         previous = model_registry.deactivate(platform, actor(), office)
     console.print(f"model {previous} is no longer active at {office}")
+
+
+def verify() -> None:
+    """Check stored assessments, inspection results and profiles against the audit log."""
+    from silkgate.core.cli_support import platform_session
+    from silkgate.risk import verify as checks
+
+    with platform_session() as platform:
+        result = checks.verify(platform)
+    counts = ", ".join(f"{n} {kind}" for kind, n in result.checked.items())
+    if not result.ok:
+        err.print(f"[red]✗[/red] {result.broken}: {result.reason} (checked before it: {counts})")
+        raise typer.Exit(code=1)
+    console.print(f"[green]✓[/green] {counts} match the audit log")
 
 
 def train_from_platform(office: str | None, activate_it: bool, threads: int, as_json: bool) -> None:
