@@ -185,6 +185,8 @@ def bench_backend(kind: str, args: argparse.Namespace) -> dict[str, dict[str, fl
         "SILKGATE_DEMO_MODE": "true",
         "SILKGATE_DATA_DIR": str(tmp),
         "SILKGATE_LOG_LEVEL": "warning",
+        # Ingest only: risk assessment runs in its own worker process in production (docs).
+        "SILKGATE_RISK_WORKER": "false",
     }
     platform = Platform(Settings(database_url=url, demo_mode=True, data_dir=tmp))
     prepare_database(platform)

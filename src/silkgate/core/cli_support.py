@@ -9,6 +9,7 @@ from contextlib import contextmanager
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 
 from silkgate.core.errors import SilkgateError
 from silkgate.core.platform import Platform
@@ -45,9 +46,9 @@ def platform_session(**overrides: object) -> Iterator[Platform]:
     try:
         yield platform
     except SilkgateError as exc:
-        err_console.print(f"[red]{exc.title}[/red]: {exc.detail}")
+        err_console.print(f"[red]{escape(exc.title)}[/red]: {escape(exc.detail)}")
         for e in exc.errors:
-            err_console.print(f"  {e.field or '/'} [{e.code}] {e.message}")
+            err_console.print(f"  {e.field or '/'} [{e.code}] {e.message}", markup=False)
         raise typer.Exit(1) from None
     except MissingPlatformKey as exc:
         err_console.print(f"[red]{exc}[/red]")

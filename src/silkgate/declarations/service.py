@@ -45,7 +45,8 @@ from silkgate.registry.service import Caller
 S = DeclarationStatus
 TRANSITIONS: dict[S, frozenset[S]] = {
     S.SUBMITTED: frozenset({S.ACCEPTED, S.REJECTED}),
-    S.ACCEPTED: frozenset({S.RISK_ASSESSED, S.AT_BORDER, S.REJECTED}),
+    # accepted → risk_assessed is the assessor's step (silkgate.risk), not a manual one
+    S.ACCEPTED: frozenset({S.AT_BORDER, S.REJECTED}),
     S.RISK_ASSESSED: frozenset({S.AT_BORDER, S.REJECTED}),
     S.AT_BORDER: frozenset({S.RELEASED, S.HELD, S.REJECTED}),
     S.HELD: frozenset({S.RELEASED, S.REJECTED}),

@@ -16,10 +16,13 @@ from silkgate.core.cli_support import console, err_console
 from silkgate.core.errors import Conflict
 from silkgate.core.platform import Platform
 from silkgate.declarations import service as declarations
-from silkgate.declarations.schemas import DeclarationStatus
+from silkgate.declarations.schemas import DeclarationOut, DeclarationStatus
 from silkgate.demo.traffic import CROSSING, TrafficGenerator
 from silkgate.registry import service as registry
 from silkgate.registry.schemas import OrganizationCreate, Role
+from silkgate.risk.api_schemas import Duties, Finding, FindingKind, InspectionIn
+from silkgate.risk.declaration_risk import record_inspection
+from silkgate.risk.worker import assess_pending
 
 DEMO_ACTOR = "demo"
 
@@ -134,8 +137,12 @@ def seed_traffic(
                     else b["crossing"]["exit_country"]
                 )
                 by_side[lodging].append(b)
-            for side, batch in by_side.items():
-                report = declarations.create_batch(platform, declarant[side], batch)
+            reports = {
+                side: declarations.create_batch(platform, declarant[side], batch)
+                for side, batch in by_side.items()
+            }
+            assess_pending(platform)  # lanes first, as the API's worker would give them
+            for side, report in reports.items():
                 lodged += report.accepted
                 if day < today:
                     _advance(
@@ -152,18 +159,38 @@ def seed_traffic(
 def _advance(
     platform: Platform, rng: random.Random, officer: registry.Caller, ids: list[str], age_days: int
 ) -> None:
-    """Older declarations have reached the border and mostly been released."""
+    """Older declarations have reached the border; red and yellow ones were inspected.
+
+    Inspections find a discrepancy in about a quarter of the selected declarations (an
+    assumption for the demo); those are held, the rest released. Results become training labels.
+    """
     for decl_id in ids:
         if rng.random() > min(0.95, 0.5 + 0.25 * age_days):
             continue
-        declarations.transition(platform, officer, decl_id, DeclarationStatus.AT_BORDER, "gate-in")
-        outcome = rng.random()
-        if outcome < 0.9:
-            declarations.transition(platform, officer, decl_id, DeclarationStatus.RELEASED, None)
-        elif outcome < 0.97:
-            declarations.transition(
-                platform, officer, decl_id, DeclarationStatus.HELD, "physical inspection"
-            )
+        decl = declarations.transition(
+            platform, officer, decl_id, DeclarationStatus.AT_BORDER, "gate-in"
+        )
+        if decl.lane in ("red", "yellow"):
+            found = rng.random() < 0.25
+            record_inspection(platform, officer, decl_id, _demo_inspection(decl, found))
+            if found:
+                declarations.transition(
+                    platform, officer, decl_id, DeclarationStatus.HELD, "discrepancy found"
+                )
+                continue
+        declarations.transition(platform, officer, decl_id, DeclarationStatus.RELEASED, None)
+
+
+def _demo_inspection(decl: DeclarationOut, found: bool) -> InspectionIn:
+    if not found:
+        return InspectionIn(outcome="no_discrepancy", note="goods as declared")
+    item = decl.data["goods_items"][0]
+    duties = round(item["customs_value"] * 0.1, 2)
+    return InspectionIn(
+        outcome="discrepancy",
+        findings=[Finding(kind=FindingKind.UNDERVALUATION, text="invoice below market", item=1)],
+        additional_duties=Duties(amount=duties, currency=decl.data["invoice"]["currency"]),
+    )
 
 
 def run_demo_setup(platform: Platform, days: int, per_day: int, seed: int) -> dict[str, str]:
