@@ -16,7 +16,6 @@ import os
 import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -26,17 +25,16 @@ from pathlib import Path
 import httpx
 from sqlalchemy import create_engine, insert, text
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from silkgate.core.bootstrap import prepare_database
+from silkgate.core.platform import Platform
+from silkgate.core.settings import Settings
+from silkgate.declarations.models import Declaration, DeclarationVersion, GoodsItem
+from silkgate.declarations.service import new_declaration_id, prepare, rows_for
+from silkgate.demo.service import seed_registry
+from silkgate.demo.traffic import TrafficGenerator
+from silkgate.registry import service as registry
 
-from silkgate.core.bootstrap import prepare_database  # noqa: E402
-from silkgate.core.platform import Platform  # noqa: E402
-from silkgate.core.settings import Settings  # noqa: E402
-from silkgate.declarations.models import Declaration, DeclarationVersion, GoodsItem  # noqa: E402
-from silkgate.declarations.service import _rows, new_declaration_id, prepare  # noqa: E402
-from silkgate.demo.traffic import TrafficGenerator  # noqa: E402
-from silkgate.registry import service as registry  # noqa: E402
-from tests.factories import seeded  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 PG_ADMIN = os.environ.get(
     "SILKGATE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -165,7 +163,7 @@ def run_ceiling(
     for i in range(0, len(prepared), size):
         decls, vers, items = [], [], []
         for p in prepared[i : i + size]:
-            d, v, it = _rows(p, caller, new_declaration_id(), 1, now)
+            d, v, it = rows_for(p, caller, new_declaration_id(), 1, now)
             decls.append(d)
             vers.append(v)
             items.extend(it)
@@ -190,7 +188,7 @@ def bench_backend(kind: str, args: argparse.Namespace) -> dict[str, dict[str, fl
     }
     platform = Platform(Settings(database_url=url, demo_mode=True, data_dir=tmp))
     prepare_database(platform)
-    ids = seeded(platform)
+    ids = seed_registry(platform)
     _, token = registry.issue_api_key(platform, ids["cn-broker"], "bench", "bench")
     _ = platform.signer
     # SQLite has one writer at a time: a second process only adds lock waits (see docs).

@@ -94,10 +94,10 @@ def store_group(platform: Platform, group: list[Lodging]) -> list[Outcome]:
                         replay_ids[i] = seen[1]
                     continue
             if (who.id, p.body.lrn) in taken:
-                outcomes[i] = svc._duplicate_lrn(p.body.lrn)
+                outcomes[i] = svc.duplicate_lrn(p.body.lrn)
                 continue
             decl_id = svc.new_declaration_id()
-            d, v, it = svc._rows(p, who, decl_id, 1, now)
+            d, v, it = svc.rows_for(p, who, decl_id, 1, now)
             if auto:
                 d["status"] = svc.S.ACCEPTED.value
             decls.append(d)
@@ -115,7 +115,7 @@ def store_group(platform: Platform, group: list[Lodging]) -> list[Outcome]:
                 )
                 known_keys[(who.id, g.idempotency_key)] = (p.digest, decl_id)
             taken.add((who.id, p.body.lrn))
-            events.extend(svc._lodging_events(who, decl_id, p, "declaration.submitted", auto))
+            events.extend(svc.lodging_events(who, decl_id, p, "declaration.submitted", auto))
             new_rows[decl_id] = d
             outcomes[i] = (svc.out_from_row(d), True)
         if decls:
@@ -133,7 +133,7 @@ def store_group(platform: Platform, group: list[Lodging]) -> list[Outcome]:
                 continue
             decl = s.get(Declaration, decl_id)
             assert decl is not None
-            outcomes[i] = (svc._out(platform, group[i].caller, decl, svc.View.FULL), False)
+            outcomes[i] = (svc.view_out(platform, group[i].caller, decl, svc.View.FULL), False)
     return [o for o in outcomes if o is not None]
 
 

@@ -18,14 +18,14 @@ from silkgate.declarations import access
 from silkgate.declarations.access import View
 from silkgate.declarations.models import Declaration, DeclarationVersion
 from silkgate.declarations.schemas import AuditEntryOut, DeclarationOut, DeclarationPage, VersionOut
-from silkgate.declarations.service import _load_visible, _out
+from silkgate.declarations.service import load_visible, view_out
 from silkgate.registry.service import Caller
 
 
 def get(platform: Platform, caller: Caller, decl_id: str) -> DeclarationOut:
     with platform.db.session() as s:
-        decl, view = _load_visible(s, caller, decl_id)
-        return _out(platform, caller, decl, view)
+        decl, view = load_visible(s, caller, decl_id)
+        return view_out(platform, caller, decl, view)
 
 
 @dataclass
@@ -84,7 +84,7 @@ def list_declarations(
         rows = list(s.scalars(stmt))
         more = len(rows) > limit
         rows = rows[:limit]
-        items = [_out(platform, caller, d, access.view_of(caller, d)) for d in rows]
+        items = [view_out(platform, caller, d, access.view_of(caller, d)) for d in rows]
     return DeclarationPage(
         items=items, next_cursor=encode_cursor(rows[-1].id) if more and rows else None
     )
@@ -92,7 +92,7 @@ def list_declarations(
 
 def versions(platform: Platform, caller: Caller, decl_id: str) -> list[VersionOut]:
     with platform.db.session() as s:
-        _, view = _load_visible(s, caller, decl_id)
+        _, view = load_visible(s, caller, decl_id)
         rows = s.scalars(
             select(DeclarationVersion)
             .where(DeclarationVersion.declaration_id == decl_id)
@@ -113,7 +113,7 @@ def versions(platform: Platform, caller: Caller, decl_id: str) -> list[VersionOu
 
 def audit_trail(platform: Platform, caller: Caller, decl_id: str) -> list[AuditEntryOut]:
     with platform.db.session() as s:
-        _load_visible(s, caller, decl_id)
+        load_visible(s, caller, decl_id)
         return [AuditEntryOut.model_validate(e) for e in audit.trail(s, "declaration", decl_id)]
 
 

@@ -97,7 +97,7 @@ def require_declarant(caller: Caller) -> None:
         )
 
 
-def _rows(
+def rows_for(
     p: Prepared, caller: Caller, decl_id: str, version: int, now: datetime
 ) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
     b = p.body
@@ -149,7 +149,7 @@ def _rows(
     return decl, ver, items
 
 
-def _lodging_events(
+def lodging_events(
     caller: Caller, decl_id: str, p: Prepared, action: str, auto_accept: bool
 ) -> list[AuditEvent]:
     events = [AuditEvent(caller.member_id, action, "declaration", decl_id, p.payload, p.digest)]
@@ -193,7 +193,7 @@ def store_single(platform: Platform, lodging: Lodging) -> tuple[DeclarationOut, 
     return outcome
 
 
-def _duplicate_lrn(lrn: str) -> Conflict:
+def duplicate_lrn(lrn: str) -> Conflict:
     return Conflict(
         f"LRN {lrn} is already used by this declarant",
         [FieldError("/lrn", "duplicate", "LRN already used by this declarant")],
@@ -285,7 +285,7 @@ def _store_batch(
     return out
 
 
-def _load_visible(s: Session, caller: Caller, decl_id: str) -> tuple[Declaration, View]:
+def load_visible(s: Session, caller: Caller, decl_id: str) -> tuple[Declaration, View]:
     decl = s.get(Declaration, decl_id)
     view = access.view_of(caller, decl) if decl is not None else View.NONE
     if decl is None or view is View.NONE:
@@ -293,7 +293,7 @@ def _load_visible(s: Session, caller: Caller, decl_id: str) -> tuple[Declaration
     return decl, view
 
 
-def _out(platform: Platform, caller: Caller, d: Declaration, view: View) -> DeclarationOut:
+def view_out(platform: Platform, caller: Caller, d: Declaration, view: View) -> DeclarationOut:
     payload = d.payload
     if view is View.PRE_ARRIVAL:
         payload = access.redact(payload, platform.settings.share_driver_data_across_border)
@@ -344,7 +344,7 @@ def amend(
     now = datetime.now(UTC)
     auto = platform.settings.auto_accept
     with platform.db.session() as s:
-        decl, _ = _load_visible(s, caller, decl_id)
+        decl, _ = load_visible(s, caller, decl_id)
         if decl.declarant_org_id != caller.id:
             raise Forbidden("only the declarant may amend a declaration")
         if p.body.lrn != decl.lrn:
@@ -357,7 +357,7 @@ def amend(
                 [FieldError("/status", "wrong_state", decl.status)],
             )
         version = decl.version + 1
-        d, v, items = _rows(p, caller, decl_id, version, now)
+        d, v, items = rows_for(p, caller, decl_id, version, now)
         for key in (
             "version",
             "crossing_code",
@@ -377,15 +377,15 @@ def amend(
         s.add(DeclarationVersion(**v))
         s.execute(insert(GoodsItem), items)
         audit.append(
-            s, platform.signer, _lodging_events(caller, decl_id, p, "declaration.amended", auto)
+            s, platform.signer, lodging_events(caller, decl_id, p, "declaration.amended", auto)
         )
-        return _out(platform, caller, decl, View.FULL)
+        return view_out(platform, caller, decl, View.FULL)
 
 
 def cancel(platform: Platform, caller: Caller, decl_id: str, reason: str) -> DeclarationOut:
     """The declarant withdraws a declaration before the truck reaches the border."""
     with platform.db.session() as s:
-        decl, _ = _load_visible(s, caller, decl_id)
+        decl, _ = load_visible(s, caller, decl_id)
         if decl.declarant_org_id != caller.id:
             raise Forbidden("only the declarant may cancel a declaration")
         if S(decl.status) not in BEFORE_ARRIVAL:
@@ -401,7 +401,7 @@ def transition(
 ) -> DeclarationOut:
     """A customs organization of the crossing moves a declaration along its lifecycle."""
     with platform.db.session() as s:
-        decl, _view = _load_visible(s, caller, decl_id)
+        decl, _view = load_visible(s, caller, decl_id)
         if not caller.has(Role.CUSTOMS) or decl.crossing_code not in caller.crossings:
             raise Forbidden("only customs of this crossing change a declaration's state")
         allowed = TRANSITIONS.get(S(decl.status), frozenset())
@@ -433,4 +433,4 @@ def _move(
             )
         ],
     )
-    return _out(platform, caller, decl, access.view_of(caller, decl))
+    return view_out(platform, caller, decl, access.view_of(caller, decl))

@@ -20,7 +20,7 @@ from silkgate.core.errors import Conflict, FieldError, NotFound, ValidationFaile
 from silkgate.core.platform import Platform
 from silkgate.declarations.models import Declaration
 from silkgate.declarations.schemas import DeclarationStatus as S
-from silkgate.declarations.service import _load_visible
+from silkgate.declarations.service import load_visible
 from silkgate.registry.service import Caller
 from silkgate.risk.api_schemas import (
     AssessmentOut,
@@ -44,7 +44,7 @@ NOT_INSPECTABLE = frozenset({S.SUBMITTED, S.CANCELLED})
 
 
 def _declaration(s: Session, caller: Caller, decl_id: str, what: str) -> Declaration:
-    decl, view = _load_visible(s, caller, decl_id)
+    decl, view = load_visible(s, caller, decl_id)
     if not is_lodging_customs(caller, decl, view):
         raise NotFound(f"{what} of declaration {decl_id}")
     return decl
