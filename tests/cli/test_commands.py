@@ -158,3 +158,12 @@ def test_org_keygen_registers_public_key_only(cli_env: Platform, tmp_path: Path)
         app, ["org", "keygen", ids["cn-broker"], "--private-key-file", str(target)]
     )
     assert again.exit_code == 1
+
+
+def test_malformed_csv_file_is_refused_naming_the_line(cli_env: Platform, tmp_path: Path) -> None:
+    ids = seeded(cli_env)
+    path = tmp_path / "bad.csv"
+    path.write_text('lrn,type\nA-1,export\nA-2,"exp"ort\n')
+    r = runner.invoke(app, ["declarations", "import", str(path), "--as", ids["cn-broker"]])
+    assert r.exit_code == 1
+    assert "/lines/3" in r.output and "malformed_csv" in r.output

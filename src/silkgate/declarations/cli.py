@@ -68,10 +68,10 @@ def import_file(
 ) -> None:
     """Lodge every declaration in FILE; each row is accepted or rejected on its own."""
     fmt = _guess(file, fmt)
-    records = _records(file, fmt)
     accepted = rejected = 0
     lines_out: list[dict[str, Any]] = []
     with platform_session() as platform:
+        records = _records(file, fmt)  # a malformed file is refused here, naming the line
         caller = caller_for(platform, as_org)
         with Progress(console=err_console) as progress:
             task = progress.add_task(f"importing {file.name}", total=len(records))

@@ -2,7 +2,9 @@
 
 Declaration-level columns (``lrn``, ``exporter.name``, ``crossing.code`` …) are read from the
 first row of each LRN; item columns start with ``item.`` (``item.hs_code`` …). Rows of one
-declaration are consecutive. List fields (``seals``, ``containers``) hold ``;``-separated values.
+declaration are consecutive. List fields (``seals``, ``containers``) hold ``;``-separated values;
+``container_seals`` holds each container's seals, ``|``-separated, in the same ``;`` order.
+A file the csv module cannot read is refused naming the line.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
+
+from silkgate.core.errors import FieldError, ValidationFailed
 
 LIST_FIELDS = {"seals"}
 ITEM_PREFIX = "item."
@@ -27,7 +31,15 @@ def _declaration_from_rows(rows: list[dict[str, str]]) -> dict[str, Any]:
     for key, value in rows[0].items():
         if key and value not in (None, "") and not key.startswith(ITEM_PREFIX):
             if key == "containers":
-                head["containers"] = [{"number": n} for n in value.split(";") if n]
+                numbers = value.split(";")
+                seals = (rows[0].get("container_seals") or "").split(";")
+                head["containers"] = [
+                    {"number": n, "seals": [x for x in s.split("|") if x]}
+                    for n, s in zip(numbers, seals + [""] * len(numbers), strict=False)
+                    if n
+                ]
+            elif key == "container_seals":
+                continue
             else:
                 _set(head, key, value)
     items = []
@@ -43,14 +55,23 @@ def _declaration_from_rows(rows: list[dict[str, str]]) -> dict[str, Any]:
 
 def read_csv(fh: IO[str]) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield (first row number, declaration dict) for each run of rows sharing an LRN."""
-    reader = csv.DictReader(fh)
+    reader = csv.DictReader(fh, strict=True)
     group: list[dict[str, str]] = []
     start = 2
-    for n, row in enumerate(reader, start=2):
-        if group and row.get("lrn") != group[0].get("lrn"):
-            yield start, _declaration_from_rows(group)
-            group, start = [], n
-        group.append(row)
+    try:
+        for row in reader:
+            if group and row.get("lrn") != group[0].get("lrn"):
+                yield start, _declaration_from_rows(group)
+                group = []
+            if not group:
+                start = reader.line_num
+            group.append(row)
+    except csv.Error as exc:
+        # line_num counts the lines consumed before the record that failed to parse
+        raise ValidationFailed(
+            [FieldError(f"/lines/{reader.line_num + 1}", "malformed_csv", str(exc))],
+            detail="The file is not valid CSV.",
+        ) from None
     if group:
         yield start, _declaration_from_rows(group)
 
@@ -62,6 +83,7 @@ def _flatten(prefix: str, value: Any, out: dict[str, str]) -> None:
     elif isinstance(value, list):
         if prefix.endswith("containers"):
             out[prefix] = ";".join(c["number"] for c in value)
+            out["container_seals"] = ";".join("|".join(c.get("seals", [])) for c in value)
         else:
             out[prefix] = ";".join(str(v) for v in value)
     elif value is not None:
