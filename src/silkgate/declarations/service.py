@@ -294,30 +294,24 @@ def load_visible(s: Session, caller: Caller, decl_id: str) -> tuple[Declaration,
 
 
 def view_out(platform: Platform, caller: Caller, d: Declaration, view: View) -> DeclarationOut:
-    payload = d.payload
+    """A stored declaration as ``caller`` may see it (pre-arrival: no driver, no lane)."""
+    out = out_from_row({c: getattr(d, c) for c in _OUT_COLUMNS})
     if view is View.PRE_ARRIVAL:
-        payload = access.redact(payload, platform.settings.share_driver_data_across_border)
-    return DeclarationOut(
-        id=d.id,
-        lrn=d.lrn,
-        version=d.version,
-        status=S(d.status),
-        type=d.type,
-        declarant=d.declarant,
-        crossing=d.crossing_code,
-        exit_country=d.exit_country,
-        entry_country=d.entry_country,
-        submitted_at=d.submitted_at,
-        updated_at=d.updated_at,
-        pre_arrival=view is View.PRE_ARRIVAL,
+        out.pre_arrival = True
         # The lane is the lodging side's control decision: not part of pre-arrival information.
-        lane=None if view is View.PRE_ARRIVAL else d.lane,
-        data=payload,
-    )
+        out.lane = None
+        out.data = access.redact(d.payload, platform.settings.share_driver_data_across_border)
+    return out
+
+
+_OUT_COLUMNS = (
+    "id", "lrn", "version", "status", "type", "declarant", "crossing_code", "exit_country",
+    "entry_country", "submitted_at", "updated_at", "lane", "payload",
+)  # fmt: skip
 
 
 def out_from_row(d: dict[str, Any]) -> DeclarationOut:
-    """The declarant's view of a row just stored (no round trip to the database)."""
+    """The full view of a declaration row (also used for a row just stored, without a read)."""
     return DeclarationOut(
         id=d["id"],
         lrn=d["lrn"],
