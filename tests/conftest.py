@@ -27,7 +27,9 @@ KEEP_TABLES = {"alembic_version", "member_states", "crossings"}
 
 def _postgres_database(worker: str) -> str:
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"silkgate_test_{worker}"
+    # SILKGATE_TEST_DB_TAG keeps concurrent runs (several work trees) out of each other's way.
+    tag = os.environ.get("SILKGATE_TEST_DB_TAG", "")
+    name = f"silkgate_test_{tag}{worker}"
     try:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
