@@ -40,10 +40,11 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
         try:
             yield
         finally:
+            grace = platform.settings.shutdown_grace
             if worker is not None:
-                worker.stop()
+                worker.stop(grace)
             if platform.group_committer is not None:
-                platform.group_committer.close()
+                platform.group_committer.close(grace)
 
     app = FastAPI(
         title="Silkgate",
