@@ -231,3 +231,34 @@ def test_identical_concurrent_retries_without_group_commit_get_one_declaration(
     assert codes == [200, 200, 200, 200, 201], [r.text for r in answers]
     assert len({r.json()["id"] for r in answers}) == 1
     env.platform.close()
+
+
+def test_batch_line_the_database_refuses_is_rejected_alone(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    poison_lodging(monkeypatch)
+    nul = export_cn_to_kz("BN-nul")
+    nul["goods_items"][0]["description"] = "bolts\u0000and nuts"
+    bodies = [export_cn_to_kz(f"BN-{i}") for i in range(4)]
+    bodies[1:1] = [export_cn_to_kz(f"{POISON}-B")]
+    bodies.append(nul)
+    (r,) = within(
+        30,
+        [
+            lambda: env.client.post(
+                f"{API}/declarations/batch",
+                content="\n".join(json.dumps(b) for b in bodies).encode(),
+                headers=env.auth(),
+            )
+        ],
+    )
+    assert r.status_code == 200, r.text
+    outcome = {line["lrn"]: line for line in r.json()["lines"]}
+    assert {lrn for lrn, line in outcome.items() if line["outcome"] == "accepted"} >= {
+        f"BN-{i}" for i in range(4)
+    }
+    assert outcome[f"{POISON}-B"]["outcome"] == "rejected" and outcome[f"{POISON}-B"]["errors"]
+    if not env.platform.settings.is_sqlite:  # PostgreSQL cannot store NUL in text
+        assert outcome["BN-nul"]["outcome"] == "rejected"
+        assert outcome["BN-nul"]["errors"][0]["field"] == "/goods_items/0/description"
+    env.works("AFTER-BATCH")
