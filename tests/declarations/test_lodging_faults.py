@@ -262,3 +262,24 @@ def test_batch_line_the_database_refuses_is_rejected_alone(
         assert outcome["BN-nul"]["outcome"] == "rejected"
         assert outcome["BN-nul"]["errors"][0]["field"] == "/goods_items/0/description"
     env.works("AFTER-BATCH")
+
+
+def test_unreachable_postgresql_answers_503_not_a_stall(platform: Platform) -> None:
+    if platform.settings.is_sqlite:
+        pytest.skip("a SQLite file is opened, not reached")
+    from silkgate.core.db import Database
+    from silkgate.core.errors import Unavailable
+    from silkgate.declarations.service import prepare
+    from tests.factories import caller
+
+    who = caller(platform, seeded(platform), "cn-broker")
+    lodging_ = lodging.Lodging(who, prepare(export_cn_to_kz("DOWN-1")))
+    down = variant(platform)
+    down.settings.database_url = "postgresql+psycopg://postgres@127.0.0.1:1/silkgate"
+    down.db.dispose()
+    down.db = Database(down.settings)
+    (outcome,) = within(15, [lambda: lodging.store_isolated(down, [lodging_])])
+    assert isinstance(outcome[0], Unavailable)
+    ready = TestClient(create_app(platform=down)).get(f"{API}/health/ready")
+    assert ready.status_code == 503
+    down.close()
