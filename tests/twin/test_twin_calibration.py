@@ -36,7 +36,7 @@ def test_round_trip_from_simulated_gate_events(tmp_path: Path) -> None:
         tmp_path / "events.csv", [(s, str(t), f"{a:.4f}", f"{b:.4f}") for s, t, a, b in trace]
     )
     out = tmp_path / "fragment.toml"
-    text = service.calibrate(events, out=out, family="lognormal")
+    text = service.calibrate(events, out=out, family="lognormal").text
     assert out.read_text() == text
     fragment = tomllib.loads(text)
     docs = next(s for s in fragment["sides"]["cn"]["exit"]["stages"] if s["kind"] == "inspection")
@@ -63,7 +63,9 @@ def test_lognormal_fit_on_known_sample_and_auto_switch(tmp_path: Path) -> None:
             )
         )
     for i, d in enumerate(rng.uniform(5, 6, 2000)):  # not lognormal at all: a plateau
-        rows.append(("weird", f"U{i}", str(i * 10.0), str(i * 10.0 + d)))
+        start = t0 + timedelta(minutes=i * 10.0)
+        end = start + timedelta(minutes=float(d))
+        rows.append(("weird", f"U{i}", start.isoformat(), end.isoformat()))
     fits = {f.stage: f for f in fit_events(read_events(_write(tmp_path / "e.csv", rows)))}
     logn = fits["kz.entry.documents"]
     assert logn.family == "lognormal"

@@ -60,7 +60,7 @@ def test_run_table_and_compare(tmp_path: Path) -> None:
     b = _toml(two_sided(trucks_per_day=100, days=3), tmp_path / "b.toml")
     res = runner.invoke(app, ["run", str(a), "-r", "2", "--workers", "1"])
     assert res.exit_code == 0, res.output
-    assert "bottleneck cn_to_kz" in res.stdout and "utilization" in res.stdout
+    assert "bottleneck China → Kazakhstan" in res.stdout and "utilization" in res.stdout
     html = tmp_path / "c.html"
     res = runner.invoke(app, ["compare", str(a), str(b), "-r", "2", "--json", "--html", str(html)])
     assert res.exit_code == 0, res.output

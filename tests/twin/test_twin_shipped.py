@@ -33,5 +33,6 @@ def test_november_2025_backlog_grows_every_day() -> None:
         backlog = np.asarray(r.series["kz_to_cn.equeue_backlog"])
         daily = [backlog[np.searchsorted(t, 24 * d) - 1] for d in range(2, 15)]
         assert np.all(np.diff(daily) > 0)
-        assert r.metrics["kz_to_cn.released_per_day"] <= 725  # never above China's acceptance
+        # never above China's acceptance (the cap counts admissions at the KZ exit's gate)
+        assert r.metrics["stage.kz.exit.gate_in.visits_per_day"] <= 725
     assert rep.estimates["cn_to_kz.in_system_end"].mean < 100  # the other way flows freely
