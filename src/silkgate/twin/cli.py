@@ -151,21 +151,17 @@ def _stage_table(rep: Any) -> Table:
 
 def _unreleased_table(rep: Any) -> Table | None:
     """Where the trucks not released at the end of the run stand, by direction and place."""
-    from silkgate.twin import labels
-    from silkgate.twin.report import fmt_estimate
+    from silkgate.twin.report import fmt_estimate, unreleased_rows
 
+    rows = unreleased_rows([rep])
+    if not rows:
+        return None
     table = Table(title=escape(f"{rep.scenario.name}: trucks not released at the end"))
     for col in ("direction", "where", "trucks (mean ± 95% CI)"):
         table.add_column(col, justify="right" if col.startswith("trucks") else "left")
-    rows = 0
-    for d in rep.scenario.directions:
-        prefix = f"{d}.unreleased_at."
-        for k, e in rep.estimates.items():
-            if k.startswith(prefix) and e.mean >= 0.5:
-                place = labels.place(rep.scenario, d, k[len(prefix) :])
-                table.add_row(labels.direction(d), escape(place), fmt_estimate(e))
-                rows += 1
-    return table if rows else None
+    for d, place, values in rows:
+        table.add_row(d, escape(place), fmt_estimate(values[0]) if values[0] else "–")
+    return table
 
 
 def _print_run(rep: Any) -> None:

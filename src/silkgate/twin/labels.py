@@ -66,9 +66,9 @@ def humanize(sc: Scenario, text: str) -> str:
         key = m.group(0)
         d, _, rest = key.partition(".")
         if d in DIRECTIONS and rest == "equeue_booking":
-            return f"e-queue booking ({direction(d)}: waiting for a slot)"
+            return "waiting for an e-queue slot, away from the border"
         if d in DIRECTIONS and rest == "waiting_area":
-            return f"e-queue waiting area ({direction(d)})"
+            return "the e-queue waiting area"
         return stage(sc, key)
 
     return re.sub(r"\b(?:cn|kz)_to_(?:cn|kz)\.\w+|\b(?:cn|kz)\.(?:exit|entry)\.\w+", one, text)

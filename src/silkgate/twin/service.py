@@ -361,3 +361,39 @@ def sensitivity(
         rep = run(scaled, on_progress=on_progress, **kwargs)
         rows.append(SensitivityRow(f, sum(means) / len(means), rep))
     return rows
+
+
+def capacity_limits(scenario: Scenario) -> list[str]:
+    """Why a scenario cannot carry its own demand on average, one reason per limit: the
+    e-queue's slots a day (a no-show or a late truck books a second slot) and the daily
+    acceptance caps on a direction's route. Empty when nothing caps the demand."""
+    import numpy as np
+
+    from silkgate.twin.distributions import draw
+    from silkgate.twin.schemas import DIRECTIONS
+
+    out = []
+    for d, spec in scenario.directions.items():
+        tpd = spec.trucks_per_day
+        eq = spec.equeue
+        if eq is not None:
+            slots = float(sum(eq.hourly()))
+            if eq.slots_per_day is not None:
+                slots = min(slots, eq.slots_per_day)
+            late = float(np.mean(draw(eq.lateness, np.random.default_rng(0), 20_000) > eq.grace_minutes))
+            uses = 1 + eq.no_show_share + late
+            if tpd * uses > slots:
+                out.append(
+                    f"{d}: {tpd:,.0f} trucks a day need ~{tpd * uses:,.0f} e-queue slots a day "
+                    f"(no-shows and late trucks book a second slot: {uses:.2f} per truck), "
+                    f"but the e-queue offers {slots:,.0f}"
+                )
+        exit_side, entry_side = DIRECTIONS[d]
+        for where, controls in (
+            (f"{exit_side} exit", scenario.sides[exit_side].exit),
+            (f"{entry_side} entry", scenario.sides[entry_side].entry),
+        ):
+            cap = controls.acceptance_per_day
+            if cap is not None and tpd > cap:
+                out.append(f"{d}: {tpd:,.0f} trucks a day, but the {where} accepts {cap:,} a day")
+    return out
