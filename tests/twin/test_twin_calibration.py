@@ -184,7 +184,9 @@ def test_poor_fit_is_flagged(tmp_path: Path) -> None:
         ("kz.exit.documents", f"T{i}", str(i * 100.0), f"{i * 100.0 + d:.4f}")
         for i, d in enumerate(durations)
     ]
-    rows += [("kz.exit.gate_in", f"G{i}", str(i * 100.0), str(i * 100.0 + 2 + i % 3)) for i in range(5)]
+    rows += [
+        ("kz.exit.gate_in", f"G{i}", str(i * 100.0), str(i * 100.0 + 2 + i % 3)) for i in range(5)
+    ]
     path = _write(tmp_path / "bimodal.csv", rows)
     result = service.calibrate(path, family="lognormal")
     assert any("kz.exit.documents: poor lognormal fit" in w for w in result.warnings)

@@ -40,7 +40,9 @@ def test_overloaded_gate_counts_every_truck_still_waiting() -> None:
     # every unreleased truck is somewhere: here, in the gate's queue or at the gate
     places = {k: v for k, v in m.items() if k.startswith("cn_to_kz.unreleased_at.")}
     assert sum(places.values()) == m["cn_to_kz.unreleased_end"]
-    assert places["cn_to_kz.unreleased_at.queue.cn.exit.gate_in"] == m["cn_to_kz.unreleased_end"] - 1
+    assert (
+        places["cn_to_kz.unreleased_at.queue.cn.exit.gate_in"] == m["cn_to_kz.unreleased_end"] - 1
+    )
     assert places["cn_to_kz.unreleased_at.service.cn.exit.gate_in"] == 1
     # waiting so far includes the wait in the queue they still stand in
     assert m["cn_to_kz.waiting_h.mean"] > 0.9 * (m["cn_to_kz.time_in_system_h.mean"] - 1 / 60)
@@ -51,7 +53,7 @@ def test_overloaded_gate_counts_every_truck_still_waiting() -> None:
 
 def test_places_add_up_with_an_equeue_and_both_sides() -> None:
     data = two_sided(trucks_per_day=900, days=3)  # above what both sides can serve
-    raw, res = _one(data, 3, warmup=1)
+    _raw, res = _one(data, 3, warmup=1)
     m = res.metrics
     for d in ("cn_to_kz", "kz_to_cn"):
         places = sum(v for k, v in m.items() if k.startswith(f"{d}.unreleased_at."))
@@ -63,10 +65,10 @@ def test_places_add_up_with_an_equeue_and_both_sides() -> None:
 
 
 def test_run_report_lists_where_trucks_wait(tmp_path) -> None:
+    from test_twin_cli import _toml
     from typer.testing import CliRunner
 
     from silkgate.twin.cli import app
-    from test_twin_cli import _toml
 
     path = _toml(two_sided(trucks_per_day=900, days=3), tmp_path / "s.toml")
     res = CliRunner().invoke(app, ["run", str(path), "-r", "2", "--workers", "1"])

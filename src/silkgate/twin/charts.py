@@ -43,7 +43,7 @@ def nice_ticks(top: float, n: int = 5) -> list[float]:
     raw = top / n
     mag = 10 ** math.floor(math.log10(raw))
     step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
-    return [k * step for k in range(int(math.ceil(top / step - 1e-9)) + 1)]
+    return [k * step for k in range(math.ceil(top / step - 1e-9) + 1)]
 
 
 def _thin(xs: Sequence[float], ys: Sequence[float]) -> tuple[list[float], list[float]]:
@@ -137,9 +137,7 @@ def line_chart(
         )
     for i, (ln, xs, ys) in enumerate(pts):
         color = COLORS[ln.color % len(COLORS)]
-        path = " ".join(
-            f"{frame.px(x):.1f},{frame.py(y):.1f}" for x, y in zip(xs, ys, strict=True)
-        )
+        path = " ".join(f"{frame.px(x):.1f},{frame.py(y):.1f}" for x, y in zip(xs, ys, strict=True))
         dash = ' stroke-dasharray="6 4"' if ln.dashed else ""
         out.append(
             f'<polyline fill="none" stroke="{color}" stroke-width="2"{dash} points="{path}"/>'

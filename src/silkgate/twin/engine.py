@@ -317,7 +317,7 @@ class Engine:
         busy = np.flatnonzero((pos > 0) & ~np.isfinite(np.asarray(self.released)) & (place < 0))
         index: dict[str, int] = {}
         for t in busy.tolist():
-            name = f"service:{self.routes[self.route_of[t]][self.pos[t]].name}"  # type: ignore[attr-defined]
+            name = f"service:{self.routes[self.route_of[t]][self.pos[t]].name}"
             if name not in index:
                 index[name] = len(names)
                 names.append(name)

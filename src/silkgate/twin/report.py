@@ -20,7 +20,8 @@ CSS = """body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px;color
 table{border-collapse:collapse;margin:.6em 0 1.2em}td,th{border:1px solid #ccc;padding:4px 9px;
 text-align:right}th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}
 svg{background:#fff;border:1px solid #ddd;margin:.5em 0}.note{color:#555;font-size:.9em}
-.key td{font-size:1.05em}.l{text-align:left!important}td[rowspan]{vertical-align:top}.warn{color:#a40000}details{margin:1em 0}summary{cursor:pointer}"""
+.key td{font-size:1.05em}.l{text-align:left!important}td[rowspan]{vertical-align:top}
+details{margin:1em 0}summary{cursor:pointer}"""
 
 FIGURE_NAMES = {
     "demand_per_day": "trucks ready to cross per day",
@@ -106,9 +107,7 @@ def figure_label(rep: RunReport, key: str) -> str:
 def _key_table(reports: list[RunReport], diff: dict[str, Estimate] | None) -> str:
     dirs = list(reports[0].scenario.directions)
     per = len(reports) + (diff is not None)
-    head1 = "".join(
-        f"<th colspan='{per}'>{html.escape(labels.direction(d))}</th>" for d in dirs
-    )
+    head1 = "".join(f"<th colspan='{per}'>{html.escape(labels.direction(d))}</th>" for d in dirs)
     names = [html.escape(r.scenario.name) for r in reports] + (["B − A"] if diff else [])
     head2 = "".join(f"<th>{n}</th>" for _ in dirs for n in names) if per > 1 else ""
     rows = []
@@ -193,8 +192,7 @@ def _unreleased_table(reports: list[RunReport]) -> str:
         return "<p>Every truck that became ready was across by the end of the run.</p>"
     names = "".join(f"<th>{html.escape(r.scenario.name)}: trucks</th>" for r in reports)
     return (
-        "<table><tr><th>direction</th><th class='l'>where</th>"
-        f"{names}</tr>{''.join(rows)}</table>"
+        f"<table><tr><th>direction</th><th class='l'>where</th>{names}</tr>{''.join(rows)}</table>"
     )
 
 
@@ -262,8 +260,7 @@ def _section(rep: RunReport, title: str) -> str:
         for d in sc.directions
     ]
     bott = "".join(
-        f"<li><b>{html.escape(labels.direction(d))}</b>: "
-        f"{html.escape(labels.humanize(sc, b))}</li>"
+        f"<li><b>{html.escape(labels.direction(d))}</b>: {html.escape(labels.humanize(sc, b))}</li>"
         for d, b in rep.bottleneck.items()
     )
     days = rep.days

@@ -380,7 +380,8 @@ def capacity_limits(scenario: Scenario) -> list[str]:
             slots = float(sum(eq.hourly()))
             if eq.slots_per_day is not None:
                 slots = min(slots, eq.slots_per_day)
-            late = float(np.mean(draw(eq.lateness, np.random.default_rng(0), 20_000) > eq.grace_minutes))
+            lateness = draw(eq.lateness, np.random.default_rng(0), 20_000)
+            late = float(np.mean(lateness > eq.grace_minutes))
             uses = 1 + eq.no_show_share + late
             if tpd * uses > slots:
                 out.append(

@@ -32,6 +32,7 @@ class Host(Protocol):
 
     def release(self, truck: int) -> None: ...
 
+
 NO_CAP = 1 << 60
 
 
