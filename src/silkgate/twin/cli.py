@@ -386,6 +386,8 @@ def sensitivity_cmd(
         values = [float(x) for x in factors.split(",") if x.strip()]
     except ValueError:
         raise _fail(ValueError(f"--factors: not a list of numbers: {factors!r}")) from None
+    if not values:
+        raise _fail(ValueError("--factors: give at least one factor"))
     try:
         rows = service.sensitivity(
             scenario,
@@ -417,7 +419,7 @@ def sensitivity_cmd(
     rep0 = rows[0].report
     table = Table(
         title=escape(
-            f"{rep0.scenario.name.split(' ')[0]}: mean time in system (h) against the {kind} "
+            f"{scenario}: mean time in system (h) against the {kind} "
             f"time; {rep0.days} days, {len(rep0.replications)} runs"
         )
     )
