@@ -20,7 +20,8 @@ CSS = """body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px;color
 table{border-collapse:collapse;margin:.6em 0 1.2em}td,th{border:1px solid #ccc;padding:4px 9px;
 text-align:right}th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}
 svg{background:#fff;border:1px solid #ddd;margin:.5em 0}.note{color:#555;font-size:.9em}
-.key td{font-size:1.05em}.l{text-align:left!important}td[rowspan]{vertical-align:top}
+.key td{font-size:1.05em;white-space:nowrap}.key td:first-child{white-space:normal}
+.l{text-align:left!important}td[rowspan]{vertical-align:top}
 details{margin:1em 0}summary{cursor:pointer}"""
 
 FIGURE_NAMES = {
@@ -261,7 +262,8 @@ def _section(rep: RunReport, title: str) -> str:
     ]
     bott = "".join(
         f"<li><b>{html.escape(labels.direction(d))}</b>: {html.escape(labels.humanize(sc, b))}</li>"
-        for d, b in rep.bottleneck.items()
+        for d in sc.directions
+        if (b := rep.bottleneck.get(d))
     )
     days = rep.days
     return (
