@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import tomllib
@@ -53,7 +54,15 @@ def test_run_json(tmp_path: Path) -> None:
     assert len(qs["t_hours"]) == len(qs["cn.exit.gate_in"]) == len(qs["kz_to_cn.equeue_backlog"])
     assert qs["t_hours"][-1] < 72
     page = html.read_text()
-    assert page.count("<svg") >= 2 and "queue length over time" in page and "time in system" in page
+    assert page.count("<svg") >= 2 and "Trucks waiting, by direction and place" in page
+    # a planner's page: the key figures come first, time runs in days, names not model keys
+    visible = page.split("<details>")[0]
+    assert visible.index("The figures that matter") < visible.index("<svg")
+    assert "days since the start of the run" in visible and "hours since start" not in visible
+    assert "cn_to_kz" not in visible and "kz.exit." not in visible and "equeue_" not in visible
+    assert "China → Kazakhstan" in visible and re.search(r"(CN|KZ) (exit|entry): [a-z]", visible)
+    assert "… of them waiting over 24 h" in visible and "24 h" in visible
+    assert "not yet across" in visible
 
 
 def test_run_table_and_compare(tmp_path: Path) -> None:

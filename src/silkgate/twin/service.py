@@ -73,6 +73,11 @@ class RunReport:
             "wall_seconds": round(self.wall_seconds, 3),
             "trucks_simulated": sum(r.trucks for r in reps),
             "events_simulated": sum(r.events for r in reps),
+            "counting": (
+                "figures count every truck released after the warm-up and every truck not "
+                "yet released at the end (censored, with its wait so far): see "
+                "D.censored_share, D.unreleased_end and D.unreleased_at.*"
+            ),
             "bottleneck": self.bottleneck,
             "bottleneck_by_replication": [r.bottleneck for r in reps],
             "metrics": {k: e.as_dict() for k, e in self.estimates.items()},
