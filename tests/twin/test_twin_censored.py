@@ -15,7 +15,13 @@ from silkgate.twin.scenario import parse_scenario
 
 def _one(data: dict, days: int, warmup: int = 0):
     sc = parse_scenario(data)
-    cfg = RunConfig(days=days, warmup_days=warmup, seed=5, replication=0)
+    cfg = RunConfig(
+        days=days,
+        warmup_days=warmup,
+        seed=5,
+        replication=0,
+        sample_minutes=sc.run.sample_minutes,
+    )
     raw = Engine(sc, cfg).run()
     return raw, summarize(raw, 0, warmup, days)
 
@@ -84,3 +90,14 @@ def test_service_run_reports_censoring_per_direction() -> None:
         e = rep.estimates
         assert e[f"{d}.censored_share"].mean > 0
         assert e[f"{d}.unreleased_wait_h.mean"].mean > 0
+
+
+def test_waiting_area_series_ends_with_the_trucks_counted_there() -> None:
+    """The plotted waiting area at the last sample holds the trucks the census puts there
+    (late trucks rebooked past the horizon included), up to those called since."""
+    data = two_sided(trucks_per_day=900, days=3)
+    data["run"]["sample_minutes"] = 1
+    _raw, res = _one(data, 3, warmup=1)
+    last = res.series["kz_to_cn.waiting_area"][-1]
+    counted = res.metrics["kz_to_cn.unreleased_at.waiting_area"]
+    assert counted > 0 and abs(last - counted) <= 3

@@ -94,7 +94,13 @@ def summarize(raw: Raw, replication: int, warmup_days: int, days: int) -> Replic
         if tis.size > MAX_SAMPLES:
             tis = rng.choice(tis, MAX_SAMPLES, replace=False)
         tis_samples[d] = tis.tolist()
-        wa = _occupancy(raw.at_border[mine], raw.gate[mine] - raw.drive[mine], t_s)
+        # late trucks whose new slot lies past the horizon wait in the area until the end
+        came = flow.at_border_beyond[np.isfinite(flow.at_border_beyond)]
+        wa = _occupancy(
+            np.concatenate([raw.at_border[mine], came]),
+            np.concatenate([raw.gate[mine] - raw.drive[mine], np.full(came.size, np.inf)]),
+            t_s,
+        )
         series[f"{d}.waiting_area"] = wa.tolist()
         series[f"{d}.in_system"] = raw.samples[f"{d}.in_system"].tolist()
         if flow.equeue:
