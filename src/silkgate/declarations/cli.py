@@ -14,6 +14,8 @@ from rich.progress import Progress
 from rich.table import Table
 
 from silkgate.core.cli_support import console, err_console, platform_session
+from silkgate.core.errors import ValidationFailed
+from silkgate.core.validation import load_json
 from silkgate.declarations import flatfile, reading, service
 from silkgate.registry.service import caller_for
 
@@ -42,8 +44,8 @@ def _records(path: Path, fmt: FileFormat) -> list[tuple[int, Any]]:
             if not line.strip():
                 continue
             try:
-                parsed = json.loads(line)
-            except ValueError:
+                parsed = load_json(line)  # the strict reader: repeated keys, NaN are refused
+            except ValidationFailed:
                 out.append((n, line))  # the service reports the malformed line
                 continue
             out.append((n, _strip_meta(parsed) if isinstance(parsed, dict) else line))
@@ -93,7 +95,12 @@ def import_file(
         table = Table("row", "lrn", "field", "reason", title="rejected rows")
         for row in bad[:50]:
             for e in row["errors"]:
-                table.add_row(str(row["row"]), row["lrn"] or "-", e["field"], e["message"])
+                table.add_row(
+                    str(row["row"]),
+                    row["lrn"] or "-",
+                    e.get("field", "(whole input)"),
+                    e["message"],
+                )
         console.print(table)
         if len(bad) > 50:
             console.print(f"… and {len(bad) - 50} more rejected rows (use --report)")

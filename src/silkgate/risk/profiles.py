@@ -45,8 +45,12 @@ def profile_from_toml(text: str) -> SelectivityProfile:
 
 
 def load_profile(path: str | Path) -> SelectivityProfile:
-    """Read a profile from a TOML file."""
-    return profile_from_toml(Path(path).read_text(encoding="utf-8"))
+    """Read a profile from a TOML file (UTF-8; another encoding is a ProfileError)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ProfileError([f"{path}: not UTF-8 ({exc.reason} at byte {exc.start})"]) from None
+    return profile_from_toml(text)
 
 
 def profile_to_toml(profile: SelectivityProfile) -> str:
