@@ -21,6 +21,7 @@ PROBLEM = "application/problem+json"
 JSON = "application/json"
 NDJSON = "application/x-ndjson"
 PROBLEM_BASE = "https://silkgate.dev/problems/"
+FASTAPI_BODY_ERROR = "There was an error parsing the body"
 
 
 def problem(
@@ -65,7 +66,7 @@ def install_error_handlers(app: FastAPI) -> None:
             if loc and loc[0] == "body":
                 loc = loc[1:]
             elif loc and loc[0] == "header":
-                loc = ["headers", *loc[1:]]
+                loc = ["headers", *(str(p).lower() for p in loc[1:])]
             errors.append(FieldError(pointer(*loc), error_code(err), str(err.get("msg"))))
         return problem(
             422,
@@ -78,6 +79,16 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and exc.detail == FASTAPI_BODY_ERROR:
+            # FastAPI could not decode the body (e.g. not UTF-8): invalid input like any other
+            return problem(
+                422,
+                "Validation failed",
+                "The request body could not be read.",
+                "validation-failed",
+                [FieldError(None, "malformed_json", "the body is not UTF-8 JSON")],
+                request.url.path,
+            )
         slug = {
             401: "unauthorized",
             404: "not-found",
