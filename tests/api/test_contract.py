@@ -41,7 +41,9 @@ def test_declaration_routes_require_their_media_type(api: Api) -> None:
             assert ("/headers/content-type", "unsupported_media_type") in _fields(r, 415), path
     r = api.raw("POST", "/declarations/batch", body, JSON)
     assert ("/headers/content-type", "unsupported_media_type") in _fields(r, 415)
-    assert api.raw("POST", "/declarations", body, "application/json; charset=utf-8").status_code == 201
+    assert (
+        api.raw("POST", "/declarations", body, "application/json; charset=utf-8").status_code == 201
+    )
     assert api.count() == 2
 
 

@@ -7,6 +7,7 @@ with Hypothesis directly: positive and negative cases, a few examples each, dera
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Any
 
@@ -48,10 +49,9 @@ def _run(operation: Any, mode: GenerationMode, headers: dict[str, str]) -> None:
     def run(case: schemathesis.Case) -> None:
         case.call_and_validate(headers=headers, checks=CHECKS)
 
-    try:
+    # an operation without parameters has no negative cases: nothing to break
+    with contextlib.suppress(Unsatisfiable):
         run()
-    except Unsatisfiable:
-        pass  # no inputs to break: an operation without parameters has no negative cases
 
 
 def test_api_answers_as_documented(platform: Platform) -> None:

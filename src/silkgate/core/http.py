@@ -14,7 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from silkgate.core.errors import FieldError, SilkgateError, pointer
 from silkgate.core.platform import Platform
-from silkgate.core.validation import error_code
+from silkgate.core.validation import describe
 
 log = logging.getLogger("silkgate.api")
 PROBLEM = "application/problem+json"
@@ -67,7 +67,7 @@ def install_error_handlers(app: FastAPI) -> None:
                 loc = loc[1:]
             elif loc and loc[0] == "header":
                 loc = ["headers", *(str(p).lower() for p in loc[1:])]
-            errors.append(FieldError(pointer(*loc), error_code(err), str(err.get("msg"))))
+            errors.append(FieldError(pointer(*loc), *describe(err)))
         return problem(
             422,
             "Validation failed",

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
-from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
-from pydantic.json_schema import JsonSchemaValue
+from pydantic import GetCoreSchemaHandler
 from pydantic_core import PydanticCustomError, core_schema
 
 _LINE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
@@ -34,9 +33,22 @@ def control_message(index: int, char: str) -> str:
     return f"control character U+{ord(char):04X} at position {index + 1} is not allowed"
 
 
+def control_error(value: Any, pattern: str) -> tuple[str, str] | None:
+    """(code, message) for a value refused by one of the patterns above, else None."""
+    if pattern not in (LINE_PATTERN, MULTI_PATTERN) or not isinstance(value, str):
+        return None
+    found = find_control(value, pattern == MULTI_PATTERN)
+    return ("control_character", control_message(*found)) if found else None
+
+
 @dataclass(frozen=True)
 class NoControls:
-    """Annotation refusing control characters (tab/newline/CR too unless ``multiline``)."""
+    """Annotation refusing control characters (tab/newline/CR too unless ``multiline``).
+
+    On a plain string the rule becomes the string's pattern, checked by pydantic-core without
+    a Python call (``core.validation`` turns its mismatch into ``control_character``); a string
+    that already has a pattern is left alone, since every such pattern excludes controls.
+    """
 
     multiline: bool = False
 
@@ -51,16 +63,13 @@ class NoControls:
     def __get_pydantic_core_schema__(
         self, source: Any, handler: GetCoreSchemaHandler
     ) -> core_schema.CoreSchema:
-        return core_schema.no_info_after_validator_function(self._check, handler(source))
-
-    def __get_pydantic_json_schema__(
-        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
-    ) -> JsonSchemaValue:
-        out = handler(schema)
-        target = handler.resolve_ref_schema(out)
-        if target.get("type") == "string":
-            target.setdefault("pattern", MULTI_PATTERN if self.multiline else LINE_PATTERN)
-        return out
+        schema = handler(source)
+        if schema.get("type") == "str":
+            if "pattern" not in schema:
+                plain = cast(dict[str, Any], schema)
+                plain["pattern"] = MULTI_PATTERN if self.multiline else LINE_PATTERN
+            return schema
+        return core_schema.no_info_after_validator_function(self._check, schema)
 
 
 #: One line of text: names, codes, identifiers, references, query and path parameters.

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from silkgate.core.errors import FieldError, ValidationFailed, pointer
+from silkgate.core.text import control_error
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -19,10 +21,14 @@ _CODES = {
 }
 
 
-def error_code(err: Any) -> str:
-    """Silkgate's code for one pydantic error (its type, with a few friendlier names)."""
+def describe(err: Any) -> tuple[str, str]:
+    """Silkgate's (code, message) for one pydantic error: its type, with friendlier names."""
     kind = str(err.get("type"))
-    return _CODES.get(kind, kind)
+    if kind == "string_pattern_mismatch":
+        control = control_error(err.get("input"), str((err.get("ctx") or {}).get("pattern")))
+        if control is not None:
+            return control
+    return _CODES.get(kind, kind), str(err.get("msg"))
 
 
 def field_errors(exc: ValidationError, skip_loc: int = 0) -> list[FieldError]:
@@ -30,7 +36,7 @@ def field_errors(exc: ValidationError, skip_loc: int = 0) -> list[FieldError]:
     out = []
     for err in exc.errors(include_url=False):
         loc = [p for p in err.get("loc", ())[skip_loc:]]
-        out.append(FieldError(pointer(*loc) or None, error_code(err), err["msg"]))
+        out.append(FieldError(pointer(*loc) or None, *describe(err)))
     return out
 
 
@@ -117,6 +123,39 @@ def load_json(raw: str | bytes) -> Any:
         raise ValidationFailed([FieldError(None, "too_deep", "nested too deeply")]) from None
 
 
+_SPACED = re.compile(r'"\s')
+_SPACED_BYTES = re.compile(rb'"\s')
+
+
+def _keys_in(text: str | bytes) -> int | None:
+    """Keys in a valid JSON text whose keys are field names (no quote or backslash in them):
+    each ends with ``":`` and a quote inside a string value is escaped as ``\\"``. None when
+    a quote is followed by white space (a key might end ``" :``): count by parsing then."""
+    if isinstance(text, bytes):
+        if _SPACED_BYTES.search(text):
+            return None
+        return text.count(b'":') - text.count(b'\\":')
+    if _SPACED.search(text):
+        return None
+    return text.count('":') - text.count('\\":')
+
+
 def parse_json(model: type[M], raw: str | bytes) -> M:
-    """Validate a JSON document into ``model``, read with ``load_json``'s strict rules."""
-    return parse_model(model, load_json(raw))
+    """Validate a JSON document into ``model`` with ``load_json``'s strict rules.
+
+    For models that forbid unknown keys and hold no free-form objects (a declaration):
+    pydantic-core parses and validates in one pass, and a key count shows whether a key was
+    repeated (the parser keeps the last); only then, or on any error, is the document read
+    again by ``load_json`` to name what is wrong.
+    """
+    try:
+        parsed = model.model_validate_json(raw)
+    except ValidationError as exc:
+        load_json(raw)  # a repeated key or a malformed document is the first thing to report
+        raise ValidationFailed(field_errors(exc)) from exc
+    keys = _keys_in(raw)
+    if keys is None or keys != _keys_in(
+        parsed.__pydantic_serializer__.to_json(parsed, exclude_unset=True)
+    ):
+        load_json(raw)  # raises naming a repeated key, if there is one
+    return parsed
