@@ -61,7 +61,7 @@ def test_the_model_has_many_string_fields() -> None:
 
 def test_a_control_character_in_any_string_field_is_422_naming_it(api: Api) -> None:
     @settings(
-        max_examples=60,
+        max_examples=40,
         deadline=None,
         database=None,
         suppress_health_check=list(HealthCheck),

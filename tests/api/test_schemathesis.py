@@ -32,7 +32,7 @@ CHECKS = [
     status_code_conformance,
     content_type_conformance,
 ]
-EXAMPLES = 12
+EXAMPLES = 8
 # the batch body is documented as a string of JSON Lines: sent as text
 schemathesis.serializer.alias("application/x-ndjson", "text/plain")
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from silkgate.core.validation import describe
 from silkgate.risk.selectivity.schemas import SelectivityProfile
 
 
@@ -27,7 +28,7 @@ def _validation_problems(exc: ValidationError) -> list[str]:
     problems = []
     for err in exc.errors():
         where = ".".join(str(p) for p in err["loc"]) or "profile"
-        msg = err["msg"].removeprefix("Value error, ")
+        msg = describe(err)[1].removeprefix("Value error, ")
         problems.append(f"{where}: {msg}")
     return problems
 
