@@ -53,6 +53,7 @@ Postcode = Annotated[str, _bounded(0, 17), NoControls()]
 TirCarnet = Annotated[str, _bounded(4, 12), NoControls()]
 Unit = Annotated[str, _bounded(1, 6), NoControls()]
 CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$"), NoControls()]
+IncotermCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$"), NoControls()]
 Lrn = Annotated[
     str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9\-_/.]{0,34}$"), NoControls()
 ]
@@ -132,7 +133,7 @@ class Invoice(_Strict):
     number: ShortText
     date: dt.date | None = None
     currency: CurrencyCode
-    incoterm: CurrencyCode
+    incoterm: IncotermCode
     incoterm_place: ShortText | None = None
     total_amount: Amount
 
