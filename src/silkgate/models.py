@@ -2,6 +2,15 @@
 
 from silkgate.audit.models import AuditEntry, SigningKey
 from silkgate.declarations.models import Declaration, DeclarationVersion, GoodsItem, IdempotencyKey
+from silkgate.queue.models import (
+    BookedDeclaration,
+    Booking,
+    CapacityCap,
+    DayPlan,
+    DepositEntry,
+    Notification,
+    Slot,
+)
 from silkgate.registry.models import ApiKey, Crossing, CrossingAssignment, MemberState, Organization
 from silkgate.risk.platform.models import (
     ActiveRiskModel,
@@ -12,6 +21,13 @@ from silkgate.risk.platform.models import (
 )
 
 __all__ = [
+    "BookedDeclaration",
+    "Booking",
+    "CapacityCap",
+    "DayPlan",
+    "DepositEntry",
+    "Notification",
+    "Slot",
     "ActiveRiskModel",
     "ApiKey",
     "AuditEntry",
