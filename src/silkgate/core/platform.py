@@ -21,7 +21,8 @@ class Platform:
         self.db = Database(settings)
         # the time services read; tests freeze it (e-queue grace and no-show rules)
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
-        self.group_committer: Any = None  # set by the API app: declarations.lodging.GroupCommitter
+        # set by the API app: declarations.committer.GroupCommitter
+        self.group_committer: Any = None
 
     @cached_property
     def signer(self) -> AuditSigner:
