@@ -32,7 +32,9 @@ class Env:
     def set_now(self, when: datetime) -> None:
         self.now[0] = when
 
-    def cap(self, side_key: str, cap: int, valid_from: dt.date = dt.date(2026, 12, 1), **kw: Any) -> Any:
+    def cap(
+        self, side_key: str, cap: int, valid_from: dt.date = dt.date(2026, 12, 1), **kw: Any
+    ) -> Any:
         body = CapIn(
             crossing="KHG-NZH",
             exit_country="CN",
@@ -47,7 +49,15 @@ class Env:
         """An accepted CN→KZ export with its own tractor; returns its id and the truck."""
         n = next(_N)
         truck = {"tractor_plate": f"新F{n:05d}", "tractor_nationality": "CN"}
-        body = export_cn_to_kz(f"Q-{n}", transport={**truck, "trailer_plate": f"新F{n % 10000:04d}挂", "trailer_nationality": "CN"}, **overrides)
+        body = export_cn_to_kz(
+            f"Q-{n}",
+            transport={
+                **truck,
+                "trailer_plate": f"新F{n % 10000:04d}挂",
+                "trailer_nationality": "CN",
+            },
+            **overrides,
+        )
         out, _ = declarations.create(self.platform, self.who(who), body)
         return out.id, truck
 
@@ -67,7 +77,9 @@ class Env:
         return body
 
     def book(self, who: str = "cn-broker", **kw: Any) -> Any:
-        return queue.book(self.platform, self.who(who), BookingIn.model_validate(self.booking_body(**kw)))
+        return queue.book(
+            self.platform, self.who(who), BookingIn.model_validate(self.booking_body(**kw))
+        )
 
 
 def make_env(platform: Platform, cap: int = 240) -> Env:

@@ -35,7 +35,14 @@ def fields(err: SilkgateError) -> set[tuple[str, str]]:
 
 def slot(env: Env, hour: int, cls: str = "regular", day: dt.date = DAY) -> Slot:
     with env.platform.db.session() as s:
-        row = s.scalar(select(Slot).where(Slot.day == day, Slot.hour == hour, Slot.quota_class == cls, Slot.exit_country == "CN"))
+        row = s.scalar(
+            select(Slot).where(
+                Slot.day == day,
+                Slot.hour == hour,
+                Slot.quota_class == cls,
+                Slot.exit_country == "CN",
+            )
+        )
         assert row is not None
         return row
 
@@ -60,12 +67,16 @@ def test_binding_cap_is_the_lower_side_and_both_sides_are_needed(platform: Platf
     env.cap("kz-customs", 480)
     env.book(hour=3)
     with platform.db.session() as s:
-        total = sum(s.scalars(select(Slot.capacity).where(Slot.day == DAY, Slot.exit_country == "CN")))
+        total = sum(
+            s.scalars(select(Slot.capacity).where(Slot.day == DAY, Slot.exit_country == "CN"))
+        )
     assert total == 480
 
 
 def test_refusals_name_the_field(env: Env) -> None:
-    assert ("/slot/hour", "in_past") in fields(refused(env, env.booking_body(day=dt.date(2026, 12, 10), hour=7)))
+    assert ("/slot/hour", "in_past") in fields(
+        refused(env, env.booking_body(day=dt.date(2026, 12, 10), hour=7))
+    )
     far = NOW.date() + timedelta(days=30)
     assert ("/slot/day", "beyond_horizon") in fields(refused(env, env.booking_body(day=far)))
     body = env.booking_body()
@@ -78,7 +89,9 @@ def test_refusals_name_the_field(env: Env) -> None:
     body["truck"]["tractor_plate"] = "新F99999"
     assert ("/truck/tractor_plate", "vehicle_mismatch") in fields(refused(env, body))
     # a declaration of another declarant: not entitled (and its existence not disclosed)
-    assert ("/declaration_ids/0", "not_entitled") in fields(refused(env, env.booking_body(), who="kz-service"))
+    assert ("/declaration_ids/0", "not_entitled") in fields(
+        refused(env, env.booking_body(), who="kz-service")
+    )
     body = env.booking_body(quota_class="perishables")
     assert ("/quota_class", "wrong_evidence") in fields(refused(env, body))
     body = env.booking_body(quota_class="dangerous_goods", evidence={"un_numbers": ["UN1203"]})
@@ -86,13 +99,17 @@ def test_refusals_name_the_field(env: Env) -> None:
     body = env.booking_body(quota_class="live")
     assert ("/quota_class", "not_bookable") in fields(refused(env, body))
     with pytest.raises(Forbidden):
-        queue.book(env.platform, env.who("cn-customs"), BookingIn.model_validate(env.booking_body()))
+        queue.book(
+            env.platform, env.who("cn-customs"), BookingIn.model_validate(env.booking_body())
+        )
 
 
 def test_declaration_must_be_accepted(env: Env) -> None:
     body = env.booking_body()
     decl_id = body["declaration_ids"][0]
-    declarations.transition(env.platform, env.who("cn-customs"), decl_id, DeclarationStatus.AT_BORDER, None)
+    declarations.transition(
+        env.platform, env.who("cn-customs"), decl_id, DeclarationStatus.AT_BORDER, None
+    )
     assert ("/declaration_ids/0", "not_accepted") in fields(refused(env, body))
 
 
@@ -102,7 +119,11 @@ def test_vehicle_and_declaration_cannot_be_booked_twice(env: Env) -> None:
     again = dict(body, slot={"day": DAY.isoformat(), "hour": 12})
     err = refused(env, again)
     assert isinstance(err, Conflict)
-    assert {("/truck/tractor_plate", "already_booked"), ("/truck/vin", "already_booked"), ("/declaration_ids/0", "already_booked")} <= fields(err)
+    assert {
+        ("/truck/tractor_plate", "already_booked"),
+        ("/truck/vin", "already_booked"),
+        ("/declaration_ids/0", "already_booked"),
+    } <= fields(err)
     assert slot(env, 12).booked == 0  # nothing half-written
 
 
@@ -134,7 +155,13 @@ def test_cancel_frees_the_slot_and_releases_the_deposit(env: Env) -> None:
     with pytest.raises(Conflict):
         queue.cancel(env.platform, env.who("cn-broker"), out.id, "twice")
     with env.platform.db.session() as s:
-        kinds = list(s.scalars(select(DepositEntry.kind).where(DepositEntry.booking_id == out.id).order_by(DepositEntry.id)))
+        kinds = list(
+            s.scalars(
+                select(DepositEntry.kind)
+                .where(DepositEntry.booking_id == out.id)
+                .order_by(DepositEntry.id)
+            )
+        )
     assert kinds == ["held", "released"]
 
 
@@ -167,7 +194,9 @@ def test_lower_cap_displaces_the_latest_bookings_and_notifies(env: Env) -> None:
         note = s.scalar(select(Notification))
         assert note is not None and note.booking_ids == [second.id]
     # a displaced booking may move without spending a reschedule
-    moved = queue.reschedule(env.platform, env.who("cn-broker"), second.id, SlotRef(day=DAY, hour=7))
+    moved = queue.reschedule(
+        env.platform, env.who("cn-broker"), second.id, SlotRef(day=DAY, hour=7)
+    )
     assert moved.reschedules == 0 and not moved.displaced
     assert first.id != second.id
 
@@ -176,4 +205,14 @@ def test_invalid_cap_refused(env: Env) -> None:
     with pytest.raises(Forbidden):
         env.cap("cn-broker", 100)
     with pytest.raises(ValidationFailed):
-        queue.set_cap(env.platform, env.who("cn-customs"), __import__("silkgate.queue.schemas", fromlist=["CapIn"]).CapIn(crossing="KHG-NZH", exit_country="CN", entry_country="UZ", valid_from=DAY, daily_cap=5))
+        queue.set_cap(
+            env.platform,
+            env.who("cn-customs"),
+            __import__("silkgate.queue.schemas", fromlist=["CapIn"]).CapIn(
+                crossing="KHG-NZH",
+                exit_country="CN",
+                entry_country="UZ",
+                valid_from=DAY,
+                daily_cap=5,
+            ),
+        )

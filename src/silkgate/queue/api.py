@@ -58,11 +58,19 @@ async def org_limited(request: Request, caller: Caller = Depends(current_caller)
 
 def rate_limited_response(exc: RateLimited, path: str) -> JSONResponse:
     return problem(
-        429, exc.title, exc.detail, exc.type_slug, exc.errors, path, {"Retry-After": str(exc.retry_after)}
+        429,
+        exc.title,
+        exc.detail,
+        exc.type_slug,
+        exc.errors,
+        path,
+        {"Retry-After": str(exc.retry_after)},
     )
 
 
-@router.post("/caps", response_model=CapChange, status_code=201, summary="Set this side's cap (new version)")
+@router.post(
+    "/caps", response_model=CapChange, status_code=201, summary="Set this side's cap (new version)"
+)
 async def set_cap(
     body: CapIn, platform: Platform = Depends(get_platform), caller: Caller = Depends(org_limited)
 ) -> CapChange:
@@ -78,7 +86,9 @@ async def list_caps(
     return await run_in_threadpool(service.list_caps, platform, crossing)
 
 
-@router.post("/bookings", response_model=BookingOut, status_code=201, summary="Book a slot for a truck")
+@router.post(
+    "/bookings", response_model=BookingOut, status_code=201, summary="Book a slot for a truck"
+)
 async def book(
     request: Request,
     body: BookingIn,
@@ -103,21 +113,32 @@ async def list_bookings(
     caller: Caller = Depends(org_limited),
 ) -> BookingPage:
     items, nxt = await run_in_threadpool(
-        service.list_bookings, platform, caller, crossing, day, status.value if status else None, cursor, limit
+        service.list_bookings,
+        platform,
+        caller,
+        crossing,
+        day,
+        status.value if status else None,
+        cursor,
+        limit,
     )
     return BookingPage(items=items, next_cursor=nxt)
 
 
 @router.get("/bookings/{booking_id}", response_model=BookingOut)
 async def get_booking(
-    booking_id: BookingId, platform: Platform = Depends(get_platform), caller: Caller = Depends(org_limited)
+    booking_id: BookingId,
+    platform: Platform = Depends(get_platform),
+    caller: Caller = Depends(org_limited),
 ) -> BookingOut:
     return await run_in_threadpool(service.get_booking, platform, caller, booking_id)
 
 
 @router.get("/bookings/{booking_id}/deposits", response_model=list[DepositEntryOut])
 async def deposits(
-    booking_id: BookingId, platform: Platform = Depends(get_platform), caller: Caller = Depends(org_limited)
+    booking_id: BookingId,
+    platform: Platform = Depends(get_platform),
+    caller: Caller = Depends(org_limited),
 ) -> list[DepositEntryOut]:
     rows = await run_in_threadpool(service.deposits, platform, caller, booking_id)
     return [DepositEntryOut.model_validate(r) for r in rows]

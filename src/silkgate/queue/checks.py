@@ -69,7 +69,7 @@ def check_declarations(
                 FieldError(
                     where,
                     "not_accepted",
-                    f"declaration is {d.status}; booking needs one of {', '.join(BOOKABLE_STATUSES)}",
+                    f"declaration is {d.status}; booking needs {' or '.join(BOOKABLE_STATUSES)}",
                 )
             )
         if d.crossing_code != body.crossing:
@@ -114,11 +114,17 @@ def check_evidence(body: BookingIn, decls: list[Declaration]) -> list[FieldError
     if cls is QuotaClass.REGULAR:
         return err("not_expected", "regular bookings carry no evidence", "/evidence") if ev else []
     if cls is QuotaClass.PERISHABLES and not all(h.startswith(PERISHABLE_HS) for h in hs):
-        return err("wrong_evidence", "every goods item must be perishable (HS 02, 03, 04, 07, 08, 0603)")
+        return err(
+            "wrong_evidence", "every goods item must be perishable (HS 02, 03, 04, 07, 08, 0603)"
+        )
     if cls is QuotaClass.LIVE_ANIMALS and not all(h.startswith(LIVE_ANIMAL_HS) for h in hs):
         return err("wrong_evidence", "every goods item must be live animals (HS 01, 0301)")
-    if cls is QuotaClass.DANGEROUS_GOODS and (ev is None or not ev.un_numbers or not ev.adr_certificate):
-        return err("wrong_evidence", "dangerous goods need un_numbers and adr_certificate", "/evidence")
+    if cls is QuotaClass.DANGEROUS_GOODS and (
+        ev is None or not ev.un_numbers or not ev.adr_certificate
+    ):
+        return err(
+            "wrong_evidence", "dangerous goods need un_numbers and adr_certificate", "/evidence"
+        )
     if cls is QuotaClass.HUMANITARIAN and (ev is None or not ev.humanitarian_reference):
         return err("wrong_evidence", "humanitarian cargo needs humanitarian_reference", "/evidence")
     if cls is QuotaClass.AEO_TIR:

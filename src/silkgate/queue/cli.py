@@ -26,7 +26,9 @@ def _quotas(values: list[str]) -> dict[str, float]:
         try:
             out[name] = float(share)
         except ValueError:
-            raise typer.BadParameter(f"--quota {v}: expected CLASS=SHARE, e.g. perishables=0.1") from None
+            raise typer.BadParameter(
+                f"--quota {v}: expected CLASS=SHARE, e.g. perishables=0.1"
+            ) from None
     return out
 
 
@@ -59,7 +61,8 @@ def caps_set(
     console.print(
         f"cap {change.cap.id}: {change.cap.side} version {change.cap.version}, "
         f"{change.cap.daily_cap}/day from {change.cap.valid_from}; "
-        f"re-planned {len(change.replanned_days)} day(s), displaced {len(change.displaced_bookings)}"
+        f"re-planned {len(change.replanned_days)} day(s), "
+        f"displaced {len(change.displaced_bookings)}"
     )
     for b in change.displaced_bookings:
         console.print(f"  displaced {b}")
@@ -73,8 +76,15 @@ def caps_list(crossing: str | None = typer.Option(None)) -> None:
     table = Table("id", "crossing", "direction", "side", "version", "from", "cap", "quotas", "live")
     for c in caps:
         table.add_row(
-            str(c.id), c.crossing_code, f"{c.exit_country}→{c.entry_country}", c.side, str(c.version),
-            c.valid_from.isoformat(), str(c.daily_cap), json.dumps(c.quotas), f"{c.live_share:g}",
+            str(c.id),
+            c.crossing_code,
+            f"{c.exit_country}→{c.entry_country}",
+            c.side,
+            str(c.version),
+            c.valid_from.isoformat(),
+            str(c.daily_cap),
+            json.dumps(c.quotas),
+            f"{c.live_share:g}",
         )
     console.print(table)
 
@@ -88,7 +98,9 @@ def book(
     with platform_session() as platform:
         body = parse_json(BookingIn, file.read_bytes())
         out = service.book(platform, caller_for(platform, as_org), body)
-    console.print(f"booked {out.id}: {out.crossing} {out.day} {out.hour:02d}:00 ({out.quota_class})")
+    console.print(
+        f"booked {out.id}: {out.crossing} {out.day} {out.hour:02d}:00 ({out.quota_class})"
+    )
 
 
 @app.command("cancel")
@@ -132,8 +144,13 @@ def list_(
     table = Table("id", "crossing", "slot", "class", "status", "tractor", "organization")
     for b in items:
         table.add_row(
-            b.id, b.crossing, f"{b.day} {b.hour:02d}:00", b.quota_class, b.status,
-            f"{b.truck['tractor_nationality']} {b.truck['tractor_plate']}", b.organization,
+            b.id,
+            b.crossing,
+            f"{b.day} {b.hour:02d}:00",
+            b.quota_class,
+            b.status,
+            f"{b.truck['tractor_nationality']} {b.truck['tractor_plate']}",
+            b.organization,
         )
     console.print(table)
 
@@ -147,4 +164,3 @@ def sweep() -> None:
         f"{len(report.no_shows)} no-show(s), {len(report.forfeited)} deposit(s) forfeited, "
         f"{len(report.expired)} expired"
     )
-

@@ -54,7 +54,14 @@ class TokenBuckets:
 class QueueLimits:
     """The three limiters of the queue routes."""
 
-    def __init__(self, org_rate: float, org_burst: int, vehicle_per_minute: float, vehicle_burst: int, public_rate: float) -> None:
+    def __init__(
+        self,
+        org_rate: float,
+        org_burst: int,
+        vehicle_per_minute: float,
+        vehicle_burst: int,
+        public_rate: float,
+    ) -> None:
         self.org = TokenBuckets(org_rate, org_burst)
         self.vehicle = TokenBuckets(vehicle_per_minute / 60.0, vehicle_burst)
         self.public = TokenBuckets(public_rate, max(1, int(public_rate * 5)))

@@ -10,8 +10,8 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Date,
-    Float,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -86,7 +86,9 @@ class Slot(Base):
     booked: Mapped[int] = mapped_column(Integer, default=0)
 
     __table_args__ = (
-        UniqueConstraint("crossing_code", "exit_country", "entry_country", "day", "hour", "quota_class"),
+        UniqueConstraint(
+            "crossing_code", "exit_country", "entry_country", "day", "hour", "quota_class"
+        ),
     )
 
 
@@ -178,7 +180,7 @@ class DepositEntry(Base):
 
 
 class Notification(Base):
-    """A notice to booking parties (e.g. a cap change displaced bookings); delivery is later work."""
+    """A notice to booking parties (a cap change displaced bookings); delivery is later work."""
 
     __tablename__ = "queue_notifications"
 

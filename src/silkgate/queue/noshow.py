@@ -73,20 +73,34 @@ def sweep(platform: Platform, actor: str = "platform") -> SweepReport:
             report.no_shows.append(b.id)
             if kind == "forfeited":
                 report.forfeited.append(b.id)
-            events.append(svc._event(actor, "queue.no_show", b, {"deadline": b.no_show_at.isoformat(), "deposit": kind}))
+            events.append(
+                svc._event(
+                    actor,
+                    "queue.no_show",
+                    b,
+                    {"deadline": b.no_show_at.isoformat(), "deposit": kind},
+                )
+            )
+        dead_ids = (
+            select(BookedDeclaration.booking_id)
+            .join(Declaration, Declaration.id == BookedDeclaration.declaration_id)
+            .where(BookedDeclaration.active.is_(True), Declaration.status.in_(DEAD_DECLARATION))
+        )
         dead = s.scalars(
             select(Booking)
-            .join(BookedDeclaration, BookedDeclaration.booking_id == Booking.id)
-            .join(Declaration, Declaration.id == BookedDeclaration.declaration_id)
-            .where(Booking.status == S.CONFIRMED.value, Declaration.status.in_(DEAD_DECLARATION))
-            .distinct()
+            .where(Booking.status == S.CONFIRMED.value, Booking.id.in_(dead_ids))
+            .order_by(Booking.id)
         )
         for b in list(dead):
             svc._release(s, b.slot_id)
             svc._finish(s, b, S.EXPIRED, now)
             s.add(svc._deposit(platform, b, "released", "declaration withdrawn", now))
             report.expired.append(b.id)
-            events.append(svc._event(actor, "queue.expired", b, {"reason": "declaration cancelled or rejected"}))
+            events.append(
+                svc._event(
+                    actor, "queue.expired", b, {"reason": "declaration cancelled or rejected"}
+                )
+            )
         append(s, platform.signer, events)
     return report
 
@@ -116,9 +130,13 @@ def record_arrival(platform: Platform, booking_id: str, at: datetime, actor: str
                 s.flush()
                 _settle_deposit(platform, s, b, now)
             b.status = S.LATE.value
-            for link in s.scalars(select(BookedDeclaration).where(BookedDeclaration.booking_id == b.id)):
+            for link in s.scalars(
+                select(BookedDeclaration).where(BookedDeclaration.booking_id == b.id)
+            ):
                 link.active = True
         b.updated_at = now
         s.flush()
-        append(s, platform.signer, [svc._event(actor, f"queue.{b.status}", b, {"at": at.isoformat()})])
+        append(
+            s, platform.signer, [svc._event(actor, f"queue.{b.status}", b, {"at": at.isoformat()})]
+        )
         return b.status

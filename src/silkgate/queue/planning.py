@@ -17,7 +17,9 @@ from silkgate.queue.models import CapacityCap, DayPlan, Slot
 from silkgate.queue.schemas import QuotaClass
 
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_HOURS_RE = re.compile(r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun)-(Mon|Tue|Wed|Thu|Fri|Sat|Sun) (\d\d):00-(\d\d):00")
+_HOURS_RE = re.compile(
+    r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun)-(Mon|Tue|Wed|Thu|Fri|Sat|Sun) (\d\d):00-(\d\d):00"
+)
 
 
 def open_hours(text: str, weekday: int) -> set[int]:
@@ -106,7 +108,7 @@ def class_totals(cap: int, quotas: dict[str, float], live_share: float) -> dict[
     shares = [quotas[n] for n in names[:-1]] + [live_share]
     rest = max(0.0, 1.0 - sum(shares))
     split = largest_remainder(cap, [*shares, rest])
-    out = dict(zip([*names, QuotaClass.REGULAR.value], split, strict=True))
+    out: dict[str, int] = dict(zip([*names, QuotaClass.REGULAR.value], split, strict=True))
     return out
 
 
@@ -219,7 +221,14 @@ def replan(
         plan.cap_ids = binding.cap_ids if binding else []
         slots = {
             (r.hour, r.quota_class): r
-            for r in s.scalars(select(Slot).where(Slot.crossing_code == crossing, Slot.exit_country == exit_c, Slot.entry_country == entry_c, Slot.day == plan.day))
+            for r in s.scalars(
+                select(Slot).where(
+                    Slot.crossing_code == crossing,
+                    Slot.exit_country == exit_c,
+                    Slot.entry_country == entry_c,
+                    Slot.day == plan.day,
+                )
+            )
         }
         for key in set(slots) | set(target):
             row = slots.get(key)
@@ -262,4 +271,3 @@ def replan(
         days.append(plan.day)
     s.flush()
     return days, sorted(displaced)
-

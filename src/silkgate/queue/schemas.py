@@ -38,13 +38,12 @@ class QuotaClass(StrEnum):
     LIVE = "live"
 
 
-PRIORITY_CLASSES = tuple(
-    q for q in QuotaClass if q not in (QuotaClass.REGULAR, QuotaClass.LIVE)
-)
+PRIORITY_CLASSES = tuple(q for q in QuotaClass if q not in (QuotaClass.REGULAR, QuotaClass.LIVE))
 
 
 class BookingStatus(StrEnum):
-    """confirmed → called → arrived → in_checkpoint → exited; or late, no_show, cancelled, expired."""
+    """confirmed → called → arrived → in_checkpoint → exited; or late, no_show, cancelled,
+    expired."""
 
     CONFIRMED = "confirmed"
     LATE = "late"
@@ -83,7 +82,9 @@ class CapIn(_Strict):
     @model_validator(mode="after")
     def _shares(self) -> CapIn:
         if QuotaClass.REGULAR in self.quotas or QuotaClass.LIVE in self.quotas:
-            raise ValueError("quotas name priority classes; regular is the rest, live is live_share")
+            raise ValueError(
+                "quotas name priority classes; regular is the rest, live is live_share"
+            )
         if sum(self.quotas.values()) + self.live_share > 1.0 + 1e-9:
             raise ValueError("priority quotas and live_share add up to more than 1")
         if self.hourly_profile is not None and sum(self.hourly_profile) <= 0:
@@ -131,9 +132,8 @@ class Truck(_Strict):
     def _plate(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is None:
             return None
-        country = info.data.get(info.field_name.replace("plate", "nationality")) or info.data.get(
-            "tractor_nationality"
-        )
+        name = (info.field_name or "tractor_plate").replace("plate", "nationality")
+        country = info.data.get(name) or info.data.get("tractor_nationality")
         if not country:
             return value
         try:

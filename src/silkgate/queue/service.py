@@ -151,7 +151,10 @@ def set_cap(platform: Platform, caller: Caller, body: CapIn) -> CapChange:
 def list_caps(platform: Platform, crossing: str | None = None) -> list[CapOut]:
     with platform.db.session() as s:
         stmt = select(CapacityCap).order_by(
-            CapacityCap.crossing_code, CapacityCap.exit_country, CapacityCap.side, CapacityCap.version
+            CapacityCap.crossing_code,
+            CapacityCap.exit_country,
+            CapacityCap.side,
+            CapacityCap.version,
         )
         if crossing:
             stmt = stmt.where(CapacityCap.crossing_code == crossing)
@@ -236,7 +239,11 @@ def _vehicle_conflicts(s: Session, body: BookingIn) -> list[FieldError]:
     ).all()
     out = []
     if any(r[0] == t.tractor_plate and r[1] == t.tractor_nationality for r in rows):
-        out.append(FieldError("/truck/tractor_plate", "already_booked", "this tractor has an active booking"))
+        out.append(
+            FieldError(
+                "/truck/tractor_plate", "already_booked", "this tractor has an active booking"
+            )
+        )
     if any(r[2] == t.vin for r in rows):
         out.append(FieldError("/truck/vin", "already_booked", "this VIN has an active booking"))
     booked = set(
@@ -249,7 +256,11 @@ def _vehicle_conflicts(s: Session, body: BookingIn) -> list[FieldError]:
     )
     for i, d in enumerate(body.declaration_ids):
         if d in booked:
-            out.append(FieldError(f"/declaration_ids/{i}", "already_booked", "moved by another active booking"))
+            out.append(
+                FieldError(
+                    f"/declaration_ids/{i}", "already_booked", "moved by another active booking"
+                )
+            )
     return out
 
 
@@ -262,11 +273,13 @@ def _integrity_conflict(exc: IntegrityError) -> Conflict:
         field = "/truck/vin"
     else:
         field = "/truck/tractor_plate"
-    return Conflict("already booked", [FieldError(field, "already_booked", "an active booking holds it")])
+    return Conflict(
+        "already booked", [FieldError(field, "already_booked", "an active booking holds it")]
+    )
 
 
 def book(platform: Platform, caller: Caller, body: BookingIn) -> BookingOut:
-    """Check everything, take the slot and store the booking with its deposit, in one transaction."""
+    """Check everything, take the slot, store the booking and its deposit: one transaction."""
     if not caller.has(*BOOKING_ROLES):
         raise Forbidden("only carriers, brokers and customs-service companies book slots")
     errors = _route_errors(body.crossing, body.exit_country, body.entry_country)
@@ -286,12 +299,23 @@ def book(platform: Platform, caller: Caller, body: BookingIn) -> BookingOut:
             if clash:
                 raise Conflict("the truck or a declaration is already booked", clash)
             if not planning.ensure_planned(
-                s, body.crossing, body.exit_country, body.entry_country, body.slot.day,
-                settings.queue_utc_offset_hours, now,
+                s,
+                body.crossing,
+                body.exit_country,
+                body.entry_country,
+                body.slot.day,
+                settings.queue_utc_offset_hours,
+                now,
             ):
                 raise Conflict(
                     "no capacity agreed for this day",
-                    [FieldError("/slot/day", "no_capacity", "both sides need a cap in force for this day")],
+                    [
+                        FieldError(
+                            "/slot/day",
+                            "no_capacity",
+                            "both sides need a cap in force for this day",
+                        )
+                    ],
                 )
             slot = _slot_row(s, body, body.slot, body.quota_class.value)
             if slot is None or slot.booked >= slot.capacity:
@@ -306,7 +330,11 @@ def book(platform: Platform, caller: Caller, body: BookingIn) -> BookingOut:
             s.add(_deposit(platform, booking, "held", "booking confirmed", now))
             s.flush()
             _take(s, slot, "/slot/hour")
-            append(s, platform.signer, [_event(caller.member_id, "queue.booked", booking, _audit_body(body))])
+            append(
+                s,
+                platform.signer,
+                [_event(caller.member_id, "queue.booked", booking, _audit_body(body))],
+            )
             return booking_out(platform, caller, booking)
     except IntegrityError as exc:
         raise _integrity_conflict(exc) from None
@@ -317,7 +345,9 @@ def _audit_body(body: BookingIn) -> dict[str, object]:
     return body.model_dump(mode="json", exclude={"driver"})
 
 
-def _new_booking(caller: Caller, body: BookingIn, slot: Slot, starts: datetime, now: datetime) -> Booking:
+def _new_booking(
+    caller: Caller, body: BookingIn, slot: Slot, starts: datetime, now: datetime
+) -> Booking:
     t = body.truck
     return Booking(
         id=new_booking_id(),
@@ -458,7 +488,11 @@ def deposits(platform: Platform, caller: Caller, booking_id: str) -> list[Deposi
     with platform.db.session() as s:
         _load(s, caller, booking_id)
         return list(
-            s.scalars(select(DepositEntry).where(DepositEntry.booking_id == booking_id).order_by(DepositEntry.id))
+            s.scalars(
+                select(DepositEntry)
+                .where(DepositEntry.booking_id == booking_id)
+                .order_by(DepositEntry.id)
+            )
         )
 
 
@@ -485,7 +519,9 @@ def cancel(platform: Platform, caller: Caller, booking_id: str, reason: str) -> 
         _release(s, b.slot_id)
         _finish(s, b, BookingStatus.CANCELLED, now)
         s.add(_deposit(platform, b, "released", "booking cancelled", now))
-        append(s, platform.signer, [_event(caller.member_id, "queue.cancelled", b, {"reason": reason})])
+        append(
+            s, platform.signer, [_event(caller.member_id, "queue.cancelled", b, {"reason": reason})]
+        )
         return booking_out(platform, caller, b)
 
 
@@ -510,23 +546,46 @@ def reschedule(platform: Platform, caller: Caller, booking_id: str, ref: SlotRef
             if b.reschedules >= settings.queue_max_reschedules:
                 raise Conflict(
                     "no reschedules left",
-                    [FieldError("/slot", "reschedule_limit", f"at most {settings.queue_max_reschedules} reschedules")],
+                    [
+                        FieldError(
+                            "/slot",
+                            "reschedule_limit",
+                            f"at most {settings.queue_max_reschedules} reschedules",
+                        )
+                    ],
                 )
             cutoff = utc(b.starts_at) - timedelta(hours=settings.queue_reschedule_cutoff_hours)
             if now >= cutoff:
                 raise Conflict(
                     "too close to the booked slot",
-                    [FieldError("/slot", "too_late", f"no rescheduling within {settings.queue_reschedule_cutoff_hours} h of the slot")],
+                    [
+                        FieldError(
+                            "/slot",
+                            "too_late",
+                            f"no rescheduling within "
+                            f"{settings.queue_reschedule_cutoff_hours} h of the slot",
+                        )
+                    ],
                 )
         starts = _slot_time(platform, ref, now, "/slot")
         if (ref.day, ref.hour) == (b.day, b.hour):
             raise ValidationFailed([FieldError("/slot", "unchanged", "this is the booked slot")])
         if not planning.ensure_planned(
-            s, b.crossing_code, b.exit_country, b.entry_country, ref.day, settings.queue_utc_offset_hours, now
+            s,
+            b.crossing_code,
+            b.exit_country,
+            b.entry_country,
+            ref.day,
+            settings.queue_utc_offset_hours,
+            now,
         ):
             raise Conflict(
                 "no capacity agreed for this day",
-                [FieldError("/slot/day", "no_capacity", "both sides need a cap in force for this day")],
+                [
+                    FieldError(
+                        "/slot/day", "no_capacity", "both sides need a cap in force for this day"
+                    )
+                ],
             )
         _take(s, _slot_row(s, b, ref, b.quota_class), "/slot/hour")
         _release(s, b.slot_id)
@@ -542,6 +601,13 @@ def reschedule(platform: Platform, caller: Caller, booking_id: str, ref: SlotRef
         append(
             s,
             platform.signer,
-            [_event(caller.member_id, "queue.rescheduled", b, {"from": before, "to": ref.model_dump(mode="json")})],
+            [
+                _event(
+                    caller.member_id,
+                    "queue.rescheduled",
+                    b,
+                    {"from": before, "to": ref.model_dump(mode="json")},
+                )
+            ],
         )
         return booking_out(platform, caller, b)
