@@ -100,6 +100,15 @@ def check_declarations(
     return found, errors
 
 
+def check_evidence_class(body: BookingIn) -> list[FieldError]:
+    """The class rules that need no declaration: live is not bookable, regular has no evidence."""
+    if body.quota_class is QuotaClass.LIVE:
+        return [FieldError("/quota_class", "not_bookable", "the live share is for walk-in trucks")]
+    if body.quota_class is QuotaClass.REGULAR and body.evidence is not None:
+        return [FieldError("/evidence", "not_expected", "regular bookings carry no evidence")]
+    return []
+
+
 def check_evidence(body: BookingIn, decls: list[Declaration]) -> list[FieldError]:
     """Whether the evidence (and the goods declared) back the quota class asked for."""
     cls = body.quota_class
@@ -109,10 +118,9 @@ def check_evidence(body: BookingIn, decls: list[Declaration]) -> list[FieldError
     def err(code: str, message: str, field: str = "/quota_class") -> list[FieldError]:
         return [FieldError(field, code, message)]
 
-    if cls is QuotaClass.LIVE:
-        return err("not_bookable", "the live share is for walk-in trucks and cannot be booked")
-    if cls is QuotaClass.REGULAR:
-        return err("not_expected", "regular bookings carry no evidence", "/evidence") if ev else []
+    first = check_evidence_class(body)
+    if first or cls is QuotaClass.REGULAR:
+        return first
     if cls is QuotaClass.PERISHABLES and not all(h.startswith(PERISHABLE_HS) for h in hs):
         return err(
             "wrong_evidence", "every goods item must be perishable (HS 02, 03, 04, 07, 08, 0603)"

@@ -208,10 +208,14 @@ def _take(s: Session, slot: Slot | None, field: str) -> None:
         )
         ok = res.rowcount == 1  # type: ignore[attr-defined]
     if not ok:
-        raise Conflict(
-            "the slot is full for this quota class",
-            [FieldError(field, "slot_full", "no room left in this hour for this quota class")],
-        )
+        raise _full(field)
+
+
+def _full(field: str) -> Conflict:
+    return Conflict(
+        "the slot is full for this quota class",
+        [FieldError(field, "slot_full", "no room left in this hour for this quota class")],
+    )
 
 
 def _release(s: Session, slot_id: int) -> None:
@@ -221,6 +225,25 @@ def _release(s: Session, slot_id: int) -> None:
         .values(booked=Slot.booked - 1)
         .execution_options(synchronize_session=False)
     )
+
+
+def _plan(
+    platform: Platform,
+    s: Session,
+    crossing: str,
+    exit_c: str,
+    entry_c: str,
+    day: dt.date,
+    now: datetime,
+) -> None:
+    """Plan the day if needed; refuses when the two sides have not both set a cap for it."""
+    if not planning.ensure_planned(
+        s, crossing, exit_c, entry_c, day, platform.settings.queue_utc_offset_hours, now
+    ):
+        raise Conflict(
+            "no capacity agreed for this day",
+            [FieldError("/slot/day", "no_capacity", "both sides need a cap in force for this day")],
+        )
 
 
 def _vehicle_conflicts(s: Session, body: BookingIn) -> list[FieldError]:
@@ -287,9 +310,22 @@ def book(platform: Platform, caller: Caller, body: BookingIn) -> BookingOut:
         raise ValidationFailed(errors)
     now = platform.clock()
     starts = _slot_time(platform, body.slot, now, "/slot")
-    settings = platform.settings
     try:
         with platform.db.session() as s:
+            # the slot first: in a booking rush most attempts end here, after one query
+            slot = _slot_row(s, body, body.slot, body.quota_class.value)
+            planned = True
+            if slot is None:
+                planned = planning.ensure_planned(
+                    s, body.crossing, body.exit_country, body.entry_country, body.slot.day,
+                    platform.settings.queue_utc_offset_hours, now,
+                )  # fmt: skip
+                slot = _slot_row(s, body, body.slot, body.quota_class.value) if planned else None
+            if slot is not None and slot.booked >= slot.capacity:
+                errors = checks.check_evidence_class(body)
+                if errors:
+                    raise ValidationFailed(errors)
+                raise _full("/slot/hour")
             decls, errors = checks.check_declarations(s, caller, body)
             if not errors:
                 errors = checks.check_evidence(body, decls)
@@ -298,29 +334,19 @@ def book(platform: Platform, caller: Caller, body: BookingIn) -> BookingOut:
             clash = _vehicle_conflicts(s, body)
             if clash:
                 raise Conflict("the truck or a declaration is already booked", clash)
-            if not planning.ensure_planned(
-                s,
-                body.crossing,
-                body.exit_country,
-                body.entry_country,
-                body.slot.day,
-                settings.queue_utc_offset_hours,
-                now,
-            ):
-                raise Conflict(
-                    "no capacity agreed for this day",
-                    [
-                        FieldError(
-                            "/slot/day",
-                            "no_capacity",
-                            "both sides need a cap in force for this day",
-                        )
-                    ],
-                )
-            slot = _slot_row(s, body, body.slot, body.quota_class.value)
-            if slot is None or slot.booked >= slot.capacity:
-                _take(s, None, "/slot/hour")
-            booking = _new_booking(caller, body, slot, starts, now)  # type: ignore[arg-type]
+            if slot is None:
+                if not planned:
+                    _plan(
+                        platform,
+                        s,
+                        body.crossing,
+                        body.exit_country,
+                        body.entry_country,
+                        body.slot.day,
+                        now,
+                    )
+                raise _full("/slot/hour")
+            booking = _new_booking(caller, body, slot, starts, now)
             s.add(booking)
             s.flush()
             s.add_all(
@@ -570,23 +596,7 @@ def reschedule(platform: Platform, caller: Caller, booking_id: str, ref: SlotRef
         starts = _slot_time(platform, ref, now, "/slot")
         if (ref.day, ref.hour) == (b.day, b.hour):
             raise ValidationFailed([FieldError("/slot", "unchanged", "this is the booked slot")])
-        if not planning.ensure_planned(
-            s,
-            b.crossing_code,
-            b.exit_country,
-            b.entry_country,
-            ref.day,
-            settings.queue_utc_offset_hours,
-            now,
-        ):
-            raise Conflict(
-                "no capacity agreed for this day",
-                [
-                    FieldError(
-                        "/slot/day", "no_capacity", "both sides need a cap in force for this day"
-                    )
-                ],
-            )
+        _plan(platform, s, b.crossing_code, b.exit_country, b.entry_country, ref.day, now)
         _take(s, _slot_row(s, b, ref, b.quota_class), "/slot/hour")
         _release(s, b.slot_id)
         new = _slot_row(s, b, ref, b.quota_class)
