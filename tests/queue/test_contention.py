@@ -100,3 +100,17 @@ def test_the_database_itself_refuses_a_second_active_booking(platform: Platform)
         clone.vin = "LZZ1CCND0J7999999"
         s.add(clone)
         s.flush()
+
+
+def test_full_hint_refuses_without_the_database_and_forgets_on_cancel(platform: Platform) -> None:
+    env = make_env(platform, cap=24)  # one an hour
+    first = env.book(hour=16)
+    body = BookingIn.model_validate(env.booking_body(hour=16))
+    with pytest.raises(Conflict):
+        queue.book(platform, env.who("cn-broker"), body)
+    with pytest.raises(Conflict) as info:
+        queue.refuse_if_known_full(platform, body)  # no query: the hint
+    assert info.value.errors[0].code == "slot_full"
+    queue.cancel(platform, env.who("cn-broker"), first.id, "freed")
+    queue.refuse_if_known_full(platform, body)  # forgotten: the place is free again
+    assert queue.book(platform, env.who("cn-broker"), body).status == "confirmed"

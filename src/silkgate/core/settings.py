@@ -105,6 +105,12 @@ class Settings(BaseSettings):
     queue_rate_org_burst: int = Field(default=200, gt=0)
     queue_rate_vehicle_per_minute: float = Field(default=6.0, gt=0)
     queue_rate_vehicle_burst: int = Field(default=10, gt=0)
+    queue_full_hint_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        le=60,
+        description="How long a process refuses a slot it saw full without asking the database.",
+    )
     queue_rate_public_per_second: float = Field(default=20.0, gt=0)
 
     @model_validator(mode="after")

@@ -99,6 +99,7 @@ async def book(
     t = body.truck
     limits.check(limits.vehicle, f"{t.tractor_nationality}:{t.tractor_plate}", "vehicle")
     limits.check(limits.vehicle, f"vin:{t.vin}", "vehicle")
+    service.refuse_if_known_full(platform, body)  # on the event loop: no thread, no query
     return await run_in_threadpool(service.book, platform, caller, body)
 
 

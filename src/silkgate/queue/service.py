@@ -111,6 +111,7 @@ def set_cap(platform: Platform, caller: Caller, body: CapIn) -> CapChange:
         )
         s.add(cap)
         s.flush()
+        _FULL.clear()  # capacities may have grown
         days, displaced = planning.replan(
             s, body.crossing, body.exit_country, body.entry_country, body.valid_from, now, offset
         )
@@ -209,6 +210,57 @@ def _take(s: Session, slot: Slot | None, field: str) -> None:
         ok = res.rowcount == 1  # type: ignore[attr-defined]
     if not ok:
         raise _full(field)
+
+
+SlotKey = tuple[int, str, str, str, dt.date, int, str]
+_FULL: dict[SlotKey, float] = {}
+
+
+def _key(
+    platform: Platform, crossing: str, exit_c: str, entry_c: str, ref: SlotRef, cls: str
+) -> SlotKey:
+    return (id(platform), crossing, exit_c, entry_c, ref.day, ref.hour, cls)
+
+
+def _seen_full(key: SlotKey, platform: Platform) -> None:
+    ttl = platform.settings.queue_full_hint_seconds
+    if ttl > 0:
+        if len(_FULL) > 100_000:
+            _FULL.clear()
+        _FULL[key] = time.monotonic() + ttl
+
+
+def refuse_if_known_full(platform: Platform, body: BookingIn) -> None:
+    """Refuse at once a slot this process saw full within ``queue_full_hint_seconds``.
+
+    A hint, not the check: the conditional UPDATE decides. A place freed in another process
+    may be refused for up to that long (this process forgets the hint when it frees one).
+    """
+    key = _key(
+        platform,
+        body.crossing,
+        body.exit_country,
+        body.entry_country,
+        body.slot,
+        body.quota_class.value,
+    )
+    until = _FULL.get(key)
+    if until is not None and until > time.monotonic():
+        raise _full("/slot/hour")
+
+
+def _forget_full(platform: Platform, b: Booking) -> None:
+    _FULL.pop(
+        _key(
+            platform,
+            b.crossing_code,
+            b.exit_country,
+            b.entry_country,
+            SlotRef(day=b.day, hour=b.hour),
+            b.quota_class,
+        ),
+        None,
+    )
 
 
 def _full(field: str) -> Conflict:
@@ -325,6 +377,17 @@ def book(platform: Platform, caller: Caller, body: BookingIn) -> BookingOut:
                 errors = checks.check_evidence_class(body)
                 if errors:
                     raise ValidationFailed(errors)
+                _seen_full(
+                    _key(
+                        platform,
+                        body.crossing,
+                        body.exit_country,
+                        body.entry_country,
+                        body.slot,
+                        body.quota_class.value,
+                    ),
+                    platform,
+                )
                 raise _full("/slot/hour")
             decls, errors = checks.check_declarations(s, caller, body)
             if not errors:
@@ -355,7 +418,21 @@ def book(platform: Platform, caller: Caller, body: BookingIn) -> BookingOut:
             )
             s.add(_deposit(platform, booking, "held", "booking confirmed", now))
             s.flush()
-            _take(s, slot, "/slot/hour")
+            try:
+                _take(s, slot, "/slot/hour")
+            except Conflict:
+                _seen_full(
+                    _key(
+                        platform,
+                        body.crossing,
+                        body.exit_country,
+                        body.entry_country,
+                        body.slot,
+                        body.quota_class.value,
+                    ),
+                    platform,
+                )
+                raise
             append(
                 s,
                 platform.signer,
@@ -543,6 +620,7 @@ def cancel(platform: Platform, caller: Caller, booking_id: str, reason: str) -> 
     with platform.db.session() as s:
         b = _own_confirmed(s, caller, booking_id)
         _release(s, b.slot_id)
+        _forget_full(platform, b)
         _finish(s, b, BookingStatus.CANCELLED, now)
         s.add(_deposit(platform, b, "released", "booking cancelled", now))
         append(
@@ -599,6 +677,7 @@ def reschedule(platform: Platform, caller: Caller, booking_id: str, ref: SlotRef
         _plan(platform, s, b.crossing_code, b.exit_country, b.entry_country, ref.day, now)
         _take(s, _slot_row(s, b, ref, b.quota_class), "/slot/hour")
         _release(s, b.slot_id)
+        _forget_full(platform, b)
         new = _slot_row(s, b, ref, b.quota_class)
         assert new is not None
         before = {"day": b.day.isoformat(), "hour": b.hour}
