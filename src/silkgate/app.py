@@ -17,6 +17,7 @@ from silkgate.core.platform import Platform
 from silkgate.core.settings import Settings, get_settings
 from silkgate.declarations.api import router as declarations_router
 from silkgate.declarations.schemas import DeclarationIn
+from silkgate.gates.api import router as gates_router
 from silkgate.registry.api import router as registry_router
 from silkgate.risk.platform.api import router as risk_router
 
@@ -117,6 +118,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     api.include_router(registry_router)
     api.include_router(declarations_router)
     api.include_router(risk_router)
+    api.include_router(gates_router)
     app.include_router(api)
 
     def openapi() -> dict[str, Any]:

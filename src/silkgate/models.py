@@ -2,6 +2,7 @@
 
 from silkgate.audit.models import AuditEntry, SigningKey
 from silkgate.declarations.models import Declaration, DeclarationVersion, GoodsItem, IdempotencyKey
+from silkgate.gates.models import GateEvent, GateEventRef
 from silkgate.registry.models import ApiKey, Crossing, CrossingAssignment, MemberState, Organization
 from silkgate.risk.platform.models import (
     ActiveRiskModel,
@@ -19,6 +20,8 @@ __all__ = [
     "CrossingAssignment",
     "Declaration",
     "DeclarationVersion",
+    "GateEvent",
+    "GateEventRef",
     "GoodsItem",
     "IdempotencyKey",
     "InspectionResult",
