@@ -33,7 +33,9 @@ class World:
         out, _ = declarations.create(platform, self.callers["cn-broker"], export_cn_to_kz("G-1"))
         self.decl = out.id
 
-    def signed(self, org: str, event: dict[str, Any], key: Ed25519PrivateKey | None = None) -> dict[str, Any]:
+    def signed(
+        self, org: str, event: dict[str, Any], key: Ed25519PrivateKey | None = None
+    ) -> dict[str, Any]:
         return {"event": event, "signature": sign_event(key or self.keys[org], event)}
 
 
@@ -50,7 +52,12 @@ def event(
     from datetime import timezone
 
     at = (T0 + timedelta(minutes=minutes)).astimezone(timezone(timedelta(hours=offset_h)))
-    step = {"waiting_area": "arriving", "gate_in": "arriving", "release": "accepting", "exit_gate": "departing"}
+    step = {
+        "waiting_area": "arriving",
+        "gate_in": "arriving",
+        "release": "accepting",
+        "exit_gate": "departing",
+    }
     body: dict[str, Any] = {
         "eventTime": at.isoformat(),
         "bizStep": step.get(point, "inspecting"),

@@ -47,7 +47,12 @@ def test_retry_is_stored_once_and_audited(world: World) -> None:
 @pytest.mark.parametrize(
     ("mutate", "status", "field", "code"),
     [
-        (lambda w, b: b.update(signature=b["signature"][:-4] + "AAA="), 422, "/signature", "bad_signature"),
+        (
+            lambda w, b: b.update(signature=b["signature"][:-4] + "AAA="),
+            422,
+            "/signature",
+            "bad_signature",
+        ),
         (lambda w, b: b["event"].update(readPoint="scanning"), 422, "/signature", "bad_signature"),
         (lambda w, b: b.pop("signature"), 422, "/signature", "missing"),
         (lambda w, b: b.update(signature="not base64!"), 422, "/signature", "bad_signature"),
@@ -81,8 +86,14 @@ def test_unknown_org_key_is_named(world: World) -> None:
     from silkgate.gates.service import crossing_sides
 
     with pytest.raises(Rejected) as exc:
-        check(world.signed("kz-customs", event("entry_gate_in", 0, side="KZ")), nokey, None,
-              crossing_sides(), datetime.now(UTC), timedelta(minutes=5))
+        check(
+            world.signed("kz-customs", event("entry_gate_in", 0, side="KZ")),
+            nokey,
+            None,
+            crossing_sides(),
+            datetime.now(UTC),
+            timedelta(minutes=5),
+        )
     assert exc.value.errors[0].code == "no_public_key"
 
 
@@ -103,12 +114,16 @@ def test_far_future_refused_late_accepted(world: World) -> None:
     body = world.signed("cn-customs", event("gate_in", 0) | {"eventTime": future.isoformat()})
     with pytest.raises(SilkgateError) as exc:
         service.report(p, cn, body)
-    assert exc.value.errors[0].field == "/event/eventTime" and exc.value.errors[0].code == "in_future"
+    assert (
+        exc.value.errors[0].field == "/event/eventTime" and exc.value.errors[0].code == "in_future"
+    )
     naive = world.signed("cn-customs", event("gate_in", 0) | {"eventTime": "2025-11-10T08:00:00"})
     with pytest.raises(SilkgateError) as exc:
         service.report(p, cn, naive)
     assert exc.value.errors[0].field == "/event/eventTime"
-    service.report(p, cn, world.signed("cn-customs", event("gate_in", -60 * 24 * 30)))  # a month late
+    service.report(
+        p, cn, world.signed("cn-customs", event("gate_in", -60 * 24 * 30))
+    )  # a month late
 
 
 def test_correction_references_an_existing_event_of_the_same_truck(world: World) -> None:
@@ -137,14 +152,24 @@ def test_unknown_declaration_refused(world: World) -> None:
 
 def test_batch_reports_each_line_and_stores_only_good_ones(world: World) -> None:
     p, cn = world.platform, world.callers["cn-customs"]
-    good = [json.dumps(world.signed("cn-customs", event("gate_in", i, plate=f"P{i}X"))) for i in range(3)]
+    good = [
+        json.dumps(world.signed("cn-customs", event("gate_in", i, plate=f"P{i}X")))
+        for i in range(3)
+    ]
     bad_sig = world.signed("cn-customs", event("gate_in", 9))
     bad_sig["signature"] = world.signed("cn-customs", event("gate_in", 10))["signature"]
     lines = [good[0], "{not json", good[1], "", json.dumps(bad_sig), good[2], good[0]]
     rep = service.ingest_lines(p, cn, lines)
     assert (rep.stored, rep.replayed, rep.rejected) == (3, 1, 2)
     status = {x.line: x.status for x in rep.lines}
-    assert status == {1: "stored", 2: "rejected", 3: "stored", 5: "rejected", 6: "stored", 7: "replayed"}
+    assert status == {
+        1: "stored",
+        2: "rejected",
+        3: "stored",
+        5: "rejected",
+        6: "stored",
+        7: "replayed",
+    }
     assert _count(p) == 3
 
 
@@ -156,23 +181,43 @@ _times = st.one_of(
 )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(point=_points, at=_times, side=st.sampled_from(["CN", "KZ", "cn", "XX", ""]),
-       plate=st.text(max_size=20), extra=st.dictionaries(st.text(max_size=5), st.integers(), max_size=2))
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    point=_points,
+    at=_times,
+    side=st.sampled_from(["CN", "KZ", "cn", "XX", ""]),
+    plate=st.text(max_size=20),
+    extra=st.dictionaries(st.text(max_size=5), st.integers(), max_size=2),
+)
 def test_parser_never_crashes_and_names_fields(point, at, side, plate, extra) -> None:  # type: ignore[no-untyped-def]
     """Any event body is accepted or refused with JSON-pointer fields; never an exception."""
     from silkgate.gates.service import crossing_sides
 
     key = Ed25519PrivateKey.generate()
-    from silkgate.core.signing import public_key_b64, load_public_key
+    from silkgate.core.signing import load_public_key, public_key_b64
     from silkgate.gates.ingest import sign_event
 
-    body = {"eventTime": at, "bizStep": "arriving", "readPoint": point, "crossing": "KHG-NZH",
-            "side": side, "truck": {"nationality": "KZ", "plate": plate}, **extra}
+    body = {
+        "eventTime": at,
+        "bizStep": "arriving",
+        "readPoint": point,
+        "crossing": "KHG-NZH",
+        "side": side,
+        "truck": {"nationality": "KZ", "plate": plate},
+        **extra,
+    }
     caller = Caller(1, "CN/GOV/X", "CN", frozenset({"customs"}), frozenset({"KHG-NZH"}))
     try:
-        out = check({"event": body, "signature": sign_event(key, body)}, caller,
-                    load_public_key(public_key_b64(key)), crossing_sides(), datetime.now(UTC), timedelta(minutes=5))
+        out = check(
+            {"event": body, "signature": sign_event(key, body)},
+            caller,
+            load_public_key(public_key_b64(key)),
+            crossing_sides(),
+            datetime.now(UTC),
+            timedelta(minutes=5),
+        )
     except Rejected as r:
         assert r.status in (403, 422) and r.errors
         assert all(e.field.startswith("/") or e.field == "" for e in r.errors)

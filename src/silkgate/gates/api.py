@@ -41,7 +41,9 @@ async def post_event(
     )
 
 
-@router.post("/gate-events/batch", response_model=IngestReport, summary="JSON Lines of signed events")
+@router.post(
+    "/gate-events/batch", response_model=IngestReport, summary="JSON Lines of signed events"
+)
 async def post_batch(
     request: Request,
     platform: Platform = Depends(get_platform),
@@ -57,7 +59,8 @@ async def post_batch(
 
 @router.get("/trucks/{nationality}/{plate}/timeline", response_model=Timeline)
 def truck_timeline(
-    nationality: str, plate: str,
+    nationality: str,
+    plate: str,
     platform: Platform = Depends(get_platform),
     caller: Caller = Depends(current_caller),
 ) -> Timeline:

@@ -59,7 +59,9 @@ def export(
         raise typer.Exit(2)
     with platform_session() as platform:
         done = reports.export_for_calibration(platform, crossing, out, start, end)
-    console.print(f"{done.records} stage records of {done.passages} passages written to {done.path}")
+    console.print(
+        f"{done.records} stage records of {done.passages} passages written to {done.path}"
+    )
 
 
 @app.command("timeline")
@@ -117,7 +119,13 @@ def kpi_trs(
 
 
 @kpi_app.command("throughput")
-def kpi_throughput(as_member: AsMember, crossing: Crossing = "KHG-NZH", start: Start = None, end: End = None, fmt: Fmt = "json") -> None:
+def kpi_throughput(
+    as_member: AsMember,
+    crossing: Crossing = "KHG-NZH",
+    start: Start = None,
+    end: End = None,
+    fmt: Fmt = "json",
+) -> None:
     """Trucks per day exiting / released per side (cap: from the e-queue when it lands)."""
     from silkgate.gates import reports
     from silkgate.registry import service as registry
@@ -128,7 +136,13 @@ def kpi_throughput(as_member: AsMember, crossing: Crossing = "KHG-NZH", start: S
 
 
 @kpi_app.command("queue-length")
-def kpi_queue(as_member: AsMember, crossing: Crossing = "KHG-NZH", start: Start = None, end: End = None, fmt: Fmt = "json") -> None:
+def kpi_queue(
+    as_member: AsMember,
+    crossing: Crossing = "KHG-NZH",
+    start: Start = None,
+    end: End = None,
+    fmt: Fmt = "json",
+) -> None:
     """Trucks in the waiting area, hour by hour."""
     from silkgate.gates import reports
     from silkgate.registry import service as registry

@@ -45,7 +45,7 @@ class Checked:
 
 
 def sign_event(key: Ed25519PrivateKey, event: dict[str, Any]) -> str:
-    """Detached Ed25519 signature (base64) over the event's canonical JSON: what a checkpoint sends."""
+    """Detached Ed25519 signature (base64) over the canonical JSON: what a checkpoint sends."""
     return b64(key.sign(canonical_json(event)))
 
 
@@ -88,7 +88,9 @@ def check(
         raise Rejected(403, [FieldError("", "role", "only customs or an e-port operator reports")])
     countries = crossings.get(ev.crossing)
     if countries is None:
-        raise Rejected(422, [FieldError("/event/crossing", "unknown", f"no crossing {ev.crossing}")])
+        raise Rejected(
+            422, [FieldError("/event/crossing", "unknown", f"no crossing {ev.crossing}")]
+        )
     if ev.side not in countries:
         raise Rejected(
             422, [FieldError("/event/side", "not_a_side", f"{ev.crossing} has sides {countries}")]
@@ -141,8 +143,14 @@ def check(
             ],
         ) from None
     eid = event_id(caller.member_id, ev)
-    audit_payload = {"reporter": caller.member_id, "event": signed.event, "signature": signed.signature}
-    return Checked(eid, ev, signed.event, signed.signature, sha256_hex(canonical_json(audit_payload)))
+    audit_payload = {
+        "reporter": caller.member_id,
+        "event": signed.event,
+        "signature": signed.signature,
+    }
+    return Checked(
+        eid, ev, signed.event, signed.signature, sha256_hex(canonical_json(audit_payload))
+    )
 
 
 def _errors(exc: ValidationError, prefix: tuple[str, ...]) -> list[FieldError]:

@@ -77,8 +77,16 @@ class Passage:
         span("arrival_to_release", self.arrival, self.released)
         span("queue", first_at(ev, "waiting_area", x), first_at(ev, "gate_in", x))
         for side in (x, n):
-            span("document_control", first_at(ev, "document_control_start", side), first_at(ev, "document_control_end", side))
-            span("inspection", first_at(ev, "physical_inspection_start", side), first_at(ev, "physical_inspection_end", side))
+            span(
+                "document_control",
+                first_at(ev, "document_control_start", side),
+                first_at(ev, "document_control_end", side),
+            )
+            span(
+                "inspection",
+                first_at(ev, "physical_inspection_start", side),
+                first_at(ev, "physical_inspection_end", side),
+            )
         span("neutral_zone", first_at(ev, "exit_gate", x), first_at(ev, "entry_gate_in", n))
         span("entry_side", first_at(ev, "entry_gate_in", n), self.released)
         return out
@@ -113,7 +121,9 @@ def passages(events: Iterable[Ev], sides: dict[str, tuple[str, ...]]) -> list[Pa
     return out
 
 
-def _passage(truck: str, crossing: str, evs: list[Ev], sides: dict[str, tuple[str, ...]]) -> Passage:
+def _passage(
+    truck: str, crossing: str, evs: list[Ev], sides: dict[str, tuple[str, ...]]
+) -> Passage:
     pair = sides.get(crossing, (evs[0].side, evs[0].side))
     exit_side = evs[0].side
     if evs[0].read_point in ("entry_gate_in", "entry_controls", "release"):
@@ -225,7 +235,9 @@ def throughput(ps: list[Passage]) -> list[dict[str, object]]:
     ]
 
 
-def queue_length(ps: list[Passage], step: timedelta = timedelta(hours=1)) -> list[dict[str, object]]:
+def queue_length(
+    ps: list[Passage], step: timedelta = timedelta(hours=1)
+) -> list[dict[str, object]]:
     """Trucks in the waiting area (arrived, not yet through the gate) at each step."""
     spans = []
     for p in ps:

@@ -45,16 +45,27 @@ def load_passages(
         events = effective_events(s, where)
         refs = refs_of(s, (e.event_id for e in events))
         decl_ids = {r for rs in refs.values() for r in rs}
-        decls = {
-            d.id: (d.lane, d.submitted_at)
-            for d in s.execute(
-                select(Declaration.id, Declaration.lane, Declaration.submitted_at).where(
-                    Declaration.id.in_(decl_ids)
+        decls = (
+            {
+                d.id: (d.lane, d.submitted_at)
+                for d in s.execute(
+                    select(Declaration.id, Declaration.lane, Declaration.submitted_at).where(
+                        Declaration.id.in_(decl_ids)
+                    )
                 )
-            )
-        } if decl_ids else {}
+            }
+            if decl_ids
+            else {}
+        )
     evs = [
-        kpi.Ev(e.truck, e.crossing_code, e.side, e.read_point, local_time(e), tuple(refs.get(e.event_id, [])))
+        kpi.Ev(
+            e.truck,
+            e.crossing_code,
+            e.side,
+            e.read_point,
+            local_time(e),
+            tuple(refs.get(e.event_id, [])),
+        )
         for e in events
     ]
     ps = kpi.passages(evs, crossing_sides())
@@ -69,7 +80,10 @@ def load_passages(
 
 
 def _entitled(caller: Caller, crossing: str) -> None:
-    if not (caller.has(Role.ANALYST, Role.ADMIN) or (caller.has(*KPI_ROLES) and crossing in caller.crossings)):
+    if not (
+        caller.has(Role.ANALYST, Role.ADMIN)
+        or (caller.has(*KPI_ROLES) and crossing in caller.crossings)
+    ):
         raise Forbidden(f"{caller.member_id} may not read KPIs of {crossing}")
 
 
@@ -84,15 +98,29 @@ def trs_report(
 ) -> kpi.TrsReport:
     _entitled(caller, crossing)
     ps = load_passages(platform, crossing, start, end)
-    return kpi.trs(ps, target_h or platform.settings.kpi_release_target_hours, as_of or datetime.now(UTC))
+    return kpi.trs(
+        ps, target_h or platform.settings.kpi_release_target_hours, as_of or datetime.now(UTC)
+    )
 
 
-def throughput_report(platform: Platform, caller: Caller, crossing: str, start: datetime | None = None, end: datetime | None = None) -> list[dict[str, object]]:
+def throughput_report(
+    platform: Platform,
+    caller: Caller,
+    crossing: str,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> list[dict[str, object]]:
     _entitled(caller, crossing)
     return kpi.throughput(load_passages(platform, crossing, start, end))
 
 
-def queue_report(platform: Platform, caller: Caller, crossing: str, start: datetime | None = None, end: datetime | None = None) -> list[dict[str, object]]:
+def queue_report(
+    platform: Platform,
+    caller: Caller,
+    crossing: str,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> list[dict[str, object]]:
     _entitled(caller, crossing)
     return kpi.queue_length(load_passages(platform, crossing, start, end))
 
@@ -112,9 +140,13 @@ class CalibrationExport:
 
 
 def export_for_calibration(
-    platform: Platform, crossing: str, out: Path, start: datetime | None = None, end: datetime | None = None
+    platform: Platform,
+    crossing: str,
+    out: Path,
+    start: datetime | None = None,
+    end: datetime | None = None,
 ) -> CalibrationExport:
-    """Write stage,truck,start,end (ISO 8601 with offsets) for every timed stage of every passage."""
+    """Write stage,truck,start,end (ISO 8601 with offsets) for each timed stage of each passage."""
     ps = load_passages(platform, crossing, start, end)
     n = 0
     with out.open("w", newline="", encoding="utf-8") as fh:
@@ -127,6 +159,13 @@ def export_for_calibration(
                     t1 = kpi.first_at(p.events, b, side)
                     if t0 is None or t1 is None or t1 < t0:
                         continue
-                    w.writerow([f"{side.lower()}.{role}.{kind}", f"{p.truck}#{i}", t0.isoformat(), t1.isoformat()])
+                    w.writerow(
+                        [
+                            f"{side.lower()}.{role}.{kind}",
+                            f"{p.truck}#{i}",
+                            t0.isoformat(),
+                            t1.isoformat(),
+                        ]
+                    )
                     n += 1
     return CalibrationExport(out, n, len(ps))

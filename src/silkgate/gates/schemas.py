@@ -79,7 +79,9 @@ class BizTransaction(_Strict):
 class GateEventIn(_Strict):
     """One gate event as signed by the reporting organization."""
 
-    eventTime: datetime = Field(description="ISO 8601 with its offset, e.g. 2025-11-10T08:15:00+08:00")
+    eventTime: datetime = Field(
+        description="ISO 8601 with its offset, e.g. 2025-11-10T08:15:00+08:00"
+    )
     bizStep: BizStep
     readPoint: ReadPoint
     crossing: Annotated[str, StringConstraints(pattern=r"^[A-Z0-9\-]{3,16}$")]

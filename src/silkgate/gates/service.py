@@ -104,20 +104,31 @@ def ingest(platform: Platform, caller: Caller, objs: Sequence[Any]) -> IngestRep
                 from silkgate.core.db import db_problem
 
                 p = db_problem(exc)
-                lines.append(_rejected(no, Rejected(p.status, p.errors or [
-                    FieldError("", p.type_slug, p.detail)])))
+                lines.append(
+                    _rejected(
+                        no, Rejected(p.status, p.errors or [FieldError("", p.type_slug, p.detail)])
+                    )
+                )
     lines.sort(key=lambda x: x.line)
     count = {k: sum(1 for x in lines if x.status == k) for k in ("stored", "replayed", "rejected")}
     return IngestReport(**count, lines=lines)
 
 
 def _store(
-    s: Session, platform: Platform, caller: Caller, checked: list[tuple[int, Checked]], now: datetime
+    s: Session,
+    platform: Platform,
+    caller: Caller,
+    checked: list[tuple[int, Checked]],
+    now: datetime,
 ) -> list[IngestLine]:
     """Refuse lines whose references do not hold, replay known ids, insert the rest."""
     out: list[IngestLine] = []
     ids = {c.event_id for _, c in checked}
-    known = set(s.scalars(select(GateEvent.event_id).where(GateEvent.event_id.in_(ids)))) if ids else set()
+    known = (
+        set(s.scalars(select(GateEvent.event_id).where(GateEvent.event_id.in_(ids))))
+        if ids
+        else set()
+    )
     decl_ids = {
         t.bizTransaction
         for _, c in checked
@@ -125,15 +136,22 @@ def _store(
         if t.type.value == "declaration"
     }
     decls = (
-        dict(s.execute(select(Declaration.id, Declaration.crossing_code).where(Declaration.id.in_(decl_ids))).all())  # type: ignore[arg-type]
+        dict(
+            s.execute(
+                select(Declaration.id, Declaration.crossing_code).where(
+                    Declaration.id.in_(decl_ids)
+                )
+            ).all()
+        )
         if decl_ids
         else {}
     )
     targets = {c.event.corrects for _, c in checked if c.event.corrects}
-    corrected = {
-        e.event_id: e
-        for e in s.scalars(select(GateEvent).where(GateEvent.event_id.in_(targets)))
-    } if targets else {}
+    corrected = (
+        {e.event_id: e for e in s.scalars(select(GateEvent).where(GateEvent.event_id.in_(targets)))}
+        if targets
+        else {}
+    )
     rows: list[dict[str, Any]] = []
     refs: list[dict[str, Any]] = []
     audit: list[AuditEvent] = []
@@ -147,15 +165,31 @@ def _store(
         errors = []
         for i, t in enumerate(ev.bizTransactionList):
             if t.type.value == "declaration" and decls.get(t.bizTransaction) != ev.crossing:
-                errors.append(FieldError(f"/event/bizTransactionList/{i}/bizTransaction", "unknown_declaration", f"no declaration {t.bizTransaction} on {ev.crossing}"))
+                errors.append(
+                    FieldError(
+                        f"/event/bizTransactionList/{i}/bizTransaction",
+                        "unknown_declaration",
+                        f"no declaration {t.bizTransaction} on {ev.crossing}",
+                    )
+                )
         truck = truck_key(ev.truck.nationality, ev.truck.plate)
         if ev.corrects:
             target = corrected.get(ev.corrects)
-            tgt = (target.reporter, target.truck) if target is not None else batch_trucks.get(ev.corrects)
+            tgt = (
+                (target.reporter, target.truck)
+                if target is not None
+                else batch_trucks.get(ev.corrects)
+            )
             if tgt is None:
                 errors.append(FieldError("/event/corrects", "unknown_event", "no such event"))
             elif tgt != (caller.member_id, truck):
-                errors.append(FieldError("/event/corrects", "not_yours", "a correction keeps the reporter and the truck of the event it corrects"))
+                errors.append(
+                    FieldError(
+                        "/event/corrects",
+                        "not_yours",
+                        "a correction keeps the reporter and the truck of the event it corrects",
+                    )
+                )
         if errors:
             out.append(_rejected(no, Rejected(422, errors)))
             continue
@@ -185,7 +219,9 @@ def _store(
             {"event_id": c.event_id, "ref_type": t.type.value, "ref": t.bizTransaction}
             for t in ev.bizTransactionList
         ]
-        audit.append(AuditEvent(caller.member_id, AUDIT_ACTION, "gate_event", c.event_id, None, c.digest))
+        audit.append(
+            AuditEvent(caller.member_id, AUDIT_ACTION, "gate_event", c.event_id, None, c.digest)
+        )
         out.append(IngestLine(line=no, status="stored", eventId=c.event_id))
     if rows:
         from silkgate.core.signing import key_id

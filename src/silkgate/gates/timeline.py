@@ -7,6 +7,7 @@ Gate events carry no driver data; declaration states carry no payload.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from typing import Any, Protocol
 
@@ -124,9 +125,19 @@ def declaration_timeline(platform: Platform, caller: Caller, declaration_id: str
         extra: list[TimelineEntry] = []
         if view is not View.NONE:
             for a in trail(s, "declaration", declaration_id):
-                extra.append(TimelineEntry(at=a.at, kind="declaration", what=a.action, detail={"actor": a.actor}))
+                extra.append(
+                    TimelineEntry(
+                        at=a.at, kind="declaration", what=a.action, detail={"actor": a.actor}
+                    )
+                )
             extra += [x for src in BOOKING_SOURCES for x in src.entries(s, None, [declaration_id])]
-        return _build(f"declaration {declaration_id}", d.lane if view is not View.NONE else None, visible, refs, extra)
+        return _build(
+            f"declaration {declaration_id}",
+            d.lane if view is not View.NONE else None,
+            visible,
+            refs,
+            extra,
+        )
 
 
 def _build(
@@ -147,10 +158,17 @@ def _build(
         for e in events
     ]
     gate = entries[:]
-    for a, b in zip(gate, gate[1:], strict=False):
+    for a, b in itertools.pairwise(gate):
         a.minutes_to_next = round((b.at - a.at).total_seconds() / 60, 3)
     evs = [
-        kpi.Ev(e.truck, e.crossing_code, e.side, e.read_point, e.event_time, tuple(refs.get(e.event_id, [])))
+        kpi.Ev(
+            e.truck,
+            e.crossing_code,
+            e.side,
+            e.read_point,
+            e.event_time,
+            tuple(refs.get(e.event_id, [])),
+        )
         for e in events
     ]
     intervals: dict[str, float] = {}

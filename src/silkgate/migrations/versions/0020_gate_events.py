@@ -35,7 +35,9 @@ def upgrade() -> None:
         sa.Column("signature", sa.String(length=100), nullable=False),
         sa.Column("key_id", sa.String(length=16), nullable=False),
         sa.ForeignKeyConstraint(
-            ["crossing_code"], ["crossings.code"], name=op.f("fk_gate_events_crossing_code_crossings")
+            ["crossing_code"],
+            ["crossings.code"],
+            name=op.f("fk_gate_events_crossing_code_crossings"),
         ),
         sa.ForeignKeyConstraint(
             ["reporter_org_id"],
@@ -54,7 +56,9 @@ def upgrade() -> None:
         sa.Column("ref_type", sa.String(length=16), nullable=False),
         sa.Column("ref", sa.String(length=64), nullable=False),
         sa.ForeignKeyConstraint(
-            ["event_id"], ["gate_events.event_id"], name=op.f("fk_gate_event_refs_event_id_gate_events")
+            ["event_id"],
+            ["gate_events.event_id"],
+            name=op.f("fk_gate_event_refs_event_id_gate_events"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_gate_event_refs")),
     )
