@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from silkgate.audit.service import trail, verify_chain
+from silkgate.audit.service import payload_digest, trail, verify_chain
 from silkgate.core.errors import SilkgateError
 from silkgate.core.platform import Platform
 from silkgate.gates import service
@@ -40,7 +40,13 @@ def test_retry_is_stored_once_and_audited(world: World) -> None:
     assert (created, created2) == (True, False) and again == eid
     assert _count(p) == 1
     with p.db.session() as s:
-        assert [a.action for a in trail(s, "gate_event", eid)] == ["gate_event.reported"]
+        entries = trail(s, "gate_event", eid)
+        assert [a.action for a in entries] == ["gate_event.reported"]
+        # the audit digest can be recomputed from the stored row
+        row = s.get(GateEvent, eid)
+        assert row is not None
+        expect = {"reporter": row.reporter, "event": row.content, "signature": row.signature}
+        assert entries[0].payload_digest == payload_digest(expect)
         assert verify_chain(s).ok
 
 

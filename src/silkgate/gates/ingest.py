@@ -49,10 +49,10 @@ def sign_event(key: Ed25519PrivateKey, event: dict[str, Any]) -> str:
     return b64(key.sign(canonical_json(event)))
 
 
-def event_id(reporter: str, event: GateEventIn) -> str:
-    """SHA-256 of the reporter and the normalised content: the same event always gets this id."""
-    body = {"reporter": reporter, "event": event.model_dump(mode="json", exclude_none=True)}
-    return sha256_hex(canonical_json(body))
+def event_id(reporter: str, event: dict[str, Any]) -> str:
+    """SHA-256 of the reporter (JSON string), a newline and the event's canonical JSON as signed:
+    the same event always gets this id."""
+    return sha256_hex(json.dumps(reporter).encode() + b"\n" + canonical_json(event))
 
 
 def truck_key(nationality: str, plate: str) -> str:
@@ -128,9 +128,10 @@ def check(
                 )
             ],
         )
+    message = canonical_json(signed.event)
     try:
         sig = base64.b64decode(signed.signature, validate=True)
-        public_key.verify(sig, canonical_json(signed.event))
+        public_key.verify(sig, message)
     except (InvalidSignature, binascii.Error, ValueError):
         raise Rejected(
             422,
@@ -142,15 +143,18 @@ def check(
                 )
             ],
         ) from None
-    eid = event_id(caller.member_id, ev)
-    audit_payload = {
-        "reporter": caller.member_id,
-        "event": signed.event,
-        "signature": signed.signature,
-    }
-    return Checked(
-        eid, ev, signed.event, signed.signature, sha256_hex(canonical_json(audit_payload))
+    # id and audit digest reuse the canonical bytes the signature was checked over
+    eid = sha256_hex(json.dumps(caller.member_id).encode() + b"\n" + message)
+    audit_payload = (
+        b'{"event":'
+        + message
+        + b',"reporter":'
+        + json.dumps(caller.member_id, ensure_ascii=False).encode()
+        + b',"signature":'
+        + json.dumps(signed.signature).encode()
+        + b"}"
     )
+    return Checked(eid, ev, signed.event, signed.signature, sha256_hex(audit_payload))
 
 
 def _errors(exc: ValidationError, prefix: tuple[str, ...]) -> list[FieldError]:

@@ -39,10 +39,15 @@ class BookingSource(Protocol):
 BOOKING_SOURCES: list[BookingSource] = []  # the queue package registers itself here
 
 
-def effective_events(s: Session, where: ColumnElement[bool]) -> list[GateEvent]:
-    """Events matching ``where`` and the corrections of them, minus every corrected event."""
+def effective_events(
+    s: Session, where: ColumnElement[bool], closed: bool = False
+) -> list[GateEvent]:
+    """Events matching ``where`` and the corrections of them, minus every corrected event.
+
+    ``closed``: ``where`` already selects every correction (true of a truck: a correction
+    keeps the truck), so no further query is needed."""
     events = {e.event_id: e for e in s.scalars(select(GateEvent).where(where))}
-    frontier = set(events)
+    frontier = set() if closed else set(events)
     while frontier:
         more = [
             e
@@ -97,7 +102,7 @@ def _own_declarations(s: Session, caller: Caller, ids: Iterable[str]) -> set[str
 def truck_timeline(platform: Platform, caller: Caller, nationality: str, plate: str) -> Timeline:
     truck = truck_key(nationality.upper(), plate.upper())
     with platform.db.session() as s:
-        events = effective_events(s, GateEvent.truck == truck)
+        events = effective_events(s, GateEvent.truck == truck, closed=True)
         refs = refs_of(s, (e.event_id for e in events))
         own = _own_declarations(s, caller, {r for rs in refs.values() for r in rs})
         visible = [e for e in events if _may_see(caller, e, own, refs.get(e.event_id, []))]
