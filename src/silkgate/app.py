@@ -29,6 +29,7 @@ from silkgate.queue.api import public_router as queue_public_router
 from silkgate.queue.api import rate_limited_response
 from silkgate.queue.api import router as queue_router
 from silkgate.queue.limits import RateLimited
+from silkgate.gates.api import router as gates_router
 from silkgate.registry.api import router as registry_router
 from silkgate.risk.platform.api import router as risk_router
 
@@ -145,6 +146,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     api.include_router(risk_router)
     api.include_router(queue_router)
     api.include_router(queue_public_router)
+    api.include_router(gates_router)
     app.include_router(api)
 
     def openapi() -> dict[str, Any]:

@@ -11,6 +11,7 @@ from silkgate.queue.models import (
     Notification,
     Slot,
 )
+from silkgate.gates.models import GateEvent, GateEventRef
 from silkgate.registry.models import ApiKey, Crossing, CrossingAssignment, MemberState, Organization
 from silkgate.risk.platform.models import (
     ActiveRiskModel,
@@ -33,6 +34,8 @@ __all__ = [
     "Declaration",
     "DeclarationVersion",
     "DepositEntry",
+    "GateEvent",
+    "GateEventRef",
     "GoodsItem",
     "IdempotencyKey",
     "InspectionResult",
