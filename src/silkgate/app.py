@@ -25,6 +25,7 @@ from silkgate.core.platform import Platform
 from silkgate.core.settings import Settings, get_settings
 from silkgate.declarations.api import router as declarations_router
 from silkgate.declarations.schemas import DeclarationIn
+from silkgate.exchange.api import router as exchange_router
 from silkgate.queue.api import public_router as queue_public_router
 from silkgate.queue.api import rate_limited_response
 from silkgate.queue.api import router as queue_router
@@ -55,10 +56,19 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
             worker = AssessorWorker(platform)
             worker.start()
         app.state.risk_worker = worker
+        deliverer = None
+        if platform.settings.exchange_worker:
+            from silkgate.exchange.worker import DeliveryWorker
+
+            deliverer = DeliveryWorker(platform)
+            deliverer.start()
+        app.state.exchange_worker = deliverer
         try:
             yield
         finally:
             grace = platform.settings.shutdown_grace
+            if deliverer is not None:
+                deliverer.stop(grace)
             if worker is not None:
                 worker.stop(grace)
             if platform.group_committer is not None:
@@ -137,6 +147,9 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
         worker = getattr(request.app.state, "risk_worker", None)
         if worker is not None:
             out["risk_worker"] = worker.status()
+        deliverer = getattr(request.app.state, "exchange_worker", None)
+        if deliverer is not None:
+            out["exchange_worker"] = deliverer.status()
         return out
 
     api = APIRouter(prefix=API_PREFIX)
@@ -147,6 +160,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     api.include_router(queue_router)
     api.include_router(queue_public_router)
     api.include_router(gates_router)
+    api.include_router(exchange_router)
     app.include_router(api)
 
     def openapi() -> dict[str, Any]:

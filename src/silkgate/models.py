@@ -2,6 +2,7 @@
 
 from silkgate.audit.models import AuditEntry, SigningKey
 from silkgate.declarations.models import Declaration, DeclarationVersion, GoodsItem, IdempotencyKey
+from silkgate.exchange.models import Delivery, OutboxMessage, Subscription
 from silkgate.queue.models import (
     BookedDeclaration,
     Booking,
@@ -10,6 +11,8 @@ from silkgate.queue.models import (
     DepositEntry,
     Notification,
     Slot,
+    Stage,
+    WaitingTruck,
 )
 from silkgate.gates.models import GateEvent, GateEventRef
 from silkgate.registry.models import ApiKey, Crossing, CrossingAssignment, MemberState, Organization
@@ -33,6 +36,7 @@ __all__ = [
     "DayPlan",
     "Declaration",
     "DeclarationVersion",
+    "Delivery",
     "DepositEntry",
     "GateEvent",
     "GateEventRef",
@@ -42,9 +46,13 @@ __all__ = [
     "MemberState",
     "Notification",
     "Organization",
+    "OutboxMessage",
     "RiskAssessment",
     "RiskModelRecord",
     "RiskProfile",
     "SigningKey",
     "Slot",
+    "Stage",
+    "Subscription",
+    "WaitingTruck",
 ]

@@ -129,6 +129,32 @@ class Settings(BaseSettings):
         description="How long a process refuses a slot it saw full without asking the database.",
     )
     queue_rate_public_per_second: float = Field(default=20.0, gt=0)
+    queue_callforward_ratios: dict[str, int] = Field(
+        default={"priority_aeo_tir": 1, "priority": 1, "aeo": 1, "regular": 5},
+        description="Call-forward interleave: trucks called per class in each round (eCherha).",
+    )
+    queue_stage_capacity: int = Field(
+        default=10, ge=0, le=1000, description="Trucks the border stage holds when none is set."
+    )
+    queue_callforward_rate_minutes: float = Field(
+        default=60.0, gt=0, description="Window of recent calls the estimated call time uses."
+    )
+    exchange_worker: bool = Field(
+        default=True, description="Run the webhook delivery worker in the API process."
+    )
+    exchange_poll_seconds: float = Field(
+        default=0.1, gt=0, le=10, description="Seconds between polls for due deliveries."
+    )
+    exchange_max_attempts: int = Field(
+        default=7, ge=1, le=30, description="Delivery tries before a message is dead-lettered."
+    )
+    exchange_retry_base_seconds: float = Field(
+        default=1.0, gt=0, le=3600, description="First retry delay; doubles at each try."
+    )
+    exchange_timeout_seconds: float = Field(
+        default=5.0, gt=0, le=60, description="HTTP timeout of one webhook delivery."
+    )
+    exchange_batch: int = Field(default=50, gt=0, le=1000, description="Deliveries per poll.")
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:

@@ -190,3 +190,47 @@ class Notification(Base):
     booking_ids: Mapped[list[str]] = mapped_column(JSON)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Stage(Base):
+    """The border stage behind the waiting area: trucks it holds at once, and where the
+    call-forward interleave stands (``cursor`` into the round of priority classes)."""
+
+    __tablename__ = "queue_stages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    crossing_code: Mapped[str] = mapped_column(ForeignKey("crossings.code"))
+    exit_country: Mapped[str] = mapped_column(String(2))
+    entry_country: Mapped[str] = mapped_column(String(2))
+    side: Mapped[str] = mapped_column(String(2))
+    capacity: Mapped[int] = mapped_column(Integer)
+    cursor: Mapped[int] = mapped_column(Integer, default=0)
+    set_by: Mapped[str] = mapped_column(String(80))
+    set_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        UniqueConstraint("crossing_code", "exit_country", "entry_country", "side"),
+    )
+
+
+class WaitingTruck(Base):
+    """A booked truck checked in at the waiting area: waiting → called → in_stage → left."""
+
+    __tablename__ = "queue_waiting"
+
+    booking_id: Mapped[str] = mapped_column(ForeignKey("queue_bookings.id"), primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    crossing_code: Mapped[str] = mapped_column(ForeignKey("crossings.code"))
+    exit_country: Mapped[str] = mapped_column(String(2))
+    entry_country: Mapped[str] = mapped_column(String(2))
+    cf_class: Mapped[str] = mapped_column(String(20))
+    booked: Mapped[bool] = mapped_column(Boolean)
+    slot_start: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    arrived_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    state: Mapped[str] = mapped_column(String(10))
+    called_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    left_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+    __table_args__ = (
+        Index("ix_queue_waiting_route", "crossing_code", "exit_country", "entry_country", "state"),
+    )

@@ -1,0 +1,354 @@
+"""Outbox, subscriptions and deliveries.
+
+``enqueue`` is called inside the caller's transaction: the message and one delivery per
+matching subscription commit or roll back with the business change. The worker
+(``deliver_due``) claims due deliveries, POSTs them signed, and records success, the next
+try (exponential back-off) or the dead letter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from silkgate.audit.service import AuditEvent, append
+from silkgate.core.errors import Conflict, FieldError, NotFound
+from silkgate.core.platform import Platform
+from silkgate.core.signing import canonical_json
+from silkgate.exchange.models import Delivery, OutboxMessage, Subscription
+from silkgate.exchange.schemas import (
+    DeliverReport,
+    DeliveryOut,
+    DeliveryStatus,
+    MessageOut,
+    SigningKeyOut,
+    SubscriptionIn,
+    SubscriptionOut,
+)
+from silkgate.exchange.signing import sign_headers
+from silkgate.registry.models import Organization
+from silkgate.registry.service import Caller
+
+D = DeliveryStatus
+
+
+def _matches(topics: list[str], topic: str) -> bool:
+    return "*" in topics or topic in topics
+
+
+def enqueue(
+    s: Session, organization_id: int, topic: str, data: dict[str, Any], message_id: str, now: datetime
+) -> OutboxMessage:
+    """Write a message for an organization in the caller's transaction (idempotent by id)."""
+    found = s.scalar(
+        select(OutboxMessage).where(
+            OutboxMessage.organization_id == organization_id,
+            OutboxMessage.message_id == message_id,
+        )
+    )
+    if found is not None:
+        return found
+    msg = OutboxMessage(
+        message_id=message_id,
+        organization_id=organization_id,
+        topic=topic,
+        payload=data,
+        created_at=now,
+    )
+    s.add(msg)
+    s.flush()
+    subs = s.scalars(
+        select(Subscription).where(
+            Subscription.organization_id == organization_id, Subscription.active.is_(True)
+        )
+    )
+    s.add_all(
+        Delivery(
+            outbox_id=msg.id,
+            subscription_id=sub.id,
+            organization_id=organization_id,
+            status=D.PENDING.value,
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
+        for sub in subs
+        if _matches(sub.topics, topic)
+    )
+    return msg
+
+
+def message_out(msg: OutboxMessage, organization: str) -> MessageOut:
+    return MessageOut(
+        id=msg.message_id,
+        seq=msg.id,
+        topic=msg.topic,
+        organization=organization,
+        created_at=msg.created_at,
+        data=msg.payload,
+    )
+
+
+# ---------------------------------------------------------------- subscriptions
+
+
+def _sub_out(sub: Subscription) -> SubscriptionOut:
+    return SubscriptionOut(
+        id=sub.id,
+        url=sub.url,
+        topics=sub.topics,
+        active=sub.active,
+        created_by=sub.created_by,
+        created_at=sub.created_at,
+    )
+
+
+def add_subscription(platform: Platform, caller: Caller, body: SubscriptionIn) -> SubscriptionOut:
+    """Register a webhook for the caller's organization; audited (the URL only, no secrets)."""
+    now = platform.clock()
+    with platform.db.session() as s:
+        sub = Subscription(
+            organization_id=caller.id,
+            url=body.url,
+            topics=sorted(set(body.topics)),
+            active=True,
+            created_by=caller.member_id,
+            created_at=now,
+        )
+        s.add(sub)
+        s.flush()
+        append(
+            s,
+            platform.signer,
+            [
+                AuditEvent(
+                    caller.member_id,
+                    "exchange.subscribed",
+                    "exchange_subscription",
+                    str(sub.id),
+                    {"url": sub.url, "topics": sub.topics},
+                )
+            ],
+        )
+        return _sub_out(sub)
+
+
+def list_subscriptions(platform: Platform, caller: Caller) -> list[SubscriptionOut]:
+    with platform.db.session() as s:
+        rows = s.scalars(
+            select(Subscription)
+            .where(Subscription.organization_id == caller.id)
+            .order_by(Subscription.id)
+        )
+        return [_sub_out(r) for r in rows]
+
+
+def remove_subscription(platform: Platform, caller: Caller, sub_id: int) -> SubscriptionOut:
+    """Deactivate a webhook; its pending deliveries become dead letters (reason given)."""
+    now = platform.clock()
+    with platform.db.session() as s:
+        sub = s.get(Subscription, sub_id, with_for_update=True)
+        if sub is None or sub.organization_id != caller.id:
+            raise NotFound(f"subscription {sub_id}")
+        if not sub.active:
+            raise Conflict(
+                "the subscription is already removed",
+                [FieldError("/id", "wrong_state", "removed")],
+            )
+        sub.active = False
+        for d in s.scalars(
+            select(Delivery).where(
+                Delivery.subscription_id == sub.id, Delivery.status == D.PENDING.value
+            )
+        ):
+            d.status, d.last_error, d.next_attempt_at = D.DEAD.value, "subscription removed", now
+        append(
+            s,
+            platform.signer,
+            [
+                AuditEvent(
+                    caller.member_id,
+                    "exchange.unsubscribed",
+                    "exchange_subscription",
+                    str(sub.id),
+                    {"url": sub.url},
+                )
+            ],
+        )
+        return _sub_out(sub)
+
+
+# ---------------------------------------------------------------- deliveries
+
+
+def list_deliveries(
+    platform: Platform, caller: Caller | None, status: DeliveryStatus | None, limit: int = 100
+) -> list[DeliveryOut]:
+    """An organization's deliveries (all organizations' for the console, ``caller`` None)."""
+    with platform.db.session() as s:
+        q = (
+            select(Delivery, OutboxMessage, Subscription)
+            .join(OutboxMessage, OutboxMessage.id == Delivery.outbox_id)
+            .join(Subscription, Subscription.id == Delivery.subscription_id)
+            .order_by(Delivery.id.desc())
+            .limit(limit)
+        )
+        if caller is not None:
+            q = q.where(Delivery.organization_id == caller.id)
+        if status is not None:
+            q = q.where(Delivery.status == status.value)
+        return [
+            DeliveryOut(
+                id=d.id,
+                message_id=m.message_id,
+                topic=m.topic,
+                subscription_id=sub.id,
+                url=sub.url,
+                status=D(d.status),
+                attempts=d.attempts,
+                next_attempt_at=d.next_attempt_at if d.status == D.PENDING.value else None,
+                last_error=d.last_error,
+                delivered_at=d.delivered_at,
+                created_at=d.created_at,
+            )
+            for d, m, sub in s.execute(q).tuples()
+        ]
+
+
+def retry_delivery(platform: Platform, caller: Caller, delivery_id: int) -> None:
+    """Send a dead letter again from its first try (the subscription must still be active)."""
+    now = platform.clock()
+    with platform.db.session() as s:
+        d = s.get(Delivery, delivery_id, with_for_update=True)
+        if d is None or d.organization_id != caller.id:
+            raise NotFound(f"delivery {delivery_id}")
+        sub = s.get(Subscription, d.subscription_id)
+        if d.status != D.DEAD.value or sub is None or not sub.active:
+            raise Conflict(
+                "only a dead letter of an active subscription can be retried",
+                [FieldError("/id", "wrong_state", d.status)],
+            )
+        d.status, d.attempts, d.next_attempt_at = D.PENDING.value, 0, now
+        append(
+            s,
+            platform.signer,
+            [AuditEvent(caller.member_id, "exchange.retried", "exchange_delivery", str(d.id), {})],
+        )
+
+
+@dataclass
+class _Claimed:
+    delivery_id: int
+    url: str
+    message_id: str
+    topic: str
+    body: bytes
+    attempts: int
+
+
+def _claim(platform: Platform, now: datetime, limit: int) -> list[_Claimed]:
+    """Take due deliveries, leasing them past the HTTP timeout so no other worker sends them."""
+    lease = now + timedelta(seconds=platform.settings.exchange_timeout_seconds + 30)
+    with platform.db.session() as s:
+        q = (
+            select(Delivery)
+            .where(Delivery.status == D.PENDING.value, Delivery.next_attempt_at <= now)
+            .order_by(Delivery.next_attempt_at, Delivery.id)
+            .limit(limit)
+        )
+        if not platform.settings.is_sqlite:
+            q = q.with_for_update(skip_locked=True)
+        due = list(s.scalars(q))
+        if not due:
+            return []
+        rows = s.execute(
+            select(OutboxMessage, Organization.member_id)
+            .join(Organization, Organization.id == OutboxMessage.organization_id)
+            .where(OutboxMessage.id.in_([d.outbox_id for d in due]))
+        ).tuples()
+        msgs = {m.id: (m, org) for m, org in rows}
+        urls = dict(
+            s.execute(
+                select(Subscription.id, Subscription.url).where(
+                    Subscription.id.in_([d.subscription_id for d in due])
+                )
+            ).tuples()
+        )
+        out = []
+        for d in due:
+            d.next_attempt_at = lease
+            m, org = msgs[d.outbox_id]
+            body = canonical_json(message_out(m, org).model_dump(mode="json"))
+            out.append(_Claimed(d.id, urls[d.subscription_id], m.message_id, m.topic, body, d.attempts))
+        return out
+
+
+def _send(platform: Platform, client: httpx.Client, c: _Claimed, now: datetime) -> str | None:
+    """POST one delivery; None on a 2xx answer, else the reason."""
+    headers = sign_headers(platform.signer, c.message_id, c.topic, int(now.timestamp()), c.body)
+    try:
+        r = client.post(c.url, content=c.body, headers=headers)
+    except httpx.HTTPError as exc:
+        return f"{type(exc).__name__}: {exc}"[:300]
+    return None if 200 <= r.status_code < 300 else f"HTTP {r.status_code}"
+
+
+def deliver_due(platform: Platform, client: httpx.Client | None = None) -> DeliverReport:
+    """One pass: send every due delivery once, then record delivered / next try / dead."""
+    st = platform.settings
+    report = DeliverReport(delivered=0, retried=0, dead=0)
+    own = client is None
+    http = client or httpx.Client(timeout=st.exchange_timeout_seconds, follow_redirects=False)
+    try:
+        claimed = _claim(platform, platform.clock(), st.exchange_batch)
+        results = [(c, _send(platform, http, c, platform.clock())) for c in claimed]
+    finally:
+        if own:
+            http.close()
+    if not results:
+        return report
+    now = platform.clock()
+    with platform.db.session() as s:
+        for c, error in results:
+            d = s.get(Delivery, c.delivery_id, with_for_update=True)
+            if d is None or d.status != D.PENDING.value:
+                continue  # removed meanwhile; the removal already recorded why
+            d.attempts = c.attempts + 1
+            d.last_error = error
+            if error is None:
+                d.status, d.delivered_at = D.DELIVERED.value, now
+                report.delivered += 1
+            elif d.attempts >= st.exchange_max_attempts:
+                d.status = D.DEAD.value
+                report.dead += 1
+            else:
+                delay = st.exchange_retry_base_seconds * 2 ** (d.attempts - 1)
+                d.next_attempt_at = now + timedelta(seconds=delay)
+                report.retried += 1
+    return report
+
+
+# ---------------------------------------------------------------- stream and key
+
+
+def messages_after(
+    platform: Platform, caller: Caller, after: int, limit: int = 500
+) -> list[MessageOut]:
+    """The caller's organization's messages with a sequence number above ``after``."""
+    with platform.db.session() as s:
+        rows = s.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.organization_id == caller.id, OutboxMessage.id > after)
+            .order_by(OutboxMessage.id)
+            .limit(limit)
+        )
+        return [message_out(m, caller.member_id) for m in rows]
+
+
+def signing_key(platform: Platform) -> SigningKeyOut:
+    return SigningKeyOut(key_id=platform.signer.key_id, public_key=platform.signer.public_key)
