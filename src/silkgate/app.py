@@ -26,11 +26,11 @@ from silkgate.core.settings import Settings, get_settings
 from silkgate.declarations.api import router as declarations_router
 from silkgate.declarations.schemas import DeclarationIn
 from silkgate.exchange.api import router as exchange_router
+from silkgate.gates.api import router as gates_router
 from silkgate.queue.api import public_router as queue_public_router
 from silkgate.queue.api import rate_limited_response
 from silkgate.queue.api import router as queue_router
 from silkgate.queue.limits import RateLimited
-from silkgate.gates.api import router as gates_router
 from silkgate.registry.api import router as registry_router
 from silkgate.risk.platform.api import router as risk_router
 
@@ -91,6 +91,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
 
         platform.group_committer = GroupCommitter(platform)
     install_error_handlers(app)
+
     @app.exception_handler(RateLimited)
     async def _rate_limited(request: Request, exc: RateLimited) -> JSONResponse:
         return rate_limited_response(exc, request.url.path)

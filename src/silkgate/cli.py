@@ -8,9 +8,9 @@ from silkgate.audit.cli import app as audit_app
 from silkgate.core.cli_support import console, err_console, load_settings, platform_session
 from silkgate.declarations.cli import app as declarations_app
 from silkgate.exchange.cli import app as exchange_app
-from silkgate.queue.cli import app as queue_app
 from silkgate.gates.cli import app as gates_app
 from silkgate.gates.cli import kpi_app
+from silkgate.queue.cli import app as queue_app
 from silkgate.registry.cli import key_app, org_app
 from silkgate.risk.cli import app as risk_app
 from silkgate.twin.cli import app as twin_app

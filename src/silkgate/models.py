@@ -3,6 +3,7 @@
 from silkgate.audit.models import AuditEntry, SigningKey
 from silkgate.declarations.models import Declaration, DeclarationVersion, GoodsItem, IdempotencyKey
 from silkgate.exchange.models import Delivery, OutboxMessage, Subscription
+from silkgate.gates.models import GateEvent, GateEventRef
 from silkgate.queue.models import (
     BookedDeclaration,
     Booking,
@@ -14,7 +15,6 @@ from silkgate.queue.models import (
     Stage,
     WaitingTruck,
 )
-from silkgate.gates.models import GateEvent, GateEventRef
 from silkgate.registry.models import ApiKey, Crossing, CrossingAssignment, MemberState, Organization
 from silkgate.risk.platform.models import (
     ActiveRiskModel,

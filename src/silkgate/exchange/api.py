@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from silkgate.core.http import current_caller, get_platform, problem_responses
+from silkgate.core.http import get_platform, problem_responses
 from silkgate.core.platform import Platform
 from silkgate.exchange import service
 from silkgate.exchange.schemas import (
@@ -22,6 +22,7 @@ from silkgate.exchange.schemas import (
     SubscriptionIn,
     SubscriptionOut,
 )
+from silkgate.registry.auth import current_caller
 from silkgate.registry.service import Caller
 
 router = APIRouter(prefix="/exchange", tags=["exchange"])

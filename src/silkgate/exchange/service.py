@@ -42,7 +42,12 @@ def _matches(topics: list[str], topic: str) -> bool:
 
 
 def enqueue(
-    s: Session, organization_id: int, topic: str, data: dict[str, Any], message_id: str, now: datetime
+    s: Session,
+    organization_id: int,
+    topic: str,
+    data: dict[str, Any],
+    message_id: str,
+    now: datetime,
 ) -> OutboxMessage:
     """Write a message for an organization in the caller's transaction (idempotent by id)."""
     found = s.scalar(
@@ -284,7 +289,9 @@ def _claim(platform: Platform, now: datetime, limit: int) -> list[_Claimed]:
             d.next_attempt_at = lease
             m, org = msgs[d.outbox_id]
             body = canonical_json(message_out(m, org).model_dump(mode="json"))
-            out.append(_Claimed(d.id, urls[d.subscription_id], m.message_id, m.topic, body, d.attempts))
+            out.append(
+                _Claimed(d.id, urls[d.subscription_id], m.message_id, m.topic, body, d.attempts)
+            )
         return out
 
 

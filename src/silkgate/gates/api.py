@@ -9,11 +9,12 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from silkgate.core.errors import FieldError, ValidationFailed
-from silkgate.core.http import current_caller, get_platform
+from silkgate.core.http import get_platform
 from silkgate.core.platform import Platform
 from silkgate.gates import reports, service, timeline
 from silkgate.gates.ingest import Rejected, parse_line
 from silkgate.gates.schemas import IngestReport, Timeline
+from silkgate.registry.auth import current_caller
 from silkgate.registry.service import Caller
 
 router = APIRouter(tags=["gates"])

@@ -234,6 +234,9 @@ def _store(
         if refs:
             s.execute(insert(table_of(GateEventRef)), refs)
         append(s, platform.signer, audit)
+        from silkgate.queue.waiting import on_gate_events  # gate events move queued trucks
+
+        on_gate_events(s, platform, rows)
     return out
 
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from silkgate.core.http import current_caller, get_platform, problem
+from silkgate.core.http import get_platform, problem
 from silkgate.core.platform import Platform
 from silkgate.queue import public, service
 from silkgate.queue.limits import QueueLimits, RateLimited
@@ -26,6 +26,7 @@ from silkgate.queue.schemas import (
     PublicQueue,
     RescheduleIn,
 )
+from silkgate.registry.auth import current_caller
 from silkgate.registry.service import Caller
 
 router = APIRouter(prefix="/queue", tags=["queue"])

@@ -208,9 +208,7 @@ class Stage(Base):
     set_by: Mapped[str] = mapped_column(String(80))
     set_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
-    __table_args__ = (
-        UniqueConstraint("crossing_code", "exit_country", "entry_country", "side"),
-    )
+    __table_args__ = (UniqueConstraint("crossing_code", "exit_country", "entry_country", "side"),)
 
 
 class WaitingTruck(Base):

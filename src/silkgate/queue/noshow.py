@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from silkgate.audit.service import AuditEvent, append
 from silkgate.core.errors import Conflict, FieldError, NotFound
@@ -111,32 +112,35 @@ def record_arrival(platform: Platform, booking_id: str, at: datetime, actor: str
     On time → ``arrived`` (deposit released); after the deadline → ``late`` (live queue),
     counted as a no-show for the deposit rule unless the sweep already did. Returns the status.
     """
-    now = platform.clock()
     with platform.db.session() as s:
-        b = s.get(Booking, booking_id, with_for_update=True)
-        if b is None:
-            raise NotFound(f"booking {booking_id}")
-        if b.status not in (S.CONFIRMED.value, S.NO_SHOW.value):
-            raise Conflict(
-                f"a booking in state {b.status} cannot arrive",
-                [FieldError("/status", "wrong_state", b.status)],
-            )
-        if b.status == S.CONFIRMED.value and at <= deadline(platform, b):
-            b.status = S.ARRIVED.value
-            s.add(svc._deposit(platform, b, "released", "arrived on time", now))
-        else:
-            if b.no_show_at is None:
-                b.no_show_at = deadline(platform, b)
-                s.flush()
-                _settle_deposit(platform, s, b, now)
-            b.status = S.LATE.value
-            for link in s.scalars(
-                select(BookedDeclaration).where(BookedDeclaration.booking_id == b.id)
-            ):
-                link.active = True
-        b.updated_at = now
-        s.flush()
-        append(
-            s, platform.signer, [svc._event(actor, f"queue.{b.status}", b, {"at": at.isoformat()})]
+        return arrive(s, platform, booking_id, at, actor)
+
+
+def arrive(s: Session, platform: Platform, booking_id: str, at: datetime, actor: str) -> str:
+    """``record_arrival`` inside the caller's transaction (the call-forward check-in)."""
+    now = platform.clock()
+    b = s.get(Booking, booking_id, with_for_update=True)
+    if b is None:
+        raise NotFound(f"booking {booking_id}")
+    if b.status not in (S.CONFIRMED.value, S.NO_SHOW.value):
+        raise Conflict(
+            f"a booking in state {b.status} cannot arrive",
+            [FieldError("/status", "wrong_state", b.status)],
         )
-        return b.status
+    if b.status == S.CONFIRMED.value and at <= deadline(platform, b):
+        b.status = S.ARRIVED.value
+        s.add(svc._deposit(platform, b, "released", "arrived on time", now))
+    else:
+        if b.no_show_at is None:
+            b.no_show_at = deadline(platform, b)
+            s.flush()
+            _settle_deposit(platform, s, b, now)
+        b.status = S.LATE.value
+        for link in s.scalars(
+            select(BookedDeclaration).where(BookedDeclaration.booking_id == b.id)
+        ):
+            link.active = True
+    b.updated_at = now
+    s.flush()
+    append(s, platform.signer, [svc._event(actor, f"queue.{b.status}", b, {"at": at.isoformat()})])
+    return b.status

@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import (
+    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -264,3 +265,40 @@ class PublicQueue(BaseModel):
     day: dt.date
     utc_offset_hours: int
     directions: list[DirectionFigures]
+
+
+class StageIn(_Strict):
+    """The border stage's concurrent capacity (trucks between call-forward and exit gate)."""
+
+    crossing: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}-[A-Z]{3}$")]
+    exit_country: CountryCode
+    entry_country: CountryCode
+    capacity: Annotated[int, Field(ge=0, le=1000)]
+
+
+class StageOut(BaseModel):
+    crossing: str
+    exit_country: str
+    entry_country: str
+    side: str
+    capacity: int
+    occupied: int
+    waiting: int
+    called: list[str] = Field(description="Bookings called forward by this change")
+
+
+class ArrivalIn(_Strict):
+    """When the truck reached the stage; default: now."""
+
+    at: AwareDatetime | None = None
+
+
+class QueuePosition(BaseModel):
+    """Where a checked-in truck stands: ``position`` 1 is called next."""
+
+    booking_id: str
+    state: str
+    position: int | None
+    called_at: datetime | None
+    estimated_call_at: datetime | None
+    calls_per_hour: float

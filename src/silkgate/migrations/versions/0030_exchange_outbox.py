@@ -10,7 +10,6 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-
 revision = "0030_exchange_outbox"
 down_revision = ("0010_equeue", "0020_gate_events")
 branch_labels = None
