@@ -11,9 +11,10 @@ from starlette.concurrency import run_in_threadpool
 
 from silkgate.core.http import get_platform, problem
 from silkgate.core.platform import Platform
-from silkgate.queue import public, service
+from silkgate.queue import public, service, waiting
 from silkgate.queue.limits import QueueLimits, RateLimited
 from silkgate.queue.schemas import (
+    ArrivalIn,
     BookingIn,
     BookingOut,
     BookingPage,
@@ -24,7 +25,10 @@ from silkgate.queue.schemas import (
     CapOut,
     DepositEntryOut,
     PublicQueue,
+    QueuePosition,
     RescheduleIn,
+    StageIn,
+    StageOut,
 )
 from silkgate.registry.auth import current_caller
 from silkgate.registry.service import Caller
@@ -164,6 +168,48 @@ async def reschedule(
     caller: Caller = Depends(org_limited),
 ) -> BookingOut:
     return await run_in_threadpool(service.reschedule, platform, caller, booking_id, body.slot)
+
+
+@router.put(
+    "/stages",
+    response_model=StageOut,
+    summary="Set the border stage's concurrent capacity (exit-side officials); calls trucks",
+)
+async def set_stage(
+    body: StageIn, platform: Platform = Depends(get_platform), caller: Caller = Depends(org_limited)
+) -> StageOut:
+    return await run_in_threadpool(waiting.set_stage, platform, caller, body)
+
+
+def _move_route(what: str, summary: str) -> None:
+    @router.post(f"/bookings/{{booking_id}}/{what.replace('_', '-')}", response_model=QueuePosition,
+                 summary=summary, name=f"queue_{what}")  # fmt: skip
+    async def _move(
+        booking_id: BookingId,
+        body: ArrivalIn | None = None,
+        platform: Platform = Depends(get_platform),
+        caller: Caller = Depends(org_limited),
+    ) -> QueuePosition:
+        at = body.at if body is not None else None
+        return await run_in_threadpool(waiting.move, platform, caller, booking_id, what, at)
+
+
+_move_route("check_in", "The truck is in the waiting area (exit-side officials)")
+_move_route("gate_in", "The truck passed the gate into the border stage")
+_move_route("exit", "The truck left the border stage: its place frees, next trucks are called")
+
+
+@router.get(
+    "/bookings/{booking_id}/position",
+    response_model=QueuePosition,
+    summary="Position in the waiting area and the estimated call time",
+)
+async def queue_position(
+    booking_id: BookingId,
+    platform: Platform = Depends(get_platform),
+    caller: Caller = Depends(org_limited),
+) -> QueuePosition:
+    return await run_in_threadpool(waiting.position, platform, caller, booking_id)
 
 
 @public_router.get(

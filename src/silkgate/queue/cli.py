@@ -10,8 +10,8 @@ from rich.table import Table
 
 from silkgate.core.cli_support import console, platform_session
 from silkgate.core.validation import parse_json, parse_model
-from silkgate.queue import noshow, service
-from silkgate.queue.schemas import BookingIn, CapIn, SlotRef
+from silkgate.queue import noshow, service, waiting
+from silkgate.queue.schemas import ArrivalIn, BookingIn, CapIn, SlotRef, StageIn
 from silkgate.registry.service import caller_for
 
 app = typer.Typer(help="Truck e-queue: caps, bookings, no-show sweep.", no_args_is_help=True)
@@ -164,3 +164,76 @@ def sweep() -> None:
         f"{len(report.no_shows)} no-show(s), {len(report.forfeited)} deposit(s) forfeited, "
         f"{len(report.expired)} expired"
     )
+
+
+@app.command("stage")
+def stage(
+    as_org: str = typer.Option(..., "--as", help="Member id of the exit-side customs or e-port"),
+    crossing: str = typer.Option(..., help="e.g. KHG-NZH"),
+    direction: str = typer.Option(..., help="EXIT-ENTRY, e.g. CN-KZ"),
+    capacity: int = typer.Option(..., help="Trucks the border stage holds at once"),
+) -> None:
+    """Set the border stage's concurrent capacity; trucks are called if it has room."""
+    exit_c, _, entry_c = direction.partition("-")
+    with platform_session() as platform:
+        body = parse_model(
+            StageIn,
+            {
+                "crossing": crossing,
+                "exit_country": exit_c,
+                "entry_country": entry_c,
+                "capacity": capacity,
+            },
+        )
+        out = waiting.set_stage(platform, caller_for(platform, as_org), body)
+    console.print(
+        f"{out.crossing} {out.exit_country}-{out.entry_country}: capacity {out.capacity}, "
+        f"occupied {out.occupied}, waiting {out.waiting}, called {', '.join(out.called) or '-'}"
+    )
+
+
+def _move(what: str, booking_id: str, as_org: str, at: str | None) -> None:
+    with platform_session() as platform:
+        when = parse_model(ArrivalIn, {"at": at}).at if at else None
+        out = waiting.move(platform, caller_for(platform, as_org), booking_id, what, when)
+    console.print(
+        f"{out.booking_id}: {out.state}" + (f", position {out.position}" if out.position else "")
+    )
+
+
+@app.command("check-in")
+def check_in(
+    booking_id: str,
+    as_org: str = typer.Option(..., "--as"),
+    at: str | None = typer.Option(None, help="ISO time with offset; default now"),
+) -> None:
+    """The truck is in the waiting area (as a waiting-area gate event would say)."""
+    _move("check_in", booking_id, as_org, at)
+
+
+@app.command("gate-in")
+def gate_in(
+    booking_id: str,
+    as_org: str = typer.Option(..., "--as"),
+    at: str | None = typer.Option(None, help="ISO time with offset; default now"),
+) -> None:
+    """The truck passed the gate into the border stage."""
+    _move("gate_in", booking_id, as_org, at)
+
+
+@app.command("exit")
+def exit_(
+    booking_id: str,
+    as_org: str = typer.Option(..., "--as"),
+    at: str | None = typer.Option(None, help="ISO time with offset; default now"),
+) -> None:
+    """The truck left the border stage; the next trucks are called forward."""
+    _move("exit", booking_id, as_org, at)
+
+
+@app.command("position")
+def position(booking_id: str, as_org: str = typer.Option(..., "--as")) -> None:
+    """A truck's position in the waiting area and its estimated call time."""
+    with platform_session() as platform:
+        out = waiting.position(platform, caller_for(platform, as_org), booking_id)
+    console.print_json(out.model_dump_json())
