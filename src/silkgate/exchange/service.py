@@ -221,7 +221,7 @@ def list_deliveries(
                 delivered_at=d.delivered_at,
                 created_at=d.created_at,
             )
-            for d, m, sub in s.execute(q).tuples()
+            for d, m, sub in s.execute(q)
         ]
 
 
@@ -275,15 +275,16 @@ def _claim(platform: Platform, now: datetime, limit: int) -> list[_Claimed]:
             select(OutboxMessage, Organization.member_id)
             .join(Organization, Organization.id == OutboxMessage.organization_id)
             .where(OutboxMessage.id.in_([d.outbox_id for d in due]))
-        ).tuples()
+        )
         msgs = {m.id: (m, org) for m, org in rows}
-        urls = dict(
-            s.execute(
+        urls = {
+            sub_id: url
+            for sub_id, url in s.execute(
                 select(Subscription.id, Subscription.url).where(
                     Subscription.id.in_([d.subscription_id for d in due])
                 )
-            ).tuples()
-        )
+            )
+        }
         out = []
         for d in due:
             d.next_attempt_at = lease
