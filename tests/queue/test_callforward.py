@@ -53,16 +53,9 @@ def test_round_and_order_exactly_as_configured() -> None:
     short = {"priority_aeo_tir": "P", "priority": "p", "aeo": "a", "regular": "r"}
     queues = {c: [f"{short[c]}{i}" for i in range(12 if c == "regular" else 3)] for c in ECHERHA}
     got, cursor = call_order(queues, pattern, 0, 16)  # type: ignore[arg-type]
-    assert got == ["P0", "p0", "a0", "r0", "r1", "r2", "r3", "r4"] + [
-        "P1",
-        "p1",
-        "a1",
-        "r5",
-        "r6",
-        "r7",
-        "r8",
-        "r9",
-    ]
+    first = ["P0", "p0", "a0", "r0", "r1", "r2", "r3", "r4"]
+    second = ["P1", "p1", "a1", "r5", "r6", "r7", "r8", "r9"]
+    assert got == [*first, *second]
     assert cursor == 0
     # empty classes are skipped, the round carries on from the cursor
     got, cursor = call_order({"regular": ["r0", "r1"], "aeo": ["a0"]}, pattern, 3, 3)
@@ -91,7 +84,7 @@ def test_interleave_across_classes_in_slot_order(env: Env) -> None:
     out = stage(env, 12)
     expected = [ids["P"][1], ids["p"][0], ids["a"][0]]
     expected += list(reversed(ids["r"]))[:5]
-    expected += [ids["P"][0], ids["p"][1], ids["a"][1]] + [ids["r"][0]]
+    expected += [ids["P"][0], ids["p"][1], ids["a"][1], ids["r"][0]]
     assert out.called == expected
     assert out.occupied == 12 and out.waiting == 0
 
