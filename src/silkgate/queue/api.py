@@ -80,7 +80,12 @@ def rate_limited_response(exc: RateLimited, path: str) -> JSONResponse:
 
 
 @router.post(
-    "/caps", response_model=CapChange, status_code=201, summary="Set this side's cap (new version)"
+    "/caps",
+    response_model=CapChange,
+    status_code=201,
+    responses=problem_responses(403, 413, 415),
+    dependencies=_JSON,
+    summary="Set this side's cap (new version)",
 )
 async def set_cap(
     body: CapIn, platform: Platform = Depends(get_platform), caller: Caller = Depends(org_limited)
@@ -98,7 +103,12 @@ async def list_caps(
 
 
 @router.post(
-    "/bookings", response_model=BookingOut, status_code=201, summary="Book a slot for a truck"
+    "/bookings",
+    response_model=BookingOut,
+    status_code=201,
+    responses=problem_responses(403, 409, 413, 415),
+    dependencies=_JSON,
+    summary="Book a slot for a truck",
 )
 async def book(
     request: Request,
