@@ -37,8 +37,8 @@ import httpx  # noqa: E402
 from sqlalchemy import func, insert, select  # noqa: E402
 
 from bench.ingest import _post, free_port, make_backend, pct  # noqa: E402
-from silkgate.codelists.identifiers import generate_uscc  # noqa: E402
 from silkgate.bootstrap import prepare_database  # noqa: E402
+from silkgate.codelists.identifiers import generate_uscc  # noqa: E402
 from silkgate.core.db import table_of  # noqa: E402
 from silkgate.core.platform import Platform  # noqa: E402
 from silkgate.core.settings import Settings  # noqa: E402

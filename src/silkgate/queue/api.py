@@ -9,7 +9,13 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from silkgate.core.http import get_platform, problem
+from silkgate.core.http import (
+    AUTHENTICATED,
+    get_platform,
+    problem,
+    problem_responses,
+    require_json,
+)
 from silkgate.core.platform import Platform
 from silkgate.queue import public, service, waiting
 from silkgate.queue.limits import QueueLimits, RateLimited
@@ -33,8 +39,12 @@ from silkgate.queue.schemas import (
 from silkgate.registry.auth import current_caller
 from silkgate.registry.service import Caller
 
-router = APIRouter(prefix="/queue", tags=["queue"])
-public_router = APIRouter(prefix="/public", tags=["public"])
+router = APIRouter(
+    prefix="/queue", tags=["queue"], responses={**AUTHENTICATED, **problem_responses(429)}
+)
+public_router = APIRouter(prefix="/public", tags=["public"], responses=problem_responses(429))
+_WRITE = problem_responses(403, 404, 409, 413, 415)
+_JSON = [Depends(require_json)]
 BookingId = Annotated[str, Path(pattern=r"^[0-9a-f]{22}$")]
 CrossingCode = Annotated[str, Path(pattern=r"^[A-Z]{3}-[A-Z]{3}$")]
 
@@ -74,7 +84,12 @@ def rate_limited_response(exc: RateLimited, path: str) -> JSONResponse:
 
 
 @router.post(
-    "/caps", response_model=CapChange, status_code=201, summary="Set this side's cap (new version)"
+    "/caps",
+    response_model=CapChange,
+    status_code=201,
+    responses=problem_responses(403, 413, 415),
+    dependencies=_JSON,
+    summary="Set this side's cap (new version)",
 )
 async def set_cap(
     body: CapIn, platform: Platform = Depends(get_platform), caller: Caller = Depends(org_limited)
@@ -92,7 +107,12 @@ async def list_caps(
 
 
 @router.post(
-    "/bookings", response_model=BookingOut, status_code=201, summary="Book a slot for a truck"
+    "/bookings",
+    response_model=BookingOut,
+    status_code=201,
+    responses=problem_responses(403, 409, 413, 415),
+    dependencies=_JSON,
+    summary="Book a slot for a truck",
 )
 async def book(
     request: Request,
@@ -131,7 +151,7 @@ async def list_bookings(
     return BookingPage(items=items, next_cursor=nxt)
 
 
-@router.get("/bookings/{booking_id}", response_model=BookingOut)
+@router.get("/bookings/{booking_id}", response_model=BookingOut, responses=problem_responses(404))
 async def get_booking(
     booking_id: BookingId,
     platform: Platform = Depends(get_platform),
@@ -140,7 +160,11 @@ async def get_booking(
     return await run_in_threadpool(service.get_booking, platform, caller, booking_id)
 
 
-@router.get("/bookings/{booking_id}/deposits", response_model=list[DepositEntryOut])
+@router.get(
+    "/bookings/{booking_id}/deposits",
+    response_model=list[DepositEntryOut],
+    responses=problem_responses(404),
+)
 async def deposits(
     booking_id: BookingId,
     platform: Platform = Depends(get_platform),
@@ -150,7 +174,9 @@ async def deposits(
     return [DepositEntryOut.model_validate(r) for r in rows]
 
 
-@router.post("/bookings/{booking_id}/cancel", response_model=BookingOut)
+@router.post(
+    "/bookings/{booking_id}/cancel", response_model=BookingOut, responses=_WRITE, dependencies=_JSON
+)
 async def cancel(
     booking_id: BookingId,
     body: CancelIn,
@@ -160,7 +186,12 @@ async def cancel(
     return await run_in_threadpool(service.cancel, platform, caller, booking_id, body.reason)
 
 
-@router.post("/bookings/{booking_id}/reschedule", response_model=BookingOut)
+@router.post(
+    "/bookings/{booking_id}/reschedule",
+    response_model=BookingOut,
+    responses=_WRITE,
+    dependencies=_JSON,
+)
 async def reschedule(
     booking_id: BookingId,
     body: RescheduleIn,
@@ -215,6 +246,7 @@ async def queue_position(
 @public_router.get(
     "/crossings/{code}/queue",
     response_model=PublicQueue,
+    responses=problem_responses(404),
     summary="Public: booked trucks per direction and hour (no plates, no names)",
 )
 async def public_queue(

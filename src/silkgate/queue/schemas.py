@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -12,6 +11,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    Strict,
     StringConstraints,
     ValidationInfo,
     field_validator,
@@ -19,9 +19,16 @@ from pydantic import (
 )
 
 from silkgate.codelists.identifiers import IdentifierError, validate_plate
+from silkgate.core.text import NoControls
+from silkgate.core.times import Utc
 
 CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
-Plate = Annotated[str, StringConstraints(min_length=2, max_length=15)]
+Plate = Annotated[str, StringConstraints(min_length=2, max_length=15), NoControls()]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=120), NoControls()]
+Reason = Annotated[str, StringConstraints(min_length=1, max_length=500), NoControls(multiline=True)]
+CrossingCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}-[A-Z]{3}$")]
+Count = Annotated[int, Strict(), Field(ge=0, le=100_000)]
+Share = Annotated[float, Strict(), Field(ge=0, le=1, allow_inf_nan=False)]
 Vin = Annotated[str, StringConstraints(pattern=r"^[A-HJ-NPR-Z0-9]{17}$")]
 Ref = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9\-_/.]{0,39}$")]
 DeclarationId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{22}$")]
@@ -64,21 +71,23 @@ class _Strict(BaseModel):
 class CapIn(_Strict):
     """One side's daily cap for a direction, in force from ``valid_from``."""
 
-    crossing: Annotated[str, StringConstraints(min_length=3, max_length=16)]
+    crossing: CrossingCode
     exit_country: CountryCode
     entry_country: CountryCode
     valid_from: dt.date
-    daily_cap: Annotated[int, Field(ge=0, le=100_000)]
-    hourly_profile: list[Annotated[float, Field(ge=0, allow_inf_nan=False)]] | None = Field(
+    daily_cap: Count
+    hourly_profile: (
+        list[Annotated[float, Strict(), Field(ge=0, le=1e6, allow_inf_nan=False)]] | None
+    ) = Field(
         default=None,
         min_length=24,
         max_length=24,
         description="Relative weight of each local hour 0–23 (closed hours get none anyway).",
     )
-    quotas: dict[QuotaClass, Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]] = Field(
+    quotas: dict[QuotaClass, Share] = Field(
         default_factory=dict, description="Share of the day per priority class."
     )
-    live_share: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = 0.0
+    live_share: Share = 0.0
 
     @model_validator(mode="after")
     def _shares(self) -> CapIn:
@@ -108,7 +117,7 @@ class CapOut(BaseModel):
     quotas: dict[str, float]
     live_share: float
     set_by: str
-    set_at: datetime
+    set_at: Utc
 
 
 class CapChange(BaseModel):
@@ -146,7 +155,7 @@ class Truck(_Strict):
 class DriverIn(_Strict):
     """Personal data: shown to the exit side only (and the booking party)."""
 
-    name: Annotated[str, StringConstraints(min_length=1, max_length=120)]
+    name: Name
     document_number: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]{3,30}$")]
     document_country: CountryCode | None = None
 
@@ -155,7 +164,7 @@ class SlotRef(_Strict):
     """A slot by the crossing's local day and hour (see ``SILKGATE_QUEUE_UTC_OFFSET_HOURS``)."""
 
     day: dt.date
-    hour: Annotated[int, Field(ge=0, le=23)]
+    hour: Annotated[int, Strict(), Field(ge=0, le=23)]
 
 
 class Evidence(_Strict):
@@ -170,7 +179,7 @@ class Evidence(_Strict):
 
 
 class BookingIn(_Strict):
-    crossing: Annotated[str, StringConstraints(min_length=3, max_length=16)]
+    crossing: CrossingCode
     exit_country: CountryCode
     entry_country: CountryCode
     slot: SlotRef
@@ -186,7 +195,7 @@ class RescheduleIn(_Strict):
 
 
 class CancelIn(_Strict):
-    reason: Annotated[str, StringConstraints(min_length=1, max_length=500)]
+    reason: Reason
 
 
 class BookingOut(BaseModel):
@@ -199,7 +208,7 @@ class BookingOut(BaseModel):
     entry_country: str
     day: dt.date
     hour: int
-    starts_at: datetime
+    starts_at: Utc
     quota_class: str
     status: str
     truck: dict[str, Any]
@@ -208,8 +217,8 @@ class BookingOut(BaseModel):
     declaration_ids: list[str]
     reschedules: int
     displaced: bool
-    created_at: datetime
-    updated_at: datetime
+    created_at: Utc
+    updated_at: Utc
 
 
 class BookingPage(BaseModel):
@@ -225,7 +234,7 @@ class DepositEntryOut(BaseModel):
     amount: int
     unit: str
     reason: str
-    at: datetime
+    at: Utc
 
 
 class SweepReport(BaseModel):
