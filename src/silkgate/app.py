@@ -26,6 +26,7 @@ from silkgate.core.settings import Settings, get_settings
 from silkgate.declarations.api import router as declarations_router
 from silkgate.declarations.schemas import DeclarationIn
 from silkgate.gates.api import router as gates_router
+from silkgate.gates.schemas import GateEventIn
 from silkgate.registry.api import router as registry_router
 from silkgate.risk.platform.api import router as risk_router
 
@@ -146,7 +147,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
             title=app.title, version=app.version, description=app.description, routes=app.routes
         )
         components = schema.setdefault("components", {}).setdefault("schemas", {})
-        for model in (DeclarationIn, Problem):
+        for model in (DeclarationIn, GateEventIn, Problem):
             extra = model.model_json_schema(ref_template="#/components/schemas/{model}")
             components.update(extra.pop("$defs", {}))
             components[model.__name__] = extra
