@@ -27,7 +27,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import create_engine, delete, insert, text
 
-from silkgate.core.bootstrap import prepare_database
+from silkgate.bootstrap import prepare_database
 from silkgate.core.db import table_of
 from silkgate.core.platform import Platform
 from silkgate.core.settings import Settings
