@@ -86,11 +86,7 @@ def _print_slices(report: Any) -> None:
             table.add_row(label, "AUC", _fmt(sl.model.auc), "—", "—", "—")
             continue
         for i, d in enumerate(sl.differences):
-            interval = (
-                "—"
-                if d.low is None or d.high is None
-                else f"[{d.low:+.3f}, {d.high:+.3f}]"
-            )
+            interval = "—" if d.low is None or d.high is None else f"[{d.low:+.3f}, {d.high:+.3f}]"
             diff = "—" if d.difference is None else f"{d.difference:+.3f}"
             table.add_row(
                 label if i == 0 else "",

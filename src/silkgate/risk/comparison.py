@@ -24,14 +24,22 @@ RESAMPLES = 1000
 CONFIDENCE = 0.95
 
 
-def never_seen(history: HistoryTable, frame: pd.DataFrame) -> np.ndarray:
-    """Rows whose (HS6, net mass, value) triple is not in the training period's table.
+def never_seen(history: HistoryTable, frame: pd.DataFrame, online: bool = False) -> np.ndarray:
+    """Rows whose (HS6, net mass, value) triple is not in the training period's table — and,
+    with ``online`` (where each row also sees the file's earlier outcomes), does not occur in
+    the file on a strictly earlier date either.
 
     Rows missing one of the three count as never seen (there is no line to look up).
     """
     table = history.tables.get(GOODS_LINE.name, {})
     keys = HistoryTable.keys_of(frame, GOODS_LINE, derived_columns(frame))
-    return np.array([k is None or k not in table for k in keys], dtype=bool)
+    out = np.array([k is None or k not in table for k in keys], dtype=bool)
+    if online and len(frame):
+        t = pd.DataFrame({"k": keys, "d": pd.to_datetime(frame["date"]).to_numpy()})
+        first = t.dropna(subset=["k"]).groupby("k")["d"].min()
+        seen_before = (t["d"] > t["k"].map(first)).to_numpy(dtype=bool)
+        out &= ~seen_before
+    return out
 
 
 class _Sorted:

@@ -313,9 +313,7 @@ class _Problems:
         self.add(bad & blank, column, texts, "is blank (every row needs a date)")
         return dates.dt.normalize().to_numpy()
 
-    def labels(
-        self, col: pd.Series, column: str, spec: LabelSpec, required: bool
-    ) -> list[float]:
+    def labels(self, col: pd.Series, column: str, spec: LabelSpec, required: bool) -> list[float]:
         """1.0 / 0.0 per the mapping's positive / negative values; anything else is refused."""
         positives = {_label_text(p) for p in spec.positive}
         negatives = {_label_text(n) for n in spec.negative}

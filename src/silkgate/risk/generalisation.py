@@ -317,4 +317,6 @@ class ContextTable:
 
     def copy(self) -> ContextTable:
         """A deep copy."""
-        return ContextTable({g: {k: v.copy() for k, v in t.items()} for g, t in self.tables.items()})
+        return ContextTable(
+            {g: {k: v.copy() for k, v in t.items()} for g, t in self.tables.items()}
+        )

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel
 
@@ -170,7 +171,7 @@ def evaluate(
     y = frame["label"].to_numpy(dtype=float)
     report = evaluate_scores(y, scores, revenue, history=history, data=str(data))
     baseline = rm.baseline.score_frame(frame) if rm.baseline is not None else None
-    unseen = never_seen(rm.history, frame)
+    unseen = never_seen(rm.history, frame, online=history == "online")
     slices = compare_slices(y, scores, baseline, unseen, revenue, history, resamples)
     return report.model_copy(update={"slices": slices})
 
@@ -183,16 +184,22 @@ def explain_declarations(
     artifact_dir: str | Path | None = None,
     top: int = 5,
 ) -> list[dict[str, Any]]:
-    """Score and plain-language reasons for the given declaration ids of a file."""
+    """Score and plain-language reasons for the given declaration ids of a file, in the order
+    asked (an id asked twice is shown once)."""
     from silkgate.risk.datasets import frame_to_records
     from silkgate.risk.scorer import RiskModel
 
     rm = RiskModel.load(resolve_model(model, artifact_dir))
     frame, cmap = read_data(data, mapping)
-    wanted = frame[frame["declaration_id"].isin([str(i) for i in ids])]
-    missing = sorted(set(map(str, ids)) - set(wanted["declaration_id"]))
+    order = list(dict.fromkeys(str(i) for i in ids))  # as asked, each once
+    wanted = frame[frame["declaration_id"].isin(order)]
+    missing = [i for i in order if i not in set(wanted["declaration_id"])]
     if missing:
         raise KeyError(f"declarations not in {Path(data).name}: {', '.join(missing)}")
+    rank = {i: n for n, i in enumerate(order)}
+    wanted = wanted.iloc[
+        np.argsort([rank[i] for i in wanted["declaration_id"]], kind="stable")
+    ]
     out = []
     for rec in frame_to_records(wanted, cmap.extra_fields):
         score, reasons = rm.explain(rec, top)

@@ -298,7 +298,9 @@ def train_model(
         )
         iteration = rounds
         if baseline is not None and baseline.booster is not None:
-            base_rounds = max(1, math.ceil(baseline.booster.num_trees() * len(data) / len(fit_part)))
+            base_rounds = max(
+                1, math.ceil(baseline.booster.num_trees() * len(data) / len(fit_part))
+            )
             baseline = PlainBaseline.fit_vocab(data, options.extra_fields).fit(
                 data, None, options.seed, options.num_threads, base_rounds
             )
