@@ -77,8 +77,9 @@ class _Sorted:
             rank = (100 - n) / 100 * (total - 1)
             lo = int(np.floor(rank))
             frac = rank - lo
-            v_lo = self.s[np.searchsorted(cw, lo, side="right")]
-            v_hi = self.s[min(np.searchsorted(cw, lo + 1, side="right"), len(self.s) - 1)]
+            v_lo = float(self.s[int(np.searchsorted(cw, lo, side="right"))])
+            hi_at = min(int(np.searchsorted(cw, lo + 1, side="right")), len(self.s) - 1)
+            v_hi = float(self.s[hi_at])
             threshold = v_lo + frac * (v_hi - v_lo) if frac > 0 else v_lo
             first = int(np.searchsorted(self.s, threshold, side="right"))
             chosen = count_above[first] if first < len(self.s) else 0.0

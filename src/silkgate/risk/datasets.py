@@ -282,7 +282,7 @@ class _Problems:
 
     def add(self, rows: np.ndarray, column: str, values: np.ndarray, reason: str) -> None:
         for i in np.flatnonzero(rows):
-            line = self.lines[i] if self.lines is not None else int(i) + 1
+            line = self.lines[int(i)] if self.lines is not None else int(i) + 1
             unit = "line" if self.lines is not None else "row"
             value = None if values[i] is None else str(values[i])
             self.found.append(RowProblem(line, column, value, reason, unit))

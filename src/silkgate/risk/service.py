@@ -197,9 +197,7 @@ def explain_declarations(
     if missing:
         raise KeyError(f"declarations not in {Path(data).name}: {', '.join(missing)}")
     rank = {i: n for n, i in enumerate(order)}
-    wanted = wanted.iloc[
-        np.argsort([rank[i] for i in wanted["declaration_id"]], kind="stable")
-    ]
+    wanted = wanted.iloc[np.argsort([rank[i] for i in wanted["declaration_id"]], kind="stable")]
     out = []
     for rec in frame_to_records(wanted, cmap.extra_fields):
         score, reasons = rm.explain(rec, top)
