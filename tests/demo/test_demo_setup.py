@@ -10,7 +10,7 @@ from silkgate.declarations.models import Declaration
 from silkgate.declarations.reading import verify_versions
 from silkgate.demo.service import run_demo_setup
 from silkgate.registry.service import authenticate
-from silkgate.risk.models import InspectionResult
+from silkgate.risk.platform.models import InspectionResult
 
 
 def test_demo_setup_gives_lanes_inspections_and_keys(platform: Platform) -> None:
