@@ -31,14 +31,18 @@ Declaration = DeclarationRecord | Mapping[str, Any]
 LANE_REASONS = 3
 
 
+def model_reason(explanation: Sequence[Contribution]) -> str | None:
+    """The line that puts the model's main raising reasons into a lane's reasons."""
+    why = [c.text for c in explanation if c.contribution > 0][:LANE_REASONS]
+    return "the model's main reasons: " + "; ".join(why) if why else None
+
+
 def carry_model_reasons(decision: Decision, explanation: Sequence[Contribution]) -> None:
     """Put the model's main raising reasons into the reasons of a lane the model decided, so
     the stored assessment says why in words, not only by score."""
-    if decision.source != "model":
-        return
-    why = [c.text for c in explanation if c.contribution > 0][:LANE_REASONS]
-    if why:
-        decision.reasons.append("the model's main reasons: " + "; ".join(why))
+    line = model_reason(explanation) if decision.source == "model" else None
+    if line is not None:
+        decision.reasons.append(line)
 
 
 def as_record(declaration: Declaration) -> DeclarationRecord:
