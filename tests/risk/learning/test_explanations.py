@@ -10,13 +10,9 @@ import pytest
 
 from silkgate.risk.learning import service
 from silkgate.risk.learning.datasets import frame_to_records
-from silkgate.risk.learning.explain import (
-    country_named,
-    describe_feature,
-    explain_contributions,
-    hs_named,
-)
+from silkgate.risk.learning.explain import describe_feature, explain_contributions
 from silkgate.risk.learning.synthetic import to_source_csv
+from silkgate.risk.names import country_named, hs_named
 from silkgate.risk.selectivity.engine import RiskEngine
 from silkgate.risk.selectivity.profiles import profile_from_toml
 

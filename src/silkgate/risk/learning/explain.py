@@ -20,11 +20,10 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from silkgate.codelists.countries import country_name, is_country
-from silkgate.codelists.hs import hs_description
 from silkgate.risk.fields import TRADER_FIELDS
 from silkgate.risk.learning import generalisation
 from silkgate.risk.learning.features import CONTEXT_KEYS, FeatureBuilder, HistoryTable
+from silkgate.risk.names import country_named, hs_named
 from silkgate.risk.selectivity.schemas import Contribution
 
 
@@ -76,7 +75,6 @@ OTHER = "other_features"
 _COUNTRY_FEATURES = frozenset({"origin", "departure_country", "destination_country"})
 _HS_FEATURES = frozenset({"hs2", "hs4", "hs6"})
 _UNUSUAL_Z = 2.0
-_DESCRIPTION_CHARS = 60
 
 
 def _family(feature: str) -> str:
@@ -86,21 +84,6 @@ def _family(feature: str) -> str:
         if feature.startswith(f"ctx_{group}_"):
             return f"ctx_{group}"
     return feature
-
-
-def hs_named(code: str) -> str:
-    """An HS code with its description, e.g. ``080810 (Apples: fresh)``."""
-    text = hs_description(code)
-    if not text:
-        return code
-    if len(text) > _DESCRIPTION_CHARS:
-        text = text[: _DESCRIPTION_CHARS - 1].rstrip() + "…"
-    return f"{code} ({text})"
-
-
-def country_named(code: str) -> str:
-    """A country code with its name, e.g. ``China (CN)``; unknown codes as they are."""
-    return f"{country_name(code)} ({code})" if is_country(code) else code
 
 
 def _key_words(fields: Mapping[str, Any], key_fields: tuple[str, ...]) -> str:
