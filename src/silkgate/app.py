@@ -40,8 +40,11 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
         try:
             yield
         finally:
+            grace = platform.settings.shutdown_grace
             if worker is not None:
-                worker.stop()
+                worker.stop(grace)
+            if platform.group_committer is not None:
+                platform.group_committer.close(grace)
 
     app = FastAPI(
         title="Silkgate",
@@ -56,7 +59,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     )
     app.state.platform = platform
     if platform.settings.group_commit and platform.group_committer is None:
-        from silkgate.declarations.lodging import GroupCommitter
+        from silkgate.declarations.committer import GroupCommitter
 
         platform.group_committer = GroupCommitter(platform)
     install_error_handlers(app)
@@ -68,7 +71,10 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     def liveness() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
-    @health.get("/health/ready", summary="Readiness: the database answers and is migrated")
+    @health.get(
+        "/health/ready",
+        summary="Readiness: the database answers and is migrated; background threads run",
+    )
     def readiness(request: Request) -> Any:
         from silkgate.core.migrations import current_revision, head_revision
 
@@ -88,7 +94,23 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
                 "run 'silkgate db upgrade'",
                 "not-ready",
             )
-        return JSONResponse({"status": "ready", "revision": current})
+        threads = _thread_states(request)
+        dead = [name for name, st in threads.items() if st["state"] == "dead"]
+        if dead:
+            return problem(
+                503, "Not ready", f"background thread not running: {', '.join(dead)}", "not-ready"
+            )
+        return JSONResponse({"status": "ready", "revision": current, "threads": threads})
+
+    def _thread_states(request: Request) -> dict[str, dict[str, Any]]:
+        """Supervised threads, each revived first if it is gone."""
+        out: dict[str, dict[str, Any]] = {}
+        if platform.group_committer is not None:
+            out["group_commit"] = platform.group_committer.status()
+        worker = getattr(request.app.state, "risk_worker", None)
+        if worker is not None:
+            out["risk_worker"] = worker.status()
+        return out
 
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(health)
