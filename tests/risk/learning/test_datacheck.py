@@ -113,6 +113,16 @@ def test_a_bad_value_is_named_with_its_line_and_column(tmp_path, column, value, 
     assert "bad.csv" in str(err) and "line 6" in str(err) and repr(column) in str(err)
 
 
+@pytest.mark.parametrize("char", ["\x00", "\x07", "\x1b", "\x85"])
+def test_control_characters_in_text_are_refused(tmp_path, char):
+    """The platform's one rule for control characters applies to data files too."""
+    rows = _rows()
+    rows[2] = _row(2, **{"Importer ID": f"IMP{char}2"})
+    err = _refused(_write(tmp_path / "ctl.csv", rows))
+    assert [(p.line, p.column) for p in err.problems] == [(4, "Importer ID")]
+    assert f"control character U+{ord(char):04X} at position 4 is not allowed" in str(err)
+
+
 def test_truncated_and_overlong_rows_are_refused_by_line(tmp_path):
     rows = _rows()
     rows[2] = rows[2][:10]

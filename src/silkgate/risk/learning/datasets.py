@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from silkgate.core.text import control_message, find_control
 from silkgate.risk.fields import (
     COUNTRY_FIELDS,
     NUMERIC_FIELDS,
@@ -233,6 +234,10 @@ def canonicalise(
             wanted["revenue"] = mapping.revenue
     out = pd.DataFrame(index=pd.RangeIndex(len(raw)))
     raw = raw.reset_index(drop=True)
+    text_columns = [wanted[c] for c in STRING_FIELDS if c in wanted]
+    text_columns += [wanted[f"extra:{name}"] for name in mapping.extra]
+    for column in dict.fromkeys(text_columns):  # numbers, dates, outcomes: checked below
+        problems.controls(raw[column], column)
     for canon in STRING_FIELDS:
         if canon in wanted:
             out[canon] = pd.Series(_text(raw[wanted[canon]]).to_numpy(), dtype=object)
@@ -290,6 +295,16 @@ class _Problems:
     @staticmethod
     def _blank(texts: np.ndarray) -> np.ndarray:
         return np.array([_norm_text(v) is None for v in texts], dtype=bool)
+
+    def controls(self, col: pd.Series, column: str) -> None:
+        """Control characters (the platform's one rule, ``core.text``) in any text cell."""
+        texts = col.to_numpy(dtype=object)
+        found = [find_control(v) if isinstance(v, str) else None for v in texts]
+        for i, hit in enumerate(found):
+            if hit is not None:
+                line = self.lines[i] if self.lines is not None else i + 1
+                unit = "line" if self.lines is not None else "row"
+                self.found.append(RowProblem(line, column, None, control_message(*hit), unit))
 
     def numbers(self, col: pd.Series, column: str, required: bool = False) -> np.ndarray:
         """Finite floats; text, inf and NaN spelt out are problems, blanks are missing."""
