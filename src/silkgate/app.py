@@ -31,6 +31,7 @@ from silkgate.queue.api import public_router as queue_public_router
 from silkgate.queue.api import rate_limited_response
 from silkgate.queue.api import router as queue_router
 from silkgate.queue.limits import RateLimited
+from silkgate.gates.schemas import GateEventIn
 from silkgate.registry.api import router as registry_router
 from silkgate.risk.platform.api import router as risk_router
 
@@ -171,7 +172,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
             title=app.title, version=app.version, description=app.description, routes=app.routes
         )
         components = schema.setdefault("components", {}).setdefault("schemas", {})
-        for model in (DeclarationIn, Problem):
+        for model in (DeclarationIn, GateEventIn, Problem):
             extra = model.model_json_schema(ref_template="#/components/schemas/{model}")
             components.update(extra.pop("$defs", {}))
             components[model.__name__] = extra

@@ -33,7 +33,7 @@ def test_ingest_export_and_kpi_commands(world: World, tmp_path: Path) -> None:
                      ("document_control_end", 70), ("exit_gate", 80))
     ]  # fmt: skip
     f = tmp_path / "events.jsonl"
-    f.write_text("\n".join(lines + ["{broken"]) + "\n")
+    f.write_text("\n".join([*lines, "{broken"]) + "\n")
     r = runner.invoke(app, ["gates", "ingest", str(f), "--as", cn])
     assert r.exit_code == 1  # one line refused, the others stored
     report = json.loads(r.stdout)

@@ -16,8 +16,9 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from pydantic import ValidationError
 
-from silkgate.core.errors import FieldError, pointer
+from silkgate.core.errors import FieldError, ValidationFailed, pointer
 from silkgate.core.signing import b64, canonical_json, sha256_hex
+from silkgate.core.validation import describe, load_json
 from silkgate.gates.schemas import GateEventIn, SignedGateEvent
 from silkgate.registry.schemas import Role
 from silkgate.registry.service import Caller
@@ -60,11 +61,11 @@ def truck_key(nationality: str, plate: str) -> str:
 
 
 def parse_line(raw: bytes | str) -> Any:
-    """JSON of one line; a bad line is a 400 naming the line's root."""
+    """JSON of one line, read strictly (repeated keys, NaN, bad UTF-8 refused): 422 otherwise."""
     try:
-        return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise Rejected(400, [FieldError("", "malformed_json", f"not JSON: {exc}")]) from None
+        return load_json(raw)
+    except ValidationFailed as exc:
+        raise Rejected(422, exc.errors) from None
 
 
 def check(
@@ -161,5 +162,5 @@ def _errors(exc: ValidationError, prefix: tuple[str, ...]) -> list[FieldError]:
     out = []
     for e in exc.errors():
         loc = prefix + tuple(e.get("loc", ()))
-        out.append(FieldError(pointer(*loc), str(e.get("type")), str(e.get("msg"))))
+        out.append(FieldError(pointer(*loc), *describe(e)))
     return out

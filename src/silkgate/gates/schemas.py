@@ -8,6 +8,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from silkgate.core.times import Utc
+
 
 class ReadPoint(StrEnum):
     """The checkpoint stage an event happened at (controlled vocabulary)."""
@@ -108,14 +110,6 @@ class SignedGateEvent(_Strict):
     signature: Annotated[str, StringConstraints(min_length=1, max_length=100)]
 
 
-class GateEventOut(BaseModel):
-    eventId: str
-    recordTime: datetime
-    reporter: str
-    event: dict[str, Any]
-    correctedBy: str | None = None
-
-
 class IngestLine(BaseModel):
     line: int
     status: str  # stored, replayed or rejected
@@ -133,7 +127,7 @@ class IngestReport(BaseModel):
 class TimelineEntry(BaseModel):
     """One thing that happened to the consignment, in time order."""
 
-    at: datetime
+    at: Utc
     kind: str  # gate_event, declaration, booking
     what: str
     side: str | None = None

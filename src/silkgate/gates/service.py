@@ -257,7 +257,7 @@ def _rejected(no: int, r: Rejected) -> IngestLine:
 
 def _problem(line: IngestLine) -> SilkgateError:
     status = int(line.errors[0].get("status", "422")) if line.errors else 422
-    errors = [FieldError(e["field"], e["code"], e["message"]) for e in line.errors]
+    errors = [FieldError(e.get("field"), e["code"], e["message"]) for e in line.errors]
     titles = {400: "Bad request", 403: "Forbidden", 409: "Conflict", 422: "Validation failed"}
     slugs = {400: "bad-request", 403: "forbidden", 409: "conflict", 422: "validation-failed"}
     return SilkgateError(

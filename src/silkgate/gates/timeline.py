@@ -68,13 +68,16 @@ def refs_of(s: Session, ids: Iterable[str]) -> dict[str, list[str]]:
     ids = list(ids)
     if not ids:
         return out
+    # ref_type is filtered here, not in SQL: SQLite without statistics would otherwise walk
+    # the (ref_type, ref) index over every declaration reference instead of the event ids.
     rows = s.execute(
-        select(GateEventRef.event_id, GateEventRef.ref).where(
-            GateEventRef.event_id.in_(ids), GateEventRef.ref_type == "declaration"
+        select(GateEventRef.event_id, GateEventRef.ref_type, GateEventRef.ref).where(
+            GateEventRef.event_id.in_(ids)
         )
     )
-    for eid, ref in rows:
-        out.setdefault(eid, []).append(ref)
+    for eid, kind, ref in rows:
+        if kind == "declaration":
+            out.setdefault(eid, []).append(ref)
     return out
 
 
