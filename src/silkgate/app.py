@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
 from silkgate import __version__
+from silkgate.audit.api import router as audit_router
 from silkgate.core.http import BodySizeLimit, install_error_handlers, problem
 from silkgate.core.platform import Platform
 from silkgate.core.settings import Settings, get_settings
@@ -37,9 +38,18 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
             worker = AssessorWorker(platform)
             worker.start()
         app.state.risk_worker = worker
+        checkpointer = None
+        if platform.settings.audit_checkpoints:
+            from silkgate.audit.checkpoints import CheckpointWorker
+
+            checkpointer = CheckpointWorker(platform)
+            checkpointer.start()
+        app.state.checkpoint_worker = checkpointer
         try:
             yield
         finally:
+            if checkpointer is not None:
+                checkpointer.stop()
             if worker is not None:
                 worker.stop()
 
@@ -88,13 +98,24 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
                 "run 'silkgate db upgrade'",
                 "not-ready",
             )
-        return JSONResponse({"status": "ready", "revision": current})
+        checkpointer = getattr(request.app.state, "checkpoint_worker", None)
+        checkpoints = None
+        if checkpointer is not None and not checkpointer.ensure_running():
+            return problem(
+                503, "Not ready", "the audit checkpoint thread is not running", "not-ready"
+            )
+        if checkpointer is not None:
+            checkpoints = checkpointer.status()
+        return JSONResponse(
+            {"status": "ready", "revision": current, "audit_checkpoints": checkpoints}
+        )
 
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(health)
     api.include_router(registry_router)
     api.include_router(declarations_router)
     api.include_router(risk_router)
+    api.include_router(audit_router)
     app.include_router(api)
 
     def openapi() -> dict[str, Any]:

@@ -1,0 +1,421 @@
+"""Replay each declaration's audit entries and compare the result with its stored rows.
+
+The log holds digests, not bodies, so the replay knows: every version's payload digest, the
+status after each state change (the action names it), which assessments, overrides and
+inspection results were recorded (their digests). From those it checks the declaration row
+(payload, version, header columns, status, lane), every version, every goods item, every
+assessment and override, every inspection result — and finds rows the log does not know and
+log entries whose rows have gone. Declarations are streamed in id order, in batches.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, select, true
+from sqlalchemy.engine import Row
+from sqlalchemy.orm import Session
+
+from silkgate.audit.consistency import Report, differences
+from silkgate.audit.models import AuditEntry
+from silkgate.audit.service import payload_digest
+from silkgate.core.db import table_of
+from silkgate.declarations.models import Declaration, DeclarationVersion, GoodsItem
+from silkgate.declarations.schemas import DeclarationStatus
+from silkgate.registry.models import Organization
+from silkgate.risk.assessor import assessment_payload
+from silkgate.risk.declaration_risk import inspection_payload
+from silkgate.risk.models import InspectionResult, RiskAssessment
+from silkgate.risk.schemas import Lane
+
+BATCH = 500
+LODGING = frozenset({"declaration.submitted", "declaration.amended"})
+STATUS_OF = {f"declaration.{s.value}": s.value for s in DeclarationStatus}
+LANES = tuple(lane.value for lane in Lane)
+ITEM_COLUMNS = (
+    "hs_code",
+    "hs6",
+    "description",
+    "origin_country",
+    "packages",
+    "gross_mass_kg",
+    "net_mass_kg",
+    "invoice_value",
+    "customs_value",
+)
+
+
+@dataclass
+class Replay:
+    """What a declaration's entries say about it, in log order."""
+
+    lodgings: list[Any] = field(default_factory=list)  # submitted/amended entries
+    status: str | None = None
+    status_seq: int = 0
+    lane: tuple[str, int] | None = None  # ("assessed" | "override", version)
+    assessed: dict[int, list[Any]] = field(default_factory=lambda: defaultdict(list))
+    overrides: dict[int, list[Any]] = field(default_factory=lambda: defaultdict(list))
+    inspected: dict[int, list[Any]] = field(default_factory=lambda: defaultdict(list))
+
+
+def replay(entries: list[Any], report: Report, entity: str) -> Replay:
+    r = Replay()
+    for e in entries:
+        a, version = e.action, len(r.lodgings)
+        if a in LODGING:
+            r.lodgings.append(e)
+            r.status, r.status_seq, r.lane = "submitted", e.seq, None
+        elif a == "declaration.risk_assessed":
+            r.assessed[version].append(e)
+            r.status, r.status_seq, r.lane = "risk_assessed", e.seq, ("assessed", version)
+        elif a == "declaration.lane_overridden":
+            r.overrides[version].append(e)
+            r.lane = ("override", version)
+        elif a == "inspection.recorded":
+            r.inspected[version].append(e)
+        elif a in STATUS_OF:
+            r.status, r.status_seq = STATUS_OF[a], e.seq
+        else:
+            report.add(entity, f"entry {e.seq} has an action this verifier does not know: {a}")
+    return r
+
+
+def item_rows(payload: dict[str, Any]) -> dict[int, dict[str, Any]]:
+    """The goods-item columns a version's payload gives (as ``declarations.service.rows_for``)."""
+    out = {}
+    for n, it in enumerate(payload.get("goods_items") or [], start=1):
+        out[n] = {
+            "hs_code": it.get("hs_code"),
+            "hs6": (it.get("hs_code") or "")[:6],
+            "description": it.get("description"),
+            "origin_country": it.get("origin_country"),
+            "packages": (it.get("packages") or {}).get("count"),
+            "gross_mass_kg": it.get("gross_mass_kg"),
+            "net_mass_kg": it.get("net_mass_kg"),
+            "invoice_value": it.get("invoice_value"),
+            "customs_value": it.get("customs_value"),
+        }
+    return out
+
+
+def header_of(payload: dict[str, Any]) -> dict[str, Any]:
+    """The declaration-row columns a payload gives."""
+    crossing = payload.get("crossing") or {}
+    invoice = payload.get("invoice") or {}
+    return {
+        "lrn": payload.get("lrn"),
+        "type": payload.get("type"),
+        "crossing_code": crossing.get("code"),
+        "exit_country": crossing.get("exit_country"),
+        "entry_country": crossing.get("entry_country"),
+        "item_count": len(payload.get("goods_items") or []),
+        "total_gross_kg": (payload.get("totals") or {}).get("gross_mass_kg"),
+        "total_invoice_value": invoice.get("total_amount"),
+        "currency": invoice.get("currency"),
+    }
+
+
+@dataclass
+class Batch:
+    """Stored rows of the declarations whose ids fall in one range."""
+
+    decls: dict[str, Row[Any]]
+    versions: dict[str, dict[int, Row[Any]]]
+    items: dict[tuple[str, int], dict[int, Row[Any]]]
+    assessments: dict[str, list[Row[Any]]]
+    inspections: dict[str, list[Row[Any]]]
+
+
+def _in_range(column: Any, lo: str | None, hi: str | None) -> ColumnElement[bool]:
+    conds: list[ColumnElement[bool]] = []
+    if lo is not None:
+        conds.append(column > lo)
+    if hi is not None:
+        conds.append(column <= hi)
+    return and_(true(), *conds)
+
+
+def _load(s: Session, lo: str | None, hi: str | None) -> Batch:
+    d, v, g = table_of(Declaration), table_of(DeclarationVersion), table_of(GoodsItem)
+    a, i = table_of(RiskAssessment), table_of(InspectionResult)
+    batch = Batch({}, defaultdict(dict), defaultdict(dict), defaultdict(list), defaultdict(list))
+    for row in s.execute(select(d).where(_in_range(d.c.id, lo, hi))):
+        batch.decls[row.id] = row
+    for row in s.execute(select(v).where(_in_range(v.c.declaration_id, lo, hi))):
+        batch.versions[row.declaration_id][row.version] = row
+    for row in s.execute(select(g).where(_in_range(g.c.declaration_id, lo, hi))):
+        batch.items[(row.declaration_id, row.version)][row.item_no] = row
+    for row in s.execute(select(a).where(_in_range(a.c.declaration_id, lo, hi))):
+        batch.assessments[row.declaration_id].append(row)
+    for row in s.execute(select(i).where(_in_range(i.c.declaration_id, lo, hi))):
+        batch.inspections[row.declaration_id].append(row)
+    return batch
+
+
+def _groups(s: Session) -> Iterator[tuple[str, list[Any]]]:
+    stmt = (
+        select(
+            AuditEntry.seq,
+            AuditEntry.actor,
+            AuditEntry.action,
+            AuditEntry.entity_id,
+            AuditEntry.payload_digest,
+        )
+        .where(AuditEntry.entity_type == "declaration")
+        .order_by(AuditEntry.entity_id, AuditEntry.seq)
+        .execution_options(yield_per=5000)
+    )
+    current: str | None = None
+    entries: list[Any] = []
+    for e in s.execute(stmt):
+        if e.entity_id != current:
+            if current is not None:
+                yield current, entries
+            current, entries = e.entity_id, []
+        entries.append(e)
+    if current is not None:
+        yield current, entries
+
+
+def check_declarations(s: Session, report: Report, progress: Any = None) -> None:
+    """Compare every declaration the log or the tables know of (see the module docstring)."""
+    orgs = dict(s.execute(select(Organization.id, Organization.member_id)).all())
+    lo: str | None = None
+    pending: list[tuple[str, list[Any]]] = []
+    for group in _groups(s):
+        pending.append(group)
+        if len(pending) >= BATCH:
+            lo = _compare(s, report, lo, pending, orgs)
+            pending = []
+            if progress is not None:
+                progress(BATCH)
+    if pending:
+        lo = _compare(s, report, lo, pending, orgs)
+    batch = _load(s, lo, None)  # rows after the last logged id: none should exist
+    for decl_id in batch.decls:
+        _unlogged(report, decl_id)
+
+
+def _compare(
+    s: Session, report: Report, lo: str | None, groups: list[tuple[str, list[Any]]], orgs: Any
+) -> str:
+    hi = groups[-1][0]
+    batch = _load(s, lo, hi)
+    logged = {decl_id for decl_id, _ in groups}
+    for decl_id in batch.decls.keys() - logged:
+        _unlogged(report, decl_id)
+    for decl_id, entries in groups:
+        check_one(report, decl_id, entries, batch, orgs)
+        report.checked["declarations"] += 1
+    return hi
+
+
+def _unlogged(report: Report, decl_id: str) -> None:
+    report.add(f"declaration {decl_id}", "in the declarations table, but no audit entry records it")
+
+
+def check_one(report: Report, decl_id: str, entries: list[Any], batch: Batch, orgs: Any) -> None:
+    entity = f"declaration {decl_id}"
+    r = replay(entries, report, entity)
+    row = batch.decls.get(decl_id)
+    last = entries[-1]
+    if row is None:
+        report.add(
+            entity,
+            f"the log records it ({len(entries)} entries, the last {last.action} at entry "
+            f"{last.seq}) but it is missing from the declarations table",
+        )
+        return
+    if not r.lodgings:
+        report.add(entity, "the log has no declaration.submitted entry for it")
+        return
+    versions = batch.versions.get(decl_id, {})
+    _check_versions(report, entity, r, versions, batch, decl_id)
+    _check_current(report, entity, r, row, versions, orgs)
+    lanes = _check_assessments(report, entity, r, batch.assessments.get(decl_id, []))
+    _check_lane(report, entity, r, row, lanes)
+    _check_inspections(report, entity, r, batch.inspections.get(decl_id, []))
+
+
+def _check_versions(
+    report: Report, entity: str, r: Replay, versions: Any, batch: Batch, decl_id: str
+) -> None:
+    for n, e in enumerate(r.lodgings, start=1):
+        v = versions.get(n)
+        if v is None:
+            report.add(entity, f"version {n} (entry {e.seq}) is missing from declaration_versions")
+            continue
+        digest = payload_digest(v.payload)
+        if digest != e.payload_digest:
+            report.add(entity, f"version {n} payload differs from what entry {e.seq} recorded")
+            continue
+        if v.payload_digest != digest:
+            report.add(entity, f"version {n}: stored payload_digest no longer matches its payload")
+        _check_items(report, entity, n, v.payload, batch.items.get((decl_id, n), {}))
+    for n in sorted(set(versions) - set(range(1, len(r.lodgings) + 1))):
+        report.add(
+            entity, f"version {n} is in declaration_versions, but the log records no such version"
+        )
+
+
+def _check_items(
+    report: Report, entity: str, version: int, payload: Any, stored: dict[int, Row[Any]]
+) -> None:
+    expected = item_rows(payload)
+    for n in sorted(expected.keys() - stored.keys()):
+        report.add(entity, f"goods item {n} of version {version} is missing from goods_items")
+    for n in sorted(stored.keys() - expected.keys()):
+        report.add(entity, f"goods item {n} of version {version} is not in the logged payload")
+    for n in sorted(expected.keys() & stored.keys()):
+        row, want = stored[n], expected[n]
+        for col in ITEM_COLUMNS:
+            if getattr(row, col) != want[col]:
+                report.add(
+                    entity,
+                    f"goods item {n} of version {version}: {col} is {getattr(row, col)!r}; "
+                    f"the logged payload says {want[col]!r}",
+                )
+
+
+def _check_current(
+    report: Report, entity: str, r: Replay, row: Any, versions: Any, orgs: Any
+) -> None:
+    n, latest = len(r.lodgings), r.lodgings[-1]
+    if row.version != n:
+        report.add(entity, f"version is {row.version}; the log records {n} version(s)")
+    logged_payload = None
+    stored_version = versions.get(n)
+    if (
+        stored_version is not None
+        and payload_digest(stored_version.payload) == latest.payload_digest
+    ):
+        logged_payload = stored_version.payload
+    if payload_digest(row.payload) != latest.payload_digest:
+        where = ""
+        if logged_payload is not None:
+            where = " at " + ", ".join(differences(row.payload, logged_payload))
+        report.add(
+            entity,
+            f"current payload differs from version {n} recorded at entry {latest.seq}{where}",
+        )
+    else:
+        logged_payload = row.payload
+    if logged_payload is not None:
+        for col, want in header_of(logged_payload).items():
+            if getattr(row, col) != want:
+                report.add(
+                    entity, f"{col} is {getattr(row, col)!r}; the logged payload says {want!r}"
+                )
+    declarant = r.lodgings[0].actor
+    for e in r.lodgings:
+        if e.actor != declarant:
+            report.add(entity, f"entry {e.seq} was lodged by {e.actor}, not the declarant")
+    if row.declarant != declarant:
+        report.add(entity, f"declarant is {row.declarant!r}; the log records {declarant!r}")
+    if orgs.get(row.declarant_org_id) != declarant:
+        report.add(
+            entity,
+            f"declarant_org_id {row.declarant_org_id} is not the declarant {declarant}",
+        )
+    if row.status != r.status:
+        report.add(
+            entity,
+            f"status is {row.status!r}; the log's last state change (entry {r.status_seq}) "
+            f"says {r.status!r}",
+        )
+
+
+def _check_assessments(report: Report, entity: str, r: Replay, rows: list[Any]) -> dict[int, Any]:
+    """Match assessment rows with their entries; returns version → the matched row."""
+    matched: dict[int, Any] = {}
+    for a in rows:
+        entries = r.assessed.get(a.version, [])
+        digest = payload_digest(assessment_payload(a))
+        hit = next((e for e in entries if e.payload_digest == digest), None)
+        if hit is None:
+            what = "differs from what the log recorded" if entries else "has no log entry"
+            report.add(
+                entity,
+                f"assessment of version {a.version} (lane {a.lane}, source {a.source}) {what}",
+            )
+            continue
+        entries.remove(hit)
+        matched[a.version] = a
+    for version, left in r.assessed.items():
+        for e in left:
+            report.add(
+                entity,
+                f"the log records an assessment of version {version} (entry {e.seq}) that is "
+                "missing from risk_assessments",
+            )
+    return matched
+
+
+def _override_matches(a: Any, digest: str) -> bool:
+    for before in LANES:
+        payload = {
+            "version": a.version,
+            "from": before,
+            "to": a.override_lane,
+            "assessed_lane": a.lane,
+            "reason": a.override_reason,
+        }
+        if payload_digest(payload) == digest:
+            return True
+    return False
+
+
+def _check_lane(report: Report, entity: str, r: Replay, row: Any, matched: dict[int, Any]) -> None:
+    for version, a in matched.items():
+        logged = r.overrides.get(version)
+        if a.override_lane is not None and not logged:
+            report.add(
+                entity,
+                f"lane override of version {version} (to {a.override_lane}) has no log entry",
+            )
+        elif logged and a.override_lane is None:
+            report.add(
+                entity,
+                f"the log records a lane override of version {version} (entry {logged[-1].seq}) "
+                "that risk_assessments no longer holds",
+            )
+        elif logged and not _override_matches(a, logged[-1].payload_digest):
+            report.add(
+                entity,
+                f"lane override of version {version} (to {a.override_lane}) differs from entry "
+                f"{logged[-1].seq} (lane, reason or assessed lane changed)",
+            )
+    if r.lane is None:
+        expected = None
+    else:
+        kind, version = r.lane
+        a = matched.get(version)
+        if a is None:
+            return  # the missing or altered assessment is already reported
+        expected = a.override_lane if kind == "override" else a.lane
+    if row.lane != expected:
+        report.add(entity, f"lane is {row.lane!r}; the log says {expected!r}")
+
+
+def _check_inspections(report: Report, entity: str, r: Replay, rows: list[Any]) -> None:
+    for i in rows:
+        entries = r.inspected.get(i.version, [])
+        digest = payload_digest(inspection_payload(i))
+        hit = next((e for e in entries if e.payload_digest == digest), None)
+        if hit is None:
+            what = "differs from what the log recorded" if entries else "has no log entry"
+            report.add(
+                entity, f"inspection result of version {i.version} (outcome {i.outcome}) {what}"
+            )
+            continue
+        entries.remove(hit)
+    for version, left in r.inspected.items():
+        for e in left:
+            report.add(
+                entity,
+                f"the log records an inspection result of version {version} (entry {e.seq}) "
+                "that is missing from risk_inspections",
+            )
