@@ -331,27 +331,52 @@ def _check_current(
 def _check_assessments(report: Report, entity: str, r: Replay, rows: list[Any]) -> dict[int, Any]:
     """Match assessment rows with their entries; returns version → the matched row."""
     matched: dict[int, Any] = {}
+    for a, entries in _pair(rows, r.assessed, assessment_payload, entity, report):
+        if entries:
+            what = f"differs from what entry {entries[0].seq} recorded"
+        else:
+            what = "has no log entry"
+        report.add(
+            entity, f"assessment of version {a.version} (lane {a.lane}, source {a.source}) {what}"
+        )
     for a in rows:
-        entries = r.assessed.get(a.version, [])
-        digest = payload_digest(assessment_payload(a))
+        if payload_digest(assessment_payload(a)) in {
+            e.payload_digest for e in r.assessed.get(a.version, [])
+        }:
+            matched[a.version] = a
+    return matched
+
+
+def _pair(
+    rows: list[Any], logged: dict[int, list[Any]], payload: Any, entity: str, report: Report
+) -> list[tuple[Any, list[Any]]]:
+    """Match rows with entries of their version by digest. Returns each unmatched row with the
+    entries of its version left unmatched; reports entries with no row at all as missing."""
+    left = {v: list(es) for v, es in logged.items()}
+    unmatched = []
+    for row in rows:
+        digest = payload_digest(payload(row))
+        entries = left.get(row.version, [])
         hit = next((e for e in entries if e.payload_digest == digest), None)
         if hit is None:
-            what = "differs from what the log recorded" if entries else "has no log entry"
+            unmatched.append(row)
+        else:
+            entries.remove(hit)
+    out = []
+    for row in unmatched:
+        entries = left.get(row.version, [])
+        out.append((row, list(entries)))
+        if entries:
+            entries.pop(0)  # that entry is accounted for by this altered row
+    for version, entries in left.items():
+        for e in entries:
+            table = "risk_assessments" if e.action.endswith("assessed") else "risk_inspections"
             report.add(
                 entity,
-                f"assessment of version {a.version} (lane {a.lane}, source {a.source}) {what}",
+                f"the log records {e.action} for version {version} (entry {e.seq}), "
+                f"missing from {table}",
             )
-            continue
-        entries.remove(hit)
-        matched[a.version] = a
-    for version, left in r.assessed.items():
-        for e in left:
-            report.add(
-                entity,
-                f"the log records an assessment of version {version} (entry {e.seq}) that is "
-                "missing from risk_assessments",
-            )
-    return matched
+    return out
 
 
 def _override_matches(a: Any, digest: str) -> bool:
@@ -393,29 +418,17 @@ def _check_lane(report: Report, entity: str, r: Replay, row: Any, matched: dict[
     else:
         kind, version = r.lane
         a = matched.get(version)
-        if a is None:
-            return  # the missing or altered assessment is already reported
+        if a is None or (kind == "override" and a.override_lane is None):
+            return  # the missing or altered assessment or override is already reported
         expected = a.override_lane if kind == "override" else a.lane
     if row.lane != expected:
         report.add(entity, f"lane is {row.lane!r}; the log says {expected!r}")
 
 
 def _check_inspections(report: Report, entity: str, r: Replay, rows: list[Any]) -> None:
-    for i in rows:
-        entries = r.inspected.get(i.version, [])
-        digest = payload_digest(inspection_payload(i))
-        hit = next((e for e in entries if e.payload_digest == digest), None)
-        if hit is None:
-            what = "differs from what the log recorded" if entries else "has no log entry"
-            report.add(
-                entity, f"inspection result of version {i.version} (outcome {i.outcome}) {what}"
-            )
-            continue
-        entries.remove(hit)
-    for version, left in r.inspected.items():
-        for e in left:
-            report.add(
-                entity,
-                f"the log records an inspection result of version {version} (entry {e.seq}) "
-                "that is missing from risk_inspections",
-            )
+    for i, entries in _pair(rows, r.inspected, inspection_payload, entity, report):
+        if entries:
+            what = f"differs from what entry {entries[0].seq} recorded"
+        else:
+            what = "has no log entry"
+        report.add(entity, f"inspection result of version {i.version} (outcome {i.outcome}) {what}")

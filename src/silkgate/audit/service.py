@@ -208,7 +208,10 @@ def verify_chain(
         expected = pending.pop(seq, None)
         if expected is not None and expected != entry.entry_hash:
             return VerifyResult(
-                checked, seq, "hash differs from the signed checkpoint at this entry"
+                checked,
+                seq,
+                "hash differs from the signed checkpoint at this entry: this entry or one "
+                "before it was changed",
             )
         prev = entry.entry_hash
         expected_seq += 1

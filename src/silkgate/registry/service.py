@@ -154,15 +154,14 @@ def organization_state(session: Session, org: Organization) -> dict[str, object]
         "active": bool(org.active),
         "signing_public_key": org.signing_public_key,
         "crossings": sorted(crossings),
-        "api_keys": [
-            {
-                "prefix": k.prefix,
+        "api_keys": {
+            k.prefix: {
                 "label": k.label,
                 "key_hash_sha256": hashlib.sha256(k.key_hash.encode()).hexdigest(),
                 "revoked": k.revoked_at is not None,
             }
             for k in keys
-        ],
+        },
     }
 
 
