@@ -224,3 +224,76 @@ def test_entry_state_is_covered_by_the_hash(platform: Platform) -> None:
         )
     outcome = verify_all(platform)
     assert outcome.chain.broken_seq == seq
+
+
+def test_entries_from_before_state_are_still_checked(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Logs written before entries carried ``state`` verify, and their records are matched by
+    payload digest: an API key, a revocation, an active model."""
+    from datetime import datetime
+
+    from silkgate.audit.record_state import model_payload
+    from silkgate.audit.service import AuditEvent, append
+    from silkgate.registry.models import ApiKey
+    from silkgate.risk.models import ActiveRiskModel, RiskModelRecord
+
+    w = build(platform)
+    now = datetime.now(UTC)
+    with platform.db.session() as s:
+        m = RiskModelRecord(
+            model_id="m-1",
+            office="CN-KHORGOS",
+            path="/models/m-1",
+            model_sha256="1" * 64,
+            summary={"auc": 0.7},
+            registered_at=now,
+            registered_by="test",
+        )
+        s.add(m)
+        s.flush()
+        s.add(
+            ActiveRiskModel(office="CN-KHORGOS", model_id="m-1", activated_at=now, activated_by="t")
+        )
+        append(
+            s,
+            platform.signer,
+            [
+                AuditEvent("t", "risk.model_registered", "risk_model", "m-1", model_payload(m)),
+                AuditEvent(
+                    "t",
+                    "risk.model_activated",
+                    "risk_office",
+                    "CN-KHORGOS",
+                    {"model_id": "m-1", "previous": None},
+                ),
+            ],
+        )
+
+    def drop_state(e: AuditEntry) -> None:
+        e.state = None
+
+    _rewrite_chain(platform, platform.signer, drop_state)
+    assert run_verify(platform, monkeypatch).exit_code == 0
+    with platform.db.session() as s:
+        s.execute(update(ApiKey).where(ApiKey.prefix == w.api_key_prefix).values(label="changed"))
+        s.execute(update(ActiveRiskModel).values(model_id="m-1"))
+        s.add(
+            RiskModelRecord(
+                model_id="m-2",
+                office=None,
+                path="/x",
+                model_sha256="2" * 64,
+                summary={},
+                registered_at=now,
+                registered_by="x",
+            )
+        )
+        s.flush()
+        s.execute(update(ActiveRiskModel).values(model_id="m-2"))
+    out = run_verify(platform, monkeypatch)
+    text = " ".join(out.output.split())
+    assert out.exit_code == 1
+    assert f"API key {w.api_key_prefix} ('changed') has no api_key.created entry" in text
+    assert "office CN-KHORGOS: active model is 'm-2'; the log (entry" in text and "'m-1'" in text
+    assert "risk model m-2: in risk_models, but no audit entry records it" in text
