@@ -36,8 +36,8 @@ from silkgate.core.settings import Settings  # noqa: E402
 from silkgate.declarations import service as declarations  # noqa: E402
 from silkgate.declarations.models import Declaration  # noqa: E402
 from silkgate.risk import model_registry, profile_service  # noqa: E402
-from silkgate.risk.models import RiskAssessment  # noqa: E402
-from silkgate.risk.worker import assess_pending, assessor_for  # noqa: E402
+from silkgate.risk.platform.models import RiskAssessment  # noqa: E402
+from silkgate.risk.platform.worker import assess_pending, assessor_for  # noqa: E402
 from tests.factories import caller, seeded  # noqa: E402
 from tests.risk.platform_env import Env  # noqa: E402
 from tests.risk.platform_history import cn_exports, inspected_history  # noqa: E402

@@ -17,6 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from ingest import bodies, make_backend  # type: ignore[import-not-found]
+
 from silkgate.audit.consistency import run_checks
 from silkgate.audit.keys import trusted_keys
 from silkgate.audit.service import verify_chain
@@ -27,9 +29,7 @@ from silkgate.core.settings import Settings
 from silkgate.declarations import service as declarations
 from silkgate.demo.service import seed_registry
 from silkgate.registry import service as registry
-from silkgate.risk.worker import assess_pending
-
-from ingest import bodies, make_backend  # type: ignore[import-not-found]
+from silkgate.risk.platform.worker import assess_pending
 
 
 def build(platform: Platform, n: int, assess: bool) -> float:

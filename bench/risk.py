@@ -29,11 +29,12 @@ except ImportError:  # not installed: run from the source tree
 import numpy as np
 import pandas as pd
 
-from silkgate.risk import paths, service
-from silkgate.risk.datasets import frame_to_records, load_mapping, read_table
-from silkgate.risk.engine import RiskEngine
-from silkgate.risk.profiles import load_profile
-from silkgate.risk.scorer import RiskModel
+from silkgate.risk import paths
+from silkgate.risk.learning import service
+from silkgate.risk.learning.datasets import frame_to_records, load_mapping, read_table
+from silkgate.risk.learning.scorer import RiskModel
+from silkgate.risk.selectivity.engine import RiskEngine
+from silkgate.risk.selectivity.profiles import load_profile
 
 TARGETS = {
     "precision_at_5": 0.95,

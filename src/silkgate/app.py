@@ -19,7 +19,7 @@ from silkgate.core.settings import Settings, get_settings
 from silkgate.declarations.api import router as declarations_router
 from silkgate.declarations.schemas import DeclarationIn
 from silkgate.registry.api import router as registry_router
-from silkgate.risk.api import router as risk_router
+from silkgate.risk.platform.api import router as risk_router
 
 API_PREFIX = "/api/v1"
 
@@ -33,7 +33,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
         _ = platform.signer  # fail at start-up, not on the first request, if the key is missing
         worker = None
         if platform.settings.risk_worker:
-            from silkgate.risk.worker import AssessorWorker
+            from silkgate.risk.platform.worker import AssessorWorker
 
             worker = AssessorWorker(platform)
             worker.start()

@@ -3,7 +3,7 @@
 from silkgate.audit.models import AuditEntry, SigningKey
 from silkgate.declarations.models import Declaration, DeclarationVersion, GoodsItem, IdempotencyKey
 from silkgate.registry.models import ApiKey, Crossing, CrossingAssignment, MemberState, Organization
-from silkgate.risk.models import (
+from silkgate.risk.platform.models import (
     ActiveRiskModel,
     InspectionResult,
     RiskAssessment,

@@ -236,7 +236,7 @@ def test_entries_from_before_state_are_still_checked(
     from silkgate.audit.record_state import model_payload
     from silkgate.audit.service import AuditEvent, append
     from silkgate.registry.models import ApiKey
-    from silkgate.risk.models import ActiveRiskModel, RiskModelRecord
+    from silkgate.risk.platform.models import ActiveRiskModel, RiskModelRecord
 
     w = build(platform)
     now = datetime.now(UTC)

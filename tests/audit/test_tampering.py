@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from silkgate.core.platform import Platform
 from silkgate.declarations.models import Declaration, DeclarationVersion, GoodsItem, IdempotencyKey
 from silkgate.registry.models import ApiKey, Organization
-from silkgate.risk.models import (
+from silkgate.risk.platform.models import (
     ActiveRiskModel,
     InspectionResult,
     RiskAssessment,

@@ -11,10 +11,11 @@ from silkgate.core.platform import Platform
 from silkgate.declarations import service as declarations
 from silkgate.declarations.schemas import DeclarationStatus as S
 from silkgate.registry import service as registry
-from silkgate.risk import declaration_risk, profile_service
-from silkgate.risk.api_schemas import InspectionIn, LaneOverrideIn
-from silkgate.risk.schemas import Lane
-from silkgate.risk.worker import assess_pending
+from silkgate.risk.platform import profiles as profile_service
+from silkgate.risk.platform import service as declaration_risk
+from silkgate.risk.platform.schemas import InspectionIn, LaneOverrideIn
+from silkgate.risk.platform.worker import assess_pending
+from silkgate.risk.selectivity.schemas import Lane
 from tests.factories import caller, export_cn_to_kz, seeded
 
 PROFILE = {

@@ -9,7 +9,7 @@ from silkgate.core.platform import Platform
 from silkgate.declarations.models import Declaration
 from silkgate.demo.service import run_demo_setup
 from silkgate.registry.service import authenticate
-from silkgate.risk.models import InspectionResult
+from silkgate.risk.platform.models import InspectionResult
 
 
 def test_demo_setup_gives_lanes_inspections_and_keys(platform: Platform) -> None:

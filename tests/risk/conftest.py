@@ -14,7 +14,7 @@ except ImportError:  # pragma: no cover - depends on the environment
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "src"))
 
 from silkgate.risk import paths
-from silkgate.risk.synthetic import synthetic_declarations
+from silkgate.risk.learning.synthetic import synthetic_declarations
 
 
 @pytest.fixture(scope="session")
@@ -26,8 +26,8 @@ def synthetic():
 @pytest.fixture(scope="session")
 def trained(synthetic):
     """A model trained on the first 105 days, validated on the rest (one hyper-parameter set)."""
-    from silkgate.risk.datasets import frame_sha256
-    from silkgate.risk.training import TrainOptions, summarise, train_model
+    from silkgate.risk.learning.datasets import frame_sha256
+    from silkgate.risk.learning.training import TrainOptions, summarise, train_model
 
     cut = synthetic["date"].min() + pd.Timedelta(days=105)
     train = synthetic[synthetic["date"] < cut].reset_index(drop=True)

@@ -10,9 +10,9 @@ from sqlalchemy import update
 from silkgate.declarations import service as declarations
 from silkgate.declarations.models import DeclarationVersion
 from silkgate.demo.traffic import TrafficGenerator
-from silkgate.risk import declaration_risk
-from silkgate.risk.api_schemas import InspectionIn
-from silkgate.risk.worker import assess_pending
+from silkgate.risk.platform import service as declaration_risk
+from silkgate.risk.platform.schemas import InspectionIn
+from silkgate.risk.platform.worker import assess_pending
 from tests.risk.platform_env import Env
 
 SMALL_GRID = [{"num_leaves": 7, "min_data_in_leaf": 5}]

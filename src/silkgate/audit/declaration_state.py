@@ -26,10 +26,10 @@ from silkgate.core.db import table_of
 from silkgate.declarations.models import Declaration, DeclarationVersion, GoodsItem
 from silkgate.declarations.schemas import DeclarationStatus
 from silkgate.registry.models import Organization
-from silkgate.risk.assessor import assessment_payload
-from silkgate.risk.declaration_risk import inspection_payload
-from silkgate.risk.models import InspectionResult, RiskAssessment
-from silkgate.risk.schemas import Lane
+from silkgate.risk.platform.assessor import assessment_payload
+from silkgate.risk.platform.models import InspectionResult, RiskAssessment
+from silkgate.risk.platform.service import inspection_payload
+from silkgate.risk.selectivity.schemas import Lane
 
 BATCH = 500
 LODGING = frozenset({"declaration.submitted", "declaration.amended"})

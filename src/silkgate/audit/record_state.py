@@ -18,7 +18,7 @@ from silkgate.audit.models import AuditEntry
 from silkgate.audit.service import payload_digest
 from silkgate.registry.models import ApiKey, Organization
 from silkgate.registry.service import organization_state
-from silkgate.risk.models import ActiveRiskModel, RiskModelRecord, RiskProfile
+from silkgate.risk.platform.models import ActiveRiskModel, RiskModelRecord, RiskProfile
 
 
 def _entries(s: Session, entity_type: str) -> dict[str, list[Any]]:

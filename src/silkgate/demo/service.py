@@ -20,9 +20,9 @@ from silkgate.declarations.schemas import DeclarationOut, DeclarationStatus
 from silkgate.demo.traffic import CROSSING, TrafficGenerator
 from silkgate.registry import service as registry
 from silkgate.registry.schemas import OrganizationCreate, Role
-from silkgate.risk.api_schemas import Duties, Finding, FindingKind, InspectionIn
-from silkgate.risk.declaration_risk import record_inspection
-from silkgate.risk.worker import assess_pending
+from silkgate.risk.platform.schemas import Duties, Finding, FindingKind, InspectionIn
+from silkgate.risk.platform.service import record_inspection
+from silkgate.risk.platform.worker import assess_pending
 
 DEMO_ACTOR = "demo"
 

@@ -4,6 +4,6 @@ a LightGBM risk model with explanations, and the evaluation and backtest around 
 Importing this package is cheap: LightGBM, pandas and the model code load only when used.
 """
 
-from silkgate.risk.schemas import Lane
+from silkgate.risk.selectivity.schemas import Lane
 
 __all__ = ["Lane"]

@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from silkgate.risk import platform_cli
+from silkgate.risk.platform import cli as platform_cli
 
 if TYPE_CHECKING:
     from types import ModuleType
@@ -46,7 +46,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON instead of a t
 
 def _service() -> ModuleType:
     """The operations module, imported on first use so ``--help`` stays fast (no pandas)."""
-    from silkgate.risk import service
+    from silkgate.risk.learning import service
 
     return service
 
@@ -278,7 +278,7 @@ def assess(
 ) -> None:
     """Give every declaration of a file a lane (one batch per day), print the lane shares."""
     service = _service()
-    from silkgate.risk.profiles import ProfileError
+    from silkgate.risk.selectivity.profiles import ProfileError
 
     try:
         prof = service.validate_profile(profile)
@@ -305,7 +305,7 @@ def assess(
 def profile_validate(path: Annotated[Path, typer.Argument(help="profile TOML file")]) -> None:
     """Check a profile; every refused rule is reported with its position and reason."""
     service = _service()
-    from silkgate.risk.profiles import ProfileError
+    from silkgate.risk.selectivity.profiles import ProfileError
 
     try:
         prof = service.validate_profile(path)
@@ -346,7 +346,7 @@ def profile_export(
     if path is None:
         raise _fail("give a profile FILE, or --office and --direction")
     service = _service()
-    from silkgate.risk.profiles import ProfileError
+    from silkgate.risk.selectivity.profiles import ProfileError
 
     try:
         text = service.export_profile(path)
@@ -370,7 +370,7 @@ def profile_bands(
 ) -> None:
     """Recompute value-control bands from history (robust quantiles); manual bands are kept."""
     service = _service()
-    from silkgate.risk.profiles import ProfileError, profile_to_toml
+    from silkgate.risk.selectivity.profiles import ProfileError, profile_to_toml
 
     try:
         prof = service.compute_profile_bands(service.validate_profile(path), data, mapping)

@@ -1,0 +1,275 @@
+"""A declaration's risk side: its assessment, a lane override and the inspection results.
+
+All three are for customs of the side the declaration is lodged with; anyone else — the
+declarant, the other side's customs, other organizations — gets 404, so the existence of an
+assessment or an inspection is not disclosed.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from silkgate.audit import service as audit
+from silkgate.audit.service import AuditEvent
+from silkgate.codelists.currencies import is_currency
+from silkgate.core.errors import Conflict, FieldError, NotFound, ValidationFailed, pointer
+from silkgate.core.platform import Platform
+from silkgate.declarations.models import Declaration
+from silkgate.declarations.schemas import DeclarationStatus as S
+from silkgate.declarations.service import load_visible
+from silkgate.registry.service import Caller
+from silkgate.risk.platform.models import InspectionResult, RiskAssessment
+from silkgate.risk.platform.offices import is_lodging_customs, lodging_office
+from silkgate.risk.platform.schemas import (
+    AssessmentOut,
+    ContributionOut,
+    Duties,
+    Finding,
+    FiredOut,
+    InspectionIn,
+    InspectionOut,
+    LaneOverrideIn,
+    LaneOverrideOut,
+)
+from silkgate.risk.selectivity.schemas import Lane
+
+#: States in which a lane still matters and may be overridden.
+OVERRIDABLE = frozenset({S.RISK_ASSESSED, S.AT_BORDER, S.HELD})
+#: States in which no inspection can have happened yet, or never will.
+NOT_INSPECTABLE = frozenset({S.SUBMITTED, S.CANCELLED})
+
+
+def _declaration(s: Session, caller: Caller, decl_id: str, what: str) -> Declaration:
+    decl, view = load_visible(s, caller, decl_id)
+    if not is_lodging_customs(caller, decl, view):
+        raise NotFound(f"{what} of declaration {decl_id}")
+    return decl
+
+
+def _assessment(s: Session, decl: Declaration, lock: bool = False) -> RiskAssessment | None:
+    stmt = select(RiskAssessment).where(
+        RiskAssessment.declaration_id == decl.id, RiskAssessment.version == decl.version
+    )
+    if lock:
+        stmt = stmt.with_for_update()
+    return s.scalars(stmt).first()
+
+
+def assessment_out(a: RiskAssessment) -> AssessmentOut:
+    override = None
+    if a.override_lane is not None:
+        assert a.override_reason is not None and a.overridden_by is not None
+        assert a.overridden_at is not None
+        override = LaneOverrideOut(
+            lane=Lane(a.override_lane),
+            reason=a.override_reason,
+            by=a.overridden_by,
+            at=a.overridden_at,
+        )
+    return AssessmentOut(
+        declaration_id=a.declaration_id,
+        version=a.version,
+        office=a.office,
+        direction=a.direction,
+        lane=Lane(a.override_lane or a.lane),
+        assessed_lane=Lane(a.lane),
+        source=a.source,
+        score=a.score,
+        model_id=a.model_id,
+        profile_version=a.profile_version,
+        fired=[FiredOut.model_validate(f) for f in a.fired],
+        explanation=[ContributionOut.model_validate(c) for c in a.explanation],
+        reasons=list(a.reasons),
+        assessed_at=a.assessed_at,
+        override=override,
+    )
+
+
+def get_assessment(platform: Platform, caller: Caller, decl_id: str) -> AssessmentOut:
+    """The assessment of the declaration's current version (404 until it is assessed)."""
+    with platform.db.session() as s:
+        decl = _declaration(s, caller, decl_id, "risk assessment")
+        found = _assessment(s, decl)
+        if found is None:
+            raise NotFound(f"risk assessment of declaration {decl_id} version {decl.version}")
+        return assessment_out(found)
+
+
+def override_lane(
+    platform: Platform, caller: Caller, decl_id: str, body: LaneOverrideIn
+) -> AssessmentOut:
+    """Customs of the lodging side put the declaration in another lane, with a reason."""
+    with platform.db.session() as s:
+        decl = _declaration(s, caller, decl_id, "risk assessment")
+        if S(decl.status) not in OVERRIDABLE:
+            raise Conflict(
+                f"the lane of a declaration in state {decl.status} cannot be changed",
+                [FieldError("/status", "wrong_state", decl.status)],
+            )
+        found = _assessment(s, decl, lock=True)
+        if found is None:
+            raise Conflict(
+                f"version {decl.version} of declaration {decl_id} has not been assessed",
+                [FieldError("/lane", "not_assessed", "no assessment to override yet")],
+            )
+        before = found.override_lane or found.lane
+        now = datetime.now(UTC)
+        found.override_lane = body.lane.value
+        found.override_reason = body.reason
+        found.overridden_by = caller.member_id
+        found.overridden_at = now
+        decl.lane = body.lane.value
+        decl.updated_at = now
+        audit.append(
+            s,
+            platform.signer,
+            [
+                AuditEvent(
+                    caller.member_id,
+                    "declaration.lane_overridden",
+                    "declaration",
+                    decl.id,
+                    {
+                        "version": decl.version,
+                        "from": before,
+                        "to": body.lane.value,
+                        "assessed_lane": found.lane,
+                        "reason": body.reason,
+                    },
+                )
+            ],
+        )
+        return assessment_out(found)
+
+
+def _inspection_errors(body: InspectionIn, item_count: int) -> list[FieldError]:
+    errors: list[FieldError] = []
+    if body.outcome == "discrepancy" and not body.findings:
+        errors.append(FieldError("/findings", "required", "say what was found"))
+    if body.outcome == "no_discrepancy":
+        if body.findings:
+            errors.append(
+                FieldError("/findings", "not_allowed", "no findings without a discrepancy")
+            )
+        if body.additional_duties is not None and body.additional_duties.amount > 0:
+            errors.append(
+                FieldError(
+                    "/additional_duties/amount",
+                    "not_allowed",
+                    "no additional duties without a discrepancy",
+                )
+            )
+    for i, f in enumerate(body.findings):
+        if f.item is not None and f.item > item_count:
+            errors.append(
+                FieldError(
+                    pointer("findings", i, "item"),
+                    "unknown_item",
+                    f"the declaration has {item_count} goods item(s)",
+                )
+            )
+    duties = body.additional_duties
+    if duties is not None and not is_currency(duties.currency):
+        errors.append(
+            FieldError("/additional_duties/currency", "unknown_currency", "not an ISO 4217 code")
+        )
+    return errors
+
+
+def _inspection_out(r: InspectionResult) -> InspectionOut:
+    duties = None
+    if r.duties_amount is not None and r.duties_currency is not None:
+        duties = Duties(amount=r.duties_amount, currency=r.duties_currency)
+    return InspectionOut(
+        declaration_id=r.declaration_id,
+        version=r.version,
+        office=r.office,
+        outcome=r.outcome,
+        findings=[Finding.model_validate(f) for f in r.findings],
+        additional_duties=duties,
+        note=r.note,
+        recorded_at=r.recorded_at,
+        recorded_by=r.recorded_by,
+    )
+
+
+def inspection_payload(r: InspectionResult | dict[str, Any]) -> dict[str, Any]:
+    """What the ``inspection.recorded`` audit entry's digest covers."""
+    get = r.get if isinstance(r, dict) else lambda k: getattr(r, k)
+    keys = ("version", "office", "outcome", "findings", "duties_amount", "duties_currency", "note")
+    return {k: get(k) for k in keys}
+
+
+def record_inspection(
+    platform: Platform, caller: Caller, decl_id: str, body: InspectionIn
+) -> InspectionOut:
+    """Store the outcome of inspecting the declaration's current version; audited, once."""
+    with platform.db.session() as s:
+        decl = _declaration(s, caller, decl_id, "inspection")
+        if S(decl.status) in NOT_INSPECTABLE:
+            raise Conflict(
+                f"a declaration in state {decl.status} cannot have an inspection result",
+                [FieldError("/status", "wrong_state", decl.status)],
+            )
+        errors = _inspection_errors(body, decl.item_count)
+        if errors:
+            raise ValidationFailed(errors)
+        exists = s.scalar(
+            select(InspectionResult.id).where(
+                InspectionResult.declaration_id == decl.id,
+                InspectionResult.version == decl.version,
+            )
+        )
+        if exists is not None:
+            raise Conflict(
+                f"an inspection result for version {decl.version} is already recorded",
+                [FieldError("/outcome", "duplicate", "recorded already")],
+            )
+        duties = body.additional_duties
+        row = InspectionResult(
+            declaration_id=decl.id,
+            version=decl.version,
+            office=lodging_office(decl),
+            outcome=body.outcome,
+            findings=[f.model_dump(mode="json") for f in body.findings],
+            duties_amount=duties.amount if duties else None,
+            duties_currency=duties.currency if duties else None,
+            note=body.note or None,
+            recorded_at=datetime.now(UTC),
+            recorded_by=caller.member_id,
+        )
+        s.add(row)
+        s.flush()
+        audit.append(
+            s,
+            platform.signer,
+            [
+                AuditEvent(
+                    caller.member_id,
+                    "inspection.recorded",
+                    "declaration",
+                    decl.id,
+                    inspection_payload(row),
+                )
+            ],
+        )
+        return _inspection_out(row)
+
+
+def get_inspection(platform: Platform, caller: Caller, decl_id: str) -> InspectionOut:
+    """The inspection result of the current version (404 if none is recorded)."""
+    with platform.db.session() as s:
+        decl = _declaration(s, caller, decl_id, "inspection")
+        row = s.scalars(
+            select(InspectionResult).where(
+                InspectionResult.declaration_id == decl.id,
+                InspectionResult.version == decl.version,
+            )
+        ).first()
+        if row is None:
+            raise NotFound(f"inspection of declaration {decl_id} version {decl.version}")
+        return _inspection_out(row)
