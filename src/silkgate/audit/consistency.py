@@ -53,7 +53,7 @@ Check = Callable[[Session, Report, Any], None]
 
 def run_checks(session: Session, progress: Any = None) -> Report:
     """Every domain's comparison of its tables with the log, on one snapshot session."""
-    from silkgate.audit.declaration_state import check_declarations
+    from silkgate.audit.declaration_checks import check_declarations
     from silkgate.audit.record_state import check_records
 
     report = Report()
