@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import update
 from typer.testing import CliRunner
 
@@ -69,23 +68,3 @@ def test_cli_verify_exits_non_zero_naming_entry(platform: Platform, monkeypatch)
     bad = runner.invoke(app, ["audit", "verify"])
     assert bad.exit_code == 1
     assert "entry 4" in bad.output
-
-
-@pytest.mark.parametrize("jobs", [1, 2])
-def test_signatures_checked_in_chunks_in_process_or_in_workers(
-    platform: Platform, monkeypatch: pytest.MonkeyPatch, jobs: int
-) -> None:
-    from silkgate.audit import signatures
-
-    monkeypatch.setattr(signatures, "CHUNK", 3)
-    _lodge_some(platform, 4)
-    trusted = trusted_keys(platform.settings)
-    with platform.db.session() as s:
-        assert verify_chain(s, trusted, jobs=jobs).ok
-        good = s.get(AuditEntry, 8)
-        assert good is not None
-        s.execute(update(AuditEntry).where(AuditEntry.seq == 5).values(signature=good.signature))
-    with platform.db.session() as s:
-        result = verify_chain(s, trusted, jobs=jobs)
-    assert result.broken_seq == 5 and result.reason == "signature does not verify"
-    assert result.checked == 4

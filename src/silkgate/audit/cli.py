@@ -22,13 +22,6 @@ def verify(
         help="A signed checkpoint (JSON, or JSON Lines of several) to hold the log against; "
         "the platform's own checkpoint file is always used when it exists. Repeatable.",
     ),
-    jobs: int = typer.Option(
-        0,
-        min=0,
-        max=64,
-        help="Processes checking signatures (0: one per core, up to 8, for logs over "
-        "20,000 entries; 1: in this process).",
-    ),
 ) -> None:
     """Check the chain (links, hashes, signatures by pinned keys, signed checkpoints), then
     that every stored declaration, item, assessment, inspection, profile, model and
@@ -47,7 +40,7 @@ def verify(
             progress.update(task, advance=n)
 
         try:
-            outcome = verify_all(platform, checkpoint, advance, jobs)
+            outcome = verify_all(platform, checkpoint, advance)
         except CannotVerify as exc:
             err_console.print(f"[red]cannot verify[/red]: {escape(str(exc))}")
             raise typer.Exit(2) from None

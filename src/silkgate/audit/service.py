@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -166,58 +167,44 @@ def verify_chain(
     trusted: Mapping[str, str],
     progress: Any = None,
     checkpoints: Mapping[int, str] | None = None,
-    jobs: int = 1,
 ) -> VerifyResult:
     """Recompute every hash and check every signature against ``trusted`` (key id → public
-    key, from configuration — see ``audit.keys``); name the first broken entry.
+    key, from configuration — see ``audit.keys``); stop at the first broken entry.
 
     ``checkpoints`` (seq → head hash) are compared on the way, so a checkpointed prefix that
     was rewritten or cut off is named even though the rest of the chain is consistent.
-    With ``jobs`` > 1 signatures are checked in that many worker processes meanwhile.
     """
-    from silkgate.audit.signatures import SignatureChecks
+    from cryptography.exceptions import InvalidSignature
 
-    signatures = SignatureChecks(trusted, jobs)
-    try:
-        found = _walk(session, trusted, signatures, progress, dict(checkpoints or {}))
-        bad = signatures.first_failure()
-    finally:
-        signatures.close()
-    if bad is not None and (found.broken_seq is None or bad < found.broken_seq):
-        return VerifyResult(bad - 1, bad, "signature does not verify")
-    return found
+    from silkgate.core.signing import load_public_key
 
-
-def _walk(
-    session: Session,
-    trusted: Mapping[str, str],
-    signatures: Any,
-    progress: Any,
-    pending: dict[int, str],
-) -> VerifyResult:
-    """Links, hashes, key ids and checkpoints in order; signatures go to ``signatures``."""
+    public = {k: load_public_key(v) for k, v in trusted.items()}
+    pending = dict(checkpoints or {})
     prev = GENESIS_HASH
+    expected_seq = 1
     checked = 0
     stmt = select(*_CHAIN_COLUMNS).order_by(AuditEntry.seq).execution_options(yield_per=5000)
     for entry in session.execute(stmt):
         seq = entry.seq
-        if seq != checked + 1:
-            return VerifyResult(checked, checked + 1, f"entry {checked + 1} is missing")
+        if seq != expected_seq:
+            return VerifyResult(checked, expected_seq, f"entry {expected_seq} is missing")
         if entry.prev_hash != prev:
             return VerifyResult(checked, seq, "previous-hash link does not match")
         at = entry.at if entry.at.tzinfo else entry.at.replace(tzinfo=UTC)
         if _entry_hash(seq, at, entry, entry.payload_digest, prev) != entry.entry_hash:
             return VerifyResult(checked, seq, "content does not match its hash")
-        if entry.key_id not in trusted:
+        key = public.get(entry.key_id)
+        if key is None:
             return VerifyResult(
                 checked,
                 seq,
                 f"signed by key {entry.key_id}, which is not a pinned platform key "
                 "(SILKGATE_PLATFORM_VERIFY_KEYS or the pinned key file)",
             )
-        signatures.add(seq, entry.key_id, entry.signature, entry.entry_hash)
-        if signatures.failed is not None:  # found in-process: no need to walk further
-            return VerifyResult(checked)
+        try:
+            key.verify(base64.b64decode(entry.signature), entry.entry_hash.encode("ascii"))
+        except (InvalidSignature, ValueError):
+            return VerifyResult(checked, seq, "signature does not verify")
         expected = pending.pop(seq, None)
         if expected is not None and expected != entry.entry_hash:
             return VerifyResult(
@@ -227,6 +214,7 @@ def _walk(
                 "before it was changed",
             )
         prev = entry.entry_hash
+        expected_seq += 1
         checked += 1
         if progress is not None and checked % 1000 == 0:
             progress(1000)

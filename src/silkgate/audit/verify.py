@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,19 +47,11 @@ def load_checkpoints(
         raise CannotVerify(str(exc)) from None
 
 
-#: Logs longer than this have their signatures checked in worker processes by default.
-PARALLEL_FROM = 20_000
-
-
 def verify_all(
-    platform: Platform,
-    checkpoint_files: Sequence[Path] = (),
-    progress: Any = None,
-    jobs: int = 0,
+    platform: Platform, checkpoint_files: Sequence[Path] = (), progress: Any = None
 ) -> Outcome:
     """Verify the chain against pinned keys and signed checkpoints, then the tables against
-    the chain — all on one snapshot of the database. ``jobs``: worker processes for the
-    signature checks (0: one per core, up to 8, for logs over ``PARALLEL_FROM`` entries)."""
+    the chain — all on one snapshot of the database."""
     from silkgate.audit.keys import BadPinnedKey
 
     try:
@@ -74,13 +65,9 @@ def verify_all(
         )
     heads = load_checkpoints(platform, checkpoint_files, trusted)
     with platform.db.snapshot() as s:
-        total = count_entries(s)
         if progress is not None:
-            progress(0, total)
-        if jobs <= 0:
-            jobs = min(os.cpu_count() or 1, 8) if total > PARALLEL_FROM else 1
-        step = (lambda n: progress(n, None)) if progress else None
-        chain = verify_chain(s, trusted, step, heads, jobs)
+            progress(0, count_entries(s))
+        chain = verify_chain(s, trusted, (lambda n: progress(n, None)) if progress else None, heads)
         outcome = Outcome(chain, heads)
         if chain.ok:
             outcome.tables = run_checks(s)
