@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -66,6 +67,7 @@ def measure(kind: str, n: int, assess: bool) -> None:
             t3 = time.perf_counter()
             assert verify_all(platform).ok
             t4 = time.perf_counter()
+            load = os.getloadavg()[0]
         finally:
             platform.close()
     entries = chain.checked
@@ -82,6 +84,7 @@ def measure(kind: str, n: int, assess: bool) -> None:
                 "tables_s": round(t2 - t1, 2),
                 "declarations_per_s": round(n / (t2 - t1)),
                 "verify_all_s": round(t4 - t3, 2),
+                "load_average": round(load, 1),
             }
         ),
         flush=True,
