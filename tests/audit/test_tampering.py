@@ -231,8 +231,7 @@ CASES: dict[str, tuple[Tamper, str, tuple[str, ...]]] = {
 def test_tampering_fails_verify_naming_entity_and_difference(
     platform: Platform, monkeypatch: pytest.MonkeyPatch, case: str
 ) -> None:
-    w = build(platform)
-    assert run_verify(platform, monkeypatch).exit_code == 0
+    w = build(platform)  # intact, it verifies: tests/audit/test_anchors.py and below
     tamper, which, expected = CASES[case]
     with platform.db.session() as s:
         tamper(s, w)
@@ -243,6 +242,13 @@ def test_tampering_fails_verify_naming_entity_and_difference(
         assert f"declaration {getattr(w, which)}" in text, text
     for fragment in expected:
         assert fragment in text, text
+
+
+def test_the_untampered_world_verifies(platform: Platform, monkeypatch: pytest.MonkeyPatch) -> None:
+    build(platform)
+    out = run_verify(platform, monkeypatch)
+    assert out.exit_code == 0, out.output
+    assert "stored records match the log: 4 declarations" in " ".join(out.output.split())
 
 
 def test_unrevoked_api_key_is_found(platform: Platform, monkeypatch: pytest.MonkeyPatch) -> None:
