@@ -41,7 +41,7 @@ class AuditEntry(Base):
     payload_digest: Mapped[str] = mapped_column(String(64))
     # The entity's resulting state, for small records whose events alone do not say it
     # (organizations and their keys, an office's active model); covered by the entry hash.
-    state: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    state: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
     prev_hash: Mapped[str] = mapped_column(String(64))
     entry_hash: Mapped[str] = mapped_column(String(64))
     key_id: Mapped[str] = mapped_column(String(16))
