@@ -16,6 +16,7 @@ from silkgate.audit.checkpoints import CheckpointWorker
 from silkgate.audit.keys import trusted_keys
 from silkgate.audit.receipts import verify_receipt
 from silkgate.core.platform import Platform
+from silkgate.core.signing import canonical_json, sha256_hex
 from tests.factories import export_cn_to_kz, seeded, tokens
 
 API = "/api/v1"
@@ -91,7 +92,12 @@ def test_readiness_shows_the_checkpoint_thread_and_routes_serve_signed_objects(
         assert not verify_receipt({**receipt, "status": "released"}, trusted)
         # the other side's customs gets the receipt too (pre-arrival); an outsider does not
         kz = {"Authorization": f"Bearer {keys['kz-customs']}"}
-        assert client.get(f"{API}/declarations/{decl}/receipt", headers=kz).status_code == 200
+        theirs = client.get(f"{API}/declarations/{decl}/receipt", headers=kz).json()
+        seen = client.get(f"{API}/declarations/{decl}", headers=kz).json()["data"]
+        assert theirs["view"] == "pre_arrival" and "driver" not in seen
+        assert theirs["payload_digest"] == sha256_hex(canonical_json(seen))
+        assert theirs["payload_digest"] != receipt["payload_digest"]
+        assert verify_receipt(theirs, trusted)
         outsider = {"Authorization": f"Bearer {keys['kz-carrier']}"}
         assert client.get(f"{API}/declarations/{decl}/receipt", headers=outsider).status_code == 404
     lines = checkpoints.read(platform.settings.checkpoint_path)

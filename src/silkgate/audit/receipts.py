@@ -19,6 +19,7 @@ from silkgate.audit.models import AuditEntry
 from silkgate.audit.service import AuditSigner
 from silkgate.core.platform import Platform
 from silkgate.core.signing import canonical_json, sha256_hex, verify
+from silkgate.declarations.access import View, redact
 from silkgate.declarations.service import load_visible
 from silkgate.registry.service import Caller
 
@@ -51,7 +52,12 @@ def verify_receipt(receipt: Mapping[str, Any], trusted: Mapping[str, str]) -> bo
 def declaration_receipt(platform: Platform, caller: Caller, decl_id: str) -> dict[str, Any]:
     """A signed receipt for a declaration the caller may see (404 otherwise)."""
     with platform.db.session() as s:
-        decl, _ = load_visible(s, caller, decl_id)
+        decl, view = load_visible(s, caller, decl_id)
+        payload = decl.payload
+        if view is View.PRE_ARRIVAL:
+            # The digest of what this caller received: a digest of the full payload would let
+            # the other side test guesses of the driver's personal data.
+            payload = redact(payload, platform.settings.share_driver_data_across_border)
         entry = s.execute(
             select(AuditEntry.seq, AuditEntry.action, AuditEntry.entry_hash)
             .where(AuditEntry.entity_type == "declaration", AuditEntry.entity_id == decl_id)
@@ -62,7 +68,8 @@ def declaration_receipt(platform: Platform, caller: Caller, decl_id: str) -> dic
             "declaration_id": decl.id,
             "version": decl.version,
             "status": decl.status,
-            "payload_digest": sha256_hex(canonical_json(decl.payload)),
+            "view": "pre_arrival" if view is View.PRE_ARRIVAL else "full",
+            "payload_digest": sha256_hex(canonical_json(payload)),
             "entry": {"seq": entry.seq, "action": entry.action, "entry_hash": entry.entry_hash},
         }
     cp = checkpoints.latest_covering(platform, int(entry.seq))

@@ -37,7 +37,11 @@ class ReceiptOut(BaseModel):
     declaration_id: str
     version: int
     status: str
-    payload_digest: str = Field(description="SHA-256 of the canonical JSON of the full payload.")
+    view: str = Field(description="full, or pre_arrival for the other side's customs.")
+    payload_digest: str = Field(
+        description="SHA-256 of the canonical JSON of the payload in that view (pre-arrival: "
+        "without the driver's personal data unless sharing is configured)."
+    )
     entry: ReceiptEntry
     checkpoint: CheckpointOut | None
     issued_at: str
