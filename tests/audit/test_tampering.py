@@ -142,6 +142,14 @@ def _org_edit(s: Session, w: World) -> None:
     )
 
 
+def _org_signing_key_edit(s: Session, w: World) -> None:
+    s.execute(
+        update(Organization)
+        .where(Organization.member_id == w.ids["kz-customs"])
+        .values(signing_public_key="A" * 43 + "=")
+    )
+
+
 def _org_delete(s: Session, w: World) -> None:
     org = s.scalars(select(Organization).where(Organization.member_id == w.ids["kz-carrier"])).one()
     s.execute(delete(ApiKey).where(ApiKey.organization_id == org.id))
@@ -221,6 +229,7 @@ CASES: dict[str, tuple[Tamper, str, tuple[str, ...]]] = {
     "profile": (_profile_edit, "", ("risk profile CN-KHORGOS/export", "version 1 differs")),
     "profile deleted": (_profile_delete, "", ("risk profile CN-KHORGOS/export", "missing")),
     "organization": (_org_edit, "", ("/roles", "'customs'")),
+    "organization signing key": (_org_signing_key_edit, "", ("/signing_public_key", "AAAA")),
     "organization deleted": (_org_delete, "", ("missing from the organizations table",)),
     "api key inserted": (_api_key_insert, "", ("/api_keys",)),
     "active model": (_active_model_insert, "", ("risk model m-forged", "office CN-KHORGOS")),
