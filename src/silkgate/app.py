@@ -98,17 +98,17 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
                 "run 'silkgate db upgrade'",
                 "not-ready",
             )
+        threads: dict[str, Any] = {}
         checkpointer = getattr(request.app.state, "checkpoint_worker", None)
-        checkpoints = None
-        if checkpointer is not None and not checkpointer.ensure_running():
-            return problem(
-                503, "Not ready", "the audit checkpoint thread is not running", "not-ready"
-            )
         if checkpointer is not None:
-            checkpoints = checkpointer.status()
-        return JSONResponse(
-            {"status": "ready", "revision": current, "audit_checkpoints": checkpoints}
-        )
+            checkpointer.ensure_running()
+            threads["audit_checkpoints"] = checkpointer.status()
+        dead = [name for name, st in threads.items() if st["state"] == "dead"]
+        if dead:
+            return problem(
+                503, "Not ready", f"background thread not running: {', '.join(dead)}", "not-ready"
+            )
+        return JSONResponse({"status": "ready", "revision": current, "threads": threads})
 
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(health)

@@ -55,11 +55,12 @@ def test_worker_survives_failures_and_is_restarted_if_dead(
         dead.start()
         dead.join()
         worker._thread = dead
-        assert not worker.running
+        assert not worker.running and worker.status()["state"] == "dead"
         assert worker.ensure_running() and worker.restarts == 1
     finally:
         worker.stop()
     assert not worker.ensure_running()  # stopped on purpose: not restarted
+    assert worker.status()["state"] == "stopped"
 
 
 def test_readiness_shows_the_checkpoint_thread_and_routes_serve_signed_objects(
@@ -71,8 +72,8 @@ def test_readiness_shows_the_checkpoint_thread_and_routes_serve_signed_objects(
     trusted = trusted_keys(platform.settings)
     with TestClient(create_app(platform=platform)) as client:
         ready = client.get(f"{API}/health/ready").json()
-        status = ready["audit_checkpoints"]
-        assert status["running"] and status["interval_seconds"] == 300
+        status = ready["threads"]["audit_checkpoints"]
+        assert status["state"] == "running" and status["interval_seconds"] == 300
         assert status["last_seq"] is not None
         r = client.post(f"{API}/declarations", json=export_cn_to_kz("R-1"), headers=auth)
         assert r.status_code == 201, r.text
@@ -100,5 +101,15 @@ def test_readiness_shows_the_checkpoint_thread_and_routes_serve_signed_objects(
         assert verify_receipt(theirs, trusted)
         outsider = {"Authorization": f"Bearer {keys['kz-carrier']}"}
         assert client.get(f"{API}/declarations/{decl}/receipt", headers=outsider).status_code == 404
+        # a thread that is gone and cannot be started again makes the process not ready
+        worker = client.app.state.checkpoint_worker  # type: ignore[attr-defined]
+        worker.stop()
+        dead = threading.Thread(target=lambda: None)
+        dead.start()
+        dead.join()
+        worker._thread, worker._stop = dead, threading.Event()
+        worker.start = lambda: None
+        r = client.get(f"{API}/health/ready")
+        assert r.status_code == 503 and "audit_checkpoints" in r.json()["detail"]
     lines = checkpoints.read(platform.settings.checkpoint_path)
     assert all(c.verify(trusted) for _, c in lines)

@@ -270,7 +270,14 @@ class CheckpointWorker:
             self._stop.wait(self.interval)
 
     def status(self) -> dict[str, Any]:
+        """For readiness: the thread's state (as other supervised threads report it) and the
+        newest checkpoint it signed."""
+        if self._thread is None:
+            state = "stopped" if self._stop.is_set() else "not started"
+        else:
+            state = "running" if self._thread.is_alive() else "dead"
         return {
+            "state": state,
             "running": self.running,
             "interval_seconds": self.interval,
             "file": str(self.path),
