@@ -17,6 +17,7 @@ from sqlalchemy import select
 from silkgate.audit import checkpoints
 from silkgate.audit.models import AuditEntry
 from silkgate.audit.service import AuditSigner
+from silkgate.core.errors import Conflict, FieldError
 from silkgate.core.platform import Platform
 from silkgate.core.signing import canonical_json, sha256_hex, verify
 from silkgate.declarations.access import View, redact
@@ -63,7 +64,12 @@ def declaration_receipt(platform: Platform, caller: Caller, decl_id: str) -> dic
             .where(AuditEntry.entity_type == "declaration", AuditEntry.entity_id == decl_id)
             .order_by(AuditEntry.seq.desc())
             .limit(1)
-        ).one()
+        ).first()
+        if entry is None:  # rows without a log entry: verify will name them
+            raise Conflict(
+                f"the audit log has no entry for declaration {decl_id}; no receipt can be issued",
+                [FieldError("/declaration_id", "not_audited", "no audit entry")],
+            )
         body: dict[str, Any] = {
             "declaration_id": decl.id,
             "version": decl.version,
