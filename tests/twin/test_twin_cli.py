@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import tomllib
 from pathlib import Path
 
+import pytest
 from twin_builders import two_sided
 from typer.testing import CliRunner
 
@@ -52,7 +54,15 @@ def test_run_json(tmp_path: Path) -> None:
     assert len(qs["t_hours"]) == len(qs["cn.exit.gate_in"]) == len(qs["kz_to_cn.equeue_backlog"])
     assert qs["t_hours"][-1] < 72
     page = html.read_text()
-    assert page.count("<svg") >= 2 and "queue length over time" in page and "time in system" in page
+    assert page.count("<svg") >= 2 and "Trucks waiting, by direction and place" in page
+    # a planner's page: the key figures come first, time runs in days, names not model keys
+    visible = page.split("<details>")[0]
+    assert visible.index("The figures that matter") < visible.index("<svg")
+    assert "days since the start of the run" in visible and "hours since start" not in visible
+    assert "cn_to_kz" not in visible and "kz.exit." not in visible and "equeue_" not in visible
+    assert "China → Kazakhstan" in visible and re.search(r"(CN|KZ) (exit|entry): [a-z]", visible)
+    assert "… of them waiting over 24 h" in visible and "24 h" in visible
+    assert "not yet across" in visible
 
 
 def test_run_table_and_compare(tmp_path: Path) -> None:
@@ -60,7 +70,7 @@ def test_run_table_and_compare(tmp_path: Path) -> None:
     b = _toml(two_sided(trucks_per_day=100, days=3), tmp_path / "b.toml")
     res = runner.invoke(app, ["run", str(a), "-r", "2", "--workers", "1"])
     assert res.exit_code == 0, res.output
-    assert "bottleneck cn_to_kz" in res.stdout and "utilization" in res.stdout
+    assert "bottleneck China → Kazakhstan" in res.stdout and "utilization" in res.stdout
     html = tmp_path / "c.html"
     res = runner.invoke(app, ["compare", str(a), str(b), "-r", "2", "--json", "--html", str(html)])
     assert res.exit_code == 0, res.output
@@ -112,3 +122,66 @@ def test_package_import_is_light() -> None:
         check=True,
     )
     assert out.stdout.strip() == "False"
+
+
+def test_file_names_are_shown_literally(tmp_path: Path) -> None:
+    """Rich markup must not eat a [bracketed] part of a file name, in errors or messages."""
+    missing = tmp_path / "events[draft].csv"
+    res = runner.invoke(app, ["calibrate", str(missing)])
+    assert res.exit_code == 2 and str(missing) in res.stderr
+    bad = two_sided()
+    bad["directions"]["cn_to_kz"]["trucks_per_day"] = -1
+    scenario = _toml(bad, tmp_path / "scenario[v2].toml")
+    res = runner.invoke(app, ["validate", str(scenario)])
+    assert res.exit_code == 2 and f"{scenario}: directions.cn_to_kz" in res.stderr
+    events = tmp_path / "e[1].csv"
+    events.write_text("stage,truck,start,end\na,1,0,10\na,2,5,25\n")
+    out = tmp_path / "frag[bold].toml"
+    res = runner.invoke(app, ["calibrate", str(events), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert f"written to {out}" in res.stdout.replace("\n", "")
+    assert "warning: a: only 2 records" in res.stderr
+
+
+def test_export_events_round_trip(tmp_path: Path) -> None:
+    """export-events writes the run's gate events; calibrate reads them back (both formats)
+    and recovers the scenario's service times."""
+    scenario = _toml(two_sided(days=4), tmp_path / "s.toml")
+    for fmt in ("minutes", "iso"):
+        out = tmp_path / f"events-{fmt}.csv"
+        res = runner.invoke(
+            app, ["export-events", str(scenario), "--out", str(out), "--time-format", fmt]
+        )
+        assert res.exit_code == 0, res.output
+        assert "gate events" in res.stdout
+        header = out.read_text().splitlines()[:2]
+        assert header[0] == "stage,truck,start,end"
+        if fmt == "iso":
+            assert "+08:00" in header[1]
+        res = runner.invoke(app, ["calibrate", str(out), "--family", "lognormal"])
+        assert res.exit_code == 0, res.output
+        frag = tomllib.loads(res.stdout)
+        stages = {s["kind"]: s for s in frag["sides"]["cn"]["exit"]["stages"]}
+        assert stages["inspection"]["service"]["mean_min"] == pytest.approx(60, rel=0.2)
+        assert stages["gate_out"]["service"]["mean_min"] == pytest.approx(1.0, rel=0.01)
+    res = runner.invoke(
+        app, ["export-events", str(scenario), "-o", str(tmp_path / "x.csv"), "--time-format", "x"]
+    )
+    assert res.exit_code == 2 and "time format" in res.stderr
+
+
+def test_sensitivity_table(tmp_path: Path) -> None:
+    scenario = _toml(two_sided(days=3), tmp_path / "s.toml")
+    res = runner.invoke(
+        app, ["sensitivity", str(scenario), "--factors", "0.5,1", "-r", "2", "--json"]
+    )
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert [r["factor"] for r in out["rows"]] == [0.5, 1.0]
+    assert out["rows"][0]["mean_service_min"] == pytest.approx(10.0)  # lognormal mean 20 x 0.5
+    short, full = (r["metrics"]["cn_to_kz.time_in_system_h.mean"]["mean"] for r in out["rows"])
+    assert short < full
+    res = runner.invoke(app, ["sensitivity", str(scenario), "--factors", "1", "-r", "2"])
+    assert res.exit_code == 0 and "vs 2021" in res.stdout
+    res = runner.invoke(app, ["sensitivity", str(scenario), "--stage", "teleport"])
+    assert res.exit_code == 2 and "no stage of kind 'teleport'" in res.stderr

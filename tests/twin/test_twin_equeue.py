@@ -94,3 +94,22 @@ def test_equeue_shifts_waiting_off_the_border_when_slots_bind() -> None:
     per_hour = np.bincount((calls // 60).astype(int))
     assert per_hour.max() <= 40
     assert flow.booked_beyond > 0  # the backlog of bookings outruns the horizon
+
+
+def test_rebookings_compete_in_time_order() -> None:
+    """Slots saturated for 20 days: a no-show or a late truck that books again at hour h gets
+    the same place in line as a truck booking at hour h, so the trucks pushed past the
+    horizon are the ones that became ready last, not the no-shows of the first day."""
+    lateness = {"dist": "triangular", "low": 0, "mode": 30, "high": 180}  # ~36% beyond grace
+    flow = _flow(0.2, lateness, tpd=800)  # 40 slots/h = 960/day; a rebooking uses two
+    assert flow.no_shows > 1000 and flow.rebooked > 1000
+    assert flow.booked_beyond > 1000
+    assert flow.ready_beyond.min() > 8 * 1440  # no early truck waits past the horizon
+    # and the line moves in order: who became ready earlier is called earlier, give or take
+    # the rebooking delays (at most 12 h after the slot, 3 h of lateness)
+    order = np.argsort(flow.ready)
+    called = (flow.gate - flow.drive)[order]
+    ready_days = flow.ready[order] // 1440
+    first_day_calls = called[ready_days == 0]
+    last_day_calls = called[ready_days == ready_days.max()]
+    assert first_day_calls.max() < last_day_calls.min()

@@ -10,6 +10,7 @@ waiting area at its slot time; the checkpoint queues are left to the engine. Tru
 
 from __future__ import annotations
 
+import heapq
 import zlib
 from dataclasses import dataclass
 
@@ -66,6 +67,7 @@ class Flow:
     rebooked: int  # came later than the grace window and booked again
     booked_beyond: int  # booked (or rebooked) to a slot after the horizon
     ready_beyond: np.ndarray  # when those trucks became ready
+    at_border_beyond: np.ndarray  # when they reached the waiting area (inf: never did)
     tir: np.ndarray | None = None  # demo generator only: the declaration has a TIR carnet
 
 
@@ -124,25 +126,53 @@ def _equeue(
     """Book slots, rebook no-shows and latecomers; returns (at_border, called, no-shows,
     rebooked latecomers, trucks whose slot lies past the horizon).
 
-    Bookings are made in the order trucks become ready; a no-show's slot is lost and the
-    truck books again after a delay; a truck later than the grace window takes the next
-    free slot from the moment it arrives (GoSwift rule). Everyone eventually shows up.
+    Every booking request is served in the order it is made: a truck books when it becomes
+    ready, a no-show books again when its delay is over (slot + delay), and a truck later
+    than the grace window books again the moment it arrives (GoSwift rule). A request takes
+    the first free slot at or after its own time, so a rebooking competes with the trucks
+    that book at the same moment, not after everyone else. Everyone eventually shows up.
     """
+    n = ready.size
     book = SlotBook(eq, hours)
-    slots = np.array([book.take(t) for t in ready.tolist()])
-    no_show = (rng.random(ready.size) < eq.no_show_share) & np.isfinite(slots)
-    again = slots[no_show] + draw(eq.no_show_delay, rng, int(no_show.sum()))
-    idx = np.flatnonzero(no_show)
-    for i, t in sorted(zip(idx.tolist(), again.tolist(), strict=True), key=lambda p: p[1]):
-        slots[i] = book.take(t)
-    lateness = draw(eq.lateness, rng, ready.size)
-    at_border = np.maximum(slots + lateness, ready)
-    called = np.maximum(slots, at_border)
-    late = np.isfinite(slots) & (lateness > eq.grace_minutes)
-    for i in np.flatnonzero(late)[np.argsort(at_border[late], kind="stable")]:
-        called[i] = book.take(float(at_border[i]))
+    no_show = rng.random(n) < eq.no_show_share
+    delay = draw(eq.no_show_delay, rng, n)
+    lateness = draw(eq.lateness, rng, n)
+    grace = eq.grace_minutes
+    at_border = np.full(n, np.inf)
+    called = np.full(n, np.inf)
+    rebook: list[tuple[float, int, int]] = []  # (request minute, truck, 1 no-show | 2 late)
+    ready_l, no_show_l = ready.tolist(), no_show.tolist()
+    delay_l, late_l = delay.tolist(), lateness.tolist()
+    at_l, called_l = at_border.tolist(), called.tolist()
+    shows = lates = 0
+    nxt = 0
+    inf = float("inf")
+    while nxt < n or rebook:
+        if rebook and (nxt >= n or rebook[0][0] < ready_l[nxt]):
+            t, i, kind = heapq.heappop(rebook)
+        else:
+            t, i, kind = ready_l[nxt], nxt, 0
+            nxt += 1
+        slot = book.take(t)
+        if slot == inf:
+            continue  # no slot before the horizon: counted, not simulated
+        if kind == 2:
+            called_l[i] = slot
+            continue
+        if kind == 0 and no_show_l[i]:
+            shows += 1
+            heapq.heappush(rebook, (slot + delay_l[i], i, 1))
+            continue
+        arrive = max(slot + late_l[i], ready_l[i])
+        at_l[i] = arrive
+        if late_l[i] > grace:
+            lates += 1
+            heapq.heappush(rebook, (arrive, i, 2))
+        else:
+            called_l[i] = max(slot, arrive)
+    at_border, called = np.asarray(at_l), np.asarray(called_l)
     beyond = int(np.count_nonzero(~np.isfinite(called)))
-    return at_border, called, int(no_show.sum()), int(late.sum()), beyond
+    return at_border, called, shows, lates, beyond
 
 
 def generator_classes(demand: Demand, tir: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -231,6 +261,7 @@ def build_flow(
         rebooked=rebooked,
         booked_beyond=beyond,
         ready_beyond=ready[~keep],
+        at_border_beyond=np.asarray(at_border)[~keep],
         tir=None if drawn is None else drawn.tir[keep],
     )
 

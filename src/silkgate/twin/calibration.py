@@ -9,9 +9,10 @@ The output is a TOML fragment in scenario shape, to paste into a scenario file.
 from __future__ import annotations
 
 import csv
+import io
 import math
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,7 @@ FAMILIES = ("auto", "lognormal", "triangular", "empirical")
 KS_REJECT_P = 0.01
 KS_MIN_N = 50
 EMPIRICAL_POINTS = 200
+FEW_RECORDS = 30  # below this a fitted shape is mostly guesswork: warn
 
 
 class CalibrationError(ValueError):
@@ -53,47 +55,101 @@ class Fit:
     mean_min: float
     servers_seen: int
 
+    def warnings(self) -> list[str]:
+        """Why this fit should not be trusted as is (empty when it looks fine)."""
+        out = []
+        if self.ks_p < KS_REJECT_P:
+            out.append(
+                f"{self.stage}: poor {self.family} fit (KS D={self.ks_d:.3f}, "
+                f"p={self.ks_p:.2g} < {KS_REJECT_P}); try --family empirical or check the data"
+            )
+        if self.n < FEW_RECORDS:
+            out.append(f"{self.stage}: only {self.n} records; the fit is uncertain")
+        return out
 
-def _minutes(value: str) -> float:
+
+def _parse_time(value: str) -> tuple[float, str]:
+    """Minutes and the format they came in: "minutes", "naive" or "offset" (ISO 8601)."""
     value = value.strip()
     try:
-        return float(value)
+        return float(value), "minutes"
     except ValueError:
-        ts = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        return ts.timestamp() / 60.0
+        pass
+    ts = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if ts.tzinfo is None:  # naive times: read as UTC so no local DST shift enters
+        return ts.replace(tzinfo=UTC).timestamp() / 60.0, "naive"
+    return ts.timestamp() / 60.0, "offset"
+
+
+FORMAT_NAMES = {
+    "minutes": "minutes",
+    "naive": "an ISO 8601 time without offset",
+    "offset": "an ISO 8601 time with an offset",
+}
+
+
+def _decode(path: str | Path, file: str) -> str:
+    """The file's text as UTF-8 (a byte-order mark is dropped); a bad byte names its line."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise CalibrationError(file, None, exc.strerror or str(exc)) from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise CalibrationError(
+            file, line, f"not UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})"
+        ) from None
 
 
 def read_events(path: str | Path) -> list[Event]:
-    """Read and check the records; refuse the file on the first bad line."""
+    """Read and check the records; refuse the file on the first bad line.
+
+    One time format per file: minutes, naive ISO 8601 or ISO 8601 with an offset. Mixing
+    them would silently shift durations (a naive time has no zone), so it is refused.
+    """
     file = str(path)
-    try:
-        handle = open(path, newline="", encoding="utf-8")  # noqa: SIM115 - closed below
-    except OSError as exc:
-        raise CalibrationError(file, None, exc.strerror or str(exc)) from None
-    with handle:
-        reader = csv.DictReader(handle)
-        header = [h.strip().lower() for h in reader.fieldnames or []]
-        missing = [c for c in REQUIRED if c not in header]
-        if missing:
-            raise CalibrationError(file, 1, f"missing column(s): {', '.join(missing)}")
-        reader.fieldnames = header
-        events = []
-        for row in reader:
-            line = reader.line_num
-            try:
-                start, end = _minutes(row["start"] or ""), _minutes(row["end"] or "")
-            except ValueError:
-                raise CalibrationError(
-                    file, line, "start/end must be ISO 8601 or minutes"
-                ) from None
-            if not (math.isfinite(start) and math.isfinite(end)):
-                raise CalibrationError(file, line, "start/end must be finite")
-            if end < start:
-                raise CalibrationError(file, line, "end is before start")
-            stage = (row["stage"] or "").strip()
-            if not stage:
-                raise CalibrationError(file, line, "empty stage")
-            events.append(Event(stage, (row["truck"] or "").strip(), start, end))
+    reader = csv.DictReader(io.StringIO(_decode(path, file), newline=""))
+    header = [h.strip().lower() for h in reader.fieldnames or []]
+    missing = [c for c in REQUIRED if c not in header]
+    if missing:
+        raise CalibrationError(file, 1, f"missing column(s): {', '.join(missing)}")
+    reader.fieldnames = header
+    events = []
+    first: tuple[str, int] | None = None  # time format of the first record, and its line
+    for row in reader:
+        line = reader.line_num
+        if None in row or any(row.get(c) is None for c in REQUIRED):
+            raise CalibrationError(file, line, f"expected {len(header)} fields")
+        try:
+            (start, f_start), (end, f_end) = _parse_time(row["start"]), _parse_time(row["end"])
+        except ValueError:
+            raise CalibrationError(file, line, "start/end must be ISO 8601 or minutes") from None
+        if f_start != f_end:
+            raise CalibrationError(
+                file,
+                line,
+                f"start is {FORMAT_NAMES[f_start]} but end is {FORMAT_NAMES[f_end]}; "
+                "use one time format",
+            )
+        if first is None:
+            first = (f_start, line)
+        elif f_start != first[0]:
+            raise CalibrationError(
+                file,
+                line,
+                f"times are {FORMAT_NAMES[f_start]} but line {first[1]} has "
+                f"{FORMAT_NAMES[first[0]]}; use one time format in a file",
+            )
+        if not (math.isfinite(start) and math.isfinite(end)):
+            raise CalibrationError(file, line, "start/end must be finite")
+        if end < start:
+            raise CalibrationError(file, line, "end is before start")
+        stage = (row["stage"] or "").strip()
+        if not stage:
+            raise CalibrationError(file, line, "empty stage")
+        events.append(Event(stage, (row["truck"] or "").strip(), start, end))
     if not events:
         raise CalibrationError(file, None, "no event records")
     return events
@@ -189,5 +245,6 @@ def to_toml(fits: list[Fit], source: str) -> str:
             lines += [note, f"[[sides.{parts[0]}.{parts[1]}.stages]]", f'kind = "{parts[2]}"']
         else:
             lines += [note, f'[calibration."{f.stage}"]']
+        lines += [f"# WARNING: {w}" for w in f.warnings()]
         lines += [f"servers = {max(f.servers_seen, 1)}", f"service = {_inline(f)}", ""]
     return "\n".join(lines)

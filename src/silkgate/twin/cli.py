@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -23,11 +24,18 @@ KEY_FIGURES = (
     "time_in_system_h.p50",
     "time_in_system_h.p90",
     "time_in_system_h.p99",
+    "time_in_system_released_h.mean",
+    "censored_share",
+    "over_24h_share",
     "waiting_h.mean",
     "service_h.mean",
     "time_at_border_h.mean",
     "equeue_wait_h.mean",
     "in_system_end",
+    "unreleased_end",
+    "unreleased_wait_h.mean",
+    "unreleased_wait_h.max",
+    "unreleased_over_24h_end",
 )
 
 Days = Annotated[int | None, typer.Option("--days", "-d", min=1, help="Simulated days.")]
@@ -72,8 +80,14 @@ def _traffic(value: TrafficSource | None) -> str | None:
 
 
 def _fail(exc: Exception) -> typer.Exit:
-    err.print(f"[red]{exc}[/red]", markup=True, highlight=False, soft_wrap=True)
+    """Print the error as plain text (a file named data[1].csv must stay literal) and exit 2."""
+    err.print(str(exc), style="red", markup=False, highlight=False, soft_wrap=True)
     return typer.Exit(code=2)
+
+
+def _say(text: str, to: Console = console) -> None:
+    """Print text that may hold file or scenario names literally: no Rich markup."""
+    to.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
 def _progress_run(total_days: int, quiet: bool, fn: Any) -> Any:
@@ -95,10 +109,10 @@ def _progress_run(total_days: int, quiet: bool, fn: Any) -> Any:
 def _figures_table(title: str, reports: list[Any], diff: dict[str, Any] | None) -> Table:
     from silkgate.twin.report import fmt_estimate
 
-    table = Table(title=title)
+    table = Table(title=escape(title))
     table.add_column("figure", no_wrap=True)
     for r in reports:
-        table.add_column(f"{r.scenario.name}\nmean ± 95% CI", justify="right")
+        table.add_column(f"{escape(r.scenario.name)}\nmean ± 95% CI", justify="right")
     if diff is not None:
         table.add_column("B − A\n(paired 95% CI)", justify="right")
         table.add_column("change", justify="right")
@@ -120,7 +134,7 @@ def _figures_table(title: str, reports: list[Any], diff: dict[str, Any] | None) 
 def _stage_table(rep: Any) -> Table:
     from silkgate.twin.report import fmt_estimate
 
-    table = Table(title=f"{rep.scenario.name}: stages")
+    table = Table(title=escape(f"{rep.scenario.name}: stages"))
     for col in ("stage", "utilization", "wait h / truck", "mean queue", "trucks / day"):
         table.add_column(col, justify="left" if col == "stage" else "right", no_wrap=col == "stage")
     for s in sorted({k[6:].rsplit(".", 1)[0] for k in rep.estimates if k.startswith("stage.")}):
@@ -133,6 +147,32 @@ def _stage_table(rep: Any) -> Table:
             fmt_estimate(e[f"stage.{s}.visits_per_day"]),
         )
     return table
+
+
+def _unreleased_table(rep: Any) -> Table | None:
+    """Where the trucks not released at the end of the run stand, by direction and place."""
+    from silkgate.twin.report import fmt_estimate, unreleased_rows
+
+    rows = unreleased_rows([rep])
+    if not rows:
+        return None
+    table = Table(title=escape(f"{rep.scenario.name}: trucks not released at the end"))
+    for col in ("direction", "where", "trucks (mean ± 95% CI)"):
+        table.add_column(col, justify="right" if col.startswith("trucks") else "left")
+    for d, place, values in rows:
+        table.add_row(d, escape(place), fmt_estimate(values[0]) if values[0] else "–")
+    return table
+
+
+def _print_run(rep: Any) -> None:
+    from silkgate.twin import labels
+
+    console.print(_stage_table(rep))
+    unreleased = _unreleased_table(rep)
+    if unreleased is not None:
+        console.print(unreleased)
+    for d, b in rep.bottleneck.items():
+        _say(f"bottleneck {labels.direction(d)}: {labels.humanize(rep.scenario, b)}")
 
 
 @app.command("run")
@@ -183,13 +223,11 @@ def run_cmd(
     console.print(
         _figures_table(f"{sc.name}: {rep.days} days, {len(rep.replications)} runs", [rep], None)
     )
-    console.print(_stage_table(rep))
-    for d, b in rep.bottleneck.items():
-        console.print(f"bottleneck {d}: {b}", soft_wrap=True)
-    console.print(f"traffic: {service.traffic_label(rep.scenario)}")
-    console.print(f"{rep.wall_seconds:.1f} s on {rep.workers} worker(s)")
+    _print_run(rep)
+    _say(f"traffic: {service.traffic_label(rep.scenario)}")
+    _say(f"{rep.wall_seconds:.1f} s on {rep.workers} worker(s)")
     if html is not None:
-        console.print(f"report written to {html}")
+        _say(f"report written to {html}")
 
 
 @app.command("compare")
@@ -244,10 +282,10 @@ def compare_cmd(
     )
     for label, rep in (("A", cmp.a), ("B", cmp.b)):
         for d, bn in rep.bottleneck.items():
-            console.print(f"bottleneck {label} {d}: {bn}", soft_wrap=True)
-        console.print(f"traffic {label}: {service.traffic_label(rep.scenario)}")
+            _say(f"bottleneck {label} {d}: {bn}")
+        _say(f"traffic {label}: {service.traffic_label(rep.scenario)}")
     if html is not None:
-        console.print(f"report written to {html}")
+        _say(f"report written to {html}")
 
 
 @app.command("calibrate")
@@ -262,13 +300,15 @@ def calibrate_cmd(
     from silkgate.twin import service
 
     try:
-        text = service.calibrate(events, out=out, family=family)
+        result = service.calibrate(events, out=out, family=family)
     except ValueError as exc:
         raise _fail(exc) from None
+    for w in result.warnings:
+        err.print(f"warning: {w}", style="yellow", markup=False, highlight=False, soft_wrap=True)
     if out is None:
-        typer.echo(text)
+        typer.echo(result.text)
     else:
-        console.print(f"scenario fragment written to {out}")
+        _say(f"scenario fragment written to {out}")
 
 
 @app.command("scenarios")
@@ -277,7 +317,7 @@ def scenarios_cmd() -> None:
     from silkgate.twin.scenario import load_scenario, shipped_scenarios
 
     for name in shipped_scenarios():
-        console.print(f"[bold]{name}[/bold]: {load_scenario(name).description}")
+        console.print(f"[bold]{escape(name)}[/bold]: {escape(load_scenario(name).description)}")
 
 
 @app.command("validate")
@@ -289,4 +329,116 @@ def validate_cmd(scenario: Annotated[str, typer.Argument(help="Name or TOML path
         sc = load_scenario(scenario)
     except ScenarioError as exc:
         raise _fail(exc) from None
-    console.print(f"{scenario}: valid ({sc.name}, directions {', '.join(sc.directions)})")
+    _say(f"{scenario}: valid ({sc.name}, directions {', '.join(sc.directions)})")
+
+
+@app.command("export-events")
+def export_events_cmd(
+    scenario: Annotated[str, typer.Argument(help="Shipped scenario name or path to a TOML file.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="CSV file to write.")],
+    days: Days = None,
+    seed: Seed = None,
+    time_format: Annotated[
+        str, typer.Option("--time-format", help="minutes (model clock) or iso.")
+    ] = "minutes",
+    epoch: Annotated[
+        str, typer.Option(help="With --time-format iso: the model's day 0, 00:00 (a Monday).")
+    ] = "2023-01-02T00:00:00+08:00",
+) -> None:
+    """Simulate one replication and write its gate events in the format `calibrate` reads."""
+    from silkgate.twin import service
+    from silkgate.twin.scenario import ScenarioError
+
+    try:
+        done = service.export_events(
+            scenario, out, days=days, seed=seed, time_format=time_format, epoch=epoch
+        )
+    except (ScenarioError, ValueError, OSError) as exc:
+        raise _fail(exc) from None
+    _say(
+        f"{done.events:,} gate events of {done.trucks:,} trucks ({done.days} days, seed "
+        f"{done.seed}) written to {done.path}"
+    )
+
+
+@app.command("sensitivity")
+def sensitivity_cmd(
+    scenario: Annotated[str, typer.Argument(help="Scenario (e.g. khorgos-2023-baseline).")],
+    kind: Annotated[str, typer.Option("--stage", help="Stage kind whose time is scaled.")] = (
+        "documents"
+    ),
+    factors: Annotated[
+        str, typer.Option(help="Comma-separated factors on the full-check service time.")
+    ] = "0.5,0.75,1,1.25,1.5",
+    days: Days = None,
+    replications: Reps = None,
+    seed: Seed = None,
+    workers: Workers = None,
+    as_json: AsJson = False,
+) -> None:
+    """Time in system against a stage kind's service time, beside each observed year."""
+    from silkgate.twin import labels, service
+    from silkgate.twin.observed import CROSSING_TIME_H
+    from silkgate.twin.report import fmt_estimate
+    from silkgate.twin.scenario import ScenarioError
+
+    try:
+        values = [float(x) for x in factors.split(",") if x.strip()]
+    except ValueError:
+        raise _fail(ValueError(f"--factors: not a list of numbers: {factors!r}")) from None
+    if not values:
+        raise _fail(ValueError("--factors: give at least one factor"))
+    try:
+        rows = service.sensitivity(
+            scenario,
+            kind=kind,
+            factors=values,
+            days=days,
+            replications=replications,
+            seed=seed,
+            workers=workers,
+        )
+    except (ScenarioError, ValueError) as exc:
+        raise _fail(exc) from None
+    dirs = list(rows[0].report.scenario.directions)
+    if as_json:
+        out = [
+            {
+                "factor": r.factor,
+                "mean_service_min": r.mean_service_min,
+                "metrics": {
+                    k: r.report.estimates[k].as_dict()
+                    for d in dirs
+                    for k in (f"{d}.time_in_system_h.mean", f"{d}.released_per_day")
+                },
+            }
+            for r in rows
+        ]
+        typer.echo(json.dumps({"observed_h": CROSSING_TIME_H, "rows": out}, indent=2))
+        return
+    rep0 = rows[0].report
+    table = Table(
+        title=escape(
+            f"{scenario}: mean time in system (h) against the {kind} "
+            f"time; {rep0.days} days, {len(rep0.replications)} runs"
+        )
+    )
+    table.add_column("factor", justify="right")
+    table.add_column(f"mean {kind} min", justify="right")
+    for d in dirs:
+        table.add_column(f"{labels.direction(d, short=True)} h", justify="right")
+    for year, h in CROSSING_TIME_H.items():
+        table.add_column(f"vs {year}\n({h} h)", justify="right")
+    for r in rows:
+        means = [r.report.estimates[f"{d}.time_in_system_h.mean"] for d in dirs]
+        weights = [r.report.estimates[f"{d}.released_per_day"].mean for d in dirs]
+        both = sum(e.mean * w for e, w in zip(means, weights, strict=True)) / sum(weights)
+        gaps = [f"{both - h:+.1f}" for h in CROSSING_TIME_H.values()]
+        table.add_row(
+            f"{r.factor:g}", f"{r.mean_service_min:.1f}", *(fmt_estimate(e) for e in means), *gaps
+        )
+    console.print(table)
+    _say(
+        "vs YEAR: the mean over all trucks (both directions, weighted by trucks released) "
+        "minus the ADB CAREC average time to cross that year."
+    )

@@ -60,6 +60,9 @@ class Raw:
     little_area: list[float]
     events: int
     seconds: float
+    end_place: np.ndarray  # per truck at the horizon: index into end_places, -1 = not there
+    end_places: list[str]  # "queue:<stage>", "service:<stage>" (the neutral zone included)
+    wait_end: np.ndarray  # queue waiting so far, including the wait in the current queue
     trace: list[tuple[str, int, float, float]] | None = field(default=None)
 
 
@@ -265,6 +268,7 @@ class Engine:
         for s in self.stages:  # the last day ends at the horizon, where no timer fires
             if s.daily_cap is not None and s.cap_left <= 0:
                 s.cap_reached_days += 1
+        end_place, end_places, wait_end = self._end_state()
         end = self._snapshot()
         window = {
             k: tuple(e - b for e, b in zip(end[k], self._window[k], strict=True)) for k in end
@@ -288,8 +292,37 @@ class Engine:
             little_area=list(self.area),
             events=events,
             seconds=time.perf_counter() - started,
+            end_place=end_place,
+            end_places=end_places,
+            wait_end=wait_end,
             trace=self.trace,
         )
+
+    def _end_state(self) -> tuple[np.ndarray, list[str], np.ndarray]:
+        """Where each truck still at the checkpoints stands at the horizon (in which queue,
+        or in service at which stage) and its queue waiting so far, for censored figures."""
+        horizon = self.horizon
+        names: list[str] = []
+        place = np.full(self.n, -1, dtype=np.int64)
+        wait = np.asarray(self.wait, dtype=float)
+        t_enq = np.asarray(self.t_enq, dtype=float)
+        for s in self.stages:
+            trucks = s.queued()
+            if trucks:
+                idx = np.asarray(trucks, dtype=np.int64)
+                place[idx] = len(names)
+                wait[idx] += horizon - t_enq[idx]
+            names.append(f"queue:{s.name}")
+        pos = np.asarray(self.pos)
+        busy = np.flatnonzero((pos > 0) & ~np.isfinite(np.asarray(self.released)) & (place < 0))
+        index: dict[str, int] = {}
+        for t in busy.tolist():
+            name = f"service:{self.routes[self.route_of[t]][self.pos[t]].name}"
+            if name not in index:
+                index[name] = len(names)
+                names.append(name)
+            place[t] = index[name]
+        return place, names, wait
 
     def _capacity_minutes(self) -> dict[str, float]:
         """Server-minutes on offer in the measurement window, for utilization."""

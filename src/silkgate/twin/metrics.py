@@ -26,7 +26,8 @@ class ReplicationResult:
     bottleneck: dict[str, str]
     sample_t_h: list[float]
     series: dict[str, list[float]]
-    time_in_system_h: dict[str, list[float]]
+    time_in_system_h: dict[str, list[float]]  # released in the window and censored alike
+    censored_h: dict[str, list[float]]  # time so far of the trucks not released at the end
     trucks: int
     events: int
     seconds: float
@@ -48,6 +49,7 @@ def summarize(raw: Raw, replication: int, warmup_days: int, days: int) -> Replic
     m: dict[str, float] = {}
     bottleneck: dict[str, str] = {}
     tis_samples: dict[str, list[float]] = {}
+    censored_h: dict[str, list[float]] = {}
     rel = raw.released
     in_window = (rel >= lo) & (rel < hi)
     rng = np.random.default_rng(replication)
@@ -57,51 +59,67 @@ def summarize(raw: Raw, replication: int, warmup_days: int, days: int) -> Replic
     for d_idx, d in enumerate(raw.directions):
         flow = raw.flows[d_idx]
         mine = raw.direction_of == d_idx
-        sel = mine & in_window
-        ready, border, gate = raw.ready[sel], raw.at_border[sel], raw.gate[sel]
-        drive, released, q_wait = raw.drive[sel], rel[sel], raw.wait[sel]
-        tis = (released - ready) / 60
-        off_site = (border - ready) / 60
-        waiting_area = (gate - drive - border) / 60
-        waiting = off_site + waiting_area + q_wait / 60
+        trucks = _population(raw, d_idx, lo, hi)
+        done = ~trucks.censored
+        tis, waiting = trucks.tis_h, trucks.waiting_h
         m[f"{d}.demand_per_day"] = flow.demand / days
-        m[f"{d}.released_per_day"] = float(sel.sum()) / window_days
+        m[f"{d}.released_per_day"] = float(np.count_nonzero(mine & in_window)) / window_days
         arrived = mine & (raw.gate >= lo) & (raw.gate < hi)
         m[f"{d}.arrived_per_day"] = float(arrived.sum()) / window_days
         m[f"{d}.time_in_system_h.mean"] = _mean(tis)
         for q in (50, 90, 99):
             m[f"{d}.time_in_system_h.p{q}"] = _pct(tis, q)
-        m[f"{d}.time_at_border_h.mean"] = _mean((released - border) / 60)
+        m[f"{d}.time_in_system_released_h.mean"] = _mean(tis[done])
+        m[f"{d}.time_in_system_released_h.p90"] = _pct(tis[done], 90)
+        m[f"{d}.censored_share"] = float(trucks.censored.mean()) if tis.size else 0.0
+        m[f"{d}.over_24h_share"] = float(np.mean(tis > 24)) if tis.size else 0.0
+        at_border = np.isfinite(trucks.border_h)
+        m[f"{d}.time_at_border_h.mean"] = _mean(trucks.border_h[at_border])
         m[f"{d}.waiting_h.mean"] = _mean(waiting)
         m[f"{d}.service_h.mean"] = _mean(tis - waiting)
-        m[f"{d}.equeue_wait_h.mean"] = _mean(off_site)
-        m[f"{d}.waiting_area_h.mean"] = _mean(waiting_area)
+        m[f"{d}.equeue_wait_h.mean"] = _mean(trucks.off_site_h)
+        m[f"{d}.waiting_area_h.mean"] = _mean(trucks.waiting_area_h)
+        waited = tis[trucks.censored]
+        m[f"{d}.unreleased_end"] = float(waited.size)
+        m[f"{d}.unreleased_wait_h.mean"] = _mean(waited) if waited.size else 0.0
+        m[f"{d}.unreleased_wait_h.max"] = float(waited.max()) if waited.size else 0.0
+        m[f"{d}.unreleased_over_24h_end"] = float(np.count_nonzero(waited > 24))
+        for place, count in trucks.places.items():
+            m[f"{d}.unreleased_at.{place}"] = float(count)
         m[f"{d}.no_shows"] = float(flow.no_shows)
         m[f"{d}.booked_beyond_horizon"] = float(flow.booked_beyond)
         m[f"{d}.in_system_end"] = float(np.count_nonzero(mine & (raw.gate < hi) & ~(rel < hi)))
         m[f"{d}.little_rel_gap"] = _little_gap(raw, d_idx, hi)
+        censored_h[d] = waited[:MAX_SAMPLES].tolist()
         if tis.size > MAX_SAMPLES:
             tis = rng.choice(tis, MAX_SAMPLES, replace=False)
         tis_samples[d] = tis.tolist()
-        wa = _occupancy(raw.at_border[mine], raw.gate[mine] - raw.drive[mine], t_s)
+        # late trucks whose new slot lies past the horizon wait in the area until the end
+        came = flow.at_border_beyond[np.isfinite(flow.at_border_beyond)]
+        wa = _occupancy(
+            np.concatenate([raw.at_border[mine], came]),
+            np.concatenate([raw.gate[mine] - raw.drive[mine], np.full(came.size, np.inf)]),
+            t_s,
+        )
         series[f"{d}.waiting_area"] = wa.tolist()
         series[f"{d}.in_system"] = raw.samples[f"{d}.in_system"].tolist()
         if flow.equeue:
             m[f"{d}.waiting_area_peak"] = float(wa[w_mask].max()) if w_mask.any() else 0.0
             # ready to cross but not yet at the border: waiting for a (new) slot elsewhere
             became_ready = np.concatenate([raw.ready[mine], flow.ready_beyond])
-            beyond = np.full(flow.ready_beyond.size, np.inf)
-            reached = np.concatenate([raw.at_border[mine], beyond])
+            reached = np.concatenate([raw.at_border[mine], flow.at_border_beyond])
             backlog = _occupancy(became_ready, reached, t_s)
             series[f"{d}.equeue_backlog"] = backlog.tolist()
-            m[f"{d}.equeue_backlog_end"] = float(backlog[-1]) if backlog.size else 0.0
+            m[f"{d}.equeue_backlog_end"] = float(np.count_nonzero(reached >= hi))
         waits = {
-            f"{d}.equeue_booking": float(off_site.sum()),
-            f"{d}.waiting_area": float(waiting_area.sum()),
+            f"{d}.equeue_booking": float(trucks.off_site_h.sum()),
+            f"{d}.waiting_area": float(trucks.waiting_area_h.sum()),
         }
+        still = raw.wait_end - raw.wait  # the current queue wait of trucks queued at the end
         for s in raw.stages:
             if s.direction == d_idx:
-                waits[s.name] = raw.stage_window[s.name][1] / 60
+                queued = raw.end_place == raw.end_places.index(f"queue:{s.name}")
+                waits[s.name] = (raw.stage_window[s.name][1] + float(still[queued].sum())) / 60
         bottleneck[d] = _bottleneck(raw, waits)
     for s in raw.stages:
         busy, wait_sum, starts, caps = raw.stage_window[s.name]
@@ -121,11 +139,79 @@ def summarize(raw: Raw, replication: int, warmup_days: int, days: int) -> Replic
         sample_t_h=(t_s / 60).tolist(),
         series=series,
         time_in_system_h=tis_samples,
+        censored_h=censored_h,
         trucks=int(np.count_nonzero(raw.gate < hi)),
         events=raw.events,
         seconds=raw.seconds,
         trace=raw.trace,
     )
+
+
+@dataclass
+class Population:
+    """One direction's trucks that count: released in the window, plus every truck ready
+    before the horizon and not yet released (censored: its times run to the horizon)."""
+
+    tis_h: np.ndarray
+    waiting_h: np.ndarray
+    off_site_h: np.ndarray
+    waiting_area_h: np.ndarray
+    border_h: np.ndarray  # time at the border so far; inf for trucks not there yet
+    censored: np.ndarray
+    places: dict[str, int]  # where the censored trucks are at the horizon
+
+
+def _population(raw: Raw, d_idx: int, lo: float, hi: float) -> Population:
+    flow = raw.flows[d_idx]
+    rel = raw.released
+    mine = raw.direction_of == d_idx
+    sel = mine & (((rel >= lo) & (rel < hi)) | ~(rel < hi))
+    n_beyond = flow.ready_beyond.size
+    ready = np.concatenate([raw.ready[sel], flow.ready_beyond])
+    border = np.concatenate([raw.at_border[sel], flow.at_border_beyond])
+    called = np.concatenate([(raw.gate - raw.drive)[sel], np.full(n_beyond, np.inf)])
+    end = np.concatenate([np.minimum(rel[sel], hi), np.full(n_beyond, hi)])
+    q_wait = np.concatenate([raw.wait_end[sel], np.zeros(n_beyond)])
+    censored = np.concatenate([~(rel[sel] < hi), np.ones(n_beyond, dtype=bool)])
+    off_site = np.minimum(border, end) - ready
+    waiting_area = np.maximum(np.minimum(called, end) - np.minimum(border, end), 0.0)
+    tis = end - ready
+    at_border = np.where(border <= end, end - border, np.inf)
+    return Population(
+        tis_h=tis / 60,
+        waiting_h=(off_site + waiting_area + q_wait) / 60,
+        off_site_h=off_site / 60,
+        waiting_area_h=waiting_area / 60,
+        border_h=at_border / 60,
+        censored=censored,
+        places=_places(raw, d_idx, hi),
+    )
+
+
+def _places(raw: Raw, d_idx: int, hi: float) -> dict[str, int]:
+    """Count the unreleased trucks of a direction by where they stand at the horizon: away
+    from the border waiting for a slot, in the waiting area, driving to the gate, or in a
+    stage's queue or service (every place of the direction is listed, zeros included)."""
+    flow = raw.flows[d_idx]
+    d = raw.directions[d_idx]
+    mine = (raw.direction_of == d_idx) & ~(raw.released < hi)
+    border = np.concatenate([raw.at_border[mine], flow.at_border_beyond])
+    called = np.concatenate([(raw.gate - raw.drive)[mine], np.full(flow.ready_beyond.size, np.inf)])
+    gate = np.concatenate([raw.gate[mine], np.full(flow.ready_beyond.size, np.inf)])
+    out: dict[str, int] = {}
+    if flow.equeue:
+        out["equeue"] = int(np.count_nonzero(border >= hi))
+        out["waiting_area"] = int(np.count_nonzero((border < hi) & (called >= hi)))
+        out["call_forward"] = int(np.count_nonzero((called < hi) & (gate >= hi)))
+    codes = raw.end_place[mine]
+    counts = np.bincount(codes[codes >= 0], minlength=len(raw.end_places))
+    by_name = dict(zip(raw.end_places, counts.tolist(), strict=True))
+    for s in raw.stages:
+        if s.direction == d_idx:
+            out[f"queue.{s.name}"] = by_name.get(f"queue:{s.name}", 0)
+            out[f"service.{s.name}"] = by_name.get(f"service:{s.name}", 0)
+    out[f"service.neutral_zone.{d}"] = by_name.get(f"service:neutral_zone.{d}", 0)
+    return out
 
 
 def _occupancy(enter: np.ndarray, leave: np.ndarray, t: np.ndarray) -> np.ndarray:

@@ -1,213 +1,326 @@
-"""Self-contained HTML report with hand-made inline SVG plots (no plotting library needed)."""
+"""Self-contained HTML report for a planner: the figures that matter first, in names rather
+than model keys, queues over days, and the trucks still waiting when the run ends."""
 
 from __future__ import annotations
 
 import html
 import math
-from collections.abc import Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import numpy as np
 
+from silkgate.twin import labels
+from silkgate.twin.charts import Line, fmt, histogram, line_chart
+from silkgate.twin.schemas import DIRECTIONS
 from silkgate.twin.service import CompareReport, RunReport, traffic_label
 from silkgate.twin.stats import Estimate
 
-COLORS = (
-    "#1f77b4",
-    "#d62728",
-    "#2ca02c",
-    "#ff7f0e",
-    "#9467bd",
-    "#8c564b",
-    "#17becf",
-    "#bcbd22",
-    "#e377c2",
-    "#7f7f7f",
-)
-W, H, PAD = 1000, 300, 50
-RIGHT = 270  # legend column right of the plot
-MAX_POINTS = 1500
-
-Line = tuple[str, Sequence[float], Sequence[float]]
-
 CSS = """body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px;color:#222}
-table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;
+table{border-collapse:collapse;margin:.6em 0 1.2em}td,th{border:1px solid #ccc;padding:4px 9px;
 text-align:right}th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}
-svg{background:#fff;border:1px solid #ddd;margin:.5em 0}.note{color:#555;font-size:.9em}"""
+svg{background:#fff;border:1px solid #ddd;margin:.5em 0}.note{color:#555;font-size:.9em}
+.key td{font-size:1.05em;white-space:nowrap}.key td:first-child{white-space:normal}
+.l{text-align:left!important}td[rowspan]{vertical-align:top}
+details{margin:1em 0}summary{cursor:pointer}"""
 
-
-def _fmt(x: float) -> str:
-    if not math.isfinite(x):
-        return "–"
-    return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:,.3g}" if abs(x) < 10 else f"{x:,.1f}"
+FIGURE_NAMES = {
+    "demand_per_day": "trucks ready to cross per day",
+    "released_per_day": "trucks across per day",
+    "arrived_per_day": "trucks reaching the first gate per day",
+    "time_in_system_h.mean": "mean time to cross* (ready → released)",
+    "time_in_system_h.p50": "half of the trucks cross within*",
+    "time_in_system_h.p90": "9 in 10 trucks cross within*",
+    "time_in_system_h.p99": "99 in 100 trucks cross within*",
+    "time_in_system_released_h.mean": "mean time to cross, released trucks only",
+    "time_in_system_released_h.p90": "p90 time to cross, released trucks only",
+    "censored_share": "share of trucks still waiting at the end",
+    "over_24h_share": "trucks taking over 24 h*",
+    "waiting_h.mean": "mean waiting per truck*",
+    "service_h.mean": "mean time being checked or driving*",
+    "time_at_border_h.mean": "mean time at the border",
+    "equeue_wait_h.mean": "mean wait for an e-queue slot, away from the border*",
+    "waiting_area_h.mean": "mean time in the e-queue waiting area*",
+    "unreleased_end": "trucks not yet across at the end",
+    "unreleased_over_24h_end": "… of them waiting over 24 h",
+    "unreleased_wait_h.mean": "their mean wait so far",
+    "unreleased_wait_h.max": "the longest wait so far",
+    "in_system_end": "trucks at the checkpoints at the end",
+    "equeue_backlog_end": "trucks waiting for a slot at the end",
+    "no_shows": "e-queue no-shows (whole run)",
+    "booked_beyond_horizon": "slots booked after the end of the run",
+    "waiting_area_peak": "most trucks in the waiting area at once",
+    "little_rel_gap": "Little's law check (0 = every truck accounted for)",
+}
+STAGE_FIGURES = {
+    "utilization": "busy share of staffed time",
+    "wait_h": "mean wait per truck",
+    "queue_mean": "mean queue",
+    "visits_per_day": "trucks per day",
+    "cap_reached_days": "days the acceptance cap was reached",
+}
+KEY_FIGURES = (
+    "demand_per_day",
+    "released_per_day",
+    "time_in_system_h.mean",
+    "time_in_system_h.p90",
+    "over_24h_share",
+    "unreleased_end",
+    "unreleased_over_24h_end",
+    "unreleased_wait_h.max",
+    "waiting_h.mean",
+    "time_at_border_h.mean",
+)
+SHARES = ("censored_share", "over_24h_share")
 
 
 def fmt_estimate(e: Estimate) -> str:
     if not math.isfinite(e.half_width):
-        return _fmt(e.mean)
-    return f"{_fmt(e.mean)} ± {_fmt(e.half_width)}"
+        return fmt(e.mean)
+    return f"{fmt(e.mean)} ± {fmt(e.half_width)}"
 
 
-def _thin(xs: Sequence[float], ys: Sequence[float]) -> tuple[list[float], list[float]]:
-    step = max(1, len(xs) // MAX_POINTS)
-    return list(xs[::step]), list(ys[::step])
+def _value(key: str, e: Estimate) -> str:
+    """An estimate in the unit a planner reads: %, trucks, or hours (and days when long)."""
+    if key.endswith(SHARES):
+        return f"{e.mean:.0%}" + (f" ± {e.half_width:.0%}" if math.isfinite(e.half_width) else "")
+    text = fmt_estimate(e)
+    if "_h." in key or key.endswith("_h"):
+        text += " h"
+        if abs(e.mean) >= 48:
+            text += f" ({e.mean / 24:.1f} days)"
+    return text
 
 
-def line_chart(title: str, lines: Sequence[Line], xlabel: str, ylabel: str) -> str:
-    """Polylines on shared axes with a legend."""
-    pts = [(lab, *_thin(x, y)) for lab, x, y in lines if len(x)]
-    if not pts:
-        return ""
-    x_max = max(max(x) for _, x, _ in pts) or 1.0
-    y_max = max(max(y) for _, _, y in pts) or 1.0
-    sx = (W - PAD - RIGHT) / x_max
-    sy = (H - 2 * PAD) / y_max
-    out = [_frame(title, xlabel, ylabel, x_max, y_max)]
-    for i, (label, xs, ys) in enumerate(pts):
-        color = COLORS[i % len(COLORS)]
-        path = " ".join(
-            f"{PAD + x * sx:.1f},{H - PAD - y * sy:.1f}" for x, y in zip(xs, ys, strict=True)
-        )
-        out.append(f'<polyline fill="none" stroke="{color}" stroke-width="1.4" points="{path}"/>')
-        out.append(_legend(i, label, color))
-    return f'<svg width="{W}" height="{H}" xmlns="http://www.w3.org/2000/svg">{"".join(out)}</svg>'
+def figure_label(rep: RunReport, key: str) -> str:
+    """'kz_to_cn.unreleased_at.equeue' → 'KZ → CN: waiting for an e-queue slot, …'."""
+    sc = rep.scenario
+    if key.startswith("stage."):
+        name, _, fig = key[6:].rpartition(".")
+        return f"{labels.stage(sc, name)}: {STAGE_FIGURES.get(fig, fig)}"
+    d, _, rest = key.partition(".")
+    head = labels.direction(d, short=True)
+    if rest.startswith("unreleased_at."):
+        return f"{head}: not yet across, {labels.place(sc, d, rest[len('unreleased_at.') :])}"
+    return f"{head}: {FIGURE_NAMES.get(rest, rest)}"
 
 
-def histogram(title: str, groups: Sequence[tuple[str, Sequence[float]]], xlabel: str) -> str:
-    """Share of trucks per bin, one outline per group, bins shared (up to the 99.5th pct)."""
-    data = [(lab, np.asarray(v, dtype=float)) for lab, v in groups if len(v)]
-    if not data:
-        return ""
-    hi = max(float(np.percentile(v, 99.5)) for _, v in data) or 1.0
-    edges = np.linspace(0, hi, 41)
-    shares = [(lab, np.histogram(np.clip(v, 0, hi), edges)[0] / v.size) for lab, v in data]
-    y_max = max(float(s.max()) for _, s in shares) or 1.0
-    sx, sy = (W - PAD - RIGHT) / hi, (H - 2 * PAD) / y_max
-    out = [_frame(title, xlabel, "share of trucks", hi, y_max)]
-    for i, (label, s) in enumerate(shares):
-        color = COLORS[i % len(COLORS)]
-        pts = [f"{PAD:.1f},{H - PAD:.1f}"]
-        for k, v in enumerate(s):
-            y = H - PAD - v * sy
-            pts += [f"{PAD + edges[k] * sx:.1f},{y:.1f}", f"{PAD + edges[k + 1] * sx:.1f},{y:.1f}"]
-        pts.append(f"{PAD + hi * sx:.1f},{H - PAD:.1f}")
-        out.append(
-            f'<polyline fill="{color}" fill-opacity="0.15" stroke="{color}" '
-            f'points="{" ".join(pts)}"/>'
-        )
-        out.append(_legend(i, label, color))
-    return f'<svg width="{W}" height="{H}" xmlns="http://www.w3.org/2000/svg">{"".join(out)}</svg>'
+def _key_table(reports: list[RunReport], diff: dict[str, Estimate] | None) -> str:
+    dirs = list(reports[0].scenario.directions)
+    per = len(reports) + (diff is not None)
+    head1 = "".join(f"<th colspan='{per}'>{html.escape(labels.direction(d))}</th>" for d in dirs)
+    names = [html.escape(r.scenario.name) for r in reports] + (["B − A"] if diff else [])
+    head2 = "".join(f"<th>{n}</th>" for _ in dirs for n in names) if per > 1 else ""
+    rows = []
+    for fig in KEY_FIGURES:
+        cells = []
+        for d in dirs:
+            k = f"{d}.{fig}"
+            for r in reports:
+                cells.append(_value(k, r.estimates[k]) if k in r.estimates else "–")
+            if diff is not None:
+                cells.append(_value(k, diff[k]) if k in diff else "–")
+        label = FIGURE_NAMES.get(fig, fig)
+        rows.append(f"<tr><td>{html.escape(label)}</td>{''.join(f'<td>{c}</td>' for c in cells)}")
+    head = f"<tr><th rowspan='{2 if head2 else 1}'>figure</th>{head1}</tr>"
+    if head2:
+        head += f"<tr>{head2}</tr>"
+    return f"<table class='key'>{head}{''.join(rows)}</table>"
 
 
-def _frame(title: str, xlabel: str, ylabel: str, x_max: float, y_max: float) -> str:
-    parts = [
-        f'<text x="{W / 2}" y="18" text-anchor="middle" font-weight="bold">'
-        f"{html.escape(title)}</text>",
-        f'<line x1="{PAD}" y1="{H - PAD}" x2="{W - RIGHT}" y2="{H - PAD}" stroke="#333"/>',
-        f'<line x1="{PAD}" y1="{PAD}" x2="{PAD}" y2="{H - PAD}" stroke="#333"/>',
-        f'<text x="{(W - RIGHT + PAD) / 2}" y="{H - 12}" text-anchor="middle" font-size="12">'
-        f"{html.escape(xlabel)}</text>",
-        f'<text x="14" y="{H / 2}" font-size="12" transform="rotate(-90 14 {H / 2})" '
-        f'text-anchor="middle">{html.escape(ylabel)}</text>',
-    ]
-    for k in range(5):
-        fx, fy = k / 4, k / 4
-        x = PAD + fx * (W - PAD - RIGHT)
-        y = H - PAD - fy * (H - 2 * PAD)
-        parts.append(
-            f'<text x="{x:.0f}" y="{H - PAD + 14}" font-size="10" text-anchor="middle">'
-            f"{_fmt(fx * x_max)}</text>"
-        )
-        parts.append(
-            f'<text x="{PAD - 4}" y="{y:.0f}" font-size="10" text-anchor="end">'
-            f"{_fmt(fy * y_max)}</text>"
-        )
-    return "".join(parts)
-
-
-def _legend(i: int, label: str, color: str) -> str:
-    y = PAD + 4 + 14 * i
+def _censor_note(rep: RunReport) -> str:
+    parts = []
+    for d in rep.scenario.directions:
+        n = rep.estimates.get(f"{d}.unreleased_end")
+        share = rep.estimates.get(f"{d}.censored_share")
+        if n is not None and share is not None:
+            parts.append(f"{labels.direction(d, short=True)} {fmt(n.mean)} ({share.mean:.0%})")
     return (
-        f'<rect x="{W - RIGHT + 15}" y="{y - 9}" width="10" height="10" fill="{color}"/>'
-        f'<text x="{W - RIGHT + 30}" y="{y}" font-size="11">{html.escape(label)}</text>'
+        "* Over every truck that crossed after the warm-up <b>and every truck still waiting "
+        f"when the run ends</b> ({html.escape(', '.join(parts))}), counted with its wait so "
+        "far. Where many trucks are still waiting, these are lower bounds: their waits go on."
     )
 
 
-def _mean_series(rep: RunReport, key: str) -> tuple[list[float], list[float]]:
-    runs = [r.series[key] for r in rep.replications if key in r.series]
+def unreleased_rows(reports: list[RunReport]) -> list[tuple[str, str, list[Estimate | None]]]:
+    """(direction, place, trucks per report) for the trucks still waiting at the end: away
+    from the border, in the waiting area, in each checkpoint queue; trucks being checked or
+    driving between checkpoints are summed into one row. Places with no truck are dropped."""
+    from silkgate.twin.stats import estimate
+
+    rep0 = reports[0]
+    rows: list[tuple[str, str, list[Estimate | None]]] = []
+    for d in rep0.scenario.directions:
+        prefix = f"{d}.unreleased_at."
+        keys = sorted(
+            {k for r in reports for k in r.estimates if k.startswith(prefix)},
+            key=lambda k: (PLACE_ORDER.get(k[len(prefix) :].split(".")[0], 9), k),
+        )
+        groups: dict[str, list[str]] = {}
+        for k in keys:
+            place = k[len(prefix) :]
+            label = (
+                "being checked, or driving between checkpoints"
+                if place.startswith("service.")
+                else labels.place(rep0.scenario, d, place)
+            )
+            groups.setdefault(label, []).append(k)
+        for label, members in groups.items():
+            values: list[Estimate | None] = []
+            for r in reports:
+                if not any(k in r.estimates for k in members):
+                    values.append(None)
+                    continue
+                values.append(estimate([sum(m.get(k, 0.0) for k in members) for m in r.per_rep]))
+            if any(v is not None and v.mean >= 0.5 for v in values):
+                rows.append((labels.direction(d), label, values))
+    return rows
+
+
+PLACE_ORDER = {"equeue": 0, "waiting_area": 1, "call_forward": 2, "queue": 3, "service": 4}
+
+
+def _unreleased_table(reports: list[RunReport]) -> str:
+    rows, last = [], None
+    found = unreleased_rows(reports)
+    for d, place, values in found:
+        span = sum(1 for x in found if x[0] == d)
+        head = f"<td rowspan='{span}' class='l'><b>{html.escape(d)}</b></td>" if d != last else ""
+        last = d
+        cells = "".join(f"<td>{fmt_estimate(v) if v else '–'}</td>" for v in values)
+        rows.append(f"<tr>{head}<td class='l'>{html.escape(place)}</td>{cells}</tr>")
+    if not rows:
+        return "<p>Every truck that became ready was across by the end of the run.</p>"
+    names = "".join(f"<th>{html.escape(r.scenario.name)}: trucks</th>" for r in reports)
+    return (
+        f"<table><tr><th>direction</th><th class='l'>where</th>{names}</tr>{''.join(rows)}</table>"
+    )
+
+
+def _mean_series(rep: RunReport, key: str | Callable[[str], bool]) -> list[float]:
+    """Mean over replications of one series, or of the sum of the series a key test picks."""
+    runs = []
+    for r in rep.replications:
+        keys = [key] if isinstance(key, str) else [k for k in r.series if key(k)]
+        parts = [r.series[k] for k in keys if k in r.series]
+        if parts:
+            n = min(len(p) for p in parts)
+            runs.append(np.sum([p[:n] for p in parts], axis=0))
     if not runs:
-        return [], []
+        return []
     n = min(len(s) for s in runs)
-    mean = np.mean([s[:n] for s in runs], axis=0)
-    return rep.replications[0].sample_t_h[:n], mean.tolist()
+    return np.mean([s[:n] for s in runs], axis=0).tolist()
 
 
-def _queue_keys(rep: RunReport) -> list[tuple[str, str]]:
-    """Per direction: trucks in the system, the waiting area and the three longest queues."""
-    keys: list[tuple[str, str]] = []
-    for d in rep.scenario.directions:
-        keys.append((f"{d}: trucks at the checkpoints", f"{d}.in_system"))
-        if rep.scenario.directions[d].equeue is not None:
-            keys.append((f"{d}: e-queue waiting area", f"{d}.waiting_area"))
-            keys.append((f"{d}: waiting for a slot", f"{d}.equeue_backlog"))
-    stage_q = {
-        k[6:-11]: e.mean
-        for k, e in rep.estimates.items()
+def _queue_lines(rep: RunReport) -> list[Line]:
+    """One line per direction and place: waiting for a slot, in the waiting area, in the
+    queues of the exit side's and of the entry side's checkpoint."""
+    sc = rep.scenario
+    t_days = [t / 24 for t in rep.replications[0].sample_t_h]
+    stage_dir = {s: d for d in sc.directions for s in _stage_names(rep, d)}
+    lines = []
+    for i, d in enumerate(sc.directions):
+        exit_side, entry_side = DIRECTIONS[d]
+        head = labels.direction(d, short=True)
+        places: list[tuple[str, str | Callable[[str], bool], int]] = []
+        if sc.directions[d].equeue is not None:
+            places.append(("waiting for an e-queue slot", f"{d}.equeue_backlog", 0))
+            places.append(("e-queue waiting area", f"{d}.waiting_area", 1))
+        for j, (side, role) in enumerate(((exit_side, "exit"), (entry_side, "entry"))):
+
+            def pick(k: str, side: str = side, role: str = role, d: str = d) -> bool:
+                return k.startswith(f"{side}.{role}.") and stage_dir.get(k) == d
+
+            places.append((f"queues at {labels.side(sc, side)} {role}", pick, 2 + j))
+        for label, key, color in places:
+            y = _mean_series(rep, key)
+            if y and max(y) >= 0.5:
+                n = min(len(y), len(t_days))
+                lines.append(Line(f"{head}: {label}", t_days[:n], y[:n], color, i == 1))
+    return lines
+
+
+def _stage_names(rep: RunReport, d: str) -> list[str]:
+    """Stage names of a direction, from the per-stage figures (stages are per direction)."""
+    exit_side, entry_side = DIRECTIONS[d]
+    names = {
+        k[6:].rsplit(".", 1)[0]
+        for k in rep.estimates
         if k.startswith("stage.") and k.endswith(".queue_mean")
     }
-    for name, _ in sorted(stage_q.items(), key=lambda kv: -kv[1])[:3]:
-        keys.append((f"queue at {name}", name))
-    return keys
+    return [n for n in names if n.startswith((f"{exit_side}.exit.", f"{entry_side}.entry."))]
 
 
-def _metrics_table(reports: list[RunReport], diff: dict[str, Estimate] | None) -> str:
-    keys = [k for k in reports[0].estimates if not k.startswith("stage.")]
-    keys += sorted(
+def _section(rep: RunReport, title: str) -> str:
+    sc = rep.scenario
+    tis = [
         (
-            k
-            for k in reports[0].estimates
-            if k.startswith("stage.") and k.endswith(("utilization", "wait_h"))
-        ),
+            labels.direction(d),
+            [v for r in rep.replications for v in r.time_in_system_h.get(d, [])],
+        )
+        for d in sc.directions
+    ]
+    bott = "".join(
+        f"<li><b>{html.escape(labels.direction(d))}</b>: {html.escape(labels.humanize(sc, b))}</li>"
+        for d in sc.directions
+        if (b := rep.bottleneck.get(d))
     )
-    head = "".join(f"<th>{html.escape(r.scenario.name)} (mean ± 95% CI)</th>" for r in reports)
+    days = rep.days
+    return (
+        f"<h2>{html.escape(title)}</h2>"
+        f"<h3>Where the trucks not yet across stand at the end (day {days})</h3>"
+        + _unreleased_table([rep])
+        + f"<h3>Where the waiting happens</h3><ul>{bott}</ul>"
+        + line_chart(
+            f"Trucks waiting, by direction and place (mean of {len(rep.replications)} runs)",
+            _queue_lines(rep),
+            "days since the start of the run",
+            "trucks",
+            shade_until=rep.warmup_days,
+            shade_label="warm-up (not measured)" if rep.warmup_days else "",
+        )
+        + "<p class='note'>Solid lines: China → Kazakhstan; dashed: Kazakhstan → China. "
+        "Places with no queue are left out.</p>"
+        + histogram(
+            "Time to cross (trucks still waiting: time so far)",
+            tis,
+            "hours from ready to cross to released",
+            marker=24,
+            marker_label="24 h",
+        )
+    )
+
+
+def _full_table(reports: list[RunReport], diff: dict[str, Estimate] | None) -> str:
+    rep0 = reports[0]
+    keys = [k for k in rep0.estimates if not k.startswith("stage.") and ".unreleased_at." not in k]
+    keys += sorted(k for k in rep0.estimates if k.startswith("stage."))
+    names = "".join(f"<th>{html.escape(r.scenario.name)}</th>" for r in reports)
     if diff is not None:
-        head += "<th>B − A (paired, 95% CI)</th>"
+        names += "<th>B − A (paired)</th>"
     rows = []
     for k in keys:
         cells = "".join(
-            f"<td>{fmt_estimate(r.estimates[k]) if k in r.estimates else '–'}</td>" for r in reports
+            f"<td>{_value(k, r.estimates[k]) if k in r.estimates else '–'}</td>" for r in reports
         )
         if diff is not None:
-            cells += f"<td>{fmt_estimate(diff[k]) if k in diff else '–'}</td>"
-        rows.append(f"<tr><td>{html.escape(k)}</td>{cells}</tr>")
-    return f"<table><tr><th>figure</th>{head}</tr>{''.join(rows)}</table>"
-
-
-def _section(rep: RunReport) -> str:
-    lines = []
-    for label, key in _queue_keys(rep):
-        x, y = _mean_series(rep, key)
-        lines.append((label, x, y))
-    tis = [
-        (d, [v for r in rep.replications for v in r.time_in_system_h.get(d, [])])
-        for d in rep.scenario.directions
-    ]
-    bott = "".join(
-        f"<li>{html.escape(d)}: {html.escape(b)}</li>" for d, b in rep.bottleneck.items()
-    )
-    return (
-        f"<h2>{html.escape(rep.scenario.name)}</h2><p>{html.escape(rep.scenario.description)}</p>"
-        f"<p class='note'>{len(rep.replications)} replications × {rep.days} days "
-        f"(first {rep.warmup_days} days warm-up), seed {rep.seed}, "
-        f"traffic {html.escape(traffic_label(rep.scenario))}, {rep.wall_seconds:.1f} s.</p>"
-        f"<h3>Bottleneck (most truck-hours waited)</h3><ul>{bott}</ul>"
-        + line_chart(
-            f"{rep.scenario.name}: queue length over time (mean of replications)",
-            lines,
-            "hours since start",
-            "trucks",
+            cells += f"<td>{_value(k, diff[k]) if k in diff else '–'}</td>"
+        rows.append(
+            f"<tr><td>{html.escape(figure_label(rep0, k))}</td>{cells}"
+            f"<td class='note'>{html.escape(k)}</td></tr>"
         )
-        + histogram(f"{rep.scenario.name}: time in system", tis, "hours (ready to released)")
+    return (
+        "<details><summary>All figures (mean ± 95% interval over the runs; last column: the "
+        f"key in the JSON output)</summary><table><tr><th>figure</th>{names}<th>key</th></tr>"
+        f"{''.join(rows)}</table></details>"
+    )
+
+
+def _run_note(rep: RunReport) -> str:
+    return (
+        f"<p class='note'>{len(rep.replications)} runs × {rep.days} days (first "
+        f"{rep.warmup_days} days warm-up, not measured), seed {rep.seed}, traffic "
+        f"{html.escape(traffic_label(rep.scenario))}, computed in {rep.wall_seconds:.1f} s.</p>"
     )
 
 
@@ -215,29 +328,44 @@ def _page(title: str, body: str) -> str:
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-        f"<style>{CSS}</style></head><body><h1>{html.escape(title)}</h1>"
-        f"<p class='note'>Silkgate digital twin, generated {stamp}.</p>{body}</body></html>"
+        f"<style>{CSS}</style></head><body><h1>{html.escape(title)}</h1>{body}"
+        f"<p class='note'>Silkgate digital twin, generated {stamp}.</p></body></html>"
     )
 
 
 def render_run(rep: RunReport) -> str:
-    return _page(f"Twin run: {rep.scenario.name}", _section(rep) + _metrics_table([rep], None))
+    body = (
+        f"<p>{html.escape(rep.scenario.description)}</p>{_run_note(rep)}"
+        "<h2>The figures that matter</h2>"
+        + _key_table([rep], None)
+        + f"<p class='note'>{_censor_note(rep)}</p>"
+        + _section(rep, "Queues and waiting")
+        + _full_table([rep], None)
+    )
+    return _page(f"{rep.scenario.name}: simulated crossing", body)
 
 
 def render_compare(cmp: CompareReport) -> str:
+    a, b = cmp.a, cmp.b
     tis = [
         (
-            f"{r.scenario.name} {d}",
+            f"{r.scenario.name}, {labels.direction(d, short=True)}",
             [v for x in r.replications for v in x.time_in_system_h.get(d, [])],
         )
-        for r in (cmp.a, cmp.b)
+        for r in (a, b)
         for d in r.scenario.directions
     ]
     body = (
-        histogram("time in system, A and B", tis, "hours (ready to released)")
-        + _section(cmp.a)
-        + _section(cmp.b)
-        + "<h2>Figures</h2>"
-        + _metrics_table([cmp.a, cmp.b], cmp.differences)
+        f"<p><b>A</b>: {html.escape(a.scenario.description)}<br><b>B</b>: "
+        f"{html.escape(b.scenario.description)}</p>{_run_note(a)}"
+        "<h2>The figures that matter</h2>"
+        + _key_table([a, b], cmp.differences)
+        + f"<p class='note'>{_censor_note(a)} B − A: paired 95% intervals (same seeds).</p>"
+        + "<h3>Trucks not yet across at the end</h3>"
+        + _unreleased_table([a, b])
+        + histogram("Time to cross, A and B", tis, "hours from ready to released", 24, "24 h")
+        + _section(a, f"A: {a.scenario.name}")
+        + _section(b, f"B: {b.scenario.name}")
+        + _full_table([a, b], cmp.differences)
     )
-    return _page(f"Twin compare: {cmp.a.scenario.name} vs {cmp.b.scenario.name}", body)
+    return _page(f"{a.scenario.name} (A) against {b.scenario.name} (B)", body)

@@ -158,3 +158,33 @@ def with_traffic(scenario: Scenario, source: str | None, seed: int | None = None
     if seed is not None:
         demand["seed"] = seed
     return parse_scenario(data, f"{scenario.name} (traffic {demand['source']})")
+
+
+def _scaled(dist: dict[str, Any], factor: float) -> dict[str, Any]:
+    """A distribution dict with every duration multiplied by factor (shape kept)."""
+    out = dict(dist)
+    for key in ("value", "mean_min", "sd_min", "low", "mode", "high"):
+        if key in out:
+            out[key] = out[key] * factor
+    if "samples" in out:
+        out["samples"] = [x * factor for x in out["samples"]]
+    return out
+
+
+def scale_service(scenario: Scenario, kind: str, factor: float) -> Scenario:
+    """Copy of the scenario with the full-check service time of every stage of this kind
+    (on both sides) multiplied by factor; fast-track times are left as they are."""
+    if factor <= 0:
+        raise ScenarioError(scenario.name, [Problem("factor", "must be positive")])
+    data = scenario.model_dump()
+    found = False
+    for side in data["sides"].values():
+        for role in ("exit", "entry"):
+            for stage in side[role]["stages"]:
+                if stage["kind"] == kind:
+                    stage["service"] = _scaled(stage["service"], factor)
+                    found = True
+    if not found:
+        raise ScenarioError(scenario.name, [Problem("stage", f"no stage of kind {kind!r}")])
+    data["name"] = f"{scenario.name} {kind} x{factor:g}"
+    return parse_scenario(data, f"{scenario.name} ({kind} x{factor:g})")

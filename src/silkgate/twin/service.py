@@ -73,6 +73,11 @@ class RunReport:
             "wall_seconds": round(self.wall_seconds, 3),
             "trucks_simulated": sum(r.trucks for r in reps),
             "events_simulated": sum(r.events for r in reps),
+            "counting": (
+                "figures count every truck released after the warm-up and every truck not "
+                "yet released at the end (censored, with its wait so far): see "
+                "D.censored_share, D.unreleased_end and D.unreleased_at.*"
+            ),
             "bottleneck": self.bottleneck,
             "bottleneck_by_replication": [r.bottleneck for r in reps],
             "metrics": {k: e.as_dict() for k, e in self.estimates.items()},
@@ -241,7 +246,17 @@ def compare(
     return CompareReport(ra, rb, paired_differences(ra.per_rep, rb.per_rep))
 
 
-def calibrate(events_csv: str | Path, out: str | Path | None = None, family: str = "auto") -> str:
+@dataclass
+class Calibration:
+    """A scenario fragment fitted from gate events, and the fits that look poor."""
+
+    text: str
+    warnings: list[str]
+
+
+def calibrate(
+    events_csv: str | Path, out: str | Path | None = None, family: str = "auto"
+) -> Calibration:
     """Fit service-time distributions per stage from gate events; return (and write) TOML."""
     from silkgate.twin.calibration import fit_events, read_events, to_toml
 
@@ -250,4 +265,141 @@ def calibrate(events_csv: str | Path, out: str | Path | None = None, family: str
     text = to_toml(fits, source=str(events_csv))
     if out is not None:
         Path(out).write_text(text, encoding="utf-8")
-    return text
+    return Calibration(text, [w for f in fits for w in f.warnings()])
+
+
+EVENT_TIME_FORMATS = ("minutes", "iso")
+# Day 0 of the model clock is a Monday at 00:00 Beijing time (the shipped scenarios' clock).
+DEFAULT_EPOCH = "2023-01-02T00:00:00+08:00"
+
+
+@dataclass
+class ExportedEvents:
+    """Gate events written by ``export_events``: how many, from which run."""
+
+    path: Path
+    events: int
+    trucks: int
+    days: int
+    seed: int
+
+
+def export_events(
+    scenario: Scenario | str | Path,
+    out: str | Path,
+    *,
+    days: int | None = None,
+    seed: int | None = None,
+    time_format: str = "minutes",
+    epoch: str = DEFAULT_EPOCH,
+) -> ExportedEvents:
+    """Run one replication with a trace and write its gate events (stage, truck, start,
+    end) in the format ``calibrate`` reads. Services still running at the horizon are left
+    out: a real gate log would not have their end either."""
+    import csv
+    from datetime import datetime, timedelta
+
+    if time_format not in EVENT_TIME_FORMATS:
+        raise ValueError(f"time format must be one of {', '.join(EVENT_TIME_FORMATS)}")
+    t0 = None
+    if time_format == "iso":
+        try:
+            t0 = datetime.fromisoformat(epoch)
+        except ValueError:
+            raise ValueError(f"epoch {epoch!r} is not an ISO 8601 time") from None
+        if t0.tzinfo is None:
+            raise ValueError(f"epoch {epoch!r} needs an offset, e.g. +08:00")
+    rep = run(scenario, days=days, seed=seed, replications=1, workers=1, trace=True)
+    horizon = rep.days * 1440.0
+    trace = [e for e in rep.replications[0].trace or [] if e[3] <= horizon]
+    path = Path(out)
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["stage", "truck", "start", "end"])
+        for stage, truck, a, b in trace:
+            if t0 is None:
+                w.writerow([stage, truck, f"{a:.4f}", f"{b:.4f}"])
+            else:
+                w.writerow(
+                    [
+                        stage,
+                        truck,
+                        (t0 + timedelta(minutes=a)).isoformat(),
+                        (t0 + timedelta(minutes=b)).isoformat(),
+                    ]
+                )
+    return ExportedEvents(path, len(trace), len({e[1] for e in trace}), rep.days, rep.seed)
+
+
+@dataclass
+class SensitivityRow:
+    """One factor on a stage kind's service time, and the run it gave."""
+
+    factor: float
+    mean_service_min: float
+    report: RunReport
+
+
+def sensitivity(
+    scenario: Scenario | str | Path,
+    *,
+    kind: str = "documents",
+    factors: list[float],
+    on_progress: OnProgress | None = None,
+    **kwargs: Any,
+) -> list[SensitivityRow]:
+    """Run the scenario with the full-check service time of every ``kind`` stage scaled by
+    each factor (same seeds, so the rows differ by the factor only)."""
+    from silkgate.twin.scenario import scale_service
+
+    sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    rows = []
+    for f in factors:
+        scaled = scale_service(sc, kind, f)
+        means = [
+            st.service.mean()
+            for side in scaled.sides.values()
+            for ctl in (side.exit, side.entry)
+            for st in ctl.stages
+            if st.kind == kind
+        ]
+        rep = run(scaled, on_progress=on_progress, **kwargs)
+        rows.append(SensitivityRow(f, sum(means) / len(means), rep))
+    return rows
+
+
+def capacity_limits(scenario: Scenario) -> list[str]:
+    """Why a scenario cannot carry its own demand on average, one reason per limit: the
+    e-queue's slots a day (a no-show or a late truck books a second slot) and the daily
+    acceptance caps on a direction's route. Empty when nothing caps the demand."""
+    import numpy as np
+
+    from silkgate.twin.distributions import draw
+    from silkgate.twin.schemas import DIRECTIONS
+
+    out = []
+    for d, spec in scenario.directions.items():
+        tpd = spec.trucks_per_day
+        eq = spec.equeue
+        if eq is not None:
+            slots = float(sum(eq.hourly()))
+            if eq.slots_per_day is not None:
+                slots = min(slots, eq.slots_per_day)
+            lateness = draw(eq.lateness, np.random.default_rng(0), 20_000)
+            late = float(np.mean(lateness > eq.grace_minutes))
+            uses = 1 + eq.no_show_share + late
+            if tpd * uses > slots:
+                out.append(
+                    f"{d}: {tpd:,.0f} trucks a day need ~{tpd * uses:,.0f} e-queue slots a day "
+                    f"(no-shows and late trucks book a second slot: {uses:.2f} per truck), "
+                    f"but the e-queue offers {slots:,.0f}"
+                )
+        exit_side, entry_side = DIRECTIONS[d]
+        for where, controls in (
+            (f"{exit_side} exit", scenario.sides[exit_side].exit),
+            (f"{entry_side} entry", scenario.sides[entry_side].entry),
+        ):
+            cap = controls.acceptance_per_day
+            if cap is not None and tpd > cap:
+                out.append(f"{d}: {tpd:,.0f} trucks a day, but the {where} accepts {cap:,} a day")
+    return out

@@ -9,14 +9,29 @@ is what makes a year of 1,000 trucks a day fit in seconds.
 from __future__ import annotations
 
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+import simpy
 from simpy.events import Timeout
 
 from silkgate.twin.distributions import Pool
 
-if TYPE_CHECKING:
-    from silkgate.twin.engine import Engine
+
+class Host(Protocol):
+    """What a stage needs from the model that owns it: the clock, the per-truck records
+    and the step to the next stage. The engine satisfies it; stages never import it."""
+
+    env: simpy.Environment
+    klass: list[int]
+    pre_arrival: list[bool]
+    t_enq: list[float]
+    wait: list[float]
+    trace: list[tuple[str, int, float, float]] | None
+
+    def advance(self, truck: int) -> None: ...
+
+    def release(self, truck: int) -> None: ...
+
 
 NO_CAP = 1 << 60
 
@@ -51,7 +66,7 @@ class Stage:
 
     def __init__(
         self,
-        eng: Engine,
+        eng: Host,
         name: str,
         kind: str,
         direction: int,
@@ -85,6 +100,10 @@ class Stage:
 
     def queue_length(self) -> int:
         return len(self.q)
+
+    def queued(self) -> list[int]:
+        """The trucks waiting in this stage's queue, in no particular order."""
+        return list(self.q)
 
     def arrive(self, truck: int) -> None:
         if self.busy < self.cap and self.cap_left > 0 and not self.q:
@@ -154,6 +173,9 @@ class PriorityStage(Stage):
     def queue_length(self) -> int:
         return self.qlen
 
+    def queued(self) -> list[int]:
+        return [t for q in self.qs for t in q]
+
     def arrive(self, truck: int) -> None:
         if self.busy < self.cap and self.cap_left > 0 and not self.qlen:
             self._start(truck, self.env._now, 0.0)
@@ -185,7 +207,7 @@ class Transit:
 
     __slots__ = ("_done_cb", "busy", "eng", "env", "name", "pool")
 
-    def __init__(self, eng: Engine, name: str, pool: Pool):
+    def __init__(self, eng: Host, name: str, pool: Pool):
         self.eng = eng
         self.env = eng.env
         self.name = name
@@ -207,7 +229,7 @@ class Exit:
 
     __slots__ = ("eng", "name")
 
-    def __init__(self, eng: Engine):
+    def __init__(self, eng: Host):
         self.eng = eng
         self.name = "released"
 
