@@ -28,8 +28,9 @@ from sqlalchemy import create_engine, insert, text
 from silkgate.core.bootstrap import prepare_database
 from silkgate.core.platform import Platform
 from silkgate.core.settings import Settings
+from silkgate.declarations.lodging import new_declaration_id, rows_for
 from silkgate.declarations.models import Declaration, DeclarationVersion, GoodsItem
-from silkgate.declarations.service import new_declaration_id, prepare, rows_for
+from silkgate.declarations.service import prepare
 from silkgate.demo.service import seed_registry
 from silkgate.demo.traffic import TrafficGenerator
 from silkgate.registry import service as registry
@@ -50,12 +51,14 @@ def free_port() -> int:
 def make_backend(kind: str, tmp: Path) -> str:
     if kind == "sqlite":
         return f"sqlite:///{tmp / 'bench.db'}"
+    # SILKGATE_TEST_DB_TAG keeps concurrent runs (several work trees) out of each other's way.
+    name = f"silkgate_bench_{os.environ.get('SILKGATE_TEST_DB_TAG', '')}".rstrip("_")
     admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text('DROP DATABASE IF EXISTS "silkgate_bench" WITH (FORCE)'))
-        conn.execute(text('CREATE DATABASE "silkgate_bench"'))
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
-    return PG_ADMIN.rsplit("/", 1)[0] + "/silkgate_bench"
+    return PG_ADMIN.rsplit("/", 1)[0] + "/" + name
 
 
 def bodies(n: int, prefix: str, seed: int) -> list[bytes]:

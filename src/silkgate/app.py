@@ -48,10 +48,13 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
         try:
             yield
         finally:
+            grace = platform.settings.shutdown_grace
             if checkpointer is not None:
-                checkpointer.stop()
+                checkpointer.stop(grace)
             if worker is not None:
-                worker.stop()
+                worker.stop(grace)
+            if platform.group_committer is not None:
+                platform.group_committer.close(grace)
 
     app = FastAPI(
         title="Silkgate",
@@ -66,7 +69,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     )
     app.state.platform = platform
     if platform.settings.group_commit and platform.group_committer is None:
-        from silkgate.declarations.lodging import GroupCommitter
+        from silkgate.declarations.committer import GroupCommitter
 
         platform.group_committer = GroupCommitter(platform)
     install_error_handlers(app)
@@ -78,7 +81,10 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     def liveness() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
-    @health.get("/health/ready", summary="Readiness: the database answers and is migrated")
+    @health.get(
+        "/health/ready",
+        summary="Readiness: the database answers and is migrated; background threads run",
+    )
     def readiness(request: Request) -> Any:
         from silkgate.core.migrations import current_revision, head_revision
 
@@ -98,17 +104,26 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
                 "run 'silkgate db upgrade'",
                 "not-ready",
             )
-        threads: dict[str, Any] = {}
-        checkpointer = getattr(request.app.state, "checkpoint_worker", None)
-        if checkpointer is not None:
-            checkpointer.ensure_running()
-            threads["audit_checkpoints"] = checkpointer.status()
+        threads = _thread_states(request)
         dead = [name for name, st in threads.items() if st["state"] == "dead"]
         if dead:
             return problem(
                 503, "Not ready", f"background thread not running: {', '.join(dead)}", "not-ready"
             )
         return JSONResponse({"status": "ready", "revision": current, "threads": threads})
+
+    def _thread_states(request: Request) -> dict[str, dict[str, Any]]:
+        """Supervised threads, each revived first if it is gone."""
+        out: dict[str, dict[str, Any]] = {}
+        if platform.group_committer is not None:
+            out["group_commit"] = platform.group_committer.status()
+        worker = getattr(request.app.state, "risk_worker", None)
+        if worker is not None:
+            out["risk_worker"] = worker.status()
+        checkpointer = getattr(request.app.state, "checkpoint_worker", None)
+        if checkpointer is not None:
+            out["audit_checkpoints"] = checkpointer.status()
+        return out
 
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(health)

@@ -98,6 +98,8 @@ def serve(
         workers=workers,
         log_level=settings.log_level.lower(),
         access_log=access_log,
+        # SIGTERM stops the server even with requests in flight: they get this long to finish.
+        timeout_graceful_shutdown=max(1, round(settings.shutdown_grace)),
     )
 
 

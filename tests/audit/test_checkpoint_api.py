@@ -48,19 +48,19 @@ def test_worker_survives_failures_and_is_restarted_if_dead(
     try:
         _wait(lambda: worker.last is not None)
         status = worker.status()
-        assert status["running"] and status["failures"] == 1 and status["last_error"] is None
+        assert status["state"] == "running" and status["failures"] == 1
+        assert status["last_round_error"] is None
         assert status["last_seq"] == worker.last.seq > 0  # type: ignore[union-attr]
-        # a thread that died anyway is replaced on the next readiness check
-        dead = threading.Thread(target=lambda: None)
-        dead.start()
-        dead.join()
-        worker._thread = dead
-        assert not worker.running and worker.status()["state"] == "dead"
-        assert worker.ensure_running() and worker.restarts == 1
+        # a thread that is gone anyway is replaced when readiness asks for the status
+        gone = threading.Thread(target=lambda: None)
+        gone.start()
+        gone.join()
+        worker._supervised._thread = gone
+        assert not worker.running
+        assert worker.status()["state"] == "running" and worker.status()["restarts"] == 1
     finally:
         worker.stop()
-    assert not worker.ensure_running()  # stopped on purpose: not restarted
-    assert worker.status()["state"] == "stopped"
+    assert worker.status()["state"] == "stopped"  # stopped on purpose: not restarted
 
 
 def test_readiness_shows_the_checkpoint_thread_and_routes_serve_signed_objects(
@@ -72,9 +72,14 @@ def test_readiness_shows_the_checkpoint_thread_and_routes_serve_signed_objects(
     trusted = trusted_keys(platform.settings)
     with TestClient(create_app(platform=platform)) as client:
         ready = client.get(f"{API}/health/ready").json()
+        assert {"group_commit", "risk_worker", "audit_checkpoints"} <= ready["threads"].keys()
         status = ready["threads"]["audit_checkpoints"]
         assert status["state"] == "running" and status["interval_seconds"] == 300
-        assert status["last_seq"] is not None
+        # the first round runs at start-up, in the thread
+        path = f"{API}/health/ready"
+        _wait(
+            lambda: client.get(path).json()["threads"]["audit_checkpoints"]["last_seq"] is not None
+        )
         r = client.post(f"{API}/declarations", json=export_cn_to_kz("R-1"), headers=auth)
         assert r.status_code == 201, r.text
         decl = r.json()["id"]
@@ -103,13 +108,13 @@ def test_readiness_shows_the_checkpoint_thread_and_routes_serve_signed_objects(
         assert client.get(f"{API}/declarations/{decl}/receipt", headers=outsider).status_code == 404
         # a thread that is gone and cannot be started again makes the process not ready
         worker = client.app.state.checkpoint_worker  # type: ignore[attr-defined]
-        worker.stop()
-        dead = threading.Thread(target=lambda: None)
-        dead.start()
-        dead.join()
-        worker._thread, worker._stop = dead, threading.Event()
-        worker.start = lambda: None
+        gone = threading.Thread(target=lambda: None)
+        gone.start()
+        gone.join()
+        worker._supervised._thread = gone
+        worker._supervised._spawn = lambda: None
         r = client.get(f"{API}/health/ready")
         assert r.status_code == 503 and "audit_checkpoints" in r.json()["detail"]
+        worker._supervised._finished = True  # let the app stop cleanly
     lines = checkpoints.read(platform.settings.checkpoint_path)
     assert all(c.verify(trusted) for _, c in lines)

@@ -12,7 +12,6 @@ import fcntl
 import json
 import logging
 import os
-import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from silkgate.audit.service import AuditSigner, head
 from silkgate.core.signing import canonical_json, verify
+from silkgate.core.supervise import Supervised
 
 if TYPE_CHECKING:
     from silkgate.core.platform import Platform
@@ -213,45 +213,28 @@ def expected_heads(
 class CheckpointWorker:
     """A thread of the API process signing a checkpoint every ``audit_checkpoint_interval``.
 
-    Supervised: a failing round is logged and counted, and the loop goes on; if the thread has
-    died anyway, ``ensure_running`` (called by readiness) starts a new one and counts it.
+    A failing round is logged and counted and the next one runs; should the loop itself fail,
+    ``core.supervise`` logs it, shows it in readiness and starts it again.
     """
 
     def __init__(self, platform: Platform, interval: float | None = None) -> None:
         self.platform = platform
         self.interval = interval or platform.settings.audit_checkpoint_interval
         self.path = platform.settings.checkpoint_path
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._supervised = Supervised("silkgate-audit-checkpoint", self._loop, pause=5.0)
         self.last: Checkpoint | None = None
         self.last_error: str | None = None
         self.failures = 0
-        self.restarts = 0
 
     def start(self) -> None:
-        self._stop.clear()
-        self._thread = threading.Thread(
-            target=self._run, name="silkgate-audit-checkpoint", daemon=True
-        )
-        self._thread.start()
+        self._supervised.start()
 
     def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        self._supervised.stop(timeout)
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def ensure_running(self) -> bool:
-        """Restart a thread that died (not one that was stopped); True if it runs now."""
-        if self._thread is not None and not self._thread.is_alive() and not self._stop.is_set():
-            log.error("audit checkpoint thread had stopped; restarting it")
-            self.restarts += 1
-            self.start()
-        return self.running
+        return self._supervised.alive
 
     def run_once(self) -> Checkpoint:
         cp = make(self.platform)
@@ -259,31 +242,27 @@ class CheckpointWorker:
         self.last, self.last_error = cp, None
         return cp
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
+    def _loop(self) -> None:
+        stopping = self._supervised.stopping
+        while not stopping.is_set():
             try:
                 self.run_once()
             except Exception as exc:  # keep signing later rounds; readiness shows the error
                 self.failures += 1
-                self.last_error = f"{type(exc).__name__}: {exc}"
+                self.last_error = f"{type(exc).__name__}: {exc}"[:500]
                 log.exception("audit checkpoint failed")
-            self._stop.wait(self.interval)
+            stopping.wait(self.interval)
 
     def status(self) -> dict[str, Any]:
-        """For readiness: the thread's state (as other supervised threads report it) and the
-        newest checkpoint it signed."""
-        if self._thread is None:
-            state = "stopped" if self._stop.is_set() else "not started"
-        else:
-            state = "running" if self._thread.is_alive() else "dead"
+        """For readiness: the thread's state (revived first if it is gone) and the newest
+        checkpoint it signed."""
+        self._supervised.ensure_running()
         return {
-            "state": state,
-            "running": self.running,
+            **self._supervised.status(),
             "interval_seconds": self.interval,
             "file": str(self.path),
             "last_seq": self.last.seq if self.last else None,
             "last_at": self.last.at if self.last else None,
             "failures": self.failures,
-            "restarts": self.restarts,
-            "last_error": self.last_error,
+            "last_round_error": self.last_error,
         }

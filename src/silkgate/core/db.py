@@ -8,8 +8,17 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, MetaData, Table, create_engine, event
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
+from silkgate.core.errors import (
+    Conflict,
+    FieldError,
+    InternalError,
+    SilkgateError,
+    Unavailable,
+    ValidationFailed,
+)
 from silkgate.core.settings import Settings
 
 NAMING = {
@@ -34,14 +43,17 @@ def table_of(model: type[Base]) -> Table:
     return table
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    dbapi_conn.isolation_level = None  # we issue BEGIN ourselves, see _sqlite_begin
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA busy_timeout=30000")
-    cur.close()
+def _sqlite_pragmas(busy_ms: int) -> Any:
+    def on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves, see _sqlite_begin
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute(f"PRAGMA busy_timeout={busy_ms}")
+        cur.close()
+
+    return on_connect
 
 
 def _sqlite_begin(conn: Any) -> None:
@@ -56,12 +68,18 @@ def _sqlite_begin(conn: Any) -> None:
 def make_engine(settings: Settings) -> Engine:
     """Create the engine for the configured URL (SQLite file by default, PostgreSQL by URL)."""
     url = settings.database_url
+    # A lock held elsewhere (another process, a stuck transaction) fails the request after this
+    # long instead of stalling it and every request queued behind it.
+    lock_ms = max(1, int(settings.db_lock_timeout * 1000))
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-        event.listen(engine, "connect", _sqlite_pragmas)
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": settings.db_lock_timeout},
+        )
+        event.listen(engine, "connect", _sqlite_pragmas(lock_ms))
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(
@@ -69,7 +87,54 @@ def make_engine(settings: Settings) -> Engine:
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_pool_size,
         pool_pre_ping=True,
+        connect_args={"options": f"-c lock_timeout={lock_ms}"},
     )
+
+
+# lock_not_available, query_canceled, serialization_failure, deadlock_detected, admin/crash
+# shutdown, cannot_connect_now, too_many_connections: the same request may succeed if retried.
+_PG_TRANSIENT = {"55P03", "57014", "40001", "40P01", "57P01", "57P02", "57P03", "53300"}
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether a database error is about the moment (a lock, a lost connection), not the request."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    orig = exc.orig
+    state = getattr(orig, "sqlstate", None)
+    if state:
+        return state in _PG_TRANSIENT or state.startswith("08")
+    name = getattr(orig, "sqlite_errorname", None)
+    if name is not None:
+        return name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED"))
+    # psycopg raises OperationalError without a state when it cannot reach the server
+    return isinstance(exc, OperationalError)
+
+
+def _is_unique_violation(exc: IntegrityError) -> bool:
+    state = getattr(exc.orig, "sqlstate", None)
+    if state:
+        return bool(state == "23505")
+    return "UNIQUE constraint failed" in str(exc.orig)
+
+
+def db_problem(exc: DBAPIError, retry_after: int = 1) -> SilkgateError:
+    """The problem a client is told about a database error (nothing of its request stored)."""
+    if is_transient(exc):
+        return Unavailable(
+            "the database is busy or unreachable; nothing was stored, send the request again",
+            retry_after,
+        )
+    if isinstance(exc, IntegrityError) and _is_unique_violation(exc):
+        return Conflict("the request clashes with a record stored meanwhile; nothing was stored")
+    if isinstance(exc, DataError):
+        reason = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else "refused"
+        return ValidationFailed(
+            [FieldError("", "unstorable_value", f"the database cannot store a value: {reason}")]
+        )
+    return InternalError()
 
 
 class Database:

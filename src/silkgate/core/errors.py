@@ -61,6 +61,22 @@ class Forbidden(SilkgateError):
         super().__init__("Forbidden", 403, detail, [], "forbidden")
 
 
+class Unavailable(SilkgateError):
+    """The database could not take the request now (a lock held elsewhere, a lost connection);
+    nothing was stored and the same request can be sent again after ``retry_after`` seconds."""
+
+    def __init__(self, detail: str, retry_after: int = 1) -> None:
+        super().__init__("Service unavailable", 503, detail, [], "unavailable")
+        self.retry_after = retry_after
+
+
+class InternalError(SilkgateError):
+    """The server failed on this request alone; nothing of it was stored."""
+
+    def __init__(self, detail: str = "The server failed; nothing was stored.") -> None:
+        super().__init__("Internal error", 500, detail, [], "internal-error")
+
+
 def pointer(*parts: str | int) -> str:
     """Build a JSON pointer (RFC 6901) from path parts."""
     out = ""

@@ -9,11 +9,13 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.exc import DBAPIError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from silkgate.core.errors import FieldError, SilkgateError, pointer
+from silkgate.core.db import db_problem, is_transient
+from silkgate.core.errors import FieldError, InternalError, SilkgateError, Unavailable, pointer
 from silkgate.core.platform import Platform
 from silkgate.registry.service import Caller, authenticate, cached_caller
 
@@ -47,9 +49,16 @@ def problem(
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(SilkgateError)
     async def _silkgate(request: Request, exc: SilkgateError) -> JSONResponse:
-        return problem(
-            exc.status, exc.title, exc.detail, exc.type_slug, exc.errors, request.url.path
-        )
+        return _problem_of(exc, request)
+
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
+        found = db_problem(exc)
+        if is_transient(exc):
+            log.warning("database unavailable on %s: %s", request.url.path, exc.orig)
+        elif isinstance(found, InternalError):
+            log.error("database error on %s", request.url.path, exc_info=exc)
+        return _problem_of(found, request)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -95,6 +104,13 @@ def install_error_handlers(app: FastAPI) -> None:
             None,
             request.url.path,
         )
+
+
+def _problem_of(exc: SilkgateError, request: Request) -> JSONResponse:
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, Unavailable) else None
+    return problem(
+        exc.status, exc.title, exc.detail, exc.type_slug, exc.errors, request.url.path, headers
+    )
 
 
 class BodySizeLimit:

@@ -17,7 +17,8 @@ class Platform:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.db = Database(settings)
-        self.group_committer: Any = None  # set by the API app: declarations.lodging.GroupCommitter
+        # set by the API app: declarations.committer.GroupCommitter
+        self.group_committer: Any = None
 
     @cached_property
     def signer(self) -> AuditSigner:

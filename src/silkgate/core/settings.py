@@ -71,6 +71,20 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, gt=0, lt=65536)
     db_pool_size: int = Field(default=10, gt=0)
+    db_lock_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        le=600,
+        description="Seconds a request waits for a database lock held elsewhere before it fails "
+        "with 503 and Retry-After (SQLite busy timeout, PostgreSQL lock_timeout).",
+    )
+    shutdown_grace: float = Field(
+        default=10.0,
+        ge=0,
+        le=600,
+        description="Seconds `serve` lets requests in flight finish after SIGTERM before it "
+        "cancels them and exits.",
+    )
     log_level: str = "INFO"
     risk_worker: bool = Field(
         default=True, description="Run the background risk assessor in the API process."

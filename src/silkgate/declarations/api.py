@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from silkgate.core.http import current_caller, get_platform
 from silkgate.core.platform import Platform
-from silkgate.declarations import lodging, reading, service
+from silkgate.declarations import reading, service
 from silkgate.declarations.schemas import (
     AuditEntryOut,
     BatchReport,
@@ -62,7 +62,7 @@ async def create_declaration(
     caller: Caller = Depends(current_caller),
 ) -> Response:
     raw = await request.body()
-    out, created = await lodging.lodge(platform, caller, raw, idempotency_key)
+    out, created = await service.lodge(platform, caller, raw, idempotency_key)
     headers = {"Location": f"{request.url.path}/{out.id}"}
     if not created:
         headers["Idempotent-Replayed"] = "true"

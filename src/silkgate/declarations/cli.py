@@ -4,26 +4,26 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import sys
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
 from silkgate.core.cli_support import console, err_console, platform_session
-from silkgate.declarations import flatfile, reading, service
-from silkgate.registry.service import caller_for
+from silkgate.core.errors import FieldError, SilkgateError
+from silkgate.core.platform import Platform
+from silkgate.declarations import flatfile, importing, reading, service
+from silkgate.declarations.importing import FileFormat, Record
+from silkgate.registry.service import Caller, caller_for
 
 app = typer.Typer(help="Goods declarations: bulk import and export.", no_args_is_help=True)
 CHUNK = 500
-
-
-class FileFormat(StrEnum):
-    JSONL = "jsonl"
-    CSV = "csv"
+log = logging.getLogger("silkgate.declarations")
 
 
 def _guess(path: Path, fmt: FileFormat | None) -> FileFormat:
@@ -32,27 +32,45 @@ def _guess(path: Path, fmt: FileFormat | None) -> FileFormat:
     return FileFormat.CSV if path.suffix.lower() == ".csv" else FileFormat.JSONL
 
 
-def _records(path: Path, fmt: FileFormat) -> list[tuple[int, Any]]:
-    if fmt is FileFormat.CSV:
-        with path.open(newline="", encoding="utf-8-sig") as fh:
-            return [(n, _strip_meta(d)) for n, d in flatfile.read_csv(fh)]
-    out: list[tuple[int, Any]] = []
-    with path.open("rb") as fh:
-        for n, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                parsed = json.loads(line)
-            except ValueError:
-                out.append((n, line))  # the service reports the malformed line
-                continue
-            out.append((n, _strip_meta(parsed) if isinstance(parsed, dict) else line))
-    return out
+class _Report:
+    """The per-row report, written as rows are settled so an interrupted import still has one."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.fh = path.open("w", encoding="utf-8") if path is not None else None
+        self.rows: list[dict[str, Any]] = []
+
+    def add(self, rows: list[dict[str, Any]]) -> None:
+        self.rows += rows
+        if self.fh is not None:
+            for row in rows:
+                self.fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+            self.fh.flush()
+
+    def close(self) -> None:
+        if self.fh is not None:
+            self.fh.close()
 
 
-def _strip_meta(d: dict[str, Any]) -> dict[str, Any]:
-    """Drop export metadata (``_id``, ``_status`` …) so an export can be imported again."""
-    return {k: v for k, v in d.items() if not k.startswith("_")}
+def _not_stored(chunk: list[Record], code: str, message: str) -> list[dict[str, Any]]:
+    error = FieldError("", code, message).as_dict()
+    return [
+        {"row": n, "lrn": None, "outcome": "rejected", "id": None, "errors": [error]}
+        for n, _ in chunk
+    ]
+
+
+def _import_chunk(platform: Platform, caller: Caller, chunk: list[Record]) -> list[dict[str, Any]]:
+    try:
+        result = service.create_batch(platform, caller, [r for _, r in chunk])
+    except SilkgateError as exc:  # e.g. the database was busy: nothing of this chunk stored
+        return _not_stored(chunk, exc.type_slug, exc.detail or exc.title)
+    except Exception as exc:  # the rows are reported and the import goes on with the next chunk
+        log.exception("import chunk failed")
+        return _not_stored(chunk, "not_stored", f"nothing stored: {type(exc).__name__}: {exc}")
+    return [
+        {"row": chunk[line.line - 1][0], **line.model_dump(exclude={"line"})}
+        for line in result.lines
+    ]
 
 
 @app.command("import")
@@ -66,40 +84,65 @@ def import_file(
     ),
     report: Path | None = typer.Option(None, help="Write the per-row report here (JSON Lines)"),
 ) -> None:
-    """Lodge every declaration in FILE; each row is accepted or rejected on its own."""
+    """Lodge every declaration in FILE; each row is accepted or rejected on its own.
+
+    Unreadable rows (not UTF-8, nested too deeply, where a CSV file breaks) are rejected rows
+    of the report. The report is written as the import goes, so Ctrl-C keeps what was done.
+    """
     fmt = _guess(file, fmt)
-    accepted = rejected = 0
-    lines_out: list[dict[str, Any]] = []
-    with platform_session() as platform:
-        records = _records(file, fmt)  # a malformed file is refused here, naming the line
-        caller = caller_for(platform, as_org)
-        with Progress(console=err_console) as progress:
-            task = progress.add_task(f"importing {file.name}", total=len(records))
-            for i in range(0, len(records), CHUNK):
-                chunk = records[i : i + CHUNK]
-                result = service.create_batch(platform, caller, [r for _, r in chunk])
-                for line in result.lines:
-                    row_no = chunk[line.line - 1][0]
-                    lines_out.append({"row": row_no, **line.model_dump(exclude={"line"})})
-                accepted += result.accepted
-                rejected += result.rejected
-                progress.advance(task, len(chunk))
-    if report is not None:
-        with report.open("w") as fh:
-            for row in lines_out:
-                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-    bad = [row for row in lines_out if row["outcome"] == "rejected"]
+    out = _Report(report)
+    done = 0
+    total = 0
+    interrupted = False
+    try:
+        with platform_session() as platform:
+            caller = caller_for(platform, as_org)
+            records, unreadable = importing.read_records(file, fmt)
+            total = len(records) + len(unreadable)
+            out.add([u.report_row() for u in unreadable])
+            done = len(unreadable)
+            with Progress(console=err_console) as progress:
+                task = progress.add_task(f"importing {file.name}", total=total)
+                progress.advance(task, done)
+                for i in range(0, len(records), CHUNK):
+                    chunk = records[i : i + CHUNK]
+                    out.add(_import_chunk(platform, caller, chunk))
+                    done += len(chunk)
+                    progress.advance(task, len(chunk))
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        out.close()
+    _summarise(out.rows)
+    if interrupted:
+        console.print(
+            f"interrupted: {total - done} of {total} rows not attempted"
+            + (f"; the report {report} lists the rows settled" if report else ""),
+            markup=False,
+        )
+        raise typer.Exit(130)
+    if any(row["outcome"] == "rejected" for row in out.rows):
+        raise typer.Exit(1)
+
+
+def _summarise(rows: list[dict[str, Any]]) -> None:
+    bad = sorted((r for r in rows if r["outcome"] == "rejected"), key=lambda r: r["row"])
     if bad:
-        table = Table("row", "lrn", "field", "reason", title="rejected rows")
+        table = Table("row", "lrn", "field", "code", "reason", title="rejected rows")
         for row in bad[:50]:
             for e in row["errors"]:
-                table.add_row(str(row["row"]), row["lrn"] or "-", e["field"], e["message"])
+                table.add_row(
+                    str(row["row"]),
+                    escape(row["lrn"] or "-"),
+                    escape(e["field"]),
+                    escape(e["code"]),
+                    escape(e["message"]),
+                )
         console.print(table)
         if len(bad) > 50:
             console.print(f"… and {len(bad) - 50} more rejected rows (use --report)")
-    console.print(f"{accepted} accepted, {rejected} rejected")
-    if rejected:
-        raise typer.Exit(1)
+    accepted = sum(1 for r in rows if r["outcome"] == "accepted")
+    console.print(f"{accepted} accepted, {len(rows) - accepted} rejected")
 
 
 @app.command("export")

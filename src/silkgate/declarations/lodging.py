@@ -1,36 +1,56 @@
-"""Group commit: concurrent lodgings share one transaction and one audit-chain append.
+"""Storing new declarations: a group of lodgings shares one transaction and one audit append.
 
 Every lodging needs the audit chain's head, so appends are serialised; committing each
-declaration on its own would serialise one disk flush per declaration. The committer thread
-takes whatever requests are waiting, stores them together and answers each one separately —
-a duplicate LRN or a reused Idempotency-Key fails only its own request.
+declaration on its own would serialise one disk flush per declaration. ``store_group`` stores
+many together and answers each separately — a duplicate LRN or a reused Idempotency-Key fails
+only its own lodging. ``store_isolated`` goes further: when the database refuses the group, it
+splits the group until the refusal is pinned to the one lodging that caused it, and stores the
+rest. This module sits below ``service`` (which imports it) and never imports it back.
 """
 
 from __future__ import annotations
 
-import asyncio
-import queue
-import threading
-from concurrent.futures import Future
+import logging
+import secrets
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import insert, select, tuple_
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
 from silkgate.audit import service as audit
-from silkgate.core.db import table_of
-from silkgate.core.errors import FieldError, SilkgateError, ValidationFailed
+from silkgate.audit.service import AuditEvent
+from silkgate.core.db import db_problem, is_transient, table_of
+from silkgate.core.errors import (
+    Conflict,
+    FieldError,
+    InternalError,
+    SilkgateError,
+    Unavailable,
+    ValidationFailed,
+    pointer,
+)
 from silkgate.declarations.models import Declaration, DeclarationVersion, GoodsItem, IdempotencyKey
-from silkgate.declarations.schemas import DeclarationOut
+from silkgate.declarations.schemas import DeclarationIn, DeclarationOut, DeclarationStatus
 
 if TYPE_CHECKING:
     from silkgate.core.platform import Platform
-    from silkgate.declarations.service import Prepared
     from silkgate.registry.service import Caller
 
+log = logging.getLogger("silkgate.lodging")
+S = DeclarationStatus
 Outcome = tuple[DeclarationOut, bool] | SilkgateError
+
+
+@dataclass
+class Prepared:
+    """A declaration that passed every check, ready to store."""
+
+    body: DeclarationIn
+    payload: dict[str, Any]
+    digest: str
 
 
 @dataclass
@@ -40,6 +60,11 @@ class Lodging:
     caller: Caller
     prepared: Prepared
     idempotency_key: str | None = None
+
+
+def new_declaration_id() -> str:
+    """Time-ordered id: 12 hex digits of milliseconds then 10 random hex digits."""
+    return f"{time.time_ns() // 1_000_000:012x}{secrets.token_hex(5)}"
 
 
 def key_reused() -> ValidationFailed:
@@ -53,14 +78,128 @@ def key_reused() -> ValidationFailed:
     )
 
 
-def store_group(platform: Platform, group: list[Lodging]) -> list[Outcome]:
-    """Store a group in one transaction; each entry gets its own outcome."""
-    from silkgate.declarations import service as svc
+def duplicate_lrn(lrn: str) -> Conflict:
+    return Conflict(
+        f"LRN {lrn} is already used by this declarant",
+        [FieldError("/lrn", "duplicate", "LRN already used by this declarant")],
+    )
 
+
+def rows_for(
+    p: Prepared, caller: Caller, decl_id: str, version: int, now: datetime
+) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
+    """The declaration, version and goods-item rows of one prepared declaration."""
+    b = p.body
+    decl = {
+        "id": decl_id,
+        "declarant_org_id": caller.id,
+        "declarant": caller.member_id,
+        "lrn": b.lrn,
+        "type": b.type.value,
+        "status": S.SUBMITTED.value,
+        "version": version,
+        "crossing_code": b.crossing.code,
+        "exit_country": b.crossing.exit_country,
+        "entry_country": b.crossing.entry_country,
+        "item_count": len(b.goods_items),
+        "total_gross_kg": b.totals.gross_mass_kg,
+        "total_invoice_value": b.invoice.total_amount,
+        "currency": b.invoice.currency,
+        "lane": None,
+        "submitted_at": now,
+        "updated_at": now,
+        "payload": p.payload,
+    }
+    ver = {
+        "declaration_id": decl_id,
+        "version": version,
+        "payload": p.payload,
+        "payload_digest": p.digest,
+        "created_at": now,
+        "created_by": caller.member_id,
+    }
+    items = [
+        {
+            "declaration_id": decl_id,
+            "version": version,
+            "item_no": n,
+            "hs_code": it.hs_code,
+            "hs6": it.hs_code[:6],
+            "description": it.description,
+            "origin_country": it.origin_country,
+            "packages": it.packages.count,
+            "gross_mass_kg": it.gross_mass_kg,
+            "net_mass_kg": it.net_mass_kg,
+            "invoice_value": it.invoice_value,
+            "customs_value": it.customs_value,
+        }
+        for n, it in enumerate(b.goods_items, start=1)
+    ]
+    return decl, ver, items
+
+
+def lodging_events(
+    caller: Caller, decl_id: str, p: Prepared, action: str, auto_accept: bool
+) -> list[AuditEvent]:
+    events = [AuditEvent(caller.member_id, action, "declaration", decl_id, p.payload, p.digest)]
+    if auto_accept:
+        events.append(
+            AuditEvent(
+                "platform",
+                "declaration.accepted",
+                "declaration",
+                decl_id,
+                {"from": S.SUBMITTED.value, "to": S.ACCEPTED.value, "digest": p.digest},
+            )
+        )
+    return events
+
+
+OUT_COLUMNS = (
+    "id", "lrn", "version", "status", "type", "declarant", "crossing_code", "exit_country",
+    "entry_country", "submitted_at", "updated_at", "lane", "payload",
+)  # fmt: skip
+
+
+def out_from_row(d: dict[str, Any]) -> DeclarationOut:
+    """The full view of a declaration row (also used for a row just stored, without a read)."""
+    return DeclarationOut(
+        id=d["id"],
+        lrn=d["lrn"],
+        version=d["version"],
+        status=S(d["status"]),
+        type=d["type"],
+        declarant=d["declarant"],
+        crossing=d["crossing_code"],
+        exit_country=d["exit_country"],
+        entry_country=d["entry_country"],
+        submitted_at=d["submitted_at"],
+        updated_at=d["updated_at"],
+        pre_arrival=False,
+        lane=d["lane"],
+        data=d["payload"],
+    )
+
+
+def store_group(platform: Platform, group: list[Lodging]) -> list[Outcome]:
+    """Store a group in one transaction; each entry gets its own outcome.
+
+    Raises whatever the database raises: then nothing of the group is stored.
+    """
     now = datetime.now(UTC)
     auto = platform.settings.auto_accept
     outcomes: list[Outcome | None] = [None] * len(group)
     with platform.db.session() as s:
+        # LRNs before keys: under READ COMMITTED each statement sees what was committed when it
+        # began, so a concurrent winner whose LRN shows here also shows its Idempotency-Key
+        # below, and an identical retry is answered as a replay rather than a duplicate LRN.
+        lrns = sorted({(g.caller.id, g.prepared.body.lrn) for g in group})
+        taken: set[tuple[int, str]] = set()
+        for chunk in _chunks(lrns):
+            stmt2 = select(Declaration.declarant_org_id, Declaration.lrn).where(
+                tuple_(Declaration.declarant_org_id, Declaration.lrn).in_(chunk)
+            )
+            taken.update((r[0], r[1]) for r in s.execute(stmt2))
         keyed = {(g.caller.id, g.idempotency_key) for g in group if g.idempotency_key}
         known_keys: dict[tuple[int, str], tuple[str, str]] = {}
         for chunk in _chunks(sorted(keyed)):
@@ -73,13 +212,6 @@ def store_group(platform: Platform, group: list[Lodging]) -> list[Outcome]:
                     for r in s.scalars(stmt)
                 }
             )
-        lrns = sorted({(g.caller.id, g.prepared.body.lrn) for g in group})
-        taken: set[tuple[int, str]] = set()
-        for chunk in _chunks(lrns):
-            stmt2 = select(Declaration.declarant_org_id, Declaration.lrn).where(
-                tuple_(Declaration.declarant_org_id, Declaration.lrn).in_(chunk)
-            )
-            taken.update((r[0], r[1]) for r in s.execute(stmt2))
         decls, vers, items, idem, events = [], [], [], [], []
         new_rows: dict[str, dict[str, object]] = {}
         replay_ids: dict[int, str] = {}
@@ -94,12 +226,12 @@ def store_group(platform: Platform, group: list[Lodging]) -> list[Outcome]:
                         replay_ids[i] = seen[1]
                     continue
             if (who.id, p.body.lrn) in taken:
-                outcomes[i] = svc.duplicate_lrn(p.body.lrn)
+                outcomes[i] = duplicate_lrn(p.body.lrn)
                 continue
-            decl_id = svc.new_declaration_id()
-            d, v, it = svc.rows_for(p, who, decl_id, 1, now)
+            decl_id = new_declaration_id()
+            d, v, it = rows_for(p, who, decl_id, 1, now)
             if auto:
-                d["status"] = svc.S.ACCEPTED.value
+                d["status"] = S.ACCEPTED.value
             decls.append(d)
             vers.append(v)
             items.extend(it)
@@ -115,9 +247,9 @@ def store_group(platform: Platform, group: list[Lodging]) -> list[Outcome]:
                 )
                 known_keys[(who.id, g.idempotency_key)] = (p.digest, decl_id)
             taken.add((who.id, p.body.lrn))
-            events.extend(svc.lodging_events(who, decl_id, p, "declaration.submitted", auto))
+            events.extend(lodging_events(who, decl_id, p, "declaration.submitted", auto))
             new_rows[decl_id] = d
-            outcomes[i] = (svc.out_from_row(d), True)
+            outcomes[i] = (out_from_row(d), True)
         if decls:
             # Core inserts (executemany): the ORM unit of work costs more than the database here.
             s.execute(insert(table_of(Declaration)), decls)
@@ -129,11 +261,11 @@ def store_group(platform: Platform, group: list[Lodging]) -> list[Outcome]:
         for i, decl_id in replay_ids.items():
             row = new_rows.get(decl_id)
             if row is not None:
-                outcomes[i] = (svc.out_from_row(row), False)
+                outcomes[i] = (out_from_row(row), False)
                 continue
             decl = s.get(Declaration, decl_id)
             assert decl is not None
-            outcomes[i] = (svc.view_out(platform, group[i].caller, decl, svc.View.FULL), False)
+            outcomes[i] = (out_from_row({c: getattr(decl, c) for c in OUT_COLUMNS}), False)
     return [o for o in outcomes if o is not None]
 
 
@@ -141,99 +273,83 @@ def _chunks(values: list[tuple[int, str]], size: int = 400) -> list[list[tuple[i
     return [values[i : i + size] for i in range(0, len(values), size)]
 
 
-class GroupCommitter:
-    """A thread that stores waiting lodgings together; ``submit`` blocks until its own outcome."""
+def store_isolated(platform: Platform, group: list[Lodging]) -> list[Outcome]:
+    """Store a group; a refusal by the database fails only the lodging that caused it.
 
-    def __init__(self, platform: Platform, max_group: int = 256) -> None:
-        self.platform = platform
-        self.max_group = max_group
-        self._queue: queue.Queue[tuple[Lodging, Future[tuple[DeclarationOut, bool]]] | None] = (
-            queue.Queue()
-        )
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
-
-    def submit(self, lodging: Lodging) -> tuple[DeclarationOut, bool]:
-        """Queue a lodging and wait for its outcome (from a worker thread)."""
-        return self.enqueue(lodging).result()
-
-    def enqueue(self, lodging: Lodging) -> Future[tuple[DeclarationOut, bool]]:
-        """Queue a lodging; the future settles when its group has committed (for async callers)."""
-        self._ensure_started()
-        future: Future[tuple[DeclarationOut, bool]] = Future()
-        self._queue.put((lodging, future))
-        return future
-
-    def close(self) -> None:
-        if self._thread is not None:
-            self._queue.put(None)
-            self._thread.join(timeout=10)
-            self._thread = None
-
-    def _ensure_started(self) -> None:
-        with self._lock:
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="silkgate-group-commit", daemon=True
-                )
-                self._thread.start()
-
-    def _run(self) -> None:
-        while True:
-            first = self._queue.get()
-            if first is None:
-                return
-            pending = [first]
-            while len(pending) < self.max_group:
-                try:
-                    nxt = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if nxt is None:
-                    self._queue.put(None)
-                    break
-                pending.append(nxt)
-            self._settle(pending)
-
-    def _settle(self, pending: list[tuple[Lodging, Future[tuple[DeclarationOut, bool]]]]) -> None:
-        from silkgate.declarations import service as svc
-
-        try:
-            outcomes = store_group(self.platform, [lodging for lodging, _ in pending])
-        except DBAPIError:
-            # Another process stored a clashing row first: settle one by one, each in its own
-            # transaction, so only the clashing request fails.
-            outcomes = []
-            for lodging, _ in pending:
-                try:
-                    outcomes.append(svc.store_single(self.platform, lodging))
-                except SilkgateError as exc:
-                    outcomes.append(exc)
-        except Exception as exc:  # settle every waiter, then let the error show in the log
-            for _, future in pending:
-                future.set_exception(exc)
-            return
-        for (_, future), outcome in zip(pending, outcomes, strict=True):
-            if isinstance(outcome, SilkgateError):
-                future.set_exception(outcome)
-            else:
-                future.set_result(outcome)
-
-
-async def lodge(
-    platform: Platform, caller: Caller, data: bytes, idempotency_key: str | None
-) -> tuple[DeclarationOut, bool]:
-    """``service.create`` for the event loop: parse inline, store through the group committer.
-
-    Waiting on the committer's future instead of a worker thread saves a thread hop per request.
+    On a refused group, each half is tried on its own, down to single lodgings: k bad lodgings
+    in n cost about k·log2(n) extra transactions, and the good ones are all stored. A transient
+    refusal (a lock held elsewhere, a lost connection) is no lodging's fault: the whole group
+    fails at once with 503, since trying each again would only wait again.
     """
-    from starlette.concurrency import run_in_threadpool
+    if not group:
+        return []
+    try:
+        return store_group(platform, group)
+    except Exception as exc:  # every error becomes some lodging's outcome
+        if is_transient(exc):
+            log.warning("database unavailable for %d lodgings: %s", len(group), exc)
+            return [_unavailable(platform, exc)] * len(group)
+        if len(group) == 1:
+            return [_alone(platform, group[0], exc)]
+    mid = len(group) // 2
+    return store_isolated(platform, group[:mid]) + store_isolated(platform, group[mid:])
 
-    from silkgate.declarations import service as svc
 
-    committer = platform.group_committer
-    if committer is None:
-        return await run_in_threadpool(svc.create, platform, caller, data, idempotency_key)
-    svc.require_declarant(caller)
-    lodging = Lodging(caller, svc.prepare(data), idempotency_key)
-    return await asyncio.wrap_future(committer.enqueue(lodging))
+def store_single(platform: Platform, lodging: Lodging) -> tuple[DeclarationOut, bool]:
+    """Store one lodging in its own transaction; raise its refusal as a SilkgateError."""
+    outcome = store_isolated(platform, [lodging])[0]
+    if isinstance(outcome, SilkgateError):
+        raise outcome
+    return outcome
+
+
+def _alone(platform: Platform, lodging: Lodging, exc: Exception) -> Outcome:
+    """The outcome of one lodging the database refused with ``exc``."""
+    for _ in range(3):
+        if not isinstance(exc, IntegrityError):
+            break
+        # A concurrent transaction committed the same LRN or key: now its row is visible and
+        # the lodging is answered as a replay or a duplicate, as the winner decides.
+        try:
+            return store_group(platform, [lodging])[0]
+        except Exception as again:
+            exc = again
+    if isinstance(exc, DBAPIError):
+        if is_transient(exc):
+            return _unavailable(platform, exc)
+        found = db_problem(exc)
+        if isinstance(exc, DataError):
+            where = _nul_pointer(lodging.prepared.payload)
+            if where is not None:
+                return ValidationFailed(
+                    [FieldError(where, "nul_character", "text cannot contain NUL (U+0000)")]
+                )
+            return found
+        if not isinstance(found, InternalError):
+            return found
+    log.error("lodging %s refused", lodging.prepared.body.lrn, exc_info=exc)
+    return InternalError("The server failed on this declaration; nothing of it was stored.")
+
+
+def _unavailable(platform: Platform, exc: Exception) -> SilkgateError:
+    retry = max(1, round(platform.settings.db_lock_timeout / 2))
+    return db_problem(exc, retry) if isinstance(exc, DBAPIError) else Unavailable("busy", retry)
+
+
+def _nul_pointer(value: Any, path: tuple[str | int, ...] = ()) -> str | None:
+    """JSON pointer to the first string holding NUL, which PostgreSQL cannot store in text."""
+    if isinstance(value, str):
+        return pointer(*path) if "\x00" in value else None
+    if isinstance(value, dict):
+        items: Any = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return None
+    for k, v in items:
+        if isinstance(k, str) and "\x00" in k:
+            return pointer(*path, k)
+        found = _nul_pointer(v, (*path, k))
+        if found is not None:
+            return found
+    return None

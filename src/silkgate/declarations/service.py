@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import secrets
-import time
+import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
 from sqlalchemy import insert
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from silkgate.audit import service as audit
@@ -20,8 +17,10 @@ from silkgate.core.errors import (
     Conflict,
     FieldError,
     Forbidden,
+    InternalError,
     NotFound,
     SilkgateError,
+    Unavailable,
     ValidationFailed,
 )
 from silkgate.core.platform import Platform
@@ -29,7 +28,16 @@ from silkgate.core.signing import canonical_json, sha256_hex
 from silkgate.core.validation import parse_json, parse_model
 from silkgate.declarations import access
 from silkgate.declarations.access import View
-from silkgate.declarations.lodging import Lodging, store_group
+from silkgate.declarations.lodging import (
+    OUT_COLUMNS,
+    Lodging,
+    Prepared,
+    lodging_events,
+    out_from_row,
+    rows_for,
+    store_isolated,
+    store_single,
+)
 from silkgate.declarations.models import Declaration, DeclarationVersion, GoodsItem
 from silkgate.declarations.rules import check_declaration
 from silkgate.declarations.schemas import (
@@ -42,6 +50,7 @@ from silkgate.declarations.schemas import (
 from silkgate.registry.schemas import DECLARANT_ROLES, Role
 from silkgate.registry.service import Caller
 
+log = logging.getLogger("silkgate.declarations")
 S = DeclarationStatus
 TRANSITIONS: dict[S, frozenset[S]] = {
     S.SUBMITTED: frozenset({S.ACCEPTED, S.REJECTED}),
@@ -60,20 +69,6 @@ def crossing_sides() -> dict[str, tuple[str, ...]]:
     from silkgate.codelists.crossings import load_crossings
 
     return {c.code: tuple(c.countries) for c in load_crossings()}
-
-
-def new_declaration_id() -> str:
-    """Time-ordered id: 12 hex digits of milliseconds then 10 random hex digits."""
-    return f"{time.time_ns() // 1_000_000:012x}{secrets.token_hex(5)}"
-
-
-@dataclass
-class Prepared:
-    """A declaration that passed every check, ready to store."""
-
-    body: DeclarationIn
-    payload: dict[str, Any]
-    digest: str
 
 
 def prepare(data: bytes | str | dict[str, Any]) -> Prepared:
@@ -97,75 +92,6 @@ def require_declarant(caller: Caller) -> None:
         )
 
 
-def rows_for(
-    p: Prepared, caller: Caller, decl_id: str, version: int, now: datetime
-) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
-    b = p.body
-    decl = {
-        "id": decl_id,
-        "declarant_org_id": caller.id,
-        "declarant": caller.member_id,
-        "lrn": b.lrn,
-        "type": b.type.value,
-        "status": S.SUBMITTED.value,
-        "version": version,
-        "crossing_code": b.crossing.code,
-        "exit_country": b.crossing.exit_country,
-        "entry_country": b.crossing.entry_country,
-        "item_count": len(b.goods_items),
-        "total_gross_kg": b.totals.gross_mass_kg,
-        "total_invoice_value": b.invoice.total_amount,
-        "currency": b.invoice.currency,
-        "lane": None,
-        "submitted_at": now,
-        "updated_at": now,
-        "payload": p.payload,
-    }
-    ver = {
-        "declaration_id": decl_id,
-        "version": version,
-        "payload": p.payload,
-        "payload_digest": p.digest,
-        "created_at": now,
-        "created_by": caller.member_id,
-    }
-    items = [
-        {
-            "declaration_id": decl_id,
-            "version": version,
-            "item_no": n,
-            "hs_code": it.hs_code,
-            "hs6": it.hs_code[:6],
-            "description": it.description,
-            "origin_country": it.origin_country,
-            "packages": it.packages.count,
-            "gross_mass_kg": it.gross_mass_kg,
-            "net_mass_kg": it.net_mass_kg,
-            "invoice_value": it.invoice_value,
-            "customs_value": it.customs_value,
-        }
-        for n, it in enumerate(b.goods_items, start=1)
-    ]
-    return decl, ver, items
-
-
-def lodging_events(
-    caller: Caller, decl_id: str, p: Prepared, action: str, auto_accept: bool
-) -> list[AuditEvent]:
-    events = [AuditEvent(caller.member_id, action, "declaration", decl_id, p.payload, p.digest)]
-    if auto_accept:
-        events.append(
-            AuditEvent(
-                "platform",
-                "declaration.accepted",
-                "declaration",
-                decl_id,
-                {"from": S.SUBMITTED.value, "to": S.ACCEPTED.value, "digest": p.digest},
-            )
-        )
-    return events
-
-
 def create(
     platform: Platform,
     caller: Caller,
@@ -181,23 +107,23 @@ def create(
     return store_single(platform, lodging)
 
 
-def store_single(platform: Platform, lodging: Lodging) -> tuple[DeclarationOut, bool]:
-    """Store one lodging in its own transaction, answering a lost race as the winner did."""
-    try:
-        outcome = store_group(platform, [lodging])[0]
-    except IntegrityError:
-        # A concurrent transaction committed the same LRN or key; now we can see it.
-        outcome = store_group(platform, [lodging])[0]
-    if isinstance(outcome, SilkgateError):
-        raise outcome
-    return outcome
+async def lodge(
+    platform: Platform, caller: Caller, data: bytes, idempotency_key: str | None
+) -> tuple[DeclarationOut, bool]:
+    """``create`` for the event loop: parse inline, store through the group committer.
 
+    Waiting on the committer's future instead of a worker thread saves a thread hop per request.
+    """
+    import asyncio
 
-def duplicate_lrn(lrn: str) -> Conflict:
-    return Conflict(
-        f"LRN {lrn} is already used by this declarant",
-        [FieldError("/lrn", "duplicate", "LRN already used by this declarant")],
-    )
+    from starlette.concurrency import run_in_threadpool
+
+    committer = platform.group_committer
+    if committer is None:
+        return await run_in_threadpool(create, platform, caller, data, idempotency_key)
+    require_declarant(caller)
+    lodging = Lodging(caller, prepare(data), idempotency_key)
+    return await asyncio.wrap_future(committer.enqueue(lodging))
 
 
 def create_batch(
@@ -214,28 +140,19 @@ def create_batch(
         try:
             p = prepare(line)
         except SilkgateError as exc:
-            results.append(
-                BatchLineResult(
-                    line=n,
-                    lrn=_lrn_of(line),
-                    outcome="rejected",
-                    errors=[e.as_dict() for e in exc.errors],
-                )
-            )
+            results.append(_rejected(n, _lrn_of(line), exc))
+            continue
+        except RecursionError:
+            too_deep = FieldError("", "too_deep", "the JSON is nested too deeply to read")
+            results.append(_rejected(n, _lrn_of(line), ValidationFailed([too_deep])))
+            continue
+        except Exception:  # one unreadable line must not sink the batch
+            log.exception("batch line %d could not be checked", n)
+            results.append(_rejected(n, _lrn_of(line), InternalError()))
             continue
         if p.body.lrn in seen:
-            results.append(
-                BatchLineResult(
-                    line=n,
-                    lrn=p.body.lrn,
-                    outcome="rejected",
-                    errors=[
-                        FieldError(
-                            "/lrn", "duplicate", "LRN repeated earlier in this batch"
-                        ).as_dict()
-                    ],
-                )
-            )
+            repeated = FieldError("/lrn", "duplicate", "LRN repeated earlier in this batch")
+            results.append(_rejected(n, p.body.lrn, ValidationFailed([repeated])))
             continue
         seen.add(p.body.lrn)
         ready.append((n, p))
@@ -255,34 +172,27 @@ def _lrn_of(line: Any) -> str | None:
 def _store_batch(
     platform: Platform, caller: Caller, ready: list[tuple[int, Prepared]]
 ) -> list[BatchLineResult]:
-    if not ready:
-        return []
-    group = [Lodging(caller, p) for _, p in ready]
-    try:
-        outcomes: list[Any] = store_group(platform, group)
-    except IntegrityError:
-        outcomes = []
-        for lodging in group:
-            try:
-                outcomes.append(store_single(platform, lodging))
-            except SilkgateError as exc:
-                outcomes.append(exc)
+    outcomes = store_isolated(platform, [Lodging(caller, p) for _, p in ready])
+    busy = [o for o in outcomes if isinstance(o, Unavailable)]
+    if busy and len(busy) == len(outcomes):
+        raise busy[0]  # nothing stored: the whole batch can be sent again
     out = []
     for (n, p), outcome in zip(ready, outcomes, strict=True):
         if isinstance(outcome, SilkgateError):
-            out.append(
-                BatchLineResult(
-                    line=n,
-                    lrn=p.body.lrn,
-                    outcome="rejected",
-                    errors=[e.as_dict() for e in outcome.errors],
-                )
-            )
+            out.append(_rejected(n, p.body.lrn, outcome))
         else:
             out.append(
                 BatchLineResult(line=n, lrn=p.body.lrn, outcome="accepted", id=outcome[0].id)
             )
     return out
+
+
+def _rejected(n: int, lrn: str | None, exc: SilkgateError) -> BatchLineResult:
+    """A rejected line; an error without field errors is reported against the whole line."""
+    errors = exc.errors or [FieldError("", exc.type_slug, exc.detail or exc.title)]
+    return BatchLineResult(
+        line=n, lrn=lrn, outcome="rejected", errors=[e.as_dict() for e in errors]
+    )
 
 
 def load_visible(s: Session, caller: Caller, decl_id: str) -> tuple[Declaration, View]:
@@ -295,39 +205,13 @@ def load_visible(s: Session, caller: Caller, decl_id: str) -> tuple[Declaration,
 
 def view_out(platform: Platform, caller: Caller, d: Declaration, view: View) -> DeclarationOut:
     """A stored declaration as ``caller`` may see it (pre-arrival: no driver, no lane)."""
-    out = out_from_row({c: getattr(d, c) for c in _OUT_COLUMNS})
+    out = out_from_row({c: getattr(d, c) for c in OUT_COLUMNS})
     if view is View.PRE_ARRIVAL:
         out.pre_arrival = True
         # The lane is the lodging side's control decision: not part of pre-arrival information.
         out.lane = None
         out.data = access.redact(d.payload, platform.settings.share_driver_data_across_border)
     return out
-
-
-_OUT_COLUMNS = (
-    "id", "lrn", "version", "status", "type", "declarant", "crossing_code", "exit_country",
-    "entry_country", "submitted_at", "updated_at", "lane", "payload",
-)  # fmt: skip
-
-
-def out_from_row(d: dict[str, Any]) -> DeclarationOut:
-    """The full view of a declaration row (also used for a row just stored, without a read)."""
-    return DeclarationOut(
-        id=d["id"],
-        lrn=d["lrn"],
-        version=d["version"],
-        status=S(d["status"]),
-        type=d["type"],
-        declarant=d["declarant"],
-        crossing=d["crossing_code"],
-        exit_country=d["exit_country"],
-        entry_country=d["entry_country"],
-        submitted_at=d["submitted_at"],
-        updated_at=d["updated_at"],
-        pre_arrival=False,
-        lane=d["lane"],
-        data=d["payload"],
-    )
 
 
 def amend(

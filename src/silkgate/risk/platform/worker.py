@@ -10,6 +10,7 @@ import weakref
 from time import monotonic
 from typing import TYPE_CHECKING, Any
 
+from silkgate.core.supervise import Supervised
 from silkgate.risk.platform.assessor import Assessor
 
 if TYPE_CHECKING:
@@ -53,27 +54,27 @@ class AssessorWorker:
     ) -> None:
         self.platform = platform
         self.interval = interval if interval is not None else platform.settings.risk_worker_interval
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        # Supervised: should the loop itself fail, it is logged, shown in readiness and restarted.
+        self._supervised = Supervised("silkgate-risk", self.run, pause=5.0)
+        self._stop = self._supervised.stopping
         self.assessed = 0
         #: Pause after a full batch, as a share of its duration (1.0: run at most half the time).
         self.yield_share = yield_share
 
     def start(self) -> None:
-        if self._thread is None:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self.run, name="silkgate-risk", daemon=True)
-            self._thread.start()
+        self._supervised.start()
 
     def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        self._supervised.stop(timeout)
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self._supervised.alive
+
+    def status(self) -> dict[str, Any]:
+        """For readiness: the thread's state (revived first if it is gone) and its count."""
+        self._supervised.ensure_running()
+        return {**self._supervised.status(), "assessed": self.assessed}
 
     def run(self) -> None:
         """Poll until stopped; a failing batch is logged and retried after a pause."""
