@@ -30,7 +30,7 @@ from sqlalchemy import create_engine, select, text
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from silkgate.core.bootstrap import prepare_database  # noqa: E402
+from silkgate.bootstrap import prepare_database  # noqa: E402
 from silkgate.core.platform import Platform  # noqa: E402
 from silkgate.core.settings import Settings  # noqa: E402
 from silkgate.declarations import service as declarations  # noqa: E402

@@ -25,7 +25,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy import create_engine, insert, text
 
-from silkgate.core.bootstrap import prepare_database
+from silkgate.bootstrap import prepare_database
 from silkgate.core.platform import Platform
 from silkgate.core.settings import Settings
 from silkgate.declarations.lodging import new_declaration_id, rows_for

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from silkgate.core.bootstrap import prepare_database
+from silkgate.bootstrap import prepare_database
 from silkgate.core.platform import Platform
 from silkgate.core.settings import Settings
 

@@ -9,11 +9,19 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy import text
 
 from silkgate import __version__
 from silkgate.audit.api import router as audit_router
-from silkgate.core.http import BodySizeLimit, install_error_handlers, problem
+from silkgate.core.errors import Problem
+from silkgate.core.http import (
+    BodySizeLimit,
+    document_problems,
+    install_error_handlers,
+    problem,
+    problem_responses,
+)
 from silkgate.core.platform import Platform
 from silkgate.core.settings import Settings, get_settings
 from silkgate.declarations.api import router as declarations_router
@@ -22,6 +30,11 @@ from silkgate.registry.api import router as registry_router
 from silkgate.risk.platform.api import router as risk_router
 
 API_PREFIX = "/api/v1"
+
+
+class Ready(BaseModel):
+    status: str
+    revision: str | None
 
 
 def create_app(settings: Settings | None = None, platform: Platform | None = None) -> FastAPI:
@@ -73,7 +86,11 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
 
         platform.group_committer = GroupCommitter(platform)
     install_error_handlers(app)
-    app.add_middleware(BodySizeLimit, max_bytes=platform.settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=platform.settings.max_body_bytes,
+        per_path={f"{API_PREFIX}/declarations/batch": platform.settings.max_batch_bytes},
+    )
 
     health = APIRouter(tags=["health"])
 
@@ -84,6 +101,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     @health.get(
         "/health/ready",
         summary="Readiness: the database answers and is migrated; background threads run",
+        responses={200: {"model": Ready}, **problem_responses(503)},
     )
     def readiness(request: Request) -> Any:
         from silkgate.core.migrations import current_revision, head_revision
@@ -140,9 +158,11 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
             title=app.title, version=app.version, description=app.description, routes=app.routes
         )
         components = schema.setdefault("components", {}).setdefault("schemas", {})
-        extra = DeclarationIn.model_json_schema(ref_template="#/components/schemas/{model}")
-        components.update(extra.pop("$defs", {}))
-        components["DeclarationIn"] = extra
+        for model in (DeclarationIn, Problem):
+            extra = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            components.update(extra.pop("$defs", {}))
+            components[model.__name__] = extra
+        document_problems(schema)
         app.openapi_schema = schema
         return schema
 

@@ -30,7 +30,7 @@ app.add_typer(twin_app, name="twin")
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply migrations up to the latest revision and load reference data."""
-    from silkgate.core.bootstrap import prepare_database
+    from silkgate.bootstrap import prepare_database
 
     with platform_session() as platform:
         prepare_database(platform)

@@ -114,7 +114,7 @@ def test_health_needs_no_auth(env: dict[str, Any]) -> None:
         (
             lambda b: b["goods_items"][0].update(gross_mass_kg="heavy"),
             "/goods_items/0/gross_mass_kg",
-            "float_parsing",
+            "float_type",
         ),
         (lambda b: b.pop("invoice"), "/invoice", "required"),
         (
@@ -317,7 +317,7 @@ def test_cursor_pagination_walks_everything_once(env: dict[str, Any]) -> None:
     r = env["client"].post(
         f"{API}/declarations/batch",
         content="\n".join(json.dumps(export_cn_to_kz(f"P-{i}")) for i in range(7)).encode(),
-        headers=auth(env, "cn-broker"),
+        headers={**auth(env, "cn-broker"), "Content-Type": "application/x-ndjson"},
     )
     assert r.json()["accepted"] == 7
     seen: list[str] = []

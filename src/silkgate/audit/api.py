@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Path
 from starlette.concurrency import run_in_threadpool
 
 from silkgate.audit import checkpoints, receipts
 from silkgate.audit.schemas import CheckpointOut, ReceiptOut
-from silkgate.core.http import current_caller, get_platform
+from silkgate.core.http import AUTHENTICATED, get_platform, problem_responses
 from silkgate.core.platform import Platform
+from silkgate.core.text import NoControls
+from silkgate.registry.auth import current_caller
 from silkgate.registry.service import Caller
 
-router = APIRouter(tags=["audit"])
+router = APIRouter(tags=["audit"], responses=AUTHENTICATED)
+
+DeclarationId = Annotated[
+    str, Path(min_length=1, max_length=64, description="declaration id"), NoControls()
+]
 
 
 @router.get(
@@ -32,10 +38,11 @@ async def latest_checkpoint(
 @router.get(
     "/declarations/{declaration_id}/receipt",
     response_model=ReceiptOut,
+    responses=problem_responses(404, 409, 422),
     summary="A signed receipt of what the platform recorded about a declaration",
 )
 async def declaration_receipt(
-    declaration_id: str,
+    declaration_id: DeclarationId,
     platform: Platform = Depends(get_platform),
     caller: Caller = Depends(current_caller),
 ) -> Any:

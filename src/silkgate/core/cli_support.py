@@ -48,7 +48,9 @@ def platform_session(**overrides: object) -> Iterator[Platform]:
     except SilkgateError as exc:
         err_console.print(f"[red]{escape(exc.title)}[/red]: {escape(exc.detail)}")
         for e in exc.errors:
-            err_console.print(f"  {e.field or '/'} [{e.code}] {e.message}", markup=False)
+            err_console.print(
+                f"  {e.field or '(whole input)'} [{e.code}] {e.message}", markup=False
+            )
         raise typer.Exit(1) from None
     except MissingPlatformKey as exc:
         err_console.print(f"[red]{exc}[/red]")

@@ -3,18 +3,34 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, model_serializer
+from pydantic.json_schema import SkipJsonSchema
 
 
 @dataclass(frozen=True)
 class FieldError:
-    """One problem with one field; ``field`` is a JSON pointer into the input."""
+    """One problem with one field; ``field`` is a JSON pointer into the input.
 
-    field: str
+    A problem with the input as a whole (malformed JSON, too large, too many lines) has no
+    field: ``field`` is None and the ``field`` member is left out of the problem document,
+    because the pointer ``""`` (and ``"/"``) would name a part of the input.
+    """
+
+    field: str | None
     code: str
     message: str
 
+    def __post_init__(self) -> None:
+        if self.field == "":
+            object.__setattr__(self, "field", None)
+
     def as_dict(self) -> dict[str, str]:
-        return {"field": self.field, "code": self.code, "message": self.message}
+        out = {"code": self.code, "message": self.message}
+        if self.field is not None:
+            out = {"field": self.field, **out}
+        return out
 
 
 @dataclass
@@ -29,7 +45,7 @@ class SilkgateError(Exception):
 
     def __str__(self) -> str:
         parts = [self.detail or self.title]
-        parts += [f"{e.field or '/'}: {e.message}" for e in self.errors]
+        parts += [f"{e.field or '(whole input)'}: {e.message}" for e in self.errors]
         return "; ".join(parts)
 
 
@@ -83,3 +99,33 @@ def pointer(*parts: str | int) -> str:
     for p in parts:
         out += "/" + str(p).replace("~", "~0").replace("/", "~1")
     return out
+
+
+class ProblemFieldError(BaseModel):
+    """One problem with one input field; ``field`` is absent when the whole input is at fault."""
+
+    field: str | SkipJsonSchema[None] = Field(
+        default=None,
+        description="JSON pointer into the request body (e.g. `/goods_items/0/hs_code`), or "
+        "`/query/<name>`, `/path/<name>`, `/headers/<name>`; absent for the whole input",
+    )
+    code: str = Field(description="machine-readable reason, e.g. `required`, `control_character`")
+    message: str
+
+    @model_serializer(mode="wrap")
+    def _omit_missing_field(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        out: dict[str, Any] = handler(self)
+        if out.get("field") is None:
+            out.pop("field", None)
+        return out
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details with Silkgate's ``errors`` extension."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    errors: list[ProblemFieldError]

@@ -1,27 +1,29 @@
-"""HTTP plumbing: problem-details responses, body-size limit and bearer authentication."""
+"""HTTP plumbing: problem-details responses and their OpenAPI shape, body limits, media types."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.exc import DBAPIError
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from silkgate.core.db import db_problem, is_transient
 from silkgate.core.errors import FieldError, InternalError, SilkgateError, Unavailable, pointer
 from silkgate.core.platform import Platform
-from silkgate.registry.service import Caller, authenticate, cached_caller
+from silkgate.core.validation import describe
 
 log = logging.getLogger("silkgate.api")
 PROBLEM = "application/problem+json"
+JSON = "application/json"
+NDJSON = "application/x-ndjson"
 PROBLEM_BASE = "https://silkgate.dev/problems/"
+FASTAPI_BODY_ERROR = "There was an error parsing the body"
 
 
 def problem(
@@ -65,10 +67,16 @@ def install_error_handlers(app: FastAPI) -> None:
         errors = []
         for err in exc.errors():
             loc = list(err.get("loc", ()))
+            if err.get("type") == "json_invalid":
+                # FastAPI's loc is ("body", character offset): the whole body is at fault
+                at = f" at character {loc[1]}" if len(loc) > 1 else ""
+                errors.append(FieldError(None, "malformed_json", f"not valid JSON{at}"))
+                continue
             if loc and loc[0] == "body":
                 loc = loc[1:]
-            code = "malformed_json" if err.get("type") == "json_invalid" else str(err.get("type"))
-            errors.append(FieldError(pointer(*loc), code, str(err.get("msg"))))
+            elif loc and loc[0] == "header":
+                loc = ["headers", *(str(p).lower() for p in loc[1:])]
+            errors.append(FieldError(pointer(*loc), *describe(err)))
         return problem(
             422,
             "Validation failed",
@@ -80,9 +88,22 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        slug = {401: "unauthorized", 404: "not-found", 405: "method-not-allowed"}.get(
-            exc.status_code, "http-error"
-        )
+        if exc.status_code == 400 and exc.detail == FASTAPI_BODY_ERROR:
+            # FastAPI could not decode the body (e.g. not UTF-8): invalid input like any other
+            return problem(
+                422,
+                "Validation failed",
+                "The request body could not be read.",
+                "validation-failed",
+                [FieldError(None, "malformed_json", "the body is not UTF-8 JSON")],
+                request.url.path,
+            )
+        slug = {
+            401: "unauthorized",
+            404: "not-found",
+            405: "method-not-allowed",
+            415: "unsupported-media-type",
+        }.get(exc.status_code, "http-error")
         return problem(
             exc.status_code,
             str(exc.detail),
@@ -114,19 +135,23 @@ def _problem_of(exc: SilkgateError, request: Request) -> JSONResponse:
 
 
 class BodySizeLimit:
-    """Refuse request bodies larger than the configured limit with a 413 problem."""
+    """Refuse request bodies larger than the limit (``per_path`` overrides it) with a 413."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, per_path: dict[str, int] | None = None
+    ) -> None:
         self.app = app
-        self.max_bytes = max_bytes
+        self.default_max = max_bytes
+        self.per_path = per_path or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes = self.per_path.get(scope.get("path", ""), self.default_max)
         for name, value in scope.get("headers", []):
-            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
-                await self._refuse(scope, receive, send)
+            if name == b"content-length" and value.isdigit() and int(value) > max_bytes:
+                await self._refuse(scope, receive, send, max_bytes)
                 return
         seen = 0
 
@@ -135,22 +160,23 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
+                if seen > max_bytes:
                     raise _TooLarge
             return message
 
         try:
             await self.app(scope, limited, send)
         except _TooLarge:
-            await self._refuse(scope, receive, send)
+            await self._refuse(scope, receive, send, max_bytes)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, max_bytes: int) -> None:
         response = problem(
             413,
             "Payload too large",
-            f"request bodies are limited to {self.max_bytes} bytes",
+            f"request bodies are limited to {max_bytes} bytes",
             "payload-too-large",
-            [FieldError("", "too_large", f"more than {self.max_bytes} bytes")],
+            [FieldError(None, "too_large", f"more than {max_bytes} bytes")],
+            scope.get("path"),
         )
         await response(scope, receive, send)
 
@@ -159,37 +185,79 @@ class _TooLarge(Exception):
     pass
 
 
-_bearer = HTTPBearer(auto_error=False, description="An API key issued with `silkgate key create`.")
-
-
 async def get_platform(request: Request) -> Platform:
     platform: Platform = request.app.state.platform
     return platform
 
 
-async def current_caller(
-    request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
-) -> Caller:
-    """The organization behind the bearer token; 401 problem otherwise."""
-    if credentials is None:
-        raise SilkgateError(
-            "Unauthorized",
-            401,
-            "send Authorization: Bearer <api key>",
-            [FieldError("/headers/authorization", "missing", "no bearer token")],
-            "unauthorized",
-        )
-    platform: Platform = request.app.state.platform
-    # A cached key is answered on the event loop; only a miss goes to the database.
-    caller = cached_caller(platform, credentials.credentials)
-    if caller is None:
-        caller = await run_in_threadpool(authenticate, platform, credentials.credentials)
-    if caller is None:
-        raise SilkgateError(
-            "Unauthorized",
-            401,
-            "unknown, revoked or malformed API key",
-            [FieldError("/headers/authorization", "invalid", "API key not accepted")],
-            "unauthorized",
-        )
-    return caller
+# --------------------------------------------------------------------------- OpenAPI description
+
+
+_PROBLEM_TEXT = {
+    400: "Bad request",
+    401: "Missing, unknown or revoked API key",
+    403: "The organization's roles do not allow this",
+    404: "Not found, or not visible to the caller",
+    409: "Conflicts with stored state (duplicate LRN, wrong lifecycle state)",
+    413: "Request body larger than the limit",
+    415: "Unsupported Content-Type",
+    422: "Invalid input; each error names its field",
+    503: "Not ready",
+}
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries for problem+json answers with the given statuses."""
+    ref = {"$ref": "#/components/schemas/Problem"}
+    return {
+        s: {"description": _PROBLEM_TEXT[s], "content": {PROBLEM: {"schema": ref}}}
+        for s in statuses
+    }
+
+
+#: What every authenticated route can answer with (422 is added where a route takes input).
+AUTHENTICATED = problem_responses(401)
+
+
+def document_problems(schema: dict[str, Any]) -> None:
+    """Describe FastAPI's own 422 answers as the problem+json they really are."""
+    for ops in schema.get("paths", {}).values():
+        for op in ops.values():
+            if not isinstance(op, dict):
+                continue
+            response = op.get("responses", {}).get("422")
+            if response is not None and PROBLEM not in response.get("content", {}):
+                op["responses"]["422"] = problem_responses(422)[422]
+    components = schema.get("components", {}).get("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        components.pop(name, None)
+
+
+def media_type_of(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+def require_media_type(*allowed: str) -> Callable[[Request], Awaitable[None]]:
+    """A dependency refusing a body of another Content-Type with a 415 problem."""
+
+    async def check(request: Request) -> None:
+        got = media_type_of(request)
+        if got not in allowed:
+            raise SilkgateError(
+                "Unsupported media type",
+                415,
+                f"send the body as {' or '.join(allowed)}",
+                [
+                    FieldError(
+                        "/headers/content-type",
+                        "unsupported_media_type",
+                        f"{got or 'no Content-Type'} is not {' or '.join(allowed)}",
+                    )
+                ],
+                "unsupported-media-type",
+            )
+
+    return check
+
+
+require_json = require_media_type(JSON)

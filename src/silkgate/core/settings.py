@@ -65,8 +65,16 @@ class Settings(BaseSettings):
     group_commit: bool = Field(
         default=True, description="Store concurrent API lodgings in shared transactions."
     )
-    max_body_bytes: int = Field(default=5_000_000, gt=0, description="Largest request body.")
-    max_batch_lines: int = Field(default=5_000, gt=0)
+    max_body_bytes: int = Field(
+        default=5_000_000, gt=0, description="Largest request body (except batches)."
+    )
+    max_batch_lines: int = Field(default=5_000, gt=0, description="Lines per JSON Lines batch.")
+    max_batch_bytes: int = Field(
+        default=32_000_000,
+        gt=0,
+        description="Largest JSON Lines batch body: 5,000 demo declarations take about 7.7 MB; "
+        "this leaves room for ~6 kB a line.",
+    )
     page_size_max: int = Field(default=500, gt=0)
     host: str = "127.0.0.1"
     port: int = Field(default=8000, gt=0, lt=65536)

@@ -134,7 +134,7 @@ def _summarise(rows: list[dict[str, Any]]) -> None:
                 table.add_row(
                     str(row["row"]),
                     escape(row["lrn"] or "-"),
-                    escape(e["field"]),
+                    escape(e.get("field") or "(whole input)"),
                     escape(e["code"]),
                     escape(e["message"]),
                 )

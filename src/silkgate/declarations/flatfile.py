@@ -4,13 +4,16 @@ Declaration-level columns (``lrn``, ``exporter.name``, ``crossing.code`` …) ar
 first row of each LRN; item columns start with ``item.`` (``item.hs_code`` …). Rows of one
 declaration are consecutive. List fields (``seals``, ``containers``) hold ``;``-separated values;
 ``container_seals`` holds each container's seals, ``|``-separated, in the same ``;`` order.
-A file the csv module cannot read is refused naming the line.
+A file the csv module cannot read is refused naming the line. Cells of number fields (found
+from the declaration schema) become numbers; a cell that is not one stays text, so validation
+refuses it naming the field, as it would in JSON.
 """
 
 from __future__ import annotations
 
 import csv
 from collections.abc import Iterable, Iterator
+from functools import cache
 from typing import IO, Any
 
 from silkgate.core.errors import FieldError, ValidationFailed
@@ -19,11 +22,49 @@ LIST_FIELDS = {"seals"}
 ITEM_PREFIX = "item."
 
 
-def _set(target: dict[str, Any], path: str, value: str) -> None:
+@cache
+def number_fields() -> dict[str, str]:
+    """Dotted path (items as ``item.…``) → "integer" or "number", from DeclarationIn's schema."""
+    from silkgate.declarations.schemas import DeclarationIn
+
+    schema = DeclarationIn.model_json_schema()
+    defs = schema.get("$defs", {})
+    out: dict[str, str] = {}
+
+    def walk(node: dict[str, Any], prefix: str) -> None:
+        if "$ref" in node:
+            node = defs[node["$ref"].rsplit("/", 1)[-1]]
+        for option in node.get("anyOf", []):
+            walk(option, prefix)
+        kind = node.get("type")
+        if kind in ("integer", "number"):
+            out[prefix] = kind
+        elif kind == "object":
+            for name, sub in node.get("properties", {}).items():
+                walk(sub, f"{prefix}.{name}" if prefix else name)
+        elif kind == "array" and prefix == "goods_items":
+            walk(node["items"], "item")
+
+    walk(schema, "")
+    return out
+
+
+def _number(value: str, kind: str) -> int | float | str:
+    try:
+        return int(value) if kind == "integer" else float(value)
+    except ValueError:
+        return value
+
+
+def _set(target: dict[str, Any], path: str, value: str, full_path: str) -> None:
     parts = path.split(".")
     for p in parts[:-1]:
         target = target.setdefault(p, {})
-    target[parts[-1]] = value.split(";") if parts[-1] in LIST_FIELDS else value
+    kind = number_fields().get(full_path)
+    if parts[-1] in LIST_FIELDS:
+        target[parts[-1]] = value.split(";")
+    else:
+        target[parts[-1]] = _number(value, kind) if kind else value
 
 
 def _declaration_from_rows(rows: list[dict[str, str]]) -> dict[str, Any]:
@@ -41,13 +82,13 @@ def _declaration_from_rows(rows: list[dict[str, str]]) -> dict[str, Any]:
             elif key == "container_seals":
                 continue
             else:
-                _set(head, key, value)
+                _set(head, key, value, key)
     items = []
     for row in rows:
         item: dict[str, Any] = {}
         for key, value in row.items():
             if key and key.startswith(ITEM_PREFIX) and value not in (None, ""):
-                _set(item, key[len(ITEM_PREFIX) :], value)
+                _set(item, key[len(ITEM_PREFIX) :], value, key)
         items.append(item)
     head["goods_items"] = items
     return head

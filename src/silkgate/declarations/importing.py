@@ -8,7 +8,6 @@ still read. JSON that does not parse is passed on as text, so the lodging check 
 from __future__ import annotations
 
 import io
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from silkgate.core.errors import FieldError, ValidationFailed
+from silkgate.core.validation import load_json
 from silkgate.declarations import flatfile
 
 
@@ -85,14 +85,16 @@ def _read_jsonl(raw: bytes, name: str) -> tuple[list[Record], list[Unreadable]]:
             )
             continue
         try:
-            parsed = json.loads(line)
-        except RecursionError:
-            unreadable.append(
-                Unreadable(n, FieldError("", "too_deep", f"{name} line {n} is nested too deeply"))
-            )
-            continue
-        except ValueError:
-            records.append((n, line))  # the lodging check names what is malformed
+            parsed = load_json(line)  # the API's strict reader: repeated keys, NaN refused
+        except ValidationFailed as exc:
+            if any(e.code == "too_deep" for e in exc.errors):
+                unreadable.append(
+                    Unreadable(
+                        n, FieldError(None, "too_deep", f"{name} line {n} is nested too deeply")
+                    )
+                )
+            else:
+                records.append((n, line))  # the lodging check names what is malformed
             continue
         records.append((n, _strip_meta(parsed) if isinstance(parsed, dict) else line))
     return records, unreadable
@@ -113,7 +115,7 @@ def _read_csv(raw: bytes, name: str) -> tuple[list[Record], list[Unreadable]]:
         for start, declaration in flatfile.read_csv(io.StringIO("".join(text), newline="")):
             found.append((start, _strip_meta(declaration)))
     except ValidationFailed as exc:  # the file stops being CSV here: what came before is kept
-        line = exc.errors[0].field.rsplit("/", 1)[-1]
+        line = (exc.errors[0].field or "").rsplit("/", 1)[-1]
         row = int(line) if line.isdigit() else len(text)
         unreadable.append(Unreadable(row, exc.errors[0]))
     # A declaration spans the rows from its first row to the next declaration's first row.

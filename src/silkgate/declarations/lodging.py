@@ -71,7 +71,9 @@ def key_reused() -> ValidationFailed:
     return ValidationFailed(
         [
             FieldError(
-                "/", "idempotency_key_reused", "this Idempotency-Key was used with a different body"
+                "/headers/idempotency-key",
+                "idempotency_key_reused",
+                "this Idempotency-Key was used with a different body",
             )
         ],
         detail="Idempotency-Key reuse with a different request",

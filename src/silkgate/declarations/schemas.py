@@ -3,17 +3,61 @@
 from __future__ import annotations
 
 import datetime as dt
-from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=512)]
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=70)]
-CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
-Mass = Annotated[float, Field(gt=0, allow_inf_nan=False)]
-Amount = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+from silkgate.core.errors import ProblemFieldError
+from silkgate.core.text import NoControls
+from silkgate.core.times import Utc
+
+#: Heaviest load a road vehicle carries: special-permit heavy haul (transformers, presses)
+#: reaches about 200 t; more is not a truck and is refused as an error of entry.
+MAX_MASS_KG = 200_000.0
+#: Largest amount in any currency: a US$100 million load in Iranian rials is ~5e12; above
+#: 1e14 a float also stops holding cents exactly.
+MAX_AMOUNT = 1e14
+MAX_QUANTITY = 1e9
+
+Text = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=512), NoControls()
+]
+ShortText = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=70), NoControls()
+]
+#: Free text where line breaks and tabs are allowed (goods descriptions).
+Description = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=512),
+    NoControls(multiline=True),
+]
+CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$"), NoControls()]
+#: Numbers are JSON numbers: "12" is refused, not converted (``Strict``).
+Mass = Annotated[float, Strict(), Field(gt=0, le=MAX_MASS_KG, allow_inf_nan=False)]
+Amount = Annotated[float, Strict(), Field(ge=0, le=MAX_AMOUNT, allow_inf_nan=False)]
+Quantity = Annotated[float, Strict(), Field(gt=0, le=MAX_QUANTITY, allow_inf_nan=False)]
+
+
+def _bounded(min_length: int, max_length: int) -> StringConstraints:
+    return StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length)
+
+
+Identifier = Annotated[str, _bounded(1, 40), NoControls()]
+CrossingCode = Annotated[str, _bounded(3, 16), NoControls()]
+Plate = Annotated[str, _bounded(2, 15), NoControls()]
+DocumentNumber = Annotated[str, _bounded(3, 30), NoControls()]
+ContainerNumber = Annotated[str, _bounded(11, 13), NoControls()]
+Seal = Annotated[str, _bounded(1, 35), NoControls()]
+Postcode = Annotated[str, _bounded(0, 17), NoControls()]
+TirCarnet = Annotated[str, _bounded(4, 12), NoControls()]
+Unit = Annotated[str, _bounded(1, 6), NoControls()]
+CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$"), NoControls()]
+IncotermCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$"), NoControls()]
+Lrn = Annotated[
+    str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9\-_/.]{0,34}$"), NoControls()
+]
+Count = Annotated[int, Strict(), Field(ge=1, le=100_000)]
 
 
 class DeclarationType(StrEnum):
@@ -42,7 +86,7 @@ class _Strict(BaseModel):
 class Address(_Strict):
     street: Text
     city: ShortText
-    postcode: Annotated[str, StringConstraints(max_length=17)] | None = None
+    postcode: Postcode | None = None
     country: CountryCode
 
 
@@ -50,7 +94,7 @@ class Party(_Strict):
     """Exporter/consignor or importer/consignee: name, business identifier, country, address."""
 
     name: Text
-    identifier: Annotated[str, StringConstraints(min_length=1, max_length=40)]
+    identifier: Identifier
     country: CountryCode
     address: Address
 
@@ -58,7 +102,7 @@ class Party(_Strict):
 class CrossingRef(_Strict):
     """The crossing used and the direction of travel (exit country to entry country)."""
 
-    code: Annotated[str, StringConstraints(min_length=3, max_length=16)]
+    code: CrossingCode
     exit_country: CountryCode
     entry_country: CountryCode
 
@@ -66,9 +110,9 @@ class CrossingRef(_Strict):
 class TransportMeans(_Strict):
     """Border transport means: tractor plate and nationality, optional trailer."""
 
-    tractor_plate: Annotated[str, StringConstraints(min_length=2, max_length=15)]
+    tractor_plate: Plate
     tractor_nationality: CountryCode
-    trailer_plate: Annotated[str, StringConstraints(min_length=2, max_length=15)] | None = None
+    trailer_plate: Plate | None = None
     trailer_nationality: CountryCode | None = None
 
 
@@ -76,39 +120,39 @@ class Driver(_Strict):
     """Personal data: does not cross the border unless configured to."""
 
     name: Text
-    document_number: Annotated[str, StringConstraints(min_length=3, max_length=30)]
+    document_number: DocumentNumber
     document_country: CountryCode | None = None
 
 
 class Container(_Strict):
-    number: Annotated[str, StringConstraints(min_length=11, max_length=13)]
-    seals: list[Annotated[str, StringConstraints(min_length=1, max_length=35)]] = []
+    number: ContainerNumber
+    seals: list[Seal] = Field(default=[], max_length=50)
 
 
 class Invoice(_Strict):
     number: ShortText
     date: dt.date | None = None
-    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
-    incoterm: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+    currency: CurrencyCode
+    incoterm: IncotermCode
     incoterm_place: ShortText | None = None
     total_amount: Amount
 
 
 class Packages(_Strict):
-    count: Annotated[int, Field(ge=1, le=100_000)]
-    kind: Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{2}$")] = Field(
+    count: Count
+    kind: Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{2}$"), NoControls()] = Field(
         default="PK", description="UN/ECE Recommendation 21 package code"
     )
 
 
 class SupplementaryQuantity(_Strict):
-    value: Mass
-    unit: Annotated[str, StringConstraints(min_length=1, max_length=6)]
+    value: Quantity
+    unit: Unit
 
 
 class GoodsItem(_Strict):
-    hs_code: Annotated[str, StringConstraints(pattern=r"^\d{6,10}$")]
-    description: Text
+    hs_code: Annotated[str, StringConstraints(pattern=r"^[0-9]{6,10}$"), NoControls()]
+    description: Description
     origin_country: CountryCode
     packages: Packages
     gross_mass_kg: Mass
@@ -119,16 +163,14 @@ class GoodsItem(_Strict):
 
 
 class Totals(_Strict):
-    packages: Annotated[int, Field(ge=1)]
+    packages: Annotated[int, Strict(), Field(ge=1, le=99_900_000)]
     gross_mass_kg: Mass
 
 
 class DeclarationIn(_Strict):
     """A goods declaration as lodged by a declarant (broker, customs-service company, carrier)."""
 
-    lrn: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9\-_/.]{0,34}$")] = Field(
-        description="Local reference number, unique per declarant (max 35 chars)."
-    )
+    lrn: Lrn = Field(description="Local reference number, unique per declarant (max 35 chars).")
     type: DeclarationType
     exporter: Party
     importer: Party
@@ -138,10 +180,8 @@ class DeclarationIn(_Strict):
     transport: TransportMeans
     driver: Driver | None = None
     containers: list[Container] = Field(default=[], max_length=10)
-    seals: list[Annotated[str, StringConstraints(min_length=1, max_length=35)]] = Field(
-        default=[], max_length=50
-    )
-    tir_carnet: Annotated[str, StringConstraints(min_length=4, max_length=12)] | None = None
+    seals: list[Seal] = Field(default=[], max_length=50)
+    tir_carnet: TirCarnet | None = None
     invoice: Invoice
     goods_items: list[GoodsItem] = Field(min_length=1, max_length=999)
     totals: Totals
@@ -159,8 +199,8 @@ class DeclarationOut(BaseModel):
     crossing: str
     exit_country: str
     entry_country: str
-    submitted_at: datetime
-    updated_at: datetime
+    submitted_at: Utc
+    updated_at: Utc
     pre_arrival: bool = Field(
         default=False, description="True when seen as pre-arrival information by the other side."
     )
@@ -175,7 +215,7 @@ class DeclarationPage(BaseModel):
 
 class VersionOut(BaseModel):
     version: int
-    created_at: datetime
+    created_at: Utc
     created_by: str
     payload_digest: str
     data: dict[str, Any]
@@ -185,11 +225,11 @@ class TransitionIn(_Strict):
     """A customs officer's lifecycle step."""
 
     to: DeclarationStatus
-    reason: Annotated[str, StringConstraints(max_length=500)] | None = None
+    reason: Annotated[str, _bounded(0, 500), NoControls(multiline=True)] | None = None
 
 
 class CancelIn(_Strict):
-    reason: Annotated[str, StringConstraints(min_length=1, max_length=500)]
+    reason: Annotated[str, _bounded(1, 500), NoControls(multiline=True)]
 
 
 class BatchLineResult(BaseModel):
@@ -197,7 +237,7 @@ class BatchLineResult(BaseModel):
     lrn: str | None
     outcome: str  # "accepted" | "rejected"
     id: str | None = None
-    errors: list[dict[str, str]] = []
+    errors: list[ProblemFieldError] = []
 
 
 class BatchReport(BaseModel):
@@ -210,7 +250,7 @@ class AuditEntryOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     seq: int
-    at: datetime
+    at: Utc
     actor: str
     action: str
     entity_type: str

@@ -232,7 +232,7 @@ def amend(
         if S(decl.status) not in BEFORE_ARRIVAL:
             raise Conflict(
                 f"a declaration in state {decl.status} cannot be amended",
-                [FieldError("/status", "wrong_state", decl.status)],
+                [FieldError(None, "wrong_state", f"the declaration is {decl.status}")],
             )
         version = decl.version + 1
         d, v, items = rows_for(p, caller, decl_id, version, now)
@@ -269,7 +269,7 @@ def cancel(platform: Platform, caller: Caller, decl_id: str, reason: str) -> Dec
         if S(decl.status) not in BEFORE_ARRIVAL:
             raise Conflict(
                 f"a declaration in state {decl.status} can no longer be cancelled",
-                [FieldError("/status", "wrong_state", decl.status)],
+                [FieldError(None, "wrong_state", f"the declaration is {decl.status}")],
             )
         return _move(platform, s, caller, decl, S.CANCELLED, reason)
 

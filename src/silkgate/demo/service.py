@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 
 from rich.progress import Progress
 
+from silkgate.bootstrap import prepare_database
 from silkgate.codelists.identifiers import generate_kz_bin, generate_uscc
-from silkgate.core.bootstrap import prepare_database
 from silkgate.core.cli_support import console, err_console
 from silkgate.core.errors import Conflict
 from silkgate.core.platform import Platform

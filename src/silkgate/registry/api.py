@@ -6,9 +6,10 @@ from fastapi import APIRouter, Depends
 from starlette.concurrency import run_in_threadpool
 
 from silkgate.core.errors import Forbidden, NotFound
-from silkgate.core.http import current_caller, get_platform
+from silkgate.core.http import AUTHENTICATED, get_platform, problem_responses, require_json
 from silkgate.core.platform import Platform
 from silkgate.registry import service
+from silkgate.registry.auth import current_caller
 from silkgate.registry.models import Organization
 from silkgate.registry.schemas import (
     CrossingOut,
@@ -19,7 +20,7 @@ from silkgate.registry.schemas import (
 )
 from silkgate.registry.service import Caller
 
-router = APIRouter(tags=["registry"])
+router = APIRouter(tags=["registry"], responses=AUTHENTICATED)
 
 
 @router.get("/member-states", response_model=list[MemberStateOut])
@@ -59,7 +60,7 @@ def organizations(
     return _org_out(service.list_organizations(platform))
 
 
-@router.get("/organizations/me", response_model=OrganizationOut)
+@router.get("/organizations/me", response_model=OrganizationOut, responses=problem_responses(404))
 def me(
     platform: Platform = Depends(get_platform), caller: Caller = Depends(current_caller)
 ) -> OrganizationOut:
@@ -69,7 +70,13 @@ def me(
     raise NotFound("organization")
 
 
-@router.post("/organizations", response_model=OrganizationOut, status_code=201)
+@router.post(
+    "/organizations",
+    response_model=OrganizationOut,
+    status_code=201,
+    responses=problem_responses(403, 409, 413, 415),
+    dependencies=[Depends(require_json)],
+)
 async def create_organization(
     body: OrganizationCreate,
     platform: Platform = Depends(get_platform),

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from silkgate.core.text import NoControls
+from silkgate.core.times import Utc
 
 
 class Role(StrEnum):
@@ -28,15 +31,19 @@ class OrganizationCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    member_id: str = Field(
+    member_id: Annotated[str, NoControls()] = Field(
         min_length=5, max_length=80, description="COUNTRY/CLASS/CODE, e.g. KZ/COM/180240000039"
     )
-    name: str = Field(min_length=1, max_length=200)
-    roles: list[Role] = Field(min_length=1)
-    signing_public_key: str | None = Field(
-        default=None, description="Base64 raw Ed25519 public key (32 bytes)."
+    name: Annotated[str, StringConstraints(strip_whitespace=True), NoControls()] = Field(
+        min_length=1, max_length=200
     )
-    crossings: list[str] = Field(default_factory=list, description="Crossings served (customs).")
+    roles: list[Role] = Field(min_length=1, max_length=len(Role))
+    signing_public_key: Annotated[str, NoControls()] | None = Field(
+        default=None, max_length=64, description="Base64 raw Ed25519 public key (32 bytes)."
+    )
+    crossings: list[Annotated[str, NoControls(), StringConstraints(max_length=16)]] = Field(
+        default_factory=list, max_length=20, description="Crossings served (customs)."
+    )
 
 
 class OrganizationOut(BaseModel):
@@ -50,7 +57,7 @@ class OrganizationOut(BaseModel):
     roles: list[str]
     signing_public_key: str | None
     active: bool
-    created_at: datetime
+    created_at: Utc
     crossings: list[str] = []
 
 
@@ -61,9 +68,9 @@ class ApiKeyOut(BaseModel):
 
     prefix: str
     label: str
-    created_at: datetime
-    last_used_at: datetime | None
-    revoked_at: datetime | None
+    created_at: Utc
+    last_used_at: Utc | None
+    revoked_at: Utc | None
 
 
 class IssuedApiKey(ApiKeyOut):

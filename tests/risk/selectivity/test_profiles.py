@@ -56,12 +56,20 @@ def test_bands_and_lists_round_trip():
     assert profile_from_toml(profile_to_toml(profile)) == profile
 
 
+# text the control-character rule allows: free text keeps tab and line breaks, list items none
+_CONTROLS = "".join(chr(c) for c in [*range(0x20), *range(0x7F, 0xA0)])
+_FREE = st.characters(
+    blacklist_categories=("Cs",), blacklist_characters=_CONTROLS
+) | st.sampled_from("\t\n\r")
+_LINE = st.characters(blacklist_categories=("Cs",), blacklist_characters=_CONTROLS)
+
+
 @given(
-    description=st.text(min_size=1, max_size=80).filter(lambda s: s.strip() != ""),
-    items=st.lists(st.text(max_size=20), max_size=5),
+    description=st.text(_FREE, min_size=1, max_size=80).filter(lambda s: s.strip() != ""),
+    items=st.lists(st.text(_LINE, max_size=20), max_size=5),
 )
 @settings(max_examples=100, deadline=None)
-def test_any_text_survives_the_round_trip(description, items):
+def test_any_allowed_text_survives_the_round_trip(description, items):
     base = profile_from_toml(MINIMAL)
     crit = base.criteria[0].model_copy(update={"description": description})
     profile = base.model_copy(

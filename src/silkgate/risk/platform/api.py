@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from silkgate.core.http import current_caller, get_platform
+from silkgate.core.http import (
+    AUTHENTICATED,
+    JSON,
+    get_platform,
+    media_type_of,
+    problem_responses,
+    require_json,
+    require_media_type,
+)
 from silkgate.core.platform import Platform
+from silkgate.core.text import NoControls
+from silkgate.registry.auth import current_caller
 from silkgate.registry.service import Caller
 from silkgate.risk.platform import profiles as profile_service
 from silkgate.risk.platform import service as declaration_risk
@@ -22,14 +32,20 @@ from silkgate.risk.platform.schemas import (
 )
 from silkgate.risk.selectivity.schemas import Direction
 
-router = APIRouter(tags=["risk"])
+router = APIRouter(tags=["risk"], responses=AUTHENTICATED)
 
 TOML_TYPES = ("application/toml", "text/toml", "text/x-toml")
+DeclarationId = Annotated[
+    str, Path(min_length=1, max_length=64, description="declaration id"), NoControls()
+]
+Office = Annotated[
+    str, Path(min_length=1, max_length=64, description="customs office code"), NoControls()
+]
 _PROFILE_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "content": {
-            "application/json": {"schema": {"type": "object"}},
+            JSON: {"schema": {"type": "object"}},
             "application/toml": {"schema": {"type": "string"}},
         },
         "description": "A selectivity profile (see docs/risk.md) as JSON or TOML; office and "
@@ -41,10 +57,11 @@ _PROFILE_BODY: dict[str, Any] = {
 @router.get(
     "/declarations/{declaration_id}/risk",
     response_model=AssessmentOut,
+    responses=problem_responses(404),
     summary="The risk assessment of a declaration (customs of the lodging side)",
 )
 def get_assessment(
-    declaration_id: str,
+    declaration_id: DeclarationId,
     platform: Platform = Depends(get_platform),
     caller: Caller = Depends(current_caller),
 ) -> AssessmentOut:
@@ -54,10 +71,12 @@ def get_assessment(
 @router.post(
     "/declarations/{declaration_id}/lane",
     response_model=AssessmentOut,
+    responses=problem_responses(404, 409, 413, 415),
+    dependencies=[Depends(require_json)],
     summary="Override the lane, with a reason (customs of the lodging side; audited)",
 )
 def override_lane(
-    declaration_id: str,
+    declaration_id: DeclarationId,
     body: LaneOverrideIn,
     platform: Platform = Depends(get_platform),
     caller: Caller = Depends(current_caller),
@@ -69,10 +88,12 @@ def override_lane(
     "/declarations/{declaration_id}/inspection",
     response_model=InspectionOut,
     status_code=201,
+    responses=problem_responses(404, 409, 413, 415),
+    dependencies=[Depends(require_json)],
     summary="Record the outcome of an inspection (customs of the lodging side; audited)",
 )
 def record_inspection(
-    declaration_id: str,
+    declaration_id: DeclarationId,
     body: InspectionIn,
     platform: Platform = Depends(get_platform),
     caller: Caller = Depends(current_caller),
@@ -83,10 +104,11 @@ def record_inspection(
 @router.get(
     "/declarations/{declaration_id}/inspection",
     response_model=InspectionOut,
+    responses=problem_responses(404),
     summary="The recorded inspection result (customs of the lodging side)",
 )
 def get_inspection(
-    declaration_id: str,
+    declaration_id: DeclarationId,
     platform: Platform = Depends(get_platform),
     caller: Caller = Depends(current_caller),
 ) -> InspectionOut:
@@ -96,10 +118,11 @@ def get_inspection(
 @router.get(
     "/risk/profiles/{office}",
     response_model=list[ProfileVersionOut],
+    responses=problem_responses(403, 404),
     summary="Stored profile versions of an office (its customs only)",
 )
 def profile_versions(
-    office: str,
+    office: Office,
     platform: Platform = Depends(get_platform),
     caller: Caller = Depends(current_caller),
 ) -> list[ProfileVersionOut]:
@@ -116,13 +139,17 @@ def _wants_toml(request: Request, fmt: str | None) -> bool:
 @router.get(
     "/risk/profiles/{office}/{direction}",
     response_model=ProfileOut,
+    responses={
+        200: {"content": {"application/toml": {"schema": {"type": "string"}}}},
+        **problem_responses(403, 404),
+    },
     summary="The profile in force (or a version) as JSON, or TOML with Accept: application/toml",
 )
 def get_profile(
-    office: str,
+    office: Office,
     direction: Direction,
     request: Request,
-    version: int | None = Query(default=None, ge=1),
+    version: int | None = Query(default=None, ge=1, le=2**31 - 1),
     format: str | None = Query(default=None, pattern="^(json|toml)$"),
     platform: Platform = Depends(get_platform),
     caller: Caller = Depends(current_caller),
@@ -137,19 +164,20 @@ def get_profile(
     "/risk/profiles/{office}/{direction}",
     response_model=ProfileOut,
     openapi_extra=_PROFILE_BODY,
+    responses=problem_responses(403, 404, 413, 415),
+    dependencies=[Depends(require_media_type(JSON, *TOML_TYPES))],
     summary="Store a new version of the profile (JSON or TOML; bad rules are refused with "
     "their position)",
 )
 async def put_profile(
-    office: str,
+    office: Office,
     direction: Direction,
     request: Request,
     platform: Platform = Depends(get_platform),
     caller: Caller = Depends(current_caller),
 ) -> ProfileOut:
     raw = await request.body()
-    content_type = request.headers.get("content-type", "")
-    toml = any(t in content_type for t in TOML_TYPES)
+    toml = media_type_of(request) in TOML_TYPES
     return await run_in_threadpool(
         profile_service.save_for, platform, caller, office, direction.value, raw, toml
     )

@@ -8,7 +8,6 @@ built-in default (``records.default_profile``: random selection only) applies.
 
 from __future__ import annotations
 
-import json
 import tomllib
 from datetime import UTC, datetime
 from typing import Any
@@ -21,7 +20,7 @@ from silkgate.audit.service import AuditEvent
 from silkgate.core.errors import FieldError, NotFound, ValidationFailed, pointer
 from silkgate.core.platform import Platform
 from silkgate.core.signing import canonical_json, sha256_hex
-from silkgate.core.validation import field_errors
+from silkgate.core.validation import field_errors, load_json
 from silkgate.registry.service import Caller
 from silkgate.risk.platform.models import RiskProfile
 from silkgate.risk.platform.offices import offices, require_office
@@ -42,15 +41,24 @@ def _check_office(office: str, direction: str) -> None:
 
 def parse_body(raw: bytes | str, as_toml: bool) -> dict[str, Any]:
     """A profile body as a dict, from TOML or JSON; syntax errors become field errors."""
-    text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
-    try:
-        data = tomllib.loads(text) if as_toml else json.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ValidationFailed([FieldError("", "toml_syntax", f"TOML syntax: {exc}")]) from exc
-    except ValueError as exc:
-        raise ValidationFailed([FieldError("", "malformed_json", f"JSON: {exc}")]) from exc
+    if not as_toml:
+        data = load_json(raw)
+    else:
+        try:
+            text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+            data = tomllib.loads(text)
+        except UnicodeDecodeError as exc:
+            raise ValidationFailed(
+                [FieldError(None, "encoding", f"not UTF-8: {exc.reason} at byte {exc.start}")]
+            ) from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ValidationFailed(
+                [FieldError(None, "toml_syntax", f"TOML syntax: {exc}")]
+            ) from exc
+        except RecursionError:
+            raise ValidationFailed([FieldError(None, "too_deep", "nested too deeply")]) from None
     if not isinstance(data, dict):
-        raise ValidationFailed([FieldError("", "type", "a profile is an object (table)")])
+        raise ValidationFailed([FieldError(None, "type", "a profile is an object (table)")])
     return data
 
 

@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints
 
+from silkgate.core.text import NoControls
+from silkgate.core.times import Utc
 from silkgate.risk.selectivity.schemas import Lane
 
-
-def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
-#: A time read back from the database (SQLite returns it without its UTC offset).
-Utc = Annotated[datetime, AfterValidator(_utc)]
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=500)]
+Reason = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=3, max_length=500),
+    NoControls(multiline=True),
+]
 
 
 class _Strict(BaseModel):
@@ -93,13 +91,19 @@ class FindingKind(StrEnum):
 
 class Finding(_Strict):
     kind: FindingKind
-    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
-    item: int | None = Field(default=None, ge=1, description="goods item number, if one")
+    text: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=1000),
+        NoControls(multiline=True),
+    ]
+    item: Annotated[int, Strict()] | None = Field(
+        default=None, ge=1, le=999, description="goods item number, if one"
+    )
 
 
 class Duties(_Strict):
-    amount: float = Field(ge=0, allow_inf_nan=False)
-    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+    amount: Annotated[float, Strict()] = Field(ge=0, le=1e14, allow_inf_nan=False)
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$"), NoControls()]
 
 
 class InspectionIn(_Strict):
@@ -108,7 +112,14 @@ class InspectionIn(_Strict):
     outcome: Literal["no_discrepancy", "discrepancy"]
     findings: list[Finding] = Field(default_factory=list, max_length=100)
     additional_duties: Duties | None = None
-    note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)] | None = None
+    note: (
+        Annotated[
+            str,
+            StringConstraints(strip_whitespace=True, max_length=4000),
+            NoControls(multiline=True),
+        ]
+        | None
+    ) = None
 
 
 class InspectionOut(BaseModel):

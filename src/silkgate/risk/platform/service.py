@@ -108,7 +108,7 @@ def override_lane(
         if S(decl.status) not in OVERRIDABLE:
             raise Conflict(
                 f"the lane of a declaration in state {decl.status} cannot be changed",
-                [FieldError("/status", "wrong_state", decl.status)],
+                [FieldError(None, "wrong_state", f"the declaration is {decl.status}")],
             )
         found = _assessment(s, decl, lock=True)
         if found is None:
@@ -213,7 +213,7 @@ def record_inspection(
         if S(decl.status) in NOT_INSPECTABLE:
             raise Conflict(
                 f"a declaration in state {decl.status} cannot have an inspection result",
-                [FieldError("/status", "wrong_state", decl.status)],
+                [FieldError(None, "wrong_state", f"the declaration is {decl.status}")],
             )
         errors = _inspection_errors(body, decl.item_count)
         if errors:

@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from silkgate.core.validation import describe
 from silkgate.risk.selectivity.schemas import SelectivityProfile
 
 
@@ -27,7 +28,7 @@ def _validation_problems(exc: ValidationError) -> list[str]:
     problems = []
     for err in exc.errors():
         where = ".".join(str(p) for p in err["loc"]) or "profile"
-        msg = err["msg"].removeprefix("Value error, ")
+        msg = describe(err)[1].removeprefix("Value error, ")
         problems.append(f"{where}: {msg}")
     return problems
 
@@ -45,8 +46,12 @@ def profile_from_toml(text: str) -> SelectivityProfile:
 
 
 def load_profile(path: str | Path) -> SelectivityProfile:
-    """Read a profile from a TOML file."""
-    return profile_from_toml(Path(path).read_text(encoding="utf-8"))
+    """Read a profile from a TOML file (UTF-8; another encoding is a ProfileError)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ProfileError([f"{path}: not UTF-8 ({exc.reason} at byte {exc.start})"]) from None
+    return profile_from_toml(text)
 
 
 def profile_to_toml(profile: SelectivityProfile) -> str:

@@ -9,9 +9,11 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from silkgate.core.text import Line, MultiLine, NoControls
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"
 
@@ -60,15 +62,15 @@ class Direction(StrEnum):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class Criterion(_Strict):
     """A named rule: declarations matching ``when`` go to ``lane`` with probability ``percent``."""
 
-    name: str = Field(pattern=NAME_PATTERN)
-    description: str = Field(min_length=1, max_length=500)
-    when: str = Field(min_length=1, max_length=4000)
+    name: Annotated[str, NoControls()] = Field(pattern=NAME_PATTERN)
+    description: MultiLine = Field(min_length=1, max_length=500)
+    when: MultiLine = Field(min_length=1, max_length=4000)
     lane: Lane
     percent: float = Field(default=100.0, gt=0, le=100)
     enabled: bool = True
@@ -84,8 +86,8 @@ class Criterion(_Strict):
 class ValueBand(_Strict):
     """Minimum and maximum unit value for an HS6 (and origin; ``*`` for any origin)."""
 
-    hs6: str = Field(pattern=r"^\d{6}$")
-    origin: str = Field(default="*", pattern=r"^(\*|[A-Z]{2})$")
+    hs6: Line = Field(pattern=r"^[0-9]{6}$")
+    origin: Line = Field(default="*", pattern=r"^(\*|[A-Z]{2})$")
     min_per_kg: float | None = Field(default=None, ge=0)
     max_per_kg: float | None = Field(default=None, gt=0)
     min_per_unit: float | None = Field(default=None, ge=0)
@@ -110,7 +112,9 @@ class ValueControls(_Strict):
     enabled: bool = True
     lane: Lane = Lane.YELLOW
     percent: float = Field(default=100.0, gt=0, le=100)
-    description: str = "Unit value outside the usual band for this commodity and origin"
+    description: MultiLine = Field(
+        default="Unit value outside the usual band for this commodity and origin", max_length=500
+    )
     method: Literal["tukey", "quantile"] = "tukey"
     low_quantile: float = Field(default=0.02, ge=0, lt=0.5)
     high_quantile: float = Field(default=0.98, gt=0.5, le=1)
@@ -143,12 +147,12 @@ class ModelSelection(_Strict):
     """Model top-ups: lanes are filled with the highest scores up to a rate or daily capacity."""
 
     enabled: bool = True
-    model_id: str | None = None
+    model_id: Line | None = Field(default=None, max_length=128)
     rates: dict[Lane, float] = Field(
         default_factory=lambda: {Lane.RED: 3.0, Lane.YELLOW: 5.0},
         description="expected share of declarations per lane, in percent, criteria included",
     )
-    daily_capacity: dict[Lane, int] = Field(default_factory=dict)
+    daily_capacity: dict[Lane, Annotated[int, Field(le=2**31 - 1)]] = Field(default_factory=dict)
     exploration: float = Field(default=0.10, ge=0, le=1)
     exploration_strategy: Literal["random", "uncertainty"] = "random"
 
@@ -177,16 +181,21 @@ _LIST_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 class SelectivityProfile(_Strict):
     """The selectivity set-up of one customs office and direction, at one version."""
 
-    office: str = Field(min_length=1, max_length=64)
+    office: Line = Field(min_length=1, max_length=64)
     direction: Direction = Direction.IMPORT
-    version: int = Field(default=1, ge=1)
-    description: str = ""
+    version: int = Field(default=1, ge=1, le=2**31 - 1)
+    description: MultiLine = Field(default="", max_length=4000)
     valid_from: date | None = None
-    seed: int = Field(default=0, description="salt for reproducible percentage and random draws")
-    extra_fields: list[str] = Field(
+    seed: int = Field(
+        default=0,
+        ge=-(2**63),
+        le=2**63 - 1,
+        description="salt for reproducible percentage and random draws",
+    )
+    extra_fields: list[Annotated[Line, Field(max_length=64)]] = Field(
         default_factory=list, description="extra text fields rules may read (from the mapping)"
     )
-    lists: dict[str, list[str]] = Field(default_factory=dict)
+    lists: dict[Line, list[Annotated[Line, Field(max_length=256)]]] = Field(default_factory=dict)
     criteria: list[Criterion] = Field(default_factory=list)
     value_controls: ValueControls = Field(default_factory=ValueControls)
     random: RandomSelection = Field(default_factory=RandomSelection)

@@ -1,0 +1,80 @@
+"""Schemathesis over the whole API, on both databases: no server errors, and every response
+(status, content type, body) as the OpenAPI document describes it.
+
+Schemathesis' pytest loader does not run under pytest 9, so each operation's strategy is run
+with Hypothesis directly: positive and negative cases, a few examples each, derandomized.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from typing import Any
+
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from hypothesis.errors import Unsatisfiable
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from silkgate.app import create_app
+from silkgate.core.platform import Platform
+from tests.factories import export_cn_to_kz, seeded, tokens
+
+CHECKS = [
+    not_a_server_error,
+    response_schema_conformance,
+    status_code_conformance,
+    content_type_conformance,
+]
+EXAMPLES = 8
+# the batch body is documented as a string of JSON Lines: sent as text
+schemathesis.serializer.alias("application/x-ndjson", "text/plain")
+
+
+def _run(operation: Any, mode: GenerationMode, headers: dict[str, str]) -> None:
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(case=operation.as_strategy(generation_mode=mode))
+    def run(case: schemathesis.Case) -> None:
+        case.call_and_validate(headers=headers, checks=CHECKS)
+
+    # an operation without parameters has no negative cases: nothing to break
+    with contextlib.suppress(Unsatisfiable):
+        run()
+
+
+def test_api_answers_as_documented(platform: Platform) -> None:
+    ids = seeded(platform)
+    keys = tokens(platform, ids)
+    app = create_app(platform=platform)
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+    broker = {"Authorization": f"Bearer {keys['cn-broker']}"}
+    customs = {"Authorization": f"Bearer {keys['cn-customs']}"}
+    # something to find: a lodged declaration the broker owns
+    from fastapi.testclient import TestClient
+
+    TestClient(app).post("/api/v1/declarations", json=export_cn_to_kz("ST-1"), headers=broker)
+    failures: list[str] = []
+    started = time.monotonic()
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        # risk routes belong to customs; everything else is tried as a declarant
+        headers = customs if "risk" in (schema.get_tags(operation) or []) else broker
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+            try:
+                _run(operation, mode, headers)
+            except (Exception, BaseExceptionGroup) as exc:  # report every operation's failures
+                failures.append(f"{operation.label} [{mode.value}]: {exc}")
+    assert not failures, "\n\n".join(failures)
+    assert time.monotonic() - started < 120, "keep the run bounded: lower EXAMPLES"
