@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from sqlalchemy import text
 
 from silkgate import __version__
+from silkgate.audit.api import router as audit_router
 from silkgate.core.errors import Problem
 from silkgate.core.http import (
     BodySizeLimit,
@@ -27,11 +28,11 @@ from silkgate.declarations.api import router as declarations_router
 from silkgate.declarations.schemas import DeclarationIn
 from silkgate.exchange.api import router as exchange_router
 from silkgate.gates.api import router as gates_router
+from silkgate.gates.schemas import GateEventIn
 from silkgate.queue.api import public_router as queue_public_router
 from silkgate.queue.api import rate_limited_response
 from silkgate.queue.api import router as queue_router
 from silkgate.queue.limits import RateLimited
-from silkgate.gates.schemas import GateEventIn
 from silkgate.registry.api import router as registry_router
 from silkgate.risk.platform.api import router as risk_router
 
@@ -64,12 +65,21 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
             deliverer = DeliveryWorker(platform)
             deliverer.start()
         app.state.exchange_worker = deliverer
+        checkpointer = None
+        if platform.settings.audit_checkpoints:
+            from silkgate.audit.checkpoints import CheckpointWorker
+
+            checkpointer = CheckpointWorker(platform)
+            checkpointer.start()
+        app.state.checkpoint_worker = checkpointer
         try:
             yield
         finally:
             grace = platform.settings.shutdown_grace
             if deliverer is not None:
                 deliverer.stop(grace)
+            if checkpointer is not None:
+                checkpointer.stop(grace)
             if worker is not None:
                 worker.stop(grace)
             if platform.group_committer is not None:
@@ -152,6 +162,9 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
         deliverer = getattr(request.app.state, "exchange_worker", None)
         if deliverer is not None:
             out["exchange_worker"] = deliverer.status()
+        checkpointer = getattr(request.app.state, "checkpoint_worker", None)
+        if checkpointer is not None:
+            out["audit_checkpoints"] = checkpointer.status()
         return out
 
     api = APIRouter(prefix=API_PREFIX)
@@ -163,6 +176,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     api.include_router(queue_public_router)
     api.include_router(gates_router)
     api.include_router(exchange_router)
+    api.include_router(audit_router)
     app.include_router(api)
 
     def openapi() -> dict[str, Any]:

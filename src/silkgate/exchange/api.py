@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from silkgate.core.http import get_platform, problem_responses
+from silkgate.core.http import AUTHENTICATED, get_platform, problem_responses, require_json
 from silkgate.core.platform import Platform
 from silkgate.exchange import service
 from silkgate.exchange.schemas import (
@@ -25,7 +25,7 @@ from silkgate.exchange.schemas import (
 from silkgate.registry.auth import current_caller
 from silkgate.registry.service import Caller
 
-router = APIRouter(prefix="/exchange", tags=["exchange"])
+router = APIRouter(prefix="/exchange", tags=["exchange"], responses=AUTHENTICATED)
 SSE_POLL_SECONDS = 0.25
 
 
@@ -34,6 +34,8 @@ SSE_POLL_SECONDS = 0.25
     response_model=SubscriptionOut,
     status_code=201,
     summary="Register a webhook for this organization's messages",
+    responses=problem_responses(413, 415),
+    dependencies=[Depends(require_json)],
 )
 async def subscribe(
     body: SubscriptionIn,

@@ -204,6 +204,8 @@ async def reschedule(
 @router.put(
     "/stages",
     response_model=StageOut,
+    responses=problem_responses(403, 413, 415),
+    dependencies=_JSON,
     summary="Set the border stage's concurrent capacity (exit-side officials); calls trucks",
 )
 async def set_stage(
@@ -214,15 +216,15 @@ async def set_stage(
 
 def _move_route(what: str, summary: str) -> None:
     @router.post(f"/bookings/{{booking_id}}/{what.replace('_', '-')}", response_model=QueuePosition,
-                 summary=summary, name=f"queue_{what}")  # fmt: skip
+                 summary=summary, name=f"queue_{what}", responses=_WRITE,
+                 dependencies=_JSON)  # fmt: skip
     async def _move(
         booking_id: BookingId,
-        body: ArrivalIn | None = None,
+        body: ArrivalIn,
         platform: Platform = Depends(get_platform),
         caller: Caller = Depends(org_limited),
     ) -> QueuePosition:
-        at = body.at if body is not None else None
-        return await run_in_threadpool(waiting.move, platform, caller, booking_id, what, at)
+        return await run_in_threadpool(waiting.move, platform, caller, booking_id, what, body.at)
 
 
 _move_route("check_in", "The truck is in the waiting area (exit-side officials)")
@@ -233,6 +235,7 @@ _move_route("exit", "The truck left the border stage: its place frees, next truc
 @router.get(
     "/bookings/{booking_id}/position",
     response_model=QueuePosition,
+    responses=problem_responses(404),
     summary="Position in the waiting area and the estimated call time",
 )
 async def queue_position(

@@ -308,6 +308,6 @@ class QueuePosition(BaseModel):
     booking_id: str
     state: str
     position: int | None
-    called_at: datetime | None
-    estimated_call_at: datetime | None
+    called_at: dt.datetime | None
+    estimated_call_at: dt.datetime | None
     calls_per_hour: float
