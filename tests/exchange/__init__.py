@@ -1,0 +1,1 @@
+"""Test package (unique module names: several areas have a test_api.py)."""
