@@ -162,3 +162,14 @@ def test_gate_events_check_in_and_free_the_stage(env: Env) -> None:
         assert s.get(WaitingTruck, a).state == "left"  # type: ignore[union-attr]
         assert s.get(WaitingTruck, b).state == "called"  # type: ignore[union-attr]
         assert s.get(Booking, b).status == "called"  # type: ignore[union-attr]
+
+
+def test_ratios_setting_is_checked() -> None:
+    from pydantic import ValidationError
+
+    from silkgate.core.settings import Settings
+
+    with pytest.raises(ValidationError, match="unknown call-forward class"):
+        Settings(database_url="sqlite://", demo_mode=True, queue_callforward_ratios={"vip": 1})
+    with pytest.raises(ValidationError, match="at least one"):
+        Settings(database_url="sqlite://", demo_mode=True, queue_callforward_ratios={"aeo": 0})

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEMO_API_KEY_PEPPER = "silkgate-demo-pepper-not-for-production"
@@ -178,6 +178,17 @@ class Settings(BaseSettings):
         default=5.0, gt=0, le=60, description="HTTP timeout of one webhook delivery."
     )
     exchange_batch: int = Field(default=50, gt=0, le=1000, description="Deliveries per poll.")
+
+    @field_validator("queue_callforward_ratios")
+    @classmethod
+    def _known_classes(cls, v: dict[str, int]) -> dict[str, int]:
+        known = ("priority_aeo_tir", "priority", "aeo", "regular")
+        unknown = sorted(set(v) - set(known))
+        if unknown:
+            raise ValueError(f"unknown call-forward class {', '.join(unknown)}; use {known}")
+        if any(n < 0 for n in v.values()) or sum(v.values()) == 0:
+            raise ValueError("ratios are whole numbers ≥ 0, at least one above 0")
+        return v
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:
