@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from sqlalchemy import text
 
 from silkgate import __version__
+from silkgate.audit.api import router as audit_router
 from silkgate.core.errors import Problem
 from silkgate.core.http import (
     BodySizeLimit,
@@ -54,10 +55,19 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
             worker = AssessorWorker(platform)
             worker.start()
         app.state.risk_worker = worker
+        checkpointer = None
+        if platform.settings.audit_checkpoints:
+            from silkgate.audit.checkpoints import CheckpointWorker
+
+            checkpointer = CheckpointWorker(platform)
+            checkpointer.start()
+        app.state.checkpoint_worker = checkpointer
         try:
             yield
         finally:
             grace = platform.settings.shutdown_grace
+            if checkpointer is not None:
+                checkpointer.stop(grace)
             if worker is not None:
                 worker.stop(grace)
             if platform.group_committer is not None:
@@ -137,6 +147,9 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
         worker = getattr(request.app.state, "risk_worker", None)
         if worker is not None:
             out["risk_worker"] = worker.status()
+        checkpointer = getattr(request.app.state, "checkpoint_worker", None)
+        if checkpointer is not None:
+            out["audit_checkpoints"] = checkpointer.status()
         return out
 
     api = APIRouter(prefix=API_PREFIX)
@@ -144,6 +157,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     api.include_router(registry_router)
     api.include_router(declarations_router)
     api.include_router(risk_router)
+    api.include_router(audit_router)
     api.include_router(queue_router)
     api.include_router(queue_public_router)
     app.include_router(api)

@@ -46,16 +46,32 @@ def platform_key_generate(
     """Create the platform signing key file (owner-readable only)."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from silkgate.core.signing import platform_key_path, public_key_b64, write_private_key_file
+    from silkgate.core.signing import (
+        configured_platform_key,
+        pin_public_key,
+        platform_key_path,
+        public_key_b64,
+        write_private_key_file,
+    )
 
     settings = load_settings()
     path = platform_key_path(settings)
     if path.exists() and not force:
         console.print(f"[red]{path} exists[/red]; use --force to replace it")
         raise typer.Exit(1)
+    pinned = settings.verify_keys_path
+    old = configured_platform_key(settings) if path.exists() else None
+    if old is not None:  # rotation: entries signed with the old key must still verify
+        pin_public_key(pinned, public_key_b64(old))
     key = Ed25519PrivateKey.generate()
     write_private_key_file(path, key)
-    console.print(f"wrote {path}; public key {public_key_b64(key)}")
+    pin_public_key(pinned, public_key_b64(key))
+    console.print(f"wrote {path}; public key {public_key_b64(key)}", markup=False)
+    console.print(
+        f"pinned in {pinned} (keep a copy outside this machine; audit verify trusts only "
+        "pinned keys)",
+        markup=False,
+    )
 
 
 @app.command("serve")

@@ -5,8 +5,10 @@ from __future__ import annotations
 from sqlalchemy import update
 from typer.testing import CliRunner
 
+from silkgate.audit.keys import trusted_keys
 from silkgate.audit.models import AuditEntry
-from silkgate.audit.service import verify_chain, verify_log
+from silkgate.audit.service import verify_chain
+from silkgate.audit.verify import verify_all
 from silkgate.core.platform import Platform
 from silkgate.declarations import service as declarations
 from tests.factories import caller, export_cn_to_kz, seeded
@@ -21,8 +23,8 @@ def _lodge_some(platform: Platform, n: int = 3) -> None:
 
 def test_intact_chain_verifies(platform: Platform) -> None:
     _lodge_some(platform)
-    total, result = verify_log(platform.db)
-    assert result.ok and result.checked == total > 6
+    outcome = verify_all(platform)
+    assert outcome.ok and outcome.chain.checked > 6
 
 
 def test_tampered_row_is_found_and_named(platform: Platform) -> None:
@@ -30,7 +32,7 @@ def test_tampered_row_is_found_and_named(platform: Platform) -> None:
     with platform.db.session() as s:
         s.execute(update(AuditEntry).where(AuditEntry.seq == 5).values(actor="someone-else"))
     with platform.db.session() as s:
-        result = verify_chain(s)
+        result = verify_chain(s, trusted_keys(platform.settings))
     assert not result.ok and result.broken_seq == 5 and result.checked == 4
 
 
@@ -39,7 +41,7 @@ def test_rehashed_row_still_fails_on_signature_or_link(platform: Platform) -> No
     with platform.db.session() as s:
         s.execute(update(AuditEntry).where(AuditEntry.seq == 3).values(entry_hash="f" * 64))
     with platform.db.session() as s:
-        result = verify_chain(s)
+        result = verify_chain(s, trusted_keys(platform.settings))
     assert result.broken_seq == 3
 
 
@@ -48,7 +50,7 @@ def test_deleted_row_is_found(platform: Platform) -> None:
     with platform.db.session() as s:
         s.query(AuditEntry).filter(AuditEntry.seq == 2).delete()
     with platform.db.session() as s:
-        assert verify_chain(s).broken_seq == 2
+        assert verify_chain(s, trusted_keys(platform.settings)).broken_seq == 2
 
 
 def test_cli_verify_exits_non_zero_naming_entry(platform: Platform, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -66,26 +68,3 @@ def test_cli_verify_exits_non_zero_naming_entry(platform: Platform, monkeypatch)
     bad = runner.invoke(app, ["audit", "verify"])
     assert bad.exit_code == 1
     assert "entry 4" in bad.output
-
-
-def test_edited_declaration_is_found_by_verify(platform: Platform, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from silkgate.cli import app
-    from silkgate.declarations.models import DeclarationVersion
-    from silkgate.declarations.reading import verify_versions
-
-    _lodge_some(platform)
-    assert verify_versions(platform).checked == 3
-    with platform.db.session() as s:
-        v = s.query(DeclarationVersion).order_by(DeclarationVersion.declaration_id).first()
-        assert v is not None
-        payload = dict(v.payload)
-        payload["invoice"] = {**payload["invoice"], "total_amount": 1.0}
-        v.payload = payload
-        target = v.declaration_id
-    result = verify_versions(platform)
-    assert result.broken is not None and target in result.broken
-    monkeypatch.setenv("SILKGATE_DATABASE_URL", platform.settings.database_url)
-    monkeypatch.setenv("SILKGATE_DEMO_MODE", "true")
-    monkeypatch.setenv("SILKGATE_DATA_DIR", str(platform.settings.data_dir))
-    out = CliRunner().invoke(app, ["audit", "verify"])
-    assert out.exit_code == 1 and target in out.output

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from silkgate.audit.service import verify_log
+from silkgate.audit.verify import verify_all
 from silkgate.core.platform import Platform
 from silkgate.declarations.models import Declaration
-from silkgate.declarations.reading import verify_versions
 from silkgate.demo.service import run_demo_setup
 from silkgate.registry.service import authenticate
 from silkgate.risk.platform.models import InspectionResult
@@ -28,5 +27,7 @@ def test_demo_setup_gives_lanes_inspections_and_keys(platform: Platform) -> None
     assert released and released > 60
     assert inspections is not None and inspections >= 1
     assert all(authenticate(platform, t) is not None for t in tokens.values())
-    _, chain = verify_log(platform.db)
-    assert chain.ok and verify_versions(platform).broken is None
+    outcome = verify_all(platform)
+    assert outcome.chain.ok and outcome.tables is not None
+    assert outcome.tables.problems == []
+    assert outcome.tables.checked["declarations"] == 180

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import base64
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -13,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from silkgate.audit.models import AuditEntry, SigningKey
 from silkgate.core.db import table_of
-from silkgate.core.signing import b64, canonical_json, key_id, public_key_b64, sha256_hex, verify
+from silkgate.core.signing import b64, canonical_json, key_id, public_key_b64, sha256_hex
 
 GENESIS_HASH = "0" * 64
 _PG_AUDIT_LOCK = 0x5117_6A7E  # advisory lock id serialising appends to the chain
@@ -29,6 +30,7 @@ class AuditEvent:
     entity_id: str
     payload: Any
     digest: str | None = None  # precomputed SHA-256 of the canonical payload, if known
+    state: dict[str, Any] | None = None  # the entity's resulting state (small records only)
 
 
 class AuditSigner:
@@ -67,9 +69,7 @@ def payload_digest(payload: Any) -> str:
     return sha256_hex(canonical_json(payload))
 
 
-def _entry_hash(
-    seq: int, at: datetime, event: AuditEvent | AuditEntry, digest: str, prev: str
-) -> str:
+def _entry_hash(seq: int, at: datetime, event: Any, digest: str, prev: str) -> str:
     body = {
         "seq": seq,
         "at": at.astimezone(UTC).isoformat(),
@@ -80,6 +80,8 @@ def _entry_hash(
         "payload_digest": digest,
         "prev_hash": prev,
     }
+    if event.state is not None:  # absent from older entries, whose hashes stay as they were
+        body["state_digest"] = payload_digest(event.state)
     return sha256_hex(canonical_json(body))
 
 
@@ -117,6 +119,7 @@ def append(
                 "entity_type": event.entity_type,
                 "entity_id": event.entity_id,
                 "payload_digest": digest,
+                "state": event.state,
                 "prev_hash": prev,
                 "entry_hash": entry_hash,
                 "key_id": signer.key_id,
@@ -135,49 +138,105 @@ class VerifyResult:
     checked: int
     broken_seq: int | None = None
     reason: str = ""
+    head_seq: int = 0
+    head_hash: str = GENESIS_HASH
 
     @property
     def ok(self) -> bool:
         return self.broken_seq is None
 
 
-def verify_chain(session: Session, progress: Any = None) -> VerifyResult:
-    """Recompute every hash and signature in order; stop at the first broken entry."""
-    keys = {k.key_id: k.public_key for k in session.scalars(select(SigningKey))}
+_CHAIN_COLUMNS = (
+    AuditEntry.seq,
+    AuditEntry.at,
+    AuditEntry.actor,
+    AuditEntry.action,
+    AuditEntry.entity_type,
+    AuditEntry.entity_id,
+    AuditEntry.payload_digest,
+    AuditEntry.state,
+    AuditEntry.prev_hash,
+    AuditEntry.entry_hash,
+    AuditEntry.key_id,
+    AuditEntry.signature,
+)
+
+
+def verify_chain(
+    session: Session,
+    trusted: Mapping[str, str],
+    progress: Any = None,
+    checkpoints: Mapping[int, str] | None = None,
+) -> VerifyResult:
+    """Recompute every hash and check every signature against ``trusted`` (key id → public
+    key, from configuration — see ``audit.keys``); stop at the first broken entry.
+
+    ``checkpoints`` (seq → head hash) are compared on the way, so a checkpointed prefix that
+    was rewritten or cut off is named even though the rest of the chain is consistent.
+    """
+    from cryptography.exceptions import InvalidSignature
+
+    from silkgate.core.signing import load_public_key
+
+    public = {k: load_public_key(v) for k, v in trusted.items()}
+    pending = dict(checkpoints or {})
     prev = GENESIS_HASH
     expected_seq = 1
     checked = 0
-    for entry in _iter_entries(session):
-        if entry.seq != expected_seq:
+    stmt = select(*_CHAIN_COLUMNS).order_by(AuditEntry.seq).execution_options(yield_per=5000)
+    for entry in session.execute(stmt):
+        seq = entry.seq
+        if seq != expected_seq:
             return VerifyResult(checked, expected_seq, f"entry {expected_seq} is missing")
         if entry.prev_hash != prev:
-            return VerifyResult(checked, entry.seq, "previous-hash link does not match")
+            return VerifyResult(checked, seq, "previous-hash link does not match")
         at = entry.at if entry.at.tzinfo else entry.at.replace(tzinfo=UTC)
-        recomputed = _entry_hash(entry.seq, at, entry, entry.payload_digest, entry.prev_hash)
-        if recomputed != entry.entry_hash:
-            return VerifyResult(checked, entry.seq, "content does not match its hash")
-        public = keys.get(entry.key_id)
-        if public is None:
-            return VerifyResult(checked, entry.seq, f"unknown signing key {entry.key_id}")
-        if not verify(public, entry.signature, entry.entry_hash.encode("ascii")):
-            return VerifyResult(checked, entry.seq, "signature does not verify")
+        if _entry_hash(seq, at, entry, entry.payload_digest, prev) != entry.entry_hash:
+            return VerifyResult(checked, seq, "content does not match its hash")
+        key = public.get(entry.key_id)
+        if key is None:
+            return VerifyResult(
+                checked,
+                seq,
+                f"signed by key {entry.key_id}, which is not a pinned platform key "
+                "(SILKGATE_PLATFORM_VERIFY_KEYS or the pinned key file)",
+            )
+        try:
+            key.verify(base64.b64decode(entry.signature), entry.entry_hash.encode("ascii"))
+        except (InvalidSignature, ValueError):
+            return VerifyResult(checked, seq, "signature does not verify")
+        expected = pending.pop(seq, None)
+        if expected is not None and expected != entry.entry_hash:
+            return VerifyResult(
+                checked,
+                seq,
+                "hash differs from the signed checkpoint at this entry: this entry or one "
+                "before it was changed",
+            )
         prev = entry.entry_hash
         expected_seq += 1
         checked += 1
-        if progress is not None:
-            progress(1)
-    return VerifyResult(checked)
+        if progress is not None and checked % 1000 == 0:
+            progress(1000)
+    if progress is not None:
+        progress(checked % 1000)
+    if pending:
+        first = min(pending)
+        return VerifyResult(
+            checked,
+            first,
+            f"a signed checkpoint covers entry {first}, but the log ends at entry {checked}: "
+            "entries were removed",
+            checked,
+            prev,
+        )
+    return VerifyResult(checked, head_seq=checked, head_hash=prev)
 
 
 def count_entries(session: Session) -> int:
     from sqlalchemy import func
 
     return int(session.scalar(select(func.count()).select_from(AuditEntry)) or 0)
-
-
-def _iter_entries(session: Session) -> Iterator[AuditEntry]:
-    stmt = select(AuditEntry).order_by(AuditEntry.seq).execution_options(yield_per=2000)
-    yield from session.scalars(stmt)
 
 
 def trail(session: Session, entity_type: str, entity_id: str) -> list[AuditEntry]:
@@ -190,10 +249,9 @@ def trail(session: Session, entity_type: str, entity_id: str) -> list[AuditEntry
     return list(session.scalars(stmt))
 
 
-def verify_log(platform_db: Any, progress: Any = None) -> tuple[int, VerifyResult]:
-    """Open a session on ``platform_db`` (a core.db.Database) and verify the whole chain."""
-    with platform_db.session() as s:
-        total = count_entries(s)
-        if progress is not None:
-            progress(0, total)
-        return total, verify_chain(s, (lambda n: progress(n, total)) if progress else None)
+def head(session: Session) -> tuple[int, str]:
+    """Sequence number and hash of the newest entry (0 and the genesis hash when empty)."""
+    row = session.execute(
+        select(AuditEntry.seq, AuditEntry.entry_hash).order_by(AuditEntry.seq.desc()).limit(1)
+    ).first()
+    return (int(row[0]), str(row[1])) if row else (0, GENESIS_HASH)

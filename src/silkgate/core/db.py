@@ -58,8 +58,11 @@ def _sqlite_pragmas(busy_ms: int) -> Any:
 
 def _sqlite_begin(conn: Any) -> None:
     # Writers queue on the database lock up front, so the audit chain head a
-    # transaction reads is still the head when it appends.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # transaction reads is still the head when it appends. Readers (``snapshot``) do not.
+    if conn.get_execution_options().get("silkgate_read_only"):
+        conn.exec_driver_sql("BEGIN")
+    else:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_engine(settings: Settings) -> Engine:
@@ -152,6 +155,25 @@ class Database:
             except BaseException:
                 session.rollback()
                 raise
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Session]:
+        """A read-only session seeing one consistent state for its whole life, without
+        blocking writers (PostgreSQL REPEATABLE READ; SQLite a deferred WAL read)."""
+        with self.session_factory() as session:
+            if self.engine.dialect.name == "sqlite":
+                session.connection(execution_options={"silkgate_read_only": True})
+            else:
+                session.connection(
+                    execution_options={
+                        "isolation_level": "REPEATABLE READ",
+                        "postgresql_readonly": True,
+                    }
+                )
+            try:
+                yield session
+            finally:
+                session.rollback()
 
     def dispose(self) -> None:
         self.engine.dispose()

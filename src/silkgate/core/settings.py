@@ -30,6 +30,29 @@ class Settings(BaseSettings):
         default=None,
         description="Base64 raw Ed25519 private key of the platform; generated in demo mode.",
     )
+    platform_verify_keys: str | None = Field(
+        default=None,
+        description=(
+            "Base64 raw Ed25519 public keys (comma-separated) trusted to have signed the audit "
+            "log, in addition to the pinned key file; never read from the database."
+        ),
+    )
+    platform_verify_keys_file: Path | None = Field(
+        default=None,
+        description="Pinned platform public keys, one per line; default <data_dir>/keys/"
+        "platform-verify-keys.txt (written by 'silkgate platform-key generate').",
+    )
+    audit_checkpoints: bool = Field(
+        default=True, description="Sign audit checkpoints from a thread of the API process."
+    )
+    audit_checkpoint_interval: float = Field(
+        default=300.0, gt=0, le=86_400, description="Seconds between audit checkpoints."
+    )
+    audit_checkpoint_file: Path | None = Field(
+        default=None,
+        description="Append-only JSON Lines file of signed checkpoints; default "
+        "<data_dir>/audit-checkpoints.jsonl.",
+    )
     auto_accept: bool = Field(
         default=True, description="Accept declarations that pass validation at once."
     )
@@ -137,6 +160,14 @@ class Settings(BaseSettings):
     @property
     def keys_dir(self) -> Path:
         return self.data_dir / "keys"
+
+    @property
+    def verify_keys_path(self) -> Path:
+        return self.platform_verify_keys_file or self.keys_dir / "platform-verify-keys.txt"
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.audit_checkpoint_file or self.data_dir / "audit-checkpoints.jsonl"
 
     @property
     def risk_artifact_dir(self) -> Path:

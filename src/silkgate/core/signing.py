@@ -96,4 +96,35 @@ def load_platform_key(settings: Settings) -> Ed25519PrivateKey:
         )
     key = Ed25519PrivateKey.generate()
     write_private_key_file(path, key)
+    pin_public_key(settings.verify_keys_path, public_key_b64(key))
     return key
+
+
+def configured_platform_key(settings: Settings) -> Ed25519PrivateKey | None:
+    """The platform key if one is configured or on disk; never generates one."""
+    if settings.platform_signing_key is not None:
+        return load_private_key(settings.platform_signing_key.get_secret_value())
+    path = platform_key_path(settings)
+    return load_private_key(path.read_text().strip()) if path.exists() else None
+
+
+def pin_public_key(path: Path, public_b64: str) -> bool:
+    """Add a public key to the pinned file (earlier keys stay, for rotation); False if present."""
+    if public_b64 in {key for _, key in read_pinned_keys(path)}:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as fh:
+        fh.write(public_b64 + "\n")
+    return True
+
+
+def read_pinned_keys(path: Path) -> list[tuple[int, str]]:
+    """(line number, key) of each key in a pinned-key file; ``#`` starts a comment."""
+    if not path.exists():
+        return []
+    out = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        token = line.split("#", 1)[0].strip()
+        if token:
+            out.append((n, token.split()[0]))
+    return out

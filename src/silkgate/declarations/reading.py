@@ -13,7 +13,6 @@ from sqlalchemy import select
 from silkgate.audit import service as audit
 from silkgate.core.errors import FieldError, ValidationFailed
 from silkgate.core.platform import Platform
-from silkgate.core.signing import canonical_json, sha256_hex
 from silkgate.declarations import access
 from silkgate.declarations.access import View
 from silkgate.declarations.models import Declaration, DeclarationVersion
@@ -131,44 +130,3 @@ def export_all(platform: Platform, declarant: str | None = None) -> Iterable[dic
                 "_declarant": d.declarant,
             }
             yield {**meta, **d.payload}
-
-
-@dataclass(frozen=True)
-class VersionCheck:
-    """Outcome of comparing stored declaration versions with their audit entries."""
-
-    checked: int
-    broken: str | None = None
-    reason: str = ""
-
-
-def verify_versions(platform: Platform, progress: Any = None) -> VersionCheck:
-    """Recompute each stored version's digest and find it in the (separately verified) audit log.
-
-    The chain proves the log is intact; this proves the declarations still say what was logged.
-    """
-    from silkgate.audit.models import AuditEntry
-
-    logged_stmt = select(AuditEntry.entity_id, AuditEntry.payload_digest).where(
-        AuditEntry.entity_type == "declaration",
-        AuditEntry.action.in_(("declaration.submitted", "declaration.amended")),
-    )
-    versions_stmt = (
-        select(DeclarationVersion)
-        .order_by(DeclarationVersion.declaration_id, DeclarationVersion.version)
-        .execution_options(yield_per=1000)
-    )
-    checked = 0
-    with platform.db.session() as s:
-        logged = {(r[0], r[1]) for r in s.execute(logged_stmt)}
-        for v in s.scalars(versions_stmt):
-            where = f"declaration {v.declaration_id} version {v.version}"
-            digest = sha256_hex(canonical_json(v.payload))
-            if digest != v.payload_digest:
-                return VersionCheck(checked, where, "stored payload no longer matches its digest")
-            if (v.declaration_id, digest) not in logged:
-                return VersionCheck(checked, where, "no audit entry records this payload")
-            checked += 1
-            if progress is not None:
-                progress(1)
-    return VersionCheck(checked)

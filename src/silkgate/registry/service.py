@@ -124,10 +124,45 @@ def create_organization(platform: Platform, body: OrganizationCreate, actor: str
                     "organization",
                     member_id,
                     body.model_dump(mode="json"),
+                    state=organization_state(s, org),
                 )
             ],
         )
         return org
+
+
+def organization_state(session: Session, org: Organization) -> dict[str, object]:
+    """What the registry holds about an organization, as its audit entries record it.
+
+    API keys appear by prefix, label, revocation and a SHA-256 of their stored HMAC (never the
+    HMAC itself); ``last_used_at`` is bookkeeping and left out.
+    """
+    session.flush()
+    crossings = session.scalars(
+        select(CrossingAssignment.crossing_code).where(CrossingAssignment.organization_id == org.id)
+    )
+    keys = session.scalars(
+        select(ApiKey).where(ApiKey.organization_id == org.id).order_by(ApiKey.prefix)
+    )
+    return {
+        "member_id": org.member_id,
+        "country": org.country,
+        "member_class": org.member_class,
+        "code": org.code,
+        "name": org.name,
+        "roles": sorted(org.roles),
+        "active": bool(org.active),
+        "signing_public_key": org.signing_public_key,
+        "crossings": sorted(crossings),
+        "api_keys": {
+            k.prefix: {
+                "label": k.label,
+                "key_hash_sha256": hashlib.sha256(k.key_hash.encode()).hexdigest(),
+                "revoked": k.revoked_at is not None,
+            }
+            for k in keys
+        },
+    }
 
 
 def _check_public_key(value: str) -> None:
@@ -177,6 +212,7 @@ def register_signing_key(platform: Platform, member_id: str, public_key: str, ac
                     "organization",
                     member_id,
                     {"public_key": public_key},
+                    state=organization_state(s, org),
                 )
             ],
         )
@@ -211,6 +247,7 @@ def issue_api_key(platform: Platform, member_id: str, label: str, actor: str) ->
                     "organization",
                     member_id,
                     {"prefix": prefix, "label": label},
+                    state=organization_state(s, org),
                 )
             ],
         )
@@ -226,12 +263,17 @@ def revoke_api_key(platform: Platform, prefix: str, actor: str) -> ApiKey:
         if key.revoked_at is None:
             key.revoked_at = datetime.now(UTC)
             org = s.get(Organization, key.organization_id)
-            member = org.member_id if org else "?"
-            append(
-                s,
-                platform.signer,
-                [AuditEvent(actor, "api_key.revoked", "organization", member, {"prefix": prefix})],
+            assert org is not None  # a foreign key
+            state = organization_state(s, org)
+            event = AuditEvent(
+                actor,
+                "api_key.revoked",
+                "organization",
+                org.member_id,
+                {"prefix": prefix},
+                state=state,
             )
+            append(s, platform.signer, [event])
         return key
 
 

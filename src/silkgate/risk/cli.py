@@ -70,6 +70,39 @@ def _print_report(report: Any, title: str) -> None:
         )
     console.print(table)
     console.print(f"AUC {_fmt(report.auc)} on {report.rows} rows, {report.positives} discrepancies")
+    _print_slices(report)
+
+
+def _print_slices(report: Any) -> None:
+    """Model beside the plain baseline on all rows and on the never-seen goods lines."""
+    if not report.slices:
+        return
+    table = Table(title="model vs plain LightGBM (no history), difference with bootstrap interval")
+    for col in ("rows", "figure", "model", "baseline", "difference", "interval"):
+        table.add_column(col, justify="right")
+    for sl in report.slices:
+        label = f"{sl.name}: {sl.rows} ({sl.positives} disc.)"
+        if not sl.differences:
+            table.add_row(label, "AUC", _fmt(sl.model.auc), "—", "—", "—")
+            continue
+        for i, d in enumerate(sl.differences):
+            interval = "—" if d.low is None or d.high is None else f"[{d.low:+.3f}, {d.high:+.3f}]"
+            diff = "—" if d.difference is None else f"{d.difference:+.3f}"
+            table.add_row(
+                label if i == 0 else "",
+                d.metric,
+                _fmt(d.model),
+                _fmt(d.baseline),
+                diff,
+                interval,
+            )
+    console.print(table)
+    first = next((s for s in report.slices if s.resamples), None)
+    if first is not None:
+        console.print(
+            f"intervals: {first.confidence:.0%}, paired bootstrap over {first.resamples} "
+            "resamples; never-seen = (HS6, net mass, value) triple not in the training period"
+        )
 
 
 @app.command()

@@ -32,6 +32,7 @@ value = "Invoice"
 [label]
 column = "Outcome"
 positive = ["discrepancy"]
+negative = ["none"]
 """
 
 

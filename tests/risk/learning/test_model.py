@@ -25,6 +25,8 @@ def test_artifact_round_trip(trained, tmp_path):
         "model.txt",
         "preprocessing.json",
         "history.parquet",
+        "context.parquet",
+        "baseline.txt",
         "metadata.json",
     }
     meta = json.loads((folder / "metadata.json").read_text())

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from silkgate.app import create_app
 from silkgate.audit import service as audit
+from silkgate.audit.keys import trusted_keys
 from silkgate.audit.models import AuditEntry
 from silkgate.core.platform import Platform
 from silkgate.declarations import service as declarations
@@ -61,7 +62,7 @@ def test_lodged_declaration_is_assessed_stored_and_audited(env: Env) -> None:
     (row,) = _rows(env.platform)
     assert trail[-1]["payload_digest"] == audit.payload_digest(assessment_payload(row))
     with env.platform.db.session() as s:
-        assert audit.verify_chain(s).ok
+        assert audit.verify_chain(s, trusted_keys(env.platform.settings)).ok
 
 
 def test_profile_criteria_decide_the_lane_and_explain_it(env: Env) -> None:
@@ -161,7 +162,7 @@ def test_concurrent_assessors_never_assess_a_declaration_twice(env: Env) -> None
             .select_from(AuditEntry)
             .where(AuditEntry.action == "declaration.risk_assessed")
         )
-        assert logged == 60 and audit.verify_chain(s).ok
+        assert logged == 60 and audit.verify_chain(s, trusted_keys(env.platform.settings)).ok
 
 
 def test_worker_thread_assesses_within_a_second(env: Env) -> None:

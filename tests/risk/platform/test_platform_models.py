@@ -115,3 +115,25 @@ def test_train_activate_assess_and_switch_models(env: Env) -> None:
         env.lodge(f"CAP-{i}")
         assess_pending(env.platform)
     assert model_reds() == before + 1
+
+    # a lane the model decided carries the model's reasons in words, stored and served; the
+    # explanation is that of the item that decided the lane (here the day's capacity can give
+    # the last red to an item that is not the highest-scored)
+    wide = {"model": {"rates": {"red": 90.0}, "exploration": 0.0}}
+    profile_service.save(env.platform, "test", "CN-KHORGOS", "export", wide)
+    for i in range(4):
+        env.lodge(f"WHY-{i}")
+    assess_pending(env.platform)
+    with env.platform.db.session() as s:
+        by_model = [
+            (a.declaration_id, a.reasons, a.explanation)
+            for a in s.scalars(select(RiskAssessment))
+            if a.source == "model"
+        ]
+    assert any(any("main reasons" in r for r in reasons) for _, reasons, _ in by_model)
+    for decl_id, reasons, explanation in by_model:
+        raising = [c["text"] for c in explanation if c["contribution"] > 0]
+        why = "the model's main reasons: " + "; ".join(raising[:3])
+        assert any(r.endswith(why) for r in reasons) or not raising, (reasons, explanation)
+        served = env.get(f"/declarations/{decl_id}/risk", "cn-customs").json()
+        assert served["reasons"] == reasons

@@ -80,7 +80,10 @@ def test_most_specific_band_wins_and_manual_beats_history():
     assert index.check(ok) is None
     hit = index.check(cheap)
     assert hit is not None and hit.side == "below" and hit.bound == 4
-    assert "below the minimum 4.00" in hit.describe() and "from US (manual)" in hit.describe()
+    assert (
+        "below the minimum 4.00" in hit.describe()
+        and "from United States (US) (manual)" in hit.describe()
+    )
     hit = index.check(dear)
     assert hit is not None and hit.side == "above" and "any origin" in hit.describe()
     assert index.check(dict(ok, net_mass=None)) is None

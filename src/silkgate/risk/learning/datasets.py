@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from silkgate.core.text import control_message, find_control
 from silkgate.risk.fields import (
     COUNTRY_FIELDS,
     NUMERIC_FIELDS,
@@ -25,6 +26,7 @@ from silkgate.risk.fields import (
     DeclarationRecord,
     clean_hs,
 )
+from silkgate.risk.learning.datacheck import DataFileError, RowProblem, check_csv_shape
 
 CANONICAL_COLUMNS: tuple[str, ...] = ("date", *STRING_FIELDS, *NUMERIC_FIELDS)
 
@@ -35,6 +37,8 @@ class LabelSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     column: str
     positive: list[str] = Field(default_factory=lambda: ["1", "true", "True", "yes"])
+    #: any other non-blank value is refused (it is never read as "no discrepancy")
+    negative: list[str] = Field(default_factory=lambda: ["0", "false", "False", "no"])
 
 
 class ColumnMapping(BaseModel):
@@ -124,21 +128,34 @@ def frame_sha256(frame: pd.DataFrame) -> str:
     return hashlib.sha256(hashed.to_numpy().tobytes()).hexdigest()
 
 
-def _read_raw(path: Path, columns: list[str]) -> pd.DataFrame:
+def _read_raw(path: Path, columns: list[str]) -> tuple[pd.DataFrame, list[int] | None]:
+    """The mapped columns as text, and the file line of each row (``None``: Parquet rows)."""
     name = path.name.lower()
     if name.endswith((".parquet", ".pq")):
         raw = pd.read_parquet(path)
         missing = [c for c in columns if c not in raw.columns]
         if missing:
             raise MappingError(f"{path.name} has no columns {missing}; it has {list(raw.columns)}")
-        return raw[columns].astype(object)
-    header = pd.read_csv(path, nrows=0).columns
+        if raw.empty:
+            raise DataFileError(path.name, [RowProblem(0, None, None, "has no rows")])
+        return raw[columns].astype(object), None
+    problems, lines = check_csv_shape(path)
+    if problems:
+        raise DataFileError(path.name, problems)
+    header = pd.read_csv(path, nrows=0, encoding="utf-8-sig").columns
     missing = [c for c in columns if c not in header]
     if missing:
         raise MappingError(f"{path.name} has no columns {missing}; it has {list(header)}")
-    return pd.read_csv(
-        path, usecols=columns, dtype=str, keep_default_na=False, na_values=[""], low_memory=False
+    raw = pd.read_csv(
+        path,
+        usecols=columns,
+        dtype=str,
+        keep_default_na=False,
+        na_values=[""],
+        low_memory=False,
+        encoding="utf-8-sig",
     )
+    return raw, lines
 
 
 def _text(series: pd.Series) -> pd.Series:
@@ -169,8 +186,14 @@ def _label_text(value: Any) -> str | None:
     return str(int(number)) if number.is_integer() else text.lower()
 
 
-def read_table(path: str | Path, mapping: ColumnMapping) -> pd.DataFrame:
-    """Read a CSV or Parquet file into a canonical frame sorted by date (stable)."""
+def read_table(
+    path: str | Path, mapping: ColumnMapping, labels_required: bool = False
+) -> pd.DataFrame:
+    """Read a CSV or Parquet file into a canonical frame sorted by date (stable).
+
+    Every value is checked (see :mod:`silkgate.risk.learning.datacheck`); with ``labels_required``
+    (training, evaluation) a row without an outcome is a problem too.
+    """
     path = Path(path)
     if not path.is_file():
         raise MappingError(f"no data file {path}")
@@ -182,14 +205,26 @@ def read_table(path: str | Path, mapping: ColumnMapping) -> pd.DataFrame:
     if mapping.revenue is not None:
         wanted["revenue"] = mapping.revenue
     source_cols = sorted(set(wanted.values()))
-    raw = _read_raw(path, source_cols)
-    return canonicalise(raw, mapping, wanted)
+    raw, lines = _read_raw(path, source_cols)
+    return canonicalise(
+        raw, mapping, wanted, lines=lines, source=path.name, labels_required=labels_required
+    )
 
 
 def canonicalise(
-    raw: pd.DataFrame, mapping: ColumnMapping, wanted: Mapping[str, str] | None = None
+    raw: pd.DataFrame,
+    mapping: ColumnMapping,
+    wanted: Mapping[str, str] | None = None,
+    lines: Sequence[int] | None = None,
+    source: str = "data",
+    labels_required: bool = False,
 ) -> pd.DataFrame:
-    """Turn a raw frame into the canonical one: typed, normalised, with ``label``/``revenue``."""
+    """Turn a raw frame into the canonical one: typed, normalised, with ``label``/``revenue``.
+
+    Raises :class:`DataFileError` naming each unreadable value (``lines``: the file line of
+    each raw row; without, rows are numbered from 1).
+    """
+    problems = _Problems(lines)
     if wanted is None:
         wanted = dict(mapping.columns)
         wanted.update({f"extra:{k}": v for k, v in mapping.extra.items()})
@@ -199,6 +234,10 @@ def canonicalise(
             wanted["revenue"] = mapping.revenue
     out = pd.DataFrame(index=pd.RangeIndex(len(raw)))
     raw = raw.reset_index(drop=True)
+    text_columns = [wanted[c] for c in STRING_FIELDS if c in wanted]
+    text_columns += [wanted[f"extra:{name}"] for name in mapping.extra]
+    for column in dict.fromkeys(text_columns):  # numbers, dates, outcomes: checked below
+        problems.controls(raw[column], column)
     for canon in STRING_FIELDS:
         if canon in wanted:
             out[canon] = pd.Series(_text(raw[wanted[canon]]).to_numpy(), dtype=object)
@@ -220,26 +259,105 @@ def canonicalise(
     )
     for canon in NUMERIC_FIELDS:
         if canon in wanted:
-            values = pd.to_numeric(raw[wanted[canon]], errors="coerce").astype(float)
-            out[canon] = values.where(np.isfinite(values)).to_numpy()
+            out[canon] = problems.numbers(raw[wanted[canon]], wanted[canon])
         else:
             out[canon] = np.nan
-    dates = pd.to_datetime(raw[wanted["date"]], format=mapping.date_format, errors="coerce")
-    if dates.isna().all() and len(raw):
-        raise MappingError("no row has a readable date; check 'date_format' in the mapping")
-    out["date"] = dates.dt.normalize().to_numpy()
+    out["date"] = problems.dates(raw[wanted["date"]], wanted["date"], mapping.date_format)
     for name in mapping.extra:
         out[name] = pd.Series(_text(raw[wanted[f"extra:{name}"]]).to_numpy(), dtype=object)
     if "label" in wanted and mapping.label is not None:
-        positives = {_label_text(p) for p in mapping.label.positive}
-        texts = [_label_text(v) for v in raw[wanted["label"]].to_numpy(dtype=object)]
-        out["label"] = [np.nan if t is None else float(t in positives) for t in texts]
-    if "revenue" in wanted:
-        out["revenue"] = (
-            pd.to_numeric(raw[wanted["revenue"]], errors="coerce").fillna(0.0).to_numpy()
+        out["label"] = problems.labels(
+            raw[wanted["label"]], wanted["label"], mapping.label, labels_required
         )
-    out = out[out["date"].notna()].sort_values("date", kind="stable").reset_index(drop=True)
-    return out
+    elif labels_required:
+        raise MappingError("the mapping names no label column (add a [label] section)")
+    if "revenue" in wanted:
+        out["revenue"] = problems.numbers(raw[wanted["revenue"]], wanted["revenue"], True)
+    if problems.found:
+        raise DataFileError(source, problems.found)
+    return out.sort_values("date", kind="stable").reset_index(drop=True)
+
+
+class _Problems:
+    """Collects the unreadable values of one file while its columns are converted."""
+
+    def __init__(self, lines: Sequence[int] | None) -> None:
+        self.lines = lines
+        self.found: list[RowProblem] = []
+
+    def add(self, rows: np.ndarray, column: str, values: np.ndarray, reason: str) -> None:
+        for i in np.flatnonzero(rows):
+            line = self.lines[int(i)] if self.lines is not None else int(i) + 1
+            unit = "line" if self.lines is not None else "row"
+            value = None if values[i] is None else str(values[i])
+            self.found.append(RowProblem(line, column, value, reason, unit))
+
+    @staticmethod
+    def _blank(texts: np.ndarray) -> np.ndarray:
+        return np.array([_norm_text(v) is None for v in texts], dtype=bool)
+
+    def controls(self, col: pd.Series, column: str) -> None:
+        """Control characters (the platform's one rule, ``core.text``) in any text cell."""
+        texts = col.to_numpy(dtype=object)
+        found = [find_control(v) if isinstance(v, str) else None for v in texts]
+        for i, hit in enumerate(found):
+            if hit is not None:
+                line = self.lines[i] if self.lines is not None else i + 1
+                unit = "line" if self.lines is not None else "row"
+                self.found.append(RowProblem(line, column, None, control_message(*hit), unit))
+
+    def numbers(self, col: pd.Series, column: str, required: bool = False) -> np.ndarray:
+        """Finite floats; text, inf and NaN spelt out are problems, blanks are missing."""
+        texts = col.to_numpy(dtype=object)
+        blank = self._blank(texts)
+        values = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float)
+        bad = ~blank & ~np.isfinite(values)
+        self.add(bad, column, texts, "is not a finite number")
+        if required:
+            self.add(blank, column, texts, "is blank (a number is required)")
+        return np.where(np.isfinite(values), values, np.nan)
+
+    def dates(self, col: pd.Series, column: str, fmt: str | None) -> np.ndarray:
+        """Dates (normalised to midnight); every row needs one."""
+        texts = col.to_numpy(dtype=object)
+        dates = pd.to_datetime(col, format=fmt, errors="coerce")
+        bad = dates.isna().to_numpy()
+        blank = self._blank(texts)
+        expected = f" (expected {fmt})" if fmt else ""
+        self.add(bad & ~blank, column, texts, f"is not a date{expected}")
+        self.add(bad & blank, column, texts, "is blank (every row needs a date)")
+        return dates.dt.normalize().to_numpy()
+
+    def labels(self, col: pd.Series, column: str, spec: LabelSpec, required: bool) -> list[float]:
+        """1.0 / 0.0 per the mapping's positive / negative values; anything else is refused."""
+        positives = {_label_text(p) for p in spec.positive}
+        negatives = {_label_text(n) for n in spec.negative}
+        texts = col.to_numpy(dtype=object)
+        out: list[float] = []
+        unknown = np.zeros(len(texts), dtype=bool)
+        blank = np.zeros(len(texts), dtype=bool)
+        for i, value in enumerate(texts):
+            t = _label_text(value)
+            if t is None:
+                blank[i] = True
+                out.append(np.nan)
+            elif t in positives:
+                out.append(1.0)
+            elif t in negatives:
+                out.append(0.0)
+            else:
+                unknown[i] = True
+                out.append(np.nan)
+        self.add(
+            unknown,
+            column,
+            texts,
+            f"is not an outcome value (discrepancy: {', '.join(spec.positive)}; "
+            f"none: {', '.join(spec.negative)})",
+        )
+        if required:
+            self.add(blank, column, texts, "is blank (every row needs an outcome)")
+        return out
 
 
 def records_to_frame(

@@ -24,9 +24,13 @@ import numpy as np
 import pandas as pd
 
 from silkgate.risk.fields import TRADER_FIELDS, clean_num, clean_str
+from silkgate.risk.learning import generalisation
+from silkgate.risk.learning.generalisation import ContextTable
 
 SEP = "\x1f"
 NUMERIC_KEY_FIELDS = frozenset({"value", "net_mass", "gross_mass", "supplementary_quantity"})
+#: written beside ``history.parquet``
+CONTEXT_FILE = "context.parquet"
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +41,10 @@ class HistoryKey:
     fields: tuple[str, ...]
     label: str
 
+
+CONTEXT_KEYS: dict[str, HistoryKey] = {
+    g: HistoryKey(g, f, generalisation.GROUP_LABELS[g]) for g, f in ContextTable.groups().items()
+}
 
 DEFAULT_HISTORY_KEYS: tuple[HistoryKey, ...] = (
     HistoryKey("declarant", ("declarant",), "declarant"),
@@ -60,10 +68,11 @@ BASE_CATEGORICALS: tuple[str, ...] = (
     "departure_country",
     "destination_country",
     "hs2",
-    "hs4",
-    "hs6",
     "supplementary_unit",
 )
+#: HS4 and HS6 codes enter through their history rates and context statistics, not as raw
+#: categories: with hundreds of codes, raw categories let the trees memorise the training
+#: period (measured on KCS never-seen rows: see docs/risk.md, "Beyond repeat consignments").
 
 NUMERIC_FEATURES: tuple[str, ...] = (
     "log_net_mass",
@@ -72,13 +81,15 @@ NUMERIC_FEATURES: tuple[str, ...] = (
     "unit_value_out_of_band",
     "unit_value_su_out_of_band",
     "tax_rate",
+    "departure_differs",
     "day_of_week",
     "month",
 )
 #: Features the model may only use in the increasing direction (LightGBM monotone constraints):
 #: a unit value further outside its commodity's band can never make a declaration look safer.
-MONOTONE_INCREASING: frozenset[str] = frozenset(
-    {"unit_value_out_of_band", "unit_value_su_out_of_band"}
+MONOTONE_INCREASING: frozenset[str] = (
+    frozenset({"unit_value_out_of_band", "unit_value_su_out_of_band"})
+    | generalisation.MONOTONE_INCREASING
 )
 #: Tukey fences on log unit value per commodity: [q1 - k*IQR, q3 + k*IQR], IQR at least 0.1.
 BAND_IQR_FACTOR = 3.0
@@ -151,8 +162,11 @@ class HistoryTable:
         alpha: float = 5.0,
         prior: float = 0.1,
         tables: dict[str, dict[str, list[float]]] | None = None,
+        context: ContextTable | None = None,
     ) -> None:
         self.keys = tuple(keys)
+        #: label-free statistics of past declarations (unit value, mass, traders)
+        self.context = context if context is not None else ContextTable()
         self.alpha = float(alpha)
         self.prior = float(prior)
         self.tables: dict[str, dict[str, list[float]]] = tables or {k.name: {} for k in self.keys}
@@ -196,8 +210,12 @@ class HistoryTable:
 
     # building
     def update(self, frame: pd.DataFrame) -> None:
-        """Add the labelled rows of a canonical frame (``label`` 0/1; NaN rows are skipped)."""
-        if "label" not in frame or frame.empty:
+        """Add a canonical frame: its labelled rows (``label`` 0/1) to the hit counts, every row
+        to the context statistics."""
+        if frame.empty:
+            return
+        self.context.update(frame, derived_columns(frame))
+        if "label" not in frame:
             return
         labels = pd.to_numeric(frame["label"], errors="coerce").to_numpy(dtype=float)
         known = ~np.isnan(labels)
@@ -246,7 +264,7 @@ class HistoryTable:
         names = []
         for key in self.keys:
             names += [f"hist_{key.name}_rate", f"hist_{key.name}_n"]
-        return names
+        return names + generalisation.feature_names()
 
     def _rate(self, n: np.ndarray, hits: np.ndarray) -> np.ndarray:
         return (hits + self.alpha * self.prior) / (n + self.alpha)
@@ -290,6 +308,7 @@ class HistoryTable:
         for name, (_, missing, n, hits) in self._counts(frame, derived).items():
             out[f"hist_{name}_rate"] = np.where(missing, np.nan, self._rate(n, hits))
             out[f"hist_{name}_n"] = np.where(missing, np.nan, n)
+        out.update(self.context.frame_features(frame, derived, expanding=False))
         return out
 
     def expanding_frame(
@@ -318,6 +337,7 @@ class HistoryTable:
             hits = hits_base + np.nan_to_num(vals[:, 1])
             out[f"hist_{name}_rate"] = np.where(missing, np.nan, self._rate(n, hits))
             out[f"hist_{name}_n"] = np.where(missing, np.nan, n)
+        out.update(self.context.frame_features(frame, derived, expanding=True))
         return out
 
     def lookup_record(self, fields: Mapping[str, Any]) -> dict[str, float]:
@@ -333,6 +353,7 @@ class HistoryTable:
             n, hits = (cell[0], cell[1]) if cell is not None else (0.0, 0.0)
             out[f"hist_{key.name}_rate"] = (hits + self.alpha * self.prior) / (n + self.alpha)
             out[f"hist_{key.name}_n"] = n
+        out.update(self.context.record_features(fields, self.key_of, CONTEXT_KEYS))
         return out
 
     def explain_cell(self, fields: Mapping[str, Any], key_name: str) -> tuple[float, float] | None:
@@ -359,6 +380,7 @@ class HistoryTable:
         pd.DataFrame(
             {"key": rows_key, "value": rows_val, "n": rows_n, "hits": rows_hits}
         ).to_parquet(path, index=False)
+        self.context.save(path.with_name(CONTEXT_FILE))
 
     def config(self) -> dict[str, Any]:
         """Keys, smoothing and prior, to store beside the table."""
@@ -381,12 +403,13 @@ class HistoryTable:
                 str(v): [float(n), float(h)]
                 for v, n, h in zip(group["value"], group["n"], group["hits"], strict=True)
             }
-        return cls(keys, config["alpha"], config["prior"], tables)
+        context = ContextTable.load(path.with_name(CONTEXT_FILE))
+        return cls(keys, config["alpha"], config["prior"], tables, context)
 
     def copy(self) -> HistoryTable:
         """A deep copy that can be updated without touching this one."""
         tables = {name: {k: list(v) for k, v in t.items()} for name, t in self.tables.items()}
-        return HistoryTable(self.keys, self.alpha, self.prior, tables)
+        return HistoryTable(self.keys, self.alpha, self.prior, tables, self.context.copy())
 
 
 # --------------------------------------------------------------------------- feature builder
@@ -518,6 +541,10 @@ class FeatureBuilder:
         out["unit_value_out_of_band"] = self._out_of_band("kg", luv, derived)
         out["unit_value_su_out_of_band"] = self._out_of_band("su", luv_su, derived)
         out["tax_rate"] = _num_array(frame, "tax_rate")
+        dep = _text_array(frame, derived, "departure_country")
+        org = _text_array(frame, derived, "origin")
+        known = np.array([a is not None and b is not None for a, b in zip(dep, org, strict=True)])
+        out["departure_differs"] = np.where(known, (dep != org).astype(float), np.nan)
         if "date" in frame:
             dates = pd.to_datetime(frame["date"], errors="coerce")
             out["day_of_week"] = dates.dt.day_of_week.to_numpy(dtype=float)
@@ -585,6 +612,9 @@ class FeatureBuilder:
                 "su", _log_ratio(value, supp), hs6, hs4
             ),
             "tax_rate": _nan(clean_num(fields.get("tax_rate"))),
+            "departure_differs": _differs(
+                clean_str(fields.get("departure_country")), clean_str(fields.get("origin"))
+            ),
             "day_of_week": float(when.weekday()) if isinstance(when, date) else math.nan,
             "month": float(when.month) if isinstance(when, date) else math.nan,
         }
@@ -626,6 +656,10 @@ class FeatureBuilder:
         fb.categoricals = list(data["categoricals"])
         fb.numerics = list(data["numerics"])
         return fb
+
+
+def _differs(a: str | None, b: str | None) -> float:
+    return math.nan if a is None or b is None else float(a != b)
 
 
 def _nan(x: float | None) -> float:

@@ -6,6 +6,8 @@ Artifact layout (one directory per model id)::
         model.txt           LightGBM booster (text format)
         preprocessing.json  feature builder state (vocabularies, medians) and history settings
         history.parquet     past inspection counts per key (the history features' memory)
+        context.parquet     label-free statistics per commodity group and trader
+        baseline.txt        plain-LightGBM baseline on the same rows (no history), for comparisons
         metadata.json       ModelMetadata: features, params, data digests, metrics, time
 """
 
@@ -21,8 +23,9 @@ import numpy as np
 import pandas as pd
 
 from silkgate.risk.fields import DeclarationRecord
+from silkgate.risk.learning.baseline import PlainBaseline
 from silkgate.risk.learning.explain import explain_contributions
-from silkgate.risk.learning.features import FeatureBuilder, HistoryTable
+from silkgate.risk.learning.features import CONTEXT_FILE, FeatureBuilder, HistoryTable
 from silkgate.risk.selectivity.schemas import Contribution, ModelMetadata
 
 if TYPE_CHECKING:
@@ -33,7 +36,7 @@ PREPROCESSING_FILE = "preprocessing.json"
 HISTORY_FILE = "history.parquet"
 METADATA_FILE = "metadata.json"
 #: Bumped whenever the preprocessing state changes shape; older artifacts must be retrained.
-ARTIFACT_FORMAT = 1
+ARTIFACT_FORMAT = 2
 
 
 class ArtifactError(ValueError):
@@ -60,12 +63,15 @@ class RiskModel:
         history: HistoryTable,
         metadata: ModelMetadata,
         score_reference: list[float] | None = None,
+        baseline: PlainBaseline | None = None,
     ) -> None:
         self.booster = booster
         self.builder = builder
         self.history = history
         self.metadata = metadata
         self.score_reference = score_reference or []
+        #: the plain-LightGBM baseline trained on the same rows, for comparisons
+        self.baseline = baseline
         self.feature_names = builder.feature_names(history)
         self._iteration = metadata.best_iteration or None
 
@@ -164,7 +170,10 @@ class RiskModel:
             "builder": self.builder.to_dict(),
             "history": self.history.config(),
             "score_reference": self.score_reference,
+            "baseline": self.baseline.to_dict() if self.baseline is not None else None,
         }
+        if self.baseline is not None:
+            self.baseline.save(folder)
         (folder / PREPROCESSING_FILE).write_text(json.dumps(pre), encoding="utf-8")
         self.history.save(folder / HISTORY_FILE)
         (folder / METADATA_FILE).write_text(
@@ -178,7 +187,7 @@ class RiskModel:
         import lightgbm as lgb
 
         folder = Path(folder)
-        for name in (MODEL_FILE, PREPROCESSING_FILE, HISTORY_FILE, METADATA_FILE):
+        for name in (MODEL_FILE, PREPROCESSING_FILE, HISTORY_FILE, CONTEXT_FILE, METADATA_FILE):
             if not (folder / name).is_file():
                 raise ArtifactError(f"{folder} is not a model artifact (no {name})")
         metadata = ModelMetadata.model_validate_json(
@@ -193,7 +202,10 @@ class RiskModel:
         builder = FeatureBuilder.from_dict(pre["builder"])
         history = HistoryTable.load(folder / HISTORY_FILE, pre["history"])
         booster = lgb.Booster(model_file=str(folder / MODEL_FILE))
-        model = cls(booster, builder, history, metadata, pre.get("score_reference"))
+        baseline = (
+            PlainBaseline.load(folder, pre["baseline"]) if pre.get("baseline") is not None else None
+        )
+        model = cls(booster, builder, history, metadata, pre.get("score_reference"), baseline)
         model._iteration = None  # the saved booster holds exactly the chosen iterations
         if model.feature_names != list(booster.feature_name()):
             raise ArtifactError(f"{folder}: feature list does not match the booster")

@@ -10,10 +10,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel
 
 from silkgate.risk import paths
+from silkgate.risk.learning.datacheck import require_both_outcomes
 from silkgate.risk.learning.datasets import (
     CANONICAL_COLUMNS,
     ColumnMapping,
@@ -68,10 +70,12 @@ def resolve_mapping(mapping: str | Path | None, data: str | Path) -> ColumnMappi
     return load_mapping(mapping)
 
 
-def read_data(data: str | Path, mapping: str | Path | None) -> tuple[pd.DataFrame, ColumnMapping]:
-    """Canonical frame of a data file and the mapping used."""
+def read_data(
+    data: str | Path, mapping: str | Path | None, labels_required: bool = False
+) -> tuple[pd.DataFrame, ColumnMapping]:
+    """Canonical frame of a data file and the mapping used (every value checked)."""
     cmap = resolve_mapping(mapping, data)
-    return read_table(data, cmap), cmap
+    return read_table(data, cmap, labels_required), cmap
 
 
 def resolve_model(ref: str | Path, artifact_dir: str | Path | None = None) -> Path:
@@ -104,16 +108,18 @@ def train(
     """Train on a labelled file (hyper-parameters chosen on ``valid`` or the held-out tail)."""
     from silkgate.risk.learning.training import TrainOptions, summarise, train_model
 
-    frame, cmap = read_data(data, mapping)
+    frame, cmap = read_data(data, mapping, labels_required=True)
     if office is not None:
         frame = frame[frame["office"] == office].reset_index(drop=True)
+    require_both_outcomes(frame["label"], Path(data).name, "training")
     train_summary = summarise(frame, str(data), file_sha256(data))
     valid_frame = None
     valid_summary = None
     if valid is not None:
-        valid_frame = read_table(valid, cmap)
+        valid_frame = read_table(valid, cmap, labels_required=True)
         if office is not None:
             valid_frame = valid_frame[valid_frame["office"] == office].reset_index(drop=True)
+        require_both_outcomes(valid_frame["label"], Path(valid).name, "validation")
         valid_summary = summarise(valid_frame, str(valid), file_sha256(valid))
     options = TrainOptions(
         valid_fraction=valid_fraction,
@@ -136,13 +142,16 @@ def evaluate(
     mapping: str | Path | None = None,
     artifact_dir: str | Path | None = None,
     history: str = "frozen",
+    resamples: int = 1000,
 ) -> EvalReport:
-    """DATE metrics of a model on a labelled file.
+    """DATE metrics of a model on a labelled file, on all rows and on the never-seen goods
+    lines, beside the plain baseline stored with the model (bootstrap intervals of the gap).
 
     ``frozen``: history features from the model's stored table only. ``online``: each row also
     sees the outcomes of the file's rows from strictly earlier dates, as a deployed model whose
     history is refreshed daily (without retraining) would.
     """
+    from silkgate.risk.learning.comparison import compare_slices, never_seen
     from silkgate.risk.learning.metrics import evaluate_scores
     from silkgate.risk.learning.scorer import RiskModel
     from silkgate.risk.learning.training import labelled
@@ -155,12 +164,16 @@ def evaluate(
             cmap = resolve_mapping(None, data)
     else:
         cmap = resolve_mapping(mapping, data)
-    frame = labelled(read_table(data, cmap))
+    frame = labelled(read_table(data, cmap, labels_required=True))
+    require_both_outcomes(frame["label"], Path(data).name, "evaluation")
     scores = rm.score_frame(frame, history=history)
     revenue = frame["revenue"].to_numpy(dtype=float) if "revenue" in frame else None
-    return evaluate_scores(
-        frame["label"].to_numpy(dtype=float), scores, revenue, history=history, data=str(data)
-    )
+    y = frame["label"].to_numpy(dtype=float)
+    report = evaluate_scores(y, scores, revenue, history=history, data=str(data))
+    baseline = rm.baseline.score_frame(frame) if rm.baseline is not None else None
+    unseen = never_seen(rm.history, frame, online=history == "online")
+    slices = compare_slices(y, scores, baseline, unseen, revenue, history, resamples)
+    return report.model_copy(update={"slices": slices})
 
 
 def explain_declarations(
@@ -171,16 +184,20 @@ def explain_declarations(
     artifact_dir: str | Path | None = None,
     top: int = 5,
 ) -> list[dict[str, Any]]:
-    """Score and plain-language reasons for the given declaration ids of a file."""
+    """Score and plain-language reasons for the given declaration ids of a file, in the order
+    asked (an id asked twice is shown once)."""
     from silkgate.risk.learning.datasets import frame_to_records
     from silkgate.risk.learning.scorer import RiskModel
 
     rm = RiskModel.load(resolve_model(model, artifact_dir))
     frame, cmap = read_data(data, mapping)
-    wanted = frame[frame["declaration_id"].isin([str(i) for i in ids])]
-    missing = sorted(set(map(str, ids)) - set(wanted["declaration_id"]))
+    order = list(dict.fromkeys(str(i) for i in ids))  # as asked, each once
+    wanted = frame[frame["declaration_id"].isin(order)]
+    missing = [i for i in order if i not in set(wanted["declaration_id"])]
     if missing:
         raise KeyError(f"declarations not in {Path(data).name}: {', '.join(missing)}")
+    rank = {i: n for n, i in enumerate(order)}
+    wanted = wanted.iloc[np.argsort([rank[i] for i in wanted["declaration_id"]], kind="stable")]
     out = []
     for rec in frame_to_records(wanted, cmap.extra_fields):
         score, reasons = rm.explain(rec, top)
@@ -248,7 +265,7 @@ def run_backtest(
     frames = []
     cmap: ColumnMapping | None = None
     for item in data:
-        frame, cmap = read_data(item, mapping)
+        frame, cmap = read_data(item, mapping, labels_required=True)
         frames.append(frame)
     if cmap is None:
         raise MappingError("no data files given")

@@ -20,6 +20,8 @@ import numpy as np
 import pandas as pd
 
 from silkgate.risk.fields import TRADER_FIELDS
+from silkgate.risk.learning.baseline import PlainBaseline
+from silkgate.risk.learning.comparison import compare_slices, never_seen
 from silkgate.risk.learning.features import (
     DEFAULT_HISTORY_KEYS,
     FeatureBuilder,
@@ -81,6 +83,10 @@ class TrainOptions:
     mapping: str | None = None
     extra_fields: Sequence[str] = ()
     notes: list[str] = field(default_factory=list)
+    #: train the plain-LightGBM baseline beside the model and compare them
+    baseline: bool = True
+    #: bootstrap resamples for the intervals of the comparison
+    resamples: int = 1000
 
 
 @dataclass
@@ -250,6 +256,23 @@ def train_model(
     assert best is not None, "the hyper-parameter grid is empty"
     _, chosen, booster, valid_scores, report = best
     iteration = booster.best_iteration or options.max_rounds
+    baseline: PlainBaseline | None = None
+    if options.baseline:
+        baseline = PlainBaseline.fit_vocab(fit_part, options.extra_fields).fit(
+            fit_part, valid_part, options.seed, options.num_threads, options.max_rounds
+        )
+        report = report.model_copy(
+            update={
+                "slices": compare_slices(
+                    y_valid,
+                    valid_scores,
+                    baseline.score_frame(valid_part),
+                    never_seen(history, valid_part),
+                    revenue,
+                    resamples=options.resamples,
+                )
+            }
+        )
     final_builder = _restrict(builder, bool(chosen.get("trader_categoricals", False)))
     final_history = history
     fitted_on = train_summary
@@ -279,6 +302,13 @@ def train_model(
             num_boost_round=rounds,
         )
         iteration = rounds
+        if baseline is not None and baseline.booster is not None:
+            base_rounds = max(
+                1, math.ceil(baseline.booster.num_trees() * len(data) / len(fit_part))
+            )
+            baseline = PlainBaseline.fit_vocab(data, options.extra_fields).fit(
+                data, None, options.seed, options.num_threads, base_rounds
+            )
         notes.append(
             f"hyper-parameters chosen on the held-out last {options.valid_fraction:.0%} of the "
             f"training period, then refitted on all of it for {rounds} rounds; the validation "
@@ -312,5 +342,5 @@ def train_model(
         train_seconds=round(time.perf_counter() - started, 2),
     )
     reference = np.quantile(valid_scores, np.linspace(0, 1, 1001)).tolist()
-    model = RiskModel(booster, final_builder, final_history, metadata, reference)
+    model = RiskModel(booster, final_builder, final_history, metadata, reference, baseline)
     return TrainResult(model=model, report=report, trials=trials)

@@ -41,7 +41,7 @@ from silkgate.risk.platform.models import (
 )
 from silkgate.risk.platform.offices import office_for
 from silkgate.risk.platform.records import Combined, combine, default_profile, item_records
-from silkgate.risk.selectivity.schemas import Lane, SelectivityProfile
+from silkgate.risk.selectivity.schemas import Assessment, Lane, SelectivityProfile
 
 if TYPE_CHECKING:
     from silkgate.core.platform import Platform
@@ -92,6 +92,23 @@ class _Engine:
     notes: list[str] = field(default_factory=list)
     applied_version: int | None = None  # the version used (None: the built-in default)
     refreshed: float = -math.inf  # monotonic time the thresholds were last recomputed
+
+
+def _explain_deciding_item(engine: Any, records: list[Any], items: list[Assessment]) -> None:
+    """Explain the item whose model selection decided the lane when it is not the one
+    explained beforehand (only each declaration's highest-scored item is, and the day's
+    capacity can give the lane to another): the stored reasons say why it was selected."""
+    from silkgate.risk.selectivity.engine import model_reason
+
+    worst = max(range(len(items)), key=lambda i: (items[i].lane.severity, -i))
+    item = items[worst]
+    if item.source != "model" or item.explanation or engine.model is None:
+        return
+    _, why = engine.model.explain(records[worst], engine.explain_top)
+    line = model_reason(why)
+    items[worst] = item.model_copy(
+        update={"explanation": why, "reasons": [*item.reasons, *([line] if line else [])]}
+    )
 
 
 class Assessor:
@@ -358,10 +375,9 @@ class Assessor:
         for lane, n in (used or {}).items():
             scratch.counts[(today, lane)] = n
         engine.ledger = scratch
-        result = combine(
-            [engine.assess(rec, scored=sc) for rec, sc in zip(records, scored, strict=True)],
-            built.notes,
-        )
+        items = [engine.assess(rec, scored=sc) for rec, sc in zip(records, scored, strict=True)]
+        _explain_deciding_item(engine, records, items)
+        result = combine(items, built.notes)
         if used is not None and result.source in MODEL_SOURCES:
             used[result.lane] = used.get(result.lane, 0) + 1
         return result

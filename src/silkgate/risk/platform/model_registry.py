@@ -154,7 +154,16 @@ def activate(platform: Platform, actor: str, ref: str, office: str) -> str:
         audit.append(
             s,
             platform.signer,
-            [AuditEvent(actor, "risk.model_activated", "risk_office", office, payload)],
+            [
+                AuditEvent(
+                    actor,
+                    "risk.model_activated",
+                    "risk_office",
+                    office,
+                    payload,
+                    state={"model_id": row.model_id},
+                )
+            ],
         )
         return row.model_id
 
@@ -173,7 +182,12 @@ def deactivate(platform: Platform, actor: str, office: str) -> str | None:
             platform.signer,
             [
                 AuditEvent(
-                    actor, "risk.model_deactivated", "risk_office", office, {"previous": previous}
+                    actor,
+                    "risk.model_deactivated",
+                    "risk_office",
+                    office,
+                    {"previous": previous},
+                    state={"model_id": None},
                 )
             ],
         )

@@ -4,7 +4,9 @@ The engine assesses goods items (:class:`DeclarationRecord` is per item); a decl
 outcome combines them:
 
 * **lane**: the strictest of its items' lanes; its **source** is that of the first item with it;
-* **score**: the highest item score; the **explanation** is that item's top contributions;
+* **score**: the highest item score; the **explanation** is that item's top contributions —
+  unless the model selected another item for the lane (the day's capacity can do that): then
+  that item's, so the explanation is of what decided the lane;
 * **fired**: every criterion that matched any item, with the item numbers;
 * **reasons**: every item's reasons, identical texts merged, prefixed with the item numbers
   when the declaration has several items and not all of them gave the reason.
@@ -135,6 +137,10 @@ def combine(assessments: Sequence[Assessment], notes: Sequence[str] = ()) -> Com
     worst = max(range(len(assessments)), key=lambda i: (assessments[i].lane.severity, -i))
     scored = [i for i, a in enumerate(assessments) if a.score is not None]
     top = max(scored, key=lambda i: (assessments[i].score or 0.0, -i)) if scored else None
+    explained = top
+    deciding = assessments[worst]
+    if deciding.source in ("model", "exploration") and deciding.explanation:
+        explained = worst  # explain the item the model selected: it decided the lane
 
     fired: dict[tuple[str, str, bool], dict[str, Any]] = {}
     reasons: dict[str, list[int]] = {}
@@ -162,11 +168,11 @@ def combine(assessments: Sequence[Assessment], notes: Sequence[str] = ()) -> Com
     if assessments[worst].lane is Lane.GREEN:
         lines.append(f"no control: {Lane.GREEN.meaning}")
     explanation: list[dict[str, Any]] = []
-    if top is not None:
-        for c in assessments[top].explanation:
+    if explained is not None:
+        for c in assessments[explained].explanation:
             entry = c.model_dump()
             if multi:
-                entry["item"] = top + 1
+                entry["item"] = explained + 1
             explanation.append(entry)
     return Combined(
         lane=assessments[worst].lane,

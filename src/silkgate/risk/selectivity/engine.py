@@ -27,6 +27,24 @@ from silkgate.risk.selectivity.selection import (
 Declaration = DeclarationRecord | Mapping[str, Any]
 
 
+#: how many of the model's raising reasons are written into a model-decided lane's reasons
+LANE_REASONS = 3
+
+
+def model_reason(explanation: Sequence[Contribution]) -> str | None:
+    """The line that puts the model's main raising reasons into a lane's reasons."""
+    why = [c.text for c in explanation if c.contribution > 0][:LANE_REASONS]
+    return "the model's main reasons: " + "; ".join(why) if why else None
+
+
+def carry_model_reasons(decision: Decision, explanation: Sequence[Contribution]) -> None:
+    """Put the model's main raising reasons into the reasons of a lane the model decided, so
+    the stored assessment says why in words, not only by score."""
+    line = model_reason(explanation) if decision.source == "model" else None
+    if line is not None:
+        decision.reasons.append(line)
+
+
 def as_record(declaration: Declaration) -> DeclarationRecord:
     """Accept a record or a mapping of canonical fields."""
     if isinstance(declaration, DeclarationRecord):
@@ -106,6 +124,7 @@ class RiskEngine:
                 record.date,
                 self.ledger,
             )
+            carry_model_reasons(decision, explanation)
         return self._assessment(decision, score, explanation)
 
     def assess_batch(
@@ -131,6 +150,8 @@ class RiskEngine:
             top_up_batch(decisions, scores, self.profile.model, self.profile.seed, used_today)
             if explain:
                 explanations = [self.model.explain(r, self.explain_top)[1] for r in records]
+                for decision, why in zip(decisions, explanations, strict=True):
+                    carry_model_reasons(decision, why)
         return [
             self._assessment(d, None if np.isnan(s) else float(s), e)
             for d, s, e in zip(decisions, scores, explanations, strict=True)

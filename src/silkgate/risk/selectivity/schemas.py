@@ -255,6 +255,8 @@ class EvalReport(BaseModel):
     at: list[AtN]
     history: str = "frozen"
     data: str | None = None
+    #: the same figures on slices of the rows (all, never-seen goods lines) beside the baseline
+    slices: list[SliceComparison] = Field(default_factory=list)
 
     def at_n(self, n: float) -> AtN:
         """The figures for one n (e.g. 5 for Precision@5%)."""
@@ -262,6 +264,31 @@ class EvalReport(BaseModel):
             if item.n == n:
                 return item
         raise KeyError(n)
+
+
+class Difference(BaseModel):
+    """Model minus baseline on one figure, with a paired bootstrap interval."""
+
+    metric: str
+    model: float | None
+    baseline: float | None
+    difference: float | None
+    low: float | None
+    high: float | None
+
+
+class SliceComparison(BaseModel):
+    """Model and plain baseline on one slice of the evaluated rows."""
+
+    name: str
+    description: str
+    rows: int
+    positives: int
+    model: EvalReport
+    baseline: EvalReport | None = None
+    differences: list[Difference] = Field(default_factory=list)
+    resamples: int = 0
+    confidence: float = 0.95
 
 
 class DataSummary(BaseModel):
@@ -340,3 +367,6 @@ class Assessment(BaseModel):
     fired: list[FiredCriterion] = Field(default_factory=list)
     explanation: list[Contribution] = Field(default_factory=list)
     reasons: list[str] = Field(default_factory=list)
+
+
+EvalReport.model_rebuild()

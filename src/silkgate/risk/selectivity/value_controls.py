@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from silkgate.risk.fields import clean_num, clean_str
+from silkgate.risk.names import country_named, hs_named
 from silkgate.risk.selectivity.schemas import ValueBand, ValueControls
 
 ANY_ORIGIN = "*"
@@ -33,11 +34,15 @@ class ValueHit:
 
     def describe(self) -> str:
         """Plain-language reason, e.g. 'unit value 0.41 per kg is below the minimum 2.10 ...'."""
-        origin = "any origin" if self.band.origin in (None, ANY_ORIGIN) else self.band.origin
+        origin = (
+            "any origin"
+            if self.band.origin in (None, ANY_ORIGIN)
+            else country_named(self.band.origin)
+        )
         limit = "minimum" if self.side == "below" else "maximum"
         return (
             f"unit value {self.unit_value:,.2f} per {self.basis} is {self.side} the {limit} "
-            f"{self.bound:,.2f} for HS {self.band.hs6} from {origin} ({self.band.source})"
+            f"{self.bound:,.2f} for HS {hs_named(self.band.hs6)} from {origin} ({self.band.source})"
         )
 
 

@@ -1,0 +1,49 @@
+"""Audit routes: the newest signed checkpoint, and a signed receipt for a declaration."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path
+from starlette.concurrency import run_in_threadpool
+
+from silkgate.audit import checkpoints, receipts
+from silkgate.audit.schemas import CheckpointOut, ReceiptOut
+from silkgate.core.http import AUTHENTICATED, get_platform, problem_responses
+from silkgate.core.platform import Platform
+from silkgate.core.text import NoControls
+from silkgate.registry.auth import current_caller
+from silkgate.registry.service import Caller
+
+router = APIRouter(tags=["audit"], responses=AUTHENTICATED)
+
+DeclarationId = Annotated[
+    str, Path(min_length=1, max_length=64, description="declaration id"), NoControls()
+]
+
+
+@router.get(
+    "/audit/checkpoints/latest",
+    response_model=CheckpointOut,
+    summary="The newest signed checkpoint of the audit chain (keep it: audit verify --checkpoint)",
+)
+async def latest_checkpoint(
+    platform: Platform = Depends(get_platform),
+    caller: Caller = Depends(current_caller),
+) -> Any:
+    cp = await run_in_threadpool(checkpoints.latest_covering, platform)
+    return cp.as_dict()
+
+
+@router.get(
+    "/declarations/{declaration_id}/receipt",
+    response_model=ReceiptOut,
+    responses=problem_responses(404, 409, 422),
+    summary="A signed receipt of what the platform recorded about a declaration",
+)
+async def declaration_receipt(
+    declaration_id: DeclarationId,
+    platform: Platform = Depends(get_platform),
+    caller: Caller = Depends(current_caller),
+) -> Any:
+    return await run_in_threadpool(receipts.declaration_receipt, platform, caller, declaration_id)

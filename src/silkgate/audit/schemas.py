@@ -1,0 +1,49 @@
+"""API shapes of the audit log: signed checkpoints and declaration receipts."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class CheckpointOut(BaseModel):
+    """The chain's head signed by the platform key; keep it to check the log later."""
+
+    type: str = Field(description="Always silkgate.audit.checkpoint.v1.")
+    seq: int = Field(description="Sequence number of the newest entry covered.")
+    head_hash: str = Field(description="entry_hash of that entry (hex SHA-256).")
+    at: str = Field(description="When the platform signed it (RFC 3339, UTC).")
+    key_id: str = Field(description="Which pinned platform key signed it.")
+    signature: str = Field(
+        description="Base64 Ed25519 signature over the canonical JSON of the other fields."
+    )
+
+
+class ReceiptEntry(BaseModel):
+    """The newest audit entry about the declaration when the receipt was issued."""
+
+    seq: int
+    action: str
+    entry_hash: str
+
+
+class ReceiptOut(BaseModel):
+    """What the platform has recorded about one declaration, signed by the platform key.
+
+    ``entry`` says where in the audit log; ``checkpoint`` is the newest signed checkpoint.
+    The signature covers the canonical JSON of every other field, ``checkpoint`` included.
+    """
+
+    type: str = Field(description="Always silkgate.receipt.v1.")
+    declaration_id: str
+    version: int
+    status: str
+    view: str = Field(description="full, or pre_arrival for the other side's customs.")
+    payload_digest: str = Field(
+        description="SHA-256 of the canonical JSON of the payload in that view (pre-arrival: "
+        "without the driver's personal data unless sharing is configured)."
+    )
+    entry: ReceiptEntry
+    checkpoint: CheckpointOut | None
+    issued_at: str
+    key_id: str
+    signature: str
