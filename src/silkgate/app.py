@@ -26,6 +26,10 @@ from silkgate.core.platform import Platform
 from silkgate.core.settings import Settings, get_settings
 from silkgate.declarations.api import router as declarations_router
 from silkgate.declarations.schemas import DeclarationIn
+from silkgate.queue.api import public_router as queue_public_router
+from silkgate.queue.api import rate_limited_response
+from silkgate.queue.api import router as queue_router
+from silkgate.queue.limits import RateLimited
 from silkgate.registry.api import router as registry_router
 from silkgate.risk.platform.api import router as risk_router
 
@@ -86,6 +90,11 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
 
         platform.group_committer = GroupCommitter(platform)
     install_error_handlers(app)
+
+    @app.exception_handler(RateLimited)
+    async def _rate_limited(request: Request, exc: RateLimited) -> JSONResponse:
+        return rate_limited_response(exc, request.url.path)
+
     app.add_middleware(
         BodySizeLimit,
         max_bytes=platform.settings.max_body_bytes,
@@ -149,6 +158,8 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     api.include_router(declarations_router)
     api.include_router(risk_router)
     api.include_router(audit_router)
+    api.include_router(queue_router)
+    api.include_router(queue_public_router)
     app.include_router(api)
 
     def openapi() -> dict[str, Any]:

@@ -7,6 +7,7 @@ import typer
 from silkgate.audit.cli import app as audit_app
 from silkgate.core.cli_support import console, err_console, load_settings, platform_session
 from silkgate.declarations.cli import app as declarations_app
+from silkgate.queue.cli import app as queue_app
 from silkgate.registry.cli import key_app, org_app
 from silkgate.risk.cli import app as risk_app
 from silkgate.twin.cli import app as twin_app
@@ -25,6 +26,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(platform_key_app, name="platform-key")
 app.add_typer(risk_app, name="risk")
 app.add_typer(twin_app, name="twin")
+app.add_typer(queue_app, name="queue")
 
 
 @db_app.command("upgrade")

@@ -2,6 +2,15 @@
 
 from silkgate.audit.models import AuditEntry, SigningKey
 from silkgate.declarations.models import Declaration, DeclarationVersion, GoodsItem, IdempotencyKey
+from silkgate.queue.models import (
+    BookedDeclaration,
+    Booking,
+    CapacityCap,
+    DayPlan,
+    DepositEntry,
+    Notification,
+    Slot,
+)
 from silkgate.registry.models import ApiKey, Crossing, CrossingAssignment, MemberState, Organization
 from silkgate.risk.platform.models import (
     ActiveRiskModel,
@@ -15,17 +24,24 @@ __all__ = [
     "ActiveRiskModel",
     "ApiKey",
     "AuditEntry",
+    "BookedDeclaration",
+    "Booking",
+    "CapacityCap",
     "Crossing",
     "CrossingAssignment",
+    "DayPlan",
     "Declaration",
     "DeclarationVersion",
+    "DepositEntry",
     "GoodsItem",
     "IdempotencyKey",
     "InspectionResult",
     "MemberState",
+    "Notification",
     "Organization",
     "RiskAssessment",
     "RiskModelRecord",
     "RiskProfile",
     "SigningKey",
+    "Slot",
 ]

@@ -202,6 +202,7 @@ _PROBLEM_TEXT = {
     413: "Request body larger than the limit",
     415: "Unsupported Content-Type",
     422: "Invalid input; each error names its field",
+    429: "Rate limit reached; wait the seconds in Retry-After",
     503: "Not ready",
 }
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
@@ -17,6 +19,8 @@ class Platform:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.db = Database(settings)
+        # the time services read; tests freeze it (e-queue grace and no-show rules)
+        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
         # set by the API app: declarations.committer.GroupCommitter
         self.group_committer: Any = None
 

@@ -113,6 +113,37 @@ class Settings(BaseSettings):
         default=None, description="Risk model artifacts; default <data_dir>/risk-models."
     )
 
+    queue_utc_offset_hours: int = Field(
+        default=8, ge=-12, le=14, description="Crossing days and slot hours are in this offset."
+    )
+    queue_booking_horizon_days: int = Field(
+        default=14, gt=0, le=90, description="Furthest day ahead a slot can be booked."
+    )
+    queue_grace_minutes: int = Field(
+        default=60, ge=0, le=24 * 60, description="Lateness allowed after the slot hour ends."
+    )
+    queue_max_reschedules: int = Field(default=2, ge=0, le=20)
+    queue_reschedule_cutoff_hours: float = Field(
+        default=2.0, ge=0, description="No rescheduling this close to the booked slot."
+    )
+    queue_deposit_amount: int = Field(default=20, ge=0, description="Deposit per booking.")
+    queue_deposit_unit: str = Field(default="MRP", description="Unit of the deposit (KZ MRP).")
+    queue_forfeit_no_shows: int = Field(
+        default=2, gt=0, description="No-shows within the window that forfeit the deposit."
+    )
+    queue_forfeit_window_days: int = Field(default=90, gt=0)
+    queue_rate_org_per_second: float = Field(default=50.0, gt=0)
+    queue_rate_org_burst: int = Field(default=200, gt=0)
+    queue_rate_vehicle_per_minute: float = Field(default=6.0, gt=0)
+    queue_rate_vehicle_burst: int = Field(default=10, gt=0)
+    queue_full_hint_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        le=60,
+        description="How long a process refuses a slot it saw full without asking the database.",
+    )
+    queue_rate_public_per_second: float = Field(default=20.0, gt=0)
+
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:
         if not self.demo_mode and self.api_key_pepper.get_secret_value() == DEMO_API_KEY_PEPPER:

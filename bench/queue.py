@@ -1,0 +1,275 @@
+"""Booking-rush benchmark: many carriers race for the slots of one day through the HTTP API.
+
+Run: .venv/bin/python bench/queue.py [--clients 200] [--attempts 10000] [--slots 1000]
+Per backend (PostgreSQL at 127.0.0.1:5432 first, SQLite for comparison): one day of
+Khorgos–Nur Zholy CN→KZ with a binding cap of ``--slots`` (24 hourly slots), ``--clients``
+organizations each trying ``attempts / clients`` bookings for their own trucks (one accepted
+declaration each) at random hours, over keep-alive connections. Reports attempts/s, p50/p99
+latency, the outcome counts, and checks in the database that exactly ``--slots`` bookings
+exist and no slot is sold beyond its capacity. Beside it, in the same run: the raw insert
+rate of the same booking rows (Core executemany, and one row per transaction), no HTTP,
+no checks, no audit.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+# This file is named like the standard library's queue module: keep bench/ off the path.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
+sys.path.insert(0, str(HERE.parent))
+
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import random  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from collections import Counter  # noqa: E402
+from datetime import UTC, datetime, timedelta  # noqa: E402
+
+import httpx  # noqa: E402
+from sqlalchemy import func, insert, select  # noqa: E402
+
+from bench.ingest import _post, free_port, make_backend, pct  # noqa: E402
+from silkgate.bootstrap import prepare_database  # noqa: E402
+from silkgate.codelists.identifiers import generate_uscc  # noqa: E402
+from silkgate.core.db import table_of  # noqa: E402
+from silkgate.core.platform import Platform  # noqa: E402
+from silkgate.core.settings import Settings  # noqa: E402
+from silkgate.declarations import service as declarations  # noqa: E402
+from silkgate.demo.service import seed_registry  # noqa: E402
+from silkgate.demo.traffic import TrafficGenerator  # noqa: E402
+from silkgate.queue import service as queue  # noqa: E402
+from silkgate.queue.models import Booking, Slot  # noqa: E402
+from silkgate.queue.schemas import CapIn  # noqa: E402
+from silkgate.registry import service as registry  # noqa: E402
+from silkgate.registry.schemas import OrganizationCreate, Role  # noqa: E402
+
+CROSSING = "KHG-NZH"
+
+
+def setup(
+    platform: Platform, clients: int, per_client: int, slots: int
+) -> tuple[list[tuple[str, list[bytes]]], str]:
+    """Organizations with keys, one accepted declaration per truck, caps on both sides."""
+    ids = seed_registry(platform)
+    for side in ("cn-customs", "kz-customs"):
+        queue.set_cap(
+            platform,
+            registry.caller_for(platform, ids[side]),
+            CapIn(
+                crossing=CROSSING,
+                exit_country="CN",
+                entry_country="KZ",
+                valid_from=datetime.now(UTC).date(),
+                daily_cap=slots,
+            ),
+        )
+    day = (datetime.now(UTC) + timedelta(hours=8)).date() + timedelta(days=2)
+    rng = random.Random(5)
+    gen = TrafficGenerator(3)
+    template = next(
+        b
+        for b in iter(gen.declaration, None)
+        if b["type"] == "export" and b["crossing"]["exit_country"] == "CN"
+    )
+    out: list[tuple[str, list[bytes]]] = []
+    truck_no = 0
+    for c in range(clients):
+        member = f"CN/COM/{generate_uscc(rng)}"
+        registry.create_organization(
+            platform,
+            OrganizationCreate(member_id=member, name=f"Carrier {c}", roles=[Role.BROKER]),
+            "bench",
+        )
+        _, token = registry.issue_api_key(platform, member, "bench", "bench")
+        who = registry.caller_for(platform, member)
+        batch, trucks = [], []
+        for _ in range(per_client):
+            truck_no += 1
+            plate = f"新{'ABCDEFGH'[truck_no // 10000]}{truck_no % 10000:05d}"
+            body = dict(
+                template,
+                lrn=f"QB-{truck_no}",
+                transport={"tractor_plate": plate, "tractor_nationality": "CN"},
+            )
+            batch.append(body)
+            trucks.append((plate, f"LZZ1CCND0J{truck_no:07d}"))
+        report = declarations.create_batch(platform, who, batch)
+        assert report.accepted == per_client, report.lines[0]
+        requests = []
+        for line, (plate, vin) in zip(report.lines, trucks, strict=True):
+            requests.append(
+                json.dumps(
+                    {
+                        "crossing": CROSSING,
+                        "exit_country": "CN",
+                        "entry_country": "KZ",
+                        "slot": {"day": day.isoformat(), "hour": rng.randrange(24)},
+                        "truck": {"tractor_plate": plate, "tractor_nationality": "CN", "vin": vin},
+                        "driver": {"name": "Driver", "document_number": f"E{truck_no:08d}"},
+                        "declaration_ids": [line.id],
+                    },
+                    ensure_ascii=False,
+                ).encode()
+            )
+        out.append((token, requests))
+    return out, day.isoformat()
+
+
+async def rush(base: str, work: list[tuple[str, list[bytes]]]) -> dict[str, object]:
+    host, port = base.removeprefix("http://").split(":")
+    latencies: list[float] = []
+    statuses: Counter[int] = Counter()
+
+    async def client(token: str, requests: list[bytes]) -> None:
+        head = (
+            f"POST /api/v1/queue/bookings HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n"
+            "Content-Type: application/json\r\nContent-Length: "
+        ).encode()
+        reader, writer = await asyncio.open_connection(host, int(port))
+        for body in requests:
+            t = time.perf_counter()
+            statuses[await _post(reader, writer, head, body)] += 1
+            latencies.append(time.perf_counter() - t)
+        writer.close()
+
+    start = time.perf_counter()
+    await asyncio.gather(*(client(t, r) for t, r in work))
+    elapsed = time.perf_counter() - start
+    return {
+        "attempts": len(latencies),
+        "rate": len(latencies) / elapsed,
+        "p50_ms": 1000 * statistics.median(latencies),
+        "p99_ms": 1000 * pct(latencies, 0.99),
+        "statuses": dict(sorted(statuses.items())),
+    }
+
+
+def verify(platform: Platform) -> dict[str, int]:
+    """Bookings stored, slots over capacity, and slots whose counter disagrees with the rows."""
+    with platform.db.session() as s:
+        booked = s.scalar(select(func.count()).select_from(Booking)) or 0
+        per_slot = dict(
+            s.execute(select(Booking.slot_id, func.count()).group_by(Booking.slot_id)).all()
+        )
+        over = drift = 0
+        for slot in s.scalars(select(Slot)):
+            rows = per_slot.get(slot.id, 0)
+            over += max(0, rows - slot.capacity)
+            drift += rows != slot.booked
+    return {"booked": booked, "double_sold": over, "counter_drift": drift}
+
+
+def raw_inserts(platform: Platform, n: int) -> dict[str, float]:
+    """The same booking rows (ended status, so no active-index clash) inserted with no checks."""
+    with platform.db.session() as s:
+        template = s.scalars(select(Booking).limit(1)).one()
+        row = {c.key: getattr(template, c.key) for c in table_of(Booking).columns}
+    row["status"] = "expired"
+    rows = [dict(row, id=f"{i:022x}", vin=f"RAW{i:014d}") for i in range(n)]
+    engine = platform.db.engine
+    t = time.perf_counter()
+    for i in range(0, n, 500):
+        with engine.begin() as conn:
+            conn.execute(insert(table_of(Booking)), rows[i : i + 500])
+    many = n / (time.perf_counter() - t)
+    single = [dict(r, id=f"f{i:021x}") for i, r in enumerate(rows[: n // 5])]
+    t = time.perf_counter()
+    for r in single:
+        with engine.begin() as conn:
+            conn.execute(insert(table_of(Booking)), r)
+    return {"executemany": many, "per_transaction": len(single) / (time.perf_counter() - t)}
+
+
+def bench_backend(kind: str, args: argparse.Namespace) -> dict[str, object]:
+    tmp = Path(tempfile.mkdtemp(prefix=f"silkgate-qbench-{kind}-"))
+    url = make_backend(kind, tmp)
+    settings = Settings(database_url=url, demo_mode=True, data_dir=tmp)  # type: ignore[call-arg]
+    platform = Platform(settings)
+    prepare_database(platform)
+    t = time.perf_counter()
+    work, _day = setup(platform, args.clients, args.attempts // args.clients, args.slots)
+    setup_s = time.perf_counter() - t
+    env = {
+        **os.environ,
+        "SILKGATE_DATABASE_URL": url,
+        "SILKGATE_DEMO_MODE": "true",
+        "SILKGATE_DATA_DIR": str(tmp),
+        "SILKGATE_LOG_LEVEL": "warning",
+        "SILKGATE_RISK_WORKER": "false",
+    }
+    workers = args.workers or (1 if kind == "sqlite" else 2)
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            str(HERE.parent / ".venv/bin/silkgate"),
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--no-access-log",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                if httpx.get(f"{base}/api/v1/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        result = asyncio.run(rush(base, work))
+    finally:
+        server.terminate()
+        server.wait(20)
+    checked = verify(platform)
+    raw = raw_inserts(platform, args.attempts)
+    platform.close()
+    return {"setup_s": setup_s, "workers": workers, **result, **checked, "raw": raw}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--clients", type=int, default=200)
+    ap.add_argument("--attempts", type=int, default=10_000)
+    ap.add_argument("--slots", type=int, default=1_000)
+    ap.add_argument(
+        "--workers", type=int, default=0, help="API processes (default: PostgreSQL 2, SQLite 1)"
+    )
+    ap.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    args = ap.parse_args()
+    kinds = ["postgresql", "sqlite"] if args.backend == "both" else [args.backend]
+    print(
+        f"silkgate booking rush — {os.cpu_count()} cores, {args.clients} clients, {args.attempts} attempts, {args.slots} slots"
+    )
+    print(
+        f"{'backend':<11} {'workers':>7} {'attempts/s':>10} {'p50 ms':>7} {'p99 ms':>7} {'booked':>7} {'double':>6} {'drift':>5} {'raw many/s':>10} {'raw 1-tx/s':>10}  statuses"
+    )
+    for kind in kinds:
+        r = bench_backend(kind, args)
+        raw = r["raw"]
+        assert isinstance(raw, dict)
+        print(
+            f"{kind:<11} {r['workers']:>7} {r['rate']:>10.0f} {r['p50_ms']:>7.1f} {r['p99_ms']:>7.1f} {r['booked']:>7} {r['double_sold']:>6} {r['counter_drift']:>5} "
+            f"{raw['executemany']:>10.0f} {raw['per_transaction']:>10.0f}  {r['statuses']}  (setup {r['setup_s']:.0f} s)"
+        )
+    print(
+        f"targets (PostgreSQL): exactly {args.slots} booked, 0 double-sold, >= 2000 attempts/s, p99 <= 100 ms"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Truck e-queue: capacity caps, slot inventory, bookings, no-shows and deposits."""

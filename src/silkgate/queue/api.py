@@ -1,0 +1,215 @@
+"""E-queue routes under /api/v1/queue (authenticated) and the public queue figures."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from silkgate.core.http import (
+    AUTHENTICATED,
+    get_platform,
+    problem,
+    problem_responses,
+    require_json,
+)
+from silkgate.core.platform import Platform
+from silkgate.queue import public, service
+from silkgate.queue.limits import QueueLimits, RateLimited
+from silkgate.queue.schemas import (
+    BookingIn,
+    BookingOut,
+    BookingPage,
+    BookingStatus,
+    CancelIn,
+    CapChange,
+    CapIn,
+    CapOut,
+    DepositEntryOut,
+    PublicQueue,
+    RescheduleIn,
+)
+from silkgate.registry.auth import current_caller
+from silkgate.registry.service import Caller
+
+router = APIRouter(
+    prefix="/queue", tags=["queue"], responses={**AUTHENTICATED, **problem_responses(429)}
+)
+public_router = APIRouter(prefix="/public", tags=["public"], responses=problem_responses(429))
+_WRITE = problem_responses(403, 404, 409, 413, 415)
+_JSON = [Depends(require_json)]
+BookingId = Annotated[str, Path(pattern=r"^[0-9a-f]{22}$")]
+CrossingCode = Annotated[str, Path(pattern=r"^[A-Z]{3}-[A-Z]{3}$")]
+
+
+def limits_of(request: Request) -> QueueLimits:
+    """The app's rate limiters (one set per process)."""
+    found = getattr(request.app.state, "queue_limits", None)
+    if found is None:
+        st = request.app.state.platform.settings
+        found = QueueLimits(
+            st.queue_rate_org_per_second,
+            st.queue_rate_org_burst,
+            st.queue_rate_vehicle_per_minute,
+            st.queue_rate_vehicle_burst,
+            st.queue_rate_public_per_second,
+        )
+        request.app.state.queue_limits = found
+    return found
+
+
+async def org_limited(request: Request, caller: Caller = Depends(current_caller)) -> Caller:
+    """The caller, once its organization's bucket lets the request through."""
+    limits_of(request).check(limits_of(request).org, caller.member_id, "organization")
+    return caller
+
+
+def rate_limited_response(exc: RateLimited, path: str) -> JSONResponse:
+    return problem(
+        429,
+        exc.title,
+        exc.detail,
+        exc.type_slug,
+        exc.errors,
+        path,
+        {"Retry-After": str(exc.retry_after)},
+    )
+
+
+@router.post(
+    "/caps",
+    response_model=CapChange,
+    status_code=201,
+    responses=problem_responses(403, 413, 415),
+    dependencies=_JSON,
+    summary="Set this side's cap (new version)",
+)
+async def set_cap(
+    body: CapIn, platform: Platform = Depends(get_platform), caller: Caller = Depends(org_limited)
+) -> CapChange:
+    return await run_in_threadpool(service.set_cap, platform, caller, body)
+
+
+@router.get("/caps", response_model=list[CapOut], summary="Cap versions of both sides")
+async def list_caps(
+    crossing: str | None = Query(default=None, pattern=r"^[A-Z]{3}-[A-Z]{3}$"),
+    platform: Platform = Depends(get_platform),
+    caller: Caller = Depends(org_limited),
+) -> list[CapOut]:
+    return await run_in_threadpool(service.list_caps, platform, crossing)
+
+
+@router.post(
+    "/bookings",
+    response_model=BookingOut,
+    status_code=201,
+    responses=problem_responses(403, 409, 413, 415),
+    dependencies=_JSON,
+    summary="Book a slot for a truck",
+)
+async def book(
+    request: Request,
+    body: BookingIn,
+    platform: Platform = Depends(get_platform),
+    caller: Caller = Depends(org_limited),
+) -> BookingOut:
+    limits = limits_of(request)
+    t = body.truck
+    limits.check(limits.vehicle, f"{t.tractor_nationality}:{t.tractor_plate}", "vehicle")
+    limits.check(limits.vehicle, f"vin:{t.vin}", "vehicle")
+    service.refuse_if_known_full(platform, body)  # on the event loop: no thread, no query
+    return await run_in_threadpool(service.book, platform, caller, body)
+
+
+@router.get("/bookings", response_model=BookingPage, summary="Bookings the caller may see")
+async def list_bookings(
+    crossing: str | None = Query(default=None, pattern=r"^[A-Z]{3}-[A-Z]{3}$"),
+    day: dt.date | None = None,
+    status: BookingStatus | None = None,
+    cursor: str | None = Query(default=None, pattern=r"^[0-9a-f]{22}$"),
+    limit: int = Query(default=100, ge=1, le=500),
+    platform: Platform = Depends(get_platform),
+    caller: Caller = Depends(org_limited),
+) -> BookingPage:
+    items, nxt = await run_in_threadpool(
+        service.list_bookings,
+        platform,
+        caller,
+        crossing,
+        day,
+        status.value if status else None,
+        cursor,
+        limit,
+    )
+    return BookingPage(items=items, next_cursor=nxt)
+
+
+@router.get("/bookings/{booking_id}", response_model=BookingOut, responses=problem_responses(404))
+async def get_booking(
+    booking_id: BookingId,
+    platform: Platform = Depends(get_platform),
+    caller: Caller = Depends(org_limited),
+) -> BookingOut:
+    return await run_in_threadpool(service.get_booking, platform, caller, booking_id)
+
+
+@router.get(
+    "/bookings/{booking_id}/deposits",
+    response_model=list[DepositEntryOut],
+    responses=problem_responses(404),
+)
+async def deposits(
+    booking_id: BookingId,
+    platform: Platform = Depends(get_platform),
+    caller: Caller = Depends(org_limited),
+) -> list[DepositEntryOut]:
+    rows = await run_in_threadpool(service.deposits, platform, caller, booking_id)
+    return [DepositEntryOut.model_validate(r) for r in rows]
+
+
+@router.post(
+    "/bookings/{booking_id}/cancel", response_model=BookingOut, responses=_WRITE, dependencies=_JSON
+)
+async def cancel(
+    booking_id: BookingId,
+    body: CancelIn,
+    platform: Platform = Depends(get_platform),
+    caller: Caller = Depends(org_limited),
+) -> BookingOut:
+    return await run_in_threadpool(service.cancel, platform, caller, booking_id, body.reason)
+
+
+@router.post(
+    "/bookings/{booking_id}/reschedule",
+    response_model=BookingOut,
+    responses=_WRITE,
+    dependencies=_JSON,
+)
+async def reschedule(
+    booking_id: BookingId,
+    body: RescheduleIn,
+    platform: Platform = Depends(get_platform),
+    caller: Caller = Depends(org_limited),
+) -> BookingOut:
+    return await run_in_threadpool(service.reschedule, platform, caller, booking_id, body.slot)
+
+
+@public_router.get(
+    "/crossings/{code}/queue",
+    response_model=PublicQueue,
+    responses=problem_responses(404),
+    summary="Public: booked trucks per direction and hour (no plates, no names)",
+)
+async def public_queue(
+    request: Request,
+    code: CrossingCode,
+    day: dt.date | None = None,
+    platform: Platform = Depends(get_platform),
+) -> PublicQueue:
+    limits = limits_of(request)
+    client = request.client.host if request.client else "?"
+    limits.check(limits.public, client, "client")
+    return await run_in_threadpool(public.public_queue, platform, code, day)
