@@ -26,6 +26,8 @@ from silkgate.core.platform import Platform
 from silkgate.core.settings import Settings, get_settings
 from silkgate.declarations.api import router as declarations_router
 from silkgate.declarations.schemas import DeclarationIn
+from silkgate.gates.api import router as gates_router
+from silkgate.gates.schemas import GateEventIn
 from silkgate.queue.api import public_router as queue_public_router
 from silkgate.queue.api import rate_limited_response
 from silkgate.queue.api import router as queue_router
@@ -160,6 +162,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     api.include_router(audit_router)
     api.include_router(queue_router)
     api.include_router(queue_public_router)
+    api.include_router(gates_router)
     app.include_router(api)
 
     def openapi() -> dict[str, Any]:
@@ -169,7 +172,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
             title=app.title, version=app.version, description=app.description, routes=app.routes
         )
         components = schema.setdefault("components", {}).setdefault("schemas", {})
-        for model in (DeclarationIn, Problem):
+        for model in (DeclarationIn, GateEventIn, Problem):
             extra = model.model_json_schema(ref_template="#/components/schemas/{model}")
             components.update(extra.pop("$defs", {}))
             components[model.__name__] = extra

@@ -7,6 +7,8 @@ import typer
 from silkgate.audit.cli import app as audit_app
 from silkgate.core.cli_support import console, err_console, load_settings, platform_session
 from silkgate.declarations.cli import app as declarations_app
+from silkgate.gates.cli import app as gates_app
+from silkgate.gates.cli import kpi_app
 from silkgate.queue.cli import app as queue_app
 from silkgate.registry.cli import key_app, org_app
 from silkgate.risk.cli import app as risk_app
@@ -27,6 +29,8 @@ app.add_typer(platform_key_app, name="platform-key")
 app.add_typer(risk_app, name="risk")
 app.add_typer(twin_app, name="twin")
 app.add_typer(queue_app, name="queue")
+app.add_typer(gates_app, name="gates")
+app.add_typer(kpi_app, name="kpi")
 
 
 @db_app.command("upgrade")

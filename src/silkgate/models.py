@@ -2,6 +2,7 @@
 
 from silkgate.audit.models import AuditEntry, SigningKey
 from silkgate.declarations.models import Declaration, DeclarationVersion, GoodsItem, IdempotencyKey
+from silkgate.gates.models import GateEvent, GateEventRef
 from silkgate.queue.models import (
     BookedDeclaration,
     Booking,
@@ -33,6 +34,8 @@ __all__ = [
     "Declaration",
     "DeclarationVersion",
     "DepositEntry",
+    "GateEvent",
+    "GateEventRef",
     "GoodsItem",
     "IdempotencyKey",
     "InspectionResult",

@@ -109,6 +109,15 @@ class Settings(BaseSettings):
         le=19,
         description="Niceness added to the assessor thread so lodging keeps the CPU under load.",
     )
+    gate_max_clock_skew: float = Field(
+        default=300.0,
+        ge=0,
+        le=86_400,
+        description="Seconds a gate event's eventTime may lie ahead of the server clock.",
+    )
+    kpi_release_target_hours: float = Field(
+        default=2.0, gt=0, description="TRS target: share of trucks released within this time."
+    )
     risk_artifacts: Path | None = Field(
         default=None, description="Risk model artifacts; default <data_dir>/risk-models."
     )

@@ -61,7 +61,9 @@ DEMO_ORGS = (
         (Role.CUSTOMS,),
         (CROSSING,),
     ),
-    DemoOrg("cn-eport", "CN", "COM", "Khorgos E-Port Operation Co., Ltd.", (Role.E_PORT,)),
+    DemoOrg(
+        "cn-eport", "CN", "COM", "Khorgos E-Port Operation Co., Ltd.", (Role.E_PORT,), (CROSSING,)
+    ),
     DemoOrg(
         "cn-broker", "CN", "COM", "Xinjiang Silk Road Customs Brokerage Co., Ltd.", (Role.BROKER,)
     ),

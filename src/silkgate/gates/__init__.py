@@ -1,0 +1,1 @@
+"""Gate events (EPCIS 2.0 shaped, signed by the reporting checkpoint), timelines and TRS KPIs."""

@@ -1,0 +1,266 @@
+"""Gate-event operations: ingest (single or JSON Lines batch) and reading events back.
+
+A batch is checked line by line; the lines that pass are stored in one transaction with one
+audit entry each. If the database refuses that transaction, each line is tried on its own so
+one bad line never costs the others (nothing of a refused line is written).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm import Session
+
+from silkgate.audit.service import AuditEvent, append
+from silkgate.core.db import table_of
+from silkgate.core.errors import FieldError, SilkgateError
+from silkgate.core.platform import Platform
+from silkgate.core.signing import load_public_key
+from silkgate.declarations.models import Declaration
+from silkgate.gates.ingest import Checked, Rejected, check, parse_line, truck_key
+from silkgate.gates.models import GateEvent, GateEventRef
+from silkgate.gates.schemas import IngestLine, IngestReport
+from silkgate.registry.models import Organization
+from silkgate.registry.service import Caller
+
+AUDIT_ACTION = "gate_event.reported"
+
+
+@lru_cache(maxsize=1)
+def crossing_sides() -> dict[str, tuple[str, ...]]:
+    """Crossing code → its two countries (from the shipped code list)."""
+    from silkgate.codelists.crossings import load_crossings
+
+    return {c.code: tuple(c.countries) for c in load_crossings()}
+
+
+def report(platform: Platform, caller: Caller, obj: Any) -> tuple[str, bool]:
+    """Store one signed event; returns (event id, created). Raises a problem naming the field."""
+    rep = ingest(platform, caller, [obj])
+    line = rep.lines[0]
+    if line.status == "rejected":
+        raise _problem(line)
+    assert line.eventId is not None
+    return line.eventId, line.status == "stored"
+
+
+def ingest_lines(platform: Platform, caller: Caller, lines: Sequence[bytes | str]) -> IngestReport:
+    """A JSON Lines batch: one signed event per line, blank lines skipped."""
+    objs: list[Any] = []
+    for raw in lines:
+        if not raw.strip():
+            objs.append(_BLANK)
+            continue
+        try:
+            objs.append(parse_line(raw))
+        except Rejected as r:
+            objs.append(r)
+    return ingest(platform, caller, objs)
+
+
+_BLANK = object()
+
+
+def ingest(platform: Platform, caller: Caller, objs: Sequence[Any]) -> IngestReport:
+    """Check every event, then store those that pass; the report has one entry per line."""
+    settings = platform.settings
+    now = datetime.now(UTC)
+    skew = timedelta(seconds=settings.gate_max_clock_skew)
+    lines: list[IngestLine] = []
+    checked: list[tuple[int, Checked]] = []
+    with platform.db.session() as s:
+        pub = s.scalar(select(Organization.signing_public_key).where(Organization.id == caller.id))
+    public_key = load_public_key(pub) if pub else None
+    for no, obj in enumerate(objs, start=1):
+        if obj is _BLANK:
+            continue
+        try:
+            if isinstance(obj, Rejected):
+                raise obj
+            checked.append((no, check(obj, caller, public_key, crossing_sides(), now, skew)))
+        except Rejected as r:
+            lines.append(_rejected(no, r))
+    try:
+        with platform.db.session() as s:
+            lines += _store(s, platform, caller, checked, now)
+    except DBAPIError:
+        # Alone, each line meets only its own fault (or a clash with a concurrent writer).
+        for no, c in checked:
+            try:
+                with platform.db.session() as s:
+                    lines += _store(s, platform, caller, [(no, c)], now)
+            except IntegrityError:
+                with platform.db.session() as s:
+                    if s.get(GateEvent, c.event_id) is not None:
+                        lines.append(IngestLine(line=no, status="replayed", eventId=c.event_id))
+                        continue
+                lines.append(_rejected(no, Rejected(409, [FieldError("", "conflict", "refused")])))
+            except DBAPIError as exc:
+                from silkgate.core.db import db_problem
+
+                p = db_problem(exc)
+                lines.append(
+                    _rejected(
+                        no, Rejected(p.status, p.errors or [FieldError("", p.type_slug, p.detail)])
+                    )
+                )
+    lines.sort(key=lambda x: x.line)
+    count = {k: sum(1 for x in lines if x.status == k) for k in ("stored", "replayed", "rejected")}
+    return IngestReport(**count, lines=lines)
+
+
+def _store(
+    s: Session,
+    platform: Platform,
+    caller: Caller,
+    checked: list[tuple[int, Checked]],
+    now: datetime,
+) -> list[IngestLine]:
+    """Refuse lines whose references do not hold, replay known ids, insert the rest."""
+    out: list[IngestLine] = []
+    ids = {c.event_id for _, c in checked}
+    known = (
+        set(s.scalars(select(GateEvent.event_id).where(GateEvent.event_id.in_(ids))))
+        if ids
+        else set()
+    )
+    decl_ids = {
+        t.bizTransaction
+        for _, c in checked
+        for t in c.event.bizTransactionList
+        if t.type.value == "declaration"
+    }
+    decls = (
+        dict(
+            s.execute(
+                select(Declaration.id, Declaration.crossing_code).where(
+                    Declaration.id.in_(decl_ids)
+                )
+            ).all()
+        )
+        if decl_ids
+        else {}
+    )
+    targets = {c.event.corrects for _, c in checked if c.event.corrects}
+    corrected = (
+        {e.event_id: e for e in s.scalars(select(GateEvent).where(GateEvent.event_id.in_(targets)))}
+        if targets
+        else {}
+    )
+    rows: list[dict[str, Any]] = []
+    refs: list[dict[str, Any]] = []
+    audit: list[AuditEvent] = []
+    seen: set[str] = set()
+    batch_trucks: dict[str, tuple[str, str]] = {}
+    for no, c in checked:
+        ev = c.event
+        if c.event_id in known or c.event_id in seen:
+            out.append(IngestLine(line=no, status="replayed", eventId=c.event_id))
+            continue
+        errors = []
+        for i, t in enumerate(ev.bizTransactionList):
+            if t.type.value == "declaration" and decls.get(t.bizTransaction) != ev.crossing:
+                errors.append(
+                    FieldError(
+                        f"/event/bizTransactionList/{i}/bizTransaction",
+                        "unknown_declaration",
+                        f"no declaration {t.bizTransaction} on {ev.crossing}",
+                    )
+                )
+        truck = truck_key(ev.truck.nationality, ev.truck.plate)
+        if ev.corrects:
+            target = corrected.get(ev.corrects)
+            tgt = (
+                (target.reporter, target.truck)
+                if target is not None
+                else batch_trucks.get(ev.corrects)
+            )
+            if tgt is None:
+                errors.append(FieldError("/event/corrects", "unknown_event", "no such event"))
+            elif tgt != (caller.member_id, truck):
+                errors.append(
+                    FieldError(
+                        "/event/corrects",
+                        "not_yours",
+                        "a correction keeps the reporter and the truck of the event it corrects",
+                    )
+                )
+        if errors:
+            out.append(_rejected(no, Rejected(422, errors)))
+            continue
+        seen.add(c.event_id)
+        batch_trucks[c.event_id] = (caller.member_id, truck)
+        rows.append(
+            {
+                "event_id": c.event_id,
+                "crossing_code": ev.crossing,
+                "side": ev.side,
+                "read_point": ev.readPoint.value,
+                "biz_step": ev.bizStep.value,
+                "disposition": ev.disposition.value if ev.disposition else None,
+                "truck": truck,
+                "event_time": ev.eventTime.astimezone(UTC),
+                "event_offset": _offset(ev.eventTime),
+                "record_time": now,
+                "corrects": ev.corrects,
+                "reporter_org_id": caller.id,
+                "reporter": caller.member_id,
+                "content": c.content,
+                "signature": c.signature,
+                "key_id": "",
+            }
+        )
+        refs += [
+            {"event_id": c.event_id, "ref_type": t.type.value, "ref": t.bizTransaction}
+            for t in ev.bizTransactionList
+        ]
+        audit.append(
+            AuditEvent(caller.member_id, AUDIT_ACTION, "gate_event", c.event_id, None, c.digest)
+        )
+        out.append(IngestLine(line=no, status="stored", eventId=c.event_id))
+    if rows:
+        from silkgate.core.signing import key_id
+
+        pub = s.scalar(select(Organization.signing_public_key).where(Organization.id == caller.id))
+        kid = key_id(pub) if pub else ""
+        for r in rows:
+            r["key_id"] = kid
+        s.execute(insert(table_of(GateEvent)), rows)
+        if refs:
+            s.execute(insert(table_of(GateEventRef)), refs)
+        append(s, platform.signer, audit)
+    return out
+
+
+def _offset(t: datetime) -> str:
+    off = t.utcoffset() or timedelta(0)
+    minutes = int(off.total_seconds() // 60)
+    sign = "+" if minutes >= 0 else "-"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+def _rejected(no: int, r: Rejected) -> IngestLine:
+    return IngestLine(
+        line=no,
+        status="rejected",
+        errors=[{**e.as_dict(), "status": str(r.status)} for e in r.errors],
+    )
+
+
+def _problem(line: IngestLine) -> SilkgateError:
+    status = int(line.errors[0].get("status", "422")) if line.errors else 422
+    errors = [FieldError(e.get("field"), e["code"], e["message"]) for e in line.errors]
+    titles = {400: "Bad request", 403: "Forbidden", 409: "Conflict", 422: "Validation failed"}
+    slugs = {400: "bad-request", 403: "forbidden", 409: "conflict", 422: "validation-failed"}
+    return SilkgateError(
+        titles.get(status, "Refused"),
+        status,
+        "; ".join(e.message for e in errors) or "refused",
+        errors,
+        slugs.get(status, "refused"),
+    )
