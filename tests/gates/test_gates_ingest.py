@@ -10,6 +10,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from silkgate.audit.keys import trusted_keys
 from silkgate.audit.service import payload_digest, trail, verify_chain
 from silkgate.core.errors import SilkgateError
 from silkgate.core.platform import Platform
@@ -47,7 +48,7 @@ def test_retry_is_stored_once_and_audited(world: World) -> None:
         assert row is not None
         expect = {"reporter": row.reporter, "event": row.content, "signature": row.signature}
         assert entries[0].payload_digest == payload_digest(expect)
-        assert verify_chain(s).ok
+        assert verify_chain(s, trusted_keys(p.settings)).ok
 
 
 @pytest.mark.parametrize(
