@@ -1,7 +1,7 @@
 """equeue
 
 Revision ID: 0010_equeue
-Revises: 0002
+Revises: 0003
 Create Date: 2026-12-03 07:51:06.763720
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010_equeue"
-down_revision = "0002"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 

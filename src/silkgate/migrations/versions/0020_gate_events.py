@@ -1,7 +1,7 @@
 """gate events (EPCIS-shaped, signed) and their business-transaction references
 
 Revision ID: 0020_gate_events
-Revises: 0002
+Revises: 0010_equeue
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0020_gate_events"
-down_revision = "0002"
+down_revision = "0010_equeue"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """exchange outbox, subscriptions, deliveries; e-queue border stages and waiting area
 
 Revision ID: 0030_exchange_outbox
-Revises: 0003, 0010_equeue, 0020_gate_events (joins the three heads present at merge)
+Revises: 0020_gate_events
 Create Date: 2026-12-03 08:15:59.477992
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0030_exchange_outbox"
-down_revision = ("0003", "0010_equeue", "0020_gate_events")
+down_revision = "0020_gate_events"
 branch_labels = None
 depends_on = None
 

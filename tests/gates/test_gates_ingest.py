@@ -48,7 +48,7 @@ def test_retry_is_stored_once_and_audited(world: World) -> None:
         assert row is not None
         expect = {"reporter": row.reporter, "event": row.content, "signature": row.signature}
         assert entries[0].payload_digest == payload_digest(expect)
-        assert verify_chain(s, trusted_keys(world.platform.settings)).ok
+        assert verify_chain(s, trusted_keys(p.settings)).ok
 
 
 @pytest.mark.parametrize(

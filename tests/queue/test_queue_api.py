@@ -41,7 +41,11 @@ def test_booking_party_and_officials_see_what_they_may(api: Any) -> None:
     assert "Wang Lei" not in json.dumps(
         client.get(f"{API}/queue/bookings", headers=h(keys, "kz-customs")).json()
     )
-    # (cn-eport is an official at KHG-NZH since the gate-event work assigned it there)
+    # the e-port operator assigned to the crossing sees the bookings on it
+    assert (
+        client.get(f"{API}/queue/bookings/{b['id']}", headers=h(keys, "cn-eport")).status_code
+        == 200
+    )
     for who in ("kz-carrier", "cn-carrier"):
         assert (
             client.get(f"{API}/queue/bookings/{b['id']}", headers=h(keys, who)).status_code == 404

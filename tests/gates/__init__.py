@@ -1,1 +1,0 @@
-"""Test package (unique module names: several areas have a test_api.py)."""
