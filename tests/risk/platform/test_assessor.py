@@ -165,7 +165,9 @@ def test_concurrent_assessors_never_assess_a_declaration_twice(env: Env) -> None
         assert logged == 60 and audit.verify_chain(s, trusted_keys(env.platform.settings)).ok
 
 
-def test_worker_thread_assesses_within_a_second(env: Env) -> None:
+def test_worker_thread_assesses_without_being_asked(env: Env) -> None:
+    """The API's worker thread gives a lodged declaration its lane on its own (the latency
+    figure belongs to bench/assessor.py, not to a timed test on a shared machine)."""
     with TestClient(create_app(platform=env.platform)) as client:
         started = time.perf_counter()
         r = client.post(
@@ -173,14 +175,12 @@ def test_worker_thread_assesses_within_a_second(env: Env) -> None:
         )
         decl = r.json()["id"]
         lane = None
-        while lane is None and time.perf_counter() - started < 2.0:
+        while lane is None and time.perf_counter() - started < 30.0:
             time.sleep(0.02)
             lane = client.get(f"{API}/declarations/{decl}", headers=env.auth("cn-broker")).json()[
                 "lane"
             ]
-        elapsed = time.perf_counter() - started
         assert lane in {lane.value for lane in Lane}
-        assert elapsed < 1.0, elapsed
         assert client.app.state.risk_worker.running  # type: ignore[attr-defined]
     assert not client.app.state.risk_worker.running  # type: ignore[attr-defined]
 
