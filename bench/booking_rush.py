@@ -1,6 +1,6 @@
 """Booking-rush benchmark: many carriers race for the slots of one day through the HTTP API.
 
-Run: .venv/bin/python bench/queue.py [--clients 200] [--attempts 10000] [--slots 1000]
+Run: .venv/bin/python bench/booking_rush.py [--clients 200] [--attempts 10000] [--slots 1000]
 Per backend (PostgreSQL at 127.0.0.1:5432 first, SQLite for comparison): one day of
 Khorgos–Nur Zholy CN→KZ with a binding cap of ``--slots`` (24 hourly slots), ``--clients``
 organizations each trying ``attempts / clients`` bookings for their own trucks (one accepted
@@ -17,9 +17,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-# This file is named like the standard library's queue module: keep bench/ off the path.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
-sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE.parent))  # run as a script: make `bench.ingest` importable
 
 import argparse  # noqa: E402
 import asyncio  # noqa: E402
