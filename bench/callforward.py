@@ -83,7 +83,11 @@ def book_all(env: object, n: int) -> list[str]:
 
 def bench_backend(kind: str, trucks: int, tmp: Path) -> dict[str, object]:
     url = make_backend(kind, tmp)
-    platform = Platform(Settings(database_url=url, demo_mode=True, data_dir=tmp))  # type: ignore[call-arg]
+    platform = Platform(
+        Settings(  # type: ignore[call-arg]
+            database_url=url, demo_mode=True, data_dir=tmp, exchange_webhook_allow=["127.0.0.1"]
+        )
+    )
     prepare_database(platform)
     env = make_env(platform, cap=2400)
     ids = book_all(env, trucks)

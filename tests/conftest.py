@@ -49,6 +49,8 @@ def _postgres_database(worker: str) -> str:
 
 
 def make_settings(url: str, data_dir: Path, **extra: object) -> Settings:
+    # the tests' webhook receivers listen on 127.0.0.1, which production refuses by default
+    extra.setdefault("exchange_webhook_allow", ["127.0.0.1/32"])
     return Settings(database_url=url, demo_mode=True, data_dir=data_dir, **extra)  # type: ignore[arg-type]
 
 

@@ -22,6 +22,7 @@ def ids(platform: Platform, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     monkeypatch.setenv("SILKGATE_DEMO_MODE", "true")
     monkeypatch.setenv("SILKGATE_DATA_DIR", str(platform.settings.data_dir))
     monkeypatch.setenv("SILKGATE_EXCHANGE_MAX_ATTEMPTS", "1")
+    monkeypatch.setenv("SILKGATE_EXCHANGE_WEBHOOK_ALLOW", "127.0.0.1/32")
     monkeypatch.setenv("COLUMNS", "250")
     return seeded(platform)
 

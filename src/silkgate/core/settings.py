@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEMO_API_KEY_PEPPER = "silkgate-demo-pepper-not-for-production"
 
@@ -178,6 +179,24 @@ class Settings(BaseSettings):
         default=5.0, gt=0, le=60, description="HTTP timeout of one webhook delivery."
     )
     exchange_batch: int = Field(default=50, gt=0, le=1000, description="Deliveries per poll.")
+    exchange_webhook_allow: Annotated[list[str], NoDecode] = Field(
+        default=[],
+        description="Hosts or networks (comma-separated, e.g. 10.1.0.0/16,hooks.internal) that "
+        "webhooks may reach although not public; every other non-public address is refused.",
+    )
+    exchange_retention_days: float = Field(
+        default=30.0,
+        gt=0,
+        le=3650,
+        description="Outbox messages older than this, with no delivery pending, are pruned.",
+    )
+
+    @field_validator("exchange_webhook_allow", mode="before")
+    @classmethod
+    def _comma_separated(cls, v: object) -> object:
+        if isinstance(v, str):
+            return [e.strip() for e in v.split(",") if e.strip()]
+        return v
 
     @field_validator("queue_callforward_ratios")
     @classmethod

@@ -1,4 +1,4 @@
-"""`silkgate exchange deliver|subscribe|subscriptions|unsubscribe|deliveries|retry`."""
+"""`silkgate exchange deliver|subscribe|subscriptions|unsubscribe|deliveries|retry|prune`."""
 
 from __future__ import annotations
 
@@ -89,6 +89,26 @@ def deliveries(
             str(r.id), r.message_id, r.topic, r.url, r.status, str(r.attempts), r.last_error or ""
         )
     console.print(table)
+
+
+@app.command("prune")
+def prune(
+    older_than_days: float | None = typer.Option(
+        None, min=0.0, help="Default: SILKGATE_EXCHANGE_RETENTION_DAYS (30)"
+    ),
+) -> None:
+    """Delete outbox messages past retention with no delivery pending (audited)."""
+    from datetime import timedelta
+
+    with platform_session() as platform:
+        days = older_than_days
+        r = service.prune_outbox(
+            platform, "cli", timedelta(days=days) if days is not None else None
+        )
+    console.print(
+        f"pruned {r.messages} messages and {r.deliveries} deliveries created before "
+        f"{r.before.isoformat()}"
+    )
 
 
 @app.command("retry")

@@ -81,3 +81,12 @@ class DeliverReport(BaseModel):
     delivered: int
     retried: int
     dead: int
+
+
+class PruneReport(BaseModel):
+    """What an outbox prune removed: messages created before ``before`` with nothing pending."""
+
+    before: datetime
+    messages: int
+    deliveries: int
+    through_seq: int | None = Field(description="Highest sequence number removed")

@@ -13,19 +13,21 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from silkgate.audit.service import AuditEvent, append
-from silkgate.core.errors import Conflict, FieldError, NotFound
+from silkgate.core.errors import Conflict, FieldError, NotFound, ValidationFailed
 from silkgate.core.platform import Platform
 from silkgate.core.signing import canonical_json
+from silkgate.exchange.egress import EgressRefused, check_url, resolve
 from silkgate.exchange.models import Delivery, OutboxMessage, Subscription
 from silkgate.exchange.schemas import (
     DeliverReport,
     DeliveryOut,
     DeliveryStatus,
     MessageOut,
+    PruneReport,
     SigningKeyOut,
     SubscriptionIn,
     SubscriptionOut,
@@ -114,7 +116,15 @@ def _sub_out(sub: Subscription) -> SubscriptionOut:
 
 
 def add_subscription(platform: Platform, caller: Caller, body: SubscriptionIn) -> SubscriptionOut:
-    """Register a webhook for the caller's organization; audited (the URL only, no secrets)."""
+    """Register a webhook for the caller's organization; audited (the URL only, no secrets).
+
+    A URL naming a non-public address (loopback, private, link-local...) is refused unless
+    the operator allowed it; names are resolved and checked again at every delivery.
+    """
+    try:
+        check_url(body.url, platform.settings.exchange_webhook_allow)
+    except EgressRefused as exc:
+        raise ValidationFailed([FieldError("/url", "not_public", str(exc))]) from None
     now = platform.clock()
     with platform.db.session() as s:
         sub = Subscription(
@@ -300,7 +310,13 @@ def _send(platform: Platform, client: httpx.Client, c: _Claimed, now: datetime) 
     """POST one delivery; None on a 2xx answer, else the reason."""
     headers = sign_headers(platform.signer, c.message_id, c.topic, int(now.timestamp()), c.body)
     try:
-        r = client.post(c.url, content=c.body, headers=headers)
+        target = resolve(c.url, platform.settings.exchange_webhook_allow)
+    except EgressRefused as exc:
+        return f"refused: {exc}"[:300]
+    headers["Host"] = target.host_header
+    extensions = {"sni_hostname": target.sni_hostname} if target.sni_hostname else None
+    try:
+        r = client.post(target.url, content=c.body, headers=headers, extensions=extensions)
     except httpx.HTTPError as exc:
         return f"{type(exc).__name__}: {exc}"[:300]
     return None if 200 <= r.status_code < 300 else f"HTTP {r.status_code}"
@@ -339,6 +355,49 @@ def deliver_due(platform: Platform, client: httpx.Client | None = None) -> Deliv
                 d.next_attempt_at = now + timedelta(seconds=delay)
                 report.retried += 1
     return report
+
+
+def prune_outbox(
+    platform: Platform, actor: str = "platform", older_than: timedelta | None = None
+) -> PruneReport:
+    """Delete messages older than the retention with no delivery pending (and their delivery
+    rows); audited with the cut-off, the counts and the highest sequence number removed."""
+    now = platform.clock()
+    cutoff = now - (older_than or timedelta(days=platform.settings.exchange_retention_days))
+    with platform.db.session() as s:
+        pending = select(Delivery.outbox_id).where(Delivery.status == D.PENDING.value)
+        ids = list(
+            s.scalars(
+                select(OutboxMessage.id).where(
+                    OutboxMessage.created_at < cutoff, OutboxMessage.id.not_in(pending)
+                )
+            )
+        )
+        if not ids:
+            return PruneReport(before=cutoff, messages=0, deliveries=0, through_seq=None)
+        deliveries = 0
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            res = s.execute(delete(Delivery).where(Delivery.outbox_id.in_(chunk)))
+            deliveries += res.rowcount or 0  # type: ignore[attr-defined]
+            s.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(chunk)))
+        report = PruneReport(
+            before=cutoff, messages=len(ids), deliveries=deliveries, through_seq=max(ids)
+        )
+        append(
+            s,
+            platform.signer,
+            [
+                AuditEvent(
+                    actor,
+                    "exchange.outbox_pruned",
+                    "exchange_outbox",
+                    f"before:{cutoff.isoformat()}",
+                    report.model_dump(mode="json"),
+                )
+            ],
+        )
+        return report
 
 
 # ---------------------------------------------------------------- stream and key

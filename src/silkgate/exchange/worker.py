@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from silkgate.core.supervise import Supervised
-from silkgate.exchange.service import deliver_due
+from silkgate.exchange.service import deliver_due, prune_outbox
 
 if TYPE_CHECKING:
     from silkgate.core.platform import Platform
@@ -16,8 +17,14 @@ if TYPE_CHECKING:
 log = logging.getLogger("silkgate.exchange")
 
 
+PRUNE_EVERY_SECONDS = 3600.0
+
+
 class DeliveryWorker:
-    """Sends due webhooks; polls again at once while there is work, else after a short pause."""
+    """Sends due webhooks; polls again at once while there is work, else after a short pause.
+
+    Once an hour it also prunes the outbox past its retention (``prune_outbox``).
+    """
 
     def __init__(self, platform: Platform, poll: float | None = None) -> None:
         self.platform = platform
@@ -27,8 +34,14 @@ class DeliveryWorker:
 
     def run(self) -> None:
         st = self.platform.settings
+        next_prune = time.monotonic()
         with httpx.Client(timeout=st.exchange_timeout_seconds, follow_redirects=False) as client:
             while not self._supervised.stopping.is_set():
+                if time.monotonic() >= next_prune:
+                    pruned = prune_outbox(self.platform)
+                    if pruned.messages:
+                        log.info("outbox pruned: %d messages", pruned.messages)
+                    next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
                 r = deliver_due(self.platform, client)
                 done = r.delivered + r.retried + r.dead
                 self.sent += r.delivered
