@@ -106,3 +106,25 @@ def test_cancelled_declaration_expires_its_booking(platform: Platform) -> None:
     report = noshow.sweep(platform)
     assert report.expired == [b.id] and status(platform, b.id) == "expired"
     assert deposit_kinds(platform, b.id) == ["held", "released"]
+
+
+def test_a_rebooked_no_show_arrives_on_its_new_booking_only(platform: Platform) -> None:
+    from silkgate.core.errors import Conflict
+    from silkgate.queue import service as queue
+
+    env = make_env(platform)
+    first = env.book(hour=1)
+    env.set_now(first.starts_at + timedelta(hours=3))
+    noshow.sweep(platform)
+    body = env.booking_body(hour=1, day=DAY + timedelta(days=1))
+    body["truck"] = dict(first.truck)
+    body["declaration_ids"] = list(first.declaration_ids)
+    second = queue.book(platform, env.who("cn-broker"), BookingIn.model_validate(body))
+    try:
+        noshow.record_arrival(platform, first.id, first.starts_at + timedelta(hours=4), "gate")
+        raise AssertionError("the old booking was revived beside the new one")
+    except Conflict as exc:
+        assert [(e.field, e.code) for e in exc.errors] == [("/booking_id", "rebooked")]
+        assert second.id in exc.errors[0].message
+    assert status(platform, first.id) == "no_show"
+    assert status(platform, second.id) == "confirmed"

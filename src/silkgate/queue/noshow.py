@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from silkgate.audit.service import AuditEvent, append
@@ -19,7 +19,7 @@ from silkgate.core.errors import Conflict, FieldError, NotFound
 from silkgate.core.platform import Platform
 from silkgate.declarations.models import Declaration
 from silkgate.queue import service as svc
-from silkgate.queue.models import BookedDeclaration, Booking
+from silkgate.queue.models import ACTIVE_STATUSES, BookedDeclaration, Booking
 from silkgate.queue.schemas import BookingStatus, SweepReport
 
 S = BookingStatus
@@ -106,6 +106,40 @@ def sweep(platform: Platform, actor: str = "platform") -> SweepReport:
     return report
 
 
+def _refuse_if_rebooked(s: Session, b: Booking) -> None:
+    """A no-show truck booked again arrives on its new booking; reviving the old one would
+    give the truck or its declarations two active bookings."""
+    other = s.scalar(
+        select(Booking.id)
+        .where(
+            Booking.id != b.id,
+            Booking.status.in_(ACTIVE_STATUSES),
+            or_(
+                and_(
+                    Booking.tractor_plate == b.tractor_plate,
+                    Booking.tractor_nationality == b.tractor_nationality,
+                ),
+                Booking.vin == b.vin,
+            ),
+        )
+        .limit(1)
+    ) or s.scalar(
+        select(BookedDeclaration.booking_id)
+        .where(
+            BookedDeclaration.active.is_(True),
+            BookedDeclaration.booking_id != b.id,
+            BookedDeclaration.declaration_id.in_(b.declaration_ids),
+        )
+        .limit(1)
+    )
+    if other is not None:
+        raise Conflict(
+            f"booking {b.id} was a no-show and the truck or its declarations are booked again "
+            f"({other}); the truck arrives on that booking",
+            [FieldError("/booking_id", "rebooked", f"active booking {other}")],
+        )
+
+
 def record_arrival(platform: Platform, booking_id: str, at: datetime, actor: str) -> str:
     """Hook for the gate-event work: the truck reached the waiting area at ``at``.
 
@@ -131,6 +165,8 @@ def arrive(s: Session, platform: Platform, booking_id: str, at: datetime, actor:
         b.status = S.ARRIVED.value
         s.add(svc._deposit(platform, b, "released", "arrived on time", now))
     else:
+        if b.status == S.NO_SHOW.value:
+            _refuse_if_rebooked(s, b)
         if b.no_show_at is None:
             b.no_show_at = deadline(platform, b)
             s.flush()
