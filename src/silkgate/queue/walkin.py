@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from silkgate.audit.service import append
 from silkgate.core.errors import Conflict, FieldError, ValidationFailed
 from silkgate.core.platform import Platform
+from silkgate.core.times import as_utc
 from silkgate.declarations.models import Declaration
 from silkgate.queue import callforward as cf
 from silkgate.queue import planning, waiting
@@ -49,7 +50,7 @@ def register(platform: Platform, caller: Caller, body: WalkInIn) -> WalkInOut:
         raise ValidationFailed(errors)
     waiting._official(caller, body.crossing, body.exit_country)
     now = platform.clock()
-    at = body.at or now
+    at = as_utc(body.at) if body.at else now
     if at > now + timedelta(seconds=platform.settings.gate_max_clock_skew):
         raise ValidationFailed([FieldError("/at", "in_future", "arrival is in the future")])
     if at < now - MAX_BACKDATE:
