@@ -143,6 +143,9 @@ def test_walk_in_refusals_name_the_reason(env: Env) -> None:
     with pytest.raises(ValidationFailed) as e:
         walk_in(env, "127ABC02", at=(NOW + timedelta(hours=1)).isoformat())
     assert errors(e.value) == {("/at", "in_future")}
+    with pytest.raises(ValidationFailed) as e:
+        walk_in(env, "127ABC02", at=(NOW - timedelta(hours=25)).isoformat())
+    assert errors(e.value) == {("/at", "too_old")}
     with pytest.raises(Conflict) as e:  # KZ→CN has no caps
         walk_in(env, "127ABC02", who="kz-customs", exit_country="KZ", entry_country="CN")
     assert errors(e.value) == {(None, "no_capacity")}
