@@ -119,6 +119,13 @@ class Settings(BaseSettings):
     kpi_release_target_hours: float = Field(
         default=2.0, gt=0, description="TRS target: share of trucks released within this time."
     )
+    kpi_booking_match_hours: float = Field(
+        default=24.0,
+        gt=0,
+        le=24 * 14,
+        description="TRS: a truck's booking whose slot starts within this many hours of its "
+        "arrival is the passage's booking (AEO and priority splits).",
+    )
     risk_artifacts: Path | None = Field(
         default=None, description="Risk model artifacts; default <data_dir>/risk-models."
     )

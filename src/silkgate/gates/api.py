@@ -174,7 +174,7 @@ def kpi_trs(
 @router.get(
     "/kpi/throughput",
     responses=problem_responses(403, 422),
-    summary="Trucks per local day exiting and released on each side",
+    summary="Trucks per crossing day exiting and released on each side, against the cap",
 )
 def kpi_throughput(
     crossing: CrossingQ,
@@ -199,3 +199,18 @@ def kpi_queue(
     caller: Caller = Depends(current_caller),
 ) -> list[dict[str, Any]]:
     return reports.queue_report(platform, caller, crossing, *_span(start, end))
+
+
+@router.get(
+    "/kpi/no-shows",
+    responses=problem_responses(403, 422),
+    summary="E-queue no-show rate per slot day and direction (bookings no-show / due)",
+)
+def kpi_no_shows(
+    crossing: CrossingQ,
+    start: TimeQ = None,
+    end: TimeQ = None,
+    platform: Platform = Depends(get_platform),
+    caller: Caller = Depends(current_caller),
+) -> list[dict[str, Any]]:
+    return reports.no_show_report(platform, caller, crossing, *_span(start, end))

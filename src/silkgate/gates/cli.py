@@ -13,15 +13,23 @@ from typing import Annotated, Any
 import typer
 
 from silkgate.core.cli_support import console, err_console, platform_session
+from silkgate.core.times import as_utc
 
 app = typer.Typer(help="Gate events of the checkpoints on both sides.", no_args_is_help=True)
 kpi_app = typer.Typer(help="Time Release Study figures from gate events.", no_args_is_help=True)
 
 AsMember = Annotated[str, typer.Option("--as", help="Member id of the reporting organization.")]
 Crossing = Annotated[str, typer.Option("--crossing", help="Crossing code.")]
-Start = Annotated[datetime | None, typer.Option("--from", help="Events from (ISO 8601).")]
-End = Annotated[datetime | None, typer.Option("--to", help="Events before (ISO 8601).")]
+Start = Annotated[datetime | None, typer.Option("--from", help="Events from (ISO 8601, UTC).")]
+End = Annotated[datetime | None, typer.Option("--to", help="Events before (ISO 8601, UTC).")]
 Fmt = Annotated[str, typer.Option("--format", help="json or csv.")]
+SlotStart = Annotated[datetime | None, typer.Option("--from", help="Slots from (ISO 8601, UTC).")]
+SlotEnd = Annotated[datetime | None, typer.Option("--to", help="Slots before (ISO 8601, UTC).")]
+
+
+def _utc(t: datetime | None) -> datetime | None:
+    """--from/--to carry no offset (typer's parser): they are UTC, as the API's are stored."""
+    return None if t is None else as_utc(t)
 
 
 @app.command("ingest")
@@ -58,7 +66,7 @@ def export(
         err_console.print("only --for-calibration is available")
         raise typer.Exit(2)
     with platform_session() as platform:
-        done = reports.export_for_calibration(platform, crossing, out, start, end)
+        done = reports.export_for_calibration(platform, crossing, out, _utc(start), _utc(end))
     console.print(
         f"{done.records} stage records of {done.passages} passages written to {done.path}"
     )
@@ -114,7 +122,7 @@ def kpi_trs(
 
     with platform_session() as platform:
         caller = registry.caller_for(platform, as_member)
-        rep = reports.trs_report(platform, caller, crossing, start, end, target_hours)
+        rep = reports.trs_report(platform, caller, crossing, _utc(start), _utc(end), target_hours)
     _emit(asdict(rep) if fmt == "json" else rep.rows(), fmt)
 
 
@@ -126,13 +134,13 @@ def kpi_throughput(
     end: End = None,
     fmt: Fmt = "json",
 ) -> None:
-    """Trucks per day exiting / released per side (cap: from the e-queue when it lands)."""
+    """Trucks per crossing day exiting / released per side, beside the binding daily cap."""
     from silkgate.gates import reports
     from silkgate.registry import service as registry
 
     with platform_session() as platform:
         caller = registry.caller_for(platform, as_member)
-        _emit(reports.throughput_report(platform, caller, crossing, start, end), fmt)
+        _emit(reports.throughput_report(platform, caller, crossing, _utc(start), _utc(end)), fmt)
 
 
 @kpi_app.command("queue-length")
@@ -149,4 +157,21 @@ def kpi_queue(
 
     with platform_session() as platform:
         caller = registry.caller_for(platform, as_member)
-        _emit(reports.queue_report(platform, caller, crossing, start, end), fmt)
+        _emit(reports.queue_report(platform, caller, crossing, _utc(start), _utc(end)), fmt)
+
+
+@kpi_app.command("no-shows")
+def kpi_no_shows(
+    as_member: AsMember,
+    crossing: Crossing = "KHG-NZH",
+    start: SlotStart = None,
+    end: SlotEnd = None,
+    fmt: Fmt = "json",
+) -> None:
+    """E-queue no-show rate per slot day and direction: no-shows / bookings due."""
+    from silkgate.gates import reports
+    from silkgate.registry import service as registry
+
+    with platform_session() as platform:
+        caller = registry.caller_for(platform, as_member)
+        _emit(reports.no_show_report(platform, caller, crossing, _utc(start), _utc(end)), fmt)

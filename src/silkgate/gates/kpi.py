@@ -1,16 +1,19 @@
-"""WCO Time Release Study figures from gate events: passages, intervals, splits, throughput.
+"""WCO Time Release Study figures from gate events: passages, intervals, splits, throughput,
+and the e-queue's no-show rate.
 
-Pure functions over ``Ev`` records so the figures can be checked by hand; ``service`` and
-``timeline`` load the records. A passage is one truck's trip through a crossing: its events
-in eventTime order up to a release (entry side) or a refusal (either side).
+Pure functions over ``Ev`` and ``Bk`` records so the figures can be checked by hand;
+``reports`` and ``timeline`` load the records. A passage is one truck's trip through a
+crossing: its events in eventTime order up to a release (entry side) or a refusal (either
+side). A passage that cannot be classified for a split is in that split's ``unknown`` group.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 
 import numpy as np
 
@@ -23,6 +26,7 @@ INTERVALS = (
     "entry_side",
 )
 SPLITS = ("direction", "lane", "pre_arrival", "aeo", "priority", "hour")
+UNKNOWN = "unknown"
 
 
 @dataclass(frozen=True)
@@ -34,7 +38,8 @@ class Ev:
     side: str
     read_point: str
     at: datetime  # aware, with the reporter's offset
-    refs: tuple[str, ...] = ()
+    refs: tuple[str, ...] = ()  # declaration ids
+    bookings: tuple[str, ...] = ()  # booking references
 
 
 @dataclass
@@ -44,10 +49,11 @@ class Passage:
     exit_side: str
     entry_side: str
     events: list[Ev]
-    lane: str = "none"
-    pre_arrival: str = "no"
-    aeo: str = "unknown"
-    priority: str = "unknown"
+    lane: str = UNKNOWN  # the declaration's risk lane; "none" when not assessed
+    pre_arrival: str = UNKNOWN  # yes / no: every declaration lodged before arrival
+    aeo: str = UNKNOWN  # yes / no: the booking showed an AEO certificate
+    priority: str = UNKNOWN  # the booking's quota class; "live" for a walk-in
+    booking: str | None = None  # the booking the passage was matched to
 
     @property
     def arrival(self) -> datetime:
@@ -167,16 +173,21 @@ class TrsReport:
     overall: dict[str, Stats]
     splits: dict[str, dict[str, dict[str, Stats]]]
     unreleased: dict[str, float | int | None] = field(default_factory=dict)
+    groups: dict[str, dict[str, int]] = field(default_factory=dict)  # passages per split key
 
     def rows(self) -> list[dict[str, object]]:
-        """Flat rows (group, key, interval, figures) for CSV."""
+        """Flat rows (group, key, passages, interval, figures) for CSV."""
         out: list[dict[str, object]] = []
-        groups = [("all", "all", self.overall)] + [
-            (split, key, st) for split, keys in self.splits.items() for key, st in keys.items()
+        groups = [("all", "all", self.passages, self.overall)] + [
+            (split, key, self.groups.get(split, {}).get(key, 0), st)
+            for split, keys in self.splits.items()
+            for key, st in keys.items()
         ]
-        for group, key, stats in groups:
+        for group, key, n, stats in groups:
             for interval, s in stats.items():
-                out.append({"group": group, "key": key, "interval": interval, **s.__dict__})
+                out.append(
+                    {"group": group, "key": key, "passages": n, "interval": interval, **s.__dict__}
+                )
         return out
 
 
@@ -194,11 +205,13 @@ def trs(ps: list[Passage], target_h: float, as_of: datetime) -> TrsReport:
         }
 
     splits: dict[str, dict[str, dict[str, Stats]]] = {}
+    groups: dict[str, dict[str, int]] = {}
     for split in SPLITS:
         keyed: dict[str, list[Passage]] = defaultdict(list)
         for p in ps:
             keyed[p.key(split)].append(p)
         splits[split] = {k: figures(v) for k, v in sorted(keyed.items())}
+        groups[split] = {k: len(v) for k, v in sorted(keyed.items())}
     waiting = [
         (as_of - p.arrival).total_seconds() / 3600
         for p in ps
@@ -212,6 +225,7 @@ def trs(ps: list[Passage], target_h: float, as_of: datetime) -> TrsReport:
         refused=sum(1 for p in ps if p.refused),
         overall=figures(ps),
         splits=splits,
+        groups=groups,
         unreleased={
             "count": len(waiting),
             "waiting_so_far_mean_h": round(float(np.mean(waiting)), 4) if waiting else None,
@@ -220,19 +234,44 @@ def trs(ps: list[Passage], target_h: float, as_of: datetime) -> TrsReport:
     )
 
 
-def throughput(ps: list[Passage]) -> list[dict[str, object]]:
-    """Trucks per local day leaving each exit side (exit gate) and released on each entry side."""
-    counts: dict[tuple[str, str, str], int] = defaultdict(int)
+#: The binding daily cap of (day, exit country, entry country): (cap, side whose cap binds).
+CapOf = Callable[[dt.date, str, str], tuple[int, str] | None]
+
+
+def throughput(
+    ps: list[Passage], tz: tzinfo = UTC, cap_of: CapOf | None = None
+) -> list[dict[str, object]]:
+    """Trucks per day leaving each exit side (exit gate) and released on each entry side,
+    beside the day's binding cap for that direction.
+
+    ``tz`` is the crossing's time zone (the day the cap applies to); ``cap_of`` gives the
+    lower of both sides' caps in force (None when either side has none: ``cap`` null).
+    """
+    counts: dict[tuple[str, str, str, str], int] = defaultdict(int)
     for p in ps:
         for e in p.events:
+            day = e.at.astimezone(tz).date().isoformat()
             if e.read_point == "exit_gate" and e.side == p.exit_side:
-                counts[(e.at.date().isoformat(), e.side, "exited")] += 1
+                counts[(day, e.side, p.direction, "exited")] += 1
             elif e.read_point == "release" and e.side == p.entry_side:
-                counts[(e.at.date().isoformat(), e.side, "released")] += 1
-    return [
-        {"day": d, "side": s, "what": w, "trucks": n, "cap": None}
-        for (d, s, w), n in sorted(counts.items())
-    ]
+                counts[(day, e.side, p.direction, "released")] += 1
+    out: list[dict[str, object]] = []
+    for (d, side, direction, what), n in sorted(counts.items()):
+        exit_c, _, entry_c = direction.partition("->")
+        cap = cap_of(dt.date.fromisoformat(d), exit_c, entry_c) if cap_of else None
+        out.append(
+            {
+                "day": d,
+                "side": side,
+                "direction": direction,
+                "what": what,
+                "trucks": n,
+                "cap": cap[0] if cap else None,
+                "cap_side": cap[1] if cap else None,
+                "share_of_cap": round(n / cap[0], 4) if cap and cap[0] > 0 else None,
+            }
+        )
+    return out
 
 
 def queue_length(
@@ -257,3 +296,67 @@ def queue_length(
         out.append({"at": t.isoformat(), "waiting": n})
         t += step
     return out
+
+
+@dataclass(frozen=True)
+class Bk:
+    """What the no-show rate needs of one booking (walk-ins are not bookings here)."""
+
+    day: dt.date  # the slot's local day
+    direction: str  # "CN->KZ"
+    status: str
+    deadline: datetime  # slot end plus grace, aware
+    no_show: bool  # the queue recorded a no-show (swept, or arrived after the deadline)
+
+
+NO_SHOW_COLUMNS = (
+    "booked",
+    "cancelled",
+    "expired",
+    "pending",
+    "due",
+    "showed",
+    "no_shows",
+    "late",
+    "unswept",
+)
+
+
+def no_show_rate(bookings: Iterable[Bk], as_of: datetime) -> list[dict[str, object]]:
+    """Per slot day and direction: no-shows ÷ bookings due, every booking in one column.
+
+    booked = cancelled + expired + pending + due; due = showed + no_shows. A booking is due
+    once its deadline has passed at ``as_of`` or it has arrived; a confirmed booking past its
+    deadline that the sweep has not marked yet counts as a no-show (``unswept``); ``late``
+    are no-shows that arrived after all. ``rate`` is null when nothing was due.
+    """
+    rows: dict[tuple[dt.date, str], dict[str, int]] = {}
+    for b in bookings:
+        r = rows.setdefault((b.day, b.direction), dict.fromkeys(NO_SHOW_COLUMNS, 0))
+        r["booked"] += 1
+        if b.status in ("cancelled", "expired"):
+            r[b.status] += 1
+            continue
+        if b.no_show:
+            r["due"] += 1
+            r["no_shows"] += 1
+            r["late"] += int(b.status != "no_show")
+        elif b.status == "confirmed":
+            if b.deadline <= as_of:
+                r["due"] += 1
+                r["no_shows"] += 1
+                r["unswept"] += 1
+            else:
+                r["pending"] += 1
+        else:
+            r["due"] += 1
+            r["showed"] += 1
+    return [
+        {
+            "day": day.isoformat(),
+            "direction": direction,
+            **r,
+            "rate": round(r["no_shows"] / r["due"], 4) if r["due"] else None,
+        }
+        for (day, direction), r in sorted(rows.items())
+    ]

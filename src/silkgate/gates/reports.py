@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
 
 from silkgate.core.errors import FieldError, Forbidden, ValidationFailed
 from silkgate.core.platform import Platform
 from silkgate.declarations.models import Declaration
 from silkgate.gates import kpi
-from silkgate.gates.models import GateEvent
+from silkgate.gates.models import GateEvent, GateEventRef
 from silkgate.gates.service import crossing_sides
 from silkgate.gates.timeline import effective_events, refs_of
+from silkgate.queue import planning
+from silkgate.queue.models import BookedDeclaration, Booking
+from silkgate.queue.schemas import QuotaClass
 from silkgate.registry.schemas import Role
 from silkgate.registry.service import Caller
 
@@ -33,9 +39,17 @@ def local_time(e: GateEvent) -> datetime:
 def load_passages(
     platform: Platform, crossing: str, start: datetime | None = None, end: datetime | None = None
 ) -> list[kpi.Passage]:
-    """Passages at a crossing whose events lie in [start, end), with lane and pre-arrival."""
+    """Passages at a crossing whose events lie in [start, end), classified for the splits.
+
+    Lane and pre-arrival come from the declarations the events name (else those of the
+    passage's booking); AEO and priority class from the passage's booking: one the events
+    name, else the truck's (by plate or by a declaration it moves) on that crossing and
+    direction, not cancelled or expired, whose slot starts nearest the arrival within
+    ``SILKGATE_KPI_BOOKING_MATCH_HOURS``. What cannot be found stays ``unknown``.
+    """
     if crossing not in crossing_sides():
         raise ValidationFailed([FieldError("/crossing", "unknown", f"no crossing {crossing}")])
+    window = timedelta(hours=platform.settings.kpi_booking_match_hours)
     with platform.db.session() as s:
         where = GateEvent.crossing_code == crossing
         if start is not None:
@@ -44,7 +58,29 @@ def load_passages(
             where = where & (GateEvent.event_time < end)
         events = effective_events(s, where)
         refs = refs_of(s, (e.event_id for e in events))
-        decl_ids = {r for rs in refs.values() for r in rs}
+        brefs = _booking_refs(s, [e.event_id for e in events])
+        evs = [
+            kpi.Ev(
+                e.truck,
+                e.crossing_code,
+                e.side,
+                e.read_point,
+                local_time(e),
+                tuple(refs.get(e.event_id, [])),
+                tuple(brefs.get(e.event_id, [])),
+            )
+            for e in events
+        ]
+        ps = kpi.passages(evs, crossing_sides())
+        bookings = _candidate_bookings(s, crossing, ps)
+        for p in ps:
+            b = _match(p, bookings, window)
+            if b is not None:
+                p.booking = b.id
+                p.priority = b.quota_class
+                p.aeo = "yes" if (b.evidence or {}).get("aeo_certificate") else "no"
+        decl_ids = {r for p in ps for e in p.events for r in e.refs}
+        decl_ids |= {d for b in bookings.values() for d in b.declaration_ids}
         decls = (
             {
                 d.id: (d.lane, d.submitted_at)
@@ -57,26 +93,97 @@ def load_passages(
             if decl_ids
             else {}
         )
-    evs = [
-        kpi.Ev(
-            e.truck,
-            e.crossing_code,
-            e.side,
-            e.read_point,
-            local_time(e),
-            tuple(refs.get(e.event_id, [])),
-        )
-        for e in events
-    ]
-    ps = kpi.passages(evs, crossing_sides())
     for p in ps:
-        ids = [r for e in p.events for r in e.refs]
+        ids = list(dict.fromkeys(r for e in p.events for r in e.refs))
+        if not ids and p.booking is not None:
+            ids = list(bookings[p.booking].declaration_ids)
         known = [decls[i] for i in ids if i in decls]
         if known:
             p.lane = known[0][0] or "none"
-            sub = known[0][1] if known[0][1].tzinfo else known[0][1].replace(tzinfo=UTC)
-            p.pre_arrival = "yes" if sub < p.arrival else "no"
+            lodged = [sub if sub.tzinfo else sub.replace(tzinfo=UTC) for _, sub in known]
+            p.pre_arrival = "yes" if all(t < p.arrival for t in lodged) else "no"
     return ps
+
+
+@dataclass(frozen=True)
+class _Booking:
+    id: str
+    truck: str
+    exit_country: str
+    starts_at: datetime
+    quota_class: str
+    evidence: dict[str, Any]
+    declaration_ids: tuple[str, ...]
+    status: str
+
+
+def _booking_refs(s: Session, ids: list[str]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for chunk in _chunks(ids):
+        rows = s.execute(
+            select(GateEventRef.event_id, GateEventRef.ref_type, GateEventRef.ref).where(
+                GateEventRef.event_id.in_(chunk)
+            )
+        )
+        for eid, kind, ref in rows:
+            if kind == "booking":
+                out.setdefault(eid, []).append(ref)
+    return out
+
+
+def _chunks(items: list[str], size: int = 500) -> Iterator[list[str]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _candidate_bookings(s: Session, crossing: str, ps: list[kpi.Passage]) -> dict[str, _Booking]:
+    """Bookings at the crossing the passages name, or of their trucks or declarations."""
+    named = sorted({b for p in ps for e in p.events for b in e.bookings})
+    plates = sorted({p.truck.partition(":")[2] for p in ps})
+    decls = sorted({r for p in ps for e in p.events for r in e.refs})
+    conds: list[Any] = []
+    conds += [Booking.id.in_(c) for c in _chunks(named)]
+    conds += [Booking.tractor_plate.in_(c) for c in _chunks(plates)]
+    conds += [
+        Booking.id.in_(
+            select(BookedDeclaration.booking_id).where(BookedDeclaration.declaration_id.in_(c))
+        )
+        for c in _chunks(decls)
+    ]
+    if not conds:
+        return {}
+    rows = s.scalars(select(Booking).where(Booking.crossing_code == crossing, or_(*conds)))
+    return {
+        b.id: _Booking(
+            b.id,
+            f"{b.tractor_nationality}:{b.tractor_plate}",
+            b.exit_country,
+            b.starts_at if b.starts_at.tzinfo else b.starts_at.replace(tzinfo=UTC),
+            b.quota_class,
+            dict(b.evidence or {}),
+            tuple(b.declaration_ids or ()),
+            b.status,
+        )
+        for b in rows
+    }
+
+
+def _match(p: kpi.Passage, bookings: dict[str, _Booking], window: timedelta) -> _Booking | None:
+    """The passage's booking: one its events name, else the nearest slot within the window."""
+    for e in p.events:
+        for ref in e.bookings:
+            if ref in bookings:
+                return bookings[ref]
+    decls = {r for e in p.events for r in e.refs}
+    near = [
+        (abs(b.starts_at - p.arrival), b.id)
+        for b in bookings.values()
+        if (b.truck == p.truck or decls.intersection(b.declaration_ids))
+        and b.exit_country == p.exit_side
+        and b.status not in ("cancelled", "expired")
+        and abs(b.starts_at - p.arrival) <= window
+    ]
+    return bookings[min(near)[1]] if near else None
 
 
 def _entitled(caller: Caller, crossing: str) -> None:
@@ -110,8 +217,52 @@ def throughput_report(
     start: datetime | None = None,
     end: datetime | None = None,
 ) -> list[dict[str, object]]:
+    """Trucks exited / released per side and crossing day, beside the binding daily cap."""
     _entitled(caller, crossing)
-    return kpi.throughput(load_passages(platform, crossing, start, end))
+    ps = load_passages(platform, crossing, start, end)
+    tz = timezone(timedelta(hours=platform.settings.queue_utc_offset_hours))
+    with platform.db.session() as s:
+
+        def cap_of(day: date, exit_c: str, entry_c: str) -> tuple[int, str] | None:
+            b = planning.binding_cap(s, crossing, exit_c, entry_c, day)
+            return (b.daily_cap, b.source.side) if b else None
+
+        return kpi.throughput(ps, tz, cap_of)
+
+
+def no_show_report(
+    platform: Platform,
+    caller: Caller,
+    crossing: str,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    as_of: datetime | None = None,
+) -> list[dict[str, object]]:
+    """No-show rate per slot day and direction from the stored bookings (walk-ins left out)."""
+    _entitled(caller, crossing)
+    if crossing not in crossing_sides():
+        raise ValidationFailed([FieldError("/crossing", "unknown", f"no crossing {crossing}")])
+    as_of = as_of or platform.clock()
+    grace = timedelta(hours=1, minutes=platform.settings.queue_grace_minutes)
+    stmt = select(Booking).where(
+        Booking.crossing_code == crossing, Booking.quota_class != QuotaClass.LIVE.value
+    )
+    if start is not None:
+        stmt = stmt.where(Booking.starts_at >= start)
+    if end is not None:
+        stmt = stmt.where(Booking.starts_at < end)
+    with platform.db.session() as s:
+        rows = [
+            kpi.Bk(
+                b.day,
+                f"{b.exit_country}->{b.entry_country}",
+                b.status,
+                (b.starts_at if b.starts_at.tzinfo else b.starts_at.replace(tzinfo=UTC)) + grace,
+                b.no_show_at is not None,
+            )
+            for b in s.scalars(stmt)
+        ]
+    return [{"crossing": crossing, **r} for r in kpi.no_show_rate(rows, as_of)]
 
 
 def queue_report(

@@ -17,7 +17,7 @@ from silkgate.core.http import (
     require_json,
 )
 from silkgate.core.platform import Platform
-from silkgate.queue import public, service, waiting
+from silkgate.queue import public, service, waiting, walkin
 from silkgate.queue.limits import QueueLimits, RateLimited
 from silkgate.queue.schemas import (
     ArrivalIn,
@@ -35,6 +35,8 @@ from silkgate.queue.schemas import (
     RescheduleIn,
     StageIn,
     StageOut,
+    WalkInIn,
+    WalkInOut,
 )
 from silkgate.registry.auth import current_caller
 from silkgate.registry.service import Caller
@@ -230,6 +232,22 @@ def _move_route(what: str, summary: str) -> None:
 _move_route("check_in", "The truck is in the waiting area (exit-side officials)")
 _move_route("gate_in", "The truck passed the gate into the border stage")
 _move_route("exit", "The truck left the border stage: its place frees, next trucks are called")
+
+
+@router.post(
+    "/walk-ins",
+    response_model=WalkInOut,
+    status_code=201,
+    responses=problem_responses(403, 409, 413, 415),
+    dependencies=_JSON,
+    summary="Check in a truck without a booking into the live share (exit-side officials)",
+)
+async def walk_in(
+    body: WalkInIn,
+    platform: Platform = Depends(get_platform),
+    caller: Caller = Depends(org_limited),
+) -> WalkInOut:
+    return await run_in_threadpool(walkin.register, platform, caller, body)
 
 
 @router.get(

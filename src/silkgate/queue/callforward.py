@@ -4,10 +4,11 @@ A booked truck checks in at the waiting area (a gate event at ``waiting_area`` o
 the border stage behind it holds ``capacity`` trucks at once (called or inside, until the exit
 gate). Whenever the stage has room — after a check-in, an exit, a capacity change — the next
 trucks are called in one round of classes at the configured ratios (eCherha: 1 priority
-AEO/TIR, 1 priority, 1 AEO, 5 regular), the round carrying on from call to call. Within a
-class, trucks on time for their booking go first in slot order, then late and live trucks in
-arrival order. Each call sets the booking ``called`` and writes an outbox message for the
-carrier in the same transaction (webhook + SSE).
+AEO/TIR, 1 priority, 1 AEO, 5 regular), the round carrying on from call to call. The round's
+regular positions are shared with the live queue (walk-ins and trucks late beyond grace) in
+proportion to the day's regular and live shares of the cap. Within a class, trucks on time
+go first in slot order; the live queue goes in arrival order. Each call sets the booking
+``called`` and writes an outbox message for the carrier in the same transaction (webhook + SSE).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from silkgate.audit.service import append
 from silkgate.core.errors import Conflict, FieldError
 from silkgate.core.platform import Platform
 from silkgate.exchange.service import enqueue
-from silkgate.queue import noshow
+from silkgate.queue import noshow, planning
 from silkgate.queue import service as svc
 from silkgate.queue.models import Booking, Stage, WaitingTruck
 from silkgate.queue.schemas import (
@@ -34,13 +35,15 @@ from silkgate.queue.schemas import (
 )
 
 S = BookingStatus
-CF_CLASSES = ("priority_aeo_tir", "priority", "aeo", "regular")
+CF_CLASSES = ("priority_aeo_tir", "priority", "aeo", "regular", "live")
 TOPIC_CALLED = "queue.called_forward"
 Route = tuple[str, str, str]
 
 
 def cf_class(b: Booking) -> str:
     """The call-forward class of a booking: from its quota class and AEO evidence."""
+    if b.quota_class == QuotaClass.LIVE.value:
+        return "live"
     if b.quota_class == QuotaClass.AEO_TIR.value:
         return "aeo"
     if b.quota_class in {q.value for q in PRIORITY_CLASSES}:
@@ -51,6 +54,43 @@ def cf_class(b: Booking) -> str:
 def round_of(ratios: dict[str, int]) -> list[str]:
     """One round of the interleave, e.g. [priority_aeo_tir, priority, aeo, regular × 5]."""
     return [c for c, n in ratios.items() for _ in range(n)]
+
+
+def round_for(ratios: dict[str, int], regular_total: int, live_total: int) -> list[str]:
+    """The configured round with its regular positions shared with the live queue.
+
+    The ``regular`` ratio R is split between booked regular trucks and the live queue in
+    proportion to the day's regular and live totals (largest remainder); a day with a live
+    share gets at least one live position (the round grows by one when R is 1). Without a
+    live share the live queue has no position: it goes when the round finds nobody else.
+    """
+    r = ratios.get("regular", 0)
+    if live_total <= 0 or r <= 0:
+        return round_of(ratios)
+    reg, live = planning.largest_remainder(r, [max(regular_total, 0), live_total])
+    if live == 0:
+        live, reg = 1, r - 1
+    if reg == 0 and regular_total > 0:
+        reg = 1
+    out: dict[str, int] = {}
+    for c, n in ratios.items():
+        if c == "regular":
+            out["regular"], out["live"] = reg, live
+        else:
+            out[c] = n
+    return round_of(out)
+
+
+def pattern(s: Session, platform: Platform, route: Route) -> list[str]:
+    """Today's round for a route: the configured ratios and the binding cap's live share."""
+    today = svc.local_today(platform, platform.clock())
+    binding = planning.binding_cap(s, *route, today)
+    ratios = platform.settings.queue_callforward_ratios
+    if binding is None:
+        return round_of(ratios)
+    src = binding.source
+    totals = planning.class_totals(binding.daily_cap, src.quotas, src.live_share)
+    return round_for(ratios, totals.get("regular", 0), totals.get("live", 0))
 
 
 def call_order(
@@ -152,8 +192,9 @@ def call_forward(s: Session, platform: Platform, route: Route, actor: str) -> li
     room = stage.capacity - _occupied(s, route)
     if room <= 0:
         return []
-    pattern = round_of(platform.settings.queue_callforward_ratios)
-    picks, stage.cursor = call_order(_queues(s, route), pattern, stage.cursor, room)
+    picks, stage.cursor = call_order(
+        _queues(s, route), pattern(s, platform, route), stage.cursor, room
+    )
     events = []
     for w in picks:
         b = s.get(Booking, w.booking_id)
@@ -183,6 +224,7 @@ def call_forward(s: Session, platform: Platform, route: Route, actor: str) -> li
 def check_in(s: Session, platform: Platform, b: Booking, at: datetime, actor: str) -> list[str]:
     """The truck is in the waiting area: arrived (on time) or late (live queue); then call."""
     status = noshow.arrive(s, platform, b.id, at, actor)
+    on_time = status == S.ARRIVED.value and b.quota_class != QuotaClass.LIVE.value
     s.add(
         WaitingTruck(
             booking_id=b.id,
@@ -190,8 +232,8 @@ def check_in(s: Session, platform: Platform, b: Booking, at: datetime, actor: st
             crossing_code=b.crossing_code,
             exit_country=b.exit_country,
             entry_country=b.entry_country,
-            cf_class=cf_class(b),
-            booked=status == S.ARRIVED.value and b.quota_class != QuotaClass.LIVE.value,
+            cf_class=cf_class(b) if on_time else "live",
+            booked=on_time,
             slot_start=svc.utc(b.starts_at),
             arrived_at=at,
             state="waiting",

@@ -1,4 +1,5 @@
-"""`silkgate queue caps set|list`, `silkgate queue book|cancel|reschedule|list|sweep`."""
+"""`silkgate queue caps set|list`, `silkgate queue book|cancel|reschedule|list|sweep`,
+the waiting area (`check-in`, `walk-in`, `gate-in`, `exit`, `stage`, `position`)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from rich.table import Table
 
 from silkgate.core.cli_support import console, platform_session
 from silkgate.core.validation import parse_json, parse_model
-from silkgate.queue import noshow, service, waiting
-from silkgate.queue.schemas import ArrivalIn, BookingIn, CapIn, SlotRef, StageIn
+from silkgate.queue import noshow, service, waiting, walkin
+from silkgate.queue.schemas import ArrivalIn, BookingIn, CapIn, SlotRef, StageIn, WalkInIn
 from silkgate.registry.service import caller_for
 
 app = typer.Typer(help="Truck e-queue: caps, bookings, no-show sweep.", no_args_is_help=True)
@@ -209,6 +210,46 @@ def check_in(
 ) -> None:
     """The truck is in the waiting area (as a waiting-area gate event would say)."""
     _move("check_in", booking_id, as_org, at)
+
+
+@app.command("walk-in")
+def walk_in(
+    as_org: str = typer.Option(..., "--as", help="Member id of the exit-side customs or e-port"),
+    crossing: str = typer.Option(..., help="e.g. KHG-NZH"),
+    direction: str = typer.Option(..., help="EXIT-ENTRY, e.g. CN-KZ"),
+    truck: str = typer.Option(..., help="Tractor NATIONALITY:PLATE, e.g. KZ:123ABC02"),
+    trailer: str | None = typer.Option(None, help="Trailer NATIONALITY:PLATE"),
+    vin: str | None = typer.Option(None, help="Tractor VIN, if read"),
+    declaration: list[str] = typer.Option([], help="Declaration id, repeatable"),
+    at: str | None = typer.Option(None, help="ISO time with offset; default now"),
+) -> None:
+    """A truck without a booking is in the waiting area: it joins the live share."""
+    exit_c, _, entry_c = direction.partition("-")
+    nat, _, plate = truck.partition(":")
+    vehicle: dict[str, str | None] = {
+        "tractor_nationality": nat,
+        "tractor_plate": plate,
+        "vin": vin,
+    }
+    if trailer:
+        vehicle["trailer_nationality"], _, vehicle["trailer_plate"] = trailer.partition(":")
+    data = {
+        "crossing": crossing,
+        "exit_country": exit_c,
+        "entry_country": entry_c,
+        "truck": vehicle,
+        "declaration_ids": declaration,
+        "at": at,
+    }
+    with platform_session() as platform:
+        body = parse_model(WalkInIn, data)
+        out = walkin.register(platform, caller_for(platform, as_org), body)
+    p = out.position
+    console.print(
+        f"walk-in {out.booking.id}: {p.state}"
+        + (f", position {p.position}" if p.position else "")
+        + (f"; called {', '.join(out.called)}" if out.called else "")
+    )
 
 
 @app.command("gate-in")

@@ -93,7 +93,11 @@ class Slot(Base):
 
 
 class Booking(Base):
-    """A booked slot for one truck; the organization, crossing, plate and driver never change."""
+    """A booked slot for one truck; the organization, crossing, plate and driver never change.
+
+    A walk-in truck (no booking) registered at the waiting area is a row of quota class
+    ``live``: the official's organization, a place of the day's live share, status ``arrived``.
+    """
 
     __tablename__ = "queue_bookings"
 
@@ -113,7 +117,7 @@ class Booking(Base):
     tractor_nationality: Mapped[str] = mapped_column(String(2))
     trailer_plate: Mapped[str | None] = mapped_column(String(15), nullable=True)
     trailer_nationality: Mapped[str | None] = mapped_column(String(2), nullable=True)
-    vin: Mapped[str] = mapped_column(String(17))
+    vin: Mapped[str | None] = mapped_column(String(17), nullable=True)  # None: walk-in, not given
     driver: Mapped[dict[str, Any]] = mapped_column(JSON)
     declaration_ids: Mapped[list[str]] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(16))

@@ -261,11 +261,19 @@ class DirectionFigures(BaseModel):
     live_capacity: int
     by_class: dict[str, dict[str, int]]
     by_hour: list[HourFigures]
+    walk_ins: int = Field(default=0, description="Places of the live share taken by walk-ins.")
     waiting: int | None = Field(
-        default=None, description="Trucks in the waiting area: from gate events (not yet built)."
+        default=None,
+        description="Trucks checked in at the waiting area, not yet called (today only).",
     )
     estimated_wait_minutes: float | None = Field(
-        default=None, description="From gate events (not yet built)."
+        default=None,
+        description="Minutes to call every truck now waiting (today only); see estimate_basis.",
+    )
+    estimate_basis: str | None = Field(
+        default=None,
+        description="call_rate (calls in the recent window) or slot_capacity (this hour's "
+        "planned places), or null when neither gives a rate.",
     )
 
 
@@ -311,3 +319,28 @@ class QueuePosition(BaseModel):
     called_at: dt.datetime | None
     estimated_call_at: dt.datetime | None
     calls_per_hour: float
+
+
+class WalkInTruck(Truck):
+    """A walk-in's tractor (and trailer); the VIN only if the official read it."""
+
+    vin: Vin | None = None  # type: ignore[assignment]
+
+
+class WalkInIn(_Strict):
+    """A truck without a booking at the waiting area, registered by an exit-side official."""
+
+    crossing: CrossingCode
+    exit_country: CountryCode
+    entry_country: CountryCode
+    truck: WalkInTruck
+    declaration_ids: list[DeclarationId] = Field(default_factory=list, max_length=10)
+    at: AwareDatetime | None = Field(default=None, description="Arrival; default now.")
+
+
+class WalkInOut(BaseModel):
+    """The walk-in's queue entry (a live-class booking row) and where it stands."""
+
+    booking: BookingOut
+    position: QueuePosition
+    called: list[str] = Field(description="Bookings called forward by this check-in")

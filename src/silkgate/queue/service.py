@@ -485,7 +485,7 @@ def _deposit(platform: Platform, b: Booking, kind: str, reason: str, now: dateti
     return DepositEntry(
         booking_id=b.id,
         organization_id=b.organization_id,
-        vin=b.vin,
+        vin=b.vin or "",  # walk-ins (VIN may be unknown) hold no deposit
         kind=kind,
         amount=platform.settings.queue_deposit_amount,
         unit=platform.settings.queue_deposit_unit,

@@ -138,7 +138,7 @@ def _position(s: Session, platform: Platform, b: Booking) -> QueuePosition:
     queues = cf._queues(s, route)
     order, _ = cf.call_order(
         queues,
-        cf.round_of(platform.settings.queue_callforward_ratios),
+        cf.pattern(s, platform, route),
         cursor,
         sum(len(v) for v in queues.values()),
     )
