@@ -44,17 +44,10 @@ Route = tuple[str, str, str]
 
 def check_queue(s: Session, report: Report, progress: Any = None) -> None:
     """Caps, slots and day plans, notices, stages, then every booking (see the module doc)."""
-    caps = list(s.scalars(select(CapacityCap).order_by(CapacityCap.id)))
-    compare_records(
-        report,
-        "queue cap",
-        "queue_caps",
-        entries_by_entity(s, "queue_cap"),
-        {str(c.id): c for c in caps},
-        states.cap_state,
-        "queue caps",
-    )
-    _slots(s, report, caps)
+    rows = {str(c.id): c for c in s.scalars(select(CapacityCap))}
+    logged = entries_by_entity(s, "queue_cap")
+    compare_records(report, "queue cap", "queue_caps", logged, rows, states.cap_state, "queue caps")
+    _slots(s, report, _logged_caps(logged, rows))
     notices = entries_by_entity(s, "queue_notification")
     compare_records(
         report,
@@ -251,6 +244,37 @@ def _waiting(
 # ---------------------------------------------------------------- slots and day plans
 
 
+def _logged_caps(logged: dict[str, list[Any]], rows: dict[str, CapacityCap]) -> list[CapacityCap]:
+    """The caps as the log recorded them (so an edited or deleted cap row is reported once, as
+    itself, not again through every slot planned from it); the stored row where an entry
+    predates states."""
+    out = []
+    for key, entries in logged.items():
+        st = entries[-1].state
+        if st is None:
+            if key in rows:
+                out.append(rows[key])
+            continue
+        out.append(
+            CapacityCap(
+                id=int(key),
+                crossing_code=st["crossing"],
+                exit_country=st["exit_country"],
+                entry_country=st["entry_country"],
+                side=st["side"],
+                version=st["version"],
+                valid_from=dt.date.fromisoformat(st["valid_from"]),
+                daily_cap=st["daily_cap"],
+                hourly_profile=st["hourly_profile"],
+                quotas=st["quotas"],
+                live_share=st["live_share"],
+                set_by=st["set_by"],
+                set_at=datetime.fromisoformat(st["set_at"]),
+            )
+        )
+    return out
+
+
 def _utc(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
@@ -269,9 +293,15 @@ class _Plans:
             self.caps[(c.crossing_code, c.exit_country, c.entry_country)].append(c)
         self._steps: dict[tuple[Route, dt.date], list[tuple[int, dict[Any, int]]]] = {}
 
-    def set_before(self, route: Route, when: datetime) -> int:
-        """How many of the route's caps were set before ``when``."""
-        return sum(1 for c in self.caps[route] if _utc(c.set_at) < _utc(when))
+    def applied(self, route: Route, starts: datetime, planned: datetime | None) -> int:
+        """How many of the route's caps shaped a slot when it began: those set before its
+        start (a re-plan reaches slots to come) or by the time its day was planned."""
+        return sum(
+            1
+            for c in self.caps[route]
+            if _utc(c.set_at) < _utc(starts)
+            or (planned is not None and _utc(c.set_at) <= _utc(planned))
+        )
 
     def steps(self, route: Route, day: dt.date) -> list[tuple[int, dict[Any, int]]]:
         """(k, plan of the day from the first k caps set) for each k where the plan changes."""
@@ -302,8 +332,8 @@ def _slots(s: Session, report: Report, caps: list[CapacityCap]) -> None:
     """Each slot's counter, capacity and day plan against the bookings and the logged caps.
 
     A cap set at time t re-plans only slots that had not begun (see ``planning.replan``), so
-    a slot that began before the newest caps were set keeps the capacity of a plan in force
-    from its start until now: any of those is accepted, and exactly one for slots to come.
+    a slot keeps the capacity of the caps set before it began (or before its day was planned,
+    when that was later): the plan of those caps, replayed in the order they were set.
     """
     plans = _Plans(caps)
     held = dict(
@@ -336,15 +366,19 @@ def _slots(s: Session, report: Report, caps: list[CapacityCap]) -> None:
             )
         if (route, slot.day) not in days:
             report.add(entity, "its day has no day plan in queue_day_plans")
+        plan = days.get((route, slot.day))
         steps = plans.steps(route, slot.day)
-        n = plans.set_before(route, slot.starts_at)
-        since = [plan for k, plan in steps if k > n]
-        at_start = [plan for k, plan in steps if k <= n][-1]
-        allowed = sorted({p.get(key, 0) for p in (at_start, *since)})
+        n = plans.applied(route, slot.starts_at, plan.planned_at if plan else None)
+        at_start = [p for k, p in steps if k <= n][-1]
+        if key in at_start:
+            allowed = [at_start[key]]
+        else:  # no row then: made later by a re-plan that began to plan it, or zeroed earlier
+            later = [p[key] for k, p in steps if k > n and key in p]
+            allowed = sorted({0, *later[:1]})
         if not any(key in p for _, p in steps):
             report.add(entity, "no logged cap ever planned this slot")
         elif slot.capacity not in allowed:
-            gives = f"give {allowed[0]}" if len(allowed) == 1 else f"gave one of {allowed}"
+            gives = f"give {allowed[0]}" if len(allowed) == 1 else f"give one of {allowed}"
             report.add(entity, f"capacity is {slot.capacity}; the logged caps {gives}")
     for (route, day), p in days.items():
         entity = f"day plan {route[0]} {route[1]}→{route[2]} {day}"
