@@ -241,3 +241,37 @@ def test_queue_entries_carry_state_without_the_driver(platform: Platform) -> Non
     assert [d["kind"] for d in swept["deposits"]] == ["held", "forfeited"]
     assert "driver" not in booked and "Wang Lei" not in str(booked)
     assert verify_all(platform).ok
+
+
+def test_entries_from_before_states_are_counted_not_compared(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import UTC, datetime
+
+    from silkgate.audit.service import AuditEvent, append
+    from silkgate.registry.models import Organization
+    from tests.factories import seeded
+
+    ids = seeded(platform)
+    with platform.db.session() as s:
+        org = s.scalars(select(Organization).where(Organization.member_id == ids["cn-broker"]))
+        sub = Subscription(
+            organization_id=org.one().id,
+            url="http://127.0.0.1:9/old",
+            topics=["*"],
+            active=True,
+            created_by=ids["cn-broker"],
+            created_at=datetime.now(UTC),
+        )
+        s.add(sub)
+        s.flush()
+        old = {"url": sub.url, "topics": sub.topics}  # as entries were written before states
+        event = AuditEvent(
+            ids["cn-broker"], "exchange.subscribed", "exchange_subscription", str(sub.id), old
+        )
+        append(s, platform.signer, [event])
+    out = run_verify(platform, monkeypatch)
+    text = " ".join(out.output.split())
+    assert out.exit_code == 0, text
+    assert "1 records logged before states were kept (not compared)" in text, text
+    assert "1 webhook subscriptions" in text, text
