@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from silkgate.audit.models import AuditEntry
 from silkgate.audit.verify import verify_all
 from silkgate.core.platform import Platform
-from silkgate.exchange.models import OutboxMessage, Subscription
+from silkgate.exchange.models import Delivery, OutboxMessage, Subscription
 from silkgate.queue.models import (
     BookedDeclaration,
     Booking,
@@ -154,6 +154,11 @@ def _message_payload(s: Session, w: QueueWorld) -> None:
     msg.payload = {**msg.payload, "called_at": "2026-12-10T00:00:00+00:00", "class": "aeo"}
 
 
+def _message_deleted(s: Session, w: QueueWorld) -> None:
+    s.execute(delete(Delivery).where(Delivery.outbox_id == w.message))
+    s.execute(delete(OutboxMessage).where(OutboxMessage.id == w.message))
+
+
 def _message_inserted(s: Session, w: QueueWorld) -> None:
     row = s.execute(select(OutboxMessage.__table__).where(OutboxMessage.id == w.message)).one()
     s.execute(
@@ -193,6 +198,11 @@ CASES: dict[str, tuple[Tamper, str, tuple[str, ...]]] = {
         ("webhook subscription", "/url is 'https://attacker.example/hook'", "127.0.0.1"),
     ),
     "message payload": (_message_payload, "", ("outbox message", "payload differs")),
+    "message deleted": (
+        _message_deleted,
+        "",
+        ("outbox message", "exchange.enqueued", "missing from exchange_outbox"),
+    ),
     "message inserted": (_message_inserted, "", ("outbox message", "no audit entry records it")),
 }
 
