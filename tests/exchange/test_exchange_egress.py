@@ -155,3 +155,30 @@ def test_prune_removes_only_old_finished_messages_and_is_audited(world: Any) -> 
         assert entry.actor == "ops"
     assert service.prune_outbox(platform, "ops", timedelta(days=5)).messages == 0
     assert _count(platform, OutboxMessage) == 2
+
+
+def test_audit_verify_accepts_pruned_messages_but_not_deleted_ones(world: Any) -> None:
+    from sqlalchemy import delete
+
+    from silkgate.audit.service import append
+    from silkgate.audit.verify import verify_all
+
+    platform, org, now = world
+
+    def logged(message_id: str) -> None:
+        with platform.db.session() as s:
+            msg = service.enqueue(s, org.id, "queue.called_forward", {}, message_id, now[0])
+            s.flush()
+            append(s, platform.signer, [service.message_event(msg, "test")])
+
+    logged("old")
+    now[0] = T0 + timedelta(days=40)
+    logged("recent")
+    assert service.prune_outbox(platform).messages == 1  # default retention 30 days
+    assert verify_all(platform).ok
+    with platform.db.session() as s:
+        s.execute(delete(OutboxMessage).where(OutboxMessage.message_id == "recent"))
+    outcome = verify_all(platform)
+    assert not outcome.ok
+    assert outcome.tables is not None
+    assert "missing from exchange_outbox" in str(outcome.tables.problems)

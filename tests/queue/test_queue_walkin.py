@@ -209,6 +209,10 @@ def test_call_forward_interleaves_walk_ins_by_ratio_and_live_share(env: Env) -> 
     assert stage(env, 10).called == expected
     with env.platform.db.session() as s:
         assert s.get(WaitingTruck, late).cf_class == "live"  # type: ignore[union-attr]
+    from silkgate.audit.verify import verify_all
+
+    outcome = verify_all(env.platform)  # walk-ins, the late truck and the calls are all logged
+    assert outcome.ok, outcome.tables and outcome.tables.problems
 
 
 def test_public_figures_count_who_waits_and_estimate_the_wait(env: Env) -> None:

@@ -24,8 +24,9 @@ def verify(
     ),
 ) -> None:
     """Check the chain (links, hashes, signatures by pinned keys, signed checkpoints), then
-    that every stored declaration, item, assessment, inspection, profile, model and
-    organization matches the log.
+    that every stored declaration, item, assessment, inspection, profile, model,
+    organization, e-queue cap, slot, booking (with its deposits), stage, webhook subscription
+    and outbox message matches the log (see docs/audit.md).
 
     Exits 1 naming the first broken entry, or each entity whose rows differ from the log.
     """

@@ -54,10 +54,12 @@ Check = Callable[[Session, Report, Any], None]
 def run_checks(session: Session, progress: Any = None) -> Report:
     """Every domain's comparison of its tables with the log, on one snapshot session."""
     from silkgate.audit.declaration_checks import check_declarations
+    from silkgate.audit.exchange_checks import check_exchange
+    from silkgate.audit.queue_checks import check_queue
     from silkgate.audit.record_state import check_records
 
     report = Report()
-    checks: list[Check] = [check_declarations, check_records]
+    checks: list[Check] = [check_declarations, check_records, check_queue, check_exchange]
     for check in checks:
         check(session, report, progress)
     return report
@@ -81,6 +83,29 @@ def differences(stored: Any, logged: Any, path: str = "", limit: int = 3) -> lis
 
     walk(stored, logged, path)
     return out
+
+
+def compare_state(report: Report, entity: str, stored: Any, logged: Any, seq: int) -> None:
+    """Name each field (JSON pointer) where a stored record differs from the state an entry
+    recorded, with both values."""
+    for where in differences(stored, logged, limit=5):
+        report.add(
+            entity,
+            f"{where} is {value_at(stored, where)!r}; entry {seq} recorded "
+            f"{value_at(logged, where)!r}",
+        )
+
+
+def value_at(value: Any, pointer: str) -> Any:
+    """The value at a JSON pointer (``"absent"`` where there is none)."""
+    for part in pointer.strip("/").split("/"):
+        if isinstance(value, dict):
+            value = value.get(part, "absent")
+        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            return "absent"
+    return value
 
 
 class _Missing:

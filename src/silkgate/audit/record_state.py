@@ -8,12 +8,13 @@ rows; older entries (digest only) are matched by recomputing their payload from 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from silkgate.audit.consistency import Report, differences
+from silkgate.audit.consistency import Report, compare_state
 from silkgate.audit.models import AuditEntry
 from silkgate.audit.service import payload_digest
 from silkgate.registry.models import ApiKey, Organization
@@ -21,7 +22,8 @@ from silkgate.registry.service import organization_state
 from silkgate.risk.platform.models import ActiveRiskModel, RiskModelRecord, RiskProfile
 
 
-def _entries(s: Session, entity_type: str) -> dict[str, list[Any]]:
+def entries_by_entity(s: Session, entity_type: str) -> dict[str, list[Any]]:
+    """Every entry about entities of one type, by entity id, oldest first."""
     stmt = (
         select(
             AuditEntry.seq,
@@ -47,26 +49,11 @@ def check_records(s: Session, report: Report, progress: Any = None) -> None:
 
 
 def _compare_state(report: Report, entity: str, stored: Any, e: Any) -> None:
-    for where in differences(stored, e.state, limit=5):
-        report.add(
-            entity,
-            f"{where} is {_at(stored, where)!r}; entry {e.seq} recorded {_at(e.state, where)!r}",
-        )
-
-
-def _at(value: Any, pointer: str) -> Any:
-    for part in pointer.strip("/").split("/"):
-        if isinstance(value, dict):
-            value = value.get(part, "absent")
-        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
-            value = value[int(part)]
-        else:
-            return "absent"
-    return value
+    compare_state(report, entity, stored, e.state, e.seq)
 
 
 def _organizations(s: Session, report: Report) -> None:
-    logged = _entries(s, "organization")
+    logged = entries_by_entity(s, "organization")
     orgs = {o.member_id: o for o in s.scalars(select(Organization))}
     for member_id in sorted(orgs.keys() - logged.keys()):
         report.add(f"organization {member_id}", "in the table, but no audit entry records it")
@@ -112,7 +99,7 @@ def _legacy_organization(
 
 
 def _profiles(s: Session, report: Report) -> None:
-    logged = _entries(s, "risk_profile")
+    logged = entries_by_entity(s, "risk_profile")
     stored: dict[str, dict[int, RiskProfile]] = defaultdict(dict)
     for p in s.scalars(select(RiskProfile)):
         stored[f"{p.office}/{p.direction}"][p.version] = p
@@ -135,7 +122,7 @@ def model_payload(m: RiskModelRecord) -> dict[str, Any]:
 
 
 def _models(s: Session, report: Report) -> None:
-    logged = _entries(s, "risk_model")
+    logged = entries_by_entity(s, "risk_model")
     rows = {m.model_id: m for m in s.scalars(select(RiskModelRecord))}
     for model_id in sorted(logged.keys() | rows.keys()):
         entity, entries, m = f"risk model {model_id}", logged.get(model_id, []), rows.get(model_id)
@@ -149,7 +136,7 @@ def _models(s: Session, report: Report) -> None:
 
 
 def _offices(s: Session, report: Report) -> None:
-    logged = _entries(s, "risk_office")
+    logged = entries_by_entity(s, "risk_office")
     active = {a.office: a.model_id for a in s.scalars(select(ActiveRiskModel))}
     models = [None, *sorted(m for m in s.scalars(select(RiskModelRecord.model_id)))]
     for office in sorted(logged.keys() | active.keys()):
@@ -178,3 +165,45 @@ def _offices(s: Session, report: Report) -> None:
             report.add(
                 entity, f"active model is {model!r}; the log (entry {last.seq}) says {want!r}"
             )
+
+
+#: Counted instead of compared: entries written before their kind of record carried a state.
+UNCOMPARED = "records logged before states were kept (not compared)"
+
+
+def compare_records(
+    report: Report,
+    noun: str,
+    table: str,
+    logged: dict[str, list[Any]],
+    rows: dict[str, Any],
+    state_of: Callable[[Any], dict[str, Any]],
+    counted: str,
+    extra: Callable[[str, Any, Any], None] | None = None,
+) -> None:
+    """Small records keyed by their entity id: each row against the ``state`` of its latest
+    entry, field by field; rows without entries and logged records without rows are named.
+    ``counted`` names them in the summary; ``extra(entity, row, last_entry)`` adds checks."""
+    for key in sorted(rows.keys() - logged.keys(), key=_natural):
+        report.add(f"{noun} {key}", f"in {table}, but no audit entry records it")
+    for key in sorted(logged.keys() - rows.keys(), key=_natural):
+        last = logged[key][-1]
+        report.add(
+            f"{noun} {key}",
+            f"the log records it (last {last.action} at entry {last.seq}) but it is missing "
+            f"from {table}",
+        )
+    for key in sorted(rows.keys() & logged.keys(), key=_natural):
+        entity, row, last = f"{noun} {key}", rows[key], logged[key][-1]
+        report.checked[counted] += 1
+        if last.state is None:
+            report.checked[UNCOMPARED] += 1
+            continue
+        compare_state(report, entity, state_of(row), last.state, last.seq)
+        if extra is not None:
+            extra(entity, row, last)
+
+
+def _natural(key: str) -> tuple[int, str]:
+    """Numeric ids in numeric order."""
+    return (len(key), key) if key.isdigit() else (0, key)

@@ -51,7 +51,11 @@ def enqueue(
     message_id: str,
     now: datetime,
 ) -> OutboxMessage:
-    """Write a message for an organization in the caller's transaction (idempotent by id)."""
+    """Write a message for an organization in the caller's transaction (idempotent by id).
+
+    The caller appends ``message_event(msg, actor)`` to the audit log in the same transaction:
+    ``audit verify`` reports a message without a log entry.
+    """
     found = s.scalar(
         select(OutboxMessage).where(
             OutboxMessage.organization_id == organization_id,
@@ -88,6 +92,38 @@ def enqueue(
         if _matches(sub.topics, topic)
     )
     return msg
+
+
+def message_state(msg: OutboxMessage) -> dict[str, Any]:
+    """What the audit log records of a message besides its payload (whose digest it keeps)."""
+    return {
+        "organization_id": msg.organization_id,
+        "message_id": msg.message_id,
+        "topic": msg.topic,
+    }
+
+
+def message_event(msg: OutboxMessage, actor: str) -> AuditEvent:
+    """The audit event of an enqueued message: its payload's digest and its state."""
+    return AuditEvent(
+        actor,
+        "exchange.enqueued",
+        "exchange_message",
+        str(msg.id),
+        msg.payload,
+        state=message_state(msg),
+    )
+
+
+def subscription_state(sub: Subscription) -> dict[str, Any]:
+    """A webhook subscription as its audit entries record it (no secrets: there are none)."""
+    return {
+        "organization_id": sub.organization_id,
+        "url": sub.url,
+        "topics": list(sub.topics),
+        "active": bool(sub.active),
+        "created_by": sub.created_by,
+    }
 
 
 def message_out(msg: OutboxMessage, organization: str) -> MessageOut:
@@ -147,6 +183,7 @@ def add_subscription(platform: Platform, caller: Caller, body: SubscriptionIn) -
                     "exchange_subscription",
                     str(sub.id),
                     {"url": sub.url, "topics": sub.topics},
+                    state=subscription_state(sub),
                 )
             ],
         )
@@ -192,6 +229,7 @@ def remove_subscription(platform: Platform, caller: Caller, sub_id: int) -> Subs
                     "exchange_subscription",
                     str(sub.id),
                     {"url": sub.url},
+                    state=subscription_state(sub),
                 )
             ],
         )
@@ -394,6 +432,7 @@ def prune_outbox(
                     "exchange_outbox",
                     f"before:{cutoff.isoformat()}",
                     report.model_dump(mode="json"),
+                    state=report.model_dump(mode="json"),
                 )
             ],
         )

@@ -21,11 +21,11 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from silkgate.audit.service import append
+from silkgate.audit.service import AuditEvent, append
 from silkgate.core.errors import Conflict, FieldError
 from silkgate.core.platform import Platform
-from silkgate.exchange.service import enqueue
-from silkgate.queue import noshow, planning
+from silkgate.exchange.service import enqueue, message_event
+from silkgate.queue import noshow, planning, states
 from silkgate.queue import service as svc
 from silkgate.queue.models import Booking, Stage, WaitingTruck
 from silkgate.queue.schemas import (
@@ -119,7 +119,8 @@ def _route_of(b: Booking | WaitingTruck) -> Route:
 
 
 def _stage(s: Session, platform: Platform, route: Route, now: datetime) -> Stage:
-    """The route's stage row, locked (made with the default capacity the first time)."""
+    """The route's stage row, locked (made with the default capacity the first time, and
+    that audited)."""
     crossing, exit_c, entry_c = route
     where = (
         Stage.crossing_code == crossing,
@@ -141,6 +142,15 @@ def _stage(s: Session, platform: Platform, route: Route, now: datetime) -> Stage
         )
         s.add(stage)
         s.flush()
+        event = AuditEvent(
+            "platform",
+            "queue.stage_opened",
+            "queue_stage",
+            states.stage_key(*route),
+            {"capacity": stage.capacity},
+            state=states.stage_state(stage),
+        )
+        append(s, platform.signer, [event])
     return stage
 
 
@@ -211,8 +221,9 @@ def call_forward(s: Session, platform: Platform, route: Route, actor: str) -> li
             "called_at": now.isoformat(),
             "class": w.cf_class,
         }
-        enqueue(s, b.organization_id, TOPIC_CALLED, data, f"{TOPIC_CALLED}:{b.id}", now)
+        msg = enqueue(s, b.organization_id, TOPIC_CALLED, data, f"{TOPIC_CALLED}:{b.id}", now)
         events.append(svc._event(actor, "queue.called", b, {"class": w.cf_class}))
+        events.append(message_event(msg, actor))
     s.flush()
     append(s, platform.signer, events)
     return [w.booking_id for w in picks]

@@ -94,7 +94,12 @@ def binding_cap(
     s: Session, crossing: str, exit_c: str, entry_c: str, day: dt.date
 ) -> Binding | None:
     """The lower of both sides' caps; None unless both sides have a cap in force."""
-    caps = caps_in_force(s, crossing, exit_c, entry_c, day)
+    return binding_of(caps_in_force(s, crossing, exit_c, entry_c, day), exit_c, entry_c)
+
+
+def binding_of(caps: dict[str, CapacityCap], exit_c: str, entry_c: str) -> Binding | None:
+    """The binding cap of each side's cap in force (side → cap); None unless both sides have
+    one. Pure, so ``audit verify`` re-plans slots from the caps exactly as planning did."""
     if set(caps) != {exit_c, entry_c}:
         return None
     # ties: the exit side's split applies

@@ -20,7 +20,7 @@ from silkgate.audit.service import AuditEvent, append
 from silkgate.codelists.crossings import get_crossing
 from silkgate.core.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 from silkgate.core.platform import Platform
-from silkgate.queue import checks, planning
+from silkgate.queue import checks, planning, states
 from silkgate.queue.models import (
     ACTIVE_STATUSES,
     BookedDeclaration,
@@ -122,6 +122,7 @@ def set_cap(platform: Platform, caller: Caller, body: CapIn) -> CapChange:
                 "queue_cap",
                 str(cap.id),
                 {**body.model_dump(mode="json"), "side": caller.country, "version": cap.version},
+                state=states.cap_state(cap),
             )
         ]
         if displaced:
@@ -141,6 +142,7 @@ def set_cap(platform: Platform, caller: Caller, body: CapIn) -> CapChange:
                     "queue_notification",
                     str(note.id),
                     {"cap_id": cap.id, "bookings": displaced},
+                    state=states.notification_state(note),
                 )
             )
         append(s, platform.signer, events)
@@ -495,7 +497,8 @@ def _deposit(platform: Platform, b: Booking, kind: str, reason: str, now: dateti
 
 
 def _event(actor: str, action: str, b: Booking, payload: dict[str, object]) -> AuditEvent:
-    return AuditEvent(actor, action, "queue_booking", b.id, payload)
+    """A booking's event with its resulting state (call after the change and its deposit)."""
+    return AuditEvent(actor, action, "queue_booking", b.id, payload, state=states.booking_state(b))
 
 
 # ---------------------------------------------------------------- reading

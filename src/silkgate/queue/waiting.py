@@ -14,6 +14,7 @@ from silkgate.core.errors import Forbidden, NotFound
 from silkgate.core.platform import Platform
 from silkgate.queue import callforward as cf
 from silkgate.queue import service as svc
+from silkgate.queue import states
 from silkgate.queue.models import ACTIVE_STATUSES, Booking, Stage, WaitingTruck
 from silkgate.queue.schemas import BookingStatus, QueuePosition, StageIn, StageOut
 from silkgate.registry.service import Caller
@@ -65,8 +66,9 @@ def set_stage(platform: Platform, caller: Caller, body: StageIn) -> StageOut:
                     caller.member_id,
                     "queue.stage_capacity",
                     "queue_stage",
-                    f"{body.crossing}:{body.exit_country}-{body.entry_country}",
+                    states.stage_key(*route),
                     {"from": before, "to": body.capacity},
+                    state=states.stage_state(stage),
                 )
             ],
         )
