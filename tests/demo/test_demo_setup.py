@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
+import pytest
 from sqlalchemy import func, select
+from typer.testing import CliRunner
 
 from silkgate.audit.verify import verify_all
+from silkgate.cli import app
 from silkgate.core.platform import Platform
 from silkgate.declarations.models import Declaration
 from silkgate.demo import crossing
@@ -54,3 +57,18 @@ def test_second_run_lodges_again_without_replaying_the_crossing(platform: Platfo
     assert _count(platform, Declaration) == 20
     assert demo_member_ids()["kz-eport"].startswith("KZ/COM/")
     assert verify_all(platform).chain.ok
+
+
+def test_demo_command_plays_the_crossing_and_prints_no_private_key(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SILKGATE_DATABASE_URL", platform.settings.database_url)
+    monkeypatch.setenv("SILKGATE_DATA_DIR", str(platform.settings.data_dir))
+    monkeypatch.setenv("SILKGATE_RISK_WORKER", "false")
+    r = CliRunner().invoke(app, ["demo", "--no-serve", "--days", "2", "--per-day", "8"])
+    assert r.exit_code == 0, r.output
+    assert "16 demo declarations lodged" in r.output and "slots booked" in r.output
+    assert "signed gate events from both checkpoints" in r.output
+    folder = platform.settings.keys_dir / "demo"
+    secrets = [f.read_text().strip() for f in folder.iterdir()]
+    assert len(secrets) == 4 and not any(k in r.output for k in secrets)
