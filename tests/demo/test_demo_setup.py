@@ -72,3 +72,9 @@ def test_demo_command_plays_the_crossing_and_prints_no_private_key(
     folder = platform.settings.keys_dir / "demo"
     secrets = [f.read_text().strip() for f in folder.iterdir()]
     assert len(secrets) == 4 and not any(k in r.output for k in secrets)
+
+
+def test_demo_without_the_crossing_lodges_only(platform: Platform) -> None:
+    run_demo_setup(platform, days=1, per_day=6, seed=4, end=END, play_crossing=False)
+    assert _count(platform, Declaration) == 6
+    assert (_count(platform, Booking), _count(platform, GateEvent)) == (0, 0)

@@ -781,11 +781,12 @@ def play(
     seed: int,
     end: datetime | None = None,
     lrn_prefix: str = "DEMO",
+    crossing: bool = True,
 ) -> PlayReport:
     """Lodge ``days`` of traffic ending at ``end`` (default now) and play the crossing.
 
-    On a database where the crossing already has bookings, the traffic is lodged but the
-    crossing is not played again (the same seed would bring the same trucks back)."""
+    Without ``crossing``, or on a database where the crossing already has bookings, the
+    traffic is only lodged (the same seed would bring the same trucks back)."""
     end = (end or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     p = Play(platform, ids, seed, end)
     local_end = end.astimezone(p.local)
@@ -804,8 +805,13 @@ def play(
             trips.append(Trip(n, body, at, lodging, random.Random(f"{seed}:{n}")))
     original = platform.clock
     try:
-        if already_played(platform, ids):
-            p.report.skipped = "the crossing was played on this database before"
+        if not crossing:
+            p.report.skipped = "--no-crossing"
+            _lodge_only(p, trips)
+        elif already_played(platform, ids):
+            p.report.skipped = (
+                "the crossing was played on this database before (start from a fresh database)"
+            )
             _lodge_only(p, trips)
         else:
             p.prepare(first, per_day)

@@ -121,11 +121,14 @@ def seed_traffic(
     per_day: int,
     seed: int,
     end: datetime | None = None,
+    play_crossing: bool = True,
 ) -> PlayReport:
     """Lodge ``days`` of traffic ending now (or ``end``) and play the crossing: caps, bookings,
     both checkpoints' signed gate events, no-shows, declaration states and inspections."""
     run = f"{int(time.time()) % 1_000_000:06d}"  # LRNs stay unique when the demo is run again
-    return crossing.play(platform, ids, days, per_day, seed, end, lrn_prefix=f"D{seed}-{run}")
+    return crossing.play(
+        platform, ids, days, per_day, seed, end, lrn_prefix=f"D{seed}-{run}", crossing=play_crossing
+    )
 
 
 def say(text: str) -> None:
@@ -133,13 +136,18 @@ def say(text: str) -> None:
 
 
 def run_demo_setup(
-    platform: Platform, days: int, per_day: int, seed: int, end: datetime | None = None
+    platform: Platform,
+    days: int,
+    per_day: int,
+    seed: int,
+    end: datetime | None = None,
+    play_crossing: bool = True,
 ) -> dict[str, str]:
     """Migrate, seed, play the crossing, issue fresh demo API keys and print them; returns key
     name → token."""
     prepare_database(platform)
     ids = seed_registry(platform)
-    report = seed_traffic(platform, ids, days, per_day, seed, end)
+    report = seed_traffic(platform, ids, days, per_day, seed, end, play_crossing)
     tokens = {}
     console.print("[bold]Demo API keys[/bold] (new on every run; demo mode only):")
     for org in DEMO_ORGS:
@@ -153,7 +161,7 @@ def run_demo_setup(
         f"(seed {seed})."
     )
     if report.skipped:
-        say(f"No new bookings or gate events: {report.skipped} (start from a fresh database).")
+        say(f"No bookings or gate events played: {report.skipped}.")
         return tokens
     statuses = ", ".join(f"{n} {status}" for status, n in report.bookings.items())
     say(f"{report.booked} slots booked ({statuses}); {report.not_booked} trucks got no slot.")
