@@ -15,12 +15,10 @@ from silkgate.core.cli_support import console
 from silkgate.core.errors import Conflict
 from silkgate.core.platform import Platform
 from silkgate.demo import crossing
-from silkgate.demo.crossing import PlayReport
+from silkgate.demo.crossing import DEMO_ACTOR, PlayReport
 from silkgate.demo.traffic import CROSSING
 from silkgate.registry import service as registry
 from silkgate.registry.schemas import OrganizationCreate, Role
-
-DEMO_ACTOR = "demo"
 
 
 @dataclass(frozen=True)
