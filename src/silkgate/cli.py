@@ -118,15 +118,21 @@ def demo(
     seed: int = typer.Option(7, help="Random seed"),
     serve_api: bool = typer.Option(True, "--serve/--no-serve", help="Serve the API afterwards"),
     port: int | None = typer.Option(None),
+    play_crossing: bool = typer.Option(
+        True,
+        "--crossing/--no-crossing",
+        help="Book slots and play both checkpoints' gate events (else lodge declarations only)",
+    ),
 ) -> None:
-    """Create the database, seed the registry and demo traffic, print demo keys, serve."""
+    """Create the database, seed the registry, demo traffic and the crossing played through it
+    (bookings, gate events), print demo keys, serve."""
     import os
 
     os.environ.setdefault("SILKGATE_DEMO_MODE", "true")
     from silkgate.demo.service import run_demo_setup
 
     with platform_session(demo_mode=True) as platform:
-        run_demo_setup(platform, days=days, per_day=per_day, seed=seed)
+        run_demo_setup(platform, days=days, per_day=per_day, seed=seed, play_crossing=play_crossing)
         url = f"http://{platform.settings.host}:{port or platform.settings.port}"
     console.print(
         f"Try: curl -H 'Authorization: Bearer <key>' '{url}/api/v1/declarations?limit=5'",

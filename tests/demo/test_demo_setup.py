@@ -1,33 +1,80 @@
-"""`silkgate demo` seeds a working platform: lanes, inspections, an intact audit log."""
+"""`silkgate demo` seeds a working platform: lanes, bookings, keys, an intact audit log; a second
+run on the same database lodges more traffic but does not replay the crossing."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
 from sqlalchemy import func, select
+from typer.testing import CliRunner
 
 from silkgate.audit.verify import verify_all
+from silkgate.cli import app
 from silkgate.core.platform import Platform
 from silkgate.declarations.models import Declaration
-from silkgate.demo.service import run_demo_setup
+from silkgate.demo import crossing
+from silkgate.demo.service import demo_member_ids, run_demo_setup, seed_registry
+from silkgate.gates.models import GateEvent
+from silkgate.queue.models import Booking
 from silkgate.registry.service import authenticate
-from silkgate.risk.platform.models import InspectionResult
+
+# yesterday 18:00 at the crossing (UTC+8): a fixed time of day, before the real clock
+END = datetime.now(timezone(timedelta(hours=8))).replace(
+    hour=18, minute=0, second=0, microsecond=0
+) - timedelta(days=1)
 
 
-def test_demo_setup_gives_lanes_inspections_and_keys(platform: Platform) -> None:
-    tokens = run_demo_setup(platform, days=3, per_day=60, seed=1)
+def _count(platform: Platform, what: type, *where: object) -> int:
     with platform.db.session() as s:
-        total = s.scalar(select(func.count()).select_from(Declaration))
-        unassessed = s.scalar(
-            select(func.count()).select_from(Declaration).where(Declaration.lane.is_(None))
-        )
-        inspections = s.scalar(select(func.count()).select_from(InspectionResult))
-        released = s.scalar(
-            select(func.count()).select_from(Declaration).where(Declaration.status == "released")
-        )
-    assert total == 180 and unassessed == 0
-    assert released and released > 60
-    assert inspections is not None and inspections >= 1
+        return s.scalar(select(func.count()).select_from(what).where(*where)) or 0  # type: ignore[arg-type]
+
+
+def test_demo_setup_gives_lanes_bookings_keys_and_an_intact_log(platform: Platform) -> None:
+    tokens = run_demo_setup(platform, days=1, per_day=12, seed=1, end=END)
+    assert _count(platform, Declaration) == 12
+    assert _count(platform, Declaration, Declaration.lane.is_(None)) == 0
+    assert _count(platform, Booking) > 0
     assert all(authenticate(platform, t) is not None for t in tokens.values())
+    with platform.db.session() as s:
+        submitted = [t if t.tzinfo else t.replace(tzinfo=UTC)
+                     for t in s.scalars(select(Declaration.submitted_at))]  # fmt: skip
+    # lodged through the demo day as the generator submitted them, not all at once
+    assert max(submitted) <= END and END - min(submitted) > timedelta(hours=3)
     outcome = verify_all(platform)
     assert outcome.chain.ok and outcome.tables is not None
     assert outcome.tables.problems == []
-    assert outcome.tables.checked["declarations"] == 180
+    assert outcome.tables.checked["declarations"] == 12
+
+
+def test_second_run_lodges_again_without_replaying_the_crossing(platform: Platform) -> None:
+    run_demo_setup(platform, days=1, per_day=10, seed=2, end=END)
+    bookings, events = _count(platform, Booking), _count(platform, GateEvent)
+    assert bookings > 0
+    report = crossing.play(platform, seed_registry(platform), 1, 10, 2, END, lrn_prefix="AGAIN")
+    assert report.skipped and report.lodged == 10
+    assert (_count(platform, Booking), _count(platform, GateEvent)) == (bookings, events)
+    assert _count(platform, Declaration) == 20
+    assert demo_member_ids()["kz-eport"].startswith("KZ/COM/")
+    assert verify_all(platform).chain.ok
+
+
+def test_demo_command_plays_the_crossing_and_prints_no_private_key(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SILKGATE_DATABASE_URL", platform.settings.database_url)
+    monkeypatch.setenv("SILKGATE_DATA_DIR", str(platform.settings.data_dir))
+    monkeypatch.setenv("SILKGATE_RISK_WORKER", "false")
+    r = CliRunner().invoke(app, ["demo", "--no-serve", "--days", "2", "--per-day", "8"])
+    assert r.exit_code == 0, r.output
+    assert "16 demo declarations lodged" in r.output and "slots booked" in r.output
+    assert "signed gate events from both checkpoints" in r.output
+    folder = platform.settings.keys_dir / "demo"
+    secrets = [f.read_text().strip() for f in folder.iterdir()]
+    assert len(secrets) == 4 and not any(k in r.output for k in secrets)
+
+
+def test_demo_without_the_crossing_lodges_only(platform: Platform) -> None:
+    run_demo_setup(platform, days=1, per_day=6, seed=4, end=END, play_crossing=False)
+    assert _count(platform, Declaration) == 6
+    assert (_count(platform, Booking), _count(platform, GateEvent)) == (0, 0)

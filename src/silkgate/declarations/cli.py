@@ -1,4 +1,5 @@
-"""`silkgate declarations import|export`: bulk files in JSON Lines or CSV."""
+"""`silkgate declarations import|export|transition`: bulk files in JSON Lines or CSV, and
+customs moving a declaration along."""
 
 from __future__ import annotations
 
@@ -170,3 +171,22 @@ def export_file(
         finally:
             if output:
                 fh.close()
+
+
+@app.command("transition")
+def transition(
+    declaration_id: str,
+    as_member: str = typer.Option(..., "--as", help="Member id of the customs organization"),
+    to: str = typer.Option(..., help="at_border, released, held or rejected"),
+    reason: str | None = typer.Option(None, help="Why (shown in the audit trail)"),
+) -> None:
+    """Customs moves a declaration along its lifecycle (as POST …/transitions; audited)."""
+    from silkgate.core.validation import parse_model
+    from silkgate.declarations.schemas import TransitionIn
+
+    with platform_session() as platform:
+        body = parse_model(TransitionIn, {"to": to, "reason": reason})
+        out = service.transition(
+            platform, caller_for(platform, as_member), declaration_id, body.to, body.reason
+        )
+    console.print(f"{out.id}: {out.status}")

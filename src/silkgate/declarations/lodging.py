@@ -14,7 +14,7 @@ import logging
 import secrets
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import insert, select, tuple_
@@ -188,7 +188,7 @@ def store_group(platform: Platform, group: list[Lodging]) -> list[Outcome]:
 
     Raises whatever the database raises: then nothing of the group is stored.
     """
-    now = datetime.now(UTC)
+    now = platform.clock()  # business time: tests and the demo set it
     auto = platform.settings.auto_accept
     outcomes: list[Outcome | None] = [None] * len(group)
     with platform.db.session() as s:

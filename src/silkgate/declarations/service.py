@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
@@ -219,7 +218,7 @@ def amend(
 ) -> DeclarationOut:
     """Store a new numbered version; earlier versions stay as they were."""
     p = prepare(data)
-    now = datetime.now(UTC)
+    now = platform.clock()
     auto = platform.settings.auto_accept
     with platform.db.session() as s:
         decl, _ = load_visible(s, caller, decl_id)
@@ -297,7 +296,7 @@ def _move(
 ) -> DeclarationOut:
     before = decl.status
     decl.status = to.value
-    decl.updated_at = datetime.now(UTC)
+    decl.updated_at = platform.clock()
     audit.append(
         s,
         platform.signer,

@@ -25,7 +25,7 @@ from silkgate.core.text import NoControls
 from silkgate.core.times import as_utc
 from silkgate.gates import reports, service, timeline
 from silkgate.gates.ingest import Rejected, parse_line
-from silkgate.gates.schemas import IngestReport, Timeline
+from silkgate.gates.schemas import PLATE_PATH, IngestReport, Timeline
 from silkgate.registry.auth import current_caller
 from silkgate.registry.service import Caller
 
@@ -129,7 +129,7 @@ async def post_batch(
 )
 def truck_timeline(
     nationality: Annotated[str, Path(pattern=r"^[A-Z]{2}$")],
-    plate: Annotated[str, Path(pattern=r"^[A-Z0-9]{2,15}$")],
+    plate: Annotated[str, Path(pattern=PLATE_PATH)],
     platform: Platform = Depends(get_platform),
     caller: Caller = Depends(current_caller),
 ) -> Timeline:

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
 
+from silkgate.codelists.identifiers import PLATES
 from silkgate.core.times import Utc
 
 
@@ -58,7 +67,10 @@ class RefType(StrEnum):
 
 
 Code = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
-Plate = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{2,15}$")]
+Plate = Annotated[str, StringConstraints(min_length=2, max_length=15)]
+ASCII_PLATE = re.compile(r"[A-Z0-9]{2,15}")
+#: A plate in a URL path: Latin capitals and digits, or a Chinese plate (province character first).
+PLATE_PATH = rf"^(?:[A-Z0-9]{{2,15}}|{PLATES['CN'].pattern})$"
 EventId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 
 
@@ -71,6 +83,16 @@ class Truck(_Strict):
 
     nationality: Code
     plate: Plate
+
+    @field_validator("plate")
+    @classmethod
+    def _plate(cls, v: str, info: ValidationInfo) -> str:
+        """Latin capitals and digits; a Chinese plate as bookings store it (新F12345)."""
+        if ASCII_PLATE.fullmatch(v):
+            return v
+        if info.data.get("nationality") == "CN" and PLATES["CN"].fullmatch(v):
+            return v
+        raise ValueError("a plate is 2-15 capital letters or digits, or a Chinese plate (新F12345)")
 
 
 class BizTransaction(_Strict):

@@ -1,0 +1,264 @@
+"""`silkgate demo` plays the crossing: bookings, both sides' signed gate events, no-shows and
+late trucks, TRS figures, an intact audit log, and events a twin scenario can be calibrated on.
+
+One small demo per backend (two days, 40 declarations a day) feeds every test of the module.
+"""
+
+from __future__ import annotations
+
+import csv
+import shutil
+import tomllib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, func, select, text
+from typer.testing import CliRunner
+
+from silkgate.app import create_app
+from silkgate.audit.models import AuditEntry
+from silkgate.audit.verify import verify_all
+from silkgate.cli import app
+from silkgate.core.platform import Platform
+from silkgate.demo.service import demo_member_ids, run_demo_setup
+from silkgate.gates import reports, timeline
+from silkgate.gates.models import GateEvent
+from silkgate.queue import service as queue
+from silkgate.registry import service as registry
+from silkgate.registry.service import Caller
+from tests.conftest import KEEP_TABLES, make_settings
+
+runner = CliRunner()
+CN_TIME = timezone(timedelta(hours=8))
+# Yesterday 18:00 at the crossing: a fixed time of day, and before the real clock (gate events
+# from the future are refused).
+END = datetime.now(CN_TIME).replace(hour=18, minute=0, second=0, microsecond=0) - timedelta(days=1)
+
+
+@dataclass
+class Demo:
+    platform: Platform
+    ids: dict[str, str]
+    tokens: dict[str, str]
+
+    def caller(self, key: str) -> Caller:
+        return registry.caller_for(self.platform, self.ids[key])
+
+
+@pytest.fixture(scope="module")
+def demo(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    """A fresh database (as the ``platform`` fixture makes it) with a small demo played on it."""
+    tmp = tmp_path_factory.mktemp("demo")
+    if backend.startswith("sqlite"):
+        dst = tmp / "silkgate.db"
+        shutil.copy(Path(backend.split("///", 1)[1]), dst)
+        url = f"sqlite:///{dst}"
+    else:
+        url = backend
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            tables = conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname='public'"))
+            wipe = [r[0] for r in tables if r[0] not in KEEP_TABLES]
+            if wipe:
+                conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in wipe) + " CASCADE"))
+        engine.dispose()
+    platform = Platform(make_settings(url, tmp))
+    platform.settings.risk_worker = False
+    tokens = run_demo_setup(platform, days=2, per_day=40, seed=3, end=END)
+    yield Demo(platform, demo_member_ids(), tokens)
+    platform.close()
+
+
+def _bookings(d: Demo) -> list[Any]:
+    out, cursor = [], None
+    while True:
+        page, cursor = queue.list_bookings(
+            d.platform, d.caller("cn-customs"), crossing="KHG-NZH", cursor=cursor, limit=500
+        )
+        out += page
+        if cursor is None:
+            return out
+
+
+def test_a_released_truck_has_both_sides_events_in_order(demo: Demo) -> None:
+    released = [b for b in _bookings(demo) if b.status == "exited"]
+    assert released
+    seen_plates = set()
+    for b in released:
+        t = b.truck
+        tl = timeline.truck_timeline(
+            demo.platform, demo.caller("cn-customs"), t["tractor_nationality"], t["tractor_plate"]
+        )
+        gates = [e for e in tl.entries if e.kind == "gate_event"]
+        if gates[-1].what != "release":
+            continue  # still on the entry side when the demo ended, or refused
+        seen_plates.add(t["tractor_nationality"])
+        assert [e.at for e in gates] == sorted(e.at for e in gates)
+        x, n = b.exit_country, b.entry_country
+        assert (gates[0].what, gates[0].side) == ("waiting_area", x)
+        assert (gates[-1].what, gates[-1].side) == ("release", n)
+        order = [(e.what, e.side) for e in gates]
+        for earlier, later in (
+            (("waiting_area", x), ("gate_in", x)),
+            (("gate_in", x), ("exit_gate", x)),
+            (("exit_gate", x), ("entry_gate_in", n)),
+            (("entry_gate_in", n), ("release", n)),
+        ):
+            assert order.index(earlier) < order.index(later)
+        assert {"document_control", "neutral_zone", "entry_side", "queue"} <= set(tl.intervals_min)
+        assert tl.intervals_min["arrival_to_release"] > 0
+    assert seen_plates == {"CN", "KZ"}  # Chinese plates (新F…) travel through gate events too
+
+
+def test_truck_timeline_route_takes_a_chinese_plate(demo: Demo) -> None:
+    cn = demo.caller("cn-customs")
+    plates = [b.truck["tractor_plate"] for b in _bookings(demo)
+              if b.status == "exited" and b.truck["tractor_nationality"] == "CN"]  # fmt: skip
+    plate = next(p for p in plates
+                 if timeline.truck_timeline(demo.platform, cn, "CN", p).entries[-1].what
+                 == "release")  # fmt: skip
+    assert not plate.isascii()  # 新F…
+    h = {"Authorization": f"Bearer {demo.tokens['cn-customs']}"}
+    carrier = {"Authorization": f"Bearer {demo.tokens['kz-carrier']}"}
+    url = f"/api/v1/trucks/CN/{quote(plate)}/timeline"
+    with TestClient(create_app(platform=demo.platform)) as client:
+        r = client.get(url, headers=h)
+        assert r.status_code == 200, r.text
+        assert {e["side"] for e in r.json()["entries"]} == {"CN", "KZ"}
+        assert client.get(url, headers=carrier).status_code == 404
+
+
+def test_trs_report_has_figures_per_direction_and_lane(demo: Demo) -> None:
+    rep = reports.trs_report(demo.platform, demo.caller("cn-customs"), "KHG-NZH")
+    assert rep.released > 30
+    directions = rep.splits["direction"]
+    assert set(directions) == {"CN->KZ", "KZ->CN"}
+    for figures in directions.values():
+        a2r = figures["arrival_to_release"]
+        assert a2r.n > 0 and a2r.mean_h is not None and a2r.median_h is not None
+        assert figures["document_control"].n > 0 and figures["neutral_zone"].n > 0
+    lanes = rep.splits["lane"]
+    assert "green" in lanes and len(lanes) >= 2  # green and at least one of yellow/red/blue
+    for figures in lanes.values():
+        assert figures["document_control"].n > 0
+    inspected = [lanes[k]["inspection"].n for k in ("yellow", "red") if k in lanes]
+    assert sum(inspected) > 0  # yellow and red lanes are physically inspected
+    assert set(rep.splits["pre_arrival"]) == {"yes"}  # lodged before the truck came
+    # the gate events' local times: CN at +08:00, KZ at +05:00
+    with demo.platform.db.session() as s:
+        offsets = set(s.execute(select(GateEvent.side, GateEvent.event_offset)).all())
+    assert offsets == {("CN", "+08:00"), ("KZ", "+05:00")}
+
+
+def test_some_bookings_are_no_shows_late_cancelled_or_rescheduled(demo: Demo) -> None:
+    statuses = {b.status for b in _bookings(demo)}
+    assert {"no_show", "exited"} <= statuses
+    with demo.platform.db.session() as s:
+        actions = dict(
+            s.execute(
+                select(AuditEntry.action, func.count())
+                .where(AuditEntry.action.like("queue.%"))
+                .group_by(AuditEntry.action)
+            ).all()
+        )
+        corrected = s.scalar(
+            select(func.count()).select_from(GateEvent).where(GateEvent.corrects.is_not(None))
+        )
+    assert actions["queue.late"] > 0  # came after slot hour + grace: joined the live queue
+    assert actions["queue.no_show"] > 0 and actions["queue.called"] > 0
+    assert actions["queue.cap_set"] == 4  # both sides, both directions
+    assert actions.get("queue.cancelled", 0) + actions.get("queue.rescheduled", 0) > 0
+    assert corrected and corrected > 0
+
+
+def test_audit_verify_passes_after_the_demo(demo: Demo) -> None:
+    outcome = verify_all(demo.platform)
+    assert outcome.chain.ok
+    assert outcome.tables is not None and outcome.tables.problems == []
+
+
+def test_calibration_round_trip_from_demo_events(
+    demo: Demo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`gates export --for-calibration` → `twin calibrate` → a scenario with the fitted stages
+    runs."""
+    from silkgate.twin import service as twin
+    from silkgate.twin.scenario import parse_scenario
+
+    monkeypatch.setenv("SILKGATE_DATABASE_URL", demo.platform.settings.database_url)
+    monkeypatch.setenv("SILKGATE_DEMO_MODE", "true")
+    monkeypatch.setenv("SILKGATE_DATA_DIR", str(demo.platform.settings.data_dir))
+    events, fragment = tmp_path / "cal.csv", tmp_path / "fitted.toml"
+    r = runner.invoke(app, ["gates", "export", "--for-calibration", "-o", str(events)])
+    assert r.exit_code == 0, r.output
+    stages = {row["stage"] for row in csv.DictReader(events.open())}
+    assert {
+        "cn.exit.documents",
+        "kz.entry.documents",
+        "kz.exit.documents",
+        "cn.entry.documents",
+    } <= stages
+    r = runner.invoke(app, ["twin", "calibrate", str(events), "-o", str(fragment)])
+    assert r.exit_code == 0, r.output
+    fitted = tomllib.loads(fragment.read_text())
+    cn_docs = next(s for s in fitted["sides"]["cn"]["exit"]["stages"] if s["kind"] == "documents")
+    mean = cn_docs["service"].get("mean_min") or sum(cn_docs["service"]["samples"]) / len(
+        cn_docs["service"]["samples"]
+    )
+    assert 2 < mean < 40  # fast-track control for most, full control for yellow and red lanes
+    data = tomllib.loads(
+        resources.files("silkgate.twin")
+        .joinpath("scenarios/khorgos-digital.toml")
+        .read_text("utf-8")
+    )
+    replaced = 0
+    for side, roles in fitted["sides"].items():
+        for role, body in roles.items():
+            for stage in body["stages"]:
+                for target in data["sides"][side][role]["stages"]:
+                    if target["kind"] == stage["kind"]:
+                        # the demo's trucks all had pre-arrival data: their document control is
+                        # what the scenario's fast track models
+                        target["fast_track" if "fast_track" in target else "service"] = stage[
+                            "service"
+                        ]
+                        replaced += 1
+    assert replaced >= 4
+    rep = twin.run(parse_scenario(data), days=2, replications=1, workers=1)
+    figures = rep.per_rep[0]
+    assert figures["cn_to_kz.released_per_day"] > 0 and figures["kz_to_cn.released_per_day"] > 0
+
+
+def test_demo_keys_are_stored_not_printed(demo: Demo) -> None:
+    folder = demo.platform.settings.keys_dir / "demo"
+    files = sorted(p.name for p in folder.iterdir())
+    assert files == [
+        f"{k}-ed25519.key" for k in ("cn-customs", "cn-eport", "kz-customs", "kz-eport")
+    ]
+    assert all((folder / f).stat().st_mode & 0o077 == 0 for f in files)  # owner only
+
+
+def test_the_platform_calls_forward_the_trucks_the_checkpoints_report_called(demo: Demo) -> None:
+    """The demo's waiting area follows the platform's call-forward (same interleave and order),
+    so each `queue.called` booking has a `called_forward` gate event and no other has."""
+    from silkgate.gates.models import GateEventRef
+
+    with demo.platform.db.session() as s:
+        called = set(
+            s.scalars(select(AuditEntry.entity_id).where(AuditEntry.action == "queue.called"))
+        )
+        reported = set(
+            s.scalars(
+                select(GateEventRef.ref)
+                .join(GateEvent, GateEvent.event_id == GateEventRef.event_id)
+                .where(GateEvent.read_point == "called_forward", GateEventRef.ref_type == "booking")
+            )
+        )
+    assert called and called == reported
