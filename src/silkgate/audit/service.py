@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -37,6 +37,8 @@ class AuditSigner:
     """Signs entries with the platform key and registers its public half once."""
 
     def __init__(self, private_key: Ed25519PrivateKey, owner: str = "platform") -> None:
+        # the time entries are stamped with: the platform's clock (see core.platform)
+        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
         self._key = private_key
         self.public_key = public_key_b64(private_key)
         self.key_id = key_id(self.public_key)
@@ -104,7 +106,7 @@ def append(
         select(AuditEntry.seq, AuditEntry.entry_hash).order_by(AuditEntry.seq.desc()).limit(1)
     ).first()
     seq, prev = (head[0], head[1]) if head else (0, GENESIS_HASH)
-    now = datetime.now(UTC)
+    now = signer.clock()
     rows: list[dict[str, Any]] = []
     for event in events:
         seq += 1

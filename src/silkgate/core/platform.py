@@ -26,7 +26,11 @@ class Platform:
 
     @cached_property
     def signer(self) -> AuditSigner:
-        return AuditSigner(load_platform_key(self.settings))
+        signer = AuditSigner(load_platform_key(self.settings))
+        # audit entries carry the time the services act on (a frozen or simulated clock
+        # in tests and the demo, the system clock otherwise)
+        signer.clock = lambda: self.clock()
+        return signer
 
     def close(self) -> None:
         if self.group_committer is not None:

@@ -16,7 +16,7 @@ from silkgate.core.errors import FieldError, Forbidden, ValidationFailed
 from silkgate.core.platform import Platform
 from silkgate.declarations.models import Declaration
 from silkgate.gates import kpi
-from silkgate.gates.models import GateEvent, GateEventRef
+from silkgate.gates.models import GateEvent
 from silkgate.gates.service import crossing_sides
 from silkgate.gates.timeline import effective_events, refs_of
 from silkgate.queue import planning
@@ -58,7 +58,6 @@ def load_passages(
             where = where & (GateEvent.event_time < end)
         events = effective_events(s, where)
         refs = refs_of(s, (e.event_id for e in events))
-        brefs = _booking_refs(s, [e.event_id for e in events])
         evs = [
             kpi.Ev(
                 e.truck,
@@ -66,8 +65,8 @@ def load_passages(
                 e.side,
                 e.read_point,
                 local_time(e),
-                tuple(refs.get(e.event_id, [])),
-                tuple(brefs.get(e.event_id, [])),
+                tuple(r for kind, r in refs.get(e.event_id, []) if kind == "declaration"),
+                tuple(r for kind, r in refs.get(e.event_id, []) if kind == "booking"),
             )
             for e in events
         ]
@@ -115,20 +114,6 @@ class _Booking:
     evidence: dict[str, Any]
     declaration_ids: tuple[str, ...]
     status: str
-
-
-def _booking_refs(s: Session, ids: list[str]) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for chunk in _chunks(ids):
-        rows = s.execute(
-            select(GateEventRef.event_id, GateEventRef.ref_type, GateEventRef.ref).where(
-                GateEventRef.event_id.in_(chunk)
-            )
-        )
-        for eid, kind, ref in rows:
-            if kind == "booking":
-                out.setdefault(eid, []).append(ref)
-    return out
 
 
 def _chunks(items: list[str], size: int = 500) -> Iterator[list[str]]:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable
-from typing import Any, Protocol
+from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session
 from silkgate.audit.service import trail
 from silkgate.core.errors import NotFound
 from silkgate.core.platform import Platform
+from silkgate.core.times import as_utc as utc
 from silkgate.declarations.access import View, view_of
 from silkgate.declarations.models import Declaration
 from silkgate.gates import kpi
@@ -24,19 +26,10 @@ from silkgate.gates.ingest import truck_key
 from silkgate.gates.models import GateEvent, GateEventRef
 from silkgate.gates.schemas import Timeline, TimelineEntry
 from silkgate.gates.service import crossing_sides
+from silkgate.queue import timeline as q_timeline
+from silkgate.queue.models import Booking
 from silkgate.registry.schemas import Role
 from silkgate.registry.service import Caller
-
-
-class BookingSource(Protocol):
-    """What the e-queue offers the timeline: booking and queue entries for trucks/declarations."""
-
-    def entries(
-        self, session: Session, truck: str | None, declaration_ids: list[str]
-    ) -> list[TimelineEntry]: ...
-
-
-BOOKING_SOURCES: list[BookingSource] = []  # the queue package registers itself here
 
 
 def effective_events(
@@ -63,30 +56,59 @@ def effective_events(
     )
 
 
-def refs_of(s: Session, ids: Iterable[str]) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
+def refs_of(s: Session, ids: Iterable[str]) -> dict[str, list[tuple[str, str]]]:
+    """The (type, reference) pairs of each event: declarations, bookings..."""
+    out: dict[str, list[tuple[str, str]]] = {}
     ids = list(ids)
     if not ids:
         return out
     # ref_type is filtered here, not in SQL: SQLite without statistics would otherwise walk
     # the (ref_type, ref) index over every declaration reference instead of the event ids.
-    rows = s.execute(
-        select(GateEventRef.event_id, GateEventRef.ref_type, GateEventRef.ref).where(
-            GateEventRef.event_id.in_(ids)
+    for i in range(0, len(ids), 500):  # bounded IN lists
+        rows = s.execute(
+            select(GateEventRef.event_id, GateEventRef.ref_type, GateEventRef.ref).where(
+                GateEventRef.event_id.in_(ids[i : i + 500])
+            )
         )
-    )
-    for eid, kind, ref in rows:
-        if kind == "declaration":
-            out.setdefault(eid, []).append(ref)
+        for eid, kind, ref in rows:
+            out.setdefault(eid, []).append((kind, ref))
     return out
 
 
-def _may_see(caller: Caller, e: GateEvent, own_decls: set[str], refs: list[str]) -> bool:
+def _decls(refs: list[tuple[str, str]]) -> list[str]:
+    return [r for kind, r in refs if kind == "declaration"]
+
+
+# a carrier sees its truck's events from this long before its slot to this long after
+CARRIER_WINDOW = (timedelta(days=2), timedelta(days=3))
+
+
+def _may_see(
+    caller: Caller,
+    e: GateEvent,
+    own_decls: set[str],
+    refs: list[tuple[str, str]],
+    own_bookings: list[Booking],
+) -> bool:
+    """Customs of the crossing; the e-port operator of that side; the declarant of a named
+    declaration; the organization that booked the truck (its booking named, or the event
+    within days of its slot at that crossing)."""
     if caller.has(Role.CUSTOMS) and e.crossing_code in caller.crossings:
         return True
     if caller.has(Role.E_PORT) and e.crossing_code in caller.crossings and e.side == caller.country:
         return True
-    return any(r in own_decls for r in refs)
+    if any(r in own_decls for r in _decls(refs)):
+        return True
+    named = {r for kind, r in refs if kind == "booking"}
+    before, after = CARRIER_WINDOW
+    return any(
+        b.id in named
+        or (
+            b.crossing_code == e.crossing_code
+            and utc(b.starts_at) - before <= utc(e.event_time) <= utc(b.starts_at) + after
+        )
+        for b in own_bookings
+    )
 
 
 def _own_declarations(s: Session, caller: Caller, ids: Iterable[str]) -> set[str]:
@@ -103,19 +125,52 @@ def _own_declarations(s: Session, caller: Caller, ids: Iterable[str]) -> set[str
 
 
 def truck_timeline(platform: Platform, caller: Caller, nationality: str, plate: str) -> Timeline:
-    truck = truck_key(nationality.upper(), plate.upper())
+    """Everything the caller may see about one truck: its bookings, its declarations' states
+    and lanes, and both sides' gate events."""
+    nat, plate = nationality.upper(), plate.upper()
+    truck = truck_key(nat, plate)
     with platform.db.session() as s:
         events = effective_events(s, GateEvent.truck == truck, closed=True)
         refs = refs_of(s, (e.event_id for e in events))
-        own = _own_declarations(s, caller, {r for rs in refs.values() for r in rs})
-        visible = [e for e in events if _may_see(caller, e, own, refs.get(e.event_id, []))]
-        if not visible:
+        bookings = q_timeline.bookings_of(s, (nat, plate), [])
+        decl_ids = {r for rs in refs.values() for r in _decls(rs)}
+        decl_ids |= {d for b in bookings for d in (b.declaration_ids or [])}
+        own = _own_declarations(s, caller, decl_ids)
+        mine = [b for b in bookings if b.organization_id == caller.id]
+        visible = [e for e in events if _may_see(caller, e, own, refs.get(e.event_id, []), mine)]
+        extra = q_timeline.booking_entries(s, caller, bookings, own)
+        lanes: list[str] = []
+        for d in s.scalars(select(Declaration).where(Declaration.id.in_(sorted(decl_ids)))):
+            if view_of(caller, d) is not View.NONE:
+                extra += _declaration_entries(s, d)
+                if d.lane:
+                    lanes.append(d.lane)
+        if not visible and not extra:
             raise NotFound(f"truck {truck}")
-        extra = [x for src in BOOKING_SOURCES for x in src.entries(s, truck, sorted(own))]
-        return _build(truck, None, visible, refs, extra)
+        return _build(truck, strictest(lanes), visible, refs, extra)
+
+
+def strictest(lanes: list[str]) -> str | None:
+    """The strictest of several declarations' lanes (red, yellow, blue, green)."""
+    order = ["red", "yellow", "blue", "green"]
+    known = [x for x in lanes if x in order]
+    return min(known, key=order.index) if known else (lanes[0] if lanes else None)
+
+
+def _declaration_entries(s: Session, d: Declaration) -> list[TimelineEntry]:
+    return [
+        TimelineEntry(
+            at=a.at,
+            kind="declaration",
+            what=a.action,
+            detail={"declaration": d.id, "actor": a.actor},
+        )
+        for a in trail(s, "declaration", d.id)
+    ]
 
 
 def declaration_timeline(platform: Platform, caller: Caller, declaration_id: str) -> Timeline:
+    """The declaration's states and lane, the bookings moving it, the events naming it."""
     with platform.db.session() as s:
         d = s.get(Declaration, declaration_id)
         if d is None:
@@ -127,18 +182,14 @@ def declaration_timeline(platform: Platform, caller: Caller, declaration_id: str
         events = effective_events(s, GateEvent.event_id.in_(tagged))
         refs = refs_of(s, (e.event_id for e in events))
         own = {declaration_id} if d.declarant_org_id == caller.id else set()
-        visible = [e for e in events if _may_see(caller, e, own, refs.get(e.event_id, []))]
-        if view is View.NONE and not visible:
-            raise NotFound(f"declaration {declaration_id}")
-        extra: list[TimelineEntry] = []
+        bookings = q_timeline.bookings_of(s, None, [declaration_id])
+        mine = [b for b in bookings if b.organization_id == caller.id]
+        visible = [e for e in events if _may_see(caller, e, own, refs.get(e.event_id, []), mine)]
+        extra = q_timeline.booking_entries(s, caller, bookings, own)
         if view is not View.NONE:
-            for a in trail(s, "declaration", declaration_id):
-                extra.append(
-                    TimelineEntry(
-                        at=a.at, kind="declaration", what=a.action, detail={"actor": a.actor}
-                    )
-                )
-            extra += [x for src in BOOKING_SOURCES for x in src.entries(s, None, [declaration_id])]
+            extra += _declaration_entries(s, d)
+        if view is View.NONE and not visible and not extra:
+            raise NotFound(f"declaration {declaration_id}")
         return _build(
             f"declaration {declaration_id}",
             d.lane if view is not View.NONE else None,
@@ -152,7 +203,7 @@ def _build(
     subject: str,
     lane: str | None,
     events: list[GateEvent],
-    refs: dict[str, list[str]],
+    refs: dict[str, list[tuple[str, str]]],
     extra: list[TimelineEntry],
 ) -> Timeline:
     entries = [
@@ -175,7 +226,7 @@ def _build(
             e.side,
             e.read_point,
             e.event_time,
-            tuple(refs.get(e.event_id, [])),
+            tuple(_decls(refs.get(e.event_id, []))),
         )
         for e in events
     ]
