@@ -68,8 +68,17 @@ async def propose(
     response_model=AgreementOut,
     status_code=201,
     summary="Propose the terms of an ODRL 2.2 Agreement (JSON-LD, as exported)",
-    responses=problem_responses(403, 404, 409, 413, 415),
+    responses=problem_responses(403, 404, 409, 413, 415, 422),
     dependencies=[Depends(_json_body)],
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                m: {"schema": {"type": "object", "description": "An ODRL 2.2 Agreement"}}
+                for m in (JSON, odrl.MEDIA_TYPE)
+            },
+        }
+    },
 )
 async def import_odrl(
     request: Request,

@@ -104,7 +104,7 @@ def _apply(value: Any, node: _Node) -> Any:
         return out if out else _DROP
     if isinstance(value, list):
         child = node.children.get(ARRAY)
-        if child is None:
+        if child is None or not value:
             return _DROP
         return [{} if v is _DROP else v for v in (_apply(v, child) for v in value)]
     return _DROP

@@ -71,6 +71,9 @@ class Record:
     declaration_type: str = ""
     status: str = ""
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "category", Category(self.category))
+
 
 @dataclass(frozen=True)
 class Decision:
