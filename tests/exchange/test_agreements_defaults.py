@@ -74,9 +74,7 @@ def cases(draw: st.DrawFn) -> tuple[Caller, Declaration]:
     if draw(st.booleans()):  # lean towards customs serving the crossing: the interesting cases
         roles.add(Role.CUSTOMS.value)
         crossings.add(d.crossing_code)
-    who = Caller(
-        me, MEMBERS[me], MEMBERS[me][:2], frozenset(roles), frozenset(crossings)
-    )
+    who = Caller(me, MEMBERS[me], MEMBERS[me][:2], frozenset(roles), frozenset(crossings))
     return who, d
 
 

@@ -15,9 +15,7 @@ KEYS = st.sampled_from(["a", "b", "c", "x/y", "t~1", "*"])
 SCALARS = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=3))
 DOCS = st.recursive(
     SCALARS,
-    lambda inner: st.one_of(
-        st.lists(inner, max_size=3), st.dictionaries(KEYS, inner, max_size=4)
-    ),
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(KEYS, inner, max_size=4)),
     max_leaves=25,
 )
 
@@ -51,8 +49,8 @@ def doc_and_allowed(draw: st.DrawFn) -> tuple[dict[str, Any], set[tuple[str, ...
     paths = [p for p, _ in leaves(doc)]
     prefixes = {p[:i] for p in paths for i in range(1, len(p) + 1)}
     generalised = {tuple("*" if s.startswith("#") else s for s in p) for p in prefixes}
-    pool = sorted(generalised) + [("nope",), ("a", "zz")]
-    return doc, set(draw(st.lists(st.sampled_from(pool), max_size=6))) if pool else set()
+    pool = [*sorted(generalised), ("nope",), ("a", "zz")]
+    return doc, set(draw(st.lists(st.sampled_from(pool), max_size=6)))
 
 
 @settings(max_examples=400)
