@@ -12,7 +12,7 @@ import types
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
-from functools import cache
+from functools import cache, cached_property
 from typing import Any, Union, get_args, get_origin
 
 from pydantic import BaseModel
@@ -58,6 +58,11 @@ class CategorySpec:
     authority_roles: frozenset[str]
     includes: tuple[Category, ...] = ()
     document: str = ""
+
+    @cached_property
+    def scope(self) -> frozenset[str]:
+        """The categories whose agreements a read of this one consults."""
+        return frozenset((self.category, *self.includes))
 
 
 def _unwrap(annotation: Any) -> Any:
@@ -191,4 +196,5 @@ def catalogue() -> dict[Category, CategorySpec]:
 
 
 def spec(category: Category | str) -> CategorySpec:
-    return catalogue()[Category(category)]
+    """The spec of a category (a plain string finds it too: categories are string enums)."""
+    return catalogue()[category]  # type: ignore[index]

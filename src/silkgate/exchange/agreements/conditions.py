@@ -217,10 +217,45 @@ def compile_condition(source: str, field: str = "/condition") -> str:
     return source
 
 
-def evaluate(source: str, activation: Mapping[str, Any]) -> bool:
-    """The condition on one record; an error at run time counts as false (nothing shared)."""
+@lru_cache(maxsize=4096)
+def _referenced(source: str) -> tuple[str, ...]:
+    return tuple(sorted(set(_compiled(source).variables()) & ACTIVATION_NAMES))
+
+
+def _frozen(value: Any) -> Any:
+    if isinstance(value, dict):
+        return tuple(sorted((k, _frozen(v)) for k, v in value.items()))
+    if isinstance(value, list):
+        return tuple(_frozen(v) for v in value)
+    return value
+
+
+#: Results by (condition, values of the variables it reads). CEL has no side effects, so a
+#: condition gives the same answer for the same values; the values repeat across records (a
+#: few crossings, countries, types, statuses), so reads of a list mostly hit. Conditions that
+#: read ``now`` are never memoised.
+_MEMO: dict[tuple[str, tuple[Any, ...]], bool] = {}
+MEMO_LIMIT = 100_000
+
+
+def _run(source: str, variables: dict[str, Any]) -> bool:
     try:
-        return _compiled(source).execute(dict(activation)) is True
+        return _compiled(source).execute(variables) is True
     except Exception as exc:
         log.warning("agreement condition failed, treated as false: %s", exc)
         return False
+
+
+def evaluate(source: str, activation: Mapping[str, Any]) -> bool:
+    """The condition on one record; an error at run time counts as false (nothing shared)."""
+    names = _referenced(source)
+    variables = {n: activation[n] for n in names}
+    if "now" in variables:
+        return _run(source, variables)
+    key = (source, tuple(_frozen(variables[n]) for n in names))
+    hit = _MEMO.get(key)
+    if hit is None:
+        if len(_MEMO) >= MEMO_LIMIT:
+            _MEMO.clear()
+        hit = _MEMO[key] = _run(source, variables)
+    return hit

@@ -22,7 +22,14 @@ from silkgate.exchange.agreements import conditions
 from silkgate.exchange.agreements.catalogue import Category, catalogue, spec
 from silkgate.exchange.agreements.fields import check_fields, personal_in
 from silkgate.exchange.agreements.models import Agreement, AgreementSignature
-from silkgate.exchange.agreements.policy import Decision, Record, Rule, decide, is_authority
+from silkgate.exchange.agreements.policy import (
+    Decision,
+    Record,
+    Rule,
+    decide,
+    for_caller,
+    is_authority,
+)
 from silkgate.exchange.agreements.schemas import (
     AgreementHistory,
     AgreementIn,
@@ -522,7 +529,7 @@ def decide_for(
 ) -> Decision:
     """The decision for one record against the agreements active now."""
     with platform.db.snapshot() as s:
-        rules = active_rules(s, record.category)
+        rules = for_caller(caller, active_rules(s, record.category))
     return decide(caller, purpose, place, record, rules, platform.clock())
 
 
