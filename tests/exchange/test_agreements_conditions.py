@@ -62,3 +62,14 @@ def test_conditions_read_the_documented_activation(source: str, expected: bool) 
 
 def test_an_error_at_run_time_shares_nothing() -> None:
     assert conditions.evaluate('consumer.nokey == "x"', SAMPLE_ACTIVATION) is False
+
+
+def test_memoised_results_follow_the_values_and_never_the_clock() -> None:
+    source = 'status != "submitted" && now.getHours() >= 12'
+    day = {**SAMPLE_ACTIVATION, "now": datetime(2026, 1, 1, 13, tzinfo=UTC)}
+    night = {**day, "now": datetime(2026, 1, 1, 2, tzinfo=UTC)}
+    assert conditions.evaluate(source, day) and not conditions.evaluate(source, night)
+    plain = 'status != "submitted"'
+    assert conditions.evaluate(plain, day)
+    assert not conditions.evaluate(plain, {**day, "status": "submitted"})
+    assert conditions.evaluate(plain, day)

@@ -164,13 +164,14 @@ def matches(
     act: Mapping[str, Any] | None = None,
 ) -> bool:
     """Whether one agreement lets the caller read this record for this purpose and place."""
-    if rule.category not in spec(record.category).scope:
+    # cheapest and most selective first: the crossing, then category, purpose, place, time
+    if rule.crossings and record.crossing not in rule.crossings:
         return False
-    if now < rule.valid_from or (rule.valid_until is not None and now >= rule.valid_until):
+    if rule.category not in spec(record.category).scope:
         return False
     if purpose not in rule.purposes or place not in rule.places:
         return False
-    if rule.crossings and record.crossing not in rule.crossings:
+    if now < rule.valid_from or (rule.valid_until is not None and now >= rule.valid_until):
         return False
     if not holds(rule, record) or not is_consumer(caller, rule, record.crossing):
         return False
