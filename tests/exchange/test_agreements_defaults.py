@@ -157,3 +157,20 @@ def test_defaults_follow_the_driver_setting_until_the_parties_replace_them(
         assert ensure_defaults(s, platform.signer, crossing, False, "test") == [
             "default-pre-arrival-KHG-NZH-KZ-CN"
         ]
+
+
+def test_db_upgrade_brings_the_defaults_up_to_date(platform: Platform) -> None:
+    from silkgate.bootstrap import prepare_database
+
+    seeded(platform)
+    prepare_database(platform)  # nothing changed: nothing written
+    assert len(_defaults(platform)) == 2
+    switched = Platform(
+        platform.settings.model_copy(update={"share_driver_data_across_border": True})
+    )
+    try:
+        prepare_database(switched)
+    finally:
+        switched.close()
+    latest = [r for r in _defaults(platform) if r.status == "active"]
+    assert len(latest) == 2 and all(r.version == 2 and r.personal_data for r in latest)

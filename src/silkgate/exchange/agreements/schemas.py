@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
@@ -126,13 +125,3 @@ class CategoryOut(BaseModel):
     authority_roles: list[str]
     fields: list[str]
     personal_fields: list[str]
-
-
-class DecisionOut(BaseModel):
-    """A policy decision, as the service reports it (for tests, tools and disclosure logs)."""
-
-    allowed: bool
-    basis: str
-    fields: list[str]
-    agreements: list[str]
-    decided_at: datetime

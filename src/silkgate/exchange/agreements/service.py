@@ -335,6 +335,9 @@ def sign(
     now = whole_seconds(platform.clock())
     with platform.db.session() as s:
         row = _version(s, caller, agreement_id, version)
+        # the last two parties signing at once: one waits, then sees the other's signature
+        s.execute(select(Agreement.id).where(Agreement.id == row.id).with_for_update())
+        s.refresh(row)
         if row.status != S.PROPOSED.value:
             raise Conflict(
                 f"{agreement_id} v{version} is {row.status}; only a proposed version is signed",
@@ -411,6 +414,11 @@ def revoke(platform: Platform, caller: Caller, agreement_id: str, reason: str) -
     now = whole_seconds(platform.clock())
     with platform.db.session() as s:
         rows = _load_versions(s, caller, agreement_id)
+        s.execute(
+            select(Agreement.id).where(Agreement.agreement_id == agreement_id).with_for_update()
+        )
+        for r in rows:
+            s.refresh(r)
         live = [r for r in rows if r.status in LIVE]
         if not live:
             raise Conflict(
@@ -462,7 +470,7 @@ def list_agreements(
     status: AgreementStatus | None = None,
     category: Category | None = None,
 ) -> list[AgreementOut]:
-    """Versions the caller is a party to, newest agreement first."""
+    """Versions the caller is a party to, by agreement id and version."""
     now = whole_seconds(platform.clock())
     stmt = select(Agreement).order_by(Agreement.agreement_id, Agreement.version)
     if status is not None:
