@@ -26,6 +26,7 @@ from silkgate.core.platform import Platform
 from silkgate.core.settings import Settings, get_settings
 from silkgate.declarations.api import router as declarations_router
 from silkgate.declarations.schemas import DeclarationIn
+from silkgate.exchange.agreements.api import router as agreements_router
 from silkgate.exchange.api import router as exchange_router
 from silkgate.gates.api import router as gates_router
 from silkgate.gates.schemas import GateEventIn
@@ -176,6 +177,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     api.include_router(queue_public_router)
     api.include_router(gates_router)
     api.include_router(exchange_router)
+    api.include_router(agreements_router)
     api.include_router(audit_router)
     app.include_router(api)
 

@@ -7,6 +7,7 @@ import typer
 from silkgate.audit.cli import app as audit_app
 from silkgate.core.cli_support import console, err_console, load_settings, platform_session
 from silkgate.declarations.cli import app as declarations_app
+from silkgate.exchange.agreements.cli import app as agreements_app
 from silkgate.exchange.cli import app as exchange_app
 from silkgate.gates.cli import app as gates_app
 from silkgate.gates.cli import kpi_app
@@ -33,6 +34,7 @@ app.add_typer(queue_app, name="queue")
 app.add_typer(gates_app, name="gates")
 app.add_typer(kpi_app, name="kpi")
 app.add_typer(exchange_app, name="exchange")
+app.add_typer(agreements_app, name="agreements")
 
 
 @db_app.command("upgrade")

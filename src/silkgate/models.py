@@ -2,6 +2,7 @@
 
 from silkgate.audit.models import AuditEntry, SigningKey
 from silkgate.declarations.models import Declaration, DeclarationVersion, GoodsItem, IdempotencyKey
+from silkgate.exchange.agreements.models import Agreement, AgreementSignature
 from silkgate.exchange.models import Delivery, OutboxMessage, Subscription
 from silkgate.gates.models import GateEvent, GateEventRef
 from silkgate.queue.models import (
@@ -26,6 +27,8 @@ from silkgate.risk.platform.models import (
 
 __all__ = [
     "ActiveRiskModel",
+    "Agreement",
+    "AgreementSignature",
     "ApiKey",
     "AuditEntry",
     "BookedDeclaration",

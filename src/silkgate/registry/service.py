@@ -128,6 +128,12 @@ def create_organization(platform: Platform, body: OrganizationCreate, actor: str
                 )
             ],
         )
+        if Role.CUSTOMS in body.roles and body.crossings:
+            # the first customs organization of a crossing brings its default agreements
+            from silkgate.exchange.agreements.defaults import ensure_defaults
+
+            share = platform.settings.share_driver_data_across_border
+            ensure_defaults(s, platform.signer, body.crossings, share, actor)
         return org
 
 

@@ -1,0 +1,162 @@
+"""The shipped default agreements: today's pre-arrival exchange, stored as agreements.
+
+Per crossing and direction (exit state X, entry state Y) one agreement, id
+``default-pre-arrival-<crossing>-<X>-<Y>``: X's customs authority provides Y's customs
+authority with export and transit declarations lodged with X once accepted, as pre-arrival
+information — every field except the lodging side's lane and the driver (the driver too when
+``SILKGATE_SHARE_DRIVER_DATA_ACROSS_BORDER`` is on) — for customs control, processed in Y.
+Legal basis: the EAEU–China agreement of 6 June 2019 on exchanging information on goods and
+vehicles, hence ``valid_from`` that day.
+
+They are signed by the platform key (party ``platform``), since the platform, not the parties,
+ships them. They are seeded when a customs organization serving the crossing is registered, and
+by ``silkgate agreements defaults`` (``silkgate db upgrade`` too) for crossings already served.
+A default the parties replaced (a signed new version) or revoked is never re-seeded; a default
+that differs from what the settings now say (the driver setting) gets a new builtin version.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from silkgate.audit.service import AuditEvent, AuditSigner, append
+from silkgate.declarations.schemas import DeclarationIn
+from silkgate.exchange.agreements.catalogue import Category, Purpose
+from silkgate.exchange.agreements.models import Agreement, AgreementSignature
+from silkgate.exchange.agreements.schemas import AgreementStatus as S
+from silkgate.exchange.agreements.terms import digest, signing_input, terms
+from silkgate.registry.models import Crossing, CrossingAssignment, Organization
+from silkgate.registry.schemas import Role
+
+PLATFORM = "platform"
+LEGAL_BASIS_FROM = datetime(2019, 6, 6, tzinfo=UTC)
+ENVELOPE = (
+    "/id",
+    "/lrn",
+    "/version",
+    "/status",
+    "/type",
+    "/declarant",
+    "/crossing",
+    "/exit_country",
+    "/entry_country",
+    "/submitted_at",
+    "/updated_at",
+    "/pre_arrival",
+)
+
+
+def pre_arrival_fields(share_driver: bool) -> list[str]:
+    """Today's pre-arrival view: the envelope without the lane, the data without the driver."""
+    data = [f"/data/{f}" for f in DeclarationIn.model_fields if share_driver or f != "driver"]
+    return sorted([*ENVELOPE, *data])
+
+
+def condition(entry_country: str) -> str:
+    return (
+        f'entry_country == "{entry_country}" && declaration_type in ["export", "transit"] '
+        '&& status != "submitted"'
+    )
+
+
+def default_id(crossing: str, exit_country: str, entry_country: str) -> str:
+    return f"default-pre-arrival-{crossing}-{exit_country}-{entry_country}"
+
+
+def default_row(crossing: str, x: str, y: str, share_driver: bool, version: int) -> Agreement:
+    """The default agreement of one crossing and direction (not yet stored or signed)."""
+    row = Agreement(
+        agreement_id=default_id(crossing, x, y),
+        version=version,
+        status=S.ACTIVE.value,
+        provider=x,
+        consumers=[y],
+        category=Category.PRE_ARRIVAL.value,
+        fields=pre_arrival_fields(share_driver),
+        purposes=[Purpose.CUSTOMS_CONTROL.value],
+        places=[y],
+        crossings=[crossing],
+        condition=condition(y),
+        personal_data=share_driver,
+        valid_from=LEGAL_BASIS_FROM,
+        valid_until=None,
+        builtin=True,
+        terms_digest="",
+        proposed_by=PLATFORM,
+    )
+    row.terms_digest = digest(row)
+    return row
+
+
+def served_crossings(s: Session) -> list[str]:
+    """Crossings with at least one customs organization assigned."""
+    rows = s.execute(
+        select(CrossingAssignment.crossing_code, Organization.roles).join(
+            Organization, Organization.id == CrossingAssignment.organization_id
+        )
+    )
+    return sorted({code for code, roles in rows if Role.CUSTOMS.value in roles})
+
+
+def ensure_defaults(
+    s: Session,
+    signer: AuditSigner,
+    crossings: Iterable[str],
+    share_driver: bool,
+    actor: str,
+    now: datetime | None = None,
+) -> list[str]:
+    """Store (or bring up to date) the defaults of ``crossings``; returns the ids written."""
+    now = now or datetime.now(UTC)
+    events: list[AuditEvent] = []
+    written = []
+    for code in sorted(set(crossings)):
+        crossing = s.get(Crossing, code)
+        if crossing is None or len(crossing.countries) != 2:
+            continue
+        a, b = crossing.countries
+        for x, y in ((a, b), (b, a)):
+            aid = default_id(code, x, y)
+            rows = list(s.scalars(select(Agreement).where(Agreement.agreement_id == aid)))
+            current = max(rows, key=lambda r: r.version) if rows else None
+            if current is not None and not (current.builtin and current.status == "active"):
+                continue  # the parties replaced or revoked it: their word stands
+            row = default_row(code, x, y, share_driver, (current.version + 1) if current else 1)
+            if current is not None and terms(current) == {**terms(row), "version": current.version}:
+                continue
+            row.proposed_at = row.activated_at = now
+            s.add(row)
+            s.flush()
+            if current is not None:
+                current.status, current.ended_at, current.ended_by = S.SUPERSEDED.value, now, actor
+                current.end_reason = f"superseded by builtin version {row.version}"
+            s.add(
+                AgreementSignature(
+                    row_id=row.id,
+                    party=PLATFORM,
+                    signer=PLATFORM,
+                    public_key=signer.public_key,
+                    signature=signer.sign(signing_input(row)),
+                    signed_at=now,
+                )
+            )
+            s.flush()
+            state = {
+                "agreement_id": aid,
+                "version": row.version,
+                "status": row.status,
+                "terms_digest": row.terms_digest,
+                "signed_by": [PLATFORM],
+            }
+            events.append(
+                AuditEvent(
+                    actor, "agreement.seeded", "agreement", aid, {"terms": terms(row)}, state=state
+                )
+            )
+            written.append(aid)
+    append(s, signer, events)
+    return written
