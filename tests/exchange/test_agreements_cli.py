@@ -57,7 +57,8 @@ def test_agreement_commands(ids: dict[str, str], tmp_path: Path) -> None:
     out = ok("agreements", "sign", "queue-khg-2026", "--version", "1", "--as", service_co,
              "--key-file", str(tmp_path / "s.key"))  # fmt: skip
     assert "v1 active (in force)" in out
-    assert "queue-khg-2026" in ok("agreements", "list", "--as", service_co)
+    listed = json.loads(ok("agreements", "list", "--as", service_co, "--json"))
+    assert "queue-khg-2026" in {a["agreement_id"] for a in listed}
     shown = json.loads(ok("agreements", "show", "queue-khg-2026", "--as", eport))
     assert shown["versions"][0]["status"] == "active"
     odrl_file = tmp_path / "a.jsonld"
@@ -67,8 +68,7 @@ def test_agreement_commands(ids: dict[str, str], tmp_path: Path) -> None:
         "agreements", "revoke", "queue-khg-2026", "--as", eport, "--reason", "season over"
     )
     assert "v2 proposed" in ok("agreements", "import-odrl", str(odrl_file), "--as", service_co)
-    assert "default-pre-arrival-KHG-NZH-CN-KZ" in ok(
-        "agreements", "list", "--as", ids["kz-customs"]
-    )
+    listed = json.loads(ok("agreements", "list", "--as", ids["kz-customs"], "--json"))
+    assert "default-pre-arrival-KHG-NZH-CN-KZ" in {a["agreement_id"] for a in listed}
     assert "0 default agreement(s)" in ok("agreements", "defaults")
     assert "/driver/name  (personal)" in ok("agreements", "catalogue", "booking")

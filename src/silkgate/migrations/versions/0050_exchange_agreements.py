@@ -1,7 +1,7 @@
 """exchange agreements: one row per version, and the parties' signatures
 
 Revision ID: 0050_exchange_agreements
-Revises: 0030_exchange_outbox
+Revises: 0040_queue_walk_ins
 Create Date: 2026-12-03 09:32:32.062481
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0050_exchange_agreements"
-down_revision = "0030_exchange_outbox"
+down_revision = "0040_queue_walk_ins"
 branch_labels = None
 depends_on = None
 
