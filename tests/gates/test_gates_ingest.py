@@ -280,3 +280,28 @@ def test_threaded_batch_refuses_exactly_the_bad_signatures_and_audits_once(
         entry = s.scalars(select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(1)).one()
         stored = [x.eventId for x in rep.lines if x.status == "stored"]
         assert [e[0] for e in entry.state["events"]] == stored
+
+
+def test_clash_with_a_concurrent_writer_costs_no_other_line(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An event stored by another writer after the batch looked for known ids makes the bulk
+    insert fail (COPY on PostgreSQL): each line is then tried alone, that one replayed."""
+    from sqlalchemy import false
+
+    p, cn = world.platform, world.callers["cn-customs"]
+    first = world.signed("cn-customs", event("gate_in", 0))
+    eid, _ = service.report(p, cn, first)
+    real, blinded = service.among, []
+
+    def among_missing_the_first_lookup(s, column, values):  # type: ignore[no-untyped-def]
+        if column is GateEvent.event_id and not blinded:
+            blinded.append(True)
+            return false()
+        return real(s, column, values)
+
+    monkeypatch.setattr(service, "among", among_missing_the_first_lookup)
+    second = world.signed("cn-customs", event("weighing", 5))
+    rep = service.ingest_lines(p, cn, [json.dumps(first), json.dumps(second)])
+    assert blinded and [(x.line, x.status) for x in rep.lines] == [(1, "replayed"), (2, "stored")]
+    assert rep.lines[0].eventId == eid and _count(p) == 2

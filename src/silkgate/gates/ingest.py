@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -248,8 +248,10 @@ def check_many(
     now: datetime,
     max_skew: timedelta,
     threads: int,
+    load: Callable[[Any], Any] | None = None,
 ) -> list[tuple[int, Checked | Rejected]]:
-    """``check`` of numbered lines (an already ``Rejected`` line stays so), in order.
+    """``check`` of numbered objects, or of what ``load`` (a line parser, which may raise
+    ``Rejected``) makes of each item; the outcomes in line order.
 
     With ``threads`` > 1, signatures are verified on worker threads while this thread goes
     on checking the next lines: the Ed25519 arithmetic, most of the cost, runs without the
@@ -268,11 +270,9 @@ def check_many(
         return done
 
     def precheck_all(submit: Any) -> None:
-        for no, obj in objs:
-            if isinstance(obj, Rejected):
-                out.append((no, obj))
-                continue
+        for no, item in objs:
             try:
+                obj = item if load is None else load(item)
                 pending.append((no, precheck(obj, caller, public_key, crossings, now, max_skew)))
             except Rejected as r:
                 out.append((no, r))

@@ -9,16 +9,17 @@ the others (nothing of a refused line is written).
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from silkgate.audit.service import AuditEvent, append, payload_digest
+from silkgate.core.bulk import among, insert_rows
 from silkgate.core.db import table_of
 from silkgate.core.errors import FieldError, SilkgateError
 from silkgate.core.platform import Platform
@@ -64,23 +65,23 @@ def report(platform: Platform, caller: Caller, obj: Any) -> tuple[str, bool]:
 
 def ingest_lines(platform: Platform, caller: Caller, lines: Sequence[bytes | str]) -> IngestReport:
     """A JSON Lines batch: one signed event per line, blank lines skipped."""
-    objs: list[Any] = []
-    for raw in lines:
-        if not raw.strip():
-            objs.append(_BLANK)
-            continue
-        try:
-            objs.append(parse_line(raw))
-        except Rejected as r:
-            objs.append(r)
-    return ingest(platform, caller, objs)
-
-
-_BLANK = object()
+    items = [(no, raw) for no, raw in enumerate(lines, start=1) if raw.strip()]
+    return _ingest(platform, caller, items, parse_line)
 
 
 def ingest(platform: Platform, caller: Caller, objs: Sequence[Any]) -> IngestReport:
     """Check every event, then store those that pass; the report has one entry per line."""
+    return _ingest(platform, caller, list(enumerate(objs, start=1)), None)
+
+
+def _ingest(
+    platform: Platform,
+    caller: Caller,
+    items: Sequence[tuple[int, Any]],
+    load: Callable[[Any], Any] | None,
+) -> IngestReport:
+    """``load`` (parsing a line) runs in the checking loop, so the first signatures are
+    being verified while later lines are still read."""
     settings = platform.settings
     now = datetime.now(UTC)
     skew = timedelta(seconds=settings.gate_max_clock_skew)
@@ -90,9 +91,9 @@ def ingest(platform: Platform, caller: Caller, objs: Sequence[Any]) -> IngestRep
         pub = s.scalar(select(Organization.signing_public_key).where(Organization.id == caller.id))
     public_key = load_public_key(pub) if pub else None
     kid = key_id(pub) if pub else ""
-    numbered = [(no, obj) for no, obj in enumerate(objs, start=1) if obj is not _BLANK]
     threads = settings.gate_verify_threads or os.cpu_count() or 1
-    for no, out in check_many(numbered, caller, public_key, crossing_sides(), now, skew, threads):
+    outcomes = check_many(items, caller, public_key, crossing_sides(), now, skew, threads, load)
+    for no, out in outcomes:
         if isinstance(out, Rejected):
             lines.append(_rejected(no, out))
         else:
@@ -139,7 +140,7 @@ def _store(
     out: list[IngestLine] = []
     ids = {c.event_id for _, c in checked}
     known = (
-        set(s.scalars(select(GateEvent.event_id).where(GateEvent.event_id.in_(ids))))
+        set(s.scalars(select(GateEvent.event_id).where(among(s, GateEvent.event_id, ids))))
         if ids
         else set()
     )
@@ -153,7 +154,7 @@ def _store(
         dict(
             s.execute(
                 select(Declaration.id, Declaration.crossing_code).where(
-                    Declaration.id.in_(decl_ids)
+                    among(s, Declaration.id, decl_ids)
                 )
             ).all()
         )
@@ -162,7 +163,10 @@ def _store(
     )
     targets = {c.event.corrects for _, c in checked if c.event.corrects}
     corrected = (
-        {e.event_id: e for e in s.scalars(select(GateEvent).where(GateEvent.event_id.in_(targets)))}
+        {
+            e.event_id: e
+            for e in s.scalars(select(GateEvent).where(among(s, GateEvent.event_id, targets)))
+        }
         if targets
         else {}
     )
@@ -230,9 +234,8 @@ def _store(
         batch = batch_entry(caller.member_id, listed)
         for r in rows:
             r["audit_batch"] = batch.entity_id
-        s.execute(insert(table_of(GateEvent)), rows)
-        if refs:
-            s.execute(insert(table_of(GateEventRef)), refs)
+        insert_rows(s, table_of(GateEvent), rows)
+        insert_rows(s, table_of(GateEventRef), refs)
         append(s, platform.signer, [batch])
         from silkgate.queue.waiting import on_gate_events  # gate events move queued trucks
 
