@@ -19,6 +19,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
 from silkgate.audit.service import AuditEvent, append, payload_digest
+from silkgate.core import collector
 from silkgate.core.bulk import among, insert_rows
 from silkgate.core.db import table_of
 from silkgate.core.errors import FieldError, SilkgateError
@@ -81,7 +82,19 @@ def _ingest(
     load: Callable[[Any], Any] | None,
 ) -> IngestReport:
     """``load`` (parsing a line) runs in the checking loop, so the first signatures are
-    being verified while later lines are still read."""
+    being verified while later lines are still read. The cyclic collector is paused for
+    the batch (``core.collector``: the batch makes no cycles, and full collections while it
+    accumulates cost a fifth of the work)."""
+    with collector.paused():
+        return _ingest_batch(platform, caller, items, load)
+
+
+def _ingest_batch(
+    platform: Platform,
+    caller: Caller,
+    items: Sequence[tuple[int, Any]],
+    load: Callable[[Any], Any] | None,
+) -> IngestReport:
     settings = platform.settings
     now = datetime.now(UTC)
     skew = timedelta(seconds=settings.gate_max_clock_skew)
