@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from silkgate.audit.consistency import Report
 from silkgate.audit.models import AuditEntry
 from silkgate.audit.service import payload_digest
+from silkgate.core.bulk import among
 from silkgate.gates.ingest import stored_columns, stored_refs
 from silkgate.gates.models import GateEvent, GateEventRef
 from silkgate.gates.schemas import GateEventIn
@@ -124,10 +125,11 @@ def _listed_events(report: Report, entry: Any) -> list[tuple[str, str]]:
 
 
 def _load(s: Session, ids: list[str]) -> tuple[dict[str, Any], dict[str, list[tuple[str, str]]]]:
-    rows = {r.event_id: r for r in s.execute(select(*_ROW).where(GateEvent.event_id.in_(ids)))}
+    found = s.execute(select(*_ROW).where(among(s, GateEvent.event_id, ids)))
+    rows = {r.event_id: r for r in found}
     refs: dict[str, list[tuple[str, str]]] = {}
     stmt = select(GateEventRef.event_id, GateEventRef.ref_type, GateEventRef.ref).where(
-        GateEventRef.event_id.in_(ids)
+        among(s, GateEventRef.event_id, ids)
     )
     for eid, kind, ref in s.execute(stmt):
         refs.setdefault(eid, []).append((kind, ref))
