@@ -104,7 +104,7 @@ def _ingest_batch(
         pub = s.scalar(select(Organization.signing_public_key).where(Organization.id == caller.id))
     public_key = load_public_key(pub) if pub else None
     kid = key_id(pub) if pub else ""
-    threads = settings.gate_verify_threads or os.cpu_count() or 1
+    threads = settings.gate_verify_threads or _cores()
     outcomes = check_many(items, caller, public_key, crossing_sides(), now, skew, threads, load)
     for no, out in outcomes:
         if isinstance(out, Rejected):
@@ -138,6 +138,13 @@ def _ingest_batch(
     lines.sort(key=lambda x: x.line)
     count = {k: sum(1 for x in lines if x.status == k) for k in ("stored", "replayed", "rejected")}
     return IngestReport(**count, lines=lines)
+
+
+def _cores() -> int:
+    """CPU cores this process may run on (its affinity, where the system tells it)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
 
 
 def _store(
