@@ -2,8 +2,9 @@
 
 Run: .venv/bin/python bench/gates.py [--backend sqlite|postgresql|both] [--ingest 20000]
                                      [--stored 1000000] [--lookups 300]
-First the machine's Ed25519 rates now (verify on one thread and on two, sign): the bound on
-ingest, which needs one verification per event. Then per backend, in one run:
+Per backend, in one run:
+  - the machine's Ed25519 rates right before and right after the ingest (verify on one
+    thread and on two, sign): the bound on ingest, which verifies one signature per event;
   - batch ingest through gates.service (JSON Lines of 5,000): each event parsed, checked,
     its Ed25519 signature verified (SILKGATE_GATE_VERIFY_THREADS, default one thread per
     core), stored with its references, one audit entry per batch listing every event;
@@ -86,7 +87,7 @@ def body(i: int, truck: int, prefix: str = "B") -> dict[str, Any]:
     }
 
 
-def crypto_ceiling(n: int = 4000) -> dict[str, float]:
+def crypto_ceiling(n: int = 3000) -> dict[str, float]:
     """Ed25519 verifications/s on one thread and on two (pyca/cryptography releases the GIL
     while verifying), and signatures/s, on this machine now."""
     key = Ed25519PrivateKey.generate()
@@ -219,13 +220,7 @@ def main() -> None:
     ap.add_argument("--lookups", type=int, default=300)
     a = ap.parse_args()
     kinds = ["sqlite", "postgresql"] if a.backend == "both" else [a.backend]
-    print(f"load average at start: {'/'.join(f'{x:.2f}' for x in os.getloadavg())}")
-    c = crypto_ceiling()
-    print(
-        f"Ed25519 now: verify {c['verify_1']:,.0f}/s on one thread, {c['verify_2']:,.0f}/s on "
-        f"two ({os.cpu_count()} cores); sign {c['sign_per_s']:,.0f}/s",
-        flush=True,
-    )
+    print(f"load average at start: {_load()}", flush=True)
     for kind in kinds:
         with tempfile.TemporaryDirectory() as tmp:
             settings = Settings(
@@ -234,12 +229,20 @@ def main() -> None:
             platform = Platform(settings)
             prepare_database(platform)
             ids = seed_registry(platform)
+            before = crypto_ceiling()  # the bound, measured right before and after the ingest
             ing = bench_ingest(platform, ids, a.ingest)
+            after = crypto_ceiling()
             print(
+                f"{kind:10s} Ed25519 around the ingest: verify "
+                f"{before['verify_1']:,.0f} / {after['verify_1']:,.0f} per s on one thread, "
+                f"{before['verify_2']:,.0f} / {after['verify_2']:,.0f} on two "
+                f"({os.cpu_count()} cores); sign {before['sign_per_s']:,.0f} / "
+                f"{after['sign_per_s']:,.0f} (before / after)\n"
                 f"{kind:10s} ingest: {ing['ingest_per_s']:,.0f} signed events/s (verified, audited) "
                 f"vs raw bulk insert {ing['raw_insert_per_s']:,.0f} rows/s "
                 f"({ing['ingest_per_s'] / ing['raw_insert_per_s']:.0%}); audit verify proves "
-                f"{ing['audit_check_per_s']:,.0f} stored events/s against their batch entries",
+                f"{ing['audit_check_per_s']:,.0f} stored events/s against their batch entries; "
+                f"load {_load()}",
                 flush=True,
             )
             tl = bench_timeline(platform, ids, a.stored, a.lookups)
@@ -250,7 +253,11 @@ def main() -> None:
                 flush=True,
             )
             platform.close()
-    print(f"load average at end: {'/'.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"load average at end: {_load()}")
+
+
+def _load() -> str:
+    return "/".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 if __name__ == "__main__":
