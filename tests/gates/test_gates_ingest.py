@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -41,13 +42,14 @@ def test_retry_is_stored_once_and_audited(world: World) -> None:
     assert (created, created2) == (True, False) and again == eid
     assert _count(p) == 1
     with p.db.session() as s:
-        entries = trail(s, "gate_event", eid)
-        assert [a.action for a in entries] == ["gate_event.reported"]
-        # the audit digest can be recomputed from the stored row
         row = s.get(GateEvent, eid)
-        assert row is not None
+        assert row is not None and row.audit_batch is not None
+        entries = trail(s, "gate_event_batch", row.audit_batch)
+        assert [a.action for a in entries] == ["gate_events.reported"]
+        # the entry lists the event with a digest recomputable from the stored row
         expect = {"reporter": row.reporter, "event": row.content, "signature": row.signature}
-        assert entries[0].payload_digest == payload_digest(expect)
+        assert entries[0].state == {"events": [[eid, payload_digest(expect)]]}
+        assert entries[0].payload_digest == payload_digest(entries[0].state)
         assert verify_chain(s, trusted_keys(p.settings)).ok
 
 
@@ -230,3 +232,76 @@ def test_parser_never_crashes_and_names_fields(point, at, side, plate, extra) ->
         assert all(e.field is None or e.field.startswith("/") for e in r.errors)
     else:
         assert len(out.event_id) == 64 and out.event.side == "CN"
+
+
+def test_threaded_batch_refuses_exactly_the_bad_signatures_and_audits_once(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Signatures verified on worker threads, chunk by chunk: each bad line is refused alone
+    (also when it is the event a later line corrects), the rest stored under one entry."""
+    from sqlalchemy import select
+
+    from silkgate.audit.models import AuditEntry
+    from silkgate.audit.service import count_entries
+    from silkgate.gates import ingest
+    from silkgate.gates.ingest import event_id
+
+    monkeypatch.setattr(ingest, "VERIFY_CHUNK", 3)
+    threads: set[str] = set()
+    verify = ingest.Pending.verify
+
+    def spy(self: ingest.Pending) -> ingest.Checked:
+        threads.add(threading.current_thread().name)
+        return verify(self)
+
+    monkeypatch.setattr(ingest.Pending, "verify", spy)
+    p, cn = world.platform, world.callers["cn-customs"]
+    p.settings.gate_verify_threads = 2
+    bodies = [world.signed("cn-customs", event("gate_in", i, plate=f"T{i}X")) for i in range(20)]
+    for i in (0, 7, 8, 19):
+        bodies[i]["signature"] = bodies[(i + 1) % 20]["signature"]
+    fix = event("gate_in", 30, plate="T7X", corrects=event_id(cn.member_id, bodies[7]["event"]))
+    lines = [json.dumps(b) for b in bodies] + [json.dumps(world.signed("cn-customs", fix))]
+    with p.db.session() as s:
+        before = count_entries(s)
+    rep = service.ingest_lines(p, cn, lines)
+    refused = {x.line: x.errors[0]["code"] for x in rep.lines if x.status == "rejected"}
+    assert refused == {
+        1: "bad_signature",
+        8: "bad_signature",
+        9: "bad_signature",
+        20: "bad_signature",
+        21: "unknown_event",
+    }
+    assert rep.stored == 16 and _count(p) == 16
+    assert threads and all(t.startswith("gate-verify") for t in threads)
+    with p.db.session() as s:
+        assert count_entries(s) == before + 1
+        entry = s.scalars(select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(1)).one()
+        stored = [x.eventId for x in rep.lines if x.status == "stored"]
+        assert [e[0] for e in entry.state["events"]] == stored
+
+
+def test_clash_with_a_concurrent_writer_costs_no_other_line(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An event stored by another writer after the batch looked for known ids makes the bulk
+    insert fail (COPY on PostgreSQL): each line is then tried alone, that one replayed."""
+    from sqlalchemy import false
+
+    p, cn = world.platform, world.callers["cn-customs"]
+    first = world.signed("cn-customs", event("gate_in", 0))
+    eid, _ = service.report(p, cn, first)
+    real, blinded = service.among, []
+
+    def among_missing_the_first_lookup(s, column, values):  # type: ignore[no-untyped-def]
+        if column is GateEvent.event_id and not blinded:
+            blinded.append(True)
+            return false()
+        return real(s, column, values)
+
+    monkeypatch.setattr(service, "among", among_missing_the_first_lookup)
+    second = world.signed("cn-customs", event("weighing", 5))
+    rep = service.ingest_lines(p, cn, [json.dumps(first), json.dumps(second)])
+    assert blinded and [(x.line, x.status) for x in rep.lines] == [(1, "replayed"), (2, "stored")]
+    assert rep.lines[0].eventId == eid and _count(p) == 2

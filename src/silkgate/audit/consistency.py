@@ -55,11 +55,18 @@ def run_checks(session: Session, progress: Any = None) -> Report:
     """Every domain's comparison of its tables with the log, on one snapshot session."""
     from silkgate.audit.declaration_checks import check_declarations
     from silkgate.audit.exchange_checks import check_exchange
+    from silkgate.audit.gate_event_checks import check_gate_events
     from silkgate.audit.queue_checks import check_queue
     from silkgate.audit.record_state import check_records
 
     report = Report()
-    checks: list[Check] = [check_declarations, check_records, check_queue, check_exchange]
+    checks: list[Check] = [
+        check_declarations,
+        check_records,
+        check_queue,
+        check_exchange,
+        check_gate_events,
+    ]
     for check in checks:
         check(session, report, progress)
     return report

@@ -116,6 +116,13 @@ class Settings(BaseSettings):
         le=86_400,
         description="Seconds a gate event's eventTime may lie ahead of the server clock.",
     )
+    gate_verify_threads: int = Field(
+        default=0,
+        ge=0,
+        le=64,
+        description="Threads verifying the signatures of a gate-event batch (Ed25519 runs "
+        "outside the GIL); 0: one per CPU core, 1: none besides the request's own.",
+    )
     kpi_release_target_hours: float = Field(
         default=2.0, gt=0, description="TRS target: share of trucks released within this time."
     )

@@ -35,6 +35,9 @@ class GateEvent(Base):
     content: Mapped[dict[str, Any]] = mapped_column(JSON)
     signature: Mapped[str] = mapped_column(String(100))
     key_id: Mapped[str] = mapped_column(String(16))
+    # The audit entry (``gate_event_batch``, by entity id) that lists this event's id and
+    # digest; None for events audited one entry each (``gate_event``), before batch entries.
+    audit_batch: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
     __table_args__ = (
         Index("ix_gate_events_truck", "truck", "event_time"),

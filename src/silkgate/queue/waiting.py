@@ -160,10 +160,12 @@ def on_gate_events(s: Session, platform: Platform, rows: list[dict[str, Any]]) -
     An event for a truck without an active booking, or that does not fit its state (late,
     repeated, out of order), changes nothing in the queue: the gate event itself is kept.
     """
-    for r in sorted(rows, key=lambda r: r["event_time"]):
-        what = GATE_MOVES.get(r["read_point"])
-        if what is None or r["corrects"]:
+    moving = [r for r in rows if r["read_point"] in GATE_MOVES and not r["corrects"]]
+    booked = _booked_trucks(s, {r["truck"] for r in moving})  # one query, not one per event
+    for r in sorted(moving, key=lambda r: r["event_time"]):
+        if r["truck"] not in booked:
             continue
+        what = GATE_MOVES[r["read_point"]]
         nationality, _, plate = r["truck"].partition(":")
         b = s.scalar(
             select(Booking)
@@ -179,6 +181,21 @@ def on_gate_events(s: Session, platform: Platform, rows: list[dict[str, Any]]) -
         if b is None or not _fits(s, b, what):
             continue
         MOVES[what](s, platform, b, r["event_time"], r["reporter"])
+
+
+def _booked_trucks(s: Session, trucks: set[str]) -> set[str]:
+    """Of ``trucks`` ("KZ:123ABC02"), those with a booking a gate event may move."""
+    out: set[str] = set()
+    plates = sorted({t.partition(":")[2] for t in trucks})
+    for i in range(0, len(plates), 500):
+        rows = s.execute(
+            select(Booking.tractor_nationality, Booking.tractor_plate).where(
+                Booking.tractor_plate.in_(plates[i : i + 500]),
+                Booking.status.in_((*ACTIVE_STATUSES, S.NO_SHOW.value)),
+            )
+        )
+        out.update(f"{n}:{p}" for n, p in rows)
+    return out & trucks
 
 
 def _fits(s: Session, b: Booking, what: str) -> bool:
