@@ -128,3 +128,12 @@ def test_a_rebooked_no_show_arrives_on_its_new_booking_only(platform: Platform) 
         assert second.id in exc.errors[0].message
     assert status(platform, first.id) == "no_show"
     assert status(platform, second.id) == "confirmed"
+
+
+def test_no_shows_of_different_trucks_of_one_broker_do_not_forfeit(platform: Platform) -> None:
+    env = make_env(platform)
+    first, second = env.book(hour=1), env.book(hour=1)  # two trucks, one broker
+    env.set_now(first.starts_at + timedelta(hours=3))
+    report = noshow.sweep(platform)
+    assert sorted(report.no_shows) == sorted([first.id, second.id])
+    assert report.forfeited == []

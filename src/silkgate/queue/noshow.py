@@ -32,21 +32,26 @@ def deadline(platform: Platform, b: Booking) -> datetime:
 
 
 def _settle_deposit(platform: Platform, s: object, b: Booking, now: datetime) -> str:
-    """Forfeit after N no-shows in M days for the VIN or the organization, else release."""
+    """Forfeit after N no-shows of the vehicle (VIN) in M days, else release.
+
+    Counted per vehicle, not per booking organization: a broker booking hundreds of trucks
+    would otherwise forfeit every deposit after its second no-show of any truck."""
     from sqlalchemy.orm import Session
 
     assert isinstance(s, Session)
     st = platform.settings
     since = now - timedelta(days=st.queue_forfeit_window_days)
-    base = select(func.count()).select_from(Booking).where(Booking.no_show_at >= since)
-    by_vin = s.scalar(base.where(Booking.vin == b.vin)) or 0
-    by_org = s.scalar(base.where(Booking.organization_id == b.organization_id)) or 0
-    if max(by_vin, by_org) >= st.queue_forfeit_no_shows:
-        kind = "forfeited"
-        reason = (
-            f"{max(by_vin, by_org)} no-shows in {st.queue_forfeit_window_days} days "
-            f"({'vehicle' if by_vin >= by_org else 'organization'})"
+    by_vin = (
+        s.scalar(
+            select(func.count())
+            .select_from(Booking)
+            .where(Booking.no_show_at >= since, Booking.vin == b.vin)
         )
+        or 0
+    )
+    if b.vin and by_vin >= st.queue_forfeit_no_shows:
+        kind = "forfeited"
+        reason = f"{by_vin} no-shows of this vehicle in {st.queue_forfeit_window_days} days"
     else:
         kind, reason = "released", "no-show below the forfeit threshold"
     s.add(svc._deposit(platform, b, kind, reason, now))
