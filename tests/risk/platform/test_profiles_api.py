@@ -65,7 +65,13 @@ def test_versions_are_stored_audited_and_used(env: Env) -> None:
     listed = env.get("/risk/profiles/CN-KHORGOS", "cn-customs").json()
     assert [(p["direction"], p["version"]) for p in listed] == [("export", 1), ("export", 2)]
     with env.platform.db.session() as s:
-        saved = list(s.scalars(select(AuditEntry).where(AuditEntry.action == "risk.profile_saved")))
+        saved = list(
+            s.scalars(
+                select(AuditEntry)
+                .where(AuditEntry.action == "risk.profile_saved")
+                .order_by(AuditEntry.seq)
+            )
+        )
     assert [e.entity_id for e in saved] == ["CN-KHORGOS/export"] * 2
     assert saved[1].payload_digest == second.json()["digest"]
     assert saved[1].actor == env.ids["cn-customs"]
