@@ -152,6 +152,11 @@ class Settings(BaseSettings):
         description="How long a process refuses a slot it saw full without asking the database.",
     )
     queue_rate_public_per_second: float = Field(default=20.0, gt=0)
+    queue_group_commit: bool = Field(
+        default=True,
+        description="Store concurrent API bookings in shared transactions (one audit append "
+        "and one commit per group); off when SILKGATE_GROUP_COMMIT is off too.",
+    )
     queue_callforward_ratios: dict[str, int] = Field(
         default={"priority_aeo_tir": 1, "priority": 1, "aeo": 1, "regular": 5},
         description="Call-forward interleave: trucks called per class in each round (eCherha).",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import and_, or_, select, update
@@ -236,7 +237,13 @@ def refuse_if_known_full(platform: Platform, body: BookingIn) -> None:
     A hint, not the check: the conditional UPDATE decides. A place freed in another process
     may be refused for up to that long (this process forgets the hint when it frees one).
     """
-    key = _key(
+    until = _FULL.get(_body_key(platform, body))
+    if until is not None and until > time.monotonic():
+        raise _full("/slot/hour")
+
+
+def _body_key(platform: Platform, body: BookingIn) -> SlotKey:
+    return _key(
         platform,
         body.crossing,
         body.exit_country,
@@ -244,9 +251,6 @@ def refuse_if_known_full(platform: Platform, body: BookingIn) -> None:
         body.slot,
         body.quota_class.value,
     )
-    until = _FULL.get(key)
-    if until is not None and until > time.monotonic():
-        raise _full("/slot/hour")
 
 
 def _forget_full(platform: Platform, b: Booking) -> None:
@@ -339,7 +343,7 @@ def _vehicle_conflicts(s: Session, body: BookingIn) -> list[FieldError]:
     return out
 
 
-def _integrity_conflict(exc: IntegrityError) -> Conflict:
+def integrity_conflict(exc: IntegrityError) -> Conflict:
     """A concurrent booking won the race for the same truck or declaration."""
     text = str(exc.orig).lower()
     if "declaration" in text:
@@ -353,15 +357,110 @@ def _integrity_conflict(exc: IntegrityError) -> Conflict:
     )
 
 
+@dataclass
+class PendingBooking:
+    """A booking request that passed every check made without a lock, for the committer.
+
+    What is left to decide is what only the committer's transaction can: whether the truck
+    or a declaration got another active booking meanwhile, and whether the slot has room.
+    """
+
+    caller: Caller
+    body: BookingIn
+    slot_id: int
+    starts: datetime
+    now: datetime
+
+
 def book(platform: Platform, caller: Caller, body: BookingIn) -> BookingOut:
-    """Check everything, take the slot, store the booking and its deposit: one transaction."""
+    """Check everything, take the slot, store the booking and its deposit: one transaction.
+
+    With a booking committer (the API's group commit) the transaction is shared with the
+    other bookings waiting; each gets the answer it would get alone.
+    """
+    committer = platform.booking_committer
+    if committer is None:
+        return _book_alone(platform, caller, body, *_precheck(platform, caller, body))
+    pending = prepare_booking(platform, caller, body)
+    if isinstance(pending, BookingOut):
+        return pending
+    result: BookingOut = committer.submit(pending)
+    return result
+
+
+async def book_async(platform: Platform, caller: Caller, body: BookingIn) -> BookingOut:
+    """``book`` for the event loop: checks in a worker thread, then waits on the committer's
+    future without holding a thread (the threads stay free for the checks of other requests)."""
+    import asyncio
+
+    from starlette.concurrency import run_in_threadpool
+
+    committer = platform.booking_committer
+    if committer is None:
+        return await run_in_threadpool(book, platform, caller, body)
+    pending = await run_in_threadpool(prepare_booking, platform, caller, body)
+    if isinstance(pending, BookingOut):
+        return pending
+    result: BookingOut = await asyncio.wrap_future(committer.enqueue(pending))
+    return result
+
+
+def prepare_booking(
+    platform: Platform, caller: Caller, body: BookingIn
+) -> PendingBooking | BookingOut:
+    """The checks of ``book`` that need no lock; the booking itself when it had to be stored
+    alone (its day was not planned yet: planning and booking share one transaction)."""
+    now, starts = _precheck(platform, caller, body)
+    pending = _prepare(platform, caller, body, now, starts)
+    return pending if pending is not None else _book_alone(platform, caller, body, now, starts)
+
+
+def _precheck(platform: Platform, caller: Caller, body: BookingIn) -> tuple[datetime, datetime]:
+    """Role, route and slot time, which need no query; returns now and the slot's start."""
     if not caller.has(*BOOKING_ROLES):
         raise Forbidden("only carriers, brokers and customs-service companies book slots")
     errors = _route_errors(body.crossing, body.exit_country, body.entry_country)
     if errors:
         raise ValidationFailed(errors)
     now = platform.clock()
-    starts = _slot_time(platform, body.slot, now, "/slot")
+    return now, _slot_time(platform, body.slot, now, "/slot")
+
+
+def _refuse_full_slot(platform: Platform, body: BookingIn) -> Conflict:
+    """A slot read full: the class rules that need no declaration first, then ``slot_full``."""
+    errors = checks.check_evidence_class(body)
+    if errors:
+        raise ValidationFailed(errors)
+    seen_full(platform, body)
+    return full_slot()
+
+
+def _check_declarations(s: Session, caller: Caller, body: BookingIn) -> None:
+    decls, errors = checks.check_declarations(s, caller, body)
+    if not errors:
+        errors = checks.check_evidence(body, decls)
+    if errors:
+        raise ValidationFailed(errors)
+
+
+def _prepare(
+    platform: Platform, caller: Caller, body: BookingIn, now: datetime, starts: datetime
+) -> PendingBooking | None:
+    """Read-only checks (a snapshot: no write lock on SQLite); None when the slot has no row."""
+    with platform.db.snapshot() as s:
+        slot = _slot_row(s, body, body.slot, body.quota_class.value)
+        if slot is None:
+            return None
+        if slot.booked >= slot.capacity:
+            raise _refuse_full_slot(platform, body)
+        _check_declarations(s, caller, body)
+        return PendingBooking(caller, body, slot.id, starts, now)
+
+
+def _book_alone(
+    platform: Platform, caller: Caller, body: BookingIn, now: datetime, starts: datetime
+) -> BookingOut:
+    """The booking in a transaction of its own (no committer, or its day still to plan)."""
     try:
         with platform.db.session() as s:
             # the slot first: in a booking rush most attempts end here, after one query
@@ -374,26 +473,8 @@ def book(platform: Platform, caller: Caller, body: BookingIn) -> BookingOut:
                 )  # fmt: skip
                 slot = _slot_row(s, body, body.slot, body.quota_class.value) if planned else None
             if slot is not None and slot.booked >= slot.capacity:
-                errors = checks.check_evidence_class(body)
-                if errors:
-                    raise ValidationFailed(errors)
-                _seen_full(
-                    _key(
-                        platform,
-                        body.crossing,
-                        body.exit_country,
-                        body.entry_country,
-                        body.slot,
-                        body.quota_class.value,
-                    ),
-                    platform,
-                )
-                raise _full("/slot/hour")
-            decls, errors = checks.check_declarations(s, caller, body)
-            if not errors:
-                errors = checks.check_evidence(body, decls)
-            if errors:
-                raise ValidationFailed(errors)
+                raise _refuse_full_slot(platform, body)
+            _check_declarations(s, caller, body)
             clash = _vehicle_conflicts(s, body)
             if clash:
                 raise Conflict("the truck or a declaration is already booked", clash)
@@ -409,38 +490,43 @@ def book(platform: Platform, caller: Caller, body: BookingIn) -> BookingOut:
                         now,
                     )
                 raise _full("/slot/hour")
-            booking = _new_booking(caller, body, slot, starts, now)
+            booking = new_booking(caller, body, slot.id, starts, now)
             s.add(booking)
             s.flush()
             s.add_all(
                 BookedDeclaration(booking_id=booking.id, declaration_id=d, active=True)
                 for d in body.declaration_ids
             )
-            s.add(_deposit(platform, booking, "held", "booking confirmed", now))
+            s.add(held_deposit(platform, booking, now))
             s.flush()
             try:
                 _take(s, slot, "/slot/hour")
             except Conflict:
-                _seen_full(
-                    _key(
-                        platform,
-                        body.crossing,
-                        body.exit_country,
-                        body.entry_country,
-                        body.slot,
-                        body.quota_class.value,
-                    ),
-                    platform,
-                )
+                seen_full(platform, body)
                 raise
-            append(
-                s,
-                platform.signer,
-                [_event(caller.member_id, "queue.booked", booking, _audit_body(body))],
-            )
+            append(s, platform.signer, [booked_event(caller, body, booking)])
             return booking_out(platform, caller, booking)
     except IntegrityError as exc:
-        raise _integrity_conflict(exc) from None
+        raise integrity_conflict(exc) from None
+
+
+def full_slot() -> Conflict:
+    """The refusal of a booking whose slot has no room left."""
+    return _full("/slot/hour")
+
+
+def seen_full(platform: Platform, body: BookingIn) -> None:
+    """This process saw the booking's slot full: refuse it without a query for a while."""
+    _seen_full(_body_key(platform, body), platform)
+
+
+def held_deposit(platform: Platform, b: Booking, now: datetime) -> DepositEntry:
+    return _deposit(platform, b, "held", "booking confirmed", now)
+
+
+def booked_event(caller: Caller, body: BookingIn, b: Booking) -> AuditEvent:
+    """The audit entry of a new booking (alone or in a group: the same entry)."""
+    return _event(caller.member_id, "queue.booked", b, _audit_body(body))
 
 
 def _audit_body(body: BookingIn) -> dict[str, object]:
@@ -448,8 +534,8 @@ def _audit_body(body: BookingIn) -> dict[str, object]:
     return body.model_dump(mode="json", exclude={"driver"})
 
 
-def _new_booking(
-    caller: Caller, body: BookingIn, slot: Slot, starts: datetime, now: datetime
+def new_booking(
+    caller: Caller, body: BookingIn, slot_id: int, starts: datetime, now: datetime
 ) -> Booking:
     t = body.truck
     return Booking(
@@ -459,7 +545,7 @@ def _new_booking(
         crossing_code=body.crossing,
         exit_country=body.exit_country,
         entry_country=body.entry_country,
-        slot_id=slot.id,
+        slot_id=slot_id,
         day=body.slot.day,
         hour=body.slot.hour,
         starts_at=starts,
