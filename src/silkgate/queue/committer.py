@@ -23,7 +23,7 @@ from sqlalchemy import Table, and_, insert, or_, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from silkgate.audit import service as audit
-from silkgate.core.db import db_problem, is_transient, table_of
+from silkgate.core.db import db_problem, is_transient, is_unique_violation, table_of
 from silkgate.core.errors import Conflict, FieldError, InternalError, SilkgateError, Unavailable
 from silkgate.core.groupcommit import GroupCommitter
 from silkgate.queue import service
@@ -115,7 +115,7 @@ def _row(obj: Any, table: Table) -> dict[str, Any]:
     return {
         c.key: getattr(obj, c.key)
         for c in table.columns
-        if not (c.primary_key and c.autoincrement is True and getattr(obj, c.key) is None)
+        if not (c.primary_key and getattr(obj, c.key) is None)  # a serial id: the database's
     }
 
 
@@ -208,7 +208,7 @@ def store_isolated(platform: Platform, group: list[PendingBooking]) -> list[Outc
 def _alone(platform: Platform, p: PendingBooking, exc: Exception) -> Outcome:
     """The outcome of one booking the database refused with ``exc``."""
     for _ in range(3):
-        if not isinstance(exc, IntegrityError):
+        if not (isinstance(exc, IntegrityError) and is_unique_violation(exc)):
             break
         # A concurrent booking of the same truck or declaration committed: now it is visible
         # and this booking is refused as ``already_booked`` by the check, naming the field.
@@ -216,7 +216,7 @@ def _alone(platform: Platform, p: PendingBooking, exc: Exception) -> Outcome:
             return store_group(platform, [p])[0]
         except Exception as again:
             exc = again
-    if isinstance(exc, IntegrityError):
+    if isinstance(exc, IntegrityError) and is_unique_violation(exc):
         return service.integrity_conflict(exc)
     if isinstance(exc, DBAPIError):
         if is_transient(exc):
