@@ -4,6 +4,7 @@ committer thread is supervised and shown in readiness."""
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -53,8 +54,22 @@ def _rows(platform: Platform, slot_id: int) -> int:
 @pytest.fixture
 def env(platform: Platform) -> Env:
     env = make_env(platform, cap=120)  # 5 places an hour
-    env.book(hour=2)  # plans the day: the bookings below go through the committer
+    env.book(hour=2)  # alone (no committer here): plans the day
     return env
+
+
+def test_the_first_bookings_of_a_day_plan_it_in_their_group(env: Env) -> None:
+    later = DAY + dt.timedelta(days=1)
+    group = [_pending(env, env.booking_body(hour=h, day=later)) for h in (3, 3, 4)]
+    outcomes = committer.store_isolated(env.platform, group)
+    assert all(isinstance(o, BookingOut) for o in outcomes), outcomes
+    with env.platform.db.session() as s:
+        slots = s.scalars(select(Slot).where(Slot.day == later, Slot.exit_country == "CN")).all()
+        assert len(slots) == 24 * 2  # regular and live rows for each hour, planned once
+        assert {(x.hour, x.booked) for x in slots if x.quota_class == "regular" and x.booked} == {
+            (3, 2),
+            (4, 1),
+        }
 
 
 def test_two_committers_on_one_database_never_oversell(env: Env) -> None:
@@ -237,6 +252,25 @@ def test_refusals_over_the_api_are_the_same_with_and_without_group_commit(api: A
     with env.platform.db.session() as s:
         assert s.scalar(select(func.count()).select_from(Booking)) == 6
         assert audit.verify_chain(s, trusted_keys(env.platform.settings)).ok
+
+
+def test_concurrent_requests_through_the_api_fill_the_hour_exactly(env: Env) -> None:
+    p = variant(env.platform)
+    p.clock = env.platform.clock
+    client = TestClient(create_app(platform=p))
+    auth = {"Authorization": f"Bearer {tokens(p, env.ids)['cn-broker']}"}
+    bodies = [env.booking_body(hour=19) for _ in range(12)]
+    answers = within(
+        30,
+        [lambda b=b: client.post(f"{API}/queue/bookings", json=b, headers=auth) for b in bodies],
+    )
+    assert (
+        sorted(_answer(r) for r in answers)
+        == [(201, [])] * 5 + [(409, [("/slot/hour", "slot_full")])] * 7
+    )
+    slot = _slot(p, 19)
+    assert slot.booked == 5 == _rows(p, slot.id)
+    p.close()
 
 
 def test_committer_that_dies_is_restarted_and_shown_in_readiness(

@@ -1,11 +1,14 @@
 """Group commit of bookings: waiting bookings share one transaction and one audit append.
 
 Each successful booking holds its hot slot row and the audit chain lock until it commits, so
-bookings one by one serialise a durable commit each. The committer thread takes every booking
-checked meanwhile (``service.prepare_booking``) and, in one transaction, locks their slots in
-id order, decides each booking as ``book`` would alone and in arrival order (another active
-booking of the truck or a declaration, then room in the slot), stores the winners, moves the
-slot counters with the conditional UPDATE, and appends their audit entries at once.
+bookings one by one serialise a durable commit each. The API hands the committer thread each
+booking that passed the checks needing no query (``service.prepare_booking``); the thread
+takes every booking waiting and, in one transaction, loads what the group needs in a few
+queries (the callers' registered codes, the declarations, the trucks' other active bookings),
+locks the slot rows in id order, decides each booking in arrival order as ``service.book``
+would alone (room, declarations, the truck's other bookings, then the take), stores the
+winners with executemany inserts, moves the slot counters with the conditional UPDATE and
+appends all their audit entries at once, then commits.
 
 The database stays the arbiter across API processes: the slot rows are locked and the counter
 UPDATE is still conditional, and the partial unique indexes refuse a second active booking of
@@ -15,21 +18,31 @@ is pinned to the booking that caused it; the others are stored (``store_isolated
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Table, and_, insert, or_, select, update
+from sqlalchemy import Table, and_, bindparam, insert, or_, select, tuple_, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from silkgate.audit import service as audit
 from silkgate.core.db import db_problem, is_transient, is_unique_violation, table_of
-from silkgate.core.errors import Conflict, FieldError, InternalError, SilkgateError, Unavailable
+from silkgate.core.errors import (
+    Conflict,
+    FieldError,
+    InternalError,
+    SilkgateError,
+    Unavailable,
+    ValidationFailed,
+)
 from silkgate.core.groupcommit import GroupCommitter
-from silkgate.queue import service
+from silkgate.declarations.models import Declaration
+from silkgate.queue import planning, service
 from silkgate.queue.models import ACTIVE_STATUSES, BookedDeclaration, Booking, DepositEntry, Slot
 from silkgate.queue.schemas import BookingOut
 from silkgate.queue.service import PendingBooking
+from silkgate.registry.models import Organization
 
 if TYPE_CHECKING:
     from silkgate.core.platform import Platform
@@ -119,25 +132,78 @@ def _row(obj: Any, table: Table) -> dict[str, Any]:
     }
 
 
+SlotKey = tuple[str, str, str, dt.date, int, str]
+DayKey = tuple[str, str, str, dt.date]
+
+
+def _slot_key(p: PendingBooking) -> SlotKey:
+    b = p.body
+    return (
+        b.crossing,
+        b.exit_country,
+        b.entry_country,
+        b.slot.day,
+        b.slot.hour,
+        b.quota_class.value,
+    )
+
+
+class _Room:
+    """A slot row read under its lock; ``booked`` counts the group's bookings as they go."""
+
+    def __init__(self, slot_id: int, booked: int, capacity: int) -> None:
+        self.id, self.booked, self.capacity = slot_id, booked, capacity
+
+
+def _lock_slots(s: Any, keys: set[SlotKey]) -> dict[SlotKey, _Room]:
+    """The slot rows of ``keys``, locked in id order (SQLite: its write lock holds already)."""
+    if not keys:
+        return {}
+    c = Slot
+    rows = s.execute(
+        select(c.id, c.booked, c.capacity, c.crossing_code, c.exit_country, c.entry_country,
+               c.day, c.hour, c.quota_class)
+        .where(tuple_(c.crossing_code, c.exit_country, c.entry_country, c.day, c.hour,
+                      c.quota_class).in_(sorted(keys)))
+        .order_by(c.id)
+        .with_for_update()
+    )  # fmt: skip
+    return {(r[3], r[4], r[5], r[6], r[7], r[8]): _Room(r[0], r[1], r[2]) for r in rows}
+
+
 def store_group(platform: Platform, group: list[PendingBooking]) -> list[Outcome]:
     """Decide and store a group in one transaction; each booking gets its own outcome.
 
-    Raises whatever the database raises: then nothing of the group is stored.
+    Every booking is decided as ``service.book`` decides it alone, in arrival order, against
+    what the bookings before it in the group took. Raises whatever the database raises: then
+    nothing of the group is stored.
     """
     outcomes: list[Outcome] = []
     full: list[PendingBooking] = []
     with platform.db.session() as s:
-        # Slot rows locked in id order (SQLite: the write lock taken at BEGIN already holds).
-        room = {
-            r.id: r.capacity - r.booked
+        # reads that lock nothing first, then the slot rows, locked until the commit
+        codes: dict[int, str] = {
+            r[0]: r[1] or ""
             for r in s.execute(
-                select(Slot.id, Slot.booked, Slot.capacity)
-                .where(Slot.id.in_(sorted({p.slot_id for p in group})))
-                .order_by(Slot.id)
-                .with_for_update()
+                select(Organization.id, Organization.code).where(
+                    Organization.id.in_(sorted({p.caller.id for p in group}))
+                )
             )
         }
+        wanted = sorted({d for p in group for d in p.body.declaration_ids})
+        decls = {d.id: d for d in s.scalars(select(Declaration).where(Declaration.id.in_(wanted)))}
         holders = _Holders(s, group)
+        keys = {_slot_key(p) for p in group}
+        slots = _lock_slots(s, keys)
+        planned: dict[DayKey, bool] = {}
+        for p in group:  # the first booking of a day plans it, in this transaction
+            key = _slot_key(p)
+            if key not in slots and key[:4] not in planned:
+                planned[key[:4]] = planning.ensure_planned(
+                    s, *key[:4], platform.settings.queue_utc_offset_hours, p.now
+                )
+        if any(planned.values()):
+            slots.update(_lock_slots(s, {k for k in keys if planned.get(k[:4])}))
         taken: Counter[int] = Counter()
         bookings: list[dict[str, Any]] = []
         links: list[dict[str, Any]] = []
@@ -145,17 +211,34 @@ def store_group(platform: Platform, group: list[PendingBooking]) -> list[Outcome
         events: list[audit.AuditEvent] = []
         booking_t, deposit_t = table_of(Booking), table_of(DepositEntry)
         for p in group:
-            clash = holders.clash(p)
-            if clash:
-                outcomes.append(Conflict("the truck or a declaration is already booked", clash))
+            key = _slot_key(p)
+            slot = slots.get(key)
+            refusal: SilkgateError | None = None
+            if slot is not None and slot.booked >= slot.capacity:
+                refusal = service.full_slot_refusal(p.body)
+            else:
+                errors = service.declaration_errors(
+                    p.caller, codes.get(p.caller.id, ""), decls, p.body
+                )
+                clash = holders.clash(p) if not errors else []
+                if errors:
+                    refusal = ValidationFailed(errors)
+                elif clash:
+                    refusal = Conflict("the truck or a declaration is already booked", clash)
+                elif slot is None:
+                    refusal = (
+                        service.full_slot() if planned.get(key[:4], True) else service.no_capacity()
+                    )
+            if refusal is not None:
+                if slot is not None and service.is_slot_full(refusal):
+                    full.append(p)
+                outcomes.append(refusal)
                 continue
-            if room.get(p.slot_id, 0) <= taken[p.slot_id]:
-                full.append(p)
-                outcomes.append(service.full_slot())
-                continue
-            taken[p.slot_id] += 1
+            assert slot is not None
+            slot.booked += 1
+            taken[slot.id] += 1
             holders.hold(p)
-            b = service.new_booking(p.caller, p.body, p.slot_id, p.starts, p.now)
+            b = service.new_booking(p.caller, p.body, slot.id, p.starts, p.now)
             bookings.append(_row(b, booking_t))
             links.extend(
                 {"booking_id": b.id, "declaration_id": d, "active": True}
@@ -168,20 +251,26 @@ def store_group(platform: Platform, group: list[PendingBooking]) -> list[Outcome
             s.execute(insert(booking_t), bookings)
             s.execute(insert(table_of(BookedDeclaration)), links)
             s.execute(insert(deposit_t), deposits)
-            for slot_id, n in sorted(taken.items()):
-                res = s.execute(
-                    update(Slot)
-                    .where(Slot.id == slot_id, Slot.booked + n <= Slot.capacity)
-                    .values(booked=Slot.booked + n)
-                    .execution_options(synchronize_session=False)
-                )
-                if res.rowcount != 1:  # type: ignore[attr-defined]
-                    # cannot happen with the row locked; if it does, nothing is stored
-                    raise RuntimeError(f"slot {slot_id} changed under its lock")
+            _move_counters(s, taken)
             audit.append(s, platform.signer, events)
     for p in full:
         service.seen_full(platform, p.body)
     return outcomes
+
+
+def _move_counters(s: Any, taken: Counter[int]) -> None:
+    """The conditional UPDATE of each slot's counter, all in one executemany; the slots are
+    locked, so it cannot fail, but if it ever did nothing of the group would be stored."""
+    t = table_of(Slot)
+    stmt = (
+        update(t)
+        .where(t.c.id == bindparam("slot_id"), t.c.booked + bindparam("n") <= t.c.capacity)
+        .values(booked=t.c.booked + bindparam("n"))
+    )
+    params = [{"slot_id": k, "n": n} for k, n in sorted(taken.items())]
+    res = s.execute(stmt, params)
+    if s.get_bind().dialect.supports_sane_multi_rowcount and res.rowcount != len(params):
+        raise RuntimeError("a slot counter changed under its lock")
 
 
 def store_isolated(platform: Platform, group: list[PendingBooking]) -> list[Outcome]:

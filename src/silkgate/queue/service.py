@@ -19,8 +19,16 @@ from sqlalchemy.orm import Session
 
 from silkgate.audit.service import AuditEvent, append
 from silkgate.codelists.crossings import get_crossing
-from silkgate.core.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
+from silkgate.core.errors import (
+    Conflict,
+    FieldError,
+    Forbidden,
+    NotFound,
+    SilkgateError,
+    ValidationFailed,
+)
 from silkgate.core.platform import Platform
+from silkgate.declarations.models import Declaration
 from silkgate.queue import checks, planning
 from silkgate.queue.models import (
     ACTIVE_STATUSES,
@@ -296,10 +304,7 @@ def _plan(
     if not planning.ensure_planned(
         s, crossing, exit_c, entry_c, day, platform.settings.queue_utc_offset_hours, now
     ):
-        raise Conflict(
-            "no capacity agreed for this day",
-            [FieldError("/slot/day", "no_capacity", "both sides need a cap in force for this day")],
-        )
+        raise no_capacity()
 
 
 def _vehicle_conflicts(s: Session, body: BookingIn) -> list[FieldError]:
@@ -359,15 +364,14 @@ def integrity_conflict(exc: IntegrityError) -> Conflict:
 
 @dataclass
 class PendingBooking:
-    """A booking request that passed every check made without a lock, for the committer.
+    """A booking request that passed the checks needing no query, for the booking committer.
 
-    What is left to decide is what only the committer's transaction can: whether the truck
-    or a declaration got another active booking meanwhile, and whether the slot has room.
+    The committer makes the rest in its group transaction, in the order ``book`` makes them
+    alone: the slot's room, the declarations, the truck's other bookings, then the take.
     """
 
     caller: Caller
     body: BookingIn
-    slot_id: int
     starts: datetime
     now: datetime
 
@@ -378,19 +382,17 @@ def book(platform: Platform, caller: Caller, body: BookingIn) -> BookingOut:
     With a booking committer (the API's group commit) the transaction is shared with the
     other bookings waiting; each gets the answer it would get alone.
     """
+    pending = prepare_booking(platform, caller, body)
     committer = platform.booking_committer
     if committer is None:
-        return _book_alone(platform, caller, body, *_precheck(platform, caller, body))
-    pending = prepare_booking(platform, caller, body)
-    if isinstance(pending, BookingOut):
-        return pending
+        return _book_alone(platform, pending)
     result: BookingOut = committer.submit(pending)
     return result
 
 
 async def book_async(platform: Platform, caller: Caller, body: BookingIn) -> BookingOut:
-    """``book`` for the event loop: checks in a worker thread, then waits on the committer's
-    future without holding a thread (the threads stay free for the checks of other requests)."""
+    """``book`` for the event loop: the checks that need no query inline, then wait on the
+    committer's future; no worker thread is held (without a committer: ``book`` in one)."""
     import asyncio
 
     from starlette.concurrency import run_in_threadpool
@@ -398,69 +400,51 @@ async def book_async(platform: Platform, caller: Caller, body: BookingIn) -> Boo
     committer = platform.booking_committer
     if committer is None:
         return await run_in_threadpool(book, platform, caller, body)
-    pending = await run_in_threadpool(prepare_booking, platform, caller, body)
-    if isinstance(pending, BookingOut):
-        return pending
-    result: BookingOut = await asyncio.wrap_future(committer.enqueue(pending))
+    result: BookingOut = await asyncio.wrap_future(
+        committer.enqueue(prepare_booking(platform, caller, body))
+    )
     return result
 
 
-def prepare_booking(
-    platform: Platform, caller: Caller, body: BookingIn
-) -> PendingBooking | BookingOut:
-    """The checks of ``book`` that need no lock; the booking itself when it had to be stored
-    alone (its day was not planned yet: planning and booking share one transaction)."""
-    now, starts = _precheck(platform, caller, body)
-    pending = _prepare(platform, caller, body, now, starts)
-    return pending if pending is not None else _book_alone(platform, caller, body, now, starts)
-
-
-def _precheck(platform: Platform, caller: Caller, body: BookingIn) -> tuple[datetime, datetime]:
-    """Role, route and slot time, which need no query; returns now and the slot's start."""
+def prepare_booking(platform: Platform, caller: Caller, body: BookingIn) -> PendingBooking:
+    """Role, route and slot time: the refusals that need no query."""
     if not caller.has(*BOOKING_ROLES):
         raise Forbidden("only carriers, brokers and customs-service companies book slots")
     errors = _route_errors(body.crossing, body.exit_country, body.entry_country)
     if errors:
         raise ValidationFailed(errors)
     now = platform.clock()
-    return now, _slot_time(platform, body.slot, now, "/slot")
+    return PendingBooking(caller, body, _slot_time(platform, body.slot, now, "/slot"), now)
 
 
-def _refuse_full_slot(platform: Platform, body: BookingIn) -> Conflict:
+def full_slot_refusal(body: BookingIn) -> SilkgateError:
     """A slot read full: the class rules that need no declaration first, then ``slot_full``."""
     errors = checks.check_evidence_class(body)
-    if errors:
-        raise ValidationFailed(errors)
-    seen_full(platform, body)
-    return full_slot()
+    return ValidationFailed(errors) if errors else full_slot()
 
 
-def _check_declarations(s: Session, caller: Caller, body: BookingIn) -> None:
-    decls, errors = checks.check_declarations(s, caller, body)
-    if not errors:
-        errors = checks.check_evidence(body, decls)
-    if errors:
-        raise ValidationFailed(errors)
+def is_slot_full(err: SilkgateError) -> bool:
+    return bool(err.errors) and err.errors[0].code == "slot_full"
 
 
-def _prepare(
-    platform: Platform, caller: Caller, body: BookingIn, now: datetime, starts: datetime
-) -> PendingBooking | None:
-    """Read-only checks (a snapshot: no write lock on SQLite); None when the slot has no row."""
-    with platform.db.snapshot() as s:
-        slot = _slot_row(s, body, body.slot, body.quota_class.value)
-        if slot is None:
-            return None
-        if slot.booked >= slot.capacity:
-            raise _refuse_full_slot(platform, body)
-        _check_declarations(s, caller, body)
-        return PendingBooking(caller, body, slot.id, starts, now)
+def declaration_errors(
+    caller: Caller, code: str, rows: dict[str, Declaration], body: BookingIn
+) -> list[FieldError]:
+    """The refusals about the declarations and the quota evidence (``rows``: those loaded)."""
+    decls, errors = checks.check_loaded(caller, code, rows, body)
+    return errors or checks.check_evidence(body, decls)
 
 
-def _book_alone(
-    platform: Platform, caller: Caller, body: BookingIn, now: datetime, starts: datetime
-) -> BookingOut:
-    """The booking in a transaction of its own (no committer, or its day still to plan)."""
+def no_capacity() -> Conflict:
+    return Conflict(
+        "no capacity agreed for this day",
+        [FieldError("/slot/day", "no_capacity", "both sides need a cap in force for this day")],
+    )
+
+
+def _book_alone(platform: Platform, p: PendingBooking) -> BookingOut:
+    """The booking in a transaction of its own (when the API runs no booking committer)."""
+    caller, body, now = p.caller, p.body, p.now
     try:
         with platform.db.session() as s:
             # the slot first: in a booking rush most attempts end here, after one query
@@ -473,24 +457,23 @@ def _book_alone(
                 )  # fmt: skip
                 slot = _slot_row(s, body, body.slot, body.quota_class.value) if planned else None
             if slot is not None and slot.booked >= slot.capacity:
-                raise _refuse_full_slot(platform, body)
-            _check_declarations(s, caller, body)
+                refusal = full_slot_refusal(body)
+                if is_slot_full(refusal):
+                    seen_full(platform, body)
+                raise refusal
+            decls, errors = checks.check_declarations(s, caller, body)
+            if not errors:
+                errors = checks.check_evidence(body, decls)
+            if errors:
+                raise ValidationFailed(errors)
             clash = _vehicle_conflicts(s, body)
             if clash:
                 raise Conflict("the truck or a declaration is already booked", clash)
             if slot is None:
                 if not planned:
-                    _plan(
-                        platform,
-                        s,
-                        body.crossing,
-                        body.exit_country,
-                        body.entry_country,
-                        body.slot.day,
-                        now,
-                    )
+                    raise no_capacity()
                 raise _full("/slot/hour")
-            booking = new_booking(caller, body, slot.id, starts, now)
+            booking = new_booking(caller, body, slot.id, p.starts, now)
             s.add(booking)
             s.flush()
             s.add_all(
