@@ -78,6 +78,11 @@ class Settings(BaseSettings):
     page_size_max: int = Field(default=500, gt=0)
     host: str = "127.0.0.1"
     port: int = Field(default=8000, gt=0, lt=65536)
+    serve_reuse_port: bool = Field(
+        default=True,
+        description="With several workers on Linux, each worker accepts on its own "
+        "SO_REUSEPORT socket, so the kernel spreads connections evenly across them.",
+    )
     db_pool_size: int = Field(default=10, gt=0)
     db_lock_timeout: float = Field(
         default=10.0,
