@@ -8,7 +8,11 @@ declaration each) at random hours, over keep-alive connections. Reports attempts
 latency, the outcome counts, and checks in the database that exactly ``--slots`` bookings
 exist and no slot is sold beyond its capacity. Beside it, in the same run: the raw insert
 rate of the same booking rows (Core executemany, and one row per transaction), no HTTP,
-no checks, no audit.
+no checks, no audit; and two ceilings on the same server with the same clients: the same
+attempts again once every slot is full (authenticated, rate-limited, parsed, refused mostly
+without a query), and GET /api/v1/health (the HTTP stack alone). For each phase, the CPU
+seconds of the API server, the load generator, PostgreSQL (all of it) and the rest of the
+machine, from /proc.
 """
 
 from __future__ import annotations
@@ -24,17 +28,20 @@ import asyncio  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import random  # noqa: E402
+import resource  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from collections import Counter  # noqa: E402
+from collections.abc import Coroutine  # noqa: E402
 from datetime import UTC, datetime, timedelta  # noqa: E402
+from typing import Any  # noqa: E402
 
 import httpx  # noqa: E402
 from sqlalchemy import func, insert, select  # noqa: E402
 
-from bench.ingest import _post, free_port, make_backend, pct  # noqa: E402
+from bench.ingest import free_port, make_backend, pct  # noqa: E402
 from silkgate.bootstrap import prepare_database  # noqa: E402
 from silkgate.codelists.identifiers import generate_uscc  # noqa: E402
 from silkgate.core.db import table_of  # noqa: E402
@@ -121,33 +128,154 @@ def setup(
     return out, day.isoformat()
 
 
-async def rush(base: str, work: list[tuple[str, list[bytes]]]) -> dict[str, object]:
+class CpuMeter:
+    """CPU seconds spent by the load generator (this process), the API server's processes,
+    PostgreSQL (all its processes, so other databases' work too) and the whole machine, read
+    from /proc around a phase; empty where /proc is missing."""
+
+    def __init__(self, server_pid: int | None) -> None:
+        self.server_pid = server_pid
+        self.tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+    def _stat(self, pid: int) -> tuple[int, list[str]]:
+        with open(f"/proc/{pid}/stat") as f:
+            head, _, rest = f.read().rpartition(")")
+        fields = rest.split()
+        return int(fields[1]), [head.partition("(")[2], *fields]  # ppid; name, state, ppid, ...
+
+    def sample(self) -> dict[str, float]:
+        if not Path("/proc/stat").exists():
+            return {}
+        procs: dict[int, tuple[int, list[str]]] = {}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    procs[int(entry)] = self._stat(int(entry))
+                except (OSError, ValueError, IndexError):
+                    continue
+        children: dict[int, list[int]] = {}
+        for pid, (ppid, _) in procs.items():
+            children.setdefault(ppid, []).append(pid)
+
+        def cpu(pid: int, reaped: bool = False) -> float:
+            f = procs[pid][1]  # f[12], f[13]: utime, stime; f[14], f[15]: of reaped children
+            ticks = int(f[12]) + int(f[13]) + (int(f[14]) + int(f[15]) if reaped else 0)
+            return ticks / self.tick
+
+        server = 0.0
+        todo = [self.server_pid] if self.server_pid in procs else []
+        while todo:
+            pid = todo.pop()
+            server += cpu(pid)
+            todo += children.get(pid, [])
+        # the postmaster's reaped children: backends that closed during the phase
+        pg_pids = [pid for pid in procs if procs[pid][1][0] == "postgres"]
+        postmaster = {p for p in pg_pids if procs.get(procs[p][0], (0, [""]))[1][0] != "postgres"}
+        pg = sum(cpu(pid, reaped=pid in postmaster) for pid in pg_pids)
+        with open("/proc/stat") as f:
+            ticks = [int(x) for x in f.readline().split()[1:8]]
+        me = resource.getrusage(resource.RUSAGE_SELF)
+        return {
+            "client": me.ru_utime + me.ru_stime,
+            "server": server,
+            "postgresql": pg,
+            "busy": (sum(ticks) - ticks[3] - ticks[4]) / self.tick,
+            "total": sum(ticks) / self.tick,
+        }
+
+    @staticmethod
+    def spent(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+        if not before or not after:
+            return {}
+        d = {k: after[k] - before[k] for k in before}
+        d["others"] = max(0.0, d["busy"] - d["client"] - d["server"] - d["postgresql"])
+        d["idle"] = d["total"] - d["busy"]
+        return d
+
+
+async def _roundtrip(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, data: bytes
+) -> int:
+    """Send one prepared HTTP/1.1 request on a keep-alive connection; return the status."""
+    writer.write(data)
+    await writer.drain()
+    status_line = await reader.readline()
+    length = 0
+    while True:
+        line = await reader.readline()
+        if line in (b"\r\n", b""):
+            break
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    await reader.readexactly(length)
+    return int(status_line.split()[1])
+
+
+def booking_requests(host: str, work: list[tuple[str, list[bytes]]]) -> list[list[bytes]]:
+    """Each client's booking POSTs, as bytes on the wire."""
+    out = []
+    for token, bodies in work:
+        head = (
+            f"POST /api/v1/queue/bookings HTTP/1.1\r\nHost: {host}\r\n"
+            f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
+        ).encode()
+        out.append([head + b"Content-Length: %d\r\n\r\n" % len(b) + b for b in bodies])
+    return out
+
+
+async def rush(base: str, requests: list[list[bytes]], meter: CpuMeter) -> dict[str, Any]:
+    """Each client sends its requests one after another on its own keep-alive connection."""
     host, port = base.removeprefix("http://").split(":")
     latencies: list[float] = []
+    firsts: list[float] = []  # each client's first attempt: its API key checked, caches cold
+    later: list[float] = []
     statuses: Counter[int] = Counter()
+    last_201 = 0.0
 
-    async def client(token: str, requests: list[bytes]) -> None:
-        head = (
-            f"POST /api/v1/queue/bookings HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n"
-            "Content-Type: application/json\r\nContent-Length: "
-        ).encode()
+    async def client(mine: list[bytes]) -> None:
+        nonlocal last_201
         reader, writer = await asyncio.open_connection(host, int(port))
-        for body in requests:
+        t = time.perf_counter()
+        for k, data in enumerate(mine):
+            status = await _roundtrip(reader, writer, data)
+            done = time.perf_counter()
+            statuses[status] += 1
+            latencies.append(done - t)
+            (firsts if k == 0 else later).append(done - t)
+            if status == 201:
+                last_201 = done
             t = time.perf_counter()
-            statuses[await _post(reader, writer, head, body)] += 1
-            latencies.append(time.perf_counter() - t)
         writer.close()
 
+    before = meter.sample()
     start = time.perf_counter()
-    await asyncio.gather(*(client(t, r) for t, r in work))
+    await asyncio.gather(*(client(r) for r in requests))
     elapsed = time.perf_counter() - start
+    cpu = CpuMeter.spent(before, meter.sample())
     return {
         "attempts": len(latencies),
+        "elapsed": elapsed,
         "rate": len(latencies) / elapsed,
         "p50_ms": 1000 * statistics.median(latencies),
         "p99_ms": 1000 * pct(latencies, 0.99),
+        "mean_ms": 1000 * statistics.mean(latencies),
+        "first_p50_ms": 1000 * statistics.median(firsts),
+        "later_p99_ms": 1000 * pct(later, 0.99) if later else 0.0,
         "statuses": dict(sorted(statuses.items())),
+        "sold_out_s": last_201 - start if last_201 else None,
+        "cpu": cpu,
     }
+
+
+def run_client(coro: Coroutine[Any, Any, dict[str, Any]]) -> dict[str, Any]:
+    """uvloop where installed (it comes with uvicorn[standard]): the load generator shares the
+    cores with the server, so its own cost per request is kept low."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coro)
+    return uvloop.run(coro)
 
 
 def verify(platform: Platform) -> dict[str, int]:
@@ -227,14 +355,31 @@ def bench_backend(kind: str, args: argparse.Namespace) -> dict[str, object]:
                     break
             except httpx.HTTPError:
                 time.sleep(0.1)
-        result = asyncio.run(rush(base, work))
+        meter = CpuMeter(server.pid)
+        host = base.removeprefix("http://").split(":")[0]
+        bookings = booking_requests(host, work)
+        result = run_client(rush(base, bookings, meter))
+        # Ceilings on the same server with the same clients: the same attempts again, every
+        # slot now full (each answered 409 after auth, rate limits and parsing, mostly without
+        # a query), and the bare HTTP stack (GET /health: no auth, no body, no database).
+        replay = run_client(rush(base, bookings, meter))
+        health = f"GET /api/v1/health HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
+        bare = run_client(rush(base, [[health] * len(r) for r in bookings], meter))
     finally:
         server.terminate()
         server.wait(20)
     checked = verify(platform)
     raw = raw_inserts(platform, args.attempts)
     platform.close()
-    return {"setup_s": setup_s, "workers": workers, **result, **checked, "raw": raw}
+    return {
+        "setup_s": setup_s,
+        "workers": workers,
+        **result,
+        **checked,
+        "raw": raw,
+        "replay": replay,
+        "health": bare,
+    }
 
 
 def main() -> None:
@@ -257,15 +402,40 @@ def main() -> None:
         f"{'backend':<11} {'workers':>7} {'attempts/s':>10} {'p50 ms':>7} {'p99 ms':>7} {'booked':>7} {'double':>6} {'drift':>5} {'raw many/s':>10} {'raw 1-tx/s':>10}  statuses"
     )
     for kind in kinds:
+        load = os.getloadavg()[0]
         r = bench_backend(kind, args)
         raw = r["raw"]
-        assert isinstance(raw, dict)
         print(
             f"{kind:<11} {r['workers']:>7} {r['rate']:>10.0f} {r['p50_ms']:>7.1f} {r['p99_ms']:>7.1f} {r['booked']:>7} {r['double_sold']:>6} {r['counter_drift']:>5} "
             f"{raw['executemany']:>10.0f} {raw['per_transaction']:>10.0f}  {r['statuses']}  (setup {r['setup_s']:.0f} s)"
         )
+        print(
+            f"  load average {load:.1f} before, {os.getloadavg()[0]:.1f} after; sold out after {r['sold_out_s']:.2f} s"
+        )
+        print(
+            f"  {'':<38} {'/s':>6} {'p50 ms':>7} {'p99 ms':>7} {'mean':>6} {'1st p50':>7} {'p99 2nd+':>8}  CPU s: server client postgres others idle (server, client µs per request)"
+        )
+        for label, phase in (
+            ("the rush", r),
+            ("ceiling: same attempts, all slots full", r["replay"]),
+            ("ceiling: GET /health, no auth, no DB", r["health"]),
+        ):
+            c = phase["cpu"]
+            cpu = (
+                f"{c['server']:>6.1f} {c['client']:>6.1f} {c['postgresql']:>8.1f} {c['others']:>6.1f} {c['idle']:>4.1f} "
+                f"({1e6 * c['server'] / phase['attempts']:.0f}, {1e6 * c['client'] / phase['attempts']:.0f})"
+                if c
+                else "n/a"
+            )
+            print(
+                f"  {label:<38} {phase['rate']:>6.0f} {phase['p50_ms']:>7.1f} {phase['p99_ms']:>7.1f} {phase['mean_ms']:>6.1f} {phase['first_p50_ms']:>7.1f} {phase['later_p99_ms']:>8.1f}  {cpu}  {phase['statuses']}"
+            )
     print(
         f"targets (PostgreSQL): exactly {args.slots} booked, 0 double-sold, >= 2000 attempts/s, p99 <= 100 ms"
+    )
+    print(
+        f"(each client sends its next attempt on the answer: mean latency = {args.clients} clients / rate "
+        f"(Little's law), so {args.clients / 2000 * 1000:.0f} ms at 2000/s; '1st p50': each client's first attempt; 'p99 2nd+': the others)"
     )
 
 

@@ -83,8 +83,9 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
                 checkpointer.stop(grace)
             if worker is not None:
                 worker.stop(grace)
-            if platform.group_committer is not None:
-                platform.group_committer.close(grace)
+            for committer in (platform.group_committer, platform.booking_committer):
+                if committer is not None:
+                    committer.close(grace)
 
     app = FastAPI(
         title="Silkgate",
@@ -102,6 +103,14 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
         from silkgate.declarations.committer import GroupCommitter
 
         platform.group_committer = GroupCommitter(platform)
+    if (
+        platform.settings.group_commit
+        and platform.settings.queue_group_commit
+        and platform.booking_committer is None
+    ):
+        from silkgate.queue.committer import BookingCommitter
+
+        platform.booking_committer = BookingCommitter(platform)
     install_error_handlers(app)
 
     @app.exception_handler(RateLimited)
@@ -157,6 +166,8 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
         out: dict[str, dict[str, Any]] = {}
         if platform.group_committer is not None:
             out["group_commit"] = platform.group_committer.status()
+        if platform.booking_committer is not None:
+            out["booking_commit"] = platform.booking_committer.status()
         worker = getattr(request.app.state, "risk_worker", None)
         if worker is not None:
             out["risk_worker"] = worker.status()

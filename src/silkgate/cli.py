@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
 from silkgate.audit.cli import app as audit_app
@@ -92,6 +94,7 @@ def serve(
     """Serve the API (OpenAPI docs at /docs)."""
     import uvicorn
 
+    from silkgate.core import serving
     from silkgate.core.signing import MissingPlatformKey, load_platform_key
 
     settings = load_settings()
@@ -100,17 +103,20 @@ def serve(
     except MissingPlatformKey as exc:
         err_console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
-    uvicorn.run(
-        "silkgate.app:create_app",
-        factory=True,
-        host=host or settings.host,
-        port=port or settings.port,
-        workers=workers,
-        log_level=settings.log_level.lower(),
-        access_log=access_log,
+    options: dict[str, Any] = {
+        "factory": True,
+        "host": host or settings.host,
+        "port": port or settings.port,
+        "workers": workers,
+        "log_level": settings.log_level.lower(),
+        "access_log": access_log,
         # SIGTERM stops the server even with requests in flight: they get this long to finish.
-        timeout_graceful_shutdown=max(1, round(settings.shutdown_grace)),
-    )
+        "timeout_graceful_shutdown": max(1, round(settings.shutdown_grace)),
+    }
+    if workers > 1 and settings.serve_reuse_port and serving.supports_reuse_port():
+        serving.run_workers(uvicorn.Config("silkgate.app:create_app", **options))
+        return
+    uvicorn.run("silkgate.app:create_app", **options)
 
 
 @app.command("demo")

@@ -113,7 +113,8 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, OperationalError)
 
 
-def _is_unique_violation(exc: IntegrityError) -> bool:
+def is_unique_violation(exc: IntegrityError) -> bool:
+    """Whether the database refused a duplicate key (not a NULL, foreign-key or check error)."""
     state = getattr(exc.orig, "sqlstate", None)
     if state:
         return bool(state == "23505")
@@ -127,7 +128,7 @@ def db_problem(exc: DBAPIError, retry_after: int = 1) -> SilkgateError:
             "the database is busy or unreachable; nothing was stored, send the request again",
             retry_after,
         )
-    if isinstance(exc, IntegrityError) and _is_unique_violation(exc):
+    if isinstance(exc, IntegrityError) and is_unique_violation(exc):
         return Conflict("the request clashes with a record stored meanwhile; nothing was stored")
     if isinstance(exc, DataError):
         reason = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else "refused"

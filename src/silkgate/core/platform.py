@@ -21,8 +21,9 @@ class Platform:
         self.db = Database(settings)
         # the time services read; tests freeze it (e-queue grace and no-show rules)
         self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
-        # set by the API app: declarations.committer.GroupCommitter
+        # set by the API app: declarations.committer.GroupCommitter, queue.committer
         self.group_committer: Any = None
+        self.booking_committer: Any = None
 
     @cached_property
     def signer(self) -> AuditSigner:
@@ -33,6 +34,7 @@ class Platform:
         return signer
 
     def close(self) -> None:
-        if self.group_committer is not None:
-            self.group_committer.close()
+        for committer in (self.group_committer, self.booking_committer):
+            if committer is not None:
+                committer.close()
         self.db.dispose()

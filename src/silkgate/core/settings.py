@@ -79,6 +79,11 @@ class Settings(BaseSettings):
     page_size_max: int = Field(default=500, gt=0)
     host: str = "127.0.0.1"
     port: int = Field(default=8000, gt=0, lt=65536)
+    serve_reuse_port: bool = Field(
+        default=True,
+        description="With several workers on Linux, each worker accepts on its own "
+        "SO_REUSEPORT socket, so the kernel spreads connections evenly across them.",
+    )
     db_pool_size: int = Field(default=10, gt=0)
     db_lock_timeout: float = Field(
         default=10.0,
@@ -167,6 +172,11 @@ class Settings(BaseSettings):
         description="How long a process refuses a slot it saw full without asking the database.",
     )
     queue_rate_public_per_second: float = Field(default=20.0, gt=0)
+    queue_group_commit: bool = Field(
+        default=True,
+        description="Store concurrent API bookings in shared transactions (one audit append "
+        "and one commit per group); off when SILKGATE_GROUP_COMMIT is off too.",
+    )
     queue_callforward_ratios: dict[str, int] = Field(
         default={"priority_aeo_tir": 1, "priority": 1, "aeo": 1, "regular": 5},
         description="Call-forward interleave: trucks called per class in each round (eCherha).",

@@ -127,7 +127,7 @@ async def book(
     limits.check(limits.vehicle, f"{t.tractor_nationality}:{t.tractor_plate}", "vehicle")
     limits.check(limits.vehicle, f"vin:{t.vin}", "vehicle")
     service.refuse_if_known_full(platform, body)  # on the event loop: no thread, no query
-    return await run_in_threadpool(service.book, platform, caller, body)
+    return await service.book_async(platform, caller, body)
 
 
 @router.get("/bookings", response_model=BookingPage, summary="Bookings the caller may see")

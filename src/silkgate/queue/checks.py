@@ -42,14 +42,22 @@ def check_declarations(
     s: Session, caller: Caller, body: BookingIn
 ) -> tuple[list[Declaration], list[FieldError]]:
     """Load the declarations and refuse each one that cannot travel on this booking."""
-    errors: list[FieldError] = []
-    if len(set(body.declaration_ids)) != len(body.declaration_ids):
-        errors.append(FieldError("/declaration_ids", "duplicate", "a declaration is listed twice"))
     code = s.scalar(select(Organization.code).where(Organization.id == caller.id)) or ""
     rows = {
         d.id: d
         for d in s.scalars(select(Declaration).where(Declaration.id.in_(body.declaration_ids)))
     }
+    return check_loaded(caller, code, rows, body)
+
+
+def check_loaded(
+    caller: Caller, code: str, rows: dict[str, Declaration], body: BookingIn
+) -> tuple[list[Declaration], list[FieldError]]:
+    """``check_declarations`` on declarations loaded already (``rows`` may hold others too):
+    ``code`` is the caller's registered business identifier."""
+    errors: list[FieldError] = []
+    if len(set(body.declaration_ids)) != len(body.declaration_ids):
+        errors.append(FieldError("/declaration_ids", "duplicate", "a declaration is listed twice"))
     found: list[Declaration] = []
     for i, decl_id in enumerate(body.declaration_ids):
         where = f"/declaration_ids/{i}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import and_, or_, select, update
@@ -18,8 +19,16 @@ from sqlalchemy.orm import Session
 
 from silkgate.audit.service import AuditEvent, append
 from silkgate.codelists.crossings import get_crossing
-from silkgate.core.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
+from silkgate.core.errors import (
+    Conflict,
+    FieldError,
+    Forbidden,
+    NotFound,
+    SilkgateError,
+    ValidationFailed,
+)
 from silkgate.core.platform import Platform
+from silkgate.declarations.models import Declaration
 from silkgate.queue import checks, planning, states
 from silkgate.queue.models import (
     ACTIVE_STATUSES,
@@ -238,7 +247,13 @@ def refuse_if_known_full(platform: Platform, body: BookingIn) -> None:
     A hint, not the check: the conditional UPDATE decides. A place freed in another process
     may be refused for up to that long (this process forgets the hint when it frees one).
     """
-    key = _key(
+    until = _FULL.get(_body_key(platform, body))
+    if until is not None and until > time.monotonic():
+        raise _full("/slot/hour")
+
+
+def _body_key(platform: Platform, body: BookingIn) -> SlotKey:
+    return _key(
         platform,
         body.crossing,
         body.exit_country,
@@ -246,9 +261,6 @@ def refuse_if_known_full(platform: Platform, body: BookingIn) -> None:
         body.slot,
         body.quota_class.value,
     )
-    until = _FULL.get(key)
-    if until is not None and until > time.monotonic():
-        raise _full("/slot/hour")
 
 
 def _forget_full(platform: Platform, b: Booking) -> None:
@@ -294,10 +306,7 @@ def _plan(
     if not planning.ensure_planned(
         s, crossing, exit_c, entry_c, day, platform.settings.queue_utc_offset_hours, now
     ):
-        raise Conflict(
-            "no capacity agreed for this day",
-            [FieldError("/slot/day", "no_capacity", "both sides need a cap in force for this day")],
-        )
+        raise no_capacity()
 
 
 def _vehicle_conflicts(s: Session, body: BookingIn) -> list[FieldError]:
@@ -341,7 +350,7 @@ def _vehicle_conflicts(s: Session, body: BookingIn) -> list[FieldError]:
     return out
 
 
-def _integrity_conflict(exc: IntegrityError) -> Conflict:
+def integrity_conflict(exc: IntegrityError) -> Conflict:
     """A concurrent booking won the race for the same truck or declaration."""
     text = str(exc.orig).lower()
     if "declaration" in text:
@@ -355,15 +364,89 @@ def _integrity_conflict(exc: IntegrityError) -> Conflict:
     )
 
 
+@dataclass
+class PendingBooking:
+    """A booking request that passed the checks needing no query, for the booking committer.
+
+    The committer makes the rest in its group transaction, in the order ``book`` makes them
+    alone: the slot's room, the declarations, the truck's other bookings, then the take.
+    """
+
+    caller: Caller
+    body: BookingIn
+    starts: datetime
+    now: datetime
+
+
 def book(platform: Platform, caller: Caller, body: BookingIn) -> BookingOut:
-    """Check everything, take the slot, store the booking and its deposit: one transaction."""
+    """Check everything, take the slot, store the booking and its deposit: one transaction.
+
+    With a booking committer (the API's group commit) the transaction is shared with the
+    other bookings waiting; each gets the answer it would get alone.
+    """
+    pending = prepare_booking(platform, caller, body)
+    committer = platform.booking_committer
+    if committer is None:
+        return _book_alone(platform, pending)
+    result: BookingOut = committer.submit(pending)
+    return result
+
+
+async def book_async(platform: Platform, caller: Caller, body: BookingIn) -> BookingOut:
+    """``book`` for the event loop: the checks that need no query inline, then wait on the
+    committer's future; no worker thread is held (without a committer: ``book`` in one)."""
+    import asyncio
+
+    from starlette.concurrency import run_in_threadpool
+
+    committer = platform.booking_committer
+    if committer is None:
+        return await run_in_threadpool(book, platform, caller, body)
+    result: BookingOut = await asyncio.wrap_future(
+        committer.enqueue(prepare_booking(platform, caller, body))
+    )
+    return result
+
+
+def prepare_booking(platform: Platform, caller: Caller, body: BookingIn) -> PendingBooking:
+    """Role, route and slot time: the refusals that need no query."""
     if not caller.has(*BOOKING_ROLES):
         raise Forbidden("only carriers, brokers and customs-service companies book slots")
     errors = _route_errors(body.crossing, body.exit_country, body.entry_country)
     if errors:
         raise ValidationFailed(errors)
     now = platform.clock()
-    starts = _slot_time(platform, body.slot, now, "/slot")
+    return PendingBooking(caller, body, _slot_time(platform, body.slot, now, "/slot"), now)
+
+
+def full_slot_refusal(body: BookingIn) -> SilkgateError:
+    """A slot read full: the class rules that need no declaration first, then ``slot_full``."""
+    errors = checks.check_evidence_class(body)
+    return ValidationFailed(errors) if errors else full_slot()
+
+
+def is_slot_full(err: SilkgateError) -> bool:
+    return bool(err.errors) and err.errors[0].code == "slot_full"
+
+
+def declaration_errors(
+    caller: Caller, code: str, rows: dict[str, Declaration], body: BookingIn
+) -> list[FieldError]:
+    """The refusals about the declarations and the quota evidence (``rows``: those loaded)."""
+    decls, errors = checks.check_loaded(caller, code, rows, body)
+    return errors or checks.check_evidence(body, decls)
+
+
+def no_capacity() -> Conflict:
+    return Conflict(
+        "no capacity agreed for this day",
+        [FieldError("/slot/day", "no_capacity", "both sides need a cap in force for this day")],
+    )
+
+
+def _book_alone(platform: Platform, p: PendingBooking) -> BookingOut:
+    """The booking in a transaction of its own (when the API runs no booking committer)."""
+    caller, body, now = p.caller, p.body, p.now
     try:
         with platform.db.session() as s:
             # the slot first: in a booking rush most attempts end here, after one query
@@ -376,21 +459,10 @@ def book(platform: Platform, caller: Caller, body: BookingIn) -> BookingOut:
                 )  # fmt: skip
                 slot = _slot_row(s, body, body.slot, body.quota_class.value) if planned else None
             if slot is not None and slot.booked >= slot.capacity:
-                errors = checks.check_evidence_class(body)
-                if errors:
-                    raise ValidationFailed(errors)
-                _seen_full(
-                    _key(
-                        platform,
-                        body.crossing,
-                        body.exit_country,
-                        body.entry_country,
-                        body.slot,
-                        body.quota_class.value,
-                    ),
-                    platform,
-                )
-                raise _full("/slot/hour")
+                refusal = full_slot_refusal(body)
+                if is_slot_full(refusal):
+                    seen_full(platform, body)
+                raise refusal
             decls, errors = checks.check_declarations(s, caller, body)
             if not errors:
                 errors = checks.check_evidence(body, decls)
@@ -401,48 +473,54 @@ def book(platform: Platform, caller: Caller, body: BookingIn) -> BookingOut:
                 raise Conflict("the truck or a declaration is already booked", clash)
             if slot is None:
                 if not planned:
-                    _plan(
-                        platform,
-                        s,
-                        body.crossing,
-                        body.exit_country,
-                        body.entry_country,
-                        body.slot.day,
-                        now,
-                    )
+                    raise no_capacity()
                 raise _full("/slot/hour")
-            booking = _new_booking(caller, body, slot, starts, now)
+            booking = new_booking(caller, body, slot.id, p.starts, now)
             s.add(booking)
             s.flush()
             s.add_all(
                 BookedDeclaration(booking_id=booking.id, declaration_id=d, active=True)
                 for d in body.declaration_ids
             )
-            s.add(_deposit(platform, booking, "held", "booking confirmed", now))
+            held = held_deposit(platform, booking, now)
+            s.add(held)
             s.flush()
             try:
                 _take(s, slot, "/slot/hour")
             except Conflict:
-                _seen_full(
-                    _key(
-                        platform,
-                        body.crossing,
-                        body.exit_country,
-                        body.entry_country,
-                        body.slot,
-                        body.quota_class.value,
-                    ),
-                    platform,
-                )
+                seen_full(platform, body)
                 raise
-            append(
-                s,
-                platform.signer,
-                [_event(caller.member_id, "queue.booked", booking, _audit_body(body))],
-            )
+            append(s, platform.signer, [booked_event(caller, body, booking, held)])
             return booking_out(platform, caller, booking)
     except IntegrityError as exc:
-        raise _integrity_conflict(exc) from None
+        raise integrity_conflict(exc) from None
+
+
+def full_slot() -> Conflict:
+    """The refusal of a booking whose slot has no room left."""
+    return _full("/slot/hour")
+
+
+def seen_full(platform: Platform, body: BookingIn) -> None:
+    """This process saw the booking's slot full: refuse it without a query for a while."""
+    _seen_full(_body_key(platform, body), platform)
+
+
+def held_deposit(platform: Platform, b: Booking, now: datetime) -> DepositEntry:
+    return _deposit(platform, b, "held", "booking confirmed", now)
+
+
+def booked_event(caller: Caller, body: BookingIn, b: Booking, held: DepositEntry) -> AuditEvent:
+    """The audit entry of a new booking (alone or in a group: the same entry); its state is
+    built from ``held`` because a grouped booking is inserted without a session object."""
+    return AuditEvent(
+        caller.member_id,
+        "queue.booked",
+        "queue_booking",
+        b.id,
+        _audit_body(body),
+        state=states.booking_state(b, deposits=[held]),
+    )
 
 
 def _audit_body(body: BookingIn) -> dict[str, object]:
@@ -450,8 +528,8 @@ def _audit_body(body: BookingIn) -> dict[str, object]:
     return body.model_dump(mode="json", exclude={"driver"})
 
 
-def _new_booking(
-    caller: Caller, body: BookingIn, slot: Slot, starts: datetime, now: datetime
+def new_booking(
+    caller: Caller, body: BookingIn, slot_id: int, starts: datetime, now: datetime
 ) -> Booking:
     t = body.truck
     return Booking(
@@ -461,7 +539,7 @@ def _new_booking(
         crossing_code=body.crossing,
         exit_country=body.exit_country,
         entry_country=body.entry_country,
-        slot_id=slot.id,
+        slot_id=slot_id,
         day=body.slot.day,
         hour=body.slot.hour,
         starts_at=starts,

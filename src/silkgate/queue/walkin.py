@@ -116,7 +116,7 @@ def register(platform: Platform, caller: Caller, body: WalkInIn) -> WalkInOut:
                 called=called,
             )
     except IntegrityError as exc:  # a concurrent booking or walk-in took the plate first
-        raise svc._integrity_conflict(exc) from None
+        raise svc.integrity_conflict(exc) from None
 
 
 def _declaration_errors(s: Session, body: WalkInIn) -> list[FieldError]:
