@@ -78,3 +78,30 @@ def test_a_carrier_does_not_see_the_truck_outside_its_booking(platform: Platform
     assert [e.kind for e in tl.entries if e.kind == "gate_event"] == []  # weeks after its slot
     tl = timeline.truck_timeline(platform, env.who("cn-customs"), nat, plate)
     assert [e.what for e in tl.entries if e.kind == "gate_event"] == ["gate_in"]
+
+
+def test_a_booking_reference_must_name_a_booking_of_that_truck(platform: Platform) -> None:
+    from silkgate.core.errors import SilkgateError
+
+    env = make_env(platform)
+    b = env.book(hour=9, day=NOW.date())
+    key = Ed25519PrivateKey.generate()
+    registry.register_signing_key(platform, env.ids["cn-eport"], public_key_b64(key), "t")
+    env.set_now(NOW + timedelta(minutes=80))
+
+    def report(booking: str, truck: dict[str, str]) -> None:
+        signed = _gate_event(env, key, truck, 75)
+        signed["event"]["bizTransactionList"] = [{"type": "booking", "bizTransaction": booking}]
+        signed["signature"] = sign_event(key, signed["event"])
+        gates.report(platform, env.who("cn-eport"), signed)
+
+    for booking, truck, code in [
+        ("01NOSUCHBOOKING", b.truck, "unknown_booking"),
+        (b.id, {"tractor_nationality": "CN", "tractor_plate": "新F77777"}, "other_truck"),
+    ]:
+        with pytest.raises(SilkgateError) as exc:
+            report(booking, truck)
+        assert [(e.field, e.code) for e in exc.value.errors] == [
+            ("/event/bizTransactionList/0/bizTransaction", code)
+        ]
+    report(b.id, b.truck)  # the right booking of the right truck is stored

@@ -37,6 +37,7 @@ from silkgate.gates.ingest import (
 )
 from silkgate.gates.models import GateEvent, GateEventRef
 from silkgate.gates.schemas import IngestLine, IngestReport
+from silkgate.queue.models import Booking
 from silkgate.registry.models import Organization
 from silkgate.registry.service import Caller
 
@@ -181,6 +182,27 @@ def _store(
         if decl_ids
         else {}
     )
+    booking_ids = {
+        t.bizTransaction
+        for _, c in checked
+        for t in c.event.bizTransactionList
+        if t.type.value == "booking"
+    }
+    bookings = (
+        {
+            bid: (crossing, nat, plate)
+            for bid, crossing, nat, plate in s.execute(
+                select(
+                    Booking.id,
+                    Booking.crossing_code,
+                    Booking.tractor_nationality,
+                    Booking.tractor_plate,
+                ).where(among(s, Booking.id, booking_ids))
+            )
+        }
+        if booking_ids
+        else {}
+    )
     targets = {c.event.corrects for _, c in checked if c.event.corrects}
     corrected = (
         {
@@ -210,6 +232,24 @@ def _store(
                         f"no declaration {t.bizTransaction} on {ev.crossing}",
                     )
                 )
+            elif t.type.value == "booking":
+                b = bookings.get(t.bizTransaction)
+                if b is None or b[0] != ev.crossing:
+                    errors.append(
+                        FieldError(
+                            f"/event/bizTransactionList/{i}/bizTransaction",
+                            "unknown_booking",
+                            f"no booking {t.bizTransaction} on {ev.crossing}",
+                        )
+                    )
+                elif b[1:] != (ev.truck.nationality, ev.truck.plate):
+                    errors.append(
+                        FieldError(
+                            f"/event/bizTransactionList/{i}/bizTransaction",
+                            "other_truck",
+                            f"booking {t.bizTransaction} is for another truck",
+                        )
+                    )
         truck = truck_key(ev.truck.nationality, ev.truck.plate)
         if ev.corrects:
             target = corrected.get(ev.corrects)
