@@ -14,6 +14,7 @@ from sqlalchemy import text
 
 from silkgate import __version__
 from silkgate.audit.api import router as audit_router
+from silkgate.audit.middleware import WriteReceipts
 from silkgate.core.errors import Problem
 from silkgate.core.http import (
     BodySizeLimit,
@@ -108,6 +109,8 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     async def _rate_limited(request: Request, exc: RateLimited) -> JSONResponse:
         return rate_limited_response(exc, request.url.path)
 
+    # inside the body limit: a refused body never reaches a write
+    app.add_middleware(WriteReceipts, platform=platform)
     app.add_middleware(
         BodySizeLimit,
         max_bytes=platform.settings.max_body_bytes,

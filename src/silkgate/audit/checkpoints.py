@@ -164,6 +164,28 @@ def latest(path: Path) -> Checkpoint | None:
         raise BadCheckpoint(f"{path} last line: {exc}") from None
 
 
+_CACHED: dict[Path, tuple[tuple[int, int, int], Checkpoint]] = {}
+
+
+def latest_cached(path: Path) -> Checkpoint | None:
+    """``latest`` read again only when the file changed (size, time, inode): receipts put the
+    newest checkpoint in every write's answer."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    stamp = (st.st_ino, st.st_size, st.st_mtime_ns)
+    hit = _CACHED.get(path)
+    if hit is not None and hit[0] == stamp:
+        return hit[1]
+    cp = latest(path)
+    if cp is not None:
+        if len(_CACHED) > 64:
+            _CACHED.clear()
+        _CACHED[path] = (stamp, cp)
+    return cp
+
+
 def read(path: Path) -> list[tuple[str, Checkpoint]]:
     """Every checkpoint in a file — one JSON object, or JSON Lines — with where it was read."""
     try:
