@@ -143,7 +143,9 @@ def write_receipt_claims(
 def sign_write_receipt(signer: AuditSigner, claims: dict[str, Any]) -> str:
     """The claims as a compact JWS signed by the platform key (``kid`` = its key id)."""
     return jws.compact_with(
-        signer.sign_raw, {"kid": signer.key_id, "typ": "silkgate-receipt+jws"}, canonical_json(claims)
+        signer.sign_raw,
+        {"kid": signer.key_id, "typ": "silkgate-receipt+jws"},
+        canonical_json(claims),
     )
 
 

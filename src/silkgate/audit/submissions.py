@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -61,7 +61,7 @@ def new_submission_id() -> str:
     return f"{time.time_ns() // 1_000_000:012x}{secrets.token_hex(5)}"
 
 
-def request_target(scope: dict[str, Any]) -> str:
+def request_target(scope: Mapping[str, Any]) -> str:
     """Path and query as the client sent them (``htu`` must equal this)."""
     raw = scope.get("raw_path")
     path = raw.decode("latin-1") if isinstance(raw, bytes) else str(scope.get("path", ""))
@@ -108,8 +108,7 @@ def verify_request(
         raise SignatureRefused(
             401,
             "unknown_kid",
-            f"kid {header['kid'][:40]!r} is not {caller.member_id}'s registered key "
-            f"({registered})",
+            f"kid {header['kid'][:40]!r} is not {caller.member_id}'s registered key ({registered})",
         )
     age = now - iat
     if abs(age) > max_age:
@@ -333,7 +332,9 @@ def submissions_for(
             .distinct()
         ).all()
         rows = s.scalars(
-            select(SignedSubmission).where(SignedSubmission.id.in_(ids)).order_by(SignedSubmission.id)
+            select(SignedSubmission)
+            .where(SignedSubmission.id.in_(ids))
+            .order_by(SignedSubmission.id)
         )
         return [submission_out(r, _records(s, r.id)) for r in rows]
 

@@ -117,7 +117,7 @@ def _check_header(header: dict[str, Any], understood: Iterable[str]) -> bool:
             if name not in header:
                 raise JWSError("malformed", f"crit lists {name!r}, which the header lacks")
     if not encoded and "b64" not in (crit or []):
-        raise JWSError("malformed", 'b64 false must be listed in crit (RFC 7797 section 6)')
+        raise JWSError("malformed", "b64 false must be listed in crit (RFC 7797 section 6)")
     return encoded
 
 

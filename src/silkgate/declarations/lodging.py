@@ -34,8 +34,8 @@ from silkgate.core.errors import (
     ValidationFailed,
     pointer,
 )
-from silkgate.declarations.models import Declaration, DeclarationVersion, GoodsItem, IdempotencyKey
 from silkgate.core.writes import WriteContext
+from silkgate.declarations.models import Declaration, DeclarationVersion, GoodsItem, IdempotencyKey
 from silkgate.declarations.schemas import DeclarationIn, DeclarationOut, DeclarationStatus
 
 if TYPE_CHECKING:
@@ -221,7 +221,8 @@ def store_group(platform: Platform, group: list[Lodging]) -> list[Outcome]:
                     for r in s.scalars(stmt)
                 }
             )
-        decls, vers, items, idem, events = [], [], [], [], []
+        decls, vers, items, idem = [], [], [], []
+        events: list[AuditEvent] = []
         spans: list[tuple[WriteContext, int, int]] = []  # a lodging's events in ``events``
         new_rows: dict[str, dict[str, object]] = {}
         replay_ids: dict[int, str] = {}

@@ -13,8 +13,8 @@ from starlette.concurrency import run_in_threadpool
 
 from silkgate.audit.submissions import check_request
 from silkgate.core.errors import FieldError, SilkgateError
-from silkgate.core.writes import current_write
 from silkgate.core.platform import Platform
+from silkgate.core.writes import current_write
 from silkgate.registry.service import Caller, authenticate, cached_caller
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
