@@ -57,7 +57,7 @@ async def declaration_receipt(
 )
 async def list_submissions(
     entity_type: Annotated[str, NoControls()] = Query(
-        max_length=40, description="declaration, booking, …"
+        max_length=40, description="as in the audit log: declaration, queue_booking, …"
     ),
     entity_id: Annotated[str, NoControls()] = Query(max_length=80),
     platform: Platform = Depends(get_platform),

@@ -26,7 +26,9 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 ALGORITHMS = ("EdDSA", "Ed25519")
-SIGNING_ALG = "EdDSA"  # what the platform writes: every JOSE library with OKP keys reads it
+# What Silkgate writes (receipts, ``sign_request``): RFC 9864's name; maintained libraries
+# (joserfc 1.8) already warn that ``EdDSA`` is deprecated. Both are read.
+SIGNING_ALG = "Ed25519"
 MAX_LENGTH = 8192  # characters of a whole JWS header value we are willing to parse
 _B64URL = re.compile(r"^[A-Za-z0-9_-]*$")
 # Header parameters RFC 7515 defines: ``crit`` must not list them (section 4.1.11).
