@@ -380,3 +380,45 @@ def test_what_a_client_signs_verifies_and_is_recorded_as_signed(
     sub = verify_request(caller, value, body, "PUT", "/api/v1/x?y=1", now, 300)
     assert sub.body == body and sub.iat == int(now) + skew
     assert sub.jws_sha256 == hashlib.sha256(value.encode()).hexdigest()
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"body": b'{"lrn": "FORGED"}'}, "body_sha256"),
+        ({"public_key": public_key_b64(Ed25519PrivateKey.generate())}, "public_key"),
+        ({"target": "/api/v1/declarations/batch"}, "target"),
+    ],
+)
+def test_audit_verify_names_a_changed_submission(
+    world: World, change: dict[str, Any], expected: str
+) -> None:
+    r = world.signed(DECLS, _body("TAMPER-1"))
+    assert r.status_code == 201
+    assert verify_all(world.platform).ok
+    with world.platform.db.session() as s:
+        s.execute(SignedSubmission.__table__.update().values(**change))
+    outcome = verify_all(world.platform)
+    assert outcome.tables is not None
+    found = " ".join(str(p) for p in outcome.tables.problems)
+    assert "signed submission" in found and expected in found, found
+
+
+def test_audit_verify_names_unlinked_and_unlogged_submissions(world: World) -> None:
+    assert world.signed(DECLS, _body("TAMPER-2")).status_code == 201
+    with world.platform.db.session() as s:
+        s.execute(SignedSubmissionRecord.__table__.delete())
+    outcome = verify_all(world.platform)
+    assert outcome.tables is not None
+    found = " ".join(str(p) for p in outcome.tables.problems)
+    assert "records linked to it differ" in found, found
+    with world.platform.db.session() as s:
+        s.execute(
+            AuditEntry.__table__.delete().where(AuditEntry.entity_type == "signed_submission")
+        )
+    outcome = verify_all(world.platform)
+    assert not outcome.ok
+    if outcome.chain.ok:  # the newest entries cut off: the table still holds what they logged
+        assert outcome.tables is not None
+        found = " ".join(str(p) for p in outcome.tables.problems)
+        assert "in signed_submissions, but no audit entry records it" in found, found
