@@ -422,3 +422,33 @@ def test_audit_verify_names_unlinked_and_unlogged_submissions(world: World) -> N
         assert outcome.tables is not None
         found = " ".join(str(p) for p in outcome.tables.problems)
         assert "in signed_submissions, but no audit entry records it" in found, found
+
+
+def test_the_documented_python_signer_and_cli_signer_are_accepted(
+    world: World, tmp_path: Any
+) -> None:
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from silkgate.cli import app as cli
+    from silkgate.core.signing import write_private_key_file
+
+    doc = (Path(__file__).parents[2] / "docs" / "audit.md").read_text()
+    block = doc.split("#### Signing in Python", 1)[1].split("```python", 1)[1].split("```", 1)[0]
+    scope: dict[str, Any] = {"declaration": export_cn_to_kz("DOC-1"), "key": world.key}
+    exec(block, scope)
+    r = world.post(DECLS, scope["body"], scope["headers"]["X-JWS-Signature"])
+    assert r.status_code == 201, r.text
+    # silkgate org sign-request, as in the curl example
+    key_file, body_file = tmp_path / "broker.key", tmp_path / "decl.json"
+    write_private_key_file(key_file, world.key)
+    body_file.write_bytes(_body("DOC-2"))
+    out = CliRunner().invoke(
+        cli,
+        ["org", "sign-request", "--method", "POST", "--target", DECLS,
+         "--body", str(body_file), "--key-file", str(key_file)],
+    )  # fmt: skip
+    assert out.exit_code == 0, out.output
+    r = world.post(DECLS, body_file.read_bytes(), out.output.strip())
+    assert r.status_code == 201, r.text
