@@ -15,6 +15,7 @@ from sqlalchemy import text
 from silkgate import __version__
 from silkgate.audit.api import router as audit_router
 from silkgate.audit.middleware import WriteReceipts
+from silkgate.audit.submissions import document_signed_writes
 from silkgate.core.errors import Problem
 from silkgate.core.http import (
     BodySizeLimit,
@@ -195,6 +196,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
             extra = model.model_json_schema(ref_template="#/components/schemas/{model}")
             components.update(extra.pop("$defs", {}))
             components[model.__name__] = extra
+        document_signed_writes(schema)
         document_problems(schema)
         app.openapi_schema = schema
         return schema

@@ -351,3 +351,39 @@ def reverify(row: dict[str, Any]) -> bool:
     return key_id_of(row["public_key"]) == parsed.header.get("kid") and parsed.verify(
         body, load_public_key(row["public_key"])
     )
+
+
+def document_signed_writes(schema: dict[str, Any]) -> None:
+    """Describe in OpenAPI what every authenticated write takes and answers besides its own
+    parameters: the optional ``X-JWS-Signature`` (a malformed one is 422) and the
+    ``Silkgate-Receipt`` of a successful answer."""
+    from silkgate.core.http import problem_responses
+
+    param = {
+        "name": HEADER,
+        "in": "header",
+        "required": False,
+        "description": "Detached JWS (header..signature, alg Ed25519 or EdDSA) over the exact "
+        "body with the organization's registered key; protected header kid, iat, htm, htu. "
+        "Required for organizations listed in SILKGATE_REQUIRE_SIGNED_WRITES. See "
+        "docs/audit.md, 'Signed submissions and receipts'.",
+        "schema": {"type": "string", "maxLength": jws.MAX_LENGTH},
+    }
+    receipt = {
+        "description": "Compact JWS by the platform key: request and response digests, "
+        "organization, route, audit entries and the newest checkpoint "
+        "(`silkgate receipt verify`).",
+        "schema": {"type": "string"},
+    }
+    for ops in schema.get("paths", {}).values():
+        for method, op in ops.items():
+            if method not in ("post", "put", "patch", "delete") or not isinstance(op, dict):
+                continue
+            responses = op.get("responses", {})
+            if "401" not in responses:
+                continue  # not an authenticated route
+            op.setdefault("parameters", []).append(param)
+            responses.setdefault("422", problem_responses(422)[422])
+            for status, response in responses.items():
+                if status.startswith("2") and isinstance(response, dict):
+                    response.setdefault("headers", {})["Silkgate-Receipt"] = receipt
