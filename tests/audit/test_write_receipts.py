@@ -189,7 +189,9 @@ def test_receipt_verify_command_offline(platform: Platform, served: Any, tmp_pat
         "response": tmp_path / "response.json",
         "keys": tmp_path / "platform.pub",
     }
-    files["receipt"].write_text(f"Silkgate-Receipt: {r.headers['Silkgate-Receipt']}\n")
+    # a header dump as curl -D writes it
+    dump = "".join(f"{k}: {v}\r\n" for k, v in r.headers.items())
+    files["receipt"].write_text(f"HTTP/1.1 201 Created\r\n{dump}\r\n")
     files["request"].write_bytes(body)
     files["response"].write_bytes(r.content)
     public = public_key_b64_of(platform)

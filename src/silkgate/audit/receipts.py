@@ -168,10 +168,14 @@ class ReceiptCheck:
 
 def read_receipt(text: str) -> tuple[str, dict[str, Any], jws.Compact | None]:
     """(kind, claims, parsed JWS or None) of a receipt: a JSON record receipt, or a write
-    receipt's compact JWS, bare or as the header line ``Silkgate-Receipt: …``."""
+    receipt's compact JWS — bare, or the ``Silkgate-Receipt: …`` line of a header dump such as
+    ``curl -D``."""
     value = text.strip()
-    if value.lower().startswith(RECEIPT_HEADER.lower() + ":"):
-        value = value.split(":", 1)[1].strip()
+    prefix = RECEIPT_HEADER.lower() + ":"
+    for line in value.splitlines():
+        if line.lower().startswith(prefix):
+            value = line.split(":", 1)[1].strip()
+            break
     if value.startswith("{"):
         try:
             data = load_json(value)
