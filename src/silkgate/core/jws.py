@@ -30,7 +30,7 @@ ALGORITHMS = ("EdDSA", "Ed25519")
 # (joserfc 1.8) already warn that ``EdDSA`` is deprecated. Both are read.
 SIGNING_ALG = "Ed25519"
 MAX_LENGTH = 8192  # characters of a whole JWS header value we are willing to parse
-_B64URL = re.compile(r"^[A-Za-z0-9_-]*$")
+_B64URL = re.compile(r"\A[A-Za-z0-9_-]*\Z")
 # Header parameters RFC 7515 defines: ``crit`` must not list them (section 4.1.11).
 _REGISTERED = frozenset(
     {"alg", "jku", "jwk", "kid", "x5u", "x5c", "x5t", "x5t#S256", "typ", "cty", "crit"}
