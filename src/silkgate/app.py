@@ -14,6 +14,8 @@ from sqlalchemy import text
 
 from silkgate import __version__
 from silkgate.audit.api import router as audit_router
+from silkgate.audit.middleware import WriteReceipts
+from silkgate.audit.submissions import document_signed_writes
 from silkgate.core.errors import Problem
 from silkgate.core.http import (
     BodySizeLimit,
@@ -117,6 +119,8 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     async def _rate_limited(request: Request, exc: RateLimited) -> JSONResponse:
         return rate_limited_response(exc, request.url.path)
 
+    # inside the body limit: a refused body never reaches a write
+    app.add_middleware(WriteReceipts, platform=platform)
     app.add_middleware(
         BodySizeLimit,
         max_bytes=platform.settings.max_body_bytes,
@@ -203,6 +207,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
             extra = model.model_json_schema(ref_template="#/components/schemas/{model}")
             components.update(extra.pop("$defs", {}))
             components[model.__name__] = extra
+        document_signed_writes(schema)
         document_problems(schema)
         app.openapi_schema = schema
         return schema

@@ -7,6 +7,7 @@ from typing import Any
 import typer
 
 from silkgate.audit.cli import app as audit_app
+from silkgate.audit.cli import receipt_app
 from silkgate.core.cli_support import console, err_console, load_settings, platform_session
 from silkgate.declarations.cli import app as declarations_app
 from silkgate.exchange.agreements.cli import app as agreements_app
@@ -29,6 +30,7 @@ app.add_typer(org_app, name="org")
 app.add_typer(key_app, name="key")
 app.add_typer(declarations_app, name="declarations")
 app.add_typer(audit_app, name="audit")
+app.add_typer(receipt_app, name="receipt")
 app.add_typer(platform_key_app, name="platform-key")
 app.add_typer(risk_app, name="risk")
 app.add_typer(twin_app, name="twin")

@@ -1,6 +1,6 @@
 """Imports every domain's tables so metadata and Alembic see them all."""
 
-from silkgate.audit.models import AuditEntry, SigningKey
+from silkgate.audit.models import AuditEntry, SignedSubmission, SignedSubmissionRecord, SigningKey
 from silkgate.declarations.models import Declaration, DeclarationVersion, GoodsItem, IdempotencyKey
 from silkgate.exchange.agreements.models import Agreement, AgreementSignature
 from silkgate.exchange.models import Delivery, OutboxMessage, Subscription
@@ -53,6 +53,8 @@ __all__ = [
     "RiskAssessment",
     "RiskModelRecord",
     "RiskProfile",
+    "SignedSubmission",
+    "SignedSubmissionRecord",
     "SigningKey",
     "Slot",
     "Stage",

@@ -38,13 +38,13 @@ def poison_lodging(monkeypatch: pytest.MonkeyPatch) -> None:
     """
     real = audit_service.append
 
-    def append(session: Any, signer: Any, events: Any) -> Any:
+    def append(session: Any, signer: Any, events: Any, **kw: Any) -> Any:
         events = list(events)
         for e in events:
             lrn = e.payload.get("lrn", "") if isinstance(e.payload, dict) else ""
             if e.action == "declaration.submitted" and str(lrn).startswith(POISON):
                 session.execute(text("INSERT INTO declarations (id) VALUES ('poison')"))
-        return real(session, signer, events)
+        return real(session, signer, events, **kw)
 
     monkeypatch.setattr(audit_service, "append", append)
 

@@ -12,6 +12,7 @@ import fcntl
 import json
 import logging
 import os
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -162,6 +163,33 @@ def latest(path: Path) -> Checkpoint | None:
         return Checkpoint.from_dict(json.loads(last), f"{path} last line")
     except ValueError as exc:
         raise BadCheckpoint(f"{path} last line: {exc}") from None
+
+
+_CACHED: dict[Path, tuple[float, tuple[int, int, int], Checkpoint]] = {}
+CACHE_SECONDS = 1.0
+
+
+def latest_cached(path: Path) -> Checkpoint | None:
+    """``latest`` for receipts, which put the newest checkpoint in every write's answer: the
+    file is looked at (a ``stat``) at most once a second and read again only if it changed."""
+    now = time.monotonic()
+    hit = _CACHED.get(path)
+    if hit is not None and now - hit[0] < CACHE_SECONDS:
+        return hit[2]
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    stamp = (st.st_ino, st.st_size, st.st_mtime_ns)
+    if hit is not None and hit[1] == stamp:
+        _CACHED[path] = (now, stamp, hit[2])
+        return hit[2]
+    cp = latest(path)
+    if cp is not None:
+        if len(_CACHED) > 64:
+            _CACHED.clear()
+        _CACHED[path] = (now, stamp, cp)
+    return cp
 
 
 def read(path: Path) -> list[tuple[str, Checkpoint]]:

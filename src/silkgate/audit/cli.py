@@ -1,9 +1,11 @@
-"""`silkgate audit verify` and `silkgate audit checkpoint`."""
+"""`silkgate audit verify`, `silkgate audit checkpoint` and `silkgate receipt verify`."""
 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.markup import escape
@@ -85,3 +87,110 @@ def checkpoint() -> None:
     console.print_json(json.dumps(cp.as_dict()))
     note = f"appended to {path}" if written else f"{path} already ends with this head"
     err_console.print(escape(note))
+
+
+receipt_app = typer.Typer(help="Signed receipts of writes and records.", no_args_is_help=True)
+
+
+def _read_input(path: Path) -> bytes:
+    try:
+        return sys.stdin.buffer.read() if str(path) == "-" else path.read_bytes()
+    except OSError as exc:
+        err_console.print(f"[red]cannot read[/red] {escape(str(path))}: {escape(str(exc))}")
+        raise typer.Exit(1) from None
+
+
+@receipt_app.command("verify")
+def receipt_verify(
+    file: Path = typer.Argument(
+        ...,
+        help="The receipt: a Silkgate-Receipt header value (compact JWS, with or without the "
+        "header name) or a JSON receipt from …/receipt; - reads standard input.",
+    ),
+    key: list[str] = typer.Option(
+        [], "--key", help="A trusted platform public key (base64 raw Ed25519). Repeatable."
+    ),
+    keys_file: Path | None = typer.Option(
+        None, "--keys-file", help="Trusted platform public keys, one per line (# comments)."
+    ),
+    request: Path | None = typer.Option(
+        None, "--request", help="The request body as sent: its SHA-256 must be the receipt's."
+    ),
+    response: Path | None = typer.Option(
+        None, "--response", help="The response body as received: its SHA-256 must match too."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the receipt's claims as JSON."),
+) -> None:
+    """Check a receipt offline with the platform's public key only (no database, no server).
+
+    Exits 0 when the signature, the checkpoint inside and the given bodies all match; 1 naming
+    what does not (or what could not be read).
+    """
+    from silkgate.audit.keys import BadPinnedKey, check_key
+    from silkgate.audit.receipts import BadReceipt, check_receipt
+    from silkgate.core.signing import key_id, read_pinned_keys
+
+    try:
+        raw: list[str] = [check_key(k, "--key") for k in key]
+        if keys_file is not None:
+            if not keys_file.exists():
+                err_console.print(f"[red]no such keys file[/red] {escape(str(keys_file))}")
+                raise typer.Exit(1)
+            raw += [check_key(k, f"{keys_file} line {n}") for n, k in read_pinned_keys(keys_file)]
+        if not raw:  # this platform's own pinned keys
+            from silkgate.audit.keys import trusted_keys
+            from silkgate.core.cli_support import load_settings
+
+            trusted = trusted_keys(load_settings())
+        else:
+            trusted = {key_id(k): k for k in raw}
+    except BadPinnedKey as exc:
+        err_console.print(f"[red]bad key[/red]: {escape(str(exc))}")
+        raise typer.Exit(1) from None
+    if not trusted:
+        err_console.print("[red]no trusted key[/red]: pass --key or --keys-file")
+        raise typer.Exit(1)
+    text = _read_input(file).decode("utf-8", "replace")
+    try:
+        result = check_receipt(
+            text,
+            trusted,
+            _read_input(request) if request is not None else None,
+            _read_input(response) if response is not None else None,
+        )
+    except BadReceipt as exc:
+        err_console.print(f"[red]receipt not valid[/red]: {escape(str(exc))}")
+        raise typer.Exit(1) from None
+    if as_json:
+        console.print_json(json.dumps(result.claims))
+    if not result.ok:
+        for problem in result.problems:
+            err_console.print(f"[red]receipt not valid[/red]: {escape(problem)}")
+        raise typer.Exit(1)
+    console.print(escape(_summary(result.kind, result.claims, request, response)))
+
+
+def _summary(kind: str, claims: dict[str, Any], request: Path | None, response: Path | None) -> str:
+    cp = claims.get("checkpoint") or {}
+    held = f"; checkpoint at entry {cp.get('seq')} verified" if cp else ""
+    if kind == "record":
+        return (
+            f"receipt valid: declaration {claims.get('declaration_id')} version "
+            f"{claims.get('version')} {claims.get('status')}, audit entry "
+            f"{(claims.get('entry') or {}).get('seq')}, issued {claims.get('issued_at')}{held}"
+        )
+    req = claims.get("request") or {}
+    resp = claims.get("response") or {}
+    audit = claims.get("audit") or {}
+    signed = " (signed by the organization)" if req.get("signature") else ""
+    entries = (
+        f"audit entries {audit.get('first_seq')}–{audit.get('last_seq')}"
+        if audit
+        else "no audit entry"
+    )
+    bodies = [f"{n} body matches" for n, f in (("request", request), ("response", response)) if f]
+    return (
+        f"receipt valid: {claims.get('organization')} {req.get('method')} {req.get('target')}"
+        f"{signed} → {resp.get('status')}, {entries}, issued {claims.get('issued_at')}{held}"
+        + (f"; {', '.join(bodies)}" if bodies else "")
+    )

@@ -58,6 +58,7 @@ def run_checks(session: Session, progress: Any = None) -> Report:
     from silkgate.audit.gate_event_checks import check_gate_events
     from silkgate.audit.queue_checks import check_queue
     from silkgate.audit.record_state import check_records
+    from silkgate.audit.submission_checks import check_submissions
 
     report = Report()
     checks: list[Check] = [
@@ -66,6 +67,7 @@ def run_checks(session: Session, progress: Any = None) -> Report:
         check_queue,
         check_exchange,
         check_gate_events,
+        check_submissions,
     ]
     for check in checks:
         check(session, report, progress)

@@ -17,7 +17,7 @@ class BadPinnedKey(ValueError):
     """A configured verification key is not a base64 32-byte Ed25519 public key."""
 
 
-def _check(raw: str, where: str) -> str:
+def check_key(raw: str, where: str) -> str:
     try:
         decoded = base64.b64decode(raw, validate=True)
     except (binascii.Error, ValueError):
@@ -32,10 +32,10 @@ def trusted_keys(settings: Settings) -> dict[str, str]:
     the public half of the configured platform signing key (whoever holds that key is trusted)."""
     keys: list[str] = []
     for raw in (settings.platform_verify_keys or "").replace(",", " ").split():
-        keys.append(_check(raw, "SILKGATE_PLATFORM_VERIFY_KEYS"))
+        keys.append(check_key(raw, "SILKGATE_PLATFORM_VERIFY_KEYS"))
     path = settings.verify_keys_path
     for line, raw in read_pinned_keys(path):
-        keys.append(_check(raw, f"{path} line {line}"))
+        keys.append(check_key(raw, f"{path} line {line}"))
     own = configured_platform_key(settings)
     if own is not None:
         keys.append(public_key_b64(own))

@@ -1,6 +1,8 @@
-"""API shapes of the audit log: signed checkpoints and declaration receipts."""
+"""API shapes of the audit log: signed checkpoints, receipts and signed submissions."""
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from pydantic import BaseModel, Field
 
@@ -47,3 +49,29 @@ class ReceiptOut(BaseModel):
     issued_at: str
     key_id: str
     signature: str
+
+
+class SubmissionRecord(BaseModel):
+    """A record the signed write created or changed."""
+
+    entity_type: str
+    entity_id: str
+
+
+class SubmissionOut(BaseModel):
+    """A signed write as stored: the detached JWS, the exact body it covers and the key."""
+
+    id: str
+    organization: str
+    key_id: str = Field(description="The registered key's id (first 16 hex of its SHA-256).")
+    public_key: str = Field(description="The organization's key when it signed (base64).")
+    alg: str
+    jws: str = Field(description="The X-JWS-Signature value as received (header..signature).")
+    jws_sha256: str
+    method: str
+    target: str = Field(description="Path and query as signed (htu).")
+    iat: int
+    body_base64: str = Field(description="The request body exactly as signed (base64).")
+    body_sha256: str
+    received_at: datetime
+    records: list[SubmissionRecord]

@@ -13,8 +13,9 @@ from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
 from silkgate.audit.models import AuditEntry, SigningKey
-from silkgate.core.db import table_of
+from silkgate.core.db import after_commit, table_of
 from silkgate.core.signing import b64, canonical_json, key_id, public_key_b64, sha256_hex
+from silkgate.core.writes import current_write
 
 GENESIS_HASH = "0" * 64
 _PG_AUDIT_LOCK = 0x5117_6A7E  # advisory lock id serialising appends to the chain
@@ -47,6 +48,10 @@ class AuditSigner:
 
     def sign(self, message: bytes) -> str:
         return b64(self._key.sign(message))
+
+    def sign_raw(self, message: bytes) -> bytes:
+        """The raw 64-byte signature (JWS receipts encode it themselves)."""
+        return self._key.sign(message)
 
     def register(self, session: Session) -> None:
         """Record the public key in the database (once per database per process)."""
@@ -94,12 +99,24 @@ def _lock_chain(session: Session) -> None:
 
 
 def append(
-    session: Session, signer: AuditSigner, events: Iterable[AuditEvent]
+    session: Session, signer: AuditSigner, events: Iterable[AuditEvent], ambient: bool = True
 ) -> list[dict[str, Any]]:
-    """Chain, sign and add events in order; call last in a transaction to keep the lock short."""
+    """Chain, sign and add events in order; call last in a transaction to keep the lock short.
+
+    When an HTTP write request is being served (``core.writes``; ``ambient``), its verified
+    signature is stored with the records the events are about (one more event, see
+    ``audit.submissions``) and, once the transaction commits, the entries are reported to the
+    request for its receipt. The group committer passes ``ambient=False`` and does this per
+    lodging itself.
+    """
     events = list(events)
     if not events:
         return []
+    write = current_write() if ambient else None
+    if write is not None:
+        from silkgate.audit.submissions import stored_with
+
+        events += stored_with(session, write, events)
     signer.register(session)
     _lock_chain(session)
     head = session.execute(
@@ -130,6 +147,9 @@ def append(
         )
         prev = entry_hash
     session.execute(insert(table_of(AuditEntry)), rows)
+    if write is not None:
+        signed = write.submission is not None
+        after_commit(session, lambda: write.committed(rows, signed))
     return rows
 
 

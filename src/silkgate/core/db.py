@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -138,6 +138,15 @@ def db_problem(exc: DBAPIError, retry_after: int = 1) -> SilkgateError:
     return InternalError()
 
 
+AFTER_COMMIT = "silkgate_after_commit"
+
+
+def after_commit(session: Session, callback: Callable[[], None]) -> None:
+    """Run ``callback`` once ``session`` (a ``Database.session`` unit of work) has committed;
+    never if it rolls back."""
+    session.info.setdefault(AFTER_COMMIT, []).append(callback)
+
+
 class Database:
     """Engine plus session factory; one per process (the API app and CLI each build one)."""
 
@@ -156,6 +165,8 @@ class Database:
             except BaseException:
                 session.rollback()
                 raise
+            for callback in session.info.pop(AFTER_COMMIT, ()):
+                callback()
 
     @contextmanager
     def snapshot(self) -> Iterator[Session]:

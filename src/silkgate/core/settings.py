@@ -215,7 +215,23 @@ class Settings(BaseSettings):
         description="Outbox messages older than this, with no delivery pending, are pruned.",
     )
 
-    @field_validator("exchange_webhook_allow", mode="before")
+    require_signed_writes: Annotated[list[str], NoDecode] = Field(
+        default=[],
+        description="Organizations (comma-separated member ids, or * for all) whose writes must "
+        "carry a detached JWS (X-JWS-Signature); others may sign or not.",
+    )
+    signed_write_max_age: float = Field(
+        default=300.0,
+        gt=0,
+        le=86_400,
+        description="Seconds a request signature's iat may lie before or after the server clock.",
+    )
+    write_receipts: bool = Field(
+        default=True,
+        description="Answer every successful write with a signed receipt (Silkgate-Receipt).",
+    )
+
+    @field_validator("exchange_webhook_allow", "require_signed_writes", mode="before")
     @classmethod
     def _comma_separated(cls, v: object) -> object:
         if isinstance(v, str):
@@ -241,6 +257,11 @@ class Settings(BaseSettings):
                 "or run with SILKGATE_DEMO_MODE=true"
             )
         return self
+
+    def requires_signed_writes(self, member_id: str) -> bool:
+        """Whether this organization's writes must be signed."""
+        required = self.require_signed_writes
+        return "*" in required or member_id in required
 
     @property
     def is_sqlite(self) -> bool:

@@ -15,6 +15,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import insert, select, tuple_
@@ -22,7 +23,8 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
 from silkgate.audit import service as audit
 from silkgate.audit.service import AuditEvent
-from silkgate.core.db import db_problem, is_transient, table_of
+from silkgate.audit.submissions import stored_with
+from silkgate.core.db import after_commit, db_problem, is_transient, table_of
 from silkgate.core.errors import (
     Conflict,
     FieldError,
@@ -32,6 +34,7 @@ from silkgate.core.errors import (
     ValidationFailed,
     pointer,
 )
+from silkgate.core.writes import WriteContext
 from silkgate.declarations.models import Declaration, DeclarationVersion, GoodsItem, IdempotencyKey
 from silkgate.declarations.schemas import DeclarationIn, DeclarationOut, DeclarationStatus
 
@@ -60,6 +63,9 @@ class Lodging:
     caller: Caller
     prepared: Prepared
     idempotency_key: str | None = None
+    # the HTTP write it answers, when stored by the group committer's thread (which has no
+    # request context): its signature is stored with it and its audit entries reported to it
+    write: WriteContext | None = None
 
 
 def new_declaration_id() -> str:
@@ -191,6 +197,7 @@ def store_group(platform: Platform, group: list[Lodging]) -> list[Outcome]:
     now = platform.clock()  # business time: tests and the demo set it
     auto = platform.settings.auto_accept
     outcomes: list[Outcome | None] = [None] * len(group)
+    explicit = any(g.write is not None for g in group)
     with platform.db.session() as s:
         # LRNs before keys: under READ COMMITTED each statement sees what was committed when it
         # began, so a concurrent winner whose LRN shows here also shows its Idempotency-Key
@@ -214,7 +221,9 @@ def store_group(platform: Platform, group: list[Lodging]) -> list[Outcome]:
                     for r in s.scalars(stmt)
                 }
             )
-        decls, vers, items, idem, events = [], [], [], [], []
+        decls, vers, items, idem = [], [], [], []
+        events: list[AuditEvent] = []
+        spans: list[tuple[WriteContext, int, int]] = []  # a lodging's events in ``events``
         new_rows: dict[str, dict[str, object]] = {}
         replay_ids: dict[int, str] = {}
         for i, g in enumerate(group):
@@ -249,7 +258,11 @@ def store_group(platform: Platform, group: list[Lodging]) -> list[Outcome]:
                 )
                 known_keys[(who.id, g.idempotency_key)] = (p.digest, decl_id)
             taken.add((who.id, p.body.lrn))
+            start = len(events)
             events.extend(lodging_events(who, decl_id, p, "declaration.submitted", auto))
+            if g.write is not None:
+                events.extend(stored_with(s, g.write, events[start:]))
+                spans.append((g.write, start, len(events)))
             new_rows[decl_id] = d
             outcomes[i] = (out_from_row(d), True)
         if decls:
@@ -259,7 +272,10 @@ def store_group(platform: Platform, group: list[Lodging]) -> list[Outcome]:
             s.execute(insert(table_of(GoodsItem)), items)
             if idem:
                 s.execute(insert(table_of(IdempotencyKey)), idem)
-            audit.append(s, platform.signer, events)
+            rows = audit.append(s, platform.signer, events, ambient=not explicit)
+            for write, a, b in spans:
+                signed = write.submission is not None
+                after_commit(s, partial(write.committed, rows[a:b], signed))
         for i, decl_id in replay_ids.items():
             row = new_rows.get(decl_id)
             if row is not None:

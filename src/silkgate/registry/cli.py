@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from silkgate.core.cli_support import actor, console, platform_session
+from silkgate.core.cli_support import actor, console, err_console, platform_session
 from silkgate.registry import service
 from silkgate.registry.schemas import OrganizationCreate, Role
 
@@ -91,6 +91,33 @@ def org_keygen(
         write_private_key_file(private_key_file, key)
         console.print(f"registered public key {public_key_b64(key)} for {member_id}")
         console.print(f"private key written to {private_key_file}")
+
+
+@org_app.command("sign-request")
+def org_sign_request(
+    method: str = typer.Option(..., "--method", help="POST, PUT, PATCH or DELETE"),
+    target: str = typer.Option(
+        ..., "--target", help="Path and query exactly as sent, e.g. /api/v1/declarations"
+    ),
+    body: Path = typer.Option(..., "--body", help="The body file exactly as sent (- for stdin)"),
+    key_file: Path = typer.Option(..., "--key-file", help="The organization's private key"),
+    unencoded: bool = typer.Option(
+        False, "--unencoded", help="RFC 7797 form (b64 false) instead of the standard one"
+    ),
+) -> None:
+    """Print the X-JWS-Signature value for a write (signed locally; nothing is sent)."""
+    import sys
+
+    from silkgate.audit.submissions import sign_request
+    from silkgate.core.signing import load_private_key
+
+    try:
+        key = load_private_key(key_file.read_text().strip())
+        data = sys.stdin.buffer.read() if str(body) == "-" else body.read_bytes()
+    except (OSError, ValueError) as exc:
+        err_console.print(f"[red]cannot read[/red]: {exc}")
+        raise typer.Exit(1) from None
+    print(sign_request(key, method.upper(), target, data, encoded=not unencoded))
 
 
 @key_app.command("create")

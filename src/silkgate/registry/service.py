@@ -35,6 +35,7 @@ class Caller:
     country: str
     roles: frozenset[str]
     crossings: frozenset[str]
+    signing_key: str | None = None  # registered Ed25519 public key (base64), checks signed writes
 
     def has(self, *roles: Role) -> bool:
         return any(r.value in self.roles for r in roles)
@@ -222,6 +223,7 @@ def register_signing_key(platform: Platform, member_id: str, public_key: str, ac
                 )
             ],
         )
+    _AUTH_CACHE.clear()  # cached callers carry the key that checks signed writes
 
 
 def _hash_token(settings: Settings, token: str) -> str:
@@ -346,7 +348,12 @@ def _authenticate_uncached(platform: Platform, prefix: str, digest: str) -> Call
             )
         )
         return Caller(
-            org.id, org.member_id, org.country, frozenset(org.roles), frozenset(crossings)
+            org.id,
+            org.member_id,
+            org.country,
+            frozenset(org.roles),
+            frozenset(crossings),
+            org.signing_public_key,
         )
 
 
@@ -370,5 +377,10 @@ def caller_for(platform: Platform, member_id: str) -> Caller:
             )
         )
         return Caller(
-            org.id, org.member_id, org.country, frozenset(org.roles), frozenset(crossings)
+            org.id,
+            org.member_id,
+            org.country,
+            frozenset(org.roles),
+            frozenset(crossings),
+            org.signing_public_key,
         )
