@@ -155,12 +155,12 @@ def _poison(monkeypatch: pytest.MonkeyPatch) -> None:
     """The database refuses any transaction storing a booking of the POISON_VIN truck."""
     real = audit.append
 
-    def append(session: Any, signer: Any, events: Any) -> Any:
+    def append(session: Any, signer: Any, events: Any, ambient: bool = True) -> Any:
         events = list(events)
         for e in events:
             if e.action == "queue.booked" and e.payload["truck"]["vin"] == POISON_VIN:
                 session.execute(text("INSERT INTO queue_slots (id) VALUES (-1)"))
-        return real(session, signer, events)
+        return real(session, signer, events, ambient)
 
     monkeypatch.setattr(audit, "append", append)
 

@@ -21,13 +21,21 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import Counter
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Table, and_, bindparam, insert, or_, select, tuple_, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from silkgate.audit import service as audit
-from silkgate.core.db import db_problem, is_transient, is_unique_violation, table_of
+from silkgate.audit.submissions import stored_with
+from silkgate.core.db import (
+    after_commit,
+    db_problem,
+    is_transient,
+    is_unique_violation,
+    table_of,
+)
 from silkgate.core.errors import (
     Conflict,
     FieldError,
@@ -209,6 +217,7 @@ def store_group(platform: Platform, group: list[PendingBooking]) -> list[Outcome
         links: list[dict[str, Any]] = []
         deposits: list[dict[str, Any]] = []
         events: list[audit.AuditEvent] = []
+        spans: list[tuple[Any, int, int]] = []  # a signed request's entries, for its receipt
         booking_t, deposit_t = table_of(Booking), table_of(DepositEntry)
         for p in group:
             key = _slot_key(p)
@@ -246,14 +255,21 @@ def store_group(platform: Platform, group: list[PendingBooking]) -> list[Outcome
             )
             held = service.held_deposit(platform, b, p.now)
             deposits.append(_row(held, deposit_t))
+            start = len(events)
             events.append(service.booked_event(p.caller, p.body, b, held))
+            if p.write is not None:  # the request's verified signature, stored with it
+                events.extend(stored_with(s, p.write, events[start:]))
+                spans.append((p.write, start, len(events)))
             outcomes.append(service.booking_out(platform, p.caller, b))
         if bookings:
             s.execute(insert(booking_t), bookings)
             s.execute(insert(table_of(BookedDeclaration)), links)
             s.execute(insert(deposit_t), deposits)
             _move_counters(s, taken)
-            audit.append(s, platform.signer, events)
+            rows = audit.append(s, platform.signer, events, ambient=False)
+            for write, a, b_end in spans:
+                signed = write.submission is not None
+                after_commit(s, partial(write.committed, rows[a:b_end], signed))
     for p in full:
         service.seen_full(platform, p.body)
     return outcomes

@@ -28,6 +28,7 @@ from silkgate.core.errors import (
     ValidationFailed,
 )
 from silkgate.core.platform import Platform
+from silkgate.core.writes import WriteContext, current_write
 from silkgate.declarations.models import Declaration
 from silkgate.queue import checks, planning, states
 from silkgate.queue.models import (
@@ -376,6 +377,7 @@ class PendingBooking:
     body: BookingIn
     starts: datetime
     now: datetime
+    write: WriteContext | None = None  # the HTTP write: the committer thread does not see it
 
 
 def book(platform: Platform, caller: Caller, body: BookingIn) -> BookingOut:
@@ -416,7 +418,9 @@ def prepare_booking(platform: Platform, caller: Caller, body: BookingIn) -> Pend
     if errors:
         raise ValidationFailed(errors)
     now = platform.clock()
-    return PendingBooking(caller, body, _slot_time(platform, body.slot, now, "/slot"), now)
+    return PendingBooking(
+        caller, body, _slot_time(platform, body.slot, now, "/slot"), now, current_write()
+    )
 
 
 def full_slot_refusal(body: BookingIn) -> SilkgateError:
