@@ -3,6 +3,7 @@
 from silkgate.audit.models import AuditEntry, SigningKey
 from silkgate.declarations.models import Declaration, DeclarationVersion, GoodsItem, IdempotencyKey
 from silkgate.exchange.agreements.models import Agreement, AgreementSignature
+from silkgate.exchange.disclosures.models import Disclosure, DisclosureGrant, PersonalTransfer
 from silkgate.exchange.models import Delivery, OutboxMessage, Subscription
 from silkgate.gates.models import GateEvent, GateEventRef
 from silkgate.queue.models import (
@@ -28,6 +29,9 @@ from silkgate.risk.platform.models import (
 __all__ = [
     "ActiveRiskModel",
     "Agreement",
+    "Disclosure",
+    "DisclosureGrant",
+    "PersonalTransfer",
     "AgreementSignature",
     "ApiKey",
     "AuditEntry",
