@@ -146,7 +146,8 @@ _READ = {**POLICY_PROBLEMS}
 
 
 def _json(model: BaseModel) -> Response:
-    """Serialised once, leaving out what the caller's decision withheld (unset fields)."""
+    """Serialised once, leaving out what the caller's decision withheld (the unset fields of a
+    ``SharedDeclaration``; a ``DeclarationOut`` sets every field)."""
     return Response(model.model_dump_json(exclude_unset=True), media_type=JSON)
 
 

@@ -76,7 +76,7 @@ def decode_cursor(cursor: str) -> str:
     return raw
 
 
-def filtered(f: ListFilter) -> Select[tuple[Declaration]]:
+def filtered(f: ListFilter) -> Select[Declaration]:
     """The rows matching the list filters (before any entitlement)."""
     stmt = select(Declaration)
     for column, value in (

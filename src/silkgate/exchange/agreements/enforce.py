@@ -18,7 +18,7 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -59,6 +59,17 @@ class Asking:
         return self.place or self.caller.country
 
 
+def covers(decision: Decision, pointer: str) -> bool:
+    """The decision allows ``pointer`` (it or an ancestor is allowed)."""
+    return any(pointer == p or pointer.startswith(p + "/") or p == "" for p in decision.fields)
+
+
+def narrowed(decision: Decision, pointers: Iterable[str]) -> Decision:
+    """The decision as far as an answer used it: only ``pointers`` it covers (what a
+    disclosure row records when a view shows a few fields of a record, e.g. a timeline)."""
+    return replace(decision, fields=frozenset(p for p in pointers if covers(decision, p)))
+
+
 class PurposeRequired(SilkgateError):
     """400: the answer would include another organization's data, shared for these purposes."""
 
@@ -68,7 +79,7 @@ class PurposeRequired(SilkgateError):
             "Purpose required",
             400,
             f"this answer includes data of another organization, shared with you for: {names}; "
-            f"declare yours in the {PURPOSE_HEADER} header",
+            f"declare yours in the {PURPOSE_HEADER} header (CLI: --purpose)",
             [FieldError(PURPOSE_FIELD, "required", f"send {PURPOSE_HEADER}: one of {names}")],
             "purpose-required",
         )
@@ -164,9 +175,7 @@ class Point:
         rules = self.all_rules(record.category)
         if not rules:
             return []
-        return purposes_that_would_allow(
-            self.caller, self.asking.place, record, rules, self.now
-        )
+        return purposes_that_would_allow(self.caller, self.asking.place, record, rules, self.now)
 
     def require(self, record: Record, what: str) -> Decision:
         """The decision, or 400 (purpose needed) / 404 (nothing allowed) as documented."""
