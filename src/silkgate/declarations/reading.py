@@ -76,6 +76,10 @@ def decode_cursor(cursor: str) -> str:
     return raw
 
 
+#: Rows read at least per query while refused rows leave a page short.
+REFILL = 64
+
+
 def filtered(f: ListFilter) -> Select[Declaration]:
     """The rows matching the list filters (before any entitlement)."""
     stmt = select(Declaration)
@@ -116,7 +120,8 @@ def list_declarations(
         kept: list[tuple[Declaration, Record, Decision]] = []
         flagged: set[str] = set()
         while len(kept) <= limit:
-            want = limit + 1 - len(kept)
+            # refused rows are skipped: read on in batches of at least REFILL, not row by row
+            want = max(limit + 1 - len(kept), REFILL)
             page = stmt if after is None else stmt.where(Declaration.id < after)
             rows = list(s.scalars(page.order_by(Declaration.id.desc()).limit(want)))
             for d in rows:
@@ -124,6 +129,8 @@ def list_declarations(
                 decision = point.decide_or_flag(record, flagged)
                 if decision.allowed:
                     kept.append((d, record, decision))
+                    if len(kept) > limit:
+                        break
             if flagged:
                 raise PurposeRequired(flagged)
             if len(rows) < want:

@@ -124,12 +124,11 @@ def list_disclosures(
         stmt = stmt.where(Disclosure.id < _cursor(cursor))
     stmt = stmt.order_by(Disclosure.id.desc()).limit(limit + 1)
     with platform.db.snapshot() as s:
-        rows = list(s.execute(stmt).tuples())
-    more = len(rows) > limit
-    rows = rows[:limit]
+        rows = list(s.execute(stmt))
+        more = len(rows) > limit
+        items = [_out(d, g) for d, g in rows[:limit]]
     return DisclosurePage(
-        items=[_out(d, g) for d, g in rows],
-        next_cursor=_encode(rows[-1][0].id) if more and rows else None,
+        items=items, next_cursor=_encode(items[-1].id) if more and items else None
     )
 
 
@@ -176,11 +175,11 @@ def personal_counts(
         stmt = stmt.where(PersonalTransfer.year == year)
         where = where.where(PersonalTransfer.year == year)
     with platform.db.snapshot() as s:
-        counts = list(s.execute(stmt).tuples())
+        counts = [tuple(r) for r in s.execute(stmt)]
         ids = sorted({a for a, _, _ in counts})
         visible = set(ids) if caller is None else _party_to(s, caller, ids)
         routes: dict[tuple[str, int], tuple[set[str], set[str]]] = {}
-        for a, y, origin, place in s.execute(where).tuples():
+        for a, y, origin, place in s.execute(where):
             o, p = routes.setdefault((a, y), (set(), set()))
             o.add(origin)
             p.add(place)
