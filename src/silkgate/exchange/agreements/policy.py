@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from silkgate.exchange.agreements import conditions
@@ -118,6 +118,35 @@ def non_personal(category: Category) -> frozenset[str]:
         p
         for p in cat.pointers
         if p not in cat.personal and not any(q.startswith(p + "/") for q in cat.personal)
+    )
+
+
+@lru_cache(maxsize=1024)
+def without_personal(category: Category, fields: frozenset[str]) -> frozenset[str]:
+    """``fields`` minus personal data: a personal pointer is dropped, and a pointer above some
+    (``/data`` holds ``/data/driver``) becomes the non-personal pointers below it. Saving an
+    agreement already refuses such pointers without ``personal_data``; the decision does not
+    rely on that."""
+    personal = spec(category).personal
+    out: set[str] = set()
+    for p in fields:
+        if p in personal or p == "":
+            if p == "":
+                out |= non_personal(category)
+            continue
+        if any(q.startswith(p + "/") for q in personal):
+            out |= {q for q in non_personal(category) if q.startswith(p + "/")}
+        else:
+            out.add(p)
+    return frozenset(out)
+
+
+@lru_cache(maxsize=1024)
+def touches_personal(category: Category, fields: frozenset[str]) -> bool:
+    """Some pointer of ``fields`` is, holds or lies within personal data."""
+    personal = spec(category).personal
+    return any(
+        p == "" or p in personal or any(q.startswith(p + "/") for q in personal) for p in fields
     )
 
 
@@ -241,9 +270,9 @@ def decide(
             act = activation(caller, purpose, where, record, now)
         if not matches(rule, caller, purpose, where, record, now, act):
             continue
-        fields = rule.fields if rule.personal_data else rule.fields - spec(rule.category).personal
+        fields = rule.fields if rule.personal_data else without_personal(rule.category, rule.fields)
         allowed |= fields
-        if fields & spec(rule.category).personal:
+        if rule.personal_data and touches_personal(rule.category, fields):
             personal_used.append((rule.agreement_id, rule.version))
         used.append((rule.agreement_id, rule.version))
         cats.add(rule.category)
