@@ -96,7 +96,9 @@ def test_a_released_truck_has_both_sides_events_in_order(demo: Demo) -> None:
         t = b.truck
         # a KZ→CN truck's booking and declaration are the KZ side's: read for customs control
         cn = Asking(demo.caller("cn-customs"), "customs_control")
-        tl = timeline.truck_timeline(demo.platform, cn, t["tractor_nationality"], t["tractor_plate"])
+        tl = timeline.truck_timeline(
+            demo.platform, cn, t["tractor_nationality"], t["tractor_plate"]
+        )
         gates = [e for e in tl.entries if e.kind == "gate_event"]
         if gates[-1].what != "release":
             continue  # still on the entry side when the demo ended, or refused

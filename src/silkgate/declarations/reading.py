@@ -119,9 +119,12 @@ def list_declarations(
         after = decode_cursor(cursor) if cursor else None
         kept: list[tuple[Declaration, Record, Decision]] = []
         flagged: set[str] = set()
+        first = True
         while len(kept) <= limit:
-            # refused rows are skipped: read on in batches of at least REFILL, not row by row
-            want = max(limit + 1 - len(kept), REFILL)
+            # the page first; if refused rows left it short, read on in batches of at least
+            # REFILL rows, not row by row
+            want = limit + 1 - len(kept) if first else max(limit + 1 - len(kept), REFILL)
+            first = False
             page = stmt if after is None else stmt.where(Declaration.id < after)
             rows = list(s.scalars(page.order_by(Declaration.id.desc()).limit(want)))
             for d in rows:

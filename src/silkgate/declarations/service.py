@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from functools import cache
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import Select, bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from silkgate.audit import service as audit
@@ -53,6 +53,7 @@ from silkgate.exchange.agreements.enforce import DISCLOSING, Asking, Point
 from silkgate.exchange.agreements.fields import filter_document
 from silkgate.exchange.agreements.policy import Decision, Record
 from silkgate.exchange.agreements.records import declaration_record
+from silkgate.exchange.agreements.service import active_set
 from silkgate.registry.schemas import DECLARANT_ROLES, Role
 from silkgate.registry.service import Caller
 
@@ -239,12 +240,24 @@ def _shown(d: Declaration, decision: Decision) -> tuple[DeclarationView, dict[st
     return SharedDeclaration.model_validate(doc), doc
 
 
+@cache
+def _with_agreements() -> Select[Any]:
+    """One declaration by id with the active agreements of its category (built once: building
+    and keying a statement per read costs more than running it)."""
+    return select(Declaration, active_set(Category.DECLARATION)).where(
+        Declaration.id == bindparam("decl_id")
+    )
+
+
 def read_decided(point: Point, s: Session, decl_id: str) -> tuple[Declaration, Record, Decision]:
     """A declaration through the policy decision point: 404 when nothing of it is allowed,
     400 when a purpose would have allowed some."""
-    d = s.get(Declaration, decl_id)
-    if d is None:
+    # the agreements a decision may need, in the same round trip as the declaration
+    found = s.execute(_with_agreements(), {"decl_id": decl_id}).first()
+    if found is None:
         raise NotFound(f"declaration {decl_id}")
+    d, active = found
+    point.prime(Category.DECLARATION, active)
     record = declaration_record(d)
     return d, record, point.require(record, f"declaration {decl_id}")
 
@@ -352,7 +365,7 @@ def transition(
         asking = Asking(asking.caller, Purpose.CUSTOMS_CONTROL.value, asking.place)
     caller = asking.caller
     with platform.db.session() as s:
-        point = Point(platform, s, asking)
+        point = Point(platform, s, asking, read_only=False)  # a state change: durable commit
         decl, _, _ = read_decided(point, s, decl_id)
         if not caller.has(Role.CUSTOMS) or decl.crossing_code not in caller.crossings:
             raise Forbidden("only customs of this crossing change a declaration's state")

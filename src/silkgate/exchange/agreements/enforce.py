@@ -7,6 +7,8 @@ tells a reader that declared no purpose which purposes would have served it (400
 and collects one disclosure row per record read on the basis of an agreement or as a party.
 ``flush`` writes them all in the read's own transaction — one bulk insert per request, however
 many records — with the persons whose personal data crossed a border under each agreement.
+On PostgreSQL a read (``read_only``) commits them asynchronously unless
+``SILKGATE_DISCLOSURE_SYNC_COMMIT`` is on (see docs/exchange.md, "Disclosure log").
 
 Owner and authority reads are not disclosures: the reader made the record, or it was lodged
 with the reader.
@@ -122,9 +124,15 @@ class Point:
     """One request's policy decisions and disclosures (see the module docstring)."""
 
     def __init__(
-        self, platform: Platform, s: Session, asking: Asking, now: datetime | None = None
+        self,
+        platform: Platform,
+        s: Session,
+        asking: Asking,
+        now: datetime | None = None,
+        read_only: bool = True,
     ) -> None:
         self.platform = platform
+        self.read_only = read_only
         self.s = s
         self.asking = asking
         self.now = now or platform.clock()
@@ -134,6 +142,7 @@ class Point:
         self._grants: dict[tuple[Any, ...], tuple[str, dict[str, Any]]] = {}
         self._rows: list[dict[str, Any]] = []
         self._persons: dict[tuple[str, str], dict[str, Any]] = {}
+        self._decided: dict[Record, Decision] = {}
 
     @property
     def caller(self) -> Caller:
@@ -150,6 +159,15 @@ class Point:
             self._all[category] = for_caller(self.caller, active_rules(self.s, category))
         return self._all[category]
 
+    def prime(self, category: Category, active: str | None) -> None:
+        """Take the active versions of ``category`` as read with the record
+        (``service.active_set``) instead of querying them again."""
+        from silkgate.exchange.agreements.service import parse_active_set, rules_from
+
+        if category not in self._all:
+            rules = rules_from(self.s, parse_active_set(active))
+            self._all[category] = for_caller(self.caller, rules)
+
     def rules(self, category: Category) -> list[Rule]:
         """``all_rules`` narrowed by what does not depend on the record: purpose, place, time."""
         if category not in self._usable:
@@ -165,8 +183,20 @@ class Point:
         return self._usable[category]
 
     def decide(self, record: Record) -> Decision:
-        a = self.asking
-        return decide(a.caller, a.purpose, a.place, record, self.rules(record.category), self.now)
+        """``policy.decide`` against this request's rules, memoised per record: the records
+        of a list repeat (a handful of declarants, crossings, types and states), and a
+        decision is a pure function of the record, the request and the time, which are fixed
+        for the request."""
+        found = self._decided.get(record)
+        if found is None:
+            a = self.asking
+            # owner, authority and party need no agreement: read them only when they matter
+            found = decide(a.caller, a.purpose, a.place, record, (), self.now)
+            if not found.allowed and a.purpose is not None:
+                rules = self.rules(record.category)
+                found = decide(a.caller, a.purpose, a.place, record, rules, self.now)
+            self._decided[record] = found
+        return found
 
     def missing_purpose(self, record: Record) -> list[str]:
         """With no purpose declared: the purposes that would have let the caller read it."""
@@ -272,5 +302,6 @@ class Point:
         from silkgate.exchange.disclosures.service import store
 
         grants = [g for _, g in self._grants.values()]
-        store(self.s, grants, self._rows, list(self._persons.values()))
+        relaxed = self.read_only and not self.platform.settings.disclosure_sync_commit
+        store(self.s, grants, self._rows, list(self._persons.values()), relaxed)
         self._rows, self._persons = [], {}

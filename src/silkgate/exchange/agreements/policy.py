@@ -80,7 +80,8 @@ class Record:
     parties: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "category", Category(self.category))
+        if type(self.category) is not Category:  # Enum() costs microseconds: lists add up
+            object.__setattr__(self, "category", Category(self.category))
 
 
 @dataclass(frozen=True)

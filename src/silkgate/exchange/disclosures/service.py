@@ -9,12 +9,14 @@ every disclosure row names the agreement versions it was made under (see docs/ex
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from weakref import WeakKeyDictionary
 
-from sqlalchemy import ColumnElement, false, func, or_, select
+from sqlalchemy import ColumnElement, Engine, event, false, func, insert, or_, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -42,22 +44,70 @@ def _ignore_duplicates(s: Session, model: type[Any], keys: list[str]) -> Any:
     return dialect.insert(model).on_conflict_do_nothing(index_elements=keys)
 
 
+#: Grant digests known to be stored, per database engine (added once their transaction
+#: committed), so a read under the same terms skips re-inserting its grant.
+_GRANTS: WeakKeyDictionary[Engine, set[str]] = WeakKeyDictionary()
+#: From this many rows COPY; below, one INSERT statement (on PostgreSQL its rows as one JSON
+#: parameter): one round trip that also relaxes the commit (a list read is at most 500).
+COPY_FROM = 1000
+
+
 def store(
     s: Session,
     grants: Sequence[dict[str, Any]],
     rows: Sequence[dict[str, Any]],
     persons: Sequence[dict[str, Any]],
+    relaxed: bool = False,
 ) -> None:
     """Grants not yet stored, then every disclosure row in one bulk insert (COPY on
-    PostgreSQL), then each person once per agreement and year."""
-    if grants:
-        s.execute(_ignore_duplicates(s, DisclosureGrant, ["digest"]), list(grants))
-    insert_rows(s, table_of(Disclosure), rows)
+    PostgreSQL for large reads), then each person once per agreement and year.
+
+    ``relaxed``: the transaction only read and logged; on PostgreSQL it then commits without
+    waiting for the disk (``synchronous_commit`` off for this transaction alone)."""
+    engine = s.get_bind().engine
+    postgres = engine.dialect.name == "postgresql"
+    known = _GRANTS.setdefault(engine, set())
+    fresh = [g for g in grants if g["digest"] not in known]
+    if fresh:
+        s.execute(_ignore_duplicates(s, DisclosureGrant, ["digest"]), fresh)
+        digests = {g["digest"] for g in fresh}
+        event.listen(s, "after_commit", lambda _s: known.update(digests), once=True)
+    if postgres and rows and len(rows) < COPY_FROM:
+        _insert_one_statement(s, rows, relaxed)
+    elif rows:
+        if relaxed and postgres:
+            s.execute(text("SET LOCAL synchronous_commit TO OFF"))
+        if len(rows) >= COPY_FROM:
+            insert_rows(s, table_of(Disclosure), rows)
+        else:  # Core on the session's connection: no ORM bulk-insert bookkeeping
+            s.connection().execute(insert(table_of(Disclosure)), list(rows))
     if persons:
         s.execute(
             _ignore_duplicates(s, PersonalTransfer, ["agreement_id", "year", "person"]),
             list(persons),
         )
+
+
+def _insert_one_statement(s: Session, rows: Sequence[dict[str, Any]], relaxed: bool) -> None:
+    """PostgreSQL, a few rows: one statement, one round trip — the rows as one JSON
+    parameter, and (``relaxed``) this transaction's asynchronous commit set in the same
+    statement instead of a ``SET LOCAL`` of its own."""
+    quote = s.get_bind().dialect.identifier_preparer.quote
+    names = list(rows[0])
+    columns = ", ".join(quote(n) for n in names)
+    picked = ", ".join(f"r.{quote(n)}" for n in names)
+    relax = " WHERE set_config('synchronous_commit', 'off', true) IS NOT NULL" if relaxed else ""
+    sql = (
+        f"INSERT INTO exchange_disclosures ({columns}) SELECT {picked} "
+        "FROM json_populate_recordset(NULL::exchange_disclosures, CAST(:rows AS json)) AS r" + relax
+    )
+    s.execute(text(sql), {"rows": json.dumps(list(rows), default=_iso)})
+
+
+def _iso(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"not JSON: {type(value).__name__}")
 
 
 # ---------------------------------------------------------------- reading the log
@@ -175,7 +225,7 @@ def personal_counts(
         stmt = stmt.where(PersonalTransfer.year == year)
         where = where.where(PersonalTransfer.year == year)
     with platform.db.snapshot() as s:
-        counts = [tuple(r) for r in s.execute(stmt)]
+        counts: list[tuple[str, int, int]] = [(a, y, n) for a, y, n in s.execute(stmt)]
         ids = sorted({a for a, _, _ in counts})
         visible = set(ids) if caller is None else _party_to(s, caller, ids)
         routes: dict[tuple[str, int], tuple[set[str], set[str]]] = {}
