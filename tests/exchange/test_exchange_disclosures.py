@@ -35,7 +35,7 @@ def _rows(platform: Platform) -> list[Disclosure]:
 
 
 class _Inserts:
-    """Counts the SQL statements that write disclosure rows (COPY on PostgreSQL is not one)."""
+    """Counts the SQL statements that write disclosure rows."""
 
     def __init__(self, platform: Platform) -> None:
         self.engine = platform.db.engine
@@ -67,11 +67,8 @@ def test_a_list_read_logs_every_record_in_one_insert(world: World) -> None:
     assert {(r.consumer, r.category, r.owner, r.authority) for r in rows} == {
         (env.ids["kz-customs"], "declaration", env.ids["cn-broker"], "CN")
     }
-    # one statement for all rows (SQLite executemany), or none at all (PostgreSQL COPY)
-    if p.db.engine.dialect.name == "sqlite":
-        assert [many for _, many in seen.statements] == [True]
-    else:
-        assert seen.statements == []
+    # one statement for all rows (SQLite: executemany; PostgreSQL: the rows as one parameter)
+    assert len(seen.statements) == 1
     # the owner and the lodging customs reading are not disclosures
     reading.list_declarations(p, env.who("cn-broker"), ListFilter(), None, 100)
     reading.list_declarations(p, env.who("cn-customs"), ListFilter(), None, 100)
@@ -259,3 +256,78 @@ def test_no_transfer_counted_when_processed_where_the_data_is(world: World) -> N
     assert got.data is not None and got.data["driver"]
     assert disclosures.personal_counts(p, None) == []
     assert [r.personal for r in _rows(p)] == [True]
+
+
+def test_a_read_commits_its_log_without_waiting_for_the_disk_unless_told(
+    world: World,
+) -> None:
+    """PostgreSQL: a read that only logged sets synchronous_commit off for its transaction;
+    SILKGATE_DISCLOSURE_SYNC_COMMIT keeps the wait. A state change (a transition) always
+    waits. (SQLite in WAL mode does not wait for the disk at commit either way.)"""
+    from sqlalchemy import text
+
+    from silkgate.declarations.models import Declaration
+    from silkgate.exchange.agreements.enforce import Point
+    from silkgate.exchange.agreements.records import declaration_record
+
+    p = world.platform
+    if p.db.engine.dialect.name != "postgresql":
+        pytest.skip("synchronous_commit is PostgreSQL's")
+    kz = Asking(world.env.who("kz-customs"), CUSTOMS_CONTROL)
+
+    def commit_mode(read_only: bool, sync: bool) -> str:
+        p.settings.disclosure_sync_commit = sync
+        with p.db.session() as s:
+            point = Point(p, s, kz, read_only=read_only)
+            d = s.get(Declaration, world.decl)
+            assert d is not None
+            record = declaration_record(d)
+            point.disclose(record, d.id, point.decide(record))
+            point.flush()
+            return str(s.execute(text("SHOW synchronous_commit")).scalar())
+
+    try:
+        assert commit_mode(read_only=True, sync=False) == "off"
+        assert commit_mode(read_only=True, sync=True) == "on"
+        assert commit_mode(read_only=False, sync=False) == "on"
+    finally:
+        p.settings.disclosure_sync_commit = False
+    assert len(_rows(p)) == 3
+
+
+def test_a_large_batch_goes_in_by_copy_and_asynchronously(world: World) -> None:
+    """Past COPY_FROM rows (deliveries in bulk; a list read is at most 500) the rows go in by
+    COPY on PostgreSQL (executemany on SQLite), after relaxing the commit."""
+    from silkgate.exchange.disclosures.service import COPY_FROM, store
+
+    p = world.platform
+    row = {
+        "at": p.clock(),
+        "request_id": "r" * 24,
+        "channel": "delivery",
+        "consumer": "KZ/GOV/X",
+        "category": "declaration",
+        "owner": "CN/COM/Y",
+        "authority": "CN",
+        "grant": "g" * 64,
+        "personal": False,
+    }
+    grant_row = {
+        "digest": "g" * 64,
+        "category": "declaration",
+        "basis": "agreement",
+        "purpose": "customs_control",
+        "place": "KZ",
+        "agreements": [["a", 1]],
+        "fields": ["/id"],
+    }
+    rows = [{**row, "record_id": f"D{i:06d}"} for i in range(COPY_FROM + 5)]
+    with p.db.session() as s:
+        store(s, [grant_row], rows, [], relaxed=True)
+    page = disclosures.list_disclosures(
+        p, None, disclosures.DisclosureFilter(consumer="KZ/GOV/X"), None, 500
+    )
+    assert len(page.items) == 500 and page.next_cursor
+    assert page.items[0].record_id == f"D{COPY_FROM + 4:06d}"
+    with p.db.snapshot() as s:
+        assert s.scalar(select(func.count()).select_from(Disclosure)) == COPY_FROM + 5
