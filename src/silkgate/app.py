@@ -30,6 +30,7 @@ from silkgate.declarations.api import router as declarations_router
 from silkgate.declarations.schemas import DeclarationIn
 from silkgate.exchange.agreements.api import router as agreements_router
 from silkgate.exchange.api import router as exchange_router
+from silkgate.exchange.disclosures.api import router as disclosures_router
 from silkgate.gates.api import router as gates_router
 from silkgate.gates.schemas import GateEventIn
 from silkgate.queue.api import public_router as queue_public_router
@@ -193,6 +194,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     api.include_router(gates_router)
     api.include_router(exchange_router)
     api.include_router(agreements_router)
+    api.include_router(disclosures_router)
     api.include_router(audit_router)
     app.include_router(api)
 

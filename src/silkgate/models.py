@@ -3,6 +3,7 @@
 from silkgate.audit.models import AuditEntry, SignedSubmission, SignedSubmissionRecord, SigningKey
 from silkgate.declarations.models import Declaration, DeclarationVersion, GoodsItem, IdempotencyKey
 from silkgate.exchange.agreements.models import Agreement, AgreementSignature
+from silkgate.exchange.disclosures.models import Disclosure, DisclosureGrant, PersonalTransfer
 from silkgate.exchange.models import Delivery, OutboxMessage, Subscription
 from silkgate.gates.models import GateEvent, GateEventRef
 from silkgate.queue.models import (
@@ -41,6 +42,8 @@ __all__ = [
     "DeclarationVersion",
     "Delivery",
     "DepositEntry",
+    "Disclosure",
+    "DisclosureGrant",
     "GateEvent",
     "GateEventRef",
     "GoodsItem",
@@ -50,6 +53,7 @@ __all__ = [
     "Notification",
     "Organization",
     "OutboxMessage",
+    "PersonalTransfer",
     "RiskAssessment",
     "RiskModelRecord",
     "RiskProfile",

@@ -99,7 +99,8 @@ def test_readiness_shows_the_checkpoint_thread_and_routes_serve_signed_objects(
         # the other side's customs gets the receipt too (pre-arrival); an outsider does not
         kz = {"Authorization": f"Bearer {keys['kz-customs']}"}
         theirs = client.get(f"{API}/declarations/{decl}/receipt", headers=kz).json()
-        seen = client.get(f"{API}/declarations/{decl}", headers=kz).json()["data"]
+        purpose = {"Silkgate-Purpose": "customs_control"}  # another organization's data
+        seen = client.get(f"{API}/declarations/{decl}", headers={**kz, **purpose}).json()["data"]
         assert theirs["view"] == "pre_arrival" and "driver" not in seen
         assert theirs["payload_digest"] == sha256_hex(canonical_json(seen))
         assert theirs["payload_digest"] != receipt["payload_digest"]

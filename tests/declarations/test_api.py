@@ -46,10 +46,17 @@ def test_lodged_export_is_accepted_and_readable_by_owner(env: dict[str, Any]) ->
 
 def test_other_side_customs_sees_pre_arrival_without_driver(env: dict[str, Any]) -> None:
     decl_id = lodge(env, export_cn_to_kz("L-2")).json()["id"]
-    kz = env["client"].get(f"{API}/declarations/{decl_id}", headers=auth(env, "kz-customs"))
+    url = f"{API}/declarations/{decl_id}"
+    # another organization's data: the purpose is required (the shipped default names it)
+    bare = env["client"].get(url, headers=auth(env, "kz-customs"))
+    assert bare.status_code == 400
+    assert bare.json()["errors"][0]["field"] == "/headers/silkgate-purpose"
+    assert "customs_control" in bare.json()["errors"][0]["message"]
+    purpose = {"Silkgate-Purpose": "customs_control"}
+    kz = env["client"].get(url, headers={**auth(env, "kz-customs"), **purpose})
     assert kz.status_code == 200
     assert kz.json()["pre_arrival"] is True
-    assert "driver" not in kz.json()["data"]
+    assert "driver" not in kz.json()["data"] and "lane" not in kz.json()
     cn = env["client"].get(f"{API}/declarations/{decl_id}", headers=auth(env, "cn-customs"))
     assert cn.json()["pre_arrival"] is False and "driver" in cn.json()["data"]
 
@@ -268,7 +275,7 @@ def test_lifecycle_cancel_and_transitions(env: dict[str, Any]) -> None:
         c.post(
             f"{API}/declarations/{b}/transitions",
             json={"to": "released"},
-            headers=auth(env, "kz-customs"),
+            headers=auth(env, "kz-customs"),  # read for customs_control by default
         ).json()["status"]
         == "released"
     )

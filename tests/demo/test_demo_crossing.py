@@ -28,6 +28,7 @@ from silkgate.audit.verify import verify_all
 from silkgate.cli import app
 from silkgate.core.platform import Platform
 from silkgate.demo.service import demo_member_ids, run_demo_setup
+from silkgate.exchange.agreements.enforce import Asking
 from silkgate.gates import reports, timeline
 from silkgate.gates.models import GateEvent
 from silkgate.queue import service as queue
@@ -93,8 +94,10 @@ def test_a_released_truck_has_both_sides_events_in_order(demo: Demo) -> None:
     seen_plates = set()
     for b in released:
         t = b.truck
+        # a KZ→CN truck's booking and declaration are the KZ side's: read for customs control
+        cn = Asking(demo.caller("cn-customs"), "customs_control")
         tl = timeline.truck_timeline(
-            demo.platform, demo.caller("cn-customs"), t["tractor_nationality"], t["tractor_plate"]
+            demo.platform, cn, t["tractor_nationality"], t["tractor_plate"]
         )
         gates = [e for e in tl.entries if e.kind == "gate_event"]
         if gates[-1].what != "release":
@@ -118,7 +121,7 @@ def test_a_released_truck_has_both_sides_events_in_order(demo: Demo) -> None:
 
 
 def test_truck_timeline_route_takes_a_chinese_plate(demo: Demo) -> None:
-    cn = demo.caller("cn-customs")
+    cn = Asking(demo.caller("cn-customs"), "customs_control")
     plates = [b.truck["tractor_plate"] for b in _bookings(demo)
               if b.status == "exited" and b.truck["tractor_nationality"] == "CN"]  # fmt: skip
 
@@ -128,7 +131,10 @@ def test_truck_timeline_route_takes_a_chinese_plate(demo: Demo) -> None:
 
     plate = next(p for p in plates if last_gate_event(p) == "release")
     assert not plate.isascii()  # 新F…
-    h = {"Authorization": f"Bearer {demo.tokens['cn-customs']}"}
+    h = {
+        "Authorization": f"Bearer {demo.tokens['cn-customs']}",
+        "Silkgate-Purpose": "customs_control",
+    }
     carrier = {"Authorization": f"Bearer {demo.tokens['kz-carrier']}"}
     url = f"/api/v1/trucks/CN/{quote(plate)}/timeline"
     with TestClient(create_app(platform=demo.platform)) as client:

@@ -117,6 +117,8 @@ def test_defaults_are_seeded_with_the_first_customs_of_a_crossing(platform: Plat
     ids = seeded(platform)  # CN and KZ customs of KHG-NZH
     rows = _defaults(platform)
     assert sorted(r.agreement_id for r in rows) == [
+        "default-booking-KHG-NZH-CN-KZ",
+        "default-booking-KHG-NZH-KZ-CN",
         "default-pre-arrival-KHG-NZH-CN-KZ",
         "default-pre-arrival-KHG-NZH-KZ-CN",
     ]
@@ -130,10 +132,10 @@ def test_defaults_are_seeded_with_the_first_customs_of_a_crossing(platform: Plat
         actions = s.scalars(
             select(AuditEntry.action).where(AuditEntry.entity_type == "agreement")
         ).all()
-    assert actions == ["agreement.seeded", "agreement.seeded"]
+    assert actions == ["agreement.seeded"] * 4
     # the parties see them; a broker does not
     kz = caller(platform, ids, "kz-customs")
-    assert len(service.list_agreements(platform, kz)) == 2
+    assert len(service.list_agreements(platform, kz)) == 4
     assert service.list_agreements(platform, caller(platform, ids, "cn-broker")) == []
 
 
@@ -164,7 +166,7 @@ def test_db_upgrade_brings_the_defaults_up_to_date(platform: Platform) -> None:
 
     seeded(platform)
     prepare_database(platform)  # nothing changed: nothing written
-    assert len(_defaults(platform)) == 2
+    assert len(_defaults(platform)) == 4
     switched = Platform(
         platform.settings.model_copy(update={"share_driver_data_across_border": True})
     )
@@ -172,5 +174,12 @@ def test_db_upgrade_brings_the_defaults_up_to_date(platform: Platform) -> None:
         prepare_database(switched)
     finally:
         switched.close()
-    latest = [r for r in _defaults(platform) if r.status == "active"]
+    latest = [
+        r
+        for r in _defaults(platform)
+        if r.status == "active" and r.agreement_id.startswith("default-pre-arrival")
+    ]
     assert len(latest) == 2 and all(r.version == 2 and r.personal_data for r in latest)
+    # the booking defaults carry no driver: the setting leaves them at version 1
+    bookings = [r for r in _defaults(platform) if r.agreement_id.startswith("default-booking")]
+    assert [r.version for r in bookings] == [1, 1]

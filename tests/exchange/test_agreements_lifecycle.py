@@ -219,7 +219,9 @@ def test_a_new_version_supersedes_once_signed_and_history_is_kept(world: World) 
     h = service.history(w.platform, reader, a.agreement_id)
     assert [(v.version, v.status) for v in h.versions] == [(1, "superseded"), (2, "active")]
     with w.platform.db.session() as s:
-        assert s.scalar(select(func.count()).select_from(Agreement)) == 2 + 2  # and 2 defaults
+        assert (
+            s.scalar(select(func.count()).select_from(Agreement)) == 2 + 4
+        )  # and 4 defaults (pre-arrival and booking, each way)
 
 
 @pytest.mark.parametrize(
@@ -240,4 +242,6 @@ def test_bad_terms_are_named(world: World, changes: dict[str, Any], field: str, 
         service.propose(world.platform, world.who("cn-eport"), booking_terms(world, **changes))
     assert (exc.value.errors[0].field, exc.value.errors[0].code) == (field, code)
     with world.platform.db.session() as s:
-        assert s.scalar(select(func.count()).select_from(Agreement)) == 2  # the defaults only
+        assert (
+            s.scalar(select(func.count()).select_from(Agreement)) == 4
+        )  # the defaults only (pre-arrival and booking, each way)

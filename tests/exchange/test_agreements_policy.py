@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from silkgate.exchange.agreements.catalogue import Category, catalogue
-from silkgate.exchange.agreements.policy import ALL, NOTHING, Record, Rule, decide
+from silkgate.exchange.agreements.policy import ALL, NOTHING, Record, Rule, decide, non_personal
 from silkgate.registry.schemas import Role
 from silkgate.registry.service import Caller
 
@@ -37,8 +37,9 @@ def record(category: Category, **kw: str) -> Record:
 
 
 def two_fields(category: Category) -> frozenset[str]:
-    spec = catalogue()[category]
-    plain = sorted(p for p in spec.pointers if p not in spec.personal and p.count("/") == 1)
+    # neither personal nor above personal data (``/data`` holds the driver): saving refuses
+    # such a pointer without personal_data, and the decision narrows it to what is not personal
+    plain = sorted(p for p in non_personal(category) if p.count("/") == 1)
     return frozenset(plain[:2])
 
 
@@ -146,3 +147,23 @@ def test_an_authority_consumer_is_customs_of_that_state_at_a_served_crossing() -
     assert not decide(elsewhere, "statistics", "KZ", rec, [r], NOW).allowed
     # a pre-arrival agreement says nothing about risk scores
     assert not decide(customs, "statistics", "KZ", record(Category.RISK_SCORE), [r], NOW).allowed
+
+
+def test_a_pointer_above_personal_data_is_narrowed_without_personal_data() -> None:
+    """``/data`` holds ``/data/driver``: an agreement naming it without personal_data (which
+    saving refuses) still never yields the driver."""
+    caller, rec = who(Role.CUSTOMS), record(Category.DECLARATION)
+    got = decide(
+        caller,
+        "statistics",
+        "KZ",
+        rec,
+        [rule(Category.DECLARATION, fields=frozenset({"/data"}))],
+        NOW,
+    )
+    assert got.allowed and not got.personal
+    assert not any(p.startswith("/data/driver") for p in got.fields)
+    assert "/data/goods_items" in got.fields
+    with_personal = rule(Category.DECLARATION, fields=frozenset({"/data"}), personal_data=True)
+    got = decide(caller, "statistics", "KZ", rec, [with_personal], NOW)
+    assert got.fields == {"/data"} and got.personal and got.personal_agreements == (("a1", 1),)

@@ -11,6 +11,7 @@ import pytest
 
 from silkgate.core.errors import NotFound
 from silkgate.core.platform import Platform
+from silkgate.exchange.agreements.enforce import Asking, PurposeRequired
 from silkgate.gates import kpi, reports, service, timeline
 from tests.gates.helpers import T0, World, event
 
@@ -87,9 +88,14 @@ def test_entitlement_of_every_role(world: World) -> None:
     p, c = world.platform, world.callers
     full = len(PASSAGE)
     sees = {}
+    # the other side's customs reads the declaration's states under the shipped pre-arrival
+    # agreement: only for a declared purpose (400 naming the header without one)
+    with pytest.raises(PurposeRequired) as bare:
+        timeline.declaration_timeline(p, c["kz-customs"], world.decl)
+    assert bare.value.errors[0].field == "/headers/silkgate-purpose"
     for org in c:
         try:
-            tl = timeline.declaration_timeline(p, c[org], world.decl)
+            tl = timeline.declaration_timeline(p, Asking(c[org], "customs_control"), world.decl)
         except NotFound:
             sees[org] = None
             continue

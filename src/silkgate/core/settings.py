@@ -60,6 +60,12 @@ class Settings(BaseSettings):
     share_driver_data_across_border: bool = Field(
         default=False, description="Send driver personal data to the other side's customs."
     )
+    disclosure_sync_commit: bool = Field(
+        default=False,
+        description="PostgreSQL: a read that only logged disclosures waits for its commit to "
+        "reach the disk. Off: it commits asynchronously (a database crash can lose the "
+        "disclosure rows of the last fraction of a second; a crash of the platform loses none).",
+    )
     auth_cache_seconds: float = Field(
         default=5.0, ge=0, description="How long a process trusts a verified API key."
     )

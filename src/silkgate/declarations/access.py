@@ -1,7 +1,14 @@
-"""Who may see which declaration, and in which form (full, or pre-arrival without personal data)."""
+"""Which declarations a list read can reach (SQL), and today's hard-coded view.
+
+Reads decide through ``silkgate.exchange.agreements`` (the policy decision point);
+``reachable_clause`` narrows a list to the rows a decision may allow. ``view_of``,
+``visible_clause`` and ``redact`` are the view before agreements, kept for the signed receipts
+and for bench/exchange.py's side-by-side comparison.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import Enum
 from typing import Any
 
@@ -9,6 +16,7 @@ from sqlalchemy import ColumnElement, and_, false, or_
 
 from silkgate.declarations.models import Declaration
 from silkgate.declarations.schemas import DeclarationStatus, DeclarationType
+from silkgate.exchange.agreements.policy import Rule, is_authority
 from silkgate.registry.schemas import Role
 from silkgate.registry.service import Caller
 
@@ -66,6 +74,46 @@ def visible_clause(caller: Caller) -> ColumnElement[bool]:
         Declaration.status.not_in(NOT_YET_ACCEPTED),
     )
     return or_(own, and_(on_crossing, or_(lodged_here, pre_arrival)))
+
+
+def lodged_with_clause(country: str) -> ColumnElement[bool]:
+    """SQL: the declaration is lodged with ``country``'s customs (see ``lodged_with``)."""
+    return or_(
+        and_(
+            Declaration.type == DeclarationType.IMPORT.value,
+            Declaration.entry_country == country,
+        ),
+        and_(
+            Declaration.type != DeclarationType.IMPORT.value,
+            Declaration.exit_country == country,
+        ),
+    )
+
+
+def reachable_clause(caller: Caller, rules: Iterable[Rule]) -> ColumnElement[bool]:
+    """SQL: rows the policy decision may allow the caller — its own, those lodged with its
+    state at a crossing it serves (customs), and those an agreement's provider holds at the
+    agreement's crossings. Conditions, purposes and validity are decided per row afterwards."""
+    from silkgate.exchange.agreements.catalogue import Category, spec
+
+    parts: list[ColumnElement[bool]] = [Declaration.declarant_org_id == caller.id]
+    served = sorted(caller.crossings)
+    if caller.roles & spec(Category.DECLARATION).authority_roles and served:
+        parts.append(
+            and_(Declaration.crossing_code.in_(served), lodged_with_clause(caller.country))
+        )
+    for r in rules:
+        if is_authority(r.provider):
+            holds = lodged_with_clause(r.provider)
+        else:
+            holds = Declaration.declarant == r.provider
+        where = [holds]
+        if r.crossings:
+            where.append(Declaration.crossing_code.in_(sorted(r.crossings)))
+        if caller.member_id not in r.consumers:  # a consumer as its state's customs
+            where.append(Declaration.crossing_code.in_(served))
+        parts.append(and_(*where))
+    return or_(false(), *parts)
 
 
 def redact(payload: dict[str, Any], share_driver: bool) -> dict[str, Any]:

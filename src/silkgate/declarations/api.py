@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
-from pydantic import AwareDatetime
+from pydantic import AwareDatetime, BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from silkgate.core.errors import FieldError, ValidationFailed
@@ -31,9 +31,12 @@ from silkgate.declarations.schemas import (
     DeclarationPage,
     DeclarationStatus,
     DeclarationType,
+    DeclarationView,
     TransitionIn,
     VersionOut,
 )
+from silkgate.exchange.agreements.enforce import Asking
+from silkgate.exchange.agreements.headers import POLICY_PROBLEMS, asking
 from silkgate.registry.auth import current_caller
 from silkgate.registry.service import Caller
 
@@ -139,10 +142,21 @@ async def create_batch(
     return await run_in_threadpool(service.create_batch, platform, caller, lines)
 
 
+_READ = {**POLICY_PROBLEMS}
+
+
+def _json(model: BaseModel) -> Response:
+    """Serialised once, leaving out what the caller's decision withheld (the unset fields of a
+    ``SharedDeclaration``; a ``DeclarationOut`` sets every field)."""
+    return Response(model.model_dump_json(exclude_unset=True), media_type=JSON)
+
+
 @router.get(
     "",
     response_model=DeclarationPage,
-    summary="Declarations the caller may see, newest first (times with any offset)",
+    responses=_READ,
+    summary="Declarations the caller may see, newest first (times with any offset); send "
+    "Silkgate-Purpose to include those other organizations share with it",
 )
 def list_declarations(
     status: DeclarationStatus | None = None,
@@ -160,8 +174,8 @@ def list_declarations(
     cursor: Annotated[str, NoControls()] | None = Query(default=None, max_length=64),
     limit: int = Query(default=50, ge=1, le=500),
     platform: Platform = Depends(get_platform),
-    caller: Caller = Depends(current_caller),
-) -> DeclarationPage:
+    who: Asking = Depends(asking),
+) -> Response:
     f = reading.ListFilter(
         status.value if status else None,
         type.value if type else None,
@@ -172,18 +186,25 @@ def list_declarations(
         as_utc(submitted_from) if submitted_from else None,
         as_utc(submitted_to) if submitted_to else None,
     )
-    return reading.list_declarations(
-        platform, caller, f, cursor, min(limit, platform.settings.page_size_max)
+    page = reading.list_declarations(
+        platform, who, f, cursor, min(limit, platform.settings.page_size_max)
     )
+    return _json(page)
 
 
-@router.get("/{declaration_id}", response_model=DeclarationOut, responses=problem_responses(404))
+@router.get(
+    "/{declaration_id}",
+    response_model=DeclarationView,
+    responses=_READ,
+    summary="One declaration: whole for its declarant and the lodging customs, else the fields "
+    "the caller's agreements allow for the declared purpose",
+)
 def get_declaration(
     declaration_id: DeclarationId,
     platform: Platform = Depends(get_platform),
-    caller: Caller = Depends(current_caller),
-) -> DeclarationOut:
-    return reading.get(platform, caller, declaration_id)
+    who: Asking = Depends(asking),
+) -> Response:
+    return _json(reading.get(platform, who, declaration_id))
 
 
 @router.put(
@@ -221,44 +242,46 @@ def cancel_declaration(
 
 @router.post(
     "/{declaration_id}/transitions",
-    response_model=DeclarationOut,
-    responses=_WRITE,
+    response_model=DeclarationView,
+    responses={**_WRITE, **POLICY_PROBLEMS},
     dependencies=[Depends(require_json)],
-    summary="Customs moves a declaration to its next state",
+    summary="Customs moves a declaration to its next state (read for Silkgate-Purpose, "
+    "by default customs_control)",
 )
 def transition_declaration(
     declaration_id: DeclarationId,
     body: TransitionIn,
     platform: Platform = Depends(get_platform),
-    caller: Caller = Depends(current_caller),
-) -> DeclarationOut:
-    return service.transition(platform, caller, declaration_id, body.to, body.reason)
+    who: Asking = Depends(asking),
+) -> Response:
+    return _json(service.transition(platform, who, declaration_id, body.to, body.reason))
 
 
 @router.get(
     "/{declaration_id}/versions",
     response_model=list[VersionOut],
-    responses=problem_responses(404),
+    response_model_exclude_unset=True,
+    responses=_READ,
 )
 def declaration_versions(
     declaration_id: DeclarationId,
     platform: Platform = Depends(get_platform),
-    caller: Caller = Depends(current_caller),
+    who: Asking = Depends(asking),
 ) -> list[VersionOut]:
-    return reading.versions(platform, caller, declaration_id)
+    return reading.versions(platform, who, declaration_id)
 
 
 @router.get(
     "/{declaration_id}/audit",
     response_model=list[AuditEntryOut],
-    responses=problem_responses(404),
+    responses=_READ,
 )
 def declaration_audit(
     declaration_id: DeclarationId,
     platform: Platform = Depends(get_platform),
-    caller: Caller = Depends(current_caller),
+    who: Asking = Depends(asking),
 ) -> list[AuditEntryOut]:
-    return reading.audit_trail(platform, caller, declaration_id)
+    return reading.audit_trail(platform, who, declaration_id)
 
 
 __all__ = ["DeclarationIn", "router"]

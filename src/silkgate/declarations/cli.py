@@ -1,5 +1,5 @@
-"""`silkgate declarations import|export|transition`: bulk files in JSON Lines or CSV, and
-customs moving a declaration along."""
+"""`silkgate declarations import|export|transition|show|list`: bulk files in JSON Lines or
+CSV, customs moving a declaration along, and reads as an organization (with --purpose)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ from silkgate.core.errors import FieldError, SilkgateError
 from silkgate.core.platform import Platform
 from silkgate.declarations import flatfile, importing, reading, service
 from silkgate.declarations.importing import FileFormat, Record
+from silkgate.declarations.schemas import DeclarationOut
+from silkgate.exchange.agreements.options import PlaceOpt, PurposeOpt
 from silkgate.registry.service import Caller, caller_for
 
 app = typer.Typer(help="Goods declarations: bulk import and export.", no_args_is_help=True)
@@ -179,14 +181,70 @@ def transition(
     as_member: str = typer.Option(..., "--as", help="Member id of the customs organization"),
     to: str = typer.Option(..., help="at_border, released, held or rejected"),
     reason: str | None = typer.Option(None, help="Why (shown in the audit trail)"),
+    purpose: PurposeOpt = None,
+    place: PlaceOpt = None,
 ) -> None:
-    """Customs moves a declaration along its lifecycle (as POST …/transitions; audited)."""
+    """Customs moves a declaration along its lifecycle (as POST …/transitions; audited; read
+    for --purpose, by default customs_control)."""
     from silkgate.core.validation import parse_model
     from silkgate.declarations.schemas import TransitionIn
+    from silkgate.exchange.agreements.options import asking_for
 
     with platform_session() as platform:
         body = parse_model(TransitionIn, {"to": to, "reason": reason})
-        out = service.transition(
-            platform, caller_for(platform, as_member), declaration_id, body.to, body.reason
-        )
+        who = asking_for(platform, as_member, purpose, place)
+        out = service.transition(platform, who, declaration_id, body.to, body.reason)
     console.print(f"{out.id}: {out.status}")
+
+
+@app.command("show")
+def show(
+    declaration_id: str,
+    as_member: str = typer.Option(..., "--as", help="Member id of the organization reading"),
+    purpose: PurposeOpt = None,
+    place: PlaceOpt = None,
+) -> None:
+    """Print a declaration as JSON, as the organization may read it (as GET …/{id}): whole for
+    its declarant and the lodging customs, else what agreements allow for --purpose."""
+    from silkgate.exchange.agreements.options import asking_for
+
+    with platform_session() as platform:
+        out = reading.get(platform, asking_for(platform, as_member, purpose, place), declaration_id)
+    print(out.model_dump_json(indent=1, exclude_unset=True))
+
+
+@app.command("list")
+def list_cmd(
+    as_member: str = typer.Option(..., "--as", help="Member id of the organization reading"),
+    purpose: PurposeOpt = None,
+    place: PlaceOpt = None,
+    status: str | None = typer.Option(None, help="Only this status"),
+    crossing: str | None = typer.Option(None, help="Only this crossing"),
+    limit: int = typer.Option(50, min=1, max=500),
+    as_json: bool = typer.Option(False, "--json", help="JSON Lines, one declaration a line"),
+) -> None:
+    """Declarations the organization may read, newest first (as GET /declarations)."""
+    from silkgate.exchange.agreements.options import asking_for
+
+    with platform_session() as platform:
+        who = asking_for(platform, as_member, purpose, place)
+        f = reading.ListFilter(status=status, crossing=crossing)
+        page = reading.list_declarations(platform, who, f, None, limit)
+    if as_json:
+        for d in page.items:
+            print(d.model_dump_json(exclude_unset=True))
+        return
+    table = Table("id", "lrn", "type", "status", "crossing", "declarant", "view")
+    for d in page.items:
+        table.add_row(
+            escape(d.id or "-"),
+            escape(d.lrn or "-"),
+            d.type or "-",
+            d.status or "-",
+            d.crossing or "-",
+            escape(d.declarant or "-"),
+            "pre-arrival"
+            if d.pre_arrival
+            else ("full" if isinstance(d, DeclarationOut) else "shared"),
+        )
+    console.print(table)

@@ -1,4 +1,9 @@
-"""Reading declarations: one, a filtered page, versions, audit trail, export, verification."""
+"""Reading declarations: one, a filtered page, versions, audit trail, export.
+
+Every read goes through the policy decision point (``exchange.agreements.enforce.Point``):
+the owner and the lodging customs read everything, others what their agreements allow for the
+purpose they declare; disclosures are logged in the read's transaction.
+"""
 
 from __future__ import annotations
 
@@ -8,23 +13,37 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from silkgate.audit import service as audit
-from silkgate.core.errors import FieldError, ValidationFailed
+from silkgate.core.errors import FieldError, NotFound, ValidationFailed
 from silkgate.core.platform import Platform
+from silkgate.core.signing import canonical_json, sha256_hex
 from silkgate.declarations import access
-from silkgate.declarations.access import View
 from silkgate.declarations.models import Declaration, DeclarationVersion
-from silkgate.declarations.schemas import AuditEntryOut, DeclarationOut, DeclarationPage, VersionOut
-from silkgate.declarations.service import load_visible, view_out
+from silkgate.declarations.schemas import (
+    AuditEntryOut,
+    DeclarationPage,
+    DeclarationView,
+    VersionOut,
+)
+from silkgate.declarations.service import answer, as_asking, read_decided
+from silkgate.exchange.agreements.catalogue import Category
+from silkgate.exchange.agreements.enforce import Asking, Point, PurposeRequired
+from silkgate.exchange.agreements.fields import filter_document
+from silkgate.exchange.agreements.policy import Decision, Record
+from silkgate.exchange.agreements.records import declaration_record
 from silkgate.registry.service import Caller
 
 
-def get(platform: Platform, caller: Caller, decl_id: str) -> DeclarationOut:
+def get(platform: Platform, who: Caller | Asking, decl_id: str) -> DeclarationView:
+    """One declaration, as much of it as the policy decision allows the caller."""
     with platform.db.session() as s:
-        decl, view = load_visible(s, caller, decl_id)
-        return view_out(platform, caller, decl, view)
+        point = Point(platform, s, as_asking(who))
+        d, record, decision = read_decided(point, s, decl_id)
+        out = answer(point, d, record, decision)
+        point.flush()
+        return out
 
 
 @dataclass
@@ -57,11 +76,13 @@ def decode_cursor(cursor: str) -> str:
     return raw
 
 
-def list_declarations(
-    platform: Platform, caller: Caller, f: ListFilter, cursor: str | None, limit: int
-) -> DeclarationPage:
-    """Newest first; ``next_cursor`` continues after the last item returned."""
-    stmt = select(Declaration).where(access.visible_clause(caller))
+#: Rows read at least per query while refused rows leave a page short.
+REFILL = 64
+
+
+def filtered(f: ListFilter) -> Select[Declaration]:
+    """The rows matching the list filters (before any entitlement)."""
+    stmt = select(Declaration)
     for column, value in (
         (Declaration.status, f.status),
         (Declaration.type, f.type),
@@ -76,44 +97,98 @@ def list_declarations(
         stmt = stmt.where(Declaration.submitted_at >= f.submitted_from)
     if f.submitted_to is not None:
         stmt = stmt.where(Declaration.submitted_at < f.submitted_to)
-    if cursor:
-        stmt = stmt.where(Declaration.id < decode_cursor(cursor))
-    stmt = stmt.order_by(Declaration.id.desc()).limit(limit + 1)
+    return stmt
+
+
+def list_declarations(
+    platform: Platform, who: Caller | Asking, f: ListFilter, cursor: str | None, limit: int
+) -> DeclarationPage:
+    """Newest first; ``next_cursor`` continues after the last item returned.
+
+    SQL narrows the rows to those a decision may allow (``access.reachable_clause``); each row
+    is then decided (conditions, purposes, places) and answered with its allowed fields. A row
+    the decision refuses is skipped and the next ones read, so a page stays full. With no
+    purpose declared, a row another organization shares with the caller makes the answer 400.
+    """
+    asking = as_asking(who)
     with platform.db.session() as s:
-        rows = list(s.scalars(stmt))
-        more = len(rows) > limit
-        rows = rows[:limit]
-        items = [view_out(platform, caller, d, access.view_of(caller, d)) for d in rows]
+        point = Point(platform, s, asking)
+        cat = Category.DECLARATION
+        rules = point.rules(cat) if asking.purpose else point.all_rules(cat)
+        stmt = filtered(f).where(access.reachable_clause(asking.caller, rules))
+        after = decode_cursor(cursor) if cursor else None
+        kept: list[tuple[Declaration, Record, Decision]] = []
+        flagged: set[str] = set()
+        first = True
+        while len(kept) <= limit:
+            # the page first; if refused rows left it short, read on in batches of at least
+            # REFILL rows, not row by row
+            want = limit + 1 - len(kept) if first else max(limit + 1 - len(kept), REFILL)
+            first = False
+            page = stmt if after is None else stmt.where(Declaration.id < after)
+            rows = list(s.scalars(page.order_by(Declaration.id.desc()).limit(want)))
+            for d in rows:
+                record = declaration_record(d)
+                decision = point.decide_or_flag(record, flagged)
+                if flagged:  # withheld for want of a purpose: the whole answer is 400
+                    raise PurposeRequired(flagged)
+                if decision.allowed:
+                    kept.append((d, record, decision))
+                    if len(kept) > limit:
+                        break
+            if len(rows) < want:
+                break
+            after = rows[-1].id
+        more = len(kept) > limit
+        kept = kept[:limit]
+        items = [answer(point, d, record, decision) for d, record, decision in kept]
+        point.flush()
     return DeclarationPage(
-        items=items, next_cursor=encode_cursor(rows[-1].id) if more and rows else None
+        items=items, next_cursor=encode_cursor(kept[-1][0].id) if more and kept else None
     )
 
 
-def versions(platform: Platform, caller: Caller, decl_id: str) -> list[VersionOut]:
+def versions(platform: Platform, who: Caller | Asking, decl_id: str) -> list[VersionOut]:
+    """Every stored version, with the data the decision allows (its digest then of what is
+    answered: a digest of the whole would let the withheld parts be guessed)."""
     with platform.db.session() as s:
-        _, view = load_visible(s, caller, decl_id)
+        point = Point(platform, s, as_asking(who))
+        d, record, decision = read_decided(point, s, decl_id)
         rows = s.scalars(
             select(DeclarationVersion)
             .where(DeclarationVersion.declaration_id == decl_id)
             .order_by(DeclarationVersion.version)
         )
-        share = platform.settings.share_driver_data_across_border
-        return [
-            VersionOut(
-                version=r.version,
-                created_at=r.created_at,
-                created_by=r.created_by,
-                payload_digest=r.payload_digest,
-                data=access.redact(r.payload, share) if view is View.PRE_ARRIVAL else r.payload,
+        creator = decision.full or bool(filter_document({"declarant": "x"}, decision.fields))
+        out = []
+        for r in rows:
+            if decision.full:
+                data, digest = r.payload, r.payload_digest
+            else:
+                data = filter_document({"data": r.payload}, decision.fields).get("data", {})
+                digest = sha256_hex(canonical_json(data))
+            v = VersionOut(
+                version=r.version, created_at=r.created_at, payload_digest=digest, data=data
             )
-            for r in rows
-        ]
+            if creator:
+                v.created_by = r.created_by
+            out.append(v)
+        point.disclose(record, d.id, decision, *({"data": v.data} for v in out))
+        point.flush()
+        return out
 
 
-def audit_trail(platform: Platform, caller: Caller, decl_id: str) -> list[AuditEntryOut]:
+def audit_trail(platform: Platform, who: Caller | Asking, decl_id: str) -> list[AuditEntryOut]:
+    """The declaration's audit entries: its state history, for a caller allowed ``/status``."""
     with platform.db.session() as s:
-        load_visible(s, caller, decl_id)
-        return [AuditEntryOut.model_validate(e) for e in audit.trail(s, "declaration", decl_id)]
+        point = Point(platform, s, as_asking(who))
+        d, record, decision = read_decided(point, s, decl_id)
+        if not (decision.full or filter_document({"status": "x"}, decision.fields)):
+            raise NotFound(f"declaration {decl_id}")
+        entries = [AuditEntryOut.model_validate(e) for e in audit.trail(s, "declaration", decl_id)]
+        point.disclose(record, d.id, decision)
+        point.flush()
+        return entries
 
 
 def export_all(platform: Platform, declarant: str | None = None) -> Iterable[dict[str, Any]]:

@@ -208,16 +208,49 @@ class DeclarationOut(BaseModel):
     data: dict[str, Any]
 
 
+class SharedDeclaration(BaseModel):
+    """A declaration of another organization read under agreements: only the fields they allow
+    (for the caller's declared purpose and place) are present, everything else is left out."""
+
+    id: str | None = None
+    lrn: str | None = None
+    version: int | None = None
+    status: DeclarationStatus | None = None
+    type: DeclarationType | None = None
+    declarant: str | None = None
+    crossing: str | None = None
+    exit_country: str | None = None
+    entry_country: str | None = None
+    submitted_at: Utc | None = None
+    updated_at: Utc | None = None
+    pre_arrival: bool | None = Field(
+        default=None, description="True when read as pre-arrival information by the other side."
+    )
+    lane: str | None = None
+    data: dict[str, Any] | None = Field(
+        default=None, description="The lodged declaration, only the parts allowed."
+    )
+
+
+#: What a declaration read answers: the whole record (owner, lodging customs) or a shared one.
+DeclarationView = DeclarationOut | SharedDeclaration
+
+
 class DeclarationPage(BaseModel):
-    items: list[DeclarationOut]
+    items: list[DeclarationOut | SharedDeclaration]
     next_cursor: str | None
 
 
 class VersionOut(BaseModel):
     version: int
     created_at: Utc
-    created_by: str
-    payload_digest: str
+    created_by: str | None = Field(
+        default=None, description="Left out when the caller's agreements do not share /declarant."
+    )
+    payload_digest: str = Field(
+        description="SHA-256 of the canonical data as stored; for a read under agreements, of "
+        "the data as answered (a digest of withheld parts would let guesses of them be tested)"
+    )
     data: dict[str, Any]
 
 

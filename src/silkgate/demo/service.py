@@ -171,7 +171,8 @@ def run_demo_setup(
     if report.sample_truck:
         who = ids["cn-customs"]
         say(
-            f"Try: silkgate gates timeline --as {who} --truck {report.sample_truck}; "
+            f"Try: silkgate gates timeline --as {who} --truck {report.sample_truck} "
+            "--purpose customs_control; "
             f"silkgate kpi trs --as {who}"
         )
     return tokens

@@ -1,4 +1,5 @@
-"""`silkgate exchange deliver|subscribe|subscriptions|unsubscribe|deliveries|retry|prune`."""
+"""`silkgate exchange deliver|subscribe|subscriptions|unsubscribe|deliveries|retry|prune`, and
+the disclosure log's `disclosures` and `personal-transfers`."""
 
 from __future__ import annotations
 
@@ -117,3 +118,12 @@ def retry(delivery_id: int, as_org: str = typer.Option(..., "--as")) -> None:
     with platform_session() as platform:
         service.retry_delivery(platform, caller_for(platform, as_org), delivery_id)
     console.print(f"delivery {delivery_id} queued again")
+
+
+def _register() -> None:
+    from silkgate.exchange.disclosures.cli import register
+
+    register(app)
+
+
+_register()

@@ -23,6 +23,8 @@ from silkgate.core.http import (
 from silkgate.core.platform import Platform
 from silkgate.core.text import NoControls
 from silkgate.core.times import as_utc
+from silkgate.exchange.agreements.enforce import Asking
+from silkgate.exchange.agreements.headers import POLICY_PROBLEMS, asking
 from silkgate.gates import reports, service, timeline
 from silkgate.gates.ingest import Rejected, parse_line
 from silkgate.gates.schemas import PLATE_PATH, IngestReport, Timeline
@@ -124,30 +126,32 @@ async def post_batch(
 @router.get(
     "/trucks/{nationality}/{plate}/timeline",
     response_model=Timeline,
-    responses=problem_responses(404, 422),
-    summary="The timeline of a truck (tractor nationality and plate)",
+    responses=POLICY_PROBLEMS,
+    summary="The timeline of a truck (tractor nationality and plate); send Silkgate-Purpose "
+    "for bookings and declarations of other organizations",
 )
 def truck_timeline(
     nationality: Annotated[str, Path(pattern=r"^[A-Z]{2}$")],
     plate: Annotated[str, Path(pattern=PLATE_PATH)],
     platform: Platform = Depends(get_platform),
-    caller: Caller = Depends(current_caller),
+    who: Asking = Depends(asking),
 ) -> Timeline:
-    return timeline.truck_timeline(platform, caller, nationality, plate)
+    return timeline.truck_timeline(platform, who, nationality, plate)
 
 
 @router.get(
     "/declarations/{declaration_id}/timeline",
     response_model=Timeline,
-    responses=problem_responses(404, 422),
-    summary="The consignment timeline of a declaration",
+    responses=POLICY_PROBLEMS,
+    summary="The consignment timeline of a declaration; send Silkgate-Purpose for bookings "
+    "and declarations of other organizations",
 )
 def declaration_timeline(
     declaration_id: Annotated[str, Path(min_length=1, max_length=64), NoControls()],
     platform: Platform = Depends(get_platform),
-    caller: Caller = Depends(current_caller),
+    who: Asking = Depends(asking),
 ) -> Timeline:
-    return timeline.declaration_timeline(platform, caller, declaration_id)
+    return timeline.declaration_timeline(platform, who, declaration_id)
 
 
 def _span(start: AwareDatetime | None, end: AwareDatetime | None) -> tuple[Any, Any]:

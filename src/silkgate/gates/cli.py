@@ -14,6 +14,7 @@ import typer
 
 from silkgate.core.cli_support import console, err_console, platform_session
 from silkgate.core.times import as_utc
+from silkgate.exchange.agreements.options import PlaceOpt, PurposeOpt
 
 app = typer.Typer(help="Gate events of the checkpoints on both sides.", no_args_is_help=True)
 kpi_app = typer.Typer(help="Time Release Study figures from gate events.", no_args_is_help=True)
@@ -77,13 +78,15 @@ def timeline_cmd(
     as_member: AsMember,
     declaration: Annotated[str | None, typer.Option()] = None,
     truck: Annotated[str | None, typer.Option(help="NATIONALITY:PLATE")] = None,
+    purpose: PurposeOpt = None,
+    place: PlaceOpt = None,
 ) -> None:
     """Print the consignment timeline of a declaration or truck as JSON."""
+    from silkgate.exchange.agreements.options import asking_for
     from silkgate.gates import timeline
-    from silkgate.registry import service as registry
 
     with platform_session() as platform:
-        caller = registry.caller_for(platform, as_member)
+        caller = asking_for(platform, as_member, purpose, place)
         if declaration:
             tl = timeline.declaration_timeline(platform, caller, declaration)
         elif truck and ":" in truck:

@@ -1,7 +1,15 @@
 """One view per truck or per declaration: declaration states, lane, bookings, both sides' events.
 
-Entitlement: the declarant sees events naming its declarations; customs of a crossing see that
-crossing; an e-port operator sees its own side of its crossing. Nothing visible → 404.
+Declaration states and lanes, and bookings, go through the policy decision point
+(``exchange.agreements.enforce``): the declarant and the lodging customs see a declaration's
+states and lane; the other side's customs its states under the shipped pre-arrival agreement
+(purpose ``customs_control``; the lane is the lodging side's control decision and is shown only
+where an agreement shares ``/lane``); bookings as ``queue.timeline`` says. A part withheld only
+because no purpose was declared makes the answer 400 naming ``Silkgate-Purpose``.
+
+Gate events keep their own entitlement (not yet through agreements): customs of a crossing see
+that crossing; an e-port operator its own side of its crossing; the declarant events naming
+its declarations; the booking organization its truck around its slot. Nothing visible → 404.
 Gate events carry no driver data; declaration states carry no payload.
 """
 
@@ -19,8 +27,11 @@ from silkgate.audit.service import trail
 from silkgate.core.errors import NotFound
 from silkgate.core.platform import Platform
 from silkgate.core.times import as_utc as utc
-from silkgate.declarations.access import View, view_of
 from silkgate.declarations.models import Declaration
+from silkgate.declarations.service import as_asking
+from silkgate.exchange.agreements.catalogue import Category
+from silkgate.exchange.agreements.enforce import Asking, Point, PurposeRequired, covers, narrowed
+from silkgate.exchange.agreements.records import declaration_record, risk_record
 from silkgate.gates import kpi
 from silkgate.gates.ingest import truck_key
 from silkgate.gates.models import GateEvent, GateEventRef
@@ -150,12 +161,18 @@ def _own_declarations(s: Session, caller: Caller, ids: Iterable[str]) -> set[str
     )
 
 
-def truck_timeline(platform: Platform, caller: Caller, nationality: str, plate: str) -> Timeline:
+def truck_timeline(
+    platform: Platform, who: Caller | Asking, nationality: str, plate: str
+) -> Timeline:
     """Everything the caller may see about one truck: its bookings, its declarations' states
     and lanes, and both sides' gate events."""
+    asking = as_asking(who)
+    caller = asking.caller
     nat, plate = nationality.upper(), plate.upper()
     truck = truck_key(nat, plate)
     with platform.db.session() as s:
+        point = Point(platform, s, asking)
+        flagged: set[str] = set()
         events, refs = _truck_events(s, truck)
         bookings = q_timeline.bookings_of(s, (nat, plate), [])
         decl_ids = {r for rs in refs.values() for r in _decls(rs)}
@@ -163,15 +180,18 @@ def truck_timeline(platform: Platform, caller: Caller, nationality: str, plate: 
         own = _own_declarations(s, caller, decl_ids)
         mine = [b for b in bookings if b.organization_id == caller.id]
         visible = [e for e in events if _may_see(caller, e, own, refs.get(e.event_id, []), mine)]
-        extra = q_timeline.booking_entries(s, caller, bookings, own)
+        extra = q_timeline.booking_entries(point, s, bookings, own, flagged)
         lanes: list[str] = []
         for d in s.scalars(select(Declaration).where(Declaration.id.in_(sorted(decl_ids)))):
-            if view_of(caller, d) is not View.NONE:
-                extra += _declaration_entries(s, d)
-                if d.lane:
-                    lanes.append(d.lane)
+            states, lane = _declaration_part(point, s, d, flagged)
+            extra += states
+            if lane:
+                lanes.append(lane)
+        if flagged:
+            raise PurposeRequired(flagged)
         if not visible and not extra:
             raise NotFound(f"truck {truck}")
+        point.flush()
         return _build(truck, strictest(lanes), visible, refs, extra)
 
 
@@ -194,13 +214,40 @@ def _declaration_entries(s: Session, d: Declaration) -> list[TimelineEntry]:
     ]
 
 
-def declaration_timeline(platform: Platform, caller: Caller, declaration_id: str) -> Timeline:
+def _declaration_part(
+    point: Point, s: Session, d: Declaration, flagged: set[str]
+) -> tuple[list[TimelineEntry], str | None]:
+    """A declaration's states (when the decision allows ``/status``) and lane (when it allows
+    ``/lane``, or a risk-lane agreement does), with the disclosure they make."""
+    record = declaration_record(d)
+    decision = point.decide_or_flag(record, flagged)
+    states = _declaration_entries(s, d) if covers(decision, "/status") else []
+    shown = {"/id", "/status"} if states else set()
+    lane = None
+    if d.lane and covers(decision, "/lane"):
+        lane = d.lane
+        shown.add("/lane")
+    if shown:
+        point.disclose(record, d.id, narrowed(decision, shown))
+    if d.lane and lane is None:
+        risk = risk_record(d, Category.RISK_LANE)
+        by_risk = point.decide(risk)
+        if covers(by_risk, "/lane"):
+            lane = d.lane
+            point.disclose(risk, d.id, narrowed(by_risk, {"/declaration_id", "/lane"}))
+    return states, lane
+
+
+def declaration_timeline(platform: Platform, who: Caller | Asking, declaration_id: str) -> Timeline:
     """The declaration's states and lane, the bookings moving it, the events naming it."""
+    asking = as_asking(who)
+    caller = asking.caller
     with platform.db.session() as s:
         d = s.get(Declaration, declaration_id)
         if d is None:
             raise NotFound(f"declaration {declaration_id}")
-        view = view_of(caller, d)
+        point = Point(platform, s, asking)
+        flagged: set[str] = set()
         tagged = select(GateEventRef.event_id).where(
             GateEventRef.ref_type == "declaration", GateEventRef.ref == declaration_id
         )
@@ -210,18 +257,15 @@ def declaration_timeline(platform: Platform, caller: Caller, declaration_id: str
         bookings = q_timeline.bookings_of(s, None, [declaration_id])
         mine = [b for b in bookings if b.organization_id == caller.id]
         visible = [e for e in events if _may_see(caller, e, own, refs.get(e.event_id, []), mine)]
-        extra = q_timeline.booking_entries(s, caller, bookings, own)
-        if view is not View.NONE:
-            extra += _declaration_entries(s, d)
-        if view is View.NONE and not visible and not extra:
+        extra = q_timeline.booking_entries(point, s, bookings, own, flagged)
+        states, lane = _declaration_part(point, s, d, flagged)
+        extra += states
+        if flagged:
+            raise PurposeRequired(flagged)
+        if not visible and not extra and lane is None:
             raise NotFound(f"declaration {declaration_id}")
-        return _build(
-            f"declaration {declaration_id}",
-            d.lane if view is not View.NONE else None,
-            visible,
-            refs,
-            extra,
-        )
+        point.flush()
+        return _build(f"declaration {declaration_id}", lane, visible, refs, extra)
 
 
 def _build(

@@ -1,9 +1,11 @@
 """The e-queue's part of a consignment timeline: each booking of the truck or its declarations
 and what happened to it (booked, rescheduled, arrived or late, called, exited, no-show...).
 
-Who sees a booking: its organization, customs of its crossing, the e-port operator of the
-exit side (whose queue it is), and the declarant of a declaration it moves. The driver is
-never shown (it is not in the logged state either).
+Who sees a booking is the policy decision's answer (``exchange.agreements``): its
+organization (owner), customs and the e-port operator of the exit side (the authority: it is
+their queue), the declarant of a declaration it moves (a party), and the entry side's customs
+under the shipped ``default-booking-…`` agreement (purpose ``customs_control`` or
+``queue_management``). The driver is never shown (it is not in the logged state either).
 """
 
 from __future__ import annotations
@@ -15,21 +17,22 @@ from sqlalchemy.orm import Session
 
 from silkgate.audit.models import AuditEntry
 from silkgate.declarations.models import Declaration
+from silkgate.exchange.agreements.enforce import Point, covers, narrowed
+from silkgate.exchange.agreements.policy import Decision
+from silkgate.exchange.agreements.records import booking_record
 from silkgate.gates.schemas import TimelineEntry
 from silkgate.queue.models import BookedDeclaration, Booking
-from silkgate.registry.schemas import Role
 from silkgate.registry.service import Caller
 
-
-def may_see(caller: Caller, b: Booking, own_declarations: set[str]) -> bool:
-    if b.organization_id == caller.id:
-        return True
-    if b.crossing_code in caller.crossings:
-        if caller.has(Role.CUSTOMS):
-            return True
-        if caller.has(Role.E_PORT) and caller.country == b.exit_country:
-            return True
-    return bool(own_declarations & set(b.declaration_ids or []))
+#: The booking fields (catalogue pointers) behind each detail of a timeline entry.
+ENTRY_FIELDS: dict[str, tuple[str, ...]] = {
+    "booking": ("/id",),
+    "status": ("/status",),
+    "slot": ("/day", "/hour"),
+    "quota_class": ("/quota_class",),
+    "organization": ("/organization",),
+}
+ENTRY_POINTERS = frozenset(p for ps in ENTRY_FIELDS.values() for p in ps)
 
 
 def bookings_of(
@@ -53,10 +56,28 @@ def bookings_of(
 
 
 def booking_entries(
-    s: Session, caller: Caller, bookings: list[Booking], own_declarations: set[str]
+    point: Point,
+    s: Session,
+    bookings: list[Booking],
+    own_declarations: set[str],
+    flagged: set[str] | None = None,
 ) -> list[TimelineEntry]:
-    """One entry per logged change of each visible booking, from the audit log."""
-    visible = {b.id: b for b in bookings if may_see(caller, b, own_declarations)}
+    """One entry per logged change of each booking the decision lets the caller read, from
+    the audit log; each entry carries only the booking fields allowed (``ENTRY_FIELDS``).
+
+    A booking withheld only for want of a declared purpose adds the purposes that would serve
+    it to ``flagged``."""
+    caller = point.caller
+    visible: dict[str, tuple[Booking, Decision]] = {}
+    for b in bookings:
+        mine = caller.member_id if own_declarations & set(b.declaration_ids or []) else None
+        record = booking_record(b, [mine] if mine else [])
+        decision = (
+            point.decide_or_flag(record, flagged) if flagged is not None else point.decide(record)
+        )
+        if covers(decision, "/status"):
+            visible[b.id] = (b, decision)
+            point.disclose(record, b.id, narrowed(decision, ENTRY_POINTERS))
     if not visible:
         return []
     rows = s.execute(
@@ -66,8 +87,15 @@ def booking_entries(
     )
     out = []
     for at, action, booking_id, state in rows:
-        b = visible[booking_id]
+        b, decision = visible[booking_id]
         st = state or {}
+        detail = {
+            "booking": booking_id,
+            "status": st.get("status", b.status),
+            "slot": f"{st.get('day', b.day.isoformat())} {st.get('hour', b.hour):02d}:00",
+            "quota_class": b.quota_class,
+            "organization": b.organization,
+        }
         out.append(
             TimelineEntry(
                 at=at,
@@ -75,11 +103,9 @@ def booking_entries(
                 what=action,
                 side=b.exit_country,
                 detail={
-                    "booking": booking_id,
-                    "status": st.get("status", b.status),
-                    "slot": f"{st.get('day', b.day.isoformat())} {st.get('hour', b.hour):02d}:00",
-                    "quota_class": b.quota_class,
-                    "organization": b.organization,
+                    k: v
+                    for k, v in detail.items()
+                    if all(covers(decision, p) for p in ENTRY_FIELDS[k])
                 },
             )
         )

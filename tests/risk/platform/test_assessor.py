@@ -91,12 +91,14 @@ def test_only_lodging_customs_see_the_assessment(env: Env) -> None:
     assess_pending(env.platform)
     assert env.get(f"/declarations/{decl}", "cn-broker").json()["lane"] == "red"
     assert env.get(f"/declarations/{decl}", "cn-customs").json()["lane"] == "red"
-    pre_arrival = env.get(f"/declarations/{decl}", "kz-customs").json()
-    assert pre_arrival["pre_arrival"] is True and pre_arrival["lane"] is None
-    listed = env.get("/declarations", "kz-customs").json()["items"]
-    assert [d["lane"] for d in listed] == [None]
+    # the other side reads pre-arrival data for customs control: the lane is left out
+    purpose = {"Silkgate-Purpose": "customs_control"}
+    pre_arrival = env.get(f"/declarations/{decl}", "kz-customs", headers=purpose).json()
+    assert pre_arrival["pre_arrival"] is True and "lane" not in pre_arrival
+    listed = env.get("/declarations", "kz-customs", headers=purpose).json()["items"]
+    assert ["lane" in d for d in listed] == [False]
     for who in ("cn-broker", "kz-customs", "karamay", "cn-carrier"):
-        r = env.get(f"/declarations/{decl}/risk", who)
+        r = env.get(f"/declarations/{decl}/risk", who, headers=purpose)
         assert r.status_code == 404, who
         assert r.headers["content-type"].startswith("application/problem+json")
 

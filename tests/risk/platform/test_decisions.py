@@ -115,7 +115,8 @@ def test_lane_override_by_lodging_customs_is_stored_and_audited(env: Env) -> Non
     assert out["override"]["reason"] == body["reason"]
     assert out["override"]["by"] == env.ids["cn-customs"]
     assert env.get(f"/declarations/{decl}", "cn-broker").json()["lane"] == "red"
-    assert env.get(f"/declarations/{decl}", "kz-customs").json()["lane"] is None
+    purpose = {"Silkgate-Purpose": "customs_control"}  # pre-arrival: the lane is left out
+    assert "lane" not in env.get(f"/declarations/{decl}", "kz-customs", headers=purpose).json()
     trail = env.get(f"/declarations/{decl}/audit", "cn-customs").json()
     assert trail[-1]["action"] == "declaration.lane_overridden"
     expected = {

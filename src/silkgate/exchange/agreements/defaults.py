@@ -1,4 +1,4 @@
-"""The shipped default agreements: today's pre-arrival exchange, stored as agreements.
+"""The shipped default agreements: today's pre-arrival and booking exchange, stored as agreements.
 
 Per crossing and direction (exit state X, entry state Y) one agreement, id
 ``default-pre-arrival-<crossing>-<X>-<Y>``: X's customs authority provides Y's customs
@@ -7,6 +7,13 @@ information — every field except the lodging side's lane and the driver (the d
 ``SILKGATE_SHARE_DRIVER_DATA_ACROSS_BORDER`` is on) — for customs control, processed in Y.
 Legal basis: the EAEU–China agreement of 6 June 2019 on exchanging information on goods and
 vehicles, hence ``valid_from`` that day.
+
+Per crossing and direction also ``default-booking-<crossing>-<X>-<Y>``: X's authority (the
+exit side, whose queue it is) provides Y's customs with the bookings of trucks leaving X at
+that crossing — every field but the driver — for customs control or queue management,
+processed in Y. That is today's booking visibility: customs of both sides see a crossing's
+bookings, the exit side's e-port operator reads them as authority (booking is one of its
+categories), and the driver stays on the exit side.
 
 They are signed by the platform key (party ``platform``), since the platform, not the parties,
 ships them. They are seeded when a customs organization serving the crossing is registered, and
@@ -67,6 +74,18 @@ def default_id(crossing: str, exit_country: str, entry_country: str) -> str:
     return f"default-pre-arrival-{crossing}-{exit_country}-{entry_country}"
 
 
+def booking_default_id(crossing: str, exit_country: str, entry_country: str) -> str:
+    return f"default-booking-{crossing}-{exit_country}-{entry_country}"
+
+
+def booking_fields() -> list[str]:
+    """Today's view of a booking from the other side: every top-level field but the driver."""
+    from silkgate.exchange.agreements.catalogue import spec
+
+    cat = spec(Category.BOOKING)
+    return sorted(p for p in cat.pointers if p.count("/") == 1 and p not in cat.personal)
+
+
 def default_row(crossing: str, x: str, y: str, share_driver: bool, version: int) -> Agreement:
     """The default agreement of one crossing and direction (not yet stored or signed)."""
     row = Agreement(
@@ -90,6 +109,39 @@ def default_row(crossing: str, x: str, y: str, share_driver: bool, version: int)
     )
     row.terms_digest = digest(row)
     return row
+
+
+def booking_row(crossing: str, x: str, y: str, version: int) -> Agreement:
+    """The default booking agreement of one crossing and direction (not yet stored or signed)."""
+    row = Agreement(
+        agreement_id=booking_default_id(crossing, x, y),
+        version=version,
+        status=S.ACTIVE.value,
+        provider=x,
+        consumers=[y],
+        category=Category.BOOKING.value,
+        fields=booking_fields(),
+        purposes=sorted([Purpose.CUSTOMS_CONTROL.value, Purpose.QUEUE_MANAGEMENT.value]),
+        places=[y],
+        crossings=[crossing],
+        condition=None,
+        personal_data=False,
+        valid_from=LEGAL_BASIS_FROM,
+        valid_until=None,
+        builtin=True,
+        terms_digest="",
+        proposed_by=PLATFORM,
+    )
+    row.terms_digest = digest(row)
+    return row
+
+
+def _rows(crossing: str, x: str, y: str, share_driver: bool) -> list[tuple[str, Agreement]]:
+    """Every default of one crossing and direction, as (id, version-1 row)."""
+    return [
+        (default_id(crossing, x, y), default_row(crossing, x, y, share_driver, 1)),
+        (booking_default_id(crossing, x, y), booking_row(crossing, x, y, 1)),
+    ]
 
 
 def served_crossings(s: Session) -> list[str]:
@@ -120,43 +172,57 @@ def ensure_defaults(
             continue
         a, b = crossing.countries
         for x, y in ((a, b), (b, a)):
-            aid = default_id(code, x, y)
-            rows = list(s.scalars(select(Agreement).where(Agreement.agreement_id == aid)))
-            current = max(rows, key=lambda r: r.version) if rows else None
-            if current is not None and not (current.builtin and current.status == "active"):
-                continue  # the parties replaced or revoked it: their word stands
-            row = default_row(code, x, y, share_driver, (current.version + 1) if current else 1)
-            if current is not None and terms(current) == {**terms(row), "version": current.version}:
-                continue
-            row.proposed_at = row.activated_at = now
-            s.add(row)
-            s.flush()
-            if current is not None:
-                current.status, current.ended_at, current.ended_by = S.SUPERSEDED.value, now, actor
-                current.end_reason = f"superseded by builtin version {row.version}"
-            s.add(
-                AgreementSignature(
-                    row_id=row.id,
-                    party=PLATFORM,
-                    signer=PLATFORM,
-                    public_key=signer.public_key,
-                    signature=signer.sign(signing_input(row)),
-                    signed_at=now,
-                )
-            )
-            s.flush()
-            state = {
-                "agreement_id": aid,
-                "version": row.version,
-                "status": row.status,
-                "terms_digest": row.terms_digest,
-                "signed_by": [PLATFORM],
-            }
-            events.append(
-                AuditEvent(
-                    actor, "agreement.seeded", "agreement", aid, {"terms": terms(row)}, state=state
-                )
-            )
-            written.append(aid)
+            for aid, fresh in _rows(code, x, y, share_driver):
+                rows = list(s.scalars(select(Agreement).where(Agreement.agreement_id == aid)))
+                current = max(rows, key=lambda r: r.version) if rows else None
+                if current is not None and not (current.builtin and current.status == "active"):
+                    continue  # the parties replaced or revoked it: their word stands
+                fresh.version = (current.version + 1) if current else 1
+                fresh.terms_digest = digest(fresh)
+                if _write(s, signer, actor, now, current, fresh, events):
+                    written.append(aid)
     append(s, signer, events)
     return written
+
+
+def _write(
+    s: Session,
+    signer: AuditSigner,
+    actor: str,
+    now: datetime,
+    current: Agreement | None,
+    row: Agreement,
+    events: list[AuditEvent],
+) -> bool:
+    """Store ``row`` as the next builtin version unless ``current`` already has its terms."""
+    aid = row.agreement_id
+    if current is not None and terms(current) == {**terms(row), "version": current.version}:
+        return False
+    row.proposed_at = row.activated_at = now
+    s.add(row)
+    s.flush()
+    if current is not None:
+        current.status, current.ended_at, current.ended_by = S.SUPERSEDED.value, now, actor
+        current.end_reason = f"superseded by builtin version {row.version}"
+    s.add(
+        AgreementSignature(
+            row_id=row.id,
+            party=PLATFORM,
+            signer=PLATFORM,
+            public_key=signer.public_key,
+            signature=signer.sign(signing_input(row)),
+            signed_at=now,
+        )
+    )
+    s.flush()
+    state = {
+        "agreement_id": aid,
+        "version": row.version,
+        "status": row.status,
+        "terms_digest": row.terms_digest,
+        "signed_by": [PLATFORM],
+    }
+    events.append(
+        AuditEvent(actor, "agreement.seeded", "agreement", aid, {"terms": terms(row)}, state=state)
+    )
+    return True

@@ -94,9 +94,13 @@ def _apply(value: Any, node: _Node) -> Any:
         return value
     if isinstance(value, dict):
         out = {}
+        children = node.children
         for k, v in value.items():
-            child = node.children.get(k)
+            child = children.get(k)
             if child is None:
+                continue
+            if child.full:  # the common case, without a call per allowed field
+                out[k] = v
                 continue
             kept = _apply(v, child)
             if kept is not _DROP:

@@ -6,11 +6,15 @@ record's attributes and the active agreements (as ``Rule``). Its answer, in orde
 1. the record's **owner** (the organization that made it) reads everything;
 2. the **authority** — organizations of the member state the record is lodged with, having one
    of the category's authority roles, at a crossing they serve — reads everything (by law; this
-   is today's "lodging customs sees the full declaration");
-3. anyone else declares a purpose and reads the union of the fields of every agreement that
+   is today's "lodging customs sees the full declaration"), except personal data when it
+   declares a place of processing outside that state (personal data never leaves its country
+   without an agreement naming it);
+3. a **party** named by the record (the declarant of a declaration a booking moves) reads
+   everything but personal data: the record is part of its own consignment;
+4. anyone else declares a purpose and reads the union of the fields of every agreement that
    matches (provider holds the record, caller is a consumer, category, purpose, place, crossing,
    validity, CEL condition); personal-data fields only from agreements that name them;
-4. nothing otherwise (the caller is answered 404, as if the record did not exist).
+5. nothing otherwise (the caller is answered 404, as if the record did not exist).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache, lru_cache
 from typing import Any
 
 from silkgate.exchange.agreements import conditions
@@ -59,7 +64,9 @@ class Record:
     """What the decision reads about one record; strings are empty when not applicable.
 
     ``owner``: member id of the organization that made it (declarant, booking party, reporter);
-    ``authority``: alpha-2 of the member state whose customs it is lodged with or made by.
+    ``authority``: alpha-2 of the member state whose customs it is lodged with or made by (also
+    the country personal data in it belongs to); ``parties``: member ids the record names as
+    having a stake in it (declarants of the declarations a booking moves).
     """
 
     category: Category
@@ -70,20 +77,27 @@ class Record:
     entry_country: str = ""
     declaration_type: str = ""
     status: str = ""
+    parties: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "category", Category(self.category))
+        if type(self.category) is not Category:  # Enum() costs microseconds: lists add up
+            object.__setattr__(self, "category", Category(self.category))
 
 
 @dataclass(frozen=True)
 class Decision:
-    """Allowed pointers (``ALL``: everything), the basis, and the agreements that allowed them."""
+    """Allowed pointers (``ALL``: everything), the basis, and the agreements that allowed them.
+
+    ``personal``: personal data may be in what is allowed; ``personal_agreements``: the
+    agreements that allowed personal fields (the ones a cross-border transfer counts against).
+    """
 
     fields: frozenset[str] = frozenset()
-    basis: str = "none"  # owner | authority | agreement | none
+    basis: str = "none"  # owner | authority | party | agreement | none
     agreements: tuple[tuple[str, int], ...] = ()
     categories: frozenset[Category] = field(default_factory=frozenset)
     personal: bool = False
+    personal_agreements: tuple[tuple[str, int], ...] = ()
 
     @property
     def allowed(self) -> bool:
@@ -95,6 +109,46 @@ class Decision:
 
 
 NOTHING = Decision()
+
+
+@cache
+def non_personal(category: Category) -> frozenset[str]:
+    """Every pointer of the category's catalogue that neither is nor contains personal data."""
+    cat = spec(category)
+    return frozenset(
+        p
+        for p in cat.pointers
+        if p not in cat.personal and not any(q.startswith(p + "/") for q in cat.personal)
+    )
+
+
+@lru_cache(maxsize=1024)
+def without_personal(category: Category, fields: frozenset[str]) -> frozenset[str]:
+    """``fields`` minus personal data: a personal pointer is dropped, and a pointer above some
+    (``/data`` holds ``/data/driver``) becomes the non-personal pointers below it. Saving an
+    agreement already refuses such pointers without ``personal_data``; the decision does not
+    rely on that."""
+    personal = spec(category).personal
+    out: set[str] = set()
+    for p in fields:
+        if p in personal or p == "":
+            if p == "":
+                out |= non_personal(category)
+            continue
+        if any(q.startswith(p + "/") for q in personal):
+            out |= {q for q in non_personal(category) if q.startswith(p + "/")}
+        else:
+            out.add(p)
+    return frozenset(out)
+
+
+@lru_cache(maxsize=1024)
+def touches_personal(category: Category, fields: frozenset[str]) -> bool:
+    """Some pointer of ``fields`` is, holds or lies within personal data."""
+    personal = spec(category).personal
+    return any(
+        p == "" or p in personal or any(q.startswith(p + "/") for q in personal) for p in fields
+    )
 
 
 def activation(
@@ -199,25 +253,48 @@ def decide(
         and caller.roles & cat.authority_roles
         and _serves(caller, record.crossing)
     ):
+        if place and place != record.authority and cat.personal:
+            return Decision(non_personal(cat.category), "authority")
         return Decision(ALL, "authority", personal=True)
+    if caller.member_id in record.parties:
+        return Decision(non_personal(cat.category), "party")
     if not purpose:
         return NOTHING
     where = place or caller.country
     allowed: set[str] = set()
     used: list[tuple[str, int]] = []
+    personal_used: list[tuple[str, int]] = []
     cats: set[Category] = set()
-    personal = False
     act: dict[str, Any] | None = None
     for rule in rules:
         if rule.condition is not None and act is None:
             act = activation(caller, purpose, where, record, now)
         if not matches(rule, caller, purpose, where, record, now, act):
             continue
-        fields = rule.fields if rule.personal_data else rule.fields - spec(rule.category).personal
+        fields = rule.fields if rule.personal_data else without_personal(rule.category, rule.fields)
         allowed |= fields
-        personal = personal or bool(fields & spec(rule.category).personal)
+        if rule.personal_data and touches_personal(rule.category, fields):
+            personal_used.append((rule.agreement_id, rule.version))
         used.append((rule.agreement_id, rule.version))
         cats.add(rule.category)
     if not allowed:
         return NOTHING
-    return Decision(frozenset(allowed), "agreement", tuple(sorted(used)), frozenset(cats), personal)
+    return Decision(
+        frozenset(allowed),
+        "agreement",
+        tuple(sorted(used)),
+        frozenset(cats),
+        bool(personal_used),
+        tuple(sorted(personal_used)),
+    )
+
+
+def purposes_that_would_allow(
+    caller: Caller, place: str | None, record: Record, rules: Iterable[Rule], now: datetime
+) -> list[str]:
+    """The purposes under which some agreement would let the caller read ``record``: what a
+    reader that declared none is told (only a consumer of a matching agreement learns that the
+    record exists)."""
+    rules = list(rules)
+    candidates = sorted({p for r in rules for p in r.purposes})
+    return [p for p in candidates if decide(caller, p, place, record, rules, now).allowed]

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
 from silkgate.declarations.access import lodged_with
 from silkgate.declarations.models import Declaration
 from silkgate.exchange.agreements.catalogue import Category
 from silkgate.exchange.agreements.policy import Record
+
+if TYPE_CHECKING:
+    from silkgate.queue.models import Booking
 
 
 def declaration_record(d: Declaration, category: Category = Category.DECLARATION) -> Record:
@@ -19,4 +25,33 @@ def declaration_record(d: Declaration, category: Category = Category.DECLARATION
         entry_country=d.entry_country,
         declaration_type=d.type,
         status=d.status,
+    )
+
+
+def risk_record(d: Declaration, category: Category) -> Record:
+    """A declaration's lane, score and reasons, or inspection result: the lodging customs'
+    own findings, so no owner (the declarant does not read them), authority the lodging state."""
+    return Record(
+        category,
+        authority=lodged_with(d),
+        crossing=d.crossing_code,
+        exit_country=d.exit_country,
+        entry_country=d.entry_country,
+        declaration_type=d.type,
+        status=d.status,
+    )
+
+
+def booking_record(b: Booking, parties: Iterable[str] = ()) -> Record:
+    """A booking: made by the booking organization, held by the exit side (whose queue it is);
+    ``parties``: declarants of the declarations it moves."""
+    return Record(
+        Category.BOOKING,
+        owner=b.organization,
+        authority=b.exit_country,
+        crossing=b.crossing_code,
+        exit_country=b.exit_country,
+        entry_country=b.entry_country,
+        status=b.status,
+        parties=frozenset(parties),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from silkgate.core.http import (
@@ -18,6 +19,8 @@ from silkgate.core.http import (
 )
 from silkgate.core.platform import Platform
 from silkgate.core.text import NoControls
+from silkgate.exchange.agreements.enforce import Asking
+from silkgate.exchange.agreements.headers import POLICY_PROBLEMS, asking
 from silkgate.registry.auth import current_caller
 from silkgate.registry.service import Caller
 from silkgate.risk.platform import profiles as profile_service
@@ -29,6 +32,8 @@ from silkgate.risk.platform.schemas import (
     LaneOverrideIn,
     ProfileOut,
     ProfileVersionOut,
+    SharedAssessment,
+    SharedInspection,
 )
 from silkgate.risk.selectivity.schemas import Direction
 
@@ -54,18 +59,25 @@ _PROFILE_BODY: dict[str, Any] = {
 }
 
 
+def _json(out: BaseModel) -> Response:
+    """A shared answer leaves out what the caller's decision withheld (its unset fields)."""
+    shared = isinstance(out, SharedAssessment | SharedInspection)
+    return Response(out.model_dump_json(exclude_unset=shared), media_type="application/json")
+
+
 @router.get(
     "/declarations/{declaration_id}/risk",
-    response_model=AssessmentOut,
-    responses=problem_responses(404),
-    summary="The risk assessment of a declaration (customs of the lodging side)",
+    response_model=AssessmentOut | SharedAssessment,
+    responses=POLICY_PROBLEMS,
+    summary="The risk assessment of a declaration: whole for customs of the lodging side, "
+    "else what risk_lane / risk_score agreements allow for the declared Silkgate-Purpose",
 )
 def get_assessment(
     declaration_id: DeclarationId,
     platform: Platform = Depends(get_platform),
-    caller: Caller = Depends(current_caller),
-) -> AssessmentOut:
-    return declaration_risk.get_assessment(platform, caller, declaration_id)
+    who: Asking = Depends(asking),
+) -> Response:
+    return _json(declaration_risk.get_assessment(platform, who, declaration_id))
 
 
 @router.post(
@@ -103,16 +115,17 @@ def record_inspection(
 
 @router.get(
     "/declarations/{declaration_id}/inspection",
-    response_model=InspectionOut,
-    responses=problem_responses(404),
-    summary="The recorded inspection result (customs of the lodging side)",
+    response_model=InspectionOut | SharedInspection,
+    responses=POLICY_PROBLEMS,
+    summary="The recorded inspection result: whole for customs of the lodging side, else what "
+    "inspection_result agreements allow for the declared Silkgate-Purpose",
 )
 def get_inspection(
     declaration_id: DeclarationId,
     platform: Platform = Depends(get_platform),
-    caller: Caller = Depends(current_caller),
-) -> InspectionOut:
-    return declaration_risk.get_inspection(platform, caller, declaration_id)
+    who: Asking = Depends(asking),
+) -> Response:
+    return _json(declaration_risk.get_inspection(platform, who, declaration_id))
 
 
 @router.get(

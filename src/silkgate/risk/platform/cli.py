@@ -1,7 +1,8 @@
 """``silkgate risk`` commands that work on the platform's database (phase 2).
 
-``worker``, ``activate``/``deactivate``, ``inspection record|show``, ``profile import|list`` and
-the database forms of ``train --from-platform``, ``models`` and ``profile export --office``.
+``worker``, ``activate``/``deactivate``, ``assessment``, ``inspection record|show``,
+``profile import|list`` and the database forms of ``train --from-platform``, ``models`` and
+``profile export --office``.
 Imports stay inside the commands so ``silkgate --help`` does not load the model stack.
 """
 
@@ -15,6 +16,8 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.table import Table
+
+from silkgate.exchange.agreements.options import PlaceOpt, PurposeOpt
 
 console = Console()
 err = Console(stderr=True)
@@ -39,6 +42,7 @@ def register(app: typer.Typer, profile_app: typer.Typer) -> None:
     app.command("activate")(activate)
     app.command("deactivate")(deactivate)
     app.command("verify")(verify)
+    app.command("assessment")(assessment_show)
     app.add_typer(inspection_app, name="inspection")
     profile_app.command("import")(profile_import)
     profile_app.command("list")(profile_list)
@@ -268,13 +272,38 @@ def inspection_record(
 
 @inspection_app.command("show")
 def inspection_show(
-    declaration: Annotated[str, typer.Argument(help="declaration id")], as_org: AsOpt
+    declaration: Annotated[str, typer.Argument(help="declaration id")],
+    as_org: AsOpt,
+    purpose: PurposeOpt = None,
+    place: PlaceOpt = None,
 ) -> None:
-    """Print the recorded inspection result of a declaration as JSON."""
+    """Print the recorded inspection result of a declaration as JSON (what the organization
+    may read: whole for the lodging customs, else what its agreements allow)."""
     from silkgate.core.cli_support import platform_session
-    from silkgate.registry.service import caller_for
+    from silkgate.exchange.agreements.options import asking_for
     from silkgate.risk.platform import service as declaration_risk
+    from silkgate.risk.platform.schemas import InspectionOut
 
     with platform_session() as platform:
-        out = declaration_risk.get_inspection(platform, caller_for(platform, as_org), declaration)
-    console.print_json(out.model_dump_json())
+        who = asking_for(platform, as_org, purpose, place)
+        out = declaration_risk.get_inspection(platform, who, declaration)
+    console.print_json(out.model_dump_json(exclude_unset=not isinstance(out, InspectionOut)))
+
+
+def assessment_show(
+    declaration: Annotated[str, typer.Argument(help="declaration id")],
+    as_org: Annotated[str, typer.Option("--as", help="member id of the organization reading")],
+    purpose: PurposeOpt = None,
+    place: PlaceOpt = None,
+) -> None:
+    """Print the risk assessment (lane, score, reasons) of a declaration as JSON: whole for
+    the lodging customs, else what risk_lane / risk_score agreements allow."""
+    from silkgate.core.cli_support import platform_session
+    from silkgate.exchange.agreements.options import asking_for
+    from silkgate.risk.platform import service as declaration_risk
+    from silkgate.risk.platform.schemas import AssessmentOut
+
+    with platform_session() as platform:
+        who = asking_for(platform, as_org, purpose, place)
+        out = declaration_risk.get_assessment(platform, who, declaration)
+    console.print_json(out.model_dump_json(exclude_unset=not isinstance(out, AssessmentOut)))

@@ -75,6 +75,27 @@ class AssessmentOut(BaseModel):
     override: LaneOverrideOut | None = None
 
 
+class SharedAssessment(BaseModel):
+    """A risk assessment read under agreements (categories ``risk_lane`` and ``risk_score``):
+    only the fields they allow are present."""
+
+    declaration_id: str | None = None
+    version: int | None = None
+    office: str | None = None
+    direction: str | None = None
+    lane: Lane | None = None
+    assessed_lane: Lane | None = None
+    source: str | None = None
+    score: float | None = None
+    model_id: str | None = None
+    profile_version: int | None = None
+    fired: list[dict[str, Any]] | None = None
+    explanation: list[dict[str, Any]] | None = None
+    reasons: list[str] | None = None
+    assessed_at: Utc | None = None
+    override: dict[str, Any] | None = None
+
+
 class FindingKind(StrEnum):
     """What kind of discrepancy an inspection found."""
 
@@ -132,6 +153,21 @@ class InspectionOut(BaseModel):
     note: str | None
     recorded_at: Utc
     recorded_by: str
+
+
+class SharedInspection(BaseModel):
+    """An inspection result read under an ``inspection_result`` agreement: only the fields it
+    allows are present."""
+
+    declaration_id: str | None = None
+    version: int | None = None
+    office: str | None = None
+    outcome: str | None = None
+    findings: list[dict[str, Any]] | None = None
+    additional_duties: dict[str, Any] | None = None
+    note: str | None = None
+    recorded_at: Utc | None = None
+    recorded_by: str | None = None
 
 
 class ProfileOut(BaseModel):

@@ -1,8 +1,10 @@
 """A declaration's risk side: its assessment, a lane override and the inspection results.
 
-All three are for customs of the side the declaration is lodged with; anyone else — the
-declarant, the other side's customs, other organizations — gets 404, so the existence of an
-assessment or an inspection is not disclosed.
+Overrides and inspection records are for customs of the side the declaration is lodged with.
+Reads go through the policy decision point: the lodging customs read everything; others —
+the declarant, the other side's customs — only what a ``risk_lane``, ``risk_score`` or
+``inspection_result`` agreement allows for their declared purpose (none is shipped), and 404
+otherwise, so the existence of an assessment or an inspection is not disclosed.
 """
 
 from __future__ import annotations
@@ -20,7 +22,12 @@ from silkgate.core.errors import Conflict, FieldError, NotFound, ValidationFaile
 from silkgate.core.platform import Platform
 from silkgate.declarations.models import Declaration
 from silkgate.declarations.schemas import DeclarationStatus as S
-from silkgate.declarations.service import load_visible
+from silkgate.declarations.service import as_asking, load_visible
+from silkgate.exchange.agreements.catalogue import Category
+from silkgate.exchange.agreements.enforce import Asking, Point, PurposeRequired
+from silkgate.exchange.agreements.fields import filter_document
+from silkgate.exchange.agreements.policy import Decision, Record
+from silkgate.exchange.agreements.records import risk_record
 from silkgate.registry.service import Caller
 from silkgate.risk.platform.models import InspectionResult, RiskAssessment
 from silkgate.risk.platform.offices import is_lodging_customs, lodging_office
@@ -34,6 +41,8 @@ from silkgate.risk.platform.schemas import (
     InspectionOut,
     LaneOverrideIn,
     LaneOverrideOut,
+    SharedAssessment,
+    SharedInspection,
 )
 from silkgate.risk.selectivity.schemas import Lane
 
@@ -89,14 +98,51 @@ def assessment_out(a: RiskAssessment) -> AssessmentOut:
     )
 
 
-def get_assessment(platform: Platform, caller: Caller, decl_id: str) -> AssessmentOut:
-    """The assessment of the declaration's current version (404 until it is assessed)."""
+def _decided(
+    point: Point, s: Session, decl_id: str, what: str, categories: tuple[Category, ...]
+) -> tuple[Declaration, list[tuple[Record, Decision]]]:
+    """The declaration and the decision for each of its risk categories; 404 (400 for want of
+    a purpose) when none allows anything."""
+    d = s.get(Declaration, decl_id)
+    if d is None:
+        raise NotFound(f"{what} of declaration {decl_id}")
+    decided = [(r, point.decide(r)) for r in (risk_record(d, c) for c in categories)]
+    if not any(dec.allowed for _, dec in decided):
+        purposes = [p for r, _ in decided for p in point.missing_purpose(r)]
+        if purposes:
+            raise PurposeRequired(purposes)
+        raise NotFound(f"{what} of declaration {decl_id}")
+    return d, decided
+
+
+def _shared(
+    point: Point, d: Declaration, decided: list[tuple[Record, Decision]], doc: dict[str, Any]
+) -> dict[str, Any] | None:
+    """None for the lodging customs (the whole document); else the allowed parts, disclosed."""
+    if any(dec.full for _, dec in decided):
+        return None
+    allowed = frozenset().union(*(dec.fields for _, dec in decided))
+    for record, dec in decided:
+        point.disclose(record, d.id, dec)
+    point.flush()
+    return filter_document(doc, allowed)
+
+
+def get_assessment(
+    platform: Platform, who: Caller | Asking, decl_id: str
+) -> AssessmentOut | SharedAssessment:
+    """The assessment of the declaration's current version (404 until it is assessed): whole
+    for the lodging customs, else the lane and score fields agreements allow."""
+    cats = (Category.RISK_LANE, Category.RISK_SCORE)
     with platform.db.session() as s:
-        decl = _declaration(s, caller, decl_id, "risk assessment")
+        point = Point(platform, s, as_asking(who))
+        decl, decided = _decided(point, s, decl_id, "risk assessment", cats)
         found = _assessment(s, decl)
         if found is None:
             raise NotFound(f"risk assessment of declaration {decl_id} version {decl.version}")
-        return assessment_out(found)
+        out = assessment_out(found)
+        shown = _shared(point, decl, decided, out.model_dump(mode="json"))
+        return out if shown is None else SharedAssessment.model_validate(shown)
 
 
 def override_lane(
@@ -260,10 +306,14 @@ def record_inspection(
         return _inspection_out(row)
 
 
-def get_inspection(platform: Platform, caller: Caller, decl_id: str) -> InspectionOut:
-    """The inspection result of the current version (404 if none is recorded)."""
+def get_inspection(
+    platform: Platform, who: Caller | Asking, decl_id: str
+) -> InspectionOut | SharedInspection:
+    """The inspection result of the current version (404 if none is recorded): whole for the
+    lodging customs, else the fields an ``inspection_result`` agreement allows."""
     with platform.db.session() as s:
-        decl = _declaration(s, caller, decl_id, "inspection")
+        point = Point(platform, s, as_asking(who))
+        decl, decided = _decided(point, s, decl_id, "inspection", (Category.INSPECTION_RESULT,))
         row = s.scalars(
             select(InspectionResult).where(
                 InspectionResult.declaration_id == decl.id,
@@ -272,4 +322,6 @@ def get_inspection(platform: Platform, caller: Caller, decl_id: str) -> Inspecti
         ).first()
         if row is None:
             raise NotFound(f"inspection of declaration {decl_id} version {decl.version}")
-        return _inspection_out(row)
+        out = _inspection_out(row)
+        shown = _shared(point, decl, decided, out.model_dump(mode="json"))
+        return out if shown is None else SharedInspection.model_validate(shown)
