@@ -53,6 +53,7 @@ Check = Callable[[Session, Report, Any], None]
 
 def run_checks(session: Session, progress: Any = None) -> Report:
     """Every domain's comparison of its tables with the log, on one snapshot session."""
+    from silkgate.audit.agreement_checks import check_agreements
     from silkgate.audit.declaration_checks import check_declarations
     from silkgate.audit.exchange_checks import check_exchange
     from silkgate.audit.gate_event_checks import check_gate_events
@@ -66,6 +67,7 @@ def run_checks(session: Session, progress: Any = None) -> Report:
         check_records,
         check_queue,
         check_exchange,
+        check_agreements,
         check_gate_events,
         check_submissions,
     ]
