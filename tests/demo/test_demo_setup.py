@@ -71,7 +71,7 @@ def test_demo_command_plays_the_crossing_and_prints_no_private_key(
     assert "signed gate events from both checkpoints" in r.output
     folder = platform.settings.keys_dir / "demo"
     secrets = [f.read_text().strip() for f in folder.iterdir()]
-    assert len(secrets) == 4 and not any(k in r.output for k in secrets)
+    assert len(secrets) == 6 and not any(k in r.output for k in secrets)
 
 
 def test_demo_without_the_crossing_lodges_only(platform: Platform) -> None:

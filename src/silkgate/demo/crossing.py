@@ -28,7 +28,7 @@ import itertools
 import math
 import random
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -133,15 +133,18 @@ def keys_folder(platform: Platform) -> Path:
     return platform.settings.keys_dir / "demo"
 
 
-def signing_keys(platform: Platform, ids: dict[str, str]) -> dict[str, Ed25519PrivateKey]:
-    """The checkpoints' Ed25519 keys: kept in ``<data_dir>/keys/demo/`` (mode 0600) so later
-    runs sign with the same key; the public halves are registered (audited) when they differ."""
+def signing_keys(
+    platform: Platform, ids: dict[str, str], which: Iterable[str] = REPORTERS
+) -> dict[str, Ed25519PrivateKey]:
+    """Demo organizations' Ed25519 keys (by default the checkpoints'): kept in
+    ``<data_dir>/keys/demo/`` (mode 0600) so later runs sign with the same key; the public
+    halves are registered (audited) when they differ."""
     folder = keys_folder(platform)
     registered = {
         o.member_id: o.signing_public_key for o, _ in registry.list_organizations(platform)
     }
     keys = {}
-    for key in REPORTERS:
+    for key in which:
         path: Path = folder / f"{key}-ed25519.key"
         if path.exists():
             private = load_private_key(path.read_text().strip())

@@ -14,6 +14,7 @@ from silkgate.codelists.identifiers import generate_kz_bin, generate_uscc
 from silkgate.core.cli_support import console
 from silkgate.core.errors import Conflict
 from silkgate.core.platform import Platform
+from silkgate.demo import agreements as demo_agreements
 from silkgate.demo import crossing
 from silkgate.demo.crossing import DEMO_ACTOR, PlayReport
 from silkgate.demo.traffic import CROSSING
@@ -133,6 +134,23 @@ def say(text: str) -> None:
     console.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
+def say_agreements(shared: demo_agreements.AgreementsReport) -> None:
+    """The agreements in force between the demo's parties, and what was disclosed under them."""
+    say("Data-sharing agreements (each signed by its parties' registered keys):")
+    for a in shared.agreements:
+        signed = ", ".join(g.party for g in a.signatures)
+        say(
+            f"  {a.agreement_id} v{a.version} [{a.status}] {a.category.value}: {a.provider} → "
+            f"{', '.join(a.consumers)} for {', '.join(a.purposes)}; signed by {signed}"
+        )
+    for what, n in shared.reads.items():
+        say(f"  read: {what}: {n}")
+    for what in shared.refused:
+        say(f"  refused: {what}")
+    counts = ", ".join(f"{n} under {name}" for name, n in sorted(shared.disclosures.items()))
+    say(f"Disclosure log: {shared.disclosed} rows ({counts or 'none'}).")
+
+
 def run_demo_setup(
     platform: Platform,
     days: int,
@@ -146,6 +164,7 @@ def run_demo_setup(
     prepare_database(platform)
     ids = seed_registry(platform)
     report = seed_traffic(platform, ids, days, per_day, seed, end, play_crossing)
+    shared = demo_agreements.run(platform, ids)
     tokens = {}
     console.print("[bold]Demo API keys[/bold] (new on every run; demo mode only):")
     for org in DEMO_ORGS:
@@ -160,6 +179,7 @@ def run_demo_setup(
     )
     if report.skipped:
         say(f"No bookings or gate events played: {report.skipped}.")
+        say_agreements(shared)
         return tokens
     statuses = ", ".join(f"{n} {status}" for status, n in report.bookings.items())
     say(f"{report.booked} slots booked ({statuses}); {report.not_booked} trucks got no slot.")
@@ -167,7 +187,8 @@ def run_demo_setup(
         f"{report.gate_events} signed gate events from both checkpoints "
         f"({report.corrections} corrected), {report.inspections} inspection results."
     )
-    say(f"Checkpoint signing keys (for your own gate events): {crossing.keys_folder(platform)}/")
+    say_agreements(shared)
+    say(f"Demo signing keys (gate events, agreements): {crossing.keys_folder(platform)}/")
     if report.sample_truck:
         who = ids["cn-customs"]
         say(
