@@ -23,7 +23,7 @@ from silkgate.risk.platform import service as risk
 from silkgate.risk.platform.schemas import InspectionIn
 from silkgate.risk.platform.worker import assess_pending
 from tests.exchange.enforce_world import grant
-from tests.queue.env import Env, make_env
+from tests.queue.env import Env
 
 #: A small allow-list per delivered category (what the consumer's agreement names).
 ALLOWED: dict[Category, list[str]] = {

@@ -66,7 +66,7 @@ def read_feed(platform: Platform, caller: Caller, cursor: str | None, limit: int
                 .where(
                     Subscription.organization_id == caller.id,
                     Subscription.active.is_(True),
-                    Subscription.url.is_(None),
+                    Subscription.url == "",
                     Subscription.feed_seq < after,
                 )
                 .values(feed_seq=after, feed_acked_at=now)

@@ -45,7 +45,7 @@ class OutboxMessage(Base):
 
 
 class Subscription(Base):
-    """An organization's subscription: a webhook (``url``) or a pull feed (``url`` None), to
+    """An organization's subscription: a webhook (``url``) or a pull feed (``url`` ""), to
     topics ("*" for all) or to data categories under an agreement (``agreement_id``).
 
     A category subscription names the purpose its data is used for and the place it is
@@ -57,7 +57,7 @@ class Subscription(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
-    url: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    url: Mapped[str] = mapped_column(String(500))  # "" for a pull subscription
     topics: Mapped[list[str]] = mapped_column(JSON)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_by: Mapped[str] = mapped_column(String(80))

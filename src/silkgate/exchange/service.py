@@ -105,13 +105,13 @@ def enqueue_new(
                 select(Subscription).where(
                     Subscription.organization_id == organization_id,
                     Subscription.active.is_(True),
-                    Subscription.url.is_not(None),
+                    Subscription.url != "",
                 )
             )
             if _matches(sub.topics, topic)
         ]
     else:
-        subs = [sub for sub in to if sub.url is not None]
+        subs = [sub for sub in to if sub.url]  # pull subscriptions read the feed
     s.add_all(
         Delivery(
             outbox_id=msg.id,
@@ -187,8 +187,8 @@ def message_out(msg: OutboxMessage, organization: str) -> MessageOut:
 def sub_out(sub: Subscription) -> SubscriptionOut:
     return SubscriptionOut(
         id=sub.id,
-        kind="webhook" if sub.url is not None else "pull",
-        url=sub.url,
+        kind="webhook" if sub.url else "pull",
+        url=sub.url or None,
         topics=sub.topics,
         agreement_id=sub.agreement_id,
         categories=sub.categories,
@@ -211,7 +211,7 @@ def add_subscription(platform: Platform, caller: Caller, body: SubscriptionIn) -
     from silkgate.exchange.subscriptions import check_kind, check_terms
 
     check_kind(body)
-    if body.url is not None:
+    if body.url:
         try:
             check_url(body.url, platform.settings.exchange_webhook_allow)
         except EgressRefused as exc:
@@ -223,7 +223,7 @@ def add_subscription(platform: Platform, caller: Caller, body: SubscriptionIn) -
             place = check_terms(s, caller, body, now)
         sub = Subscription(
             organization_id=caller.id,
-            url=body.url,
+            url=body.url or "",
             topics=[] if body.agreement_id is not None else sorted(set(body.topics or ["*"])),
             active=True,
             created_by=caller.member_id,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import case, func, select
+from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.orm import Session
 
 from silkgate.core.errors import FieldError, NotFound, ValidationFailed
@@ -114,7 +114,7 @@ def check_terms(s: Session, caller: Caller, body: SubscriptionIn, now: datetime)
     return place
 
 
-def _topic_in(categories: list[str] | None) -> list[object]:
+def _topic_in(categories: list[str] | None) -> list[ColumnElement[bool]]:
     return [OutboxMessage.topic.like(f"{c}.%") for c in categories or []]
 
 
@@ -125,7 +125,7 @@ def status(platform: Platform, caller: Caller, sub_id: int) -> SubscriptionStatu
         sub = s.get(Subscription, sub_id)
         if sub is None or sub.organization_id != caller.id:
             raise NotFound(f"subscription {sub_id}")
-        if sub.url is None:
+        if not sub.url:
             return _pull_status(s, sub, now)
         pending = Delivery.status == D.PENDING.value
         row = s.execute(

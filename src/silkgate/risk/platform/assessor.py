@@ -354,8 +354,8 @@ class Assessor:
 
             ids = [r.id for _, r in keyed]
             for decl in s.scalars(select(Declaration).where(Declaration.id.in_(ids))):
-                doc = out_from_row({c: getattr(decl, c) for c in OUT_COLUMNS})
-                facts.append(pub.declaration_fact(decl, doc.model_dump(mode="json")))
+                out = out_from_row({c: getattr(decl, c) for c in OUT_COLUMNS})
+                facts.append(pub.declaration_fact(decl, out.model_dump(mode="json")))
         return pub.publish(s, self.platform, facts, ACTOR, now)
 
     @staticmethod
