@@ -150,7 +150,7 @@ def deliveries(
             str(r.id),
             r.message_id,
             r.topic,
-            r.url or "",
+            r.url,
             r.status,
             str(r.attempts),
             r.last_error or "",

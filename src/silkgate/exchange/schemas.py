@@ -106,7 +106,7 @@ class DeliveryOut(BaseModel):
     message_id: str
     topic: str
     subscription_id: int
-    url: str | None
+    url: str
     status: DeliveryStatus
     attempts: int
     next_attempt_at: datetime | None
