@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import insert, select, tuple_
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
+from sqlalchemy.orm import Session
 
 from silkgate.audit import service as audit
 from silkgate.audit.service import AuditEvent
@@ -272,6 +273,7 @@ def store_group(platform: Platform, group: list[Lodging]) -> list[Outcome]:
             s.execute(insert(table_of(GoodsItem)), items)
             if idem:
                 s.execute(insert(table_of(IdempotencyKey)), idem)
+            events.extend(published(s, platform, decls, now))
             rows = audit.append(s, platform.signer, events, ambient=not explicit)
             for write, a, b in spans:
                 signed = write.submission is not None
@@ -285,6 +287,23 @@ def store_group(platform: Platform, group: list[Lodging]) -> list[Outcome]:
             assert decl is not None
             outcomes[i] = (out_from_row({c: getattr(decl, c) for c in OUT_COLUMNS}), False)
     return [o for o in outcomes if o is not None]
+
+
+def published(
+    s: Session, platform: Platform, rows: list[dict[str, Any]], now: datetime
+) -> list[AuditEvent]:
+    """Outbox messages of newly stored declarations for their category subscribers."""
+    from types import SimpleNamespace
+
+    from silkgate.exchange import publish as pub
+
+    if not pub.wanted(s, *pub.DECLARATION_CATEGORIES):
+        return []
+    facts = [
+        pub.declaration_fact(SimpleNamespace(**d), out_from_row(d).model_dump(mode="json"))
+        for d in rows
+    ]
+    return pub.publish(s, platform, facts, "platform", now)
 
 
 def _chunks(values: list[tuple[int, str]], size: int = 400) -> list[list[tuple[int, str]]]:

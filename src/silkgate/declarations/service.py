@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from datetime import datetime
 from functools import cache
 from typing import Any
 
@@ -334,9 +335,8 @@ def amend(
         decl.updated_at = now
         s.add(DeclarationVersion(**v))
         s.execute(insert(GoodsItem), items)
-        audit.append(
-            s, platform.signer, lodging_events(caller, decl_id, p, "declaration.amended", auto)
-        )
+        events = lodging_events(caller, decl_id, p, "declaration.amended", auto)
+        audit.append(s, platform.signer, events + _published(s, platform, decl, now))
         return view_out(platform, caller, decl, View.FULL)
 
 
@@ -390,7 +390,7 @@ def _move(
 ) -> None:
     before = decl.status
     decl.status = to.value
-    decl.updated_at = platform.clock()
+    decl.updated_at = now = platform.clock()
     audit.append(
         s,
         platform.signer,
@@ -401,6 +401,19 @@ def _move(
                 "declaration",
                 decl.id,
                 {"from": before, "to": to.value, "reason": reason},
-            )
+            ),
+            *_published(s, platform, decl, now),
         ],
     )
+
+
+def _published(
+    s: Session, platform: Platform, decl: Declaration, now: datetime
+) -> list[AuditEvent]:
+    """Outbox messages of a declaration's new state for its category subscribers."""
+    from silkgate.exchange import publish as pub
+
+    if not pub.wanted(s, *pub.DECLARATION_CATEGORIES):
+        return []
+    doc = out_from_row({c: getattr(decl, c) for c in OUT_COLUMNS}).model_dump(mode="json")
+    return pub.publish(s, platform, [pub.declaration_fact(decl, doc)], "platform", now)

@@ -14,13 +14,17 @@ from starlette.concurrency import run_in_threadpool
 
 from silkgate.core.http import AUTHENTICATED, get_platform, problem_responses, require_json
 from silkgate.core.platform import Platform
+from silkgate.exchange import feed as feeds
 from silkgate.exchange import service
+from silkgate.exchange import subscriptions as subs
 from silkgate.exchange.schemas import (
     DeliveryOut,
     DeliveryStatus,
+    FeedPage,
     SigningKeyOut,
     SubscriptionIn,
     SubscriptionOut,
+    SubscriptionStatus,
 )
 from silkgate.registry.auth import current_caller
 from silkgate.registry.service import Caller
@@ -33,7 +37,8 @@ SSE_POLL_SECONDS = 0.25
     "/subscriptions",
     response_model=SubscriptionOut,
     status_code=201,
-    summary="Register a webhook for this organization's messages",
+    summary="Register a webhook or pull subscription: raw topics, or data categories under an "
+    "agreement the caller is a consumer of (422 naming the field otherwise)",
     responses=problem_responses(413, 415),
     dependencies=[Depends(require_json)],
 )
@@ -50,6 +55,38 @@ async def subscriptions(
     platform: Platform = Depends(get_platform), caller: Caller = Depends(current_caller)
 ) -> list[SubscriptionOut]:
     return await run_in_threadpool(service.list_subscriptions, platform, caller)
+
+
+@router.get(
+    "/subscriptions/{sub_id}",
+    response_model=SubscriptionStatus,
+    summary="Delivery state of a subscription: lag, delivered, failures, dead letters, last "
+    "error and success",
+    responses=problem_responses(404),
+)
+async def subscription_status(
+    sub_id: Annotated[int, Path(ge=1)],
+    platform: Platform = Depends(get_platform),
+    caller: Caller = Depends(current_caller),
+) -> SubscriptionStatus:
+    return await run_in_threadpool(subs.status, platform, caller, sub_id)
+
+
+@router.get(
+    "/feed",
+    response_model=FeedPage,
+    summary="Pull feed: this organization's messages after the cursor (resume with next_cursor; "
+    "asking acknowledges the cursor's position)",
+)
+async def feed(
+    cursor: str | None = Query(
+        default=None, max_length=64, description="next_cursor of the last page"
+    ),
+    limit: int = Query(default=100, ge=1, le=500),
+    platform: Platform = Depends(get_platform),
+    caller: Caller = Depends(current_caller),
+) -> FeedPage:
+    return await run_in_threadpool(feeds.read_feed, platform, caller, cursor, limit)
 
 
 @router.delete(

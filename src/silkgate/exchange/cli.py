@@ -41,25 +41,85 @@ def deliver(
 @app.command("subscribe")
 def subscribe(
     as_org: str = typer.Option(..., "--as", help="Member id of the subscribing organization"),
-    url: str = typer.Option(..., help="Webhook URL (http or https)"),
-    topic: list[str] = typer.Option(["*"], help="Topic to receive; repeat; * for all"),
+    url: str | None = typer.Option(None, help="Webhook URL (http or https); none: pull feed"),
+    topic: list[str] | None = typer.Option(None, help="Topic to receive; repeat; * for all"),
+    agreement: str | None = typer.Option(None, help="Agreement id (category subscription)"),
+    category: list[str] | None = typer.Option(None, help="Data category; repeat"),
+    purpose: str | None = typer.Option(None, help="Purpose the data is used for"),
+    place: str | None = typer.Option(None, help="Where it is processed (default: own country)"),
+    as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Register a webhook for an organization's messages (audited)."""
+    """Register a webhook or pull subscription: topics, or categories under an agreement."""
+    raw = {
+        "url": url,
+        "topics": topic or None,
+        "agreement_id": agreement,
+        "categories": category or None,
+        "purpose": purpose,
+        "place": place,
+    }
     with platform_session() as platform:
-        body = parse_model(SubscriptionIn, {"url": url, "topics": topic})
+        body = parse_model(SubscriptionIn, {k: v for k, v in raw.items() if v is not None})
         out = service.add_subscription(platform, caller_for(platform, as_org), body)
-    console.print(f"subscription {out.id}: {out.url} {','.join(out.topics)}")
+    if as_json:
+        console.print_json(out.model_dump_json())
+        return
+    what = ",".join(out.categories or out.topics)
+    console.print(f"subscription {out.id} ({out.kind}): {out.url or 'feed'} {what}")
 
 
 @app.command("subscriptions")
 def subscriptions(as_org: str = typer.Option(..., "--as")) -> None:
-    """An organization's webhooks."""
+    """An organization's subscriptions."""
     with platform_session() as platform:
         subs = service.list_subscriptions(platform, caller_for(platform, as_org))
-    table = Table("id", "url", "topics", "active")
+    table = Table("id", "kind", "url", "topics / categories", "agreement", "active")
     for s in subs:
-        table.add_row(str(s.id), s.url, ",".join(s.topics), "yes" if s.active else "no")
+        table.add_row(
+            str(s.id),
+            s.kind,
+            s.url or "",
+            ",".join(s.categories or s.topics),
+            s.agreement_id or "",
+            "yes" if s.active else "no",
+        )
     console.print(table)
+
+
+@app.command("status")
+def status(
+    sub_id: int,
+    as_org: str = typer.Option(..., "--as"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Delivery state of a subscription: lag, delivered, failures, dead letters, last error."""
+    from silkgate.exchange.subscriptions import status as sub_status
+
+    with platform_session() as platform:
+        st = sub_status(platform, caller_for(platform, as_org), sub_id)
+    if as_json:
+        console.print_json(st.model_dump_json())
+        return
+    lag = f"{st.lag_seconds:.0f} s" if st.lag_seconds is not None else "none"
+    console.print(
+        f"subscription {sub_id} ({st.subscription.kind}): {st.undelivered} undelivered "
+        f"(oldest {lag}), {st.delivered} delivered, {st.failures} failed tries, {st.dead} dead; "
+        f"last error: {st.last_error or '-'}; last success: {st.last_success_at or '-'}"
+    )
+
+
+@app.command("feed")
+def feed(
+    as_org: str = typer.Option(..., "--as"),
+    cursor: str | None = typer.Option(None, help="next_cursor of the last page"),
+    limit: int = typer.Option(100, min=1, max=500),
+) -> None:
+    """Pull feed: the organization's messages after the cursor, and next_cursor (JSON)."""
+    from silkgate.exchange.feed import read_feed
+
+    with platform_session() as platform:
+        page = read_feed(platform, caller_for(platform, as_org), cursor, limit)
+    console.print_json(page.model_dump_json())
 
 
 @app.command("unsubscribe")
@@ -87,7 +147,13 @@ def deliveries(
     table = Table("id", "message", "topic", "url", "status", "tries", "last error")
     for r in rows:
         table.add_row(
-            str(r.id), r.message_id, r.topic, r.url, r.status, str(r.attempts), r.last_error or ""
+            str(r.id),
+            r.message_id,
+            r.topic,
+            r.url,
+            r.status,
+            str(r.attempts),
+            r.last_error or "",
         )
     console.print(table)
 

@@ -35,6 +35,8 @@ class OutboxMessage(Base):
     topic: Mapped[str] = mapped_column(String(64))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    #: the agreement a category message was written under (None: not under an agreement)
+    agreement_id: Mapped[str | None] = mapped_column(String(80), nullable=True)
 
     __table_args__ = (
         UniqueConstraint("organization_id", "message_id"),
@@ -43,17 +45,31 @@ class OutboxMessage(Base):
 
 
 class Subscription(Base):
-    """An organization's webhook: where to POST and which topics ("*" for all)."""
+    """An organization's subscription: a webhook (``url``) or a pull feed (``url`` ""), to
+    topics ("*" for all) or to data categories under an agreement (``agreement_id``).
+
+    A category subscription names the purpose its data is used for and the place it is
+    processed: every message is decided for them, as a read would be. ``feed_seq`` is the
+    sequence number a pull subscriber acknowledged (asked for what follows it).
+    """
 
     __tablename__ = "exchange_subscriptions"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
-    url: Mapped[str] = mapped_column(String(500))
+    url: Mapped[str] = mapped_column(String(500))  # "" for a pull subscription
     topics: Mapped[list[str]] = mapped_column(JSON)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_by: Mapped[str] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    agreement_id: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    categories: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    purpose: Mapped[str | None] = mapped_column(String(24), nullable=True)
+    place: Mapped[str | None] = mapped_column(String(2), nullable=True)
+    feed_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    feed_acked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+    __table_args__ = (Index("ix_exchange_subscriptions_agreement", "active", "agreement_id"),)
 
 
 class Delivery(Base):

@@ -8,6 +8,7 @@ try (exponential back-off) or the dead letter.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -50,12 +51,35 @@ def enqueue(
     data: dict[str, Any],
     message_id: str,
     now: datetime,
+    *,
+    to: Sequence[Subscription] | None = None,
+    agreement_id: str | None = None,
 ) -> OutboxMessage:
     """Write a message for an organization in the caller's transaction (idempotent by id).
 
-    The caller appends ``message_event(msg, actor)`` to the audit log in the same transaction:
-    ``audit verify`` reports a message without a log entry.
+    Deliveries go to the organization's active webhooks whose topics match, or, with ``to``,
+    to exactly those subscriptions' webhooks (category messages: each decided for its
+    subscription). ``agreement_id``: the agreement the message was written under. The caller
+    appends ``message_event(msg, actor)`` to the audit log in the same transaction: ``audit
+    verify`` reports a message without a log entry.
     """
+    return enqueue_new(
+        s, organization_id, topic, data, message_id, now, to=to, agreement_id=agreement_id
+    )[0]
+
+
+def enqueue_new(
+    s: Session,
+    organization_id: int,
+    topic: str,
+    data: dict[str, Any],
+    message_id: str,
+    now: datetime,
+    *,
+    to: Sequence[Subscription] | None = None,
+    agreement_id: str | None = None,
+) -> tuple[OutboxMessage, bool]:
+    """``enqueue``, telling whether the message is new (False: stored before under its id)."""
     found = s.scalar(
         select(OutboxMessage).where(
             OutboxMessage.organization_id == organization_id,
@@ -63,21 +87,31 @@ def enqueue(
         )
     )
     if found is not None:
-        return found
+        return found, False
     msg = OutboxMessage(
         message_id=message_id,
         organization_id=organization_id,
         topic=topic,
         payload=data,
         created_at=now,
+        agreement_id=agreement_id,
     )
     s.add(msg)
     s.flush()
-    subs = s.scalars(
-        select(Subscription).where(
-            Subscription.organization_id == organization_id, Subscription.active.is_(True)
-        )
-    )
+    if to is None:
+        subs = [
+            sub
+            for sub in s.scalars(
+                select(Subscription).where(
+                    Subscription.organization_id == organization_id,
+                    Subscription.active.is_(True),
+                    Subscription.url != "",
+                )
+            )
+            if _matches(sub.topics, topic)
+        ]
+    else:
+        subs = [sub for sub in to if sub.url]  # pull subscriptions read the feed
     s.add_all(
         Delivery(
             outbox_id=msg.id,
@@ -89,18 +123,20 @@ def enqueue(
             created_at=now,
         )
         for sub in subs
-        if _matches(sub.topics, topic)
     )
-    return msg
+    return msg, True
 
 
 def message_state(msg: OutboxMessage) -> dict[str, Any]:
     """What the audit log records of a message besides its payload (whose digest it keeps)."""
-    return {
+    state = {
         "organization_id": msg.organization_id,
         "message_id": msg.message_id,
         "topic": msg.topic,
     }
+    if msg.agreement_id is not None:  # category messages only: older entries lack the key
+        state["agreement_id"] = msg.agreement_id
+    return state
 
 
 def message_event(msg: OutboxMessage, actor: str) -> AuditEvent:
@@ -116,14 +152,22 @@ def message_event(msg: OutboxMessage, actor: str) -> AuditEvent:
 
 
 def subscription_state(sub: Subscription) -> dict[str, Any]:
-    """A webhook subscription as its audit entries record it (no secrets: there are none)."""
-    return {
+    """A subscription as its audit entries record it (no secrets: there are none). The terms
+    of a category subscription are added only for those (older entries lack the keys); the
+    pull position is bookkeeping, not recorded."""
+    state: dict[str, Any] = {
         "organization_id": sub.organization_id,
         "url": sub.url,
         "topics": list(sub.topics),
         "active": bool(sub.active),
         "created_by": sub.created_by,
     }
+    if sub.agreement_id is not None:
+        state["agreement_id"] = sub.agreement_id
+        state["categories"] = list(sub.categories or [])
+        state["purpose"] = sub.purpose
+        state["place"] = sub.place
+    return state
 
 
 def message_out(msg: OutboxMessage, organization: str) -> MessageOut:
@@ -140,11 +184,16 @@ def message_out(msg: OutboxMessage, organization: str) -> MessageOut:
 # ---------------------------------------------------------------- subscriptions
 
 
-def _sub_out(sub: Subscription) -> SubscriptionOut:
+def sub_out(sub: Subscription) -> SubscriptionOut:
     return SubscriptionOut(
         id=sub.id,
-        url=sub.url,
+        kind="webhook" if sub.url else "pull",
+        url=sub.url or None,
         topics=sub.topics,
+        agreement_id=sub.agreement_id,
+        categories=sub.categories,
+        purpose=sub.purpose,
+        place=sub.place,
         active=sub.active,
         created_by=sub.created_by,
         created_at=sub.created_at,
@@ -152,27 +201,44 @@ def _sub_out(sub: Subscription) -> SubscriptionOut:
 
 
 def add_subscription(platform: Platform, caller: Caller, body: SubscriptionIn) -> SubscriptionOut:
-    """Register a webhook for the caller's organization; audited (the URL only, no secrets).
+    """Register a webhook or a pull subscription for the caller's organization; audited (the
+    URL and terms only, no secrets). Category subscriptions are checked against the
+    agreement they name (``subscriptions.check_terms``).
 
     A URL naming a non-public address (loopback, private, link-local...) is refused unless
     the operator allowed it; names are resolved and checked again at every delivery.
     """
-    try:
-        check_url(body.url, platform.settings.exchange_webhook_allow)
-    except EgressRefused as exc:
-        raise ValidationFailed([FieldError("/url", "not_public", str(exc))]) from None
+    from silkgate.exchange.subscriptions import check_kind, check_terms
+
+    check_kind(body)
+    if body.url:
+        try:
+            check_url(body.url, platform.settings.exchange_webhook_allow)
+        except EgressRefused as exc:
+            raise ValidationFailed([FieldError("/url", "not_public", str(exc))]) from None
     now = platform.clock()
     with platform.db.session() as s:
+        place = None
+        if body.agreement_id is not None:
+            place = check_terms(s, caller, body, now)
         sub = Subscription(
             organization_id=caller.id,
-            url=body.url,
-            topics=sorted(set(body.topics)),
+            url=body.url or "",
+            topics=[] if body.agreement_id is not None else sorted(set(body.topics or ["*"])),
             active=True,
             created_by=caller.member_id,
             created_at=now,
+            agreement_id=body.agreement_id,
+            categories=sorted({c.value for c in body.categories or []}) or None,
+            purpose=body.purpose.value if body.purpose is not None else None,
+            place=place,
+            feed_seq=0,
         )
         s.add(sub)
         s.flush()
+        payload: dict[str, Any] = {"url": sub.url, "topics": sub.topics}
+        if sub.agreement_id is not None:
+            payload |= {"agreement_id": sub.agreement_id, "categories": sub.categories}
         append(
             s,
             platform.signer,
@@ -182,12 +248,12 @@ def add_subscription(platform: Platform, caller: Caller, body: SubscriptionIn) -
                     "exchange.subscribed",
                     "exchange_subscription",
                     str(sub.id),
-                    {"url": sub.url, "topics": sub.topics},
+                    payload,
                     state=subscription_state(sub),
                 )
             ],
         )
-        return _sub_out(sub)
+        return sub_out(sub)
 
 
 def list_subscriptions(platform: Platform, caller: Caller) -> list[SubscriptionOut]:
@@ -197,7 +263,7 @@ def list_subscriptions(platform: Platform, caller: Caller) -> list[SubscriptionO
             .where(Subscription.organization_id == caller.id)
             .order_by(Subscription.id)
         )
-        return [_sub_out(r) for r in rows]
+        return [sub_out(r) for r in rows]
 
 
 def remove_subscription(platform: Platform, caller: Caller, sub_id: int) -> SubscriptionOut:
@@ -233,7 +299,7 @@ def remove_subscription(platform: Platform, caller: Caller, sub_id: int) -> Subs
                 )
             ],
         )
-        return _sub_out(sub)
+        return sub_out(sub)
 
 
 # ---------------------------------------------------------------- deliveries
@@ -285,6 +351,14 @@ def retry_delivery(platform: Platform, caller: Caller, delivery_id: int) -> None
             raise Conflict(
                 "only a dead letter of an active subscription can be retried",
                 [FieldError("/id", "wrong_state", d.status)],
+            )
+        from silkgate.exchange.publish import agreement_live
+
+        msg = s.get(OutboxMessage, d.outbox_id)
+        if msg is not None and msg.agreement_id and not agreement_live(s, msg.agreement_id):
+            raise Conflict(
+                f"agreement {msg.agreement_id} is no longer active: its messages are not sent",
+                [FieldError("/id", "agreement_ended", msg.agreement_id)],
             )
         d.status, d.attempts, d.next_attempt_at = D.PENDING.value, 0, now
         append(

@@ -296,11 +296,36 @@ def _store(
             r["audit_batch"] = batch.entity_id
         insert_rows(s, table_of(GateEvent), rows)
         insert_rows(s, table_of(GateEventRef), refs)
-        append(s, platform.signer, [batch])
+        append(s, platform.signer, [batch, *_published(s, platform, rows, now)])
         from silkgate.queue.waiting import on_gate_events  # gate events move queued trucks
 
         on_gate_events(s, platform, rows)
     return out
+
+
+def _published(
+    s: Session, platform: Platform, rows: list[dict[str, Any]], now: datetime
+) -> list[AuditEvent]:
+    """Outbox messages of stored gate events for their category subscribers: the event as
+    signed, with its id, reporter and record time."""
+    from silkgate.exchange import publish as pub
+    from silkgate.exchange.agreements.catalogue import Category
+
+    if not pub.wanted(s, Category.GATE_EVENTS):
+        return []
+    facts = [
+        pub.gate_event_fact(
+            r,
+            {
+                **r["content"],
+                "event_id": r["event_id"],
+                "reporter": r["reporter"],
+                "recordTime": r["record_time"],
+            },
+        )
+        for r in rows
+    ]
+    return pub.publish(s, platform, facts, "platform", now)
 
 
 def batch_entry(reporter: str, listed: list[list[str]]) -> AuditEvent:

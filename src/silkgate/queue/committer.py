@@ -219,6 +219,7 @@ def store_group(platform: Platform, group: list[PendingBooking]) -> list[Outcome
         events: list[audit.AuditEvent] = []
         spans: list[tuple[Any, int, int]] = []  # a signed request's entries, for its receipt
         booking_t, deposit_t = table_of(Booking), table_of(DepositEntry)
+        made: list[Booking] = []
         for p in group:
             key = _slot_key(p)
             slot = slots.get(key)
@@ -261,11 +262,13 @@ def store_group(platform: Platform, group: list[PendingBooking]) -> list[Outcome
                 events.extend(stored_with(s, p.write, events[start:]))
                 spans.append((p.write, start, len(events)))
             outcomes.append(service.booking_out(platform, p.caller, b))
+            made.append(b)
         if bookings:
             s.execute(insert(booking_t), bookings)
             s.execute(insert(table_of(BookedDeclaration)), links)
             s.execute(insert(deposit_t), deposits)
             _move_counters(s, taken)
+            events.extend(service.published(s, platform, made, group[0].now))
             rows = audit.append(s, platform.signer, events, ambient=False)
             for write, a, b_end in spans:
                 signed = write.submission is not None

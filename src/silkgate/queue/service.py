@@ -494,7 +494,14 @@ def _book_alone(platform: Platform, p: PendingBooking) -> BookingOut:
             except Conflict:
                 seen_full(platform, body)
                 raise
-            append(s, platform.signer, [booked_event(caller, body, booking, held)])
+            append(
+                s,
+                platform.signer,
+                [
+                    booked_event(caller, body, booking, held),
+                    *published(s, platform, [booking], now),
+                ],
+            )
             return booking_out(platform, caller, booking)
     except IntegrityError as exc:
         raise integrity_conflict(exc) from None
@@ -631,6 +638,28 @@ def booking_out(platform: Platform, caller: Caller, b: Booking) -> BookingOut:
     )
 
 
+def published(
+    s: Session, platform: Platform, bookings: list[Booking], now: datetime
+) -> list[AuditEvent]:
+    """Outbox messages of bookings made or changed, for their category subscribers (the
+    whole booking, driver included: each subscriber's agreement decides what it gets)."""
+    from silkgate.exchange import publish as pub
+    from silkgate.exchange.agreements.catalogue import Category
+
+    if not bookings or not pub.wanted(s, Category.BOOKING):
+        return []
+    facts = []
+    for b in bookings:
+        doc = booking_out(platform, caller_of(b), b).model_dump(mode="json")
+        facts.append(pub.booking_fact(b, doc))
+    return pub.publish(s, platform, facts, "platform", now)
+
+
+def caller_of(b: Booking) -> Caller:
+    """The booking organization as a caller (what ``booking_out`` shows its owner)."""
+    return Caller(b.organization_id, b.organization, "", frozenset(), frozenset())
+
+
 def _load(s: Session, caller: Caller, booking_id: str) -> Booking:
     b = s.get(Booking, booking_id)
     if b is None or not visible(caller, b):
@@ -709,7 +738,12 @@ def cancel(platform: Platform, caller: Caller, booking_id: str, reason: str) -> 
         _finish(s, b, BookingStatus.CANCELLED, now)
         s.add(_deposit(platform, b, "released", "booking cancelled", now))
         append(
-            s, platform.signer, [_event(caller.member_id, "queue.cancelled", b, {"reason": reason})]
+            s,
+            platform.signer,
+            [
+                _event(caller.member_id, "queue.cancelled", b, {"reason": reason}),
+                *published(s, platform, [b], now),
+            ],
         )
         return booking_out(platform, caller, b)
 
@@ -781,7 +815,8 @@ def reschedule(platform: Platform, caller: Caller, booking_id: str, ref: SlotRef
                     "queue.rescheduled",
                     b,
                     {"from": before, "to": ref.model_dump(mode="json")},
-                )
+                ),
+                *published(s, platform, [b], now),
             ],
         )
         return booking_out(platform, caller, b)

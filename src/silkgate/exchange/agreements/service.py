@@ -441,6 +441,9 @@ def revoke(platform: Platform, caller: Caller, agreement_id: str, reason: str) -
             )
             events.append(_event(s, caller.member_id, "agreement.revoked", r, {"reason": reason}))
         append(s, platform.signer, events)
+        from silkgate.exchange.publish import withdraw  # its deliveries are not sent
+
+        withdraw(s, agreement_id, now)
         return AgreementHistory(
             agreement_id=agreement_id,
             versions=[out(s, r, now) for r in rows if _party_of(caller, r) is not None],

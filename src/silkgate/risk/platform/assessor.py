@@ -327,8 +327,36 @@ class Assessor:
             ),
             updates,
         )
+        events.extend(self._published(s, keyed, new_rows, now))
         audit.append(s, self.platform.signer, events)
         return len(rows)
+
+    def _published(
+        self, s: Session, keyed: list[Any], new_rows: list[dict[str, Any]], now: datetime
+    ) -> list[AuditEvent]:
+        """Outbox messages for category subscribers: each new assessment (lane and score),
+        and each declaration's new state (risk assessed)."""
+        from types import SimpleNamespace
+
+        from silkgate.exchange import publish as pub
+        from silkgate.risk.platform.service import assessment_out
+
+        facts = []
+        if new_rows and pub.wanted(s, *pub.RISK_CATEGORIES):
+            by_id = {r.id: r for _, r in keyed}
+            for row in new_rows:
+                r = by_id[row["declaration_id"]]
+                d = SimpleNamespace(**r._asdict(), status=DeclarationStatus.RISK_ASSESSED.value)
+                doc = assessment_out(RiskAssessment(**row)).model_dump(mode="json")
+                facts.append(pub.risk_fact(d, doc))
+        if pub.wanted(s, *pub.DECLARATION_CATEGORIES):
+            from silkgate.declarations.lodging import OUT_COLUMNS, out_from_row
+
+            ids = [r.id for _, r in keyed]
+            for decl in s.scalars(select(Declaration).where(Declaration.id.in_(ids))):
+                out = out_from_row({c: getattr(decl, c) for c in OUT_COLUMNS})
+                facts.append(pub.declaration_fact(decl, out.model_dump(mode="json")))
+        return pub.publish(s, self.platform, facts, ACTOR, now)
 
     @staticmethod
     def _score(engines: dict[Key, _Engine], todo: list[Any]) -> list[list[Any]]:

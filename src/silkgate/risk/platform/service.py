@@ -9,6 +9,7 @@ otherwise, so the existence of an assessment or an inspection is not disclosed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,6 +24,7 @@ from silkgate.core.platform import Platform
 from silkgate.declarations.models import Declaration
 from silkgate.declarations.schemas import DeclarationStatus as S
 from silkgate.declarations.service import as_asking, load_visible
+from silkgate.exchange import publish as pub
 from silkgate.exchange.agreements.catalogue import Category
 from silkgate.exchange.agreements.enforce import Asking, Point, PurposeRequired
 from silkgate.exchange.agreements.fields import filter_document
@@ -186,10 +188,36 @@ def override_lane(
                         "assessed_lane": found.lane,
                         "reason": body.reason,
                     },
-                )
+                ),
+                *_published(
+                    s,
+                    platform,
+                    pub.RISK_CATEGORIES,
+                    lambda: pub.risk_fact(
+                        decl,
+                        assessment_out(found).model_dump(mode="json"),
+                        f":override@{int(now.timestamp())}",
+                    ),
+                    caller.member_id,
+                    now,
+                ),
             ],
         )
         return assessment_out(found)
+
+
+def _published(
+    s: Session,
+    platform: Platform,
+    categories: tuple[Category, ...],
+    fact: Callable[[], pub.Fact],
+    actor: str,
+    now: datetime,
+) -> list[AuditEvent]:
+    """Outbox messages of one fact for its category subscribers (built only if any)."""
+    if not pub.wanted(s, *categories):
+        return []
+    return pub.publish(s, platform, [fact()], actor, now)
 
 
 def _inspection_errors(body: InspectionIn, item_count: int) -> list[FieldError]:
@@ -300,7 +328,15 @@ def record_inspection(
                     "declaration",
                     decl.id,
                     inspection_payload(row),
-                )
+                ),
+                *_published(
+                    s,
+                    platform,
+                    (Category.INSPECTION_RESULT,),
+                    lambda: pub.inspection_fact(decl, _inspection_out(row).model_dump(mode="json")),
+                    caller.member_id,
+                    row.recorded_at,
+                ),
             ],
         )
         return _inspection_out(row)
