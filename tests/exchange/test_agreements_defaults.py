@@ -119,6 +119,10 @@ def test_defaults_are_seeded_with_the_first_customs_of_a_crossing(platform: Plat
     assert sorted(r.agreement_id for r in rows) == [
         "default-booking-KHG-NZH-CN-KZ",
         "default-booking-KHG-NZH-KZ-CN",
+        "default-gate-events-KHG-NZH-CN-KZ",
+        "default-gate-events-KHG-NZH-KZ-CN",
+        "default-kpi-KHG-NZH-CN",  # karamay (analyst, administrator) is registered
+        "default-kpi-KHG-NZH-KZ",
         "default-pre-arrival-KHG-NZH-CN-KZ",
         "default-pre-arrival-KHG-NZH-KZ-CN",
     ]
@@ -132,10 +136,11 @@ def test_defaults_are_seeded_with_the_first_customs_of_a_crossing(platform: Plat
         actions = s.scalars(
             select(AuditEntry.action).where(AuditEntry.entity_type == "agreement")
         ).all()
-    assert actions == ["agreement.seeded"] * 4
-    # the parties see them; a broker does not
+    assert actions == ["agreement.seeded"] * 8
+    # the parties see them (KZ customs speaks for KZ: not for CN's KPI default); a broker does not
     kz = caller(platform, ids, "kz-customs")
-    assert len(service.list_agreements(platform, kz)) == 4
+    assert len(service.list_agreements(platform, kz)) == 7
+    assert len(service.list_agreements(platform, caller(platform, ids, "karamay"))) == 2
     assert service.list_agreements(platform, caller(platform, ids, "cn-broker")) == []
 
 
@@ -166,7 +171,7 @@ def test_db_upgrade_brings_the_defaults_up_to_date(platform: Platform) -> None:
 
     seeded(platform)
     prepare_database(platform)  # nothing changed: nothing written
-    assert len(_defaults(platform)) == 4
+    assert len(_defaults(platform)) == 8
     switched = Platform(
         platform.settings.model_copy(update={"share_driver_data_across_border": True})
     )
