@@ -10,10 +10,11 @@ vehicles, hence ``valid_from`` that day.
 
 Per crossing and direction also ``default-booking-<crossing>-<X>-<Y>``: X's authority (the
 exit side, whose queue it is) provides Y's customs with the bookings of trucks leaving X at
-that crossing — every field but the driver — for customs control or queue management,
-processed in Y. That is today's booking visibility: customs of both sides see a crossing's
-bookings, the exit side's e-port operator reads them as authority (booking is one of its
-categories), and the driver stays on the exit side.
+that crossing — every field but the driver (the driver too when
+``SILKGATE_SHARE_DRIVER_DATA_ACROSS_BORDER`` is on) — for customs control or queue
+management, processed in Y. That is today's booking visibility: customs of both sides see a
+crossing's bookings, the exit side's e-port operator reads them as authority (booking is one of
+its categories), and the driver stays on the exit side unless the setting shares it.
 
 Per crossing and direction also ``default-gate-events-<crossing>-<X>-<Y>``: X's authority (the
 side whose checkpoint reported) provides Y's customs with the gate events of X's side of that
@@ -105,9 +106,10 @@ def top_level(category: Category) -> list[str]:
     return sorted(p for p in cat.pointers if p.count("/") == 1 and p not in cat.personal)
 
 
-def booking_fields() -> list[str]:
-    """Today's view of a booking from the other side: every top-level field but the driver."""
-    return top_level(Category.BOOKING)
+def booking_fields(share_driver: bool = False) -> list[str]:
+    """Today's view of a booking from the other side: every top-level field but the driver
+    (the driver too when the driver setting is on)."""
+    return sorted([*top_level(Category.BOOKING), *(["/driver"] if share_driver else [])])
 
 
 def default_row(crossing: str, x: str, y: str, share_driver: bool, version: int) -> Agreement:
@@ -135,7 +137,7 @@ def default_row(crossing: str, x: str, y: str, share_driver: bool, version: int)
     return row
 
 
-def booking_row(crossing: str, x: str, y: str, version: int) -> Agreement:
+def booking_row(crossing: str, x: str, y: str, version: int, share_driver: bool) -> Agreement:
     """The default booking agreement of one crossing and direction (not yet stored or signed)."""
     row = Agreement(
         agreement_id=booking_default_id(crossing, x, y),
@@ -144,12 +146,12 @@ def booking_row(crossing: str, x: str, y: str, version: int) -> Agreement:
         provider=x,
         consumers=[y],
         category=Category.BOOKING.value,
-        fields=booking_fields(),
+        fields=booking_fields(share_driver),
         purposes=sorted([Purpose.CUSTOMS_CONTROL.value, Purpose.QUEUE_MANAGEMENT.value]),
         places=[y],
         crossings=[crossing],
         condition=None,
-        personal_data=False,
+        personal_data=share_driver,
         valid_from=LEGAL_BASIS_FROM,
         valid_until=None,
         builtin=True,
@@ -227,7 +229,7 @@ def _rows(
     """Every default of one crossing and direction, as (id, version-1 row)."""
     out = [
         (default_id(crossing, x, y), default_row(crossing, x, y, share_driver, 1)),
-        (booking_default_id(crossing, x, y), booking_row(crossing, x, y, 1)),
+        (booking_default_id(crossing, x, y), booking_row(crossing, x, y, 1, share_driver)),
         (gate_events_default_id(crossing, x, y), gate_events_row(crossing, x, y)),
     ]
     if readers:
