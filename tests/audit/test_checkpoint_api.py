@@ -98,8 +98,9 @@ def test_readiness_shows_the_checkpoint_thread_and_routes_serve_signed_objects(
         assert not verify_receipt({**receipt, "status": "released"}, trusted)
         # the other side's customs gets the receipt too (pre-arrival); an outsider does not
         kz = {"Authorization": f"Bearer {keys['kz-customs']}"}
-        theirs = client.get(f"{API}/declarations/{decl}/receipt", headers=kz).json()
         purpose = {"Silkgate-Purpose": "customs_control"}  # another organization's data
+        assert client.get(f"{API}/declarations/{decl}/receipt", headers=kz).status_code == 400
+        theirs = client.get(f"{API}/declarations/{decl}/receipt", headers={**kz, **purpose}).json()
         seen = client.get(f"{API}/declarations/{decl}", headers={**kz, **purpose}).json()["data"]
         assert theirs["view"] == "pre_arrival" and "driver" not in seen
         assert theirs["payload_digest"] == sha256_hex(canonical_json(seen))

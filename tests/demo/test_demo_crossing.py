@@ -31,7 +31,7 @@ from silkgate.demo.service import demo_member_ids, run_demo_setup
 from silkgate.exchange.agreements.enforce import Asking
 from silkgate.gates import reports, timeline
 from silkgate.gates.models import GateEvent
-from silkgate.queue import service as queue
+from silkgate.queue import reading
 from silkgate.registry import service as registry
 from silkgate.registry.service import Caller
 from tests.conftest import KEEP_TABLES, make_settings
@@ -80,8 +80,9 @@ def demo(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dem
 def _bookings(d: Demo) -> list[Any]:
     out, cursor = [], None
     while True:
-        page, cursor = queue.list_bookings(
-            d.platform, d.caller("cn-customs"), crossing="KHG-NZH", cursor=cursor, limit=500
+        who = Asking(d.caller("cn-customs"), "queue_management")
+        page, cursor = reading.list_bookings(
+            d.platform, who, crossing="KHG-NZH", cursor=cursor, limit=500
         )
         out += page
         if cursor is None:

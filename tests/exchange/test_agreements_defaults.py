@@ -119,6 +119,10 @@ def test_defaults_are_seeded_with_the_first_customs_of_a_crossing(platform: Plat
     assert sorted(r.agreement_id for r in rows) == [
         "default-booking-KHG-NZH-CN-KZ",
         "default-booking-KHG-NZH-KZ-CN",
+        "default-gate-events-KHG-NZH-CN-KZ",
+        "default-gate-events-KHG-NZH-KZ-CN",
+        "default-kpi-KHG-NZH-CN",  # karamay (analyst, administrator) is registered
+        "default-kpi-KHG-NZH-KZ",
         "default-pre-arrival-KHG-NZH-CN-KZ",
         "default-pre-arrival-KHG-NZH-KZ-CN",
     ]
@@ -132,10 +136,11 @@ def test_defaults_are_seeded_with_the_first_customs_of_a_crossing(platform: Plat
         actions = s.scalars(
             select(AuditEntry.action).where(AuditEntry.entity_type == "agreement")
         ).all()
-    assert actions == ["agreement.seeded"] * 4
-    # the parties see them; a broker does not
+    assert actions == ["agreement.seeded"] * 8
+    # the parties see them (KZ customs speaks for KZ: not for CN's KPI default); a broker does not
     kz = caller(platform, ids, "kz-customs")
-    assert len(service.list_agreements(platform, kz)) == 4
+    assert len(service.list_agreements(platform, kz)) == 7
+    assert len(service.list_agreements(platform, caller(platform, ids, "karamay"))) == 2
     assert service.list_agreements(platform, caller(platform, ids, "cn-broker")) == []
 
 
@@ -147,7 +152,12 @@ def test_defaults_follow_the_driver_setting_until_the_parties_replace_them(
     with platform.db.session() as s:
         assert ensure_defaults(s, platform.signer, crossing, False, "test") == []
         written = ensure_defaults(s, platform.signer, crossing, True, "test")
-    assert len(written) == 2
+    assert sorted(written) == [  # the booking defaults follow the setting too
+        "default-booking-KHG-NZH-CN-KZ",
+        "default-booking-KHG-NZH-KZ-CN",
+        "default-pre-arrival-KHG-NZH-CN-KZ",
+        "default-pre-arrival-KHG-NZH-KZ-CN",
+    ]
     rows = {(r.agreement_id, r.version): r for r in _defaults(platform)}
     v2 = rows[("default-pre-arrival-KHG-NZH-CN-KZ", 2)]
     assert v2.personal_data and "/data/driver" in v2.fields and v2.status == "active"
@@ -156,8 +166,10 @@ def test_defaults_follow_the_driver_setting_until_the_parties_replace_them(
         row = s.scalar(select(Agreement).where(Agreement.id == v2.id))
         assert row is not None
         row.status = "revoked"  # as the parties' revocation leaves it
-        assert ensure_defaults(s, platform.signer, crossing, False, "test") == [
-            "default-pre-arrival-KHG-NZH-KZ-CN"
+        assert sorted(ensure_defaults(s, platform.signer, crossing, False, "test")) == [
+            "default-booking-KHG-NZH-CN-KZ",
+            "default-booking-KHG-NZH-KZ-CN",
+            "default-pre-arrival-KHG-NZH-KZ-CN",
         ]
 
 
@@ -166,7 +178,7 @@ def test_db_upgrade_brings_the_defaults_up_to_date(platform: Platform) -> None:
 
     seeded(platform)
     prepare_database(platform)  # nothing changed: nothing written
-    assert len(_defaults(platform)) == 4
+    assert len(_defaults(platform)) == 8
     switched = Platform(
         platform.settings.model_copy(update={"share_driver_data_across_border": True})
     )
@@ -180,6 +192,15 @@ def test_db_upgrade_brings_the_defaults_up_to_date(platform: Platform) -> None:
         if r.status == "active" and r.agreement_id.startswith("default-pre-arrival")
     ]
     assert len(latest) == 2 and all(r.version == 2 and r.personal_data for r in latest)
-    # the booking defaults carry no driver: the setting leaves them at version 1
-    bookings = [r for r in _defaults(platform) if r.agreement_id.startswith("default-booking")]
-    assert [r.version for r in bookings] == [1, 1]
+    # the booking defaults share the driver too (as the booking reads did before agreements);
+    # gate events carry no driver: the setting leaves them at version 1
+    bookings = [
+        r
+        for r in _defaults(platform)
+        if r.agreement_id.startswith("default-booking") and r.status == "active"
+    ]
+    assert [(r.version, "/driver" in r.fields, r.personal_data) for r in bookings] == [
+        (2, True, True)
+    ] * 2
+    gates = [r for r in _defaults(platform) if r.agreement_id.startswith("default-gate-events")]
+    assert [r.version for r in gates] == [1, 1]

@@ -220,8 +220,8 @@ def test_a_new_version_supersedes_once_signed_and_history_is_kept(world: World) 
     assert [(v.version, v.status) for v in h.versions] == [(1, "superseded"), (2, "active")]
     with w.platform.db.session() as s:
         assert (
-            s.scalar(select(func.count()).select_from(Agreement)) == 2 + 4
-        )  # and 4 defaults (pre-arrival and booking, each way)
+            s.scalar(select(func.count()).select_from(Agreement)) == 2 + 8
+        )  # and 8 defaults (pre-arrival, booking and gate events each way; KPIs per side)
 
 
 @pytest.mark.parametrize(
@@ -243,5 +243,5 @@ def test_bad_terms_are_named(world: World, changes: dict[str, Any], field: str, 
     assert (exc.value.errors[0].field, exc.value.errors[0].code) == (field, code)
     with world.platform.db.session() as s:
         assert (
-            s.scalar(select(func.count()).select_from(Agreement)) == 4
-        )  # the defaults only (pre-arrival and booking, each way)
+            s.scalar(select(func.count()).select_from(Agreement)) == 8
+        )  # the defaults only (pre-arrival, booking, gate events each way; KPIs per side)

@@ -59,7 +59,9 @@ def _play(
 def test_timeline_orders_late_events_and_uses_corrections(world: World) -> None:
     order = list(reversed(range(len(PASSAGE))))  # everything arrives backwards
     ids = _play(world, order=order)
-    tl = timeline.truck_timeline(world.platform, world.callers["cn-customs"], "KZ", "123ABC02")
+    # the KZ side's events reach CN customs under the shipped gate-events agreement
+    cn = Asking(world.callers["cn-customs"], "customs_control")
+    tl = timeline.truck_timeline(world.platform, cn, "KZ", "123ABC02")
     gate = [e for e in tl.entries if e.kind == "gate_event"]
     assert [e.what for e in gate] == [p for p, _, _ in PASSAGE]
     assert gate[0].minutes_to_next == 90
@@ -78,7 +80,7 @@ def test_timeline_orders_late_events_and_uses_corrections(world: World) -> None:
         world.callers["cn-customs"],
         world.signed("cn-customs", event("gate_in", 80, corrects=gate_in, decl=world.decl)),
     )
-    tl = timeline.truck_timeline(world.platform, world.callers["cn-customs"], "KZ", "123ABC02")
+    tl = timeline.truck_timeline(world.platform, cn, "KZ", "123ABC02")
     assert tl.intervals_min["queue"] == 80
     assert len([e for e in tl.entries if e.kind == "gate_event"]) == len(PASSAGE)
 

@@ -36,10 +36,14 @@ def test_booking_party_and_officials_see_what_they_may(api: Any) -> None:
     assert b["driver"]["name"] == "Wang Lei"
     cn = client.get(f"{API}/queue/bookings/{b['id']}", headers=h(keys, "cn-customs")).json()
     assert cn["driver"]["name"] == "Wang Lei"  # the exit side, where the truck queues
-    kz = client.get(f"{API}/queue/bookings/{b['id']}", headers=h(keys, "kz-customs")).json()
+    # the other side's customs: under the shipped booking agreement, for a declared purpose
+    url = f"{API}/queue/bookings/{b['id']}"
+    assert client.get(url, headers=h(keys, "kz-customs")).status_code == 400
+    kz_purpose = {**h(keys, "kz-customs"), "Silkgate-Purpose": "customs_control"}
+    kz = client.get(url, headers=kz_purpose).json()
     assert kz["driver"] is None and kz["driver_withheld"] is True
     assert "Wang Lei" not in json.dumps(
-        client.get(f"{API}/queue/bookings", headers=h(keys, "kz-customs")).json()
+        client.get(f"{API}/queue/bookings", headers=kz_purpose).json()
     )
     # the e-port operator assigned to the crossing sees the bookings on it
     assert (

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from silkgate.core.errors import Conflict, Forbidden
 from silkgate.core.platform import Platform
 from silkgate.exchange.models import OutboxMessage
-from silkgate.queue import waiting
+from silkgate.queue import reading, waiting
 from silkgate.queue.callforward import call_order, round_of
 from silkgate.queue.models import Booking, WaitingTruck
 from silkgate.queue.schemas import StageIn
@@ -95,7 +95,7 @@ def test_booked_before_live_room_messages_position_estimate(env: Env) -> None:
     check_in(env, a)
     check_in(env, b, late=True)  # beyond grace: live queue, behind every booked truck
     check_in(env, c)
-    pos = {x: waiting.position(env.platform, env.who("cn-broker"), x) for x in (a, b, c)}
+    pos = {x: reading.position(env.platform, env.who("cn-broker"), x) for x in (a, b, c)}
     assert [pos[x].position for x in (c, a, b)] == [1, 2, 3]
     assert pos[c].estimated_call_at is None and pos[c].calls_per_hour == 0  # no calls yet
     assert stage(env, 1).called == [c]
@@ -112,7 +112,7 @@ def test_booked_before_live_room_messages_position_estimate(env: Env) -> None:
     with p.db.session() as s:
         assert s.get(Booking, a).status == "called"  # type: ignore[union-attr]
         assert s.get(Booking, c).status == "exited"  # type: ignore[union-attr]
-    last = waiting.position(p, env.who("cn-broker"), b)
+    last = reading.position(p, env.who("cn-broker"), b)
     assert last.position == 1 and last.calls_per_hour == 2.0
     assert last.estimated_call_at == NOW + timedelta(minutes=30) + timedelta(minutes=30)
     with pytest.raises(Conflict):

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from silkgate.audit.models import AuditEntry
 from silkgate.core.errors import Conflict, Forbidden, SilkgateError, ValidationFailed
 from silkgate.core.platform import Platform
-from silkgate.queue import public, waiting, walkin
+from silkgate.queue import public, reading, waiting, walkin
 from silkgate.queue.callforward import round_for
 from silkgate.queue.models import Booking, Slot, WaitingTruck
 from silkgate.queue.schemas import StageIn, WalkInIn
@@ -203,7 +203,7 @@ def test_call_forward_interleaves_walk_ins_by_ratio_and_live_share(env: Env) -> 
     live = [w1.booking.id, late, w2.booking.id]
     expected = [aeo, *regular[:4], live[0], *regular[4:], live[1], live[2]]
     positions = {
-        b: waiting.position(env.platform, env.who("cn-customs"), b).position for b in expected
+        b: reading.position(env.platform, env.who("cn-customs"), b).position for b in expected
     }
     assert [positions[b] for b in expected] == list(range(1, 11))
     assert stage(env, 10).called == expected
@@ -276,11 +276,12 @@ def test_walk_in_over_the_api(env: Env) -> None:
     r = post("cn-eport", {**body, "truck": {"tractor_nationality": "KZ", "tractor_plate": "@"}})
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "/truck/tractor_plate"
     assert client.post(url, json=body).status_code == 401
-    # the officials see it; the walk-in's position is readable like any booking's
-    pos = client.get(
-        f"/api/v1/queue/bookings/{out['booking']['id']}/position",
-        headers={"Authorization": f"Bearer {keys['kz-customs']}"},
-    )
+    # the officials see it; the walk-in's position is readable like any booking's (the other
+    # side's customs under the shipped booking agreement, for a declared purpose)
+    url = f"/api/v1/queue/bookings/{out['booking']['id']}/position"
+    kz = {"Authorization": f"Bearer {keys['kz-customs']}"}
+    assert client.get(url, headers=kz).status_code == 400
+    pos = client.get(url, headers={**kz, "Silkgate-Purpose": "queue_management"})
     assert pos.status_code == 200
 
 

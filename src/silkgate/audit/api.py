@@ -13,6 +13,8 @@ from silkgate.audit.schemas import CheckpointOut, ReceiptOut, SubmissionOut
 from silkgate.core.http import AUTHENTICATED, get_platform, problem_responses
 from silkgate.core.platform import Platform
 from silkgate.core.text import NoControls
+from silkgate.exchange.agreements.enforce import Asking
+from silkgate.exchange.agreements.headers import POLICY_PROBLEMS, asking
 from silkgate.registry.auth import current_caller
 from silkgate.registry.service import Caller
 
@@ -39,15 +41,16 @@ async def latest_checkpoint(
 @router.get(
     "/declarations/{declaration_id}/receipt",
     response_model=ReceiptOut,
-    responses=problem_responses(404, 409, 422),
-    summary="A signed receipt of what the platform recorded about a declaration",
+    responses={**POLICY_PROBLEMS, **problem_responses(409)},
+    summary="A signed receipt of what the platform recorded about a declaration, as the caller "
+    "may read it (send Silkgate-Purpose for another organization's declaration)",
 )
 async def declaration_receipt(
     declaration_id: DeclarationId,
     platform: Platform = Depends(get_platform),
-    caller: Caller = Depends(current_caller),
+    who: Asking = Depends(asking),
 ) -> Any:
-    return await run_in_threadpool(receipts.declaration_receipt, platform, caller, declaration_id)
+    return await run_in_threadpool(receipts.declaration_receipt, platform, who, declaration_id)
 
 
 @router.get(

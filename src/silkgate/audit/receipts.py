@@ -33,8 +33,10 @@ from silkgate.core.platform import Platform
 from silkgate.core.signing import canonical_json, load_public_key, sha256_hex, verify
 from silkgate.core.validation import load_json
 from silkgate.core.writes import WriteContext
-from silkgate.declarations.access import View, redact
-from silkgate.declarations.service import load_visible
+from silkgate.declarations.service import as_asking, read_decided
+from silkgate.exchange.agreements.catalogue import Category
+from silkgate.exchange.agreements.enforce import Asking, Point, covers
+from silkgate.exchange.agreements.fields import filter_document
 from silkgate.registry.service import Caller
 
 RECEIPT_TYPE = "silkgate.receipt.v1"
@@ -65,15 +67,22 @@ def verify_receipt(receipt: Mapping[str, Any], trusted: Mapping[str, str]) -> bo
     return cp is None or checkpoints.Checkpoint.from_dict(cp).verify(trusted)
 
 
-def declaration_receipt(platform: Platform, caller: Caller, decl_id: str) -> dict[str, Any]:
-    """A signed receipt for a declaration the caller may see (404 otherwise)."""
+def declaration_receipt(platform: Platform, who: Caller | Asking, decl_id: str) -> dict[str, Any]:
+    """A signed receipt for a declaration, as the policy decision lets the caller read it (404
+    when nothing is allowed, 400 when a declared purpose would allow some). The digest is of
+    the payload as answered to this caller: a digest of the whole would let another
+    organization test guesses of what is withheld (the driver's personal data)."""
     with platform.db.session() as s:
-        decl, view = load_visible(s, caller, decl_id)
+        point = Point(platform, s, as_asking(who))
+        decl, record, decision = read_decided(point, s, decl_id)
         payload = decl.payload
-        if view is View.PRE_ARRIVAL:
-            # The digest of what this caller received: a digest of the full payload would let
-            # the other side test guesses of the driver's personal data.
-            payload = redact(payload, platform.settings.share_driver_data_across_border)
+        view = "full"
+        if not decision.full:
+            payload = filter_document({"data": payload}, decision.fields).get("data", {})
+            pre = Category.PRE_ARRIVAL in decision.categories
+            view = "pre_arrival" if pre else "shared"
+        point.disclose(record, decl.id, decision, {"data": payload})
+        point.flush()
         entry = s.execute(
             select(AuditEntry.seq, AuditEntry.action, AuditEntry.entry_hash)
             .where(AuditEntry.entity_type == "declaration", AuditEntry.entity_id == decl_id)
@@ -87,9 +96,9 @@ def declaration_receipt(platform: Platform, caller: Caller, decl_id: str) -> dic
             )
         body: dict[str, Any] = {
             "declaration_id": decl.id,
-            "version": decl.version,
-            "status": decl.status,
-            "view": "pre_arrival" if view is View.PRE_ARRIVAL else "full",
+            "version": decl.version if covers(decision, "/version") else None,
+            "status": decl.status if covers(decision, "/status") else None,
+            "view": view,
             "payload_digest": sha256_hex(canonical_json(payload)),
             "entry": {"seq": entry.seq, "action": entry.action, "entry_hash": entry.entry_hash},
         }

@@ -37,12 +37,15 @@ class ReceiptOut(BaseModel):
 
     type: str = Field(description="Always silkgate.receipt.v1.")
     declaration_id: str
-    version: int
-    status: str
-    view: str = Field(description="full, or pre_arrival for the other side's customs.")
+    version: int | None = Field(description="None when the caller's agreements withhold it.")
+    status: str | None = Field(description="None when the caller's agreements withhold it.")
+    view: str = Field(
+        description="full (declarant, lodging customs), pre_arrival (the other side's customs "
+        "under a pre-arrival agreement) or shared (other agreements)."
+    )
     payload_digest: str = Field(
-        description="SHA-256 of the canonical JSON of the payload in that view (pre-arrival: "
-        "without the driver's personal data unless sharing is configured)."
+        description="SHA-256 of the canonical JSON of the payload as the caller may read it "
+        "(pre-arrival: without the driver's personal data unless an agreement names it)."
     )
     entry: ReceiptEntry
     checkpoint: CheckpointOut | None

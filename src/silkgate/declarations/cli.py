@@ -7,6 +7,7 @@ import csv
 import json
 import logging
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -153,10 +154,22 @@ def export_file(
     output: Path | None = typer.Option(None, "--output", "-o", help="Default: standard output"),
     fmt: FileFormat = typer.Option(FileFormat.JSONL, "--format"),
     declarant: str | None = typer.Option(None, help="Only this declarant's declarations"),
+    as_member: str | None = typer.Option(
+        None, "--as", help="Export what this organization may read (through its agreements)"
+    ),
+    purpose: PurposeOpt = None,
+    place: PlaceOpt = None,
 ) -> None:
-    """Write current declarations (operator export: every declaration, or one declarant's)."""
+    """Write current declarations: the operator's export (every declaration, or one
+    declarant's), or with --as what that organization may read, decided as its reads are."""
+    from silkgate.exchange.agreements.options import asking_for
+
     with platform_session() as platform:
-        rows = reading.export_all(platform, declarant)
+        if as_member is None:
+            rows: Iterable[dict[str, Any]] = reading.export_all(platform, declarant)
+        else:
+            who = asking_for(platform, as_member, purpose, place)
+            rows = reading.export_for(platform, who, declarant)
         fh = output.open("w", newline="", encoding="utf-8") if output else sys.stdout
         try:
             if fmt is FileFormat.JSONL:

@@ -29,7 +29,7 @@ from silkgate.declarations.schemas import (
 )
 from silkgate.declarations.service import answer, as_asking, read_decided
 from silkgate.exchange.agreements.catalogue import Category
-from silkgate.exchange.agreements.enforce import Asking, Point, PurposeRequired
+from silkgate.exchange.agreements.enforce import Asking, Point, PurposeRequired, covers
 from silkgate.exchange.agreements.fields import filter_document
 from silkgate.exchange.agreements.policy import Decision, Record
 from silkgate.exchange.agreements.records import declaration_record
@@ -192,7 +192,8 @@ def audit_trail(platform: Platform, who: Caller | Asking, decl_id: str) -> list[
 
 
 def export_all(platform: Platform, declarant: str | None = None) -> Iterable[dict[str, Any]]:
-    """Current payloads with ``_``-prefixed metadata (id, status…) that imports ignore."""
+    """Current payloads with ``_``-prefixed metadata (id, status…) that imports ignore: the
+    operator's export (no organization asks: whoever holds the database holds every row)."""
     stmt = select(Declaration).order_by(Declaration.id).execution_options(yield_per=1000)
     if declarant:
         stmt = stmt.where(Declaration.declarant == declarant)
@@ -205,3 +206,52 @@ def export_all(platform: Platform, declarant: str | None = None) -> Iterable[dic
                 "_declarant": d.declarant,
             }
             yield {**meta, **d.payload}
+
+
+#: Export metadata and the declaration pointer each needs.
+EXPORT_META = {
+    "_id": "/id",
+    "_status": "/status",
+    "_version": "/version",
+    "_declarant": "/declarant",
+}
+
+
+def export_for(
+    platform: Platform, who: Caller | Asking, declarant: str | None = None
+) -> list[dict[str, Any]]:
+    """What ``export_all`` writes, for one organization: every declaration the policy decision
+    lets it read, each with only the allowed metadata and payload (disclosures logged). Decided
+    whole before anything is written: a row withheld for want of a purpose makes it 400."""
+    asking = as_asking(who)
+    with platform.db.session() as s:
+        point = Point(platform, s, asking)
+        cat = Category.DECLARATION
+        rules = point.rules(cat) if asking.purpose else point.all_rules(cat)
+        stmt = select(Declaration).where(access.reachable_clause(asking.caller, rules))
+        if declarant:
+            stmt = stmt.where(Declaration.declarant == declarant)
+        out: list[dict[str, Any]] = []
+        flagged: set[str] = set()
+        for d in s.scalars(stmt.order_by(Declaration.id).execution_options(yield_per=1000)):
+            record = declaration_record(d)
+            decision = point.decide_or_flag(record, flagged)
+            if flagged:
+                raise PurposeRequired(flagged)
+            if not decision.allowed:
+                continue
+            meta = {
+                "_id": d.id,
+                "_status": d.status,
+                "_version": d.version,
+                "_declarant": d.declarant,
+            }
+            if decision.full:
+                out.append({**meta, **d.payload})
+                continue
+            data = filter_document({"data": d.payload}, decision.fields).get("data", {})
+            shown = {k: v for k, v in meta.items() if covers(decision, EXPORT_META[k])}
+            out.append({**shown, **data})
+            point.disclose(record, d.id, decision, {"data": data})
+        point.flush()
+        return out

@@ -46,9 +46,12 @@ from silkgate.declarations import reading
 from silkgate.declarations import service as declarations
 from silkgate.declarations.schemas import DeclarationStatus
 from silkgate.demo.traffic import CROSSING, TrafficGenerator
+from silkgate.exchange.agreements.catalogue import Purpose
+from silkgate.exchange.agreements.enforce import Asking
 from silkgate.gates import service as gates
 from silkgate.gates.ingest import event_id, sign_event
 from silkgate.queue import noshow, waiting
+from silkgate.queue import reading as bookings
 from silkgate.queue import service as queue
 from silkgate.queue.callforward import CF_CLASSES, call_order, round_of
 from silkgate.queue.schemas import (
@@ -741,14 +744,15 @@ class Play:
                 progress.update(task, advance=1, description=f"demo crossing {local_day}")
 
     def count_bookings(self) -> None:
-        official = self.callers["cn-customs"]
+        # both directions' bookings: the KZ side's reach CN customs under default-booking
+        official = Asking(self.callers["cn-customs"], Purpose.QUEUE_MANAGEMENT.value)
         statuses: Counter[str] = Counter()
         cursor = None
         while True:
-            page, cursor = queue.list_bookings(
+            page, cursor = bookings.list_bookings(
                 self.platform, official, crossing=CROSSING, cursor=cursor, limit=500
             )
-            statuses.update(b.status for b in page)
+            statuses.update(b.status or "?" for b in page)
             if cursor is None:
                 break
         self.report.bookings = dict(sorted(statuses.items()))
@@ -770,9 +774,8 @@ def _inspection(body: dict[str, Any], found: bool) -> InspectionIn:
 
 def already_played(platform: Platform, ids: dict[str, str]) -> bool:
     """Whether the crossing already has bookings (a demo run before on this database)."""
-    page, _ = queue.list_bookings(
-        platform, registry.caller_for(platform, ids["cn-customs"]), crossing=CROSSING, limit=1
-    )
+    who = Asking(registry.caller_for(platform, ids["cn-customs"]), Purpose.QUEUE_MANAGEMENT.value)
+    page, _ = bookings.list_bookings(platform, who, crossing=CROSSING, limit=1)
     return bool(page)
 
 

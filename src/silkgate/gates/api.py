@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
@@ -154,6 +153,14 @@ def declaration_timeline(
     return timeline.declaration_timeline(platform, who, declaration_id)
 
 
+#: KPIs are read for statistics unless Silkgate-Purpose says otherwise.
+KPI_PURPOSE: dict[str, Any] = {
+    "description": "A crossing's customs and e-port operators read its KPIs by authority; others "
+    "under an agreement of either side (purpose `statistics` unless Silkgate-Purpose says "
+    "otherwise); 403 otherwise."
+}
+
+
 def _span(start: AwareDatetime | None, end: AwareDatetime | None) -> tuple[Any, Any]:
     return (as_utc(start) if start else None, as_utc(end) if end else None)
 
@@ -161,6 +168,7 @@ def _span(start: AwareDatetime | None, end: AwareDatetime | None) -> tuple[Any, 
 @router.get(
     "/kpi/trs",
     responses=problem_responses(403, 422),
+    openapi_extra=KPI_PURPOSE,
     summary="WCO Time Release Study figures from stored gate events",
 )
 def kpi_trs(
@@ -169,15 +177,16 @@ def kpi_trs(
     end: TimeQ = None,
     target_hours: Annotated[float | None, Query(gt=0, le=10_000)] = None,
     platform: Platform = Depends(get_platform),
-    caller: Caller = Depends(current_caller),
+    who: Asking = Depends(asking),
 ) -> dict[str, Any]:
     a, b = _span(start, end)
-    return asdict(reports.trs_report(platform, caller, crossing, a, b, target_hours))
+    return reports.trs_answer(platform, who, crossing, a, b, target_hours)
 
 
 @router.get(
     "/kpi/throughput",
     responses=problem_responses(403, 422),
+    openapi_extra=KPI_PURPOSE,
     summary="Trucks per crossing day exiting and released on each side, against the cap",
 )
 def kpi_throughput(
@@ -185,14 +194,15 @@ def kpi_throughput(
     start: TimeQ = None,
     end: TimeQ = None,
     platform: Platform = Depends(get_platform),
-    caller: Caller = Depends(current_caller),
+    who: Asking = Depends(asking),
 ) -> list[dict[str, Any]]:
-    return reports.throughput_report(platform, caller, crossing, *_span(start, end))
+    return reports.throughput_report(platform, who, crossing, *_span(start, end))
 
 
 @router.get(
     "/kpi/queue-length",
     responses=problem_responses(403, 422),
+    openapi_extra=KPI_PURPOSE,
     summary="Trucks in the waiting area, hour by hour",
 )
 def kpi_queue(
@@ -200,14 +210,15 @@ def kpi_queue(
     start: TimeQ = None,
     end: TimeQ = None,
     platform: Platform = Depends(get_platform),
-    caller: Caller = Depends(current_caller),
+    who: Asking = Depends(asking),
 ) -> list[dict[str, Any]]:
-    return reports.queue_report(platform, caller, crossing, *_span(start, end))
+    return reports.queue_report(platform, who, crossing, *_span(start, end))
 
 
 @router.get(
     "/kpi/no-shows",
     responses=problem_responses(403, 422),
+    openapi_extra=KPI_PURPOSE,
     summary="E-queue no-show rate per slot day and direction (bookings no-show / due)",
 )
 def kpi_no_shows(
@@ -215,6 +226,6 @@ def kpi_no_shows(
     start: TimeQ = None,
     end: TimeQ = None,
     platform: Platform = Depends(get_platform),
-    caller: Caller = Depends(current_caller),
+    who: Asking = Depends(asking),
 ) -> list[dict[str, Any]]:
-    return reports.no_show_report(platform, caller, crossing, *_span(start, end))
+    return reports.no_show_report(platform, who, crossing, *_span(start, end))

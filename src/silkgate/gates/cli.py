@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -125,8 +124,12 @@ def kpi_trs(
 
     with platform_session() as platform:
         caller = registry.caller_for(platform, as_member)
-        rep = reports.trs_report(platform, caller, crossing, _utc(start), _utc(end), target_hours)
-    _emit(asdict(rep) if fmt == "json" else rep.rows(), fmt)
+        span = (_utc(start), _utc(end), target_hours)
+        if fmt == "json":  # the figures an agreement allows, or all
+            _emit(reports.trs_answer(platform, caller, crossing, *span), fmt)
+            return
+        rep = reports.trs_report(platform, caller, crossing, *span)
+    _emit(rep.rows(), fmt)
 
 
 @kpi_app.command("throughput")

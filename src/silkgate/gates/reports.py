@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,12 @@ from sqlalchemy.orm import Session
 from silkgate.core.errors import FieldError, Forbidden, ValidationFailed
 from silkgate.core.platform import Platform
 from silkgate.declarations.models import Declaration
+from silkgate.declarations.service import as_asking
+from silkgate.exchange.agreements.catalogue import Category, Purpose, spec
+from silkgate.exchange.agreements.enforce import Asking, Point, covers
+from silkgate.exchange.agreements.fields import filter_document
+from silkgate.exchange.agreements.policy import Decision
+from silkgate.exchange.agreements.records import kpi_record
 from silkgate.gates import kpi
 from silkgate.gates.models import GateEvent
 from silkgate.gates.service import crossing_sides
@@ -22,10 +29,7 @@ from silkgate.gates.timeline import effective_events, refs_of
 from silkgate.queue import planning
 from silkgate.queue.models import BookedDeclaration, Booking
 from silkgate.queue.schemas import QuotaClass
-from silkgate.registry.schemas import Role
 from silkgate.registry.service import Caller
-
-KPI_ROLES = (Role.CUSTOMS, Role.E_PORT, Role.ANALYST, Role.ADMIN)
 
 
 def local_time(e: GateEvent) -> datetime:
@@ -171,24 +175,86 @@ def _match(p: kpi.Passage, bookings: dict[str, _Booking], window: timedelta) -> 
     return bookings[min(near)[1]] if near else None
 
 
-def _entitled(caller: Caller, crossing: str) -> None:
-    if not (
-        caller.has(Role.ANALYST, Role.ADMIN)
-        or (caller.has(*KPI_ROLES) and crossing in caller.crossings)
-    ):
-        raise Forbidden(f"{caller.member_id} may not read KPIs of {crossing}")
+def _entitled(platform: Platform, who: Caller | Asking, crossing: str) -> Decision:
+    """The policy decision over the crossing's KPIs (category ``kpi_aggregates``), or 403.
+
+    A crossing's figures are computed from both sides' events, so each side's state holds
+    them: its customs and e-port operator read them as authority at a crossing they serve;
+    anyone else under an agreement of either side (the shipped ``default-kpi-…`` names the
+    analysts and administrators). KPIs are statistics by nature: that is the purpose unless
+    the caller declares another. The read is logged as a disclosure when an agreement allowed
+    it. 403, not 404: the crossing itself is public."""
+    if crossing not in crossing_sides():
+        raise ValidationFailed([FieldError("/crossing", "unknown", f"no crossing {crossing}")])
+    asking = as_asking(who)
+    if asking.purpose is None:
+        asking = Asking(asking.caller, Purpose.STATISTICS.value, asking.place)
+    with platform.db.session() as s:
+        point = Point(platform, s, asking)
+        decided = [(r, point.decide(r)) for r in map(kpi_record, repeat(crossing), sides(crossing))]
+        allowed = [(r, d) for r, d in decided if d.allowed]
+        if not allowed:
+            raise Forbidden(f"{asking.caller.member_id} may not read KPIs of {crossing}")
+        # the strongest basis: owner or authority (not a disclosure), else the widest agreement
+        record, decision = max(allowed, key=lambda rd: (rd[1].full, len(rd[1].fields)))
+        point.disclose(record, crossing, decision)
+        point.flush()
+        return decision
+
+
+def sides(crossing: str) -> tuple[str, ...]:
+    return crossing_sides()[crossing]
+
+
+def _whole(platform: Platform, who: Caller | Asking, crossing: str) -> None:
+    """Reports other than the TRS figures are answered whole or not at all."""
+    decision = _entitled(platform, who, crossing)
+    cat = spec(Category.KPI_AGGREGATES)
+    if not (decision.full or all(covers(decision, p) for p in cat.pointers)):
+        raise Forbidden(f"{who_of(who)} may read only some KPI figures of {crossing} (trs)")
+
+
+def who_of(who: Caller | Asking) -> str:
+    return as_asking(who).caller.member_id
 
 
 def trs_report(
     platform: Platform,
-    caller: Caller,
+    caller: Caller | Asking,
     crossing: str,
     start: datetime | None = None,
     end: datetime | None = None,
     target_h: float | None = None,
     as_of: datetime | None = None,
 ) -> kpi.TrsReport:
-    _entitled(caller, crossing)
+    """The TRS figures, for a caller the decision allows all of them."""
+    _whole(platform, caller, crossing)
+    return _trs(platform, crossing, start, end, target_h, as_of)
+
+
+def trs_answer(
+    platform: Platform,
+    who: Caller | Asking,
+    crossing: str,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    target_h: float | None = None,
+    as_of: datetime | None = None,
+) -> dict[str, Any]:
+    """The TRS figures as JSON (API and CLI): whole, or the figures an agreement allows."""
+    decision = _entitled(platform, who, crossing)
+    report = asdict(_trs(platform, crossing, start, end, target_h, as_of))
+    return report if decision.full else filter_document(report, decision.fields)
+
+
+def _trs(
+    platform: Platform,
+    crossing: str,
+    start: datetime | None,
+    end: datetime | None,
+    target_h: float | None,
+    as_of: datetime | None,
+) -> kpi.TrsReport:
     ps = load_passages(platform, crossing, start, end)
     return kpi.trs(
         ps, target_h or platform.settings.kpi_release_target_hours, as_of or datetime.now(UTC)
@@ -197,13 +263,13 @@ def trs_report(
 
 def throughput_report(
     platform: Platform,
-    caller: Caller,
+    caller: Caller | Asking,
     crossing: str,
     start: datetime | None = None,
     end: datetime | None = None,
 ) -> list[dict[str, object]]:
     """Trucks exited / released per side and crossing day, beside the binding daily cap."""
-    _entitled(caller, crossing)
+    _whole(platform, caller, crossing)
     ps = load_passages(platform, crossing, start, end)
     tz = timezone(timedelta(hours=platform.settings.queue_utc_offset_hours))
     with platform.db.session() as s:
@@ -217,16 +283,14 @@ def throughput_report(
 
 def no_show_report(
     platform: Platform,
-    caller: Caller,
+    caller: Caller | Asking,
     crossing: str,
     start: datetime | None = None,
     end: datetime | None = None,
     as_of: datetime | None = None,
 ) -> list[dict[str, object]]:
     """No-show rate per slot day and direction from the stored bookings (walk-ins left out)."""
-    _entitled(caller, crossing)
-    if crossing not in crossing_sides():
-        raise ValidationFailed([FieldError("/crossing", "unknown", f"no crossing {crossing}")])
+    _whole(platform, caller, crossing)
     as_of = as_of or platform.clock()
     grace = timedelta(hours=1, minutes=platform.settings.queue_grace_minutes)
     stmt = select(Booking).where(
@@ -252,12 +316,12 @@ def no_show_report(
 
 def queue_report(
     platform: Platform,
-    caller: Caller,
+    caller: Caller | Asking,
     crossing: str,
     start: datetime | None = None,
     end: datetime | None = None,
 ) -> list[dict[str, object]]:
-    _entitled(caller, crossing)
+    _whole(platform, caller, crossing)
     return kpi.queue_length(load_passages(platform, crossing, start, end))
 
 

@@ -7,18 +7,20 @@ states and lane; the other side's customs its states under the shipped pre-arriv
 where an agreement shares ``/lane``); bookings as ``queue.timeline`` says. A part withheld only
 because no purpose was declared makes the answer 400 naming ``Silkgate-Purpose``.
 
-Gate events keep their own entitlement (not yet through agreements): customs of a crossing see
-that crossing; an e-port operator its own side of its crossing; the declarant events naming
-its declarations; the booking organization its truck around its slot. Nothing visible → 404.
-Gate events carry no driver data; declaration states carry no payload.
+Gate events too (``gates.access``): the reporting side's customs and e-port operator as
+authority; the declarant of a named declaration and the organization that booked the truck as
+parties; the other side's customs under the shipped ``default-gate-events-…`` agreement
+(purpose ``customs_control`` or ``queue_management``). Nothing visible → 404. Gate events carry
+no driver data; declaration states carry no payload.
+
+A timeline is decided by its parts' categories; agreements on the ``timeline`` category are
+not consulted (see docs/exchange.md, "Enforcement").
 """
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable
-from datetime import timedelta
-from typing import Any
 
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
@@ -26,20 +28,18 @@ from sqlalchemy.orm import Session
 from silkgate.audit.service import trail
 from silkgate.core.errors import NotFound
 from silkgate.core.platform import Platform
-from silkgate.core.times import as_utc as utc
 from silkgate.declarations.models import Declaration
 from silkgate.declarations.service import as_asking
 from silkgate.exchange.agreements.catalogue import Category
 from silkgate.exchange.agreements.enforce import Asking, Point, PurposeRequired, covers, narrowed
+from silkgate.exchange.agreements.policy import Decision
 from silkgate.exchange.agreements.records import declaration_record, risk_record
-from silkgate.gates import kpi
+from silkgate.gates import access, kpi
 from silkgate.gates.ingest import truck_key
 from silkgate.gates.models import GateEvent, GateEventRef
 from silkgate.gates.schemas import Timeline, TimelineEntry
 from silkgate.gates.service import crossing_sides
 from silkgate.queue import timeline as q_timeline
-from silkgate.queue.models import Booking
-from silkgate.registry.schemas import Role
 from silkgate.registry.service import Caller
 
 
@@ -116,38 +116,6 @@ def _decls(refs: list[tuple[str, str]]) -> list[str]:
     return [r for kind, r in refs if kind == "declaration"]
 
 
-# a carrier sees its truck's events from this long before its slot to this long after
-CARRIER_WINDOW = (timedelta(days=2), timedelta(days=3))
-
-
-def _may_see(
-    caller: Caller,
-    e: GateEvent,
-    own_decls: set[str],
-    refs: list[tuple[str, str]],
-    own_bookings: list[Booking],
-) -> bool:
-    """Customs of the crossing; the e-port operator of that side; the declarant of a named
-    declaration; the organization that booked the truck (its booking named, or the event
-    within days of its slot at that crossing)."""
-    if caller.has(Role.CUSTOMS) and e.crossing_code in caller.crossings:
-        return True
-    if caller.has(Role.E_PORT) and e.crossing_code in caller.crossings and e.side == caller.country:
-        return True
-    if any(r in own_decls for r in _decls(refs)):
-        return True
-    named = {r for kind, r in refs if kind == "booking"}
-    before, after = CARRIER_WINDOW
-    return any(
-        b.id in named
-        or (
-            b.crossing_code == e.crossing_code
-            and utc(b.starts_at) - before <= utc(e.event_time) <= utc(b.starts_at) + after
-        )
-        for b in own_bookings
-    )
-
-
 def _own_declarations(s: Session, caller: Caller, ids: Iterable[str]) -> set[str]:
     ids = list(ids)
     if not ids:
@@ -179,7 +147,7 @@ def truck_timeline(
         decl_ids |= {d for b in bookings for d in (b.declaration_ids or [])}
         own = _own_declarations(s, caller, decl_ids)
         mine = [b for b in bookings if b.organization_id == caller.id]
-        visible = [e for e in events if _may_see(caller, e, own, refs.get(e.event_id, []), mine)]
+        visible = access.readable(point, events, refs, own, mine, flagged)
         extra = q_timeline.booking_entries(point, s, bookings, own, flagged)
         lanes: list[str] = []
         for d in s.scalars(select(Declaration).where(Declaration.id.in_(sorted(decl_ids)))):
@@ -256,7 +224,7 @@ def declaration_timeline(platform: Platform, who: Caller | Asking, declaration_i
         own = {declaration_id} if d.declarant_org_id == caller.id else set()
         bookings = q_timeline.bookings_of(s, None, [declaration_id])
         mine = [b for b in bookings if b.organization_id == caller.id]
-        visible = [e for e in events if _may_see(caller, e, own, refs.get(e.event_id, []), mine)]
+        visible = access.readable(point, events, refs, own, mine, flagged)
         extra = q_timeline.booking_entries(point, s, bookings, own, flagged)
         states, lane = _declaration_part(point, s, d, flagged)
         extra += states
@@ -271,7 +239,7 @@ def declaration_timeline(platform: Platform, who: Caller | Asking, declaration_i
 def _build(
     subject: str,
     lane: str | None,
-    events: list[GateEvent],
+    events: list[tuple[GateEvent, Decision]],
     refs: dict[str, list[tuple[str, str]]],
     extra: list[TimelineEntry],
 ) -> Timeline:
@@ -281,9 +249,9 @@ def _build(
             kind="gate_event",
             what=e.read_point,
             side=e.side,
-            detail=_detail(e),
+            detail=access.detail(e, decision),
         )
-        for e in events
+        for e, decision in events
     ]
     gate = entries[:]
     for a, b in itertools.pairwise(gate):
@@ -295,9 +263,9 @@ def _build(
             e.side,
             e.read_point,
             e.event_time,
-            tuple(_decls(refs.get(e.event_id, []))),
+            tuple(_decls(refs.get(e.event_id, []))) if covers(d, access.REFS_POINTER) else (),
         )
-        for e in events
+        for e, d in events
     ]
     intervals: dict[str, float] = {}
     for p in kpi.passages(evs, crossing_sides()):
@@ -305,19 +273,3 @@ def _build(
             intervals[k] = round(intervals.get(k, 0.0) + v, 3)
     merged = sorted(entries + extra, key=lambda x: x.at)
     return Timeline(subject=subject, lane=lane, entries=merged, intervals_min=intervals)
-
-
-def _detail(e: GateEvent) -> dict[str, Any]:
-    c = e.content
-    out: dict[str, Any] = {
-        "eventId": e.event_id,
-        "bizStep": e.biz_step,
-        "eventTime": c.get("eventTime"),
-        "reporter": e.reporter,
-        "truck": e.truck,
-    }
-    if e.disposition:
-        out["disposition"] = e.disposition
-    if e.corrects:
-        out["corrects"] = e.corrects
-    return out

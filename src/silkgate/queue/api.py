@@ -17,7 +17,9 @@ from silkgate.core.http import (
     require_json,
 )
 from silkgate.core.platform import Platform
-from silkgate.queue import public, service, waiting, walkin
+from silkgate.exchange.agreements.enforce import Asking
+from silkgate.exchange.agreements.headers import POLICY_PROBLEMS, asking
+from silkgate.queue import public, reading, service, waiting, walkin
 from silkgate.queue.limits import QueueLimits, RateLimited
 from silkgate.queue.schemas import (
     ArrivalIn,
@@ -25,6 +27,7 @@ from silkgate.queue.schemas import (
     BookingOut,
     BookingPage,
     BookingStatus,
+    BookingView,
     CancelIn,
     CapChange,
     CapIn,
@@ -130,7 +133,13 @@ async def book(
     return await service.book_async(platform, caller, body)
 
 
-@router.get("/bookings", response_model=BookingPage, summary="Bookings the caller may see")
+@router.get(
+    "/bookings",
+    response_model=BookingPage,
+    response_model_exclude_unset=True,
+    responses=POLICY_PROBLEMS,
+    summary="Bookings the caller may see; send Silkgate-Purpose for other organizations'",
+)
 async def list_bookings(
     crossing: str | None = Query(default=None, pattern=r"^[A-Z]{3}-[A-Z]{3}$"),
     day: dt.date | None = None,
@@ -138,12 +147,13 @@ async def list_bookings(
     cursor: str | None = Query(default=None, pattern=r"^[0-9a-f]{22}$"),
     limit: int = Query(default=100, ge=1, le=500),
     platform: Platform = Depends(get_platform),
-    caller: Caller = Depends(org_limited),
+    who: Asking = Depends(asking),
+    _: Caller = Depends(org_limited),
 ) -> BookingPage:
     items, nxt = await run_in_threadpool(
-        service.list_bookings,
+        reading.list_bookings,
         platform,
-        caller,
+        who,
         crossing,
         day,
         status.value if status else None,
@@ -153,26 +163,35 @@ async def list_bookings(
     return BookingPage(items=items, next_cursor=nxt)
 
 
-@router.get("/bookings/{booking_id}", response_model=BookingOut, responses=problem_responses(404))
+@router.get(
+    "/bookings/{booking_id}",
+    response_model=BookingView,
+    response_model_exclude_unset=True,
+    responses=POLICY_PROBLEMS,
+    summary="One booking: whole for its organization and the exit side's officials, else the "
+    "fields the caller's agreements allow for the declared purpose",
+)
 async def get_booking(
     booking_id: BookingId,
     platform: Platform = Depends(get_platform),
-    caller: Caller = Depends(org_limited),
-) -> BookingOut:
-    return await run_in_threadpool(service.get_booking, platform, caller, booking_id)
+    who: Asking = Depends(asking),
+    _: Caller = Depends(org_limited),
+) -> BookingView:
+    return await run_in_threadpool(reading.get_booking, platform, who, booking_id)
 
 
 @router.get(
     "/bookings/{booking_id}/deposits",
     response_model=list[DepositEntryOut],
-    responses=problem_responses(404),
+    responses=POLICY_PROBLEMS,
 )
 async def deposits(
     booking_id: BookingId,
     platform: Platform = Depends(get_platform),
-    caller: Caller = Depends(org_limited),
+    who: Asking = Depends(asking),
+    _: Caller = Depends(org_limited),
 ) -> list[DepositEntryOut]:
-    rows = await run_in_threadpool(service.deposits, platform, caller, booking_id)
+    rows = await run_in_threadpool(reading.deposits, platform, who, booking_id)
     return [DepositEntryOut.model_validate(r) for r in rows]
 
 
@@ -253,15 +272,16 @@ async def walk_in(
 @router.get(
     "/bookings/{booking_id}/position",
     response_model=QueuePosition,
-    responses=problem_responses(404),
+    responses=POLICY_PROBLEMS,
     summary="Position in the waiting area and the estimated call time",
 )
 async def queue_position(
     booking_id: BookingId,
     platform: Platform = Depends(get_platform),
-    caller: Caller = Depends(org_limited),
+    who: Asking = Depends(asking),
+    _: Caller = Depends(org_limited),
 ) -> QueuePosition:
-    return await run_in_threadpool(waiting.position, platform, caller, booking_id)
+    return await run_in_threadpool(reading.position, platform, who, booking_id)
 
 
 @public_router.get(

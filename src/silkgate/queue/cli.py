@@ -11,7 +11,8 @@ from rich.table import Table
 
 from silkgate.core.cli_support import console, platform_session
 from silkgate.core.validation import parse_json, parse_model
-from silkgate.queue import noshow, service, waiting, walkin
+from silkgate.exchange.agreements.options import PlaceOpt, PurposeOpt, asking_for
+from silkgate.queue import noshow, reading, service, waiting, walkin
 from silkgate.queue.schemas import ArrivalIn, BookingIn, CapIn, SlotRef, StageIn, WalkInIn
 from silkgate.registry.service import caller_for
 
@@ -135,22 +136,29 @@ def list_(
     day: str | None = typer.Option(None),
     status: str | None = typer.Option(None),
     limit: int = typer.Option(100, min=1, max=500),
+    purpose: PurposeOpt = None,
+    place: PlaceOpt = None,
+    as_json: bool = typer.Option(False, "--json", help="JSON Lines, one booking a line"),
 ) -> None:
-    """Bookings this organization may see, newest first."""
+    """Bookings this organization may see, newest first (--purpose for other organizations')."""
     with platform_session() as platform:
         when = parse_model(SlotRef, {"day": day, "hour": 0}).day if day else None
-        items, _ = service.list_bookings(
-            platform, caller_for(platform, as_org), crossing, when, status, None, limit
-        )
+        who = asking_for(platform, as_org, purpose, place)
+        items, _ = reading.list_bookings(platform, who, crossing, when, status, None, limit)
+    if as_json:
+        for b in items:
+            print(b.model_dump_json(exclude_unset=True))
+        return
     table = Table("id", "crossing", "slot", "class", "status", "tractor", "organization")
     for b in items:
+        truck = b.truck or {}
         table.add_row(
             b.id,
             b.crossing,
-            f"{b.day} {b.hour:02d}:00",
+            f"{b.day} {b.hour:02d}:00" if b.day is not None and b.hour is not None else "",
             b.quota_class,
             b.status,
-            f"{b.truck['tractor_nationality']} {b.truck['tractor_plate']}",
+            f"{truck.get('tractor_nationality', '')} {truck.get('tractor_plate', '')}".strip(),
             b.organization,
         )
     console.print(table)
@@ -273,8 +281,13 @@ def exit_(
 
 
 @app.command("position")
-def position(booking_id: str, as_org: str = typer.Option(..., "--as")) -> None:
+def position(
+    booking_id: str,
+    as_org: str = typer.Option(..., "--as"),
+    purpose: PurposeOpt = None,
+    place: PlaceOpt = None,
+) -> None:
     """A truck's position in the waiting area and its estimated call time."""
     with platform_session() as platform:
-        out = waiting.position(platform, caller_for(platform, as_org), booking_id)
+        out = reading.position(platform, asking_for(platform, as_org, purpose, place), booking_id)
     console.print_json(out.model_dump_json())

@@ -221,8 +221,36 @@ class BookingOut(BaseModel):
     updated_at: Utc
 
 
+class SharedBooking(BaseModel):
+    """A booking of another organization read under agreements: only the fields they allow
+    (for the caller's declared purpose and place) are present, everything else is left out."""
+
+    id: str | None = None
+    organization: str | None = None
+    crossing: str | None = None
+    exit_country: str | None = None
+    entry_country: str | None = None
+    day: dt.date | None = None
+    hour: int | None = None
+    starts_at: Utc | None = None
+    quota_class: str | None = None
+    status: str | None = None
+    truck: dict[str, Any] | None = None
+    driver: dict[str, Any] | None = None
+    driver_withheld: bool | None = None
+    declaration_ids: list[str] | None = None
+    reschedules: int | None = None
+    displaced: bool | None = None
+    created_at: Utc | None = None
+    updated_at: Utc | None = None
+
+
+#: What a booking read answers: the whole booking (or all but the driver), or a shared part.
+BookingView = BookingOut | SharedBooking
+
+
 class BookingPage(BaseModel):
-    items: list[BookingOut]
+    items: list[BookingOut | SharedBooking]
     next_cursor: str | None
 
 

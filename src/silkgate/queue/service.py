@@ -603,13 +603,20 @@ def sees_driver(platform: Platform, caller: Caller, b: Booking) -> bool:
 
 
 def visible(caller: Caller, b: Booking) -> bool:
+    """Before a change: the booking party and the crossing's officials find the booking (the
+    change then checks who may make it); reads go through ``queue.reading``."""
     if b.organization_id == caller.id:
         return True
     return caller.has(*OFFICIAL_ROLES) and b.crossing_code in caller.crossings
 
 
 def booking_out(platform: Platform, caller: Caller, b: Booking) -> BookingOut:
-    show = sees_driver(platform, caller, b)
+    """The answer of a change (booking, cancelling, rescheduling, a walk-in)."""
+    return booking_doc(b, sees_driver(platform, caller, b))
+
+
+def booking_doc(b: Booking, show_driver: bool) -> BookingOut:
+    """A stored booking, the driver shown or marked withheld."""
     return BookingOut(
         id=b.id,
         organization=b.organization,
@@ -628,8 +635,8 @@ def booking_out(platform: Platform, caller: Caller, b: Booking) -> BookingOut:
             "trailer_nationality": b.trailer_nationality,
             "vin": b.vin,
         },
-        driver=b.driver if show else None,
-        driver_withheld=not show,
+        driver=b.driver if show_driver else None,
+        driver_withheld=not show_driver,
         declaration_ids=list(b.declaration_ids),
         reschedules=b.reschedules,
         displaced=b.displaced,
@@ -665,52 +672,6 @@ def _load(s: Session, caller: Caller, booking_id: str) -> Booking:
     if b is None or not visible(caller, b):
         raise NotFound(f"booking {booking_id}")
     return b
-
-
-def get_booking(platform: Platform, caller: Caller, booking_id: str) -> BookingOut:
-    with platform.db.session() as s:
-        return booking_out(platform, caller, _load(s, caller, booking_id))
-
-
-def list_bookings(
-    platform: Platform,
-    caller: Caller,
-    crossing: str | None = None,
-    day: dt.date | None = None,
-    status: str | None = None,
-    cursor: str | None = None,
-    limit: int = 100,
-) -> tuple[list[BookingOut], str | None]:
-    """Newest first; the booking party sees its own, officials their crossings' bookings."""
-    own = Booking.organization_id == caller.id
-    cond = own
-    if caller.has(*OFFICIAL_ROLES) and caller.crossings:
-        cond = or_(own, Booking.crossing_code.in_(sorted(caller.crossings)))
-    stmt = select(Booking).where(cond).order_by(Booking.id.desc()).limit(limit + 1)
-    if crossing:
-        stmt = stmt.where(Booking.crossing_code == crossing)
-    if day:
-        stmt = stmt.where(Booking.day == day)
-    if status:
-        stmt = stmt.where(Booking.status == status)
-    if cursor:
-        stmt = stmt.where(Booking.id < cursor)
-    with platform.db.session() as s:
-        rows = list(s.scalars(stmt))
-        nxt = rows[limit - 1].id if len(rows) > limit else None
-        return [booking_out(platform, caller, b) for b in rows[:limit]], nxt
-
-
-def deposits(platform: Platform, caller: Caller, booking_id: str) -> list[DepositEntry]:
-    with platform.db.session() as s:
-        _load(s, caller, booking_id)
-        return list(
-            s.scalars(
-                select(DepositEntry)
-                .where(DepositEntry.booking_id == booking_id)
-                .order_by(DepositEntry.id)
-            )
-        )
 
 
 # ---------------------------------------------------------------- changes by the booking party

@@ -94,15 +94,6 @@ def _stage_out(s: Session, stage: Stage, route: cf.Route, called: list[str]) -> 
     )
 
 
-def position(platform: Platform, caller: Caller, booking_id: str) -> QueuePosition:
-    """A booking's place in the waiting area and when it should be called."""
-    with platform.db.session() as s:
-        b = s.get(Booking, booking_id)
-        if b is None or not svc.visible(caller, b):
-            raise NotFound(f"booking {booking_id}")
-        return _position(s, platform, b)
-
-
 def _position(s: Session, platform: Platform, b: Booking) -> QueuePosition:
     now = platform.clock()
     route = cf._route_of(b)

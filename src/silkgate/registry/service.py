@@ -129,12 +129,16 @@ def create_organization(platform: Platform, body: OrganizationCreate, actor: str
                 )
             ],
         )
-        if Role.CUSTOMS in body.roles and body.crossings:
-            # the first customs organization of a crossing brings its default agreements
-            from silkgate.exchange.agreements.defaults import ensure_defaults
+        # the first customs organization of a crossing brings its default agreements; an
+        # analyst or administrator is named in the KPI defaults of every served crossing
+        from silkgate.exchange.agreements.defaults import ensure_defaults, served_crossings
 
+        seed = set(body.crossings) if Role.CUSTOMS in body.roles else set()
+        if {Role.ANALYST, Role.ADMIN} & set(body.roles):
+            seed |= set(served_crossings(s))
+        if seed:
             share = platform.settings.share_driver_data_across_border
-            ensure_defaults(s, platform.signer, body.crossings, share, actor)
+            ensure_defaults(s, platform.signer, seed, share, actor)
         return org
 
 

@@ -10,10 +10,22 @@ vehicles, hence ``valid_from`` that day.
 
 Per crossing and direction also ``default-booking-<crossing>-<X>-<Y>``: X's authority (the
 exit side, whose queue it is) provides Y's customs with the bookings of trucks leaving X at
-that crossing — every field but the driver — for customs control or queue management,
-processed in Y. That is today's booking visibility: customs of both sides see a crossing's
-bookings, the exit side's e-port operator reads them as authority (booking is one of its
-categories), and the driver stays on the exit side.
+that crossing — every field but the driver (the driver too when
+``SILKGATE_SHARE_DRIVER_DATA_ACROSS_BORDER`` is on) — for customs control or queue
+management, processed in Y. That is today's booking visibility: customs of both sides see a
+crossing's bookings, the exit side's e-port operator reads them as authority (booking is one of
+its categories), and the driver stays on the exit side unless the setting shares it.
+
+Per crossing and direction also ``default-gate-events-<crossing>-<X>-<Y>``: X's authority (the
+side whose checkpoint reported) provides Y's customs with the gate events of X's side of that
+crossing — every field — for customs control or queue management, processed in Y: today's
+"customs of a crossing see both sides' events" (the reporting side reads its own as authority).
+
+Per crossing and side X, when analysts or administrators are registered,
+``default-kpi-<crossing>-<X>``: X's authority provides them (named one by one: an agreement's
+consumers are organizations or a state's customs) with the crossing's KPIs and aggregates,
+for statistics, processed in their countries: today's "analysts and administrators see every
+crossing's KPIs". Registering another analyst brings a new builtin version naming it too.
 
 They are signed by the platform key (party ``platform``), since the platform, not the parties,
 ships them. They are seeded when a customs organization serving the crossing is registered, and
@@ -78,12 +90,26 @@ def booking_default_id(crossing: str, exit_country: str, entry_country: str) -> 
     return f"default-booking-{crossing}-{exit_country}-{entry_country}"
 
 
-def booking_fields() -> list[str]:
-    """Today's view of a booking from the other side: every top-level field but the driver."""
+def gate_events_default_id(crossing: str, exit_country: str, entry_country: str) -> str:
+    return f"default-gate-events-{crossing}-{exit_country}-{entry_country}"
+
+
+def kpi_default_id(crossing: str, side: str) -> str:
+    return f"default-kpi-{crossing}-{side}"
+
+
+def top_level(category: Category) -> list[str]:
+    """Every top-level pointer of a category but personal data."""
     from silkgate.exchange.agreements.catalogue import spec
 
-    cat = spec(Category.BOOKING)
+    cat = spec(category)
     return sorted(p for p in cat.pointers if p.count("/") == 1 and p not in cat.personal)
+
+
+def booking_fields(share_driver: bool = False) -> list[str]:
+    """Today's view of a booking from the other side: every top-level field but the driver
+    (the driver too when the driver setting is on)."""
+    return sorted([*top_level(Category.BOOKING), *(["/driver"] if share_driver else [])])
 
 
 def default_row(crossing: str, x: str, y: str, share_driver: bool, version: int) -> Agreement:
@@ -111,7 +137,7 @@ def default_row(crossing: str, x: str, y: str, share_driver: bool, version: int)
     return row
 
 
-def booking_row(crossing: str, x: str, y: str, version: int) -> Agreement:
+def booking_row(crossing: str, x: str, y: str, version: int, share_driver: bool) -> Agreement:
     """The default booking agreement of one crossing and direction (not yet stored or signed)."""
     row = Agreement(
         agreement_id=booking_default_id(crossing, x, y),
@@ -120,9 +146,42 @@ def booking_row(crossing: str, x: str, y: str, version: int) -> Agreement:
         provider=x,
         consumers=[y],
         category=Category.BOOKING.value,
-        fields=booking_fields(),
+        fields=booking_fields(share_driver),
         purposes=sorted([Purpose.CUSTOMS_CONTROL.value, Purpose.QUEUE_MANAGEMENT.value]),
         places=[y],
+        crossings=[crossing],
+        condition=None,
+        personal_data=share_driver,
+        valid_from=LEGAL_BASIS_FROM,
+        valid_until=None,
+        builtin=True,
+        terms_digest="",
+        proposed_by=PLATFORM,
+    )
+    row.terms_digest = digest(row)
+    return row
+
+
+def _shipped(
+    aid: str,
+    provider: str,
+    consumers: list[str],
+    category: Category,
+    purposes: list[Purpose],
+    places: list[str],
+    crossing: str,
+) -> Agreement:
+    """A builtin agreement sharing every non-personal top-level field (version 1, unsigned)."""
+    row = Agreement(
+        agreement_id=aid,
+        version=1,
+        status=S.ACTIVE.value,
+        provider=provider,
+        consumers=consumers,
+        category=category.value,
+        fields=top_level(category),
+        purposes=sorted(p.value for p in purposes),
+        places=places,
         crossings=[crossing],
         condition=None,
         personal_data=False,
@@ -136,12 +195,46 @@ def booking_row(crossing: str, x: str, y: str, version: int) -> Agreement:
     return row
 
 
-def _rows(crossing: str, x: str, y: str, share_driver: bool) -> list[tuple[str, Agreement]]:
+def gate_events_row(crossing: str, x: str, y: str) -> Agreement:
+    """X's gate events of a crossing for Y's customs (today's "customs see both sides")."""
+    purposes = [Purpose.CUSTOMS_CONTROL, Purpose.QUEUE_MANAGEMENT]
+    aid = gate_events_default_id(crossing, x, y)
+    return _shipped(aid, x, [y], Category.GATE_EVENTS, purposes, [y], crossing)
+
+
+def kpi_row(crossing: str, x: str, analysts: list[tuple[str, str]]) -> Agreement:
+    """X's side of a crossing's KPIs for the analysts and administrators (member id, country)."""
+    consumers = sorted({m for m, _ in analysts})
+    places = sorted({c for _, c in analysts})
+    aid = kpi_default_id(crossing, x)
+    return _shipped(
+        aid, x, consumers, Category.KPI_AGGREGATES, [Purpose.STATISTICS], places, crossing
+    )
+
+
+def analysts(s: Session) -> list[tuple[str, str]]:
+    """Active organizations with the analyst or administrator role: (member id, country)."""
+    rows = s.execute(
+        select(Organization.member_id, Organization.country, Organization.roles).where(
+            Organization.active.is_(True)
+        )
+    )
+    wanted = {Role.ANALYST.value, Role.ADMIN.value}
+    return sorted((m, c) for m, c, roles in rows if wanted & set(roles))
+
+
+def _rows(
+    crossing: str, x: str, y: str, share_driver: bool, readers: list[tuple[str, str]]
+) -> list[tuple[str, Agreement]]:
     """Every default of one crossing and direction, as (id, version-1 row)."""
-    return [
+    out = [
         (default_id(crossing, x, y), default_row(crossing, x, y, share_driver, 1)),
-        (booking_default_id(crossing, x, y), booking_row(crossing, x, y, 1)),
+        (booking_default_id(crossing, x, y), booking_row(crossing, x, y, 1, share_driver)),
+        (gate_events_default_id(crossing, x, y), gate_events_row(crossing, x, y)),
     ]
+    if readers:
+        out.append((kpi_default_id(crossing, x), kpi_row(crossing, x, readers)))
+    return out
 
 
 def served_crossings(s: Session) -> list[str]:
@@ -166,13 +259,14 @@ def ensure_defaults(
     now = now or datetime.now(UTC)
     events: list[AuditEvent] = []
     written = []
+    readers = analysts(s)
     for code in sorted(set(crossings)):
         crossing = s.get(Crossing, code)
         if crossing is None or len(crossing.countries) != 2:
             continue
         a, b = crossing.countries
         for x, y in ((a, b), (b, a)):
-            for aid, fresh in _rows(code, x, y, share_driver):
+            for aid, fresh in _rows(code, x, y, share_driver, readers):
                 rows = list(s.scalars(select(Agreement).where(Agreement.agreement_id == aid)))
                 current = max(rows, key=lambda r: r.version) if rows else None
                 if current is not None and not (current.builtin and current.status == "active"):

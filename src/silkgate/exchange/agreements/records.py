@@ -11,6 +11,7 @@ from silkgate.exchange.agreements.catalogue import Category
 from silkgate.exchange.agreements.policy import Record
 
 if TYPE_CHECKING:
+    from silkgate.gates.models import GateEvent
     from silkgate.queue.models import Booking
 
 
@@ -55,3 +56,22 @@ def booking_record(b: Booking, parties: Iterable[str] = ()) -> Record:
         status=b.status,
         parties=frozenset(parties),
     )
+
+
+def gate_event_record(e: GateEvent, parties: Iterable[str] = ()) -> Record:
+    """A gate event: made by the reporting checkpoint's organization, held by the reporting
+    side's state; ``parties``: organizations with a stake in the truck's passage (the declarant
+    of a declaration it names, the organization that booked the truck)."""
+    return Record(
+        Category.GATE_EVENTS,
+        owner=e.reporter,
+        authority=e.side,
+        crossing=e.crossing_code,
+        parties=frozenset(parties),
+    )
+
+
+def kpi_record(crossing: str, side: str) -> Record:
+    """One side's share of a crossing's KPIs and aggregates: held by that side's state (the
+    figures are computed from both sides' events, so each side's state holds them)."""
+    return Record(Category.KPI_AGGREGATES, authority=side, crossing=crossing)
