@@ -265,7 +265,13 @@ def test_the_demo_reads_fill_the_disclosure_log(demo: Demo) -> None:
     assert ("default-pre-arrival-KHG-NZH-KZ-CN", "customs_control", ids["cn-customs"]) in seen
     assert ("khg-nzh-risk-lane-cn-kz", "risk_analysis", ids["kz-customs"]) in seen
     assert ("khg-nzh-bookings-for-kz-eport", "queue_management", ids["kz-eport"]) in seen
-    assert all(d.consumer != ids["karamay"] for d in page.items)
+    # the analytics center receives aggregates only, under the KPI version it signed
+    karamay = [d for d in page.items if d.consumer == ids["karamay"]]
+    assert karamay and all(d.category == "kpi_aggregates" for d in karamay)
+    assert {a.agreement_id for d in karamay for a in d.agreements} <= {
+        "default-kpi-KHG-NZH-CN",
+        "default-kpi-KHG-NZH-KZ",
+    }
 
 
 def test_calibration_round_trip_from_demo_events(

@@ -36,13 +36,14 @@ from silkgate.exchange.agreements.defaults import (
     booking_fields,
     condition,
     default_id,
+    kpi_default_id,
     pre_arrival_fields,
 )
 from silkgate.exchange.agreements.enforce import Asking
 from silkgate.exchange.agreements.schemas import AgreementIn, AgreementOut
 from silkgate.exchange.disclosures import service as disclosures
 from silkgate.gates import reports, timeline
-from silkgate.queue import service as queue
+from silkgate.queue import reading as queue
 from silkgate.registry import service as registry
 from silkgate.risk.platform.service import get_assessment
 
@@ -153,7 +154,9 @@ def plans(ids: dict[str, str], share_driver: bool, start: datetime) -> list[Plan
                 (f"{x.lower()}-customs", "karamay"),
                 {
                     **base,
-                    "agreement_id": f"khg-nzh-kpi-{x.lower()}-for-analytics",
+                    # a signed version of the shipped default: the parties narrow it to the
+                    # analytics center (a second agreement would overlap it)
+                    "agreement_id": kpi_default_id(CROSSING, x),
                     "provider": x,
                     "consumers": [ids["karamay"]],
                     "category": "kpi_aggregates",
@@ -220,7 +223,8 @@ def read_under_agreements(
     # the Nur Zholy checkpoint operator follows a truck the customs-service company booked
     service = registry.caller_for(platform, ids["kz-service"])
     booked, _ = queue.list_bookings(platform, service, crossing=CROSSING, limit=50)
-    for b in [b for b in booked if b.exit_country == "CN"][:3]:
+    for b in [b for b in booked if b.exit_country == "CN" and b.truck][:3]:
+        assert b.truck is not None  # the booking organization reads its own bookings whole
         t = timeline.truck_timeline(
             platform,
             who("kz-eport", "queue_management"),
