@@ -11,7 +11,6 @@ from sqlalchemy import event, func, select
 from typer.testing import CliRunner
 
 from silkgate.cli import app as cli
-from silkgate.core import db
 from silkgate.core.platform import Platform
 from silkgate.declarations import reading
 from silkgate.declarations.reading import ListFilter
@@ -36,12 +35,10 @@ def _rows(platform: Platform) -> list[Disclosure]:
 
 
 class _Inserts:
-    """Counts the SQL statements that write disclosure rows: through the engine, and those
-    sent with the commit (PostgreSQL pipeline, ``core.db.with_commit``)."""
+    """Counts the SQL statements that write disclosure rows."""
 
-    def __init__(self, platform: Platform, monkeypatch: pytest.MonkeyPatch) -> None:
+    def __init__(self, platform: Platform) -> None:
         self.engine = platform.db.engine
-        self.monkeypatch = monkeypatch
         self.statements: list[tuple[str, bool]] = []
 
     def _seen(self, conn: Any, cursor: Any, sql: str, params: Any, ctx: Any, many: bool) -> None:
@@ -50,29 +47,18 @@ class _Inserts:
 
     def __enter__(self) -> _Inserts:
         event.listen(self.engine, "before_cursor_execute", self._seen)
-        original = db._send_with_commit
-
-        def send(session: Any, statements: list[tuple[str, dict[str, Any]]]) -> None:
-            for sql, params in statements:
-                self._seen(None, None, sql, params, None, False)
-            original(session, statements)
-
-        self.monkeypatch.setattr(db, "_send_with_commit", send)
         return self
 
     def __exit__(self, *exc: object) -> None:
         event.remove(self.engine, "before_cursor_execute", self._seen)
-        self.monkeypatch.undo()
 
 
-def test_a_list_read_logs_every_record_in_one_insert(
-    world: World, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_list_read_logs_every_record_in_one_insert(world: World) -> None:
     env, p = world.env, world.platform
     for _ in range(29):
         env.declaration()
     kz = Asking(env.who("kz-customs"), CUSTOMS_CONTROL)
-    with _Inserts(p, monkeypatch) as seen:
+    with _Inserts(p) as seen:
         page = reading.list_declarations(p, kz, ListFilter(), None, 100)
     assert len(page.items) == 30
     rows = _rows(p)
@@ -290,8 +276,6 @@ def test_a_read_commits_its_log_without_waiting_for_the_disk_unless_told(
     kz = Asking(world.env.who("kz-customs"), CUSTOMS_CONTROL)
 
     def commit_mode(read_only: bool, sync: bool) -> str:
-        """The transaction's synchronous_commit when it commits (the rows of a read go with
-        the commit: the probe is written after them, in the same round trip)."""
         p.settings.disclosure_sync_commit = sync
         with p.db.session() as s:
             point = Point(p, s, kz, read_only=read_only)
@@ -300,23 +284,14 @@ def test_a_read_commits_its_log_without_waiting_for_the_disk_unless_told(
             record = declaration_record(d)
             point.disclose(record, d.id, point.decide(record))
             point.flush()
-            db.with_commit(
-                s, "INSERT INTO commit_probe SELECT current_setting('synchronous_commit')", {}
-            )
-        with p.db.session() as s:
-            mode = s.execute(text("DELETE FROM commit_probe RETURNING mode")).scalar_one()
-            return str(mode)
+            return str(s.execute(text("SHOW synchronous_commit")).scalar())
 
-    with p.db.session() as s:
-        s.execute(text("CREATE TABLE commit_probe (mode text)"))
     try:
         assert commit_mode(read_only=True, sync=False) == "off"
         assert commit_mode(read_only=True, sync=True) == "on"
         assert commit_mode(read_only=False, sync=False) == "on"
     finally:
         p.settings.disclosure_sync_commit = False
-        with p.db.session() as s:
-            s.execute(text("DROP TABLE commit_probe"))
     assert len(_rows(p)) == 3
 
 

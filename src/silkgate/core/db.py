@@ -139,34 +139,6 @@ def db_problem(exc: DBAPIError, retry_after: int = 1) -> SilkgateError:
 
 
 AFTER_COMMIT = "silkgate_after_commit"
-WITH_COMMIT = "silkgate_with_commit"
-UNIT_OF_WORK = "silkgate_unit_of_work"
-
-
-def can_send_with_commit(session: Session) -> bool:
-    """Whether ``with_commit`` applies: a ``Database.session`` unit of work on PostgreSQL."""
-    return bool(session.info.get(UNIT_OF_WORK)) and session.get_bind().dialect.name == "postgresql"
-
-
-def with_commit(session: Session, sql: str, params: dict[str, Any]) -> None:
-    """Send ``sql`` (psycopg placeholders) as the last statement of ``session``'s transaction,
-    in the same round trip as its commit (PostgreSQL pipeline mode): a write that only has to
-    be in the transaction, not before anything else in it, costs no round trip of its own.
-    Only where ``can_send_with_commit``; if the unit of work fails, it is rolled back with it."""
-    session.info.setdefault(WITH_COMMIT, []).append((sql, params))
-
-
-def _send_with_commit(session: Session, statements: list[tuple[str, dict[str, Any]]]) -> None:
-    session.flush()  # pending ORM changes first, in their order
-    driver = session.connection().connection.driver_connection
-    assert driver is not None
-    # Queued: the statements and COMMIT; leaving the pipeline sends them with one Sync and
-    # reads every result (the first error raises; the transaction is then rolled back). The
-    # session's own commit that follows finds nothing left to commit.
-    with driver.pipeline(), driver.cursor() as cur:
-        for sql, params in statements:
-            cur.execute(sql, params)
-        cur.execute("COMMIT")
 
 
 def after_commit(session: Session, callback: Callable[[], None]) -> None:
@@ -187,12 +159,8 @@ class Database:
     def session(self) -> Iterator[Session]:
         """A unit of work: commit on success, roll back on any error."""
         with self.session_factory() as session:
-            session.info[UNIT_OF_WORK] = True
             try:
                 yield session
-                pending = session.info.pop(WITH_COMMIT, None)
-                if pending:
-                    _send_with_commit(session, pending)
                 session.commit()
             except BaseException:
                 session.rollback()

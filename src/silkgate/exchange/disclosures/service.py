@@ -31,9 +31,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import TextClause
 
 from silkgate.core.bulk import insert_rows
-from silkgate.core.db import can_send_with_commit, table_of, with_commit
+from silkgate.core.db import table_of
 from silkgate.core.errors import FieldError, ValidationFailed
 from silkgate.core.platform import Platform
 from silkgate.exchange.agreements.catalogue import Category
@@ -106,29 +107,24 @@ def _insert() -> Insert:
 
 
 def _insert_one_statement(s: Session, rows: Sequence[dict[str, Any]], relaxed: bool) -> None:
-    """PostgreSQL, a few rows: one statement — the rows as one JSON parameter, and
-    (``relaxed``) this transaction's asynchronous commit set in the same statement instead of
-    a ``SET LOCAL`` of its own — sent with the read's commit in one round trip
-    (``core.db.with_commit``), or at once outside a ``Database.session`` unit of work."""
-    sql = _one_statement(tuple(rows[0]), relaxed)
+    """PostgreSQL, a few rows: one statement, one round trip — the rows as one JSON
+    parameter, and (``relaxed``) this transaction's asynchronous commit set in the same
+    statement instead of a ``SET LOCAL`` of its own. (Sending it with the commit in one
+    round trip, in psycopg's pipeline mode, was measured slower: see docs/benchmarks.md.)"""
     value = json.dumps(list(rows), default=_iso)
-    if can_send_with_commit(s):
-        with_commit(s, sql % {"rows": "%(rows)s"}, {"rows": value})
-    else:
-        s.execute(text(sql % {"rows": ":rows"}), {"rows": value})
+    s.execute(_one_statement(tuple(rows[0]), relaxed), {"rows": value})
 
 
 @lru_cache(maxsize=16)
-def _one_statement(names: tuple[str, ...], relaxed: bool) -> str:
-    """The INSERT of ``_insert_one_statement``, with ``%(rows)s`` where the JSON goes."""
+def _one_statement(names: tuple[str, ...], relaxed: bool) -> TextClause:
+    """The INSERT of ``_insert_one_statement`` (built once per column list)."""
     quote = postgresql.dialect().identifier_preparer.quote
     columns = ", ".join(quote(n) for n in names)
     picked = ", ".join(f"r.{quote(n)}" for n in names)
     relax = " WHERE set_config('synchronous_commit', 'off', true) IS NOT NULL" if relaxed else ""
-    return (
+    return text(
         f"INSERT INTO exchange_disclosures ({columns}) SELECT {picked} "
-        "FROM json_populate_recordset(NULL::exchange_disclosures, CAST(%(rows)s AS json)) AS r"
-        + relax
+        "FROM json_populate_recordset(NULL::exchange_disclosures, CAST(:rows AS json)) AS r" + relax
     )
 
 
