@@ -2,21 +2,25 @@
 
 Run: .venv/bin/python bench/exchange.py [--backend sqlite|postgresql|both] [--declarations 4000]
                                         [--rounds 7]
-Per backend, in one run, side by side (the variants take turns call by call):
+Per backend, in one run, side by side (rounds; within a round the variants take turns call by
+call, in a rotating order):
   - ``hard-coded``: today's view before agreements (declarations.legacy: access.view_of,
     the pre-arrival redaction, no decision, no log);
   - ``enforced``: the reads the API serves (declarations.reading through the policy decision
-    point: shipped default agreements read per request, decide per record, filter to the
-    allowed pointers, one disclosure row per record shown under an agreement, bulk-inserted
-    in the read's transaction);
+    point: which shipped default agreements are active checked in the read's own statement,
+    their rules cached per process, decide per record, filter to the allowed pointers, one
+    disclosure row per record shown under an agreement, written in the read's transaction
+    with its commit);
   - ``enforced, no log``: the same with the disclosure rows dropped, to show the log's share.
 Measured twice: over HTTP (the real routes; the hard-coded view behind a bench-only route
 with the same authentication and serialisation) — the issue's target, ≤ 10 % slower — and in
 the service layer with JSON serialisation, without HTTP (a stricter ratio). The reader is KZ
 customs: CN→KZ exports reach it as pre-arrival information (agreement, logged), declarations
 lodged with KZ in full (authority, not logged). Reads: GET one declaration (half of each),
-a list of 50 and a list of 500 (the maximum page). The load average is printed at the start
-and the end.
+a list of 50 and a list of 500 (the maximum page). Printed per read: the medians over every
+call and their ratio, and the median and range of the ratio round by round (each round's
+medians compared) — the spread says how much the shared machine moved the figure. The load
+average is printed at the start, after each backend and at the end.
 """
 
 from __future__ import annotations
@@ -58,6 +62,7 @@ PG_ADMIN = os.environ.get(
 GETS = 200  # single reads per variant and round
 LISTS_50 = 20
 LISTS_500 = 4
+CASES = (("get", GETS), ("list 50", LISTS_50), ("list 500", LISTS_500))
 
 
 def backend_url(kind: str, tmp: Path) -> str:
@@ -191,44 +196,71 @@ def http_variants(
     }
 
 
+#: Per (variant, read): the times (ms) of each round.
+Rounds = dict[tuple[str, str], list[list[float]]]
+
+
 def measure(
     runs: dict[str, tuple[Callable[[str], str], Callable[[int], str]]],
     ids: list[str],
     rounds: int,
-) -> dict[tuple[str, str], float]:
-    """Median time per read (ms), per variant and kind of read.
+) -> Rounds:
+    """Times per read (ms), per variant and kind of read, round by round.
 
-    The variants take turns call by call (in a rotating order), so a change in the load of
-    the shared machine falls on all of them alike; ``rounds`` scales the number of calls.
+    In every round each kind of read is done ``GETS`` / ``LISTS_50`` / ``LISTS_500`` times by
+    every variant, the variants taking turns call by call in an order that rotates, so a
+    change in the load of the shared machine falls on all of them alike.
     """
     rng = random.Random(9)
     names = list(runs)
-    times: dict[tuple[str, str], list[float]] = {}
+    times: Rounds = {(name, kind): [] for name in names for kind, _ in CASES}
     picks = [rng.choice(ids) for _ in range(GETS * rounds)]
-    for kind, n in (("get", GETS), ("list 50", LISTS_50), ("list 500", LISTS_500)):
-        for i in range(n * rounds):
-            for name in names[i % 3 :] + names[: i % 3]:
-                get, listing = runs[name]
-                with no_log() if name == "enforced, no log" else _nothing():
-                    started = time.perf_counter()
-                    if kind == "get":
-                        get(picks[i])
-                    else:
-                        listing(50 if kind == "list 50" else 500)
-                    elapsed = time.perf_counter() - started
-                times.setdefault((name, kind), []).append(elapsed * 1000)
-    return {k: statistics.median(v) for k, v in times.items()}
+    for r in range(rounds):
+        for kind, n in CASES:
+            for series in times.values():
+                if len(series) == r:
+                    series.append([])
+            for i in range(n):
+                turn = r * n + i
+                for name in names[turn % 3 :] + names[: turn % 3]:
+                    get, listing = runs[name]
+                    with no_log() if name == "enforced, no log" else _nothing():
+                        started = time.perf_counter()
+                        if kind == "get":
+                            get(picks[turn])
+                        else:
+                            listing(50 if kind == "list 50" else 500)
+                        elapsed = time.perf_counter() - started
+                    times[(name, kind)][r].append(elapsed * 1000)
+    return times
 
 
-def report(title: str, got: dict[tuple[str, str], float]) -> None:
+def report(title: str, got: Rounds) -> None:
+    """Medians over every call, their ratio, and the spread of the ratio round by round
+    (each round's median against the hard-coded view's in the same round)."""
     print(f"  {title}", flush=True)
-    for read in ("get", "list 50", "list 500"):
+
+    def med(name: str, read: str) -> float:
+        return statistics.median(t for rnd in got[(name, read)] for t in rnd)
+
+    def per_round(name: str, read: str) -> list[float]:
         old = got[("hard-coded", read)]
-        new = got[("enforced", read)]
-        bare = got[("enforced, no log", read)]
+        return [
+            statistics.median(new) / statistics.median(o)
+            for new, o in zip(got[(name, read)], old, strict=True)
+        ]
+
+    for read, _ in CASES:
+        old, new, bare = (
+            med("hard-coded", read),
+            med("enforced", read),
+            med("enforced, no log", read),
+        )
+        rr = per_round("enforced", read)
         print(
-            f"    {read:9s} hard-coded {old:8.2f} ms | enforced {new:8.2f} ms "
-            f"(x{new / old:.3f}) | enforced, no log {bare:8.2f} ms (x{bare / old:.3f})",
+            f"    {read:9s} hard-coded {old:8.2f} ms | enforced {new:8.2f} ms (x{new / old:.3f}; "
+            f"rounds x{statistics.median(rr):.3f}, {min(rr):.3f}-{max(rr):.3f}) | "
+            f"enforced, no log {bare:8.2f} ms (x{bare / old:.3f})",
             flush=True,
         )
 

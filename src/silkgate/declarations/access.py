@@ -107,12 +107,13 @@ def reachable_clause(caller: Caller, rules: Iterable[Rule]) -> ColumnElement[boo
             holds = lodged_with_clause(r.provider)
         else:
             holds = Declaration.declarant == r.provider
-        where = [holds]
-        if r.crossings:
-            where.append(Declaration.crossing_code.in_(sorted(r.crossings)))
+        crossings: set[str] | None = set(r.crossings) if r.crossings else None
         if caller.member_id not in r.consumers:  # a consumer as its state's customs
-            where.append(Declaration.crossing_code.in_(served))
-        parts.append(and_(*where))
+            crossings = set(served) if crossings is None else crossings & set(served)
+        if crossings is None:
+            parts.append(holds)
+        elif crossings:  # one condition on the crossing, not one per source of it
+            parts.append(and_(holds, Declaration.crossing_code.in_(sorted(crossings))))
     return or_(false(), *parts)
 
 

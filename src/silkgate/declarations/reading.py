@@ -14,9 +14,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
 
 from silkgate.audit import service as audit
-from silkgate.core.errors import FieldError, NotFound, ValidationFailed
+from silkgate.core.errors import FieldError, NotFound, Unavailable, ValidationFailed
 from silkgate.core.platform import Platform
 from silkgate.core.signing import canonical_json, sha256_hex
 from silkgate.declarations import access
@@ -28,6 +29,7 @@ from silkgate.declarations.schemas import (
     VersionOut,
 )
 from silkgate.declarations.service import answer, as_asking, read_decided
+from silkgate.exchange.agreements.active import guard
 from silkgate.exchange.agreements.catalogue import Category
 from silkgate.exchange.agreements.enforce import Asking, Point, PurposeRequired, covers
 from silkgate.exchange.agreements.fields import filter_document
@@ -113,32 +115,12 @@ def list_declarations(
     asking = as_asking(who)
     with platform.db.session() as s:
         point = Point(platform, s, asking)
-        cat = Category.DECLARATION
-        rules = point.rules(cat) if asking.purpose else point.all_rules(cat)
-        stmt = filtered(f).where(access.reachable_clause(asking.caller, rules))
-        after = decode_cursor(cursor) if cursor else None
-        kept: list[tuple[Declaration, Record, Decision]] = []
-        flagged: set[str] = set()
-        first = True
-        while len(kept) <= limit:
-            # the page first; if refused rows left it short, read on in batches of at least
-            # REFILL rows, not row by row
-            want = limit + 1 - len(kept) if first else max(limit + 1 - len(kept), REFILL)
-            first = False
-            page = stmt if after is None else stmt.where(Declaration.id < after)
-            rows = list(s.scalars(page.order_by(Declaration.id.desc()).limit(want)))
-            for d in rows:
-                record = declaration_record(d)
-                decision = point.decide_or_flag(record, flagged)
-                if flagged:  # withheld for want of a purpose: the whole answer is 400
-                    raise PurposeRequired(flagged)
-                if decision.allowed:
-                    kept.append((d, record, decision))
-                    if len(kept) > limit:
-                        break
-            if len(rows) < want:
+        for _ in range(RECHECKS):
+            kept = _page(point, s, f, cursor, limit)
+            if kept is not None:
                 break
-            after = rows[-1].id
+        else:  # agreements changing under every attempt: let the client try again
+            raise Unavailable("the agreements changed while reading; send the request again", 1)
         more = len(kept) > limit
         kept = kept[:limit]
         items = [answer(point, d, record, decision) for d, record, decision in kept]
@@ -146,6 +128,51 @@ def list_declarations(
     return DeclarationPage(
         items=items, next_cursor=encode_cursor(kept[-1][0].id) if more and kept else None
     )
+
+
+#: Attempts of a list whose agreements changed while it was read (each change is a signed
+#: activation or a revocation: two in a row are rare, ten are a fault).
+RECHECKS = 10
+
+
+def _page(
+    point: Point, s: Session, f: ListFilter, cursor: str | None, limit: int
+) -> list[tuple[Declaration, Record, Decision]] | None:
+    """Up to ``limit + 1`` rows the decision allows, or None when the active agreements were
+    not those the query was built from (``Point.assume``): then ``point`` holds the current
+    ones and the caller reads again."""
+    asking = point.asking
+    cat = Category.DECLARATION
+    key = point.assume(cat)
+    rules = point.rules(cat) if asking.purpose else point.all_rules(cat)
+    stmt = filtered(f).where(access.reachable_clause(asking.caller, rules), guard(cat))
+    after = decode_cursor(cursor) if cursor else None
+    kept: list[tuple[Declaration, Record, Decision]] = []
+    flagged: set[str] = set()
+    first = True
+    while len(kept) <= limit:
+        # the page first; if refused rows left it short, read on in batches of at least
+        # REFILL rows, not row by row
+        want = limit + 1 - len(kept) if first else max(limit + 1 - len(kept), REFILL)
+        first = False
+        page = stmt if after is None else stmt.where(Declaration.id < after)
+        query = page.order_by(Declaration.id.desc()).limit(want)
+        rows = list(s.scalars(query, {"active_key": key}))
+        if len(rows) < want and not point.confirm(cat):
+            return None  # the guard refused the rows: other agreements are active now
+        for d in rows:
+            record = declaration_record(d)
+            decision = point.decide_or_flag(record, flagged)
+            if flagged:  # withheld for want of a purpose: the whole answer is 400
+                raise PurposeRequired(flagged)
+            if decision.allowed:
+                kept.append((d, record, decision))
+                if len(kept) > limit:
+                    break
+        if len(rows) < want:
+            break
+        after = rows[-1].id
+    return kept
 
 
 def versions(platform: Platform, who: Caller | Asking, decl_id: str) -> list[VersionOut]:

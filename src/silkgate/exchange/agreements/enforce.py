@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -29,6 +31,8 @@ from sqlalchemy.orm import Session
 from silkgate.core.errors import FieldError, NotFound, SilkgateError
 from silkgate.core.platform import Platform
 from silkgate.core.signing import canonical_json, sha256_hex
+from silkgate.exchange.agreements import active
+from silkgate.exchange.agreements.active import ActiveSet
 from silkgate.exchange.agreements.catalogue import Category
 from silkgate.exchange.agreements.policy import (
     Decision,
@@ -120,6 +124,29 @@ def persons_in(category: Category, shown: Mapping[str, Any]) -> list[tuple[str |
     return []
 
 
+@lru_cache(maxsize=4096)
+def grant_terms(
+    category: Category, decision: Decision, purpose: str | None, place: str
+) -> tuple[str, dict[str, Any]]:
+    """The grant row of a disclosure and its digest (SHA-256 of the canonical terms), hashed
+    once per process for each distinct set of terms."""
+    row = {
+        "category": category.value,
+        "basis": decision.basis,
+        "purpose": purpose,
+        "place": place,
+        "agreements": [[a, v] for a, v in decision.agreements],
+        "fields": sorted(decision.fields),
+    }
+    digest = sha256_hex(canonical_json(row))
+    return digest, {"digest": digest, **row}
+
+
+#: Request ids: a random prefix per process and a counter.
+_PROCESS = secrets.token_hex(6)
+_REQUESTS = itertools.count(1)
+
+
 class Point:
     """One request's policy decisions and disclosures (see the module docstring)."""
 
@@ -136,13 +163,22 @@ class Point:
         self.s = s
         self.asking = asking
         self.now = now or platform.clock()
-        self.request_id = secrets.token_hex(12)
+        self._request_id: str | None = None
+        self._sets: dict[Category, ActiveSet] = {}
         self._all: dict[Category, list[Rule]] = {}
         self._usable: dict[Category, list[Rule]] = {}
         self._grants: dict[tuple[Any, ...], tuple[str, dict[str, Any]]] = {}
         self._rows: list[dict[str, Any]] = []
         self._persons: dict[tuple[str, str], dict[str, Any]] = {}
         self._decided: dict[Record, Decision] = {}
+
+    @property
+    def request_id(self) -> str:
+        """Shared by the disclosures of this request: unique per process (a random prefix
+        drawn once) and across processes (the prefix), made only when something is disclosed."""
+        if self._request_id is None:
+            self._request_id = f"{_PROCESS}{next(_REQUESTS):012x}"
+        return self._request_id
 
     @property
     def caller(self) -> Caller:
@@ -152,21 +188,40 @@ class Point:
 
     def all_rules(self, category: Category) -> list[Rule]:
         """Active agreements of the categories a read of ``category`` consults that name the
-        caller (or its state's customs), read once per request."""
-        from silkgate.exchange.agreements.service import active_rules
-
+        caller (or its state's customs): which versions are active read once per request."""
         if category not in self._all:
-            self._all[category] = for_caller(self.caller, active_rules(self.s, category))
+            self._use(active.current(self.s, category))
         return self._all[category]
 
-    def prime(self, category: Category, active: str | None) -> None:
-        """Take the active versions of ``category`` as read with the record
-        (``service.active_set``) instead of querying them again."""
-        from silkgate.exchange.agreements.service import parse_active_set, rules_from
-
+    def prime(self, category: Category, active_key: str | None) -> None:
+        """Take the active versions of ``category`` as read with the record (the key of
+        ``service.active_set``) instead of querying them again."""
         if category not in self._all:
-            rules = rules_from(self.s, parse_active_set(active))
-            self._all[category] = for_caller(self.caller, rules)
+            self._use(active.set_for(self.s, category, active_key))
+
+    def assume(self, category: Category) -> str:
+        """For a list: take the set this process saw last without asking the database, and
+        return its key for the list's query to check (``active.guard``); see ``confirm``."""
+        if category not in self._all:
+            self._use(active.latest(self.s, category))
+        return self._sets[category].key
+
+    def confirm(self, category: Category) -> bool:
+        """After a list's query came back short (the guard may have refused its rows): True
+        when the assumed set is still the active one; otherwise take the current set (the
+        decisions made so far forgotten) and return False — the caller runs the query again."""
+        found = active.current(self.s, category)
+        if found.key == self._sets[category].key:
+            return True
+        self._use(found)
+        return False
+
+    def _use(self, found: ActiveSet) -> None:
+        category = found.category
+        self._sets[category] = found
+        self._all[category] = for_caller(self.caller, found.rules)
+        self._usable.pop(category, None)
+        self._decided.clear()
 
     def rules(self, category: Category) -> list[Rule]:
         """``all_rules`` narrowed by what does not depend on the record: purpose, place, time."""
@@ -230,19 +285,11 @@ class Point:
     def _grant(self, category: Category, decision: Decision) -> str:
         key = (category, decision.basis, decision.agreements, decision.fields)
         found = self._grants.get(key)
-        if found is not None:
-            return found[0]
-        row = {
-            "category": category.value,
-            "basis": decision.basis,
-            "purpose": self.asking.purpose,
-            "place": self.asking.where,
-            "agreements": [[a, v] for a, v in decision.agreements],
-            "fields": sorted(decision.fields),
-        }
-        digest = sha256_hex(canonical_json(row))
-        self._grants[key] = (digest, {"digest": digest, **row})
-        return digest
+        if found is None:
+            found = self._grants[key] = grant_terms(
+                category, decision, self.asking.purpose, self.asking.where
+            )
+        return found[0]
 
     def disclose(
         self,

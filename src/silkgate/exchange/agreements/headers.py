@@ -49,7 +49,7 @@ POLICY_PROBLEMS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def asking(
+async def asking(
     purpose: Purpose | None = Header(
         default=None,
         alias=PURPOSE_HEADER,
@@ -67,7 +67,8 @@ def asking(
     ),
     caller: Caller = Depends(current_caller),
 ) -> Asking:
-    """The caller with its declared purpose and place of processing."""
+    """The caller with its declared purpose and place of processing (``async``: it does no
+    I/O, and a plain function would cost every read a hop to the thread pool)."""
     if place is not None and not is_country(place):
         raise ValidationFailed(
             [FieldError(PLACE_FIELD, "unknown_country", f"{place} is not an ISO 3166 country")]

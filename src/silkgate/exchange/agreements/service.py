@@ -13,7 +13,7 @@ from functools import cache
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Engine, ScalarSelect, Select, String, cast, func, literal, select
+from sqlalchemy import Engine, ScalarSelect, Select, select
 from sqlalchemy.orm import Session
 
 from silkgate.audit.service import AuditEvent, append
@@ -22,8 +22,8 @@ from silkgate.core.db import table_of
 from silkgate.core.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 from silkgate.core.platform import Platform
 from silkgate.core.signing import key_id, verify
-from silkgate.exchange.agreements import conditions
-from silkgate.exchange.agreements.catalogue import Category, catalogue, spec
+from silkgate.exchange.agreements import active, conditions
+from silkgate.exchange.agreements.catalogue import Category, catalogue
 from silkgate.exchange.agreements.fields import check_fields, personal_in
 from silkgate.exchange.agreements.models import Agreement, AgreementSignature
 from silkgate.exchange.agreements.policy import (
@@ -524,65 +524,50 @@ def rule_of(row: Agreement) -> Rule:
 
 
 #: Rules by agreement row id and terms digest, per database engine. A version's terms never
-#: change once stored (a change is a new version, a new row); only its status does, and that
-#: is read from the database on every call.
+#: change once stored (a change is a new version, a new row); only its status does, and which
+#: versions are active is checked on every read (see ``active``).
 _RULES: WeakKeyDictionary[Engine, dict[tuple[int, str], Rule]] = WeakKeyDictionary()
 
 
-def _categories(category: Category) -> list[str]:
-    return [category.value, *(x.value for x in spec(category).includes)]
-
-
 @cache
-def _active_ids(category: Category | None) -> Select[Any]:
+def _active_ids() -> Select[Any]:
     c = table_of(Agreement).c
-    stmt = select(c.id, c.terms_digest).where(c.status == S.ACTIVE.value)
-    if category is not None:
-        stmt = stmt.where(c.category.in_(_categories(category)))
-    return stmt
+    return select(c.id, c.terms_digest).where(c.status == S.ACTIVE.value).order_by(c.id)
 
 
-@cache
 def active_set(category: Category) -> ScalarSelect[Any]:
-    """A column giving the active versions a read of ``category`` consults, as
-    ``"id:digest,…"``: selected with the record itself, it saves the read a round trip
-    (``rules_from`` turns it into rules)."""
-    c = table_of(Agreement).c
-    pair = cast(c.id, String) + literal(":") + c.terms_digest
-    return (
-        select(func.aggregate_strings(pair, ","))
-        .where(c.status == S.ACTIVE.value, c.category.in_(_categories(category)))
-        .scalar_subquery()
-    )
+    """A column naming the active versions a read of ``category`` consults (the key,
+    ``"id:digest,…"``): selected with the record itself, it saves the read a round trip
+    (``Point.prime`` turns it into rules, from the cache while it does not change)."""
+    return active.key_column(category)
 
 
-def rules_from(s: Session, active: Iterable[tuple[int, str]]) -> list[Rule]:
+def rules_from(s: Session, versions: Iterable[tuple[int, str]]) -> list[Rule]:
     """Rules of the given active versions (id, terms digest): built once per version."""
-    active = list(active)
+    versions = list(versions)
     cache = _RULES.setdefault(s.get_bind().engine, {})
-    missing = [i for i, d in active if (i, d) not in cache]
+    missing = [i for i, d in versions if (i, d) not in cache]
     if missing:
         for row in s.scalars(select(Agreement).where(Agreement.id.in_(missing))):
             cache[(row.id, row.terms_digest)] = rule_of(row)
-    return [cache[k] for k in active if k in cache]  # a row replaced meanwhile: next read
+    return [cache[k] for k in versions if k in cache]  # a row replaced meanwhile: next read
 
 
 def parse_active_set(value: str | None) -> list[tuple[int, str]]:
     """``active_set``'s text back into (id, digest) pairs."""
-    if not value:
-        return []
-    return [(int(i), d) for i, _, d in (p.partition(":") for p in value.split(","))]
+    return active.parse(value)
 
 
 def active_rules(s: Session, category: Category | None = None) -> list[Rule]:
     """The active agreements (of the categories a read of ``category`` consults), as rules.
 
-    Which versions are active is read from the database on every call (one query of ids),
-    so a revocation takes effect on the next read; each version's terms are built once.
+    Which versions are active is read from the database on every call (one small statement),
+    so a revocation takes effect on the next read; the rules come from the process's cache
+    while that set does not change.
     """
-    # Core on the session's connection, the statement built once per category: the ORM's
-    # per-statement work was most of the cost of this small read
-    return rules_from(s, [(i, d) for i, d in s.connection().execute(_active_ids(category))])
+    if category is not None:
+        return list(active.current(s, category).rules)
+    return rules_from(s, [(i, d) for i, d in s.connection().execute(_active_ids())])
 
 
 def decide_for(

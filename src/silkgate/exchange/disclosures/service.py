@@ -13,12 +13,25 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache, lru_cache
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import ColumnElement, Engine, event, false, func, insert, or_, select, text
+from sqlalchemy import (
+    ColumnElement,
+    Engine,
+    Insert,
+    event,
+    false,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import TextClause
 
 from silkgate.core.bulk import insert_rows
 from silkgate.core.db import table_of
@@ -80,7 +93,7 @@ def store(
         if len(rows) >= COPY_FROM:
             insert_rows(s, table_of(Disclosure), rows)
         else:  # Core on the session's connection: no ORM bulk-insert bookkeeping
-            s.connection().execute(insert(table_of(Disclosure)), list(rows))
+            s.connection().execute(_insert(), list(rows))
     if persons:
         s.execute(
             _ignore_duplicates(s, PersonalTransfer, ["agreement_id", "year", "person"]),
@@ -88,20 +101,31 @@ def store(
         )
 
 
+@cache
+def _insert() -> Insert:
+    return insert(table_of(Disclosure))
+
+
 def _insert_one_statement(s: Session, rows: Sequence[dict[str, Any]], relaxed: bool) -> None:
     """PostgreSQL, a few rows: one statement, one round trip — the rows as one JSON
     parameter, and (``relaxed``) this transaction's asynchronous commit set in the same
-    statement instead of a ``SET LOCAL`` of its own."""
-    quote = s.get_bind().dialect.identifier_preparer.quote
-    names = list(rows[0])
+    statement instead of a ``SET LOCAL`` of its own. (Sending it with the commit in one
+    round trip, in psycopg's pipeline mode, was measured slower: see docs/benchmarks.md.)"""
+    value = json.dumps(list(rows), default=_iso)
+    s.execute(_one_statement(tuple(rows[0]), relaxed), {"rows": value})
+
+
+@lru_cache(maxsize=16)
+def _one_statement(names: tuple[str, ...], relaxed: bool) -> TextClause:
+    """The INSERT of ``_insert_one_statement`` (built once per column list)."""
+    quote = postgresql.dialect().identifier_preparer.quote
     columns = ", ".join(quote(n) for n in names)
     picked = ", ".join(f"r.{quote(n)}" for n in names)
     relax = " WHERE set_config('synchronous_commit', 'off', true) IS NOT NULL" if relaxed else ""
-    sql = (
+    return text(
         f"INSERT INTO exchange_disclosures ({columns}) SELECT {picked} "
         "FROM json_populate_recordset(NULL::exchange_disclosures, CAST(:rows AS json)) AS r" + relax
     )
-    s.execute(text(sql), {"rows": json.dumps(list(rows), default=_iso)})
 
 
 def _iso(value: object) -> str:
