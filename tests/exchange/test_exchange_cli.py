@@ -45,5 +45,6 @@ def test_exchange_commands(platform: Platform, ids: dict[str, str]) -> None:
     assert r.exit_code == 0, r.output
     dead = json.loads(r.output)
     assert len(dead) == 1 and dead[0]["last_error"] == "HTTP 500"
-    r = runner.invoke(app, ["exchange", "subscriptions", "--as", org])
-    assert rec.url in r.output
+    r = runner.invoke(app, ["exchange", "subscriptions", "--as", org, "--json"])
+    assert r.exit_code == 0, r.output
+    assert [x["url"] for x in json.loads(r.output)] == [rec.url]

@@ -69,10 +69,16 @@ def subscribe(
 
 
 @app.command("subscriptions")
-def subscriptions(as_org: str = typer.Option(..., "--as")) -> None:
+def subscriptions(
+    as_org: str = typer.Option(..., "--as"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
     """An organization's subscriptions."""
     with platform_session() as platform:
         subs = service.list_subscriptions(platform, caller_for(platform, as_org))
+    if as_json:
+        console.print_json(json.dumps([x.model_dump(mode="json") for x in subs]))
+        return
     table = Table("id", "kind", "url", "topics / categories", "agreement", "active")
     for s in subs:
         table.add_row(
