@@ -212,7 +212,7 @@ class Settings(BaseSettings):
         default=200, gt=0, le=1000, description="Deliveries claimed per pass."
     )
     exchange_concurrency: int = Field(
-        default=8, ge=1, le=64, description="Webhooks a delivery worker sends at once."
+        default=16, ge=1, le=64, description="Webhooks a delivery worker sends at once."
     )
     exchange_webhook_allow: Annotated[list[str], NoDecode] = Field(
         default=[],

@@ -5,20 +5,18 @@ A pass (``deliver_due``) claims up to ``SILKGATE_EXCHANGE_BATCH`` due deliveries
 them (``next_attempt_at`` moved past the time the pass may take), so another worker — in
 this process or another — skips them, and a worker killed mid-pass leaves them due again
 once the lease ends: they are sent again under the same message id. The pass then POSTs them
-signed from ``SILKGATE_EXCHANGE_CONCURRENCY`` threads over one keep-alive connection pool,
+signed from ``SILKGATE_EXCHANGE_CONCURRENCY`` threads over keep-alive connections,
 and records delivered / next try / dead letter with one statement per outcome.
 """
 
 from __future__ import annotations
 
-import math
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import httpx
 from sqlalchemy import bindparam, select, update
 
 from silkgate.core.db import table_of
@@ -29,6 +27,7 @@ from silkgate.exchange.egress import EgressRefused, Target, resolve
 from silkgate.exchange.models import Delivery, OutboxMessage, Subscription
 from silkgate.exchange.schemas import DeliverReport, DeliveryStatus, MessageOut
 from silkgate.exchange.signing import sign_headers
+from silkgate.exchange.webhook_http import SendFailed, WebhookSender
 from silkgate.registry.models import Organization
 
 D = DeliveryStatus
@@ -70,68 +69,76 @@ class _Claimed:
     topic: str
     body: bytes
     attempts: int
+    start_by: datetime  # no try begins later (``last_start``)
 
 
-def lease_for(settings: Settings, n: int) -> timedelta:
-    """How long ``n`` claimed deliveries stay reserved: every try may take the HTTP timeout,
-    ``concurrency`` at a time, plus a margin for the database round trips."""
-    rounds = math.ceil(max(n, 1) / settings.exchange_concurrency)
-    return timedelta(seconds=settings.exchange_timeout_seconds * rounds + LEASE_MARGIN_SECONDS)
+def lease_for(settings: Settings) -> timedelta:
+    """How long claimed deliveries stay reserved for the worker that claimed them."""
+    return timedelta(seconds=settings.exchange_timeout_seconds + LEASE_MARGIN_SECONDS)
+
+
+def last_start(settings: Settings, claimed_at: datetime) -> datetime:
+    """The last moment a try of a delivery claimed at ``claimed_at`` may begin: late enough
+    tries are left for the next pass, so none is still running when the lease ends."""
+    margin = settings.exchange_timeout_seconds + LEASE_MARGIN_SECONDS / 2
+    return claimed_at + lease_for(settings) - timedelta(seconds=margin)
 
 
 def _claim(platform: Platform, now: datetime, limit: int) -> list[_Claimed]:
     """Take due deliveries and lease them, so no other worker sends them meanwhile."""
-    t = table_of(Delivery)
+    t, o = table_of(Delivery), table_of(OutboxMessage)
+    if platform.settings.is_sqlite and not _any_due(platform, now):
+        return []  # without taking SQLite's write lock, which producers need
     with platform.db.session() as s:
         q = (
-            select(t.c.id, t.c.outbox_id, t.c.subscription_id, t.c.attempts)
+            select(
+                t.c.id.label("delivery_id"),
+                t.c.attempts,
+                Subscription.url,
+                o,
+                Organization.member_id,
+            )
+            .join(o, o.c.id == t.c.outbox_id)
+            .join(Subscription, Subscription.id == t.c.subscription_id)
+            .join(Organization, Organization.id == o.c.organization_id)
             .where(t.c.status == D.PENDING.value, t.c.next_attempt_at <= now)
             .order_by(t.c.next_attempt_at, t.c.id)
             .limit(limit)
         )
-        if not platform.settings.is_sqlite:
-            q = q.with_for_update(skip_locked=True)
+        if not platform.settings.is_sqlite:  # SQLite: BEGIN IMMEDIATE already serialises
+            q = q.with_for_update(of=t, skip_locked=True)
         due = list(s.execute(q))
         if not due:
             return []
-        lease = now + lease_for(platform.settings, len(due))
-        s.execute(update(t).where(t.c.id.in_([d.id for d in due])).values(next_attempt_at=lease))
-        o = table_of(OutboxMessage)
-        rows = s.execute(
-            select(o, Organization.member_id)
-            .join(Organization, Organization.id == o.c.organization_id)
-            .where(o.c.id.in_({d.outbox_id for d in due}))
+        s.execute(
+            update(t)
+            .where(t.c.id.in_([d.delivery_id for d in due]))
+            .values(next_attempt_at=now + lease_for(platform.settings))
         )
-        msgs = {r.id: r for r in rows}
-        urls = {
-            sub_id: url
-            for sub_id, url in s.execute(
-                select(Subscription.id, Subscription.url).where(
-                    Subscription.id.in_({d.subscription_id for d in due})
-                )
-            )
-        }
-        bodies: dict[int, bytes] = {}
-        out = []
-        for d in due:
-            m = msgs[d.outbox_id]
-            if d.outbox_id not in bodies:
-                bodies[d.outbox_id] = _body(m)
-            out.append(
-                _Claimed(
-                    d.id,
-                    urls[d.subscription_id],
-                    m.message_id,
-                    m.topic,
-                    bodies[d.outbox_id],
-                    d.attempts,
-                )
-            )
-        return out
+    # the bodies are built after the commit: the lease holds the rows, not a lock
+    start_by = last_start(platform.settings, now)
+    bodies: dict[int, bytes] = {}
+    out = []
+    for d in due:
+        body = bodies.get(d.id)
+        if body is None:
+            body = bodies[d.id] = _body(d)
+        out.append(
+            _Claimed(d.delivery_id, d.url, d.message_id, d.topic, body, d.attempts, start_by)
+        )
+    return out
+
+
+def _any_due(platform: Platform, now: datetime) -> bool:
+    t = table_of(Delivery)
+    with platform.db.snapshot() as s:
+        q = select(t.c.id).where(t.c.status == D.PENDING.value, t.c.next_attempt_at <= now)
+        return s.execute(q.limit(1)).first() is not None
 
 
 def _body(m: Any) -> bytes:
-    """The canonical JSON a receiver gets (``MessageOut``), from an outbox row."""
+    """The canonical JSON a receiver gets (``MessageOut``), from an outbox row (``id`` the
+    sequence number) with the organization's ``member_id``."""
     out = MessageOut(
         id=m.message_id,
         seq=m.id,
@@ -157,31 +164,30 @@ def _targets(platform: Platform, claimed: list[_Claimed]) -> dict[str, Target | 
     return out
 
 
+LATE = "late"  # not tried: the lease would end during the try; released for the next pass
+
+
 def _send(
-    platform: Platform, client: httpx.Client, c: _Claimed, target: Target | str
+    platform: Platform, sender: WebhookSender, c: _Claimed, target: Target | str
 ) -> str | None:
-    """POST one delivery to its checked target; None on a 2xx answer, else the reason."""
+    """POST one delivery to its checked target; None on a 2xx answer, ``LATE`` if not tried,
+    else the reason."""
+    now = platform.clock()
+    if now > c.start_by:
+        return LATE
     if isinstance(target, str):
         return target
-    now = platform.clock()
     headers = sign_headers(platform.signer, c.message_id, c.topic, int(now.timestamp()), c.body)
-    headers["Host"] = target.host_header
-    extensions = {"sni_hostname": target.sni_hostname} if target.sni_hostname else None
     try:
-        r = client.post(target.url, content=c.body, headers=headers, extensions=extensions)
-    except httpx.HTTPError as exc:
-        return f"{type(exc).__name__}: {exc}"[:300]
-    return None if 200 <= r.status_code < 300 else f"HTTP {r.status_code}"
+        status = sender.post(target, headers, c.body)
+    except SendFailed as exc:
+        return str(exc)[:300]
+    return None if 200 <= status < 300 else f"HTTP {status}"
 
 
-def new_client(settings: Settings) -> httpx.Client:
-    """The keep-alive connection pool a worker sends through (no redirects followed)."""
-    n = settings.exchange_concurrency
-    return httpx.Client(
-        timeout=settings.exchange_timeout_seconds,
-        follow_redirects=False,
-        limits=httpx.Limits(max_connections=n, max_keepalive_connections=n),
-    )
+def new_sender(settings: Settings) -> WebhookSender:
+    """The keep-alive HTTP client a worker sends through (no redirects followed)."""
+    return WebhookSender(settings.exchange_timeout_seconds)
 
 
 def new_pool(settings: Settings) -> ThreadPoolExecutor | None:
@@ -192,14 +198,31 @@ def new_pool(settings: Settings) -> ThreadPoolExecutor | None:
 
 def _send_all(
     platform: Platform,
-    client: httpx.Client,
+    sender: WebhookSender,
     pool: ThreadPoolExecutor | None,
     claimed: list[_Claimed],
 ) -> list[str | None]:
+    """Send every claimed delivery: each sending thread takes the next one not yet taken."""
     targets = _targets(platform, claimed)
+    errors: list[str | None] = [None] * len(claimed)
+    turns = iter(range(len(claimed)))
+    lock = threading.Lock()
+
+    def drain() -> None:
+        while True:
+            with lock:
+                i = next(turns, None)
+            if i is None:
+                return
+            errors[i] = _send(platform, sender, claimed[i], targets[claimed[i].url])
+
     if pool is None or len(claimed) == 1:
-        return [_send(platform, client, c, targets[c.url]) for c in claimed]
-    return list(pool.map(lambda c: _send(platform, client, c, targets[c.url]), claimed))
+        drain()
+    else:
+        n = min(platform.settings.exchange_concurrency, len(claimed))
+        for f in [pool.submit(drain) for _ in range(n)]:
+            f.result()
+    return errors
 
 
 # ---------------------------------------------------------------- record
@@ -207,13 +230,15 @@ def _send_all(
 
 def _record(platform: Platform, claimed: list[_Claimed], errors: list[str | None]) -> DeliverReport:
     """Write every outcome of a pass in one transaction; a delivery no longer pending (its
-    subscription removed meanwhile) is left as the removal recorded it."""
+    subscription removed meanwhile) is left as the removal recorded it, one not tried is
+    due again at once."""
     st = platform.settings
     report = DeliverReport(delivered=0, retried=0, dead=0)
     now = platform.clock()
     t = table_of(Delivery)
     delivered: list[dict[str, Any]] = []
     failed: list[dict[str, Any]] = []
+    late: list[dict[str, Any]] = []
     with platform.db.session() as s:
         q = select(t.c.id).where(
             t.c.id.in_([c.delivery_id for c in claimed]), t.c.status == D.PENDING.value
@@ -223,6 +248,9 @@ def _record(platform: Platform, claimed: list[_Claimed], errors: list[str | None
         pending = set(s.scalars(q))
         for c, error in zip(claimed, errors, strict=True):
             if c.delivery_id not in pending:
+                continue
+            if error == LATE:
+                late.append({"did": c.delivery_id})
                 continue
             attempts = c.attempts + 1
             if error is None:
@@ -263,19 +291,21 @@ def _record(platform: Platform, claimed: list[_Claimed], errors: list[str | None
                 ),
                 failed,
             )
+        if late:
+            s.execute(update(t).where(where).values(next_attempt_at=now), late)
     return report
 
 
 def deliver_due(
     platform: Platform,
-    client: httpx.Client | None = None,
+    sender: WebhookSender | None = None,
     pool: ThreadPoolExecutor | None = None,
 ) -> DeliverReport:
     """One pass: send every claimed due delivery once, then record delivered / next try /
-    dead. Without ``client`` and ``pool`` the pass makes its own and closes them."""
+    dead. Without ``sender`` and ``pool`` the pass makes its own and closes them."""
     st = platform.settings
-    own_client, own_pool = client is None, pool is None
-    http = client or new_client(st)
+    own_client, own_pool = sender is None, pool is None
+    http = sender or new_sender(st)
     threads = pool or new_pool(st)
     try:
         claimed = _claim(platform, platform.clock(), st.exchange_batch)

@@ -36,7 +36,7 @@ from silkgate.registry.service import Caller
 if TYPE_CHECKING:
     from concurrent.futures import ThreadPoolExecutor
 
-    import httpx
+    from silkgate.exchange.webhook_http import WebhookSender
 
 D = DeliveryStatus
 
@@ -300,11 +300,11 @@ def retry_delivery(platform: Platform, caller: Caller, delivery_id: int) -> None
 
 def deliver_due(
     platform: Platform,
-    client: httpx.Client | None = None,
+    sender: WebhookSender | None = None,
     pool: ThreadPoolExecutor | None = None,
 ) -> DeliverReport:
     """One delivery pass (``exchange.delivery.deliver_due``: claim, send, record)."""
-    return delivery.deliver_due(platform, client, pool)
+    return delivery.deliver_due(platform, sender, pool)
 
 
 def prune_outbox(

@@ -40,24 +40,25 @@ class DeliveryWorker:
         next_prune = time.monotonic()
         delivery.listen(self._wake)
         pool = delivery.new_pool(st)
+        sender = delivery.new_sender(st)
         try:
-            with delivery.new_client(st) as client:
-                while not self._supervised.stopping.is_set():
-                    if time.monotonic() >= next_prune:
-                        pruned = prune_outbox(self.platform)
-                        if pruned.messages:
-                            log.info("outbox pruned: %d messages", pruned.messages)
-                        next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
-                    self._wake.clear()  # a commit from now on wakes the wait below
-                    r = delivery.deliver_due(self.platform, client, pool)
-                    done = r.delivered + r.retried + r.dead
-                    self.sent += r.delivered
-                    if done < st.exchange_batch:
-                        self._wake.wait(self.poll)
+            while not self._supervised.stopping.is_set():
+                if time.monotonic() >= next_prune:
+                    pruned = prune_outbox(self.platform)
+                    if pruned.messages:
+                        log.info("outbox pruned: %d messages", pruned.messages)
+                    next_prune = time.monotonic() + PRUNE_EVERY_SECONDS
+                self._wake.clear()  # a commit from now on wakes the wait below
+                r = delivery.deliver_due(self.platform, sender, pool)
+                done = r.delivered + r.retried + r.dead
+                self.sent += r.delivered
+                if done < st.exchange_batch:
+                    self._wake.wait(self.poll)
         finally:
             delivery.unlisten(self._wake)
             if pool is not None:
                 pool.shutdown(wait=False, cancel_futures=True)
+            sender.close()
 
     def start(self) -> None:
         self._supervised.start()
