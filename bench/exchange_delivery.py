@@ -18,8 +18,9 @@ with a webhook subscription to the receiver.
   arrival at the receiver. ``--worker thread`` runs the worker as in the API process (woken
   by the commit); ``process`` as ``silkgate exchange deliver`` on its own (polling).
 - faults: the worker runs as ``silkgate exchange deliver`` (a subprocess) while messages are
-  produced at ``--rate``; the worker is killed with SIGKILL and restarted, the receiver is
-  killed with SIGKILL and restarted, then stopped for ``--down`` seconds and restarted; after
+  produced at ``--rate``; a backlog of ``--burst`` messages is made and, a quarter of it
+  delivered, the worker is killed with SIGKILL and restarted; the same again for the
+  receiver; then the receiver is stopped for ``--down`` seconds and restarted; after
   the last message every id must have reached the receiver: lost ids are listed, duplicates
   counted; the receiver logs a digest of each message's data, so a message that arrived
   under two ids would show (allowed: duplicates under the same id only).
@@ -51,6 +52,7 @@ from silkgate.bootstrap import prepare_database
 from silkgate.core.platform import Platform
 from silkgate.core.settings import Settings
 from silkgate.demo.service import seed_registry
+from silkgate.exchange import delivery
 from silkgate.exchange import service as exchange
 from silkgate.exchange.models import Delivery
 from silkgate.exchange.schemas import SubscriptionIn
@@ -290,10 +292,14 @@ def wait_for(w: World, n: int, timeout: float) -> float | None:
 
 
 def produce_at(
-    w: World, rate: float, seconds: float, stop: threading.Event | None = None
+    w: World,
+    rate: float,
+    seconds: float,
+    stop: threading.Event | None = None,
+    ids: list[str] | None = None,
 ) -> list[str]:
     """One message per transaction, at ``rate`` per second on an absolute schedule."""
-    ids: list[str] = []
+    ids = [] if ids is None else ids
     t0 = time.monotonic()
     total = int(rate * seconds)
     for i in range(total):
@@ -302,7 +308,7 @@ def produce_at(
         delay = t0 + i / rate - time.monotonic()
         if delay > 0:
             time.sleep(delay)
-        ids += w.produce(1)
+        ids.extend(w.produce(1))
     return ids
 
 
@@ -369,40 +375,66 @@ def run_delivery(kind: str, a: argparse.Namespace) -> dict[str, float]:
 
 def run_faults(kind: str, a: argparse.Namespace) -> bool:
     with world(kind) as w:
-        print(f"{kind}: producing {a.rate:.0f}/s; load {load()}", flush=True)
+        print(
+            f"{kind}: producing {a.rate:.0f}/s, bursts of {a.burst:,}; lease "
+            f"{delivery.lease_for(w.platform.settings).total_seconds():.0f} s; load {load()}",
+            flush=True,
+        )
         stop = threading.Event()
         ids: list[str] = []
+        lock = threading.Lock()
+        t0 = time.monotonic()
 
         def producer() -> None:
-            ids.extend(produce_at(w, a.rate, 10_000, stop))
+            produce_at(w, a.rate, 10_000, stop, ids)
 
-        def step(what: str) -> None:
-            got, _ = w.receiver.arrivals()
-            print(
-                f"  t={time.monotonic() - t0:6.1f} s  {what}  (produced {len(ids):,}, "
-                f"arrived {len(got):,})",
-                flush=True,
-            )
+        def step(what: str) -> int:
+            n = w.receiver.count_lines()
+            with lock:
+                print(
+                    f"  t={time.monotonic() - t0:6.1f} s  {what}  (produced {len(ids):,}, "
+                    f"arrivals {n:,})",
+                    flush=True,
+                )
+            return n
+
+        def burst_then_wait() -> None:
+            """A backlog, so that what follows strikes in the middle of a drain."""
+            burst = w.produce(a.burst)  # one transaction: the whole backlog at once
+            with lock:
+                ids.extend(burst)
+            before = w.receiver.count_lines()
+            while w.receiver.count_lines() < before + a.burst // 4:
+                time.sleep(0.01)
+
+        def monitor() -> None:
+            while not stop.wait(a.every):
+                step("…")
 
         worker = w.worker_process()
-        t0 = time.monotonic()
         thread = threading.Thread(target=producer, daemon=True)
         thread.start()
-        time.sleep(5)
-        step("kill -9 the delivery worker")
+        if a.every > 0:
+            threading.Thread(target=monitor, daemon=True).start()
+        while w.receiver.count_lines() < 50:  # the worker process is up and delivering
+            time.sleep(0.1)
+        step("worker delivering")
+        burst_then_wait()
+        step("kill -9 the delivery worker, mid-drain")
         worker.kill()
         worker.wait()
         time.sleep(2)
         worker = w.worker_process()
         step("worker restarted")
         time.sleep(5)
-        step("kill -9 the receiver")
+        burst_then_wait()
+        step("kill -9 the receiver, mid-drain")
         w.receiver.kill(signal.SIGKILL)
         time.sleep(2)
         w.receiver.start()
         step("receiver restarted")
         time.sleep(5)
-        step(f"receiver stopped for {a.down:.0f} s")
+        step(f"receiver stopped (SIGTERM) for {a.down:.0f} s")
         w.receiver.kill(signal.SIGTERM)
         time.sleep(a.down)
         w.receiver.start()
@@ -418,7 +450,7 @@ def run_faults(kind: str, a: argparse.Namespace) -> bool:
             if expected <= {m for m, _ in got}:
                 break
             time.sleep(0.5)
-        step("settled")
+        step("every message arrived" if time.monotonic() < deadline else "gave up waiting")
         worker.send_signal(signal.SIGINT)
         try:
             worker.wait(10)
@@ -458,6 +490,8 @@ def main(argv: list[str]) -> None:
     d.add_argument("--seconds", type=float, default=25.0)
     d.add_argument("--worker", choices=["thread", "process"], default="thread")
     f.add_argument("--rate", type=float, default=100.0)
+    f.add_argument("--burst", type=int, default=3000, help="backlog made before each kill")
+    f.add_argument("--every", type=float, default=0.0, help="print progress every N seconds")
     f.add_argument("--down", type=float, default=60.0, help="seconds the receiver stays down")
     f.add_argument("--settle", type=float, default=180.0, help="seconds to wait at the end")
     a = ap.parse_args(argv)

@@ -51,7 +51,7 @@ class WebhookSender:
         conns = getattr(self._local, "conns", None)
         if conns is None:
             conns = self._local.conns = {}
-        return conns  # type: ignore[no-any-return]
+        return conns
 
     def post(self, target: Target, headers: dict[str, str], body: bytes) -> int:
         """POST ``body``; the answer's status. A connection the receiver closed while idle
