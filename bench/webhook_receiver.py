@@ -77,6 +77,8 @@ def make_app(public_key: str, log_path: str, fsync: bool) -> Any:
         body = b""
         while True:
             event = await receive()
+            if event["type"] == "http.disconnect":
+                return  # the sender went away mid-request (killed): nothing acknowledged
             body += event.get("body", b"")
             if not event.get("more_body"):
                 break
