@@ -2,6 +2,8 @@
 
 Run: .venv/bin/python bench/exchange.py [--backend sqlite|postgresql|both] [--declarations 4000]
                                         [--rounds 7]
+     .venv/bin/python bench/exchange.py delivery|faults …  (webhook delivery: see
+                                        bench/exchange_delivery.py)
 Per backend, in one run, side by side (rounds; within a round the variants take turns call by
 call, in a rotating order):
   - ``hard-coded``: today's view before agreements (declarations.legacy: access.view_of,
@@ -29,6 +31,7 @@ import argparse
 import os
 import random
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -287,6 +290,11 @@ def check_same(platform: Platform, kz: Caller, ids: list[str]) -> None:
 
 
 def main() -> None:
+    if sys.argv[1:2] in (["delivery"], ["faults"]):  # webhook delivery: bench/exchange_delivery.py
+        from exchange_delivery import main as delivery_main
+
+        delivery_main(sys.argv[1:])
+        return
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
     ap.add_argument("--declarations", type=int, default=4000)

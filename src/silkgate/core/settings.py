@@ -208,7 +208,12 @@ class Settings(BaseSettings):
     exchange_timeout_seconds: float = Field(
         default=5.0, gt=0, le=60, description="HTTP timeout of one webhook delivery."
     )
-    exchange_batch: int = Field(default=50, gt=0, le=1000, description="Deliveries per poll.")
+    exchange_batch: int = Field(
+        default=200, gt=0, le=1000, description="Deliveries claimed per pass."
+    )
+    exchange_concurrency: int = Field(
+        default=16, ge=1, le=64, description="Webhooks a delivery worker sends at once."
+    )
     exchange_webhook_allow: Annotated[list[str], NoDecode] = Field(
         default=[],
         description="Hosts or networks (comma-separated, e.g. 10.1.0.0/16,hooks.internal) that "

@@ -2,26 +2,25 @@
 
 ``enqueue`` is called inside the caller's transaction: the message and one delivery per
 matching subscription commit or roll back with the business change. The worker
-(``deliver_due``) claims due deliveries, POSTs them signed, and records success, the next
-try (exponential back-off) or the dead letter.
+(``deliver_due``, in ``exchange.delivery``) claims due deliveries, POSTs them signed, and
+records success, the next try (exponential back-off) or the dead letter.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from silkgate.audit.service import AuditEvent, append
+from silkgate.core.db import after_commit
 from silkgate.core.errors import Conflict, FieldError, NotFound, ValidationFailed
 from silkgate.core.platform import Platform
-from silkgate.core.signing import canonical_json
-from silkgate.exchange.egress import EgressRefused, check_url, resolve
+from silkgate.exchange import delivery
+from silkgate.exchange.egress import EgressRefused, check_url
 from silkgate.exchange.models import Delivery, OutboxMessage, Subscription
 from silkgate.exchange.schemas import (
     DeliverReport,
@@ -33,9 +32,12 @@ from silkgate.exchange.schemas import (
     SubscriptionIn,
     SubscriptionOut,
 )
-from silkgate.exchange.signing import sign_headers
-from silkgate.registry.models import Organization
 from silkgate.registry.service import Caller
+
+if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from silkgate.exchange.webhook_http import WebhookSender
 
 D = DeliveryStatus
 
@@ -124,6 +126,7 @@ def enqueue_new(
         )
         for sub in subs
     )
+    after_commit(s, delivery.wake)  # a worker in this process sends it now, not at its next poll
     return msg, True
 
 
@@ -361,6 +364,7 @@ def retry_delivery(platform: Platform, caller: Caller, delivery_id: int) -> None
                 [FieldError("/id", "agreement_ended", msg.agreement_id)],
             )
         d.status, d.attempts, d.next_attempt_at = D.PENDING.value, 0, now
+        after_commit(s, delivery.wake)
         append(
             s,
             platform.signer,
@@ -368,105 +372,13 @@ def retry_delivery(platform: Platform, caller: Caller, delivery_id: int) -> None
         )
 
 
-@dataclass
-class _Claimed:
-    delivery_id: int
-    url: str
-    message_id: str
-    topic: str
-    body: bytes
-    attempts: int
-
-
-def _claim(platform: Platform, now: datetime, limit: int) -> list[_Claimed]:
-    """Take due deliveries, leasing them past the HTTP timeout so no other worker sends them."""
-    lease = now + timedelta(seconds=platform.settings.exchange_timeout_seconds + 30)
-    with platform.db.session() as s:
-        q = (
-            select(Delivery)
-            .where(Delivery.status == D.PENDING.value, Delivery.next_attempt_at <= now)
-            .order_by(Delivery.next_attempt_at, Delivery.id)
-            .limit(limit)
-        )
-        if not platform.settings.is_sqlite:
-            q = q.with_for_update(skip_locked=True)
-        due = list(s.scalars(q))
-        if not due:
-            return []
-        rows = s.execute(
-            select(OutboxMessage, Organization.member_id)
-            .join(Organization, Organization.id == OutboxMessage.organization_id)
-            .where(OutboxMessage.id.in_([d.outbox_id for d in due]))
-        )
-        msgs = {m.id: (m, org) for m, org in rows}
-        urls = {
-            sub_id: url
-            for sub_id, url in s.execute(
-                select(Subscription.id, Subscription.url).where(
-                    Subscription.id.in_([d.subscription_id for d in due])
-                )
-            )
-        }
-        out = []
-        for d in due:
-            d.next_attempt_at = lease
-            m, org = msgs[d.outbox_id]
-            body = canonical_json(message_out(m, org).model_dump(mode="json"))
-            out.append(
-                _Claimed(d.id, urls[d.subscription_id], m.message_id, m.topic, body, d.attempts)
-            )
-        return out
-
-
-def _send(platform: Platform, client: httpx.Client, c: _Claimed, now: datetime) -> str | None:
-    """POST one delivery; None on a 2xx answer, else the reason."""
-    headers = sign_headers(platform.signer, c.message_id, c.topic, int(now.timestamp()), c.body)
-    try:
-        target = resolve(c.url, platform.settings.exchange_webhook_allow)
-    except EgressRefused as exc:
-        return f"refused: {exc}"[:300]
-    headers["Host"] = target.host_header
-    extensions = {"sni_hostname": target.sni_hostname} if target.sni_hostname else None
-    try:
-        r = client.post(target.url, content=c.body, headers=headers, extensions=extensions)
-    except httpx.HTTPError as exc:
-        return f"{type(exc).__name__}: {exc}"[:300]
-    return None if 200 <= r.status_code < 300 else f"HTTP {r.status_code}"
-
-
-def deliver_due(platform: Platform, client: httpx.Client | None = None) -> DeliverReport:
-    """One pass: send every due delivery once, then record delivered / next try / dead."""
-    st = platform.settings
-    report = DeliverReport(delivered=0, retried=0, dead=0)
-    own = client is None
-    http = client or httpx.Client(timeout=st.exchange_timeout_seconds, follow_redirects=False)
-    try:
-        claimed = _claim(platform, platform.clock(), st.exchange_batch)
-        results = [(c, _send(platform, http, c, platform.clock())) for c in claimed]
-    finally:
-        if own:
-            http.close()
-    if not results:
-        return report
-    now = platform.clock()
-    with platform.db.session() as s:
-        for c, error in results:
-            d = s.get(Delivery, c.delivery_id, with_for_update=True)
-            if d is None or d.status != D.PENDING.value:
-                continue  # removed meanwhile; the removal already recorded why
-            d.attempts = c.attempts + 1
-            d.last_error = error
-            if error is None:
-                d.status, d.delivered_at = D.DELIVERED.value, now
-                report.delivered += 1
-            elif d.attempts >= st.exchange_max_attempts:
-                d.status = D.DEAD.value
-                report.dead += 1
-            else:
-                delay = st.exchange_retry_base_seconds * 2 ** (d.attempts - 1)
-                d.next_attempt_at = now + timedelta(seconds=delay)
-                report.retried += 1
-    return report
+def deliver_due(
+    platform: Platform,
+    sender: WebhookSender | None = None,
+    pool: ThreadPoolExecutor | None = None,
+) -> DeliverReport:
+    """One delivery pass (``exchange.delivery.deliver_due``: claim, send, record)."""
+    return delivery.deliver_due(platform, sender, pool)
 
 
 def prune_outbox(
