@@ -271,11 +271,19 @@ def test_lifecycle_cancel_and_transitions(env: dict[str, Any]) -> None:
         headers=auth(env, "cn-customs"),
     )
     assert wrong.status_code == 409
+    # the other side's customs reads it (pre-arrival, customs_control by default) but the
+    # export is lodged with CN customs: only they release it
+    other_side = c.post(
+        f"{API}/declarations/{b}/transitions",
+        json={"to": "released"},
+        headers=auth(env, "kz-customs"),
+    )
+    assert other_side.status_code == 403 and "lodged with (CN" in other_side.json()["detail"]
     assert (
         c.post(
             f"{API}/declarations/{b}/transitions",
             json={"to": "released"},
-            headers=auth(env, "kz-customs"),  # read for customs_control by default
+            headers=auth(env, "cn-customs"),
         ).json()["status"]
         == "released"
     )

@@ -4,7 +4,8 @@ Two kinds, one signing key (the platform's, which signs the audit log) and one v
 
 - a **record receipt** (``silkgate.receipt.v1``, JSON with a ``signature`` member): what the
   platform holds about a declaration now — version, status, payload digest, the newest audit
-  entry about it and a checkpoint covering that entry (``GET …/declarations/{id}/receipt``);
+  entry about it the caller may see and a checkpoint covering the newest entry
+  (``GET …/declarations/{id}/receipt``);
 - a **write receipt** (``silkgate.receipt.write.v1``, a compact JWS in the ``Silkgate-Receipt``
   header of every successful write): it binds the SHA-256 of the request body and of the
   response body, the time, the organization, the method and target, the request's verified
@@ -22,17 +23,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
-
 from silkgate.audit import checkpoints
-from silkgate.audit.models import AuditEntry
-from silkgate.audit.service import AuditSigner
+from silkgate.audit.service import AuditSigner, trail
 from silkgate.core import jws
 from silkgate.core.errors import Conflict, FieldError, ValidationFailed
 from silkgate.core.platform import Platform
 from silkgate.core.signing import canonical_json, load_public_key, sha256_hex, verify
 from silkgate.core.validation import load_json
 from silkgate.core.writes import WriteContext
+from silkgate.declarations import history
 from silkgate.declarations.service import as_asking, read_decided
 from silkgate.exchange.agreements.catalogue import Category
 from silkgate.exchange.agreements.enforce import Asking, Point, covers
@@ -71,7 +70,10 @@ def declaration_receipt(platform: Platform, who: Caller | Asking, decl_id: str) 
     """A signed receipt for a declaration, as the policy decision lets the caller read it (404
     when nothing is allowed, 400 when a declared purpose would allow some). The digest is of
     the payload as answered to this caller: a digest of the whole would let another
-    organization test guesses of what is withheld (the driver's personal data)."""
+    organization test guesses of what is withheld (the driver's personal data). The entry
+    cited is the newest the caller may see (``declarations.history``; ``null`` when none),
+    its hash only for the owner and the lodging customs; the checkpoint covers the newest
+    entry about the declaration."""
     with platform.db.session() as s:
         point = Point(platform, s, as_asking(who))
         decl, record, decision = read_decided(point, s, decl_id)
@@ -83,26 +85,31 @@ def declaration_receipt(platform: Platform, who: Caller | Asking, decl_id: str) 
             view = "pre_arrival" if pre else "shared"
         point.disclose(record, decl.id, decision, {"data": payload})
         point.flush()
-        entry = s.execute(
-            select(AuditEntry.seq, AuditEntry.action, AuditEntry.entry_hash)
-            .where(AuditEntry.entity_type == "declaration", AuditEntry.entity_id == decl_id)
-            .order_by(AuditEntry.seq.desc())
-            .limit(1)
-        ).first()
-        if entry is None:  # rows without a log entry: verify will name them
+        entries = trail(s, "declaration", decl_id)
+        if not entries:  # rows without a log entry: verify will name them
             raise Conflict(
                 f"the audit log has no entry for declaration {decl_id}; no receipt can be issued",
                 [FieldError("/declaration_id", "not_audited", "no audit entry")],
             )
+        seen = history.visible(point, record, decision, entries)
+        cited = None
+        if seen:
+            e = seen[-1]
+            cited = {
+                "seq": e.entry.seq,
+                "action": e.entry.action,
+                "entry_hash": e.entry.entry_hash if e.full else None,
+            }
         body: dict[str, Any] = {
             "declaration_id": decl.id,
             "version": decl.version if covers(decision, "/version") else None,
             "status": decl.status if covers(decision, "/status") else None,
             "view": view,
             "payload_digest": sha256_hex(canonical_json(payload)),
-            "entry": {"seq": entry.seq, "action": entry.action, "entry_hash": entry.entry_hash},
+            "entry": cited,
         }
-    cp = checkpoints.latest_covering(platform, int(entry.seq))
+        newest = entries[-1].seq
+    cp = checkpoints.latest_covering(platform, int(newest))
     return sign_receipt(platform.signer, {**body, "checkpoint": cp.as_dict()})
 
 

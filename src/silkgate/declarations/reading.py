@@ -20,7 +20,7 @@ from silkgate.audit import service as audit
 from silkgate.core.errors import FieldError, NotFound, Unavailable, ValidationFailed
 from silkgate.core.platform import Platform
 from silkgate.core.signing import canonical_json, sha256_hex
-from silkgate.declarations import access
+from silkgate.declarations import access, history
 from silkgate.declarations.models import Declaration, DeclarationVersion
 from silkgate.declarations.schemas import (
     AuditEntryOut,
@@ -71,9 +71,9 @@ def decode_cursor(cursor: str) -> str:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     except (ValueError, UnicodeDecodeError):
         raw = ""
-    if not raw or len(raw) > 24 or not raw.isalnum():
+    if not raw or len(raw) > 24 or not (raw.isascii() and raw.isalnum()):
         raise ValidationFailed(
-            [FieldError("/cursor", "invalid_cursor", "not a cursor this API issued")]
+            [FieldError("/query/cursor", "invalid_cursor", "not a cursor this API issued")]
         )
     return raw
 
@@ -206,16 +206,17 @@ def versions(platform: Platform, who: Caller | Asking, decl_id: str) -> list[Ver
 
 
 def audit_trail(platform: Platform, who: Caller | Asking, decl_id: str) -> list[AuditEntryOut]:
-    """The declaration's audit entries: its state history, for a caller allowed ``/status``."""
+    """The declaration's audit entries: every one for the owner and the lodging customs, the
+    state changes the decision shares for anyone else allowed ``/status`` (``history``)."""
     with platform.db.session() as s:
         point = Point(platform, s, as_asking(who))
         d, record, decision = read_decided(point, s, decl_id)
-        if not (decision.full or filter_document({"status": "x"}, decision.fields)):
+        if not (decision.full or covers(decision, "/status")):
             raise NotFound(f"declaration {decl_id}")
-        entries = [AuditEntryOut.model_validate(e) for e in audit.trail(s, "declaration", decl_id)]
+        seen = history.visible(point, record, decision, audit.trail(s, "declaration", decl_id))
         point.disclose(record, d.id, decision)
         point.flush()
-        return entries
+        return [e.out() for e in seen]
 
 
 def export_all(platform: Platform, declarant: str | None = None) -> Iterable[dict[str, Any]]:

@@ -280,14 +280,19 @@ class BatchReport(BaseModel):
 
 
 class AuditEntryOut(BaseModel):
+    """An audit entry about a declaration. ``null`` where the reader's decision withholds it:
+    the actor (another organization's officers), and for every reader but the owner and the
+    lodging customs the digest, hash and signature (they would let withheld data be guessed);
+    see ``declarations.history``."""
+
     model_config = ConfigDict(from_attributes=True)
 
     seq: int
     at: Utc
-    actor: str
+    actor: str | None = None
     action: str
     entity_type: str
     entity_id: str
-    payload_digest: str
-    entry_hash: str
-    signature: str
+    payload_digest: str | None = None
+    entry_hash: str | None = None
+    signature: str | None = None

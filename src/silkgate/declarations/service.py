@@ -358,19 +358,25 @@ def cancel(platform: Platform, caller: Caller, decl_id: str, reason: str) -> Dec
 def transition(
     platform: Platform, who: Caller | Asking, decl_id: str, to: S, reason: str | None
 ) -> DeclarationView:
-    """A customs organization of the crossing moves a declaration along its lifecycle.
+    """The customs the declaration is lodged with moves it along its lifecycle.
 
     The declaration is read through the policy decision point for the declared purpose, by
-    default customs control (what a transition is); the answer carries what that allows."""
+    default customs control (what a transition is): 404 for whoever may not read it. Only the
+    lodging customs (decision basis ``authority``: its state, a crossing it serves) may change
+    the state; the declarant (who cancels instead) and the other side's customs reading
+    pre-arrival information get 403. The answer carries what the decision allows."""
     asking = as_asking(who)
     if asking.purpose is None:
         asking = Asking(asking.caller, Purpose.CUSTOMS_CONTROL.value, asking.place)
     caller = asking.caller
     with platform.db.session() as s:
         point = Point(platform, s, asking, read_only=False)  # a state change: durable commit
-        decl, _, _ = read_decided(point, s, decl_id)
-        if not caller.has(Role.CUSTOMS) or decl.crossing_code not in caller.crossings:
-            raise Forbidden("only customs of this crossing change a declaration's state")
+        decl, _, decision = read_decided(point, s, decl_id)
+        if decision.basis != "authority" or not caller.has(Role.CUSTOMS):
+            raise Forbidden(
+                f"only the customs this declaration is lodged with ({access.lodged_with(decl)}, "
+                f"at {decl.crossing_code}) change its state"
+            )
         allowed = TRANSITIONS.get(S(decl.status), frozenset())
         if to not in allowed:
             names = ", ".join(sorted(a.value for a in allowed)) or "none"

@@ -11,7 +11,9 @@ Gate events too (``gates.access``): the reporting side's customs and e-port oper
 authority; the declarant of a named declaration and the organization that booked the truck as
 parties; the other side's customs under the shipped ``default-gate-events-…`` agreement
 (purpose ``customs_control`` or ``queue_management``). Nothing visible → 404. Gate events carry
-no driver data; declaration states carry no payload.
+no driver data; declaration states carry no payload, and a reader other than the declarant and
+the lodging customs sees only the state changes shared with it, without the officers who made
+them (``declarations.history``).
 
 A timeline is decided by its parts' categories; agreements on the ``timeline`` category are
 not consulted (see docs/exchange.md, "Enforcement").
@@ -28,11 +30,12 @@ from sqlalchemy.orm import Session
 from silkgate.audit.service import trail
 from silkgate.core.errors import NotFound
 from silkgate.core.platform import Platform
+from silkgate.declarations import history
 from silkgate.declarations.models import Declaration
 from silkgate.declarations.service import as_asking
 from silkgate.exchange.agreements.catalogue import Category
 from silkgate.exchange.agreements.enforce import Asking, Point, PurposeRequired, covers, narrowed
-from silkgate.exchange.agreements.policy import Decision
+from silkgate.exchange.agreements.policy import Decision, Record
 from silkgate.exchange.agreements.records import declaration_record, risk_record
 from silkgate.gates import access, kpi
 from silkgate.gates.ingest import truck_key
@@ -170,15 +173,19 @@ def strictest(lanes: list[str]) -> str | None:
     return min(known, key=order.index) if known else (lanes[0] if lanes else None)
 
 
-def _declaration_entries(s: Session, d: Declaration) -> list[TimelineEntry]:
+def _declaration_entries(
+    point: Point, s: Session, d: Declaration, record: Record, decision: Decision
+) -> list[TimelineEntry]:
+    """The declaration's audit entries the decision lets the reader see (``history``): all
+    for the owner and the lodging customs, the shared state changes for anyone else."""
     return [
         TimelineEntry(
-            at=a.at,
+            at=a.entry.at,
             kind="declaration",
-            what=a.action,
-            detail={"declaration": d.id, "actor": a.actor},
+            what=a.entry.action,
+            detail={"declaration": d.id, **({"actor": a.actor} if a.actor else {})},
         )
-        for a in trail(s, "declaration", d.id)
+        for a in history.visible(point, record, decision, trail(s, "declaration", d.id))
     ]
 
 
@@ -189,7 +196,7 @@ def _declaration_part(
     ``/lane``, or a risk-lane agreement does), with the disclosure they make."""
     record = declaration_record(d)
     decision = point.decide_or_flag(record, flagged)
-    states = _declaration_entries(s, d) if covers(decision, "/status") else []
+    states = _declaration_entries(point, s, d, record, decision)
     shown = {"/id", "/status"} if states else set()
     lane = None
     if d.lane and covers(decision, "/lane"):

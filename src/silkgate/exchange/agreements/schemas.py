@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
+from pydantic_core import PydanticCustomError
 
 from silkgate.core.text import NoControls
 from silkgate.core.times import Utc
@@ -23,6 +32,21 @@ Party = Annotated[
 CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$"), NoControls()]
 Pointer = Annotated[str, StringConstraints(max_length=300), NoControls()]
 CrossingCode = Annotated[str, StringConstraints(min_length=3, max_length=16), NoControls()]
+#: Validity bounds: wide enough for any agreement, far from the calendar's edges (year 1 or
+#: 9999 with an offset cannot be converted to UTC).
+FIRST_YEAR, LAST_YEAR = 2000, 2999
+
+
+def _within_years(value: datetime) -> datetime:
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise PydanticCustomError(
+            "out_of_range", f"must be in the years {FIRST_YEAR} to {LAST_YEAR}"
+        )
+    return value
+
+
+#: A validity bound: RFC 3339 with an offset, in the years 2000–2999.
+Validity = Annotated[AwareDatetime, AfterValidator(_within_years)]
 
 
 class AgreementStatus(StrEnum):
@@ -50,8 +74,8 @@ class AgreementIn(BaseModel):
     crossings: list[CrossingCode] = Field(
         default_factory=list, max_length=50, description="Empty: every crossing"
     )
-    valid_from: AwareDatetime
-    valid_until: AwareDatetime | None = None
+    valid_from: Validity
+    valid_until: Validity | None = None
     condition: Annotated[str, NoControls(multiline=True)] | None = Field(
         default=None, max_length=4000, description="CEL; see docs/exchange.md for its variables"
     )

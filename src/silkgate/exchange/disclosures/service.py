@@ -155,14 +155,21 @@ def provided_by(caller: Caller) -> ColumnElement[bool]:
     return or_(false(), *mine)
 
 
-def _cursor(raw: str) -> int:
+#: Row ids are 64-bit signed integers (a cursor beyond would overflow the query parameter).
+MAX_ID = 2**63 - 1
+
+
+def parse_cursor(raw: str) -> int:
+    """The row id a cursor this API issued stands for; anything else is 422 naming it."""
     try:
-        value = int(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode())
+        text = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode("ascii")
     except (ValueError, UnicodeDecodeError):
-        value = -1
-    if value < 0:
-        raise ValidationFailed([FieldError("/query/cursor", "invalid_cursor", "not a cursor")])
-    return value
+        text = ""
+    if not (text.isascii() and text.isdigit() and len(text) <= 19 and int(text) <= MAX_ID):
+        raise ValidationFailed(
+            [FieldError("/query/cursor", "invalid_cursor", "not a cursor: pass next_cursor")]
+        )
+    return int(text)
 
 
 def _encode(value: int) -> str:
@@ -195,7 +202,7 @@ def list_disclosures(
     if f.until is not None:
         stmt = stmt.where(Disclosure.at < f.until)
     if cursor:
-        stmt = stmt.where(Disclosure.id < _cursor(cursor))
+        stmt = stmt.where(Disclosure.id < parse_cursor(cursor))
     stmt = stmt.order_by(Disclosure.id.desc()).limit(limit + 1)
     with platform.db.snapshot() as s:
         rows = list(s.execute(stmt))
