@@ -106,6 +106,9 @@ def test_readiness_shows_the_checkpoint_thread_and_routes_serve_signed_objects(
         assert theirs["payload_digest"] == sha256_hex(canonical_json(seen))
         assert theirs["payload_digest"] != receipt["payload_digest"]
         assert verify_receipt(theirs, trusted)
+        # the newest entry KZ may see, without the hash that could test guesses of the driver
+        assert theirs["entry"]["action"] == f"declaration.{theirs['status']}"
+        assert theirs["entry"]["entry_hash"] is None and receipt["entry"]["entry_hash"]
         outsider = {"Authorization": f"Bearer {keys['kz-carrier']}"}
         assert client.get(f"{API}/declarations/{decl}/receipt", headers=outsider).status_code == 404
         # a thread that is gone and cannot be started again makes the process not ready

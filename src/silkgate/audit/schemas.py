@@ -21,11 +21,16 @@ class CheckpointOut(BaseModel):
 
 
 class ReceiptEntry(BaseModel):
-    """The newest audit entry about the declaration when the receipt was issued."""
+    """The newest audit entry about the declaration the caller may see when the receipt was
+    issued (``declarations.history``: a reader other than the owner and the lodging customs
+    sees only the state changes shared with it)."""
 
     seq: int
     action: str
-    entry_hash: str
+    entry_hash: str | None = Field(
+        description="Only for the declarant and the lodging customs: with a neighbouring "
+        "entry's hash it would let withheld data be guessed."
+    )
 
 
 class ReceiptOut(BaseModel):
@@ -47,8 +52,12 @@ class ReceiptOut(BaseModel):
         description="SHA-256 of the canonical JSON of the payload as the caller may read it "
         "(pre-arrival: without the driver's personal data unless an agreement names it)."
     )
-    entry: ReceiptEntry
-    checkpoint: CheckpointOut | None
+    entry: ReceiptEntry | None = Field(
+        description="None when the caller may see none of the declaration's audit entries."
+    )
+    checkpoint: CheckpointOut | None = Field(
+        description="Covers the newest entry about the declaration, seen or not."
+    )
     issued_at: str
     key_id: str
     signature: str
