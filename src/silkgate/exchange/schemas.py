@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -14,6 +13,7 @@ from pydantic import (
     field_validator,
 )
 
+from silkgate.core.times import Utc
 from silkgate.exchange.agreements.catalogue import Category, Purpose
 
 Topic = Annotated[str, StringConstraints(pattern=r"^(\*|[a-z][a-z0-9_]*(\.[a-z0-9_]+)*)$")]
@@ -68,18 +68,18 @@ class SubscriptionOut(BaseModel):
     place: str | None = None
     active: bool
     created_by: str
-    created_at: datetime
+    created_at: Utc
 
 
 class SubscriptionStatus(BaseModel):
     """Delivery state of one subscription (times UTC; ages in seconds at ``as_of``)."""
 
     subscription: SubscriptionOut
-    as_of: datetime
+    as_of: Utc
     undelivered: int = Field(
         description="webhook: pending deliveries; pull: messages after the acknowledged position"
     )
-    oldest_undelivered_at: datetime | None
+    oldest_undelivered_at: Utc | None
     lag_seconds: float | None = Field(description="age of the oldest undelivered message")
     delivered: int = Field(
         description="webhook: deliveries answered 2xx; pull: messages acknowledged"
@@ -90,7 +90,7 @@ class SubscriptionStatus(BaseModel):
     failing: int = Field(description="pending deliveries whose last try failed")
     dead: int
     last_error: str | None
-    last_success_at: datetime | None
+    last_success_at: Utc | None
     position: int | None = Field(default=None, description="pull: acknowledged sequence number")
 
 
@@ -109,10 +109,10 @@ class DeliveryOut(BaseModel):
     url: str
     status: DeliveryStatus
     attempts: int
-    next_attempt_at: datetime | None
+    next_attempt_at: Utc | None
     last_error: str | None
-    delivered_at: datetime | None
-    created_at: datetime
+    delivered_at: Utc | None
+    created_at: Utc
 
 
 class MessageOut(BaseModel):
@@ -122,7 +122,7 @@ class MessageOut(BaseModel):
     seq: int
     topic: str
     organization: str
-    created_at: datetime
+    created_at: Utc
     data: dict[str, Any]
 
 
@@ -142,7 +142,7 @@ class DeliverReport(BaseModel):
 class PruneReport(BaseModel):
     """What an outbox prune removed: messages created before ``before`` with nothing pending."""
 
-    before: datetime
+    before: Utc
     messages: int
     deliveries: int
     through_seq: int | None = Field(description="Highest sequence number removed")
