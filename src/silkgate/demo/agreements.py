@@ -13,7 +13,8 @@ layer as a party's API call would be:
 - CN and KZ customs → the analytics center (the SCO big-data center), KPI aggregates only,
   for statistics.
 
-They are set up before the traffic is played, valid from its first day, and KZ customs holds
+They are set up before the traffic is played, valid from the day before it ends (so that
+day's facts happen under them), and KZ customs holds
 a **pull subscription** to CN→KZ pre-arrival information under its agreement with CN customs,
 so the traffic's facts are delivered under it as they happen (the summary counts the messages
 waiting in that feed). Afterwards a few reads are made under the agreements (each with its

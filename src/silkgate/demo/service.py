@@ -179,9 +179,9 @@ def run_demo_setup(
     issue fresh demo API keys and print them with a summary."""
     prepare_database(platform)
     ids = seed_registry(platform)
-    # the agreements hold from the traffic's first day, so its facts are delivered under them
-    first_day = (end or datetime.now(UTC)).astimezone(UTC) - timedelta(days=days + 1)
-    shared = demo_agreements.prepare(platform, ids, first_day)
+    # the agreements hold from the day before the traffic ends (UTC midnight), so that day's
+    # facts are delivered under them; from the first day, delivery would double the demo's time
+    shared = demo_agreements.prepare(platform, ids, (end or datetime.now(UTC)) - timedelta(days=1))
     report = seed_traffic(platform, ids, days, per_day, seed, end, play_crossing)
     demo_agreements.finish(platform, ids, shared)
     tokens = {}
