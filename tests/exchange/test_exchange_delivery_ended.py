@@ -88,7 +88,7 @@ def test_worker_check_dead_letters_the_claimed_deliveries_of_an_expired_agreemen
 ) -> None:
     p = env.platform
     ending, ending_sub = agree_and_subscribe(env, CONSUMER, Category.PRE_ARRIVAL, url=HOOK)
-    agree_and_subscribe(env, CONSUMER, Category.DECLARATION, url=HOOK)  # stays in force
+    still, still_sub = agree_and_subscribe(env, CONSUMER, Category.DECLARATION, url=HOOK)
     raw = service.add_subscription(p, env.who("cn-broker"), SubscriptionIn(url=HOOK, topics=["*"]))
     env.declaration()
     with p.db.session() as s:  # a raw-topic message (no agreement) for the broker's webhook
@@ -118,6 +118,16 @@ def test_worker_check_dead_letters_the_claimed_deliveries_of_an_expired_agreemen
     with p.db.session() as s, statements(p) as seen:
         assert pub.ended_agreement_rows(s, [], later) == set()
     assert seen == []
+    # the same check from (delivery id, agreement id) pairs, as the worker's claim reads them
+    under = {ending_sub: ending, still_sub: still}
+    again = [(d.id, under.get(d.subscription_id)) for d in rows]
+    with p.db.session() as s, statements(p) as seen:
+        assert pub.ended_deliveries(s, again, later) == ending_ids
+    assert len(seen) == 2 and seen[0].lstrip().upper().startswith("SELECT")
+    assert sorted(d.status for d in pending(p)) == ["dead", "pending", "pending"]
+    with p.db.session() as s, statements(p) as seen:
+        assert pub.ended_deliveries(s, [(rows[2].id, None)], later) == set()
+    assert seen == []  # no agreement among them: no query
     # the dead letter cannot be retried while the agreement is not in force
     env.set_now(later)
     with pytest.raises(Conflict) as exc:

@@ -235,13 +235,30 @@ def ended_agreement_rows(s: Session, deliveries: Iterable[Any], now: datetime) -
         )
     )
     ended = {d.id for d in rows if d.outbox_id in ended_msgs}
-    if ended:
+    _dead_letter(s, ended, now)
+    return ended
+
+
+def ended_deliveries(
+    s: Session, deliveries: Iterable[tuple[int, str | None]], now: datetime
+) -> set[int]:
+    """``ended_agreement_rows`` for a worker that already read each message's agreement:
+    ``deliveries`` are (delivery id, the message's ``agreement_id``) pairs. One query
+    (``agreements_in_force``) when some message has an agreement; one update when some ended."""
+    pairs = list(deliveries)
+    live = agreements_in_force(s, {a for _, a in pairs if a is not None}, now)
+    ended = {d for d, a in pairs if a is not None and a not in live}
+    _dead_letter(s, ended, now)
+    return ended
+
+
+def _dead_letter(s: Session, delivery_ids: set[int], now: datetime) -> None:
+    if delivery_ids:
         s.execute(
             update(Delivery)
-            .where(Delivery.id.in_(sorted(ended)), Delivery.status == D.PENDING.value)
+            .where(Delivery.id.in_(sorted(delivery_ids)), Delivery.status == D.PENDING.value)
             .values(status=D.DEAD.value, last_error=ENDED, next_attempt_at=now)
         )
-    return ended
 
 
 def withdraw(s: Session, agreement_id: str, now: datetime) -> int:
