@@ -27,7 +27,7 @@ from silkgate.audit.models import AuditEntry
 from silkgate.audit.verify import verify_all
 from silkgate.cli import app
 from silkgate.core.platform import Platform
-from silkgate.demo.service import demo_member_ids, run_demo_setup
+from silkgate.demo.service import DemoResult, demo_member_ids, run_demo_setup
 from silkgate.exchange.agreements.enforce import Asking
 from silkgate.gates import reports, timeline
 from silkgate.gates.models import GateEvent
@@ -48,6 +48,7 @@ class Demo:
     platform: Platform
     ids: dict[str, str]
     tokens: dict[str, str]
+    result: DemoResult
 
     def caller(self, key: str) -> Caller:
         return registry.caller_for(self.platform, self.ids[key])
@@ -72,8 +73,8 @@ def demo(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dem
         engine.dispose()
     platform = Platform(make_settings(url, tmp))
     platform.settings.risk_worker = False
-    tokens = run_demo_setup(platform, days=2, per_day=40, seed=3, end=END)
-    yield Demo(platform, demo_member_ids(), tokens)
+    result = run_demo_setup(platform, days=2, per_day=40, seed=3, end=END)
+    yield Demo(platform, demo_member_ids(), result.tokens, result)
     platform.close()
 
 
@@ -351,3 +352,34 @@ def test_the_platform_calls_forward_the_trucks_the_checkpoints_report_called(dem
             )
         )
     assert called and called == reported
+
+
+def test_kz_customs_pull_feed_holds_the_pre_arrival_messages_the_summary_counts(
+    demo: Demo,
+) -> None:
+    """The demo's facts are delivered under KZ customs' pre-arrival agreement to its pull
+    feed: as many messages wait as the summary says, each a CN→KZ pre-arrival fact with only
+    the agreement's fields (no driver), read back through the feed."""
+    from silkgate.demo.agreements import FEED_AGREEMENT
+    from silkgate.exchange.agreements.defaults import pre_arrival_fields
+    from silkgate.exchange.feed import read_feed
+    from tests.exchange.enforce_world import covered, leaves
+
+    shared = demo.result.agreements
+    assert shared.feed_subscription is not None and shared.feed_agreement == FEED_AGREEMENT
+    assert shared.feed_waiting > 0
+    kz = demo.caller("kz-customs")
+    got, cursor = [], None
+    while True:
+        page = read_feed(demo.platform, kz, cursor, 500)
+        got += page.messages
+        if not page.messages:
+            break
+        cursor = page.next_cursor
+    pre = [m for m in got if m.topic.startswith("pre_arrival.")]
+    assert len(pre) == shared.feed_waiting == len({m.id for m in pre})
+    allowed = set(pre_arrival_fields(False))
+    for m in pre:
+        assert (m.data["exit_country"], m.data["entry_country"]) == ("CN", "KZ")
+        assert m.topic != "pre_arrival.submitted" and "driver" not in m.data.get("data", {})
+        assert all(covered(ptr, allowed) for ptr in leaves(m.data)), m.data

@@ -15,6 +15,7 @@ from silkgate.core.platform import Platform
 from silkgate.declarations.models import Declaration
 from silkgate.demo import crossing
 from silkgate.demo.service import demo_member_ids, run_demo_setup, seed_registry
+from silkgate.exchange.models import Subscription
 from silkgate.gates.models import GateEvent
 from silkgate.queue.models import Booking
 from silkgate.registry.service import authenticate
@@ -31,7 +32,7 @@ def _count(platform: Platform, what: type, *where: object) -> int:
 
 
 def test_demo_setup_gives_lanes_bookings_keys_and_an_intact_log(platform: Platform) -> None:
-    tokens = run_demo_setup(platform, days=1, per_day=12, seed=1, end=END)
+    tokens = run_demo_setup(platform, days=1, per_day=12, seed=1, end=END).tokens
     assert _count(platform, Declaration) == 12
     assert _count(platform, Declaration, Declaration.lane.is_(None)) == 0
     assert _count(platform, Booking) > 0
@@ -75,6 +76,12 @@ def test_demo_command_plays_the_crossing_and_prints_no_private_key(
 
 
 def test_demo_without_the_crossing_lodges_only(platform: Platform) -> None:
-    run_demo_setup(platform, days=1, per_day=6, seed=4, end=END, play_crossing=False)
+    first = run_demo_setup(platform, days=1, per_day=6, seed=4, end=END, play_crossing=False)
     assert _count(platform, Declaration) == 6
     assert (_count(platform, Booking), _count(platform, GateEvent)) == (0, 0)
+    # a second run keeps KZ customs' one pull subscription (and what waits in its feed)
+    again = run_demo_setup(platform, days=1, per_day=6, seed=4, end=END, play_crossing=False)
+    feed = first.agreements.feed_subscription
+    assert feed is not None and again.agreements.feed_subscription == feed
+    assert 0 < first.agreements.feed_waiting <= again.agreements.feed_waiting
+    assert _count(platform, Subscription, Subscription.active.is_(True)) == 1

@@ -13,8 +13,13 @@ layer as a party's API call would be:
 - CN and KZ customs → the analytics center (the SCO big-data center), KPI aggregates only,
   for statistics.
 
-Afterwards a few reads are made under them (each with its purpose), so the disclosure log has
-content; the analytics center's attempt to read a declaration is answered 404.
+They are set up before the traffic is played, valid from the day before it ends (so that
+day's facts happen under them), and KZ customs holds
+a **pull subscription** to CN→KZ pre-arrival information under its agreement with CN customs,
+so the traffic's facts are delivered under it as they happen (the summary counts the messages
+waiting in that feed). Afterwards a few reads are made under the agreements (each with its
+purpose), so the disclosure log has content; the analytics center's attempt to read a
+declaration is answered 404.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ from silkgate.core.signing import b64
 from silkgate.declarations import reading
 from silkgate.demo.crossing import signing_keys
 from silkgate.demo.traffic import CROSSING
+from silkgate.exchange import service as exchange
+from silkgate.exchange import subscriptions
 from silkgate.exchange.agreements import service as agreements
 from silkgate.exchange.agreements.catalogue import Category, spec
 from silkgate.exchange.agreements.defaults import (
@@ -42,6 +49,7 @@ from silkgate.exchange.agreements.defaults import (
 from silkgate.exchange.agreements.enforce import Asking
 from silkgate.exchange.agreements.schemas import AgreementIn, AgreementOut
 from silkgate.exchange.disclosures import service as disclosures
+from silkgate.exchange.schemas import SubscriptionIn
 from silkgate.gates import reports, timeline
 from silkgate.queue import reading as queue
 from silkgate.registry import service as registry
@@ -69,6 +77,9 @@ class AgreementsReport:
     refused: list[str] = field(default_factory=list)  # reads answered 404, as they should be
     disclosures: Counter[str] = field(default_factory=Counter)  # per agreement (or basis)
     disclosed: int = 0  # rows of the disclosure log
+    feed_subscription: int | None = None  # KZ customs' pull subscription (pre-arrival, CN→KZ)
+    feed_agreement: str = ""
+    feed_waiting: int = 0  # messages waiting in that feed (not yet acknowledged)
 
 
 def _top(category: Category) -> list[str]:
@@ -169,12 +180,16 @@ def plans(ids: dict[str, str], share_driver: bool, start: datetime) -> list[Plan
     return out
 
 
-def set_up(platform: Platform, ids: dict[str, str]) -> list[AgreementOut]:
-    """Propose and sign each agreement not already in force between the parties (a second demo
-    run finds them and leaves them; a revoked one stays revoked: the parties' word stands)."""
+def set_up(
+    platform: Platform, ids: dict[str, str], start: datetime | None = None
+) -> list[AgreementOut]:
+    """Propose and sign each agreement not already in force between the parties, valid from
+    ``start`` (default: today, 00:00 UTC) for ``TERM`` (a second demo run finds them and leaves
+    them; a revoked one stays revoked: the parties' word stands)."""
     keys = signing_keys(platform, ids, PARTIES)
-    now = datetime.now(UTC)
-    start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    if start is None:
+        start = datetime.now(UTC)
+    start = start.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     out = []
     for plan in plans(ids, platform.settings.share_driver_data_across_border, start):
         proposer = registry.caller_for(platform, ids[plan.proposer])
@@ -267,9 +282,48 @@ def count_disclosures(platform: Platform, report: AgreementsReport) -> None:
             return
 
 
-def run(platform: Platform, ids: dict[str, str]) -> AgreementsReport:
-    """Agreements, reads under them, and the disclosure counts, for the demo's summary."""
-    report = AgreementsReport(agreements=set_up(platform, ids))
+FEED_AGREEMENT = default_id(CROSSING, "CN", "KZ")  # KZ customs' pre-arrival agreement
+
+
+def subscribe_feed(platform: Platform, ids: dict[str, str]) -> int | None:
+    """KZ customs' pull subscription to pre-arrival information under ``FEED_AGREEMENT``, for
+    customs control (the one a second run made before, else a new one); None when that
+    agreement is not in force (revoked by its parties)."""
+    kz = registry.caller_for(platform, ids["kz-customs"])
+    for sub in exchange.list_subscriptions(platform, kz):
+        if sub.active and sub.kind == "pull" and sub.agreement_id == FEED_AGREEMENT:
+            return sub.id
+    body = SubscriptionIn(
+        agreement_id=FEED_AGREEMENT,
+        categories=[Category.PRE_ARRIVAL],
+        purpose="customs_control",
+    )
+    try:
+        return exchange.add_subscription(platform, kz, body).id
+    except SilkgateError:
+        return None
+
+
+def prepare(platform: Platform, ids: dict[str, str], start: datetime) -> AgreementsReport:
+    """Before the traffic: the agreements (valid from ``start``) and KZ customs' pull feed."""
+    report = AgreementsReport(agreements=set_up(platform, ids, start))
+    report.feed_agreement = FEED_AGREEMENT
+    report.feed_subscription = subscribe_feed(platform, ids)
+    return report
+
+
+def finish(platform: Platform, ids: dict[str, str], report: AgreementsReport) -> AgreementsReport:
+    """After the traffic: reads under the agreements, the disclosure counts, and how many
+    messages wait in KZ customs' feed."""
     read_under_agreements(platform, ids, report)
     count_disclosures(platform, report)
+    if report.feed_subscription is not None:
+        kz = registry.caller_for(platform, ids["kz-customs"])
+        state = subscriptions.status(platform, kz, report.feed_subscription)
+        report.feed_waiting = state.undelivered
     return report
+
+
+def run(platform: Platform, ids: dict[str, str]) -> AgreementsReport:
+    """Agreements (valid from today), the feed, reads under them, and the disclosure counts."""
+    return finish(platform, ids, prepare(platform, ids, datetime.now(UTC)))

@@ -7,7 +7,7 @@ import contextlib
 import random
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from silkgate.bootstrap import prepare_database
 from silkgate.codelists.identifiers import generate_kz_bin, generate_uscc
@@ -149,6 +149,22 @@ def say_agreements(shared: demo_agreements.AgreementsReport) -> None:
         say(f"  refused: {what}")
     counts = ", ".join(f"{n} under {name}" for name, n in sorted(shared.disclosures.items()))
     say(f"Disclosure log: {shared.disclosed} rows ({counts or 'none'}).")
+    if shared.feed_subscription is not None:
+        say(
+            f"Delivery under agreements: KZ customs' pull feed (subscription "
+            f"{shared.feed_subscription}, pre_arrival under {shared.feed_agreement}, "
+            f"customs_control): {shared.feed_waiting} messages waiting."
+        )
+
+
+@dataclass
+class DemoResult:
+    """What the demo did: the demo API keys (key name → token), the crossing played and the
+    agreements with what was shared and delivered under them."""
+
+    tokens: dict[str, str]
+    play: PlayReport
+    agreements: demo_agreements.AgreementsReport
 
 
 def run_demo_setup(
@@ -158,13 +174,16 @@ def run_demo_setup(
     seed: int,
     end: datetime | None = None,
     play_crossing: bool = True,
-) -> dict[str, str]:
-    """Migrate, seed, play the crossing, issue fresh demo API keys and print them; returns key
-    name → token."""
+) -> DemoResult:
+    """Migrate, seed, set up the agreements and KZ customs' pull feed, play the crossing,
+    issue fresh demo API keys and print them with a summary."""
     prepare_database(platform)
     ids = seed_registry(platform)
+    # the agreements hold from the day before the traffic ends (UTC midnight), so that day's
+    # facts are delivered under them; from the first day, delivery would double the demo's time
+    shared = demo_agreements.prepare(platform, ids, (end or datetime.now(UTC)) - timedelta(days=1))
     report = seed_traffic(platform, ids, days, per_day, seed, end, play_crossing)
-    shared = demo_agreements.run(platform, ids)
+    demo_agreements.finish(platform, ids, shared)
     tokens = {}
     console.print("[bold]Demo API keys[/bold] (new on every run; demo mode only):")
     for org in DEMO_ORGS:
@@ -180,7 +199,7 @@ def run_demo_setup(
     if report.skipped:
         say(f"No bookings or gate events played: {report.skipped}.")
         say_agreements(shared)
-        return tokens
+        return DemoResult(tokens, report, shared)
     statuses = ", ".join(f"{n} {status}" for status, n in report.bookings.items())
     say(f"{report.booked} slots booked ({statuses}); {report.not_booked} trucks got no slot.")
     say(
@@ -196,4 +215,6 @@ def run_demo_setup(
             "--purpose customs_control; "
             f"silkgate kpi trs --as {who}"
         )
-    return tokens
+    if shared.feed_subscription is not None:
+        say(f"Read the feed: silkgate exchange feed --as {ids['kz-customs']} --limit 5")
+    return DemoResult(tokens, report, shared)

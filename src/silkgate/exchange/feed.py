@@ -3,7 +3,8 @@
 For systems that cannot receive webhooks. A cursor names a position in the caller's own
 stream (``c1.`` and base64url of ``<organization id>:<sequence number>``); asking for what
 follows it acknowledges everything up to it for the caller's pull subscriptions (their lag).
-Messages of an agreement no longer active are not served (as its webhooks are not sent).
+Messages of an agreement no longer in force (revoked or expired) are not served, as its
+webhooks are not sent.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from sqlalchemy import or_, select, update
 
 from silkgate.core.errors import FieldError, ValidationFailed
 from silkgate.core.platform import Platform
-from silkgate.exchange.agreements.models import Agreement
 from silkgate.exchange.models import OutboxMessage, Subscription
+from silkgate.exchange.publish import in_force_ids
 from silkgate.exchange.schemas import FeedPage
 from silkgate.exchange.service import message_out
 from silkgate.registry.service import Caller
@@ -58,7 +59,6 @@ def read_feed(platform: Platform, caller: Caller, cursor: str | None, limit: int
     from; the position of ``cursor`` is stored on the caller's pull subscriptions."""
     after = parse_cursor(cursor, caller)
     now = platform.clock()
-    live = select(Agreement.agreement_id).where(Agreement.status == "active")
     with platform.db.session() as s:
         if after > 0:
             s.execute(
@@ -78,7 +78,10 @@ def read_feed(platform: Platform, caller: Caller, cursor: str | None, limit: int
                 .where(
                     OutboxMessage.organization_id == caller.id,
                     OutboxMessage.id > after,
-                    or_(OutboxMessage.agreement_id.is_(None), OutboxMessage.agreement_id.in_(live)),
+                    or_(
+                        OutboxMessage.agreement_id.is_(None),
+                        OutboxMessage.agreement_id.in_(in_force_ids(now)),
+                    ),
                 )
                 .order_by(OutboxMessage.id)
                 .limit(limit)

@@ -10,7 +10,12 @@ outbox message carrying only the allowed fields (``fields.filter_document``) is 
 organization) and the disclosure is logged with channel ``delivery``.
 
 Cost on the write paths: with no category subscription, one indexed query per transaction
-(``ix_exchange_subscriptions_agreement``), remembered on the session.
+(``ix_exchange_subscriptions_agreement``), remembered on the session; the agreements of a
+category are read once per transaction too, however many ``publish`` calls it makes.
+
+Messages of an agreement no longer in force (revoked, or past ``valid_until``) are not sent:
+``withdraw`` dead-letters them at revocation, ``ended_agreement_rows`` lets the delivery worker
+drop them from a claimed batch (expiry has no event), ``in_force_ids`` filters feed and stream.
 """
 
 from __future__ import annotations
@@ -21,11 +26,12 @@ from datetime import datetime
 from typing import Any
 
 from pydantic_core import to_jsonable_python
-from sqlalchemy import exists, select, update
+from sqlalchemy import Select, or_, select, update
 from sqlalchemy.orm import Session
 
 from silkgate.audit.service import AuditEvent
 from silkgate.core.platform import Platform
+from silkgate.core.times import as_utc
 from silkgate.exchange.agreements.catalogue import Category
 from silkgate.exchange.agreements.enforce import Asking, Point
 from silkgate.exchange.agreements.fields import filter_document
@@ -40,7 +46,9 @@ from silkgate.registry.service import Caller
 
 D = DeliveryStatus
 REVOKED = "agreement revoked"
+ENDED = "agreement ended"
 _SUBSCRIBERS = "silkgate.exchange.subscribers"
+_RULES = "silkgate.exchange.rules"
 DECLARATION_CATEGORIES = (Category.DECLARATION, Category.PRE_ARRIVAL)
 RISK_CATEGORIES = (Category.RISK_LANE, Category.RISK_SCORE)
 
@@ -131,7 +139,7 @@ def publish(
     subs = subscribers(s)
     if not subs:
         return []
-    rules: dict[Category, list[Rule]] = {}
+    rules: dict[Category, list[Rule]] = s.info.setdefault(_RULES, {})
     points: dict[tuple[int, str | None, str | None], Point] = {}
     events: list[AuditEvent] = []
     for fact in facts:
@@ -182,15 +190,75 @@ def _document(fact: Fact, c: Category, decision: Decision) -> dict[str, Any]:
     return fact.document
 
 
-def agreement_live(s: Session, agreement_id: str) -> bool:
-    """Some version of the agreement is active (its messages may still be sent)."""
-    return bool(
-        s.scalar(
-            select(
-                exists().where(Agreement.agreement_id == agreement_id, Agreement.status == "active")
+def in_force_ids(now: datetime) -> Select[Any]:
+    """The ids of the agreements with a version in force at ``now``: active, and ``now``
+    within its validity (as ``agreements.service.in_force``)."""
+    at = as_utc(now)
+    return select(Agreement.agreement_id).where(
+        Agreement.status == "active",
+        Agreement.valid_from <= at,
+        or_(Agreement.valid_until.is_(None), Agreement.valid_until > at),
+    )
+
+
+def agreements_in_force(s: Session, agreement_ids: Iterable[str], now: datetime) -> set[str]:
+    """Of ``agreement_ids``, those in force at ``now`` (one query; none for no ids)."""
+    ids = sorted(set(agreement_ids))
+    if not ids:
+        return set()
+    return set(s.scalars(in_force_ids(now).where(Agreement.agreement_id.in_(ids)).distinct()))
+
+
+def agreement_live(s: Session, agreement_id: str, now: datetime) -> bool:
+    """The agreement is in force (its messages may still be sent)."""
+    return bool(agreements_in_force(s, [agreement_id], now))
+
+
+def ended_agreement_rows(s: Session, deliveries: Iterable[Any], now: datetime) -> set[int]:
+    """For the delivery worker, once per claimed batch, before sending: the deliveries (rows
+    with ``id`` and ``outbox_id``) whose message was written under an agreement no longer in
+    force at ``now`` (revoked or expired). Those still pending become dead letters (reason
+    ``agreement ended``) in the caller's transaction; the caller does not send them.
+
+    One query decides the batch; one update when something ended."""
+    rows = list(deliveries)
+    outbox_ids = sorted({d.outbox_id for d in rows})
+    if not outbox_ids:
+        return set()
+    ended_msgs = set(
+        s.scalars(
+            select(OutboxMessage.id).where(
+                OutboxMessage.id.in_(outbox_ids),
+                OutboxMessage.agreement_id.is_not(None),
+                OutboxMessage.agreement_id.not_in(in_force_ids(now)),
             )
         )
     )
+    ended = {d.id for d in rows if d.outbox_id in ended_msgs}
+    _dead_letter(s, ended, now)
+    return ended
+
+
+def ended_deliveries(
+    s: Session, deliveries: Iterable[tuple[int, str | None]], now: datetime
+) -> set[int]:
+    """``ended_agreement_rows`` for a worker that already read each message's agreement:
+    ``deliveries`` are (delivery id, the message's ``agreement_id``) pairs. One query
+    (``agreements_in_force``) when some message has an agreement; one update when some ended."""
+    pairs = list(deliveries)
+    live = agreements_in_force(s, {a for _, a in pairs if a is not None}, now)
+    ended = {d for d, a in pairs if a is not None and a not in live}
+    _dead_letter(s, ended, now)
+    return ended
+
+
+def _dead_letter(s: Session, delivery_ids: set[int], now: datetime) -> None:
+    if delivery_ids:
+        s.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(sorted(delivery_ids)), Delivery.status == D.PENDING.value)
+            .values(status=D.DEAD.value, last_error=ENDED, next_attempt_at=now)
+        )
 
 
 def withdraw(s: Session, agreement_id: str, now: datetime) -> int:
@@ -255,17 +323,22 @@ def inspection_fact(d: Any, document: dict[str, Any]) -> Fact:
     )
 
 
-def booking_fact(b: Any, document: dict[str, Any]) -> Fact:
-    """A booking made or changed: key ``<id>:<status>@<updated_at ms>`` (each change)."""
+def booking_fact(b: Any, document: dict[str, Any], event: str | None = None) -> Fact:
+    """A booking made or changed: key ``<id>:<status>@<updated_at ms>`` (each change).
+
+    ``event``: ``made`` or ``changed`` (default: ``made`` for a confirmed booking never
+    changed). The topic never names the status: a subscriber may not be allowed ``/status``."""
     from silkgate.exchange.agreements.records import booking_record
 
     at = int(b.updated_at.timestamp() * 1000)
+    if event is None:
+        event = "made" if b.status == "confirmed" and b.created_at == b.updated_at else "changed"
     return Fact(
         (Category.BOOKING,),
         booking_record(b),
         b.id,
         f"{b.id}:{b.status}@{at}",
-        "made" if b.status == "confirmed" and b.created_at == b.updated_at else "changed",
+        event,
         jsonable(document),
     )
 

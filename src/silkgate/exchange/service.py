@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from silkgate.audit.service import AuditEvent, append
@@ -358,9 +358,9 @@ def retry_delivery(platform: Platform, caller: Caller, delivery_id: int) -> None
         from silkgate.exchange.publish import agreement_live
 
         msg = s.get(OutboxMessage, d.outbox_id)
-        if msg is not None and msg.agreement_id and not agreement_live(s, msg.agreement_id):
+        if msg is not None and msg.agreement_id and not agreement_live(s, msg.agreement_id, now):
             raise Conflict(
-                f"agreement {msg.agreement_id} is no longer active: its messages are not sent",
+                f"agreement {msg.agreement_id} is no longer in force: its messages are not sent",
                 [FieldError("/id", "agreement_ended", msg.agreement_id)],
             )
         d.status, d.attempts, d.next_attempt_at = D.PENDING.value, 0, now
@@ -431,11 +431,22 @@ def prune_outbox(
 def messages_after(
     platform: Platform, caller: Caller, after: int, limit: int = 500
 ) -> list[MessageOut]:
-    """The caller's organization's messages with a sequence number above ``after``."""
+    """The caller's organization's messages with a sequence number above ``after``, but not
+    those of an agreement no longer in force (as the feed and the webhooks)."""
+    from silkgate.exchange.publish import in_force_ids
+
+    now = platform.clock()
     with platform.db.session() as s:
         rows = s.scalars(
             select(OutboxMessage)
-            .where(OutboxMessage.organization_id == caller.id, OutboxMessage.id > after)
+            .where(
+                OutboxMessage.organization_id == caller.id,
+                OutboxMessage.id > after,
+                or_(
+                    OutboxMessage.agreement_id.is_(None),
+                    OutboxMessage.agreement_id.in_(in_force_ids(now)),
+                ),
+            )
             .order_by(OutboxMessage.id)
             .limit(limit)
         )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, case, func, select
+from sqlalchemy import ColumnElement, and_, case, func, select
 from sqlalchemy.orm import Session
 
 from silkgate.core.errors import FieldError, NotFound, ValidationFailed
@@ -169,15 +169,19 @@ def status(platform: Platform, caller: Caller, sub_id: int) -> SubscriptionStatu
 def _pull_status(s: Session, sub: Subscription, now: datetime) -> SubscriptionStatus:
     from sqlalchemy import or_
 
+    from silkgate.exchange.publish import in_force_ids
+
     mine = [OutboxMessage.organization_id == sub.organization_id]
+    after: ColumnElement[bool] = OutboxMessage.id > sub.feed_seq
     if sub.agreement_id is not None:
         mine += [OutboxMessage.agreement_id == sub.agreement_id, or_(*_topic_in(sub.categories))]
-    after = OutboxMessage.id > sub.feed_seq
+        # what the feed will no longer serve is not waiting (an ended agreement: no lag)
+        after = and_(after, OutboxMessage.agreement_id.in_(in_force_ids(now)))
     row = s.execute(
         select(
             func.count().filter(after),
             func.min(OutboxMessage.created_at).filter(after),
-            func.count().filter(~after),
+            func.count().filter(OutboxMessage.id <= sub.feed_seq),
         ).where(*mine)
     ).one()
     oldest = _utc(row[1])

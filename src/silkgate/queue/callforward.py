@@ -8,7 +8,9 @@ AEO/TIR, 1 priority, 1 AEO, 5 regular), the round carrying on from call to call.
 regular positions are shared with the live queue (walk-ins and trucks late beyond grace) in
 proportion to the day's regular and live shares of the cap. Within a class, trucks on time
 go first in slot order; the live queue goes in arrival order. Each call sets the booking
-``called`` and writes an outbox message for the carrier in the same transaction (webhook + SSE).
+``called`` and writes an outbox message for the carrier in the same transaction (webhook + SSE);
+every booking state change here (called, in checkpoint, exited) is also published to the
+``booking`` category's subscribers in that transaction (``svc.published``).
 """
 
 from __future__ import annotations
@@ -206,11 +208,13 @@ def call_forward(s: Session, platform: Platform, route: Route, actor: str) -> li
         _queues(s, route), pattern(s, platform, route), stage.cursor, room
     )
     events = []
+    called = []
     for w in picks:
         b = s.get(Booking, w.booking_id)
         assert b is not None
         w.state, w.called_at = "called", now
         b.status, b.updated_at = S.CALLED.value, now
+        called.append(b)
         data = {
             "booking_id": b.id,
             "crossing": b.crossing_code,
@@ -224,6 +228,7 @@ def call_forward(s: Session, platform: Platform, route: Route, actor: str) -> li
         msg = enqueue(s, b.organization_id, TOPIC_CALLED, data, f"{TOPIC_CALLED}:{b.id}", now)
         events.append(svc._event(actor, "queue.called", b, {"class": w.cf_class}))
         events.append(message_event(msg, actor))
+    events += svc.published(s, platform, called, now)  # the booking category, one pass
     s.flush()
     append(s, platform.signer, events)
     return [w.booking_id for w in picks]
@@ -260,8 +265,10 @@ def gate_in(s: Session, platform: Platform, b: Booking, at: datetime, actor: str
     if w is None or w.state not in ("waiting", "called"):
         raise _wrong_state(w)
     w.state = "in_stage"
-    b.status, b.updated_at = S.IN_CHECKPOINT.value, platform.clock()
-    append(s, platform.signer, [svc._event(actor, "queue.gate_in", b, {"at": at.isoformat()})])
+    now = platform.clock()
+    b.status, b.updated_at = S.IN_CHECKPOINT.value, now
+    event = svc._event(actor, "queue.gate_in", b, {"at": at.isoformat()})
+    append(s, platform.signer, [event, *svc.published(s, platform, [b], now)])
 
 
 def leave(s: Session, platform: Platform, b: Booking, at: datetime, actor: str) -> list[str]:
@@ -270,8 +277,10 @@ def leave(s: Session, platform: Platform, b: Booking, at: datetime, actor: str) 
     if w is None or w.state == "left":
         raise _wrong_state(w)
     w.state, w.left_at = "left", at
-    b.status, b.updated_at = S.EXITED.value, platform.clock()
-    append(s, platform.signer, [svc._event(actor, "queue.exited", b, {"at": at.isoformat()})])
+    now = platform.clock()
+    b.status, b.updated_at = S.EXITED.value, now
+    event = svc._event(actor, "queue.exited", b, {"at": at.isoformat()})
+    append(s, platform.signer, [event, *svc.published(s, platform, [b], now)])
     s.flush()
     return call_forward(s, platform, _route_of(b), actor)
 

@@ -4,7 +4,8 @@ A truck is due by the end of its slot hour plus the grace window. The sweep mark
 arrived by then ``no_show``; a truck arriving after that deadline is ``late`` and joins the
 live queue. Either way the booking counts as a no-show: once the vehicle (VIN) or the
 booking organization reaches N no-shows within M days, the deposit is forfeited, else
-released. Declarations cancelled or rejected before the slot expire their booking.
+released. Declarations cancelled or rejected before the slot expire their booking. Each state
+change is published to the ``booking`` category's subscribers in its transaction.
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ def sweep(platform: Platform, actor: str = "platform") -> SweepReport:
     report = SweepReport(no_shows=[], expired=[], forfeited=[])
     with platform.db.session() as s:
         events: list[AuditEvent] = []
+        changed: list[Booking] = []
         overdue = s.scalars(
             select(Booking)
             .where(Booking.status == S.CONFIRMED.value, Booking.starts_at < now - grace)
@@ -77,6 +79,7 @@ def sweep(platform: Platform, actor: str = "platform") -> SweepReport:
             s.flush()
             kind = _settle_deposit(platform, s, b, now)
             report.no_shows.append(b.id)
+            changed.append(b)
             if kind == "forfeited":
                 report.forfeited.append(b.id)
             events.append(
@@ -102,11 +105,14 @@ def sweep(platform: Platform, actor: str = "platform") -> SweepReport:
             svc._finish(s, b, S.EXPIRED, now)
             s.add(svc._deposit(platform, b, "released", "declaration withdrawn", now))
             report.expired.append(b.id)
+            changed.append(b)
             events.append(
                 svc._event(
                     actor, "queue.expired", b, {"reason": "declaration cancelled or rejected"}
                 )
             )
+        # the booking category's subscribers: one decision pass for the whole sweep
+        events += svc.published(s, platform, changed, now)
         append(s, platform.signer, events)
     return report
 
@@ -183,5 +189,6 @@ def arrive(s: Session, platform: Platform, booking_id: str, at: datetime, actor:
             link.active = True
     b.updated_at = now
     s.flush()
-    append(s, platform.signer, [svc._event(actor, f"queue.{b.status}", b, {"at": at.isoformat()})])
+    event = svc._event(actor, f"queue.{b.status}", b, {"at": at.isoformat()})
+    append(s, platform.signer, [event, *svc.published(s, platform, [b], now)])
     return b.status

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -136,6 +137,8 @@ def set_cap(platform: Platform, caller: Caller, body: CapIn) -> CapChange:
             )
         ]
         if displaced:
+            moved = [s.get(Booking, i) for i in displaced]  # loaded by replan: no query
+            events += published(s, platform, [b for b in moved if b is not None], now)
             note = Notification(
                 kind="cap_change",
                 crossing_code=body.crossing,
@@ -646,10 +649,17 @@ def booking_doc(b: Booking, show_driver: bool) -> BookingOut:
 
 
 def published(
-    s: Session, platform: Platform, bookings: list[Booking], now: datetime
+    s: Session,
+    platform: Platform,
+    bookings: Sequence[Booking],
+    now: datetime,
+    event: str | None = None,
 ) -> list[AuditEvent]:
     """Outbox messages of bookings made or changed, for their category subscribers (the
-    whole booking, driver included: each subscriber's agreement decides what it gets)."""
+    whole booking, driver included: each subscriber's agreement decides what it gets).
+
+    Every path that changes a booking's state calls it in its transaction, once for all the
+    bookings it changed (one decision pass); the caller appends the returned events."""
     from silkgate.exchange import publish as pub
     from silkgate.exchange.agreements.catalogue import Category
 
@@ -658,7 +668,7 @@ def published(
     facts = []
     for b in bookings:
         doc = booking_out(platform, caller_of(b), b).model_dump(mode="json")
-        facts.append(pub.booking_fact(b, doc))
+        facts.append(pub.booking_fact(b, doc, event))
     return pub.publish(s, platform, facts, "platform", now)
 
 

@@ -96,18 +96,11 @@ def register(platform: Platform, caller: Caller, body: WalkInIn) -> WalkInOut:
                 )
             )
             s.flush()
-            append(
-                s,
-                platform.signer,
-                [
-                    svc._event(
-                        caller.member_id,
-                        "queue.walk_in",
-                        b,
-                        {"at": at.isoformat(), "hour": slot.hour},
-                    )
-                ],
+            event = svc._event(
+                caller.member_id, "queue.walk_in", b, {"at": at.isoformat(), "hour": slot.hour}
             )
+            made = svc.published(s, platform, [b], now, event="made")
+            append(s, platform.signer, [event, *made])
             called = cf.call_forward(s, platform, route, caller.member_id)
             s.flush()
             return WalkInOut(
