@@ -169,3 +169,21 @@ def test_sse_stops_showing_a_revoked_agreements_messages(env: Env) -> None:
     agreements.revoke(p, env.who("cn-customs"), aid, "ended")
     text = streamed()
     assert "event: pre_arrival" not in text and decl not in text
+
+
+def test_a_delivery_pass_does_not_send_an_expired_agreements_message(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker's claim dead-letters (without a try) what an agreement that ended wrote."""
+    p = env.platform
+    monkeypatch.setattr(p.settings, "exchange_webhook_allow", ["127.0.0.1/32"])
+    ending, ending_sub = agree_and_subscribe(env, CONSUMER, Category.PRE_ARRIVAL, url=HOOK)
+    _, still_sub = agree_and_subscribe(env, CONSUMER, Category.DECLARATION, url=HOOK)
+    env.declaration()
+    expire_at(p, ending, NOW + timedelta(minutes=30))
+    env.set_now(NOW + timedelta(hours=1))
+    service.deliver_due(p)  # nothing listens on port 9: the live delivery's try fails
+    by_sub = {d.subscription_id: d for d in pending(p)}
+    ended, live = by_sub[ending_sub], by_sub[still_sub]
+    assert (ended.status, ended.attempts, ended.last_error) == ("dead", 0, pub.ENDED)
+    assert (live.status, live.attempts) == ("pending", 1) and live.last_error

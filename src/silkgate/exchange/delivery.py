@@ -110,6 +110,13 @@ def _claim(platform: Platform, now: datetime, limit: int) -> list[_Claimed]:
         due = list(s.execute(q))
         if not due:
             return []
+        # messages of an agreement revoked or expired since they were written are not sent
+        from silkgate.exchange.publish import ended_deliveries  # publish imports the service
+
+        ended = ended_deliveries(s, [(d.delivery_id, d.agreement_id) for d in due], now)
+        due = [d for d in due if d.delivery_id not in ended]
+        if not due:
+            return []
         s.execute(
             update(t)
             .where(t.c.id.in_([d.delivery_id for d in due]))
