@@ -20,6 +20,7 @@ drop them from a claimed batch (expiry has no event), ``in_force_ids`` filters f
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -147,7 +148,9 @@ def publish(
             if c not in rules:
                 rules[c] = active_rules(s, c)
             record = replace(fact.record, category=c)
-            by_org: dict[int, list[tuple[Subscriber, Decision]]] = {}
+            # one message per organization and agreement: each carries only what its own
+            # agreement allows and is withdrawn with it
+            by_org: dict[tuple[int, str], list[tuple[Subscriber, Decision]]] = {}
             for x in subs:
                 if c.value not in (x.sub.categories or ()):
                     continue
@@ -156,8 +159,12 @@ def publish(
                     continue
                 decision = decide(x.caller, x.sub.purpose, x.sub.place, record, mine, now)
                 if decision.basis == "agreement" and decision.allowed:
-                    by_org.setdefault(x.sub.organization_id, []).append((x, decision))
-            for org_id, allowed in by_org.items():
+                    group = (x.sub.organization_id, str(x.sub.agreement_id))
+                    by_org.setdefault(group, []).append((x, decision))
+            firsts: dict[int, str] = {}
+            for org_id, aid in sorted(by_org):
+                firsts.setdefault(org_id, aid)
+            for (org_id, aid), allowed in sorted(by_org.items()):
                 first, decision = allowed[0]
                 data = filter_document(_document(fact, c, decision), decision.fields)
                 msg, new = enqueue_new(
@@ -165,7 +172,7 @@ def publish(
                     org_id,
                     f"{c.value}.{fact.event}",
                     data,
-                    f"{c.value}:{fact.key}",
+                    _message_id(c, fact.key, aid, firsts[org_id] == aid),
                     now,
                     to=[x.sub for x, _ in allowed],
                     agreement_id=first.sub.agreement_id,
@@ -182,6 +189,14 @@ def publish(
     for point in points.values():
         point.flush()
     return events
+
+
+def _message_id(c: Category, key: str, agreement_id: str, first: bool) -> str:
+    """``<category>:<key>``; an organization subscribed under several agreements gets one
+    message per agreement, the others' ids suffixed with a digest of the agreement id."""
+    if first:
+        return f"{c.value}:{key}"
+    return f"{c.value}:{key}#{hashlib.sha256(agreement_id.encode()).hexdigest()[:8]}"
 
 
 def _document(fact: Fact, c: Category, decision: Decision) -> dict[str, Any]:
