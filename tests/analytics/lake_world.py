@@ -83,7 +83,9 @@ def build(platform: Platform) -> World:
     env = make_env(platform)
     broker, customs = env.who("cn-broker"), env.who("cn-customs")
     profile_service.save(platform, "test", "CN-KHORGOS", "export", PROFILE)
-    ids = [declarations.create(platform, broker, export_cn_to_kz(f"L-{n}"))[0].id for n in (1, 2, 3)]
+    ids = [
+        declarations.create(platform, broker, export_cn_to_kz(f"L-{n}"))[0].id for n in (1, 2, 3)
+    ]
     w = World(env, ids[0], ids[1], ids[2], "")
     w.amend(w.amended, 3)
     w.booking = env.book().id
