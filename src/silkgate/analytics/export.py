@@ -13,28 +13,28 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-import re
 import secrets
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from silkgate.analytics import lake as lk
 from silkgate.analytics import service
-from silkgate.analytics.datasets import DATASETS, DATE, PARTITION, STR, TS, Dataset
+from silkgate.analytics.datasets import BOOL, DATASETS, DATE, PARTITION, STR, TS, Dataset
 from silkgate.analytics.schemas import DatasetReport, ExportReport, RejectedRow, Watermark
 from silkgate.core.platform import Platform
 from silkgate.risk.platform.offices import offices
 
 BATCH = 50_000
 REPORT_REJECTS = 1_000
-_COUNTRY = re.compile(r"[A-Z]{2}")
 _DAY_US = 86_400_000_000
 
 
@@ -111,35 +111,38 @@ class Converter:
     ) -> tuple[pa.Table, list[RejectedRow]]:
         ds, n = self.ds, len(arrays[0])
         if ds.owner == "office":
-            places = [offices().get(o) for o in cols[self.idx["office"]]]
-            owner = [p[1] if p else None for p in places]
-            crossing = [p[0] if p else None for p in places]
+            codes, places = _office_table()
+            where = pc.index_in(arrays[self.idx["office"]], value_set=codes)
+            owner, crossing = (
+                places.column("country").take(where),
+                places.column("crossing").take(where),
+            )
         else:
-            owner, crossing = cols[self.idx[ds.owner]], cols[self.idx[ds.crossing]]
+            owner, crossing = arrays[self.idx[ds.owner]], arrays[self.idx[ds.crossing]]
+        owner = pa.array(owner, STR) if not isinstance(owner, pa.Array) else owner
+        crossing = pa.array(crossing, STR) if not isinstance(crossing, pa.Array) else crossing
         day = self._days(arrays[self.idx[ds.day_of]])
-        bad: list[RejectedRow] = []
-        keep = np.ones(n, dtype=bool)
-        for i in range(n):
-            problem = None
-            country = owner[i]
-            if not isinstance(country, str) or not _COUNTRY.fullmatch(country):
-                source = ds.owner if ds.owner != "office" else "office"
-                problem = (source, f"no owning country: {owner[i]!r} is not an ISO 3166 code")
-            elif not crossing[i]:
-                problem = (ds.crossing, "no crossing")
-            elif not day[i].is_valid:
-                problem = (ds.day_of, "no date")
-            if problem:
-                keep[i] = False
-                key = self._key(cols, i)
-                bad.append(
-                    RejectedRow(dataset=ds.name, key=key, column=problem[0], reason=problem[1])
-                )
+        owner_ok = pc.fill_null(pc.match_substring_regex(owner, r"^[A-Z]{2}$"), False)
+        crossing_ok = pc.fill_null(pc.not_equal(crossing, ""), False)
+        keep = pc.and_(pc.and_(owner_ok, crossing_ok), day.is_valid())
         table = pa.Table.from_arrays(
-            [*arrays, pa.array(owner, STR), pa.array(crossing, STR), day, pa.repeat(run, n)],
-            schema=lk.file_schema(ds),
+            [*arrays, owner, crossing, day, pa.repeat(run, n)], schema=lk.file_schema(ds)
         )
-        return (table if keep.all() else table.filter(pa.array(keep))), bad
+        if pc.all(keep).as_py() is not False:
+            return table, []
+        bad: list[RejectedRow] = []
+        source = "office" if ds.owner == "office" else ds.owner
+        for i in np.flatnonzero(~keep.to_numpy(zero_copy_only=False)):
+            if not owner_ok[i].as_py():
+                reason = f"no owning country: {owner[i].as_py()!r} is not an ISO 3166 code"
+                problem = (source, reason)
+            elif not crossing_ok[i].as_py():
+                problem = (ds.crossing, "no crossing")
+            else:
+                problem = (ds.day_of, "no date")
+            key = self._key(cols, int(i))
+            bad.append(RejectedRow(dataset=ds.name, key=key, column=problem[0], reason=problem[1]))
+        return table.filter(keep), bad
 
     def _days(self, values: pa.Array) -> pa.Array:
         """The crossing-local calendar day of each timestamp (dates pass through)."""
@@ -148,15 +151,32 @@ class Converter:
         us = values.cast(pa.int64()).fill_null(0).to_numpy()
         days = np.floor_divide(us + self.offset_us, _DAY_US).astype(np.int32)
         nulls = values.is_null().to_numpy(zero_copy_only=False)
-        return pa.Array.from_pandas(days, mask=nulls).cast(DATE)
+        return pa.array(days, pa.int32(), mask=nulls).cast(DATE)
 
 
 def _array(values: list[Any], typ: pa.DataType) -> pa.Array:
-    """One column; SQLite's timestamps and dates arrive as text and are parsed by Arrow."""
+    """One column; SQLite's timestamps and dates arrive as text and are parsed by Arrow, its
+    booleans as 0/1."""
     if typ in (TS, DATE) and any(isinstance(v, str) for v in values):
         text = pa.array(values, STR)
         return text.cast(pa.timestamp("us")).cast(TS) if typ == TS else text.cast(DATE)
+    if typ == BOOL and any(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        return pa.array(values, pa.int64()).cast(BOOL)
     return pa.array(values, typ)
+
+
+@cache
+def _office_table() -> tuple[pa.Array, pa.Table]:
+    """Customs office codes, and beside each its crossing and country (for ``pc.take``)."""
+    known = offices()
+    codes = pa.array(list(known), STR)
+    places = pa.table(
+        {
+            "crossing": pa.array([c for c, _ in known.values()], STR),
+            "country": pa.array([k for _, k in known.values()], STR),
+        }
+    )
+    return codes, places
 
 
 def pseudonym_key(platform: Platform) -> bytes:

@@ -12,7 +12,18 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, and_, func, literal, select, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    DateTime,
+    String,
+    and_,
+    func,
+    literal,
+    select,
+    tuple_,
+    type_coerce,
+)
 from sqlalchemy.orm import Session
 
 from silkgate.analytics.datasets import DATASETS, Dataset
@@ -108,10 +119,22 @@ def stream_changes(
     after: Watermark | None,
     horizon: datetime | None,
     batch: int = 50_000,
-) -> Iterator[Sequence[Row[Any]]]:
-    """Rows changed after ``after`` up to ``horizon``, ``batch`` at a time, unordered."""
+) -> Iterator[Sequence[Any]]:
+    """Rows changed after ``after`` up to ``horizon``, ``batch`` at a time, unordered.
+
+    Core rows, not ORM rows (an ORM result cost a third of the run); on SQLite timestamps and
+    dates are read as the stored text, which Arrow parses a column at a time."""
     stmt = ds.query().where(and_(True, *_window(ds, after, horizon)))
-    result = s.execute(stmt, execution_options={"yield_per": batch})
+    conn = s.connection()
+    if conn.dialect.name == "sqlite":
+        stmt = stmt.with_only_columns(
+            *(
+                type_coerce(c, String).label(c.name) if isinstance(c.type, (DateTime, Date)) else c
+                for c in stmt.selected_columns
+            ),
+            maintain_column_froms=True,
+        )
+    result = conn.execution_options(yield_per=batch).execute(stmt)
     try:
         yield from result.partitions()
     finally:
