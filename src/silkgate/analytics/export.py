@@ -300,15 +300,11 @@ def _partition(stage: Path, out: Path, run_id: str) -> dict[tuple[str, str], int
     """Split the staging file into Hive partitions; (partition, file name) → rows."""
     import duckdb
 
-    con = duckdb.connect(  # no progress bar: DuckDB draws it on stdout, into --json output
-        config={
-            "memory_limit": "1GB",
-            "threads": 2,
-            "preserve_insertion_order": False,
-            "enable_progress_bar": False,
-        }
+    con = duckdb.connect(
+        config={"memory_limit": "1GB", "threads": 2, "preserve_insertion_order": False}
     )
     try:
+        con.execute("SET enable_progress_bar = false")  # drawn on stdout: into --json output
         con.execute(
             f"COPY (SELECT * FROM read_parquet('{stage}')) TO '{out}' (FORMAT parquet, "
             f"COMPRESSION zstd, PARTITION_BY ({', '.join(PARTITION)}), "
