@@ -6,6 +6,7 @@ from typing import Any
 
 import typer
 
+from silkgate.analytics.cli import app as analytics_app
 from silkgate.audit.cli import app as audit_app
 from silkgate.audit.cli import receipt_app
 from silkgate.core.cli_support import console, err_console, load_settings, platform_session
@@ -39,6 +40,7 @@ app.add_typer(gates_app, name="gates")
 app.add_typer(kpi_app, name="kpi")
 app.add_typer(exchange_app, name="exchange")
 app.add_typer(agreements_app, name="agreements")
+app.add_typer(analytics_app, name="analytics")
 
 
 @db_app.command("upgrade")

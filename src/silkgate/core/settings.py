@@ -148,6 +148,18 @@ class Settings(BaseSettings):
         default=None, description="Risk model artifacts; default <data_dir>/risk-models."
     )
 
+    analytics_lake_dir: Path | None = Field(
+        default=None,
+        description="Parquet lake of `silkgate analytics export`; default <data_dir>/lake.",
+    )
+    analytics_settle_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        le=86_400,
+        description="An export leaves rows changed within this many seconds of its start for the "
+        "next run (a write that took its timestamp earlier may not have committed yet); 0: none.",
+    )
+
     queue_utc_offset_hours: int = Field(
         default=8, ge=-12, le=14, description="Crossing days and slot hours are in this offset."
     )
@@ -289,6 +301,10 @@ class Settings(BaseSettings):
     @property
     def checkpoint_path(self) -> Path:
         return self.audit_checkpoint_file or self.data_dir / "audit-checkpoints.jsonl"
+
+    @property
+    def lake_dir(self) -> Path:
+        return self.analytics_lake_dir or self.data_dir / "lake"
 
     @property
     def risk_artifact_dir(self) -> Path:

@@ -1,0 +1,249 @@
+"""Analytics lake export rate: operational tables → Parquet lake, per dataset, per backend.
+
+Run: .venv/bin/python bench/analytics_export.py [--backend sqlite|postgresql|both]
+                                                [--items 1000000]
+Per backend: a database is filled with bulk inserts (core.bulk: COPY on PostgreSQL), not
+through the API — ``--items`` goods items on declarations of 4 items each, spread over a year
+and both directions at Khorgos; per declaration one version, one risk assessment, one booking
+and 4 gate events (2 per side); one inspection per 20 declarations. Then
+``silkgate analytics export --json`` runs in a child process (settle 0) and its report gives
+rows/s per dataset; peak memory is the child's ru_maxrss. A second export (nothing changed)
+shows the cost of a no-op rerun. Target: ≥ 200,000 rows/s. Load average printed at start/end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, select, text
+
+from silkgate.bootstrap import prepare_database
+from silkgate.core.bulk import insert_rows
+from silkgate.core.db import table_of
+from silkgate.core.platform import Platform
+from silkgate.core.settings import Settings
+from silkgate.declarations.models import Declaration, DeclarationVersion, GoodsItem
+from silkgate.demo.service import seed_registry
+from silkgate.gates.models import GateEvent
+from silkgate.queue.models import Booking, Slot
+from silkgate.registry.models import Organization
+from silkgate.risk.platform.models import InspectionResult, RiskAssessment
+
+PG_ADMIN = os.environ.get(
+    "SILKGATE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+T0 = datetime(2025, 1, 1, tzinfo=UTC)
+HS = ["721049", "851762", "392321", "640411", "870323", "080810", "271019", "940360"]
+CHUNK = 20_000
+
+
+def backend_url(kind: str, tmp: Path) -> str:
+    if kind == "sqlite":
+        return f"sqlite:///{tmp / 'lake-bench.db'}"
+    name = f"silkgate_bench_lake_{os.environ.get('SILKGATE_TEST_DB_TAG', '')}".rstrip("_")
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+
+
+def fill(platform: Platform, items: int) -> dict[str, int]:
+    """Bulk-write the operational rows; returns rows per table."""
+    seed_registry(platform)
+    with platform.db.session() as s:
+        orgs = list(s.scalars(select(Organization).order_by(Organization.id)))
+        by_country = {c: next(o for o in orgs if o.country == c) for c in ("CN", "KZ")}
+    n_decl = items // 4
+    step = timedelta(days=365) / max(n_decl, 1)
+    tables = {m: table_of(m) for m in (Declaration, DeclarationVersion, GoodsItem,
+              RiskAssessment, InspectionResult, Booking, Slot, GateEvent)}  # fmt: skip
+    counts = dict.fromkeys(tables, 0)
+    with platform.db.session() as s:
+        slots = []
+        for day in range(366):
+            d = date(2025, 1, 1) + timedelta(days=day)
+            for exit_c, entry_c in (("CN", "KZ"), ("KZ", "CN")):
+                slots.append(
+                    {"crossing_code": "KHG-NZH", "exit_country": exit_c, "entry_country": entry_c,
+                     "day": d, "hour": 10, "starts_at": datetime.combine(d, datetime.min.time(),
+                     tzinfo=UTC) + timedelta(hours=2), "quota_class": "regular",
+                     "capacity": 100_000, "booked": 0}
+                )  # fmt: skip
+        insert_rows(s, tables[Slot], slots)
+        slot_ids = {(r.day, r.exit_country): r.id for r in s.scalars(select(Slot))}
+    buf: dict[Any, list[dict[str, Any]]] = {m: [] for m in tables}
+
+    def flush(force: bool = False) -> None:
+        if not force and len(buf[GoodsItem]) < CHUNK:
+            return
+        with platform.db.session() as s:
+            for m in (Declaration, DeclarationVersion, GoodsItem, RiskAssessment,
+                      InspectionResult, Booking, GateEvent):  # fmt: skip
+                insert_rows(s, tables[m], buf[m])
+                counts[m] += len(buf[m])
+                buf[m] = []
+
+    for i in range(n_decl):
+        export = i % 2 == 0
+        exit_c, entry_c = ("CN", "KZ") if export else ("KZ", "CN")
+        lodged = exit_c if export else entry_c
+        org = by_country[lodged]
+        at = T0 + step * i
+        did = f"B{i:023d}"
+        values = [round(100 + (i * 37 + k * 11) % 9000 + 0.5, 2) for k in range(4)]
+        buf[Declaration].append(
+            {"id": did, "declarant_org_id": org.id, "declarant": org.member_id, "lrn": f"L{i}",
+             "type": "export" if export else "import", "status": "released", "version": 1,
+             "crossing_code": "KHG-NZH", "exit_country": exit_c, "entry_country": entry_c,
+             "item_count": 4, "total_gross_kg": 4000.0, "total_invoice_value": sum(values),
+             "currency": "USD", "lane": "green", "submitted_at": at, "updated_at": at,
+             "payload": {}}
+        )  # fmt: skip
+        buf[DeclarationVersion].append(
+            {"declaration_id": did, "version": 1, "payload": {}, "payload_digest": "0" * 64,
+             "created_at": at, "created_by": org.member_id}
+        )  # fmt: skip
+        for k in range(4):
+            hs = HS[(i + k) % len(HS)]
+            buf[GoodsItem].append(
+                {"declaration_id": did, "version": 1, "item_no": k + 1, "hs_code": hs + "00",
+                 "hs6": hs, "description": "goods of heading " + hs[:4], "origin_country": exit_c,
+                 "packages": 10 + k, "gross_mass_kg": 1000.0 + k, "net_mass_kg": 900.0 + k,
+                 "invoice_value": values[k], "customs_value": values[k] * 1.01}
+            )  # fmt: skip
+        office = "CN-KHORGOS" if lodged == "CN" else "KZ-NURZHOLY"
+        buf[RiskAssessment].append(
+            {"declaration_id": did, "version": 1, "office": office,
+             "direction": "export" if export else "import", "lane": "green", "source": "model",
+             "score": (i % 100) / 100, "model_id": None, "profile_version": 1, "fired": [],
+             "explanation": [], "reasons": [], "assessed_at": at + timedelta(minutes=1),
+             "override_lane": None, "override_reason": None, "overridden_by": None,
+             "overridden_at": None}
+        )  # fmt: skip
+        if i % 20 == 0:
+            buf[InspectionResult].append(
+                {"declaration_id": did, "version": 1, "office": office, "outcome": "no_discrepancy",
+                 "findings": [], "duties_amount": None, "duties_currency": None, "note": None,
+                 "recorded_at": at + timedelta(hours=5), "recorded_by": org.member_id}
+            )  # fmt: skip
+        day = (at + timedelta(hours=8)).date()
+        plate = f"{exit_c}:P{i:08d}"
+        buf[Booking].append(
+            {"id": f"K{i:023d}", "organization_id": org.id, "organization": org.member_id,
+             "crossing_code": "KHG-NZH", "exit_country": exit_c, "entry_country": entry_c,
+             "slot_id": slot_ids[(day, exit_c)], "day": day, "hour": 10,
+             "starts_at": at + timedelta(hours=2), "quota_class": "regular", "evidence": {},
+             "tractor_plate": plate[3:], "tractor_nationality": exit_c, "trailer_plate": None,
+             "trailer_nationality": None, "vin": None, "driver": {}, "declaration_ids": [did],
+             "status": "exited", "reschedules": 0, "displaced": False, "no_show_at": None,
+             "created_at": at, "updated_at": at + timedelta(hours=6)}
+        )  # fmt: skip
+        for e, (point, side) in enumerate(
+            (("gate_in", exit_c), ("exit_gate", exit_c), ("entry_gate_in", entry_c),
+             ("release", entry_c))
+        ):  # fmt: skip
+            t = at + timedelta(hours=3, minutes=30 * e)
+            buf[GateEvent].append(
+                {"event_id": f"{i:060d}{e:04d}", "crossing_code": "KHG-NZH", "side": side,
+                 "read_point": point, "biz_step": "inspecting", "disposition": None,
+                 "truck": plate, "event_time": t, "event_offset": "+08:00", "record_time": t,
+                 "corrects": None, "reporter_org_id": by_country[side].id,
+                 "reporter": by_country[side].member_id, "content": {}, "signature": "-",
+                 "key_id": "-", "audit_batch": None}
+            )  # fmt: skip
+        flush()
+    flush(force=True)
+    return {t.__tablename__: n for t, n in counts.items() if n}
+
+
+# the CLI in a fresh process that prints its own peak RSS (KiB) last on stderr
+CHILD = """
+import resource, sys
+from silkgate.cli import app
+sys.argv = ["silkgate", "analytics", "export", "--json"]
+try:
+    app()
+finally:
+    print("maxrss_kib", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)
+"""
+
+
+def export_child(env: dict[str, str]) -> tuple[dict[str, Any], float]:
+    """Run the CLI export in a child process: its report (with ``peak_mb``) and wall seconds."""
+    t = time.perf_counter()
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    wall = time.perf_counter() - t
+    if out.returncode != 0:
+        raise SystemExit(f"export failed ({out.returncode}): {out.stderr[-2000:]}")
+    report = json.loads(out.stdout)
+    report["peak_mb"] = int(out.stderr.rsplit("maxrss_kib", 1)[1].split()[0]) / 1024
+    return report, wall
+
+
+def run(kind: str, items: int) -> None:
+    with tempfile.TemporaryDirectory(prefix="lake-bench-") as tmp_s:
+        tmp = Path(tmp_s)
+        url = backend_url(kind, tmp)
+        settings = Settings(database_url=url, demo_mode=True, data_dir=tmp)  # type: ignore[call-arg]
+        platform = Platform(settings)
+        prepare_database(platform)
+        t = time.perf_counter()
+        counts = fill(platform, items)
+        fill_s = time.perf_counter() - t
+        if kind == "postgresql":
+            with platform.db.engine.begin() as conn:
+                conn.execute(text("ANALYZE"))
+        platform.close()
+        print(f"\n[{kind}] filled {sum(counts.values()):,} rows in {fill_s:.1f} s: {counts}")
+        env = os.environ | {
+            "SILKGATE_DATABASE_URL": url,
+            "SILKGATE_DEMO_MODE": "true",
+            "SILKGATE_DATA_DIR": str(tmp),
+            "SILKGATE_ANALYTICS_SETTLE_SECONDS": "0",
+        }
+        report, wall = export_child(env)
+        peak_mb = report["peak_mb"]
+        print(f"[{kind}] export: {report['rows']:,} rows in {report['seconds']:.1f} s "
+              f"(process {wall:.1f} s) = {report['rows_per_second']:,.0f} rows/s; "
+              f"peak RSS of the export process {peak_mb:,.0f} MB")  # fmt: skip
+        for d in report["datasets"]:
+            print(f"  {d['dataset']:<12} {d['rows']:>10,} rows {d['seconds']:>7.2f} s "
+                  f"{d['rows_per_second']:>12,.0f} rows/s  {d['partitions_written']:>5} partitions")  # fmt: skip
+        verdict = "meets" if report["rows_per_second"] >= 200_000 else "MISSES"
+        print(f"  target 200,000 rows/s: {verdict} ({report['rows_per_second'] / 2000:.0f}%)")
+        again, _ = export_child(env)
+        print(f"[{kind}] rerun, nothing changed: {again['rows']} rows, {again['seconds']:.2f} s")
+        lake_mb = sum(p.stat().st_size for p in (tmp / "lake").rglob("*.parquet")) / 1e6
+        print(f"[{kind}] lake size {lake_mb:,.1f} MB")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--backend", default="both", choices=["sqlite", "postgresql", "both"])
+    ap.add_argument("--items", type=int, default=1_000_000)
+    args = ap.parse_args()
+    print(f"load average at start: {os.getloadavg()}")
+    for kind in ("sqlite", "postgresql") if args.backend == "both" else (args.backend,):
+        run(kind, args.items)
+    print(f"\nload average at end: {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,333 @@
+"""What the lake holds: one dataset per operational table, its columns, key and change marker.
+
+Each dataset is a Core ``SELECT`` whose first columns are the change cursor (marker, then the
+key parts that break ties), then the exported columns, then the sources of the partition
+columns. The lake holds trade data, not personal data: drivers, party names and identifiers,
+plates, VINs and free-text notes stay in the operational database; a truck is a keyed pseudonym
+(``truck_ref``) so bookings and gate events of one truck can still be joined.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+from sqlalchemy import ColumnElement, Select, case, func, select
+
+from silkgate.declarations.models import Declaration, DeclarationVersion, GoodsItem
+from silkgate.gates.models import GateEvent
+from silkgate.queue.models import Booking
+from silkgate.risk.platform.models import InspectionResult, RiskAssessment
+
+TS = pa.timestamp("us", tz="UTC")
+STR, INT, F64, BOOL, DATE = pa.string(), pa.int64(), pa.float64(), pa.bool_(), pa.date32()
+
+#: Partition columns, outermost first: residency decisions take or leave whole country subtrees.
+PARTITION = ("owner_country", "crossing", "date")
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """One exported table.
+
+    ``cursor``: output names of the change marker then the key parts, compared as a tuple so
+    rows sharing a marker are neither skipped nor exported twice. ``day_of``: the column whose
+    crossing-local day is the ``date`` partition. ``owner``/``crossing``: the output columns
+    holding those partition values, or ``office`` when they come from a customs office code.
+    ``latest``: how a reader keeps each record's latest version (``key`` or ``max_version``).
+    """
+
+    name: str
+    description: str
+    key: tuple[str, ...]
+    cursor: tuple[str, ...]
+    columns: tuple[tuple[str, pa.DataType], ...]
+    query: Callable[[], Select[*tuple[Any, ...]]]
+    cursor_sql: Callable[[], tuple[Any, ...]]
+    day_of: str
+    owner: str
+    crossing: str
+    latest: str = "key"
+    pseudonymise: tuple[str, ...] = ()
+
+    @property
+    def schema(self) -> pa.Schema:
+        return pa.schema([*self.columns, ("owner_country", STR), ("crossing", STR), ("date", DATE)])
+
+
+def _lodging_state() -> ColumnElement[str]:
+    """The country whose customs the declaration is lodged with (``access.lodged_with``)."""
+    return case(
+        (Declaration.type == "import", Declaration.entry_country), else_=Declaration.exit_country
+    )
+
+
+def _declarations() -> Select[*tuple[Any, ...]]:
+    d = Declaration
+    return select(
+        d.updated_at.label("updated_at"),
+        d.id.label("declaration_id"),
+        d.lrn,
+        d.type,
+        d.status,
+        d.version,
+        d.declarant,
+        d.crossing_code,
+        d.exit_country,
+        d.entry_country,
+        d.item_count,
+        d.total_gross_kg,
+        d.total_invoice_value,
+        d.currency,
+        d.lane,
+        d.submitted_at,
+        _lodging_state().label("lodging_state"),
+    )
+
+
+def _goods_items() -> Select[*tuple[Any, ...]]:
+    d, v, g = Declaration, DeclarationVersion, GoodsItem
+    return (
+        select(
+            v.created_at.label("version_created_at"),
+            g.declaration_id,
+            g.version,
+            g.item_no,
+            g.hs_code,
+            g.hs6,
+            g.description,
+            g.origin_country,
+            g.packages,
+            g.gross_mass_kg,
+            g.net_mass_kg,
+            g.invoice_value,
+            g.customs_value,
+            d.currency,
+            d.type,
+            d.exit_country,
+            d.entry_country,
+            d.crossing_code,
+            d.submitted_at,
+            _lodging_state().label("lodging_state"),
+        )
+        .join(v, (v.declaration_id == g.declaration_id) & (v.version == g.version))
+        .join(d, d.id == g.declaration_id)
+    )
+
+
+def _lane_changed() -> ColumnElement[Any]:
+    return func.coalesce(RiskAssessment.overridden_at, RiskAssessment.assessed_at)
+
+
+def _lanes() -> Select[*tuple[Any, ...]]:
+    a = RiskAssessment
+    return select(
+        _lane_changed().label("changed_at"),
+        a.id.label("assessment_id"),
+        a.declaration_id,
+        a.version,
+        a.office,
+        a.direction,
+        a.lane.label("assessed_lane"),
+        a.override_lane,
+        func.coalesce(a.override_lane, a.lane).label("final_lane"),
+        a.source,
+        a.score,
+        a.model_id,
+        a.profile_version,
+        a.assessed_at,
+        a.overridden_at,
+    )
+
+
+def _inspections() -> Select[*tuple[Any, ...]]:
+    r = InspectionResult
+    return select(
+        r.recorded_at,
+        r.id.label("inspection_id"),
+        r.declaration_id,
+        r.version,
+        r.office,
+        r.outcome,
+        func.json_array_length(r.findings).label("findings"),
+        r.duties_amount,
+        r.duties_currency,
+    )
+
+
+def _bookings() -> Select[*tuple[Any, ...]]:
+    b = Booking
+    return select(
+        b.updated_at,
+        b.id.label("booking_id"),
+        b.organization,
+        b.crossing_code,
+        b.exit_country,
+        b.entry_country,
+        b.day,
+        b.hour,
+        b.starts_at,
+        b.quota_class,
+        (b.tractor_nationality + ":" + b.tractor_plate).label("truck_ref"),
+        b.tractor_nationality,
+        func.json_array_length(b.declaration_ids).label("declarations"),
+        b.status,
+        b.reschedules,
+        b.displaced,
+        b.no_show_at,
+        b.created_at,
+    )
+
+
+def _gate_events() -> Select[*tuple[Any, ...]]:
+    e = GateEvent
+    return select(
+        e.record_time,
+        e.event_id,
+        e.crossing_code,
+        e.side,
+        e.read_point,
+        e.biz_step,
+        e.disposition,
+        e.truck.label("truck_ref"),
+        e.event_time,
+        e.event_offset,
+        e.corrects,
+        e.reporter,
+    )
+
+
+DECLARATION_COLUMNS = (
+    ("updated_at", TS), ("declaration_id", STR), ("lrn", STR), ("type", STR),
+    ("status", STR), ("version", INT), ("declarant", STR), ("crossing_code", STR),
+    ("exit_country", STR), ("entry_country", STR), ("item_count", INT),
+    ("total_gross_kg", F64), ("total_invoice_value", F64), ("currency", STR),
+    ("lane", STR), ("submitted_at", TS), ("lodging_state", STR),
+)  # fmt: skip
+
+GOODS_ITEM_COLUMNS = (
+    ("version_created_at", TS), ("declaration_id", STR), ("version", INT),
+    ("item_no", INT), ("hs_code", STR), ("hs6", STR), ("description", STR),
+    ("origin_country", STR), ("packages", INT), ("gross_mass_kg", F64),
+    ("net_mass_kg", F64), ("invoice_value", F64), ("customs_value", F64),
+    ("currency", STR), ("type", STR), ("exit_country", STR), ("entry_country", STR),
+    ("crossing_code", STR), ("submitted_at", TS), ("lodging_state", STR),
+)  # fmt: skip
+
+LANE_COLUMNS = (
+    ("changed_at", TS), ("assessment_id", INT), ("declaration_id", STR),
+    ("version", INT), ("office", STR), ("direction", STR), ("assessed_lane", STR),
+    ("override_lane", STR), ("final_lane", STR), ("source", STR), ("score", F64),
+    ("model_id", STR), ("profile_version", INT), ("assessed_at", TS),
+    ("overridden_at", TS),
+)  # fmt: skip
+
+INSPECTION_COLUMNS = (
+    ("recorded_at", TS), ("inspection_id", INT), ("declaration_id", STR),
+    ("version", INT), ("office", STR), ("outcome", STR), ("findings", INT),
+    ("duties_amount", F64), ("duties_currency", STR),
+)  # fmt: skip
+
+BOOKING_COLUMNS = (
+    ("updated_at", TS), ("booking_id", STR), ("organization", STR),
+    ("crossing_code", STR), ("exit_country", STR), ("entry_country", STR),
+    ("day", DATE), ("hour", INT), ("starts_at", TS), ("quota_class", STR),
+    ("truck_ref", STR), ("tractor_nationality", STR), ("declarations", INT),
+    ("status", STR), ("reschedules", INT), ("displaced", BOOL),
+    ("no_show_at", TS), ("created_at", TS),
+)  # fmt: skip
+
+GATE_EVENT_COLUMNS = (
+    ("record_time", TS), ("event_id", STR), ("crossing_code", STR), ("side", STR),
+    ("read_point", STR), ("biz_step", STR), ("disposition", STR),
+    ("truck_ref", STR), ("event_time", TS), ("event_offset", STR),
+    ("corrects", STR), ("reporter", STR),
+)  # fmt: skip
+
+
+DATASETS: dict[str, Dataset] = {
+    d.name: d
+    for d in (
+        Dataset(
+            name="declarations",
+            description="Current state of each declaration (one row per change exported).",
+            key=("declaration_id",),
+            cursor=("updated_at", "declaration_id"),
+            columns=DECLARATION_COLUMNS,
+            query=_declarations,
+            cursor_sql=lambda: (Declaration.updated_at, Declaration.id),
+            day_of="submitted_at",
+            owner="lodging_state",
+            crossing="crossing_code",
+        ),
+        Dataset(
+            name="goods_items",
+            description="Goods items of every version (a version's items never change).",
+            key=("declaration_id", "version", "item_no"),
+            cursor=("version_created_at", "declaration_id", "version"),
+            columns=GOODS_ITEM_COLUMNS,
+            query=_goods_items,
+            cursor_sql=lambda: (
+                DeclarationVersion.created_at,
+                GoodsItem.declaration_id,
+                GoodsItem.version,
+            ),
+            day_of="submitted_at",
+            owner="lodging_state",
+            crossing="crossing_code",
+            latest="max_version",
+        ),
+        Dataset(
+            name="lanes",
+            description="Risk assessments: the lane given to each declaration version, overrides.",
+            key=("assessment_id",),
+            cursor=("changed_at", "assessment_id"),
+            columns=LANE_COLUMNS,
+            query=_lanes,
+            cursor_sql=lambda: (_lane_changed(), RiskAssessment.id),
+            day_of="assessed_at",
+            owner="office",
+            crossing="office",
+        ),
+        Dataset(
+            name="inspections",
+            description="Inspection results (findings counted, officers' notes left out).",
+            key=("inspection_id",),
+            cursor=("recorded_at", "inspection_id"),
+            columns=INSPECTION_COLUMNS,
+            query=_inspections,
+            cursor_sql=lambda: (InspectionResult.recorded_at, InspectionResult.id),
+            day_of="recorded_at",
+            owner="office",
+            crossing="office",
+        ),
+        Dataset(
+            name="bookings",
+            description="E-queue bookings and walk-ins (no plates, VINs or drivers).",
+            key=("booking_id",),
+            cursor=("updated_at", "booking_id"),
+            columns=BOOKING_COLUMNS,
+            query=_bookings,
+            cursor_sql=lambda: (Booking.updated_at, Booking.id),
+            day_of="day",
+            owner="exit_country",
+            crossing="crossing_code",
+            pseudonymise=("truck_ref",),
+        ),
+        Dataset(
+            name="gate_events",
+            description="Signed gate events as recorded (corrections are rows of their own).",
+            key=("event_id",),
+            cursor=("record_time", "event_id"),
+            columns=GATE_EVENT_COLUMNS,
+            query=_gate_events,
+            cursor_sql=lambda: (GateEvent.record_time, GateEvent.event_id),
+            day_of="event_time",
+            owner="side",
+            crossing="crossing_code",
+            pseudonymise=("truck_ref",),
+        ),
+    )
+}

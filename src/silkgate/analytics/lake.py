@@ -1,0 +1,179 @@
+"""The lake on disk: layout, per-dataset manifests committed atomically, and a DuckDB reader.
+
+Layout: ``<lake>/<dataset>/owner_country=CN/crossing=KHG-NZH/date=2025-11-10/part-<run>-<n>
+.parquet`` plus ``<lake>/<dataset>/_manifest.json``. Files are only ever added; the manifest is
+the truth: a file it does not list belongs to a run that crashed before its commit, is never
+read through ``connect`` and is deleted by the next export.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from silkgate.analytics.datasets import DATASETS, STR, Dataset
+from silkgate.analytics.schemas import Watermark
+from silkgate.core.errors import Conflict
+
+MANIFEST = "_manifest.json"
+STAGING = "_staging"
+FORMAT = 1
+#: Rejected rows kept by name in a manifest (the count is kept beyond).
+REJECTS_KEPT = 10_000
+
+
+@dataclass
+class Manifest:
+    """What a dataset's lake holds: partitions with their files, the watermark, past runs."""
+
+    dataset: str
+    watermark: Watermark | None = None
+    partitions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    runs: list[dict[str, Any]] = field(default_factory=list)
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+    rejected_total: int = 0
+
+    def files(self) -> set[str]:
+        """Every listed file, relative to the dataset directory."""
+        return {f"{p}/{f['name']}" for p, part in self.partitions.items() for f in part["files"]}
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "dataset": self.dataset,
+            "watermark": self.watermark.model_dump() if self.watermark else None,
+            "partitions": self.partitions,
+            "runs": self.runs,
+            "rejected_total": self.rejected_total,
+            "rejected": self.rejected,
+        }
+
+
+def load_manifest(lake: Path, dataset: str) -> Manifest:
+    path = lake / dataset / MANIFEST
+    if not path.exists():
+        return Manifest(dataset)
+    doc = json.loads(path.read_text())
+    wm = doc.get("watermark")
+    return Manifest(
+        dataset=dataset,
+        watermark=Watermark.model_validate(wm) if wm else None,
+        partitions=doc.get("partitions", {}),
+        runs=doc.get("runs", []),
+        rejected=doc.get("rejected", []),
+        rejected_total=doc.get("rejected_total", 0),
+    )
+
+
+def commit_manifest(lake: Path, manifest: Manifest, run: str) -> None:
+    """Replace the dataset's manifest in one rename: readers see the old or the new, whole."""
+    folder = lake / manifest.dataset
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".{MANIFEST}.{run}.tmp"
+    with tmp.open("w") as f:
+        json.dump(manifest.as_json(), f, indent=1, sort_keys=True)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, folder / MANIFEST)
+    _fsync_dir(folder)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def locked(lake: Path) -> Iterator[None]:
+    """One export at a time per lake (another process is refused, not queued)."""
+    lake.mkdir(parents=True, exist_ok=True)
+    with (lake / ".export.lock").open("a") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise Conflict(f"another export is writing to the lake at {lake}") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def sweep(lake: Path, manifest: Manifest) -> list[str]:
+    """Delete files of the dataset that its manifest does not list (a crashed run's)."""
+    folder = lake / manifest.dataset
+    if not folder.exists():
+        return []
+    listed = manifest.files()
+    removed = []
+    for path in folder.rglob("*"):
+        rel = path.relative_to(folder).as_posix()
+        if path.is_file() and rel != MANIFEST and rel not in listed:
+            path.unlink()
+            removed.append(rel)
+    return removed
+
+
+def clear_staging(lake: Path) -> None:
+    shutil.rmtree(lake / STAGING, ignore_errors=True)
+
+
+def settle_file(path: Path) -> str:
+    """Flush a written file to disk and return its SHA-256."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+        os.fsync(f.fileno())
+    return digest.hexdigest()
+
+
+def file_schema(ds: Dataset) -> pa.Schema:
+    """Columns of a lake file: the dataset's, the partition columns, the exporting run."""
+    return ds.schema.append(pa.field("export_run", STR))
+
+
+def connect(lake: Path, con: Any = None) -> Any:
+    """A DuckDB connection with two views per dataset over the files its manifest lists:
+    ``<dataset>_all`` (every exported row) and ``<dataset>`` (each record's latest version)."""
+    import duckdb
+
+    con = con or duckdb.connect()
+    for name, ds in DATASETS.items():
+        files = sorted(lake / name / f for f in load_manifest(lake, name).files())
+        if files:
+            listed = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
+            source = f"read_parquet([{listed}])"
+            con.execute(f"CREATE OR REPLACE VIEW {name}_all AS SELECT * FROM {source}")
+        else:
+            empty = file_schema(ds).empty_table()
+            con.register(f"_{name}_empty", empty)
+            con.execute(f"CREATE OR REPLACE VIEW {name}_all AS SELECT * FROM _{name}_empty")
+        con.execute(f"CREATE OR REPLACE VIEW {name} AS {latest_sql(ds)}")
+    return con
+
+
+def latest_sql(ds: Dataset) -> str:
+    """Each record once, in its latest exported version (superseded rows stay in ``_all``)."""
+    if ds.latest == "max_version":
+        return (
+            f"SELECT * FROM {ds.name}_all "
+            "QUALIFY version = max(version) OVER (PARTITION BY declaration_id)"
+        )
+    keys = ", ".join(ds.key)
+    return (
+        f"SELECT * FROM {ds.name}_all QUALIFY row_number() OVER "
+        f"(PARTITION BY {keys} ORDER BY {ds.cursor[0]} DESC, export_run DESC) = 1"
+    )

@@ -1,0 +1,55 @@
+"""Shapes of an export: what was asked, and the report of what was written or refused."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pydantic import BaseModel, Field
+
+
+class Watermark(BaseModel):
+    """The highest change cursor exported: marker (UTC, ISO 8601) then the key parts."""
+
+    marker: str
+    key: list[str | int]
+
+
+class RejectedRow(BaseModel):
+    """A row that could not be exported, named by its key, with the column and the reason."""
+
+    dataset: str
+    key: str
+    column: str | None = None
+    reason: str
+
+
+class DatasetReport(BaseModel):
+    dataset: str
+    rows: int = 0
+    rejected: int = 0
+    held_back: int = Field(
+        0, description="Rows changed after the horizon, left for the next run (not lost)."
+    )
+    partitions_written: int = 0
+    partitions_unchanged: int = 0
+    files_written: int = 0
+    watermark_before: Watermark | None = None
+    watermark: Watermark | None = None
+    seconds: float = 0.0
+    rows_per_second: float = 0.0
+
+
+class ExportReport(BaseModel):
+    lake: str
+    run: str
+    horizon: dt.datetime | None = Field(
+        None, description="Rows whose change marker lies after this were left for a later run."
+    )
+    datasets: list[DatasetReport]
+    rejected: list[RejectedRow] = Field(
+        default_factory=list, description="Named rejected rows (the first 1,000 of this run)."
+    )
+    rejected_total: int = 0
+    rows: int = 0
+    seconds: float = 0.0
+    rows_per_second: float = 0.0
