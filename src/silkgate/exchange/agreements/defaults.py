@@ -112,21 +112,34 @@ def booking_fields(share_driver: bool = False) -> list[str]:
     return sorted([*top_level(Category.BOOKING), *(["/driver"] if share_driver else [])])
 
 
-def default_row(crossing: str, x: str, y: str, share_driver: bool, version: int) -> Agreement:
-    """The default agreement of one crossing and direction (not yet stored or signed)."""
+def _builtin(
+    aid: str,
+    version: int,
+    provider: str,
+    consumers: list[str],
+    category: Category,
+    fields: list[str],
+    purposes: list[Purpose],
+    places: list[str],
+    crossing: str,
+    condition: str | None = None,
+    personal_data: bool = False,
+) -> Agreement:
+    """A shipped agreement's row (active, platform-proposed, from the legal basis, no end;
+    not yet stored or signed)."""
     row = Agreement(
-        agreement_id=default_id(crossing, x, y),
+        agreement_id=aid,
         version=version,
         status=S.ACTIVE.value,
-        provider=x,
-        consumers=[y],
-        category=Category.PRE_ARRIVAL.value,
-        fields=pre_arrival_fields(share_driver),
-        purposes=[Purpose.CUSTOMS_CONTROL.value],
-        places=[y],
+        provider=provider,
+        consumers=consumers,
+        category=category.value,
+        fields=fields,
+        purposes=sorted(p.value for p in purposes),
+        places=places,
         crossings=[crossing],
-        condition=condition(y),
-        personal_data=share_driver,
+        condition=condition,
+        personal_data=personal_data,
         valid_from=LEGAL_BASIS_FROM,
         valid_until=None,
         builtin=True,
@@ -135,31 +148,40 @@ def default_row(crossing: str, x: str, y: str, share_driver: bool, version: int)
     )
     row.terms_digest = digest(row)
     return row
+
+
+def default_row(crossing: str, x: str, y: str, share_driver: bool, version: int) -> Agreement:
+    """The default agreement of one crossing and direction (not yet stored or signed)."""
+    return _builtin(
+        default_id(crossing, x, y),
+        version,
+        x,
+        [y],
+        Category.PRE_ARRIVAL,
+        pre_arrival_fields(share_driver),
+        [Purpose.CUSTOMS_CONTROL],
+        [y],
+        crossing,
+        condition(y),
+        share_driver,
+    )
 
 
 def booking_row(crossing: str, x: str, y: str, version: int, share_driver: bool) -> Agreement:
     """The default booking agreement of one crossing and direction (not yet stored or signed)."""
-    row = Agreement(
-        agreement_id=booking_default_id(crossing, x, y),
-        version=version,
-        status=S.ACTIVE.value,
-        provider=x,
-        consumers=[y],
-        category=Category.BOOKING.value,
-        fields=booking_fields(share_driver),
-        purposes=sorted([Purpose.CUSTOMS_CONTROL.value, Purpose.QUEUE_MANAGEMENT.value]),
-        places=[y],
-        crossings=[crossing],
-        condition=None,
-        personal_data=share_driver,
-        valid_from=LEGAL_BASIS_FROM,
-        valid_until=None,
-        builtin=True,
-        terms_digest="",
-        proposed_by=PLATFORM,
+    return _builtin(
+        booking_default_id(crossing, x, y),
+        version,
+        x,
+        [y],
+        Category.BOOKING,
+        booking_fields(share_driver),
+        [Purpose.CUSTOMS_CONTROL, Purpose.QUEUE_MANAGEMENT],
+        [y],
+        crossing,
+        None,
+        share_driver,
     )
-    row.terms_digest = digest(row)
-    return row
 
 
 def _shipped(
@@ -172,27 +194,9 @@ def _shipped(
     crossing: str,
 ) -> Agreement:
     """A builtin agreement sharing every non-personal top-level field (version 1, unsigned)."""
-    row = Agreement(
-        agreement_id=aid,
-        version=1,
-        status=S.ACTIVE.value,
-        provider=provider,
-        consumers=consumers,
-        category=category.value,
-        fields=top_level(category),
-        purposes=sorted(p.value for p in purposes),
-        places=places,
-        crossings=[crossing],
-        condition=None,
-        personal_data=False,
-        valid_from=LEGAL_BASIS_FROM,
-        valid_until=None,
-        builtin=True,
-        terms_digest="",
-        proposed_by=PLATFORM,
+    return _builtin(
+        aid, 1, provider, consumers, category, top_level(category), purposes, places, crossing
     )
-    row.terms_digest = digest(row)
-    return row
 
 
 def gate_events_row(crossing: str, x: str, y: str) -> Agreement:
