@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
-from sqlalchemy import ColumnElement, Select, case, func, select
+from sqlalchemy import ColumnElement, Select, String, case, func, literal, select
 
 from silkgate.declarations.models import Declaration, DeclarationVersion, GoodsItem
-from silkgate.gates.models import GateEvent
+from silkgate.gates.models import GateEvent, GateEventRef
 from silkgate.queue.models import Booking
 from silkgate.risk.platform.models import InspectionResult, RiskAssessment
 
@@ -64,6 +64,21 @@ def _lodging_state() -> ColumnElement[str]:
     )
 
 
+def _trader() -> ColumnElement[str]:
+    """``COUNTRY:IDENTIFIER`` of the trader on the lodging side (pseudonymised on export):
+    the importer of an import declaration, the exporter otherwise."""
+    p = Declaration.payload
+
+    def party(role: str) -> ColumnElement[str]:
+        return p[role]["country"].as_string() + ":" + p[role]["identifier"].as_string()
+
+    return case((Declaration.type == "import", party("importer")), else_=party("exporter"))
+
+
+def _declarant_role() -> ColumnElement[str]:
+    return literal(None, String)
+
+
 def _declarations() -> Select[*tuple[Any, ...]]:
     d = Declaration
     return select(
@@ -84,6 +99,8 @@ def _declarations() -> Select[*tuple[Any, ...]]:
         d.lane,
         d.submitted_at,
         _lodging_state().label("lodging_state"),
+        _trader().label("trader_ref"),
+        _declarant_role().label("declarant_role"),
     )
 
 
@@ -111,6 +128,7 @@ def _goods_items() -> Select[*tuple[Any, ...]]:
             d.crossing_code,
             d.submitted_at,
             _lodging_state().label("lodging_state"),
+            _trader().label("trader_ref"),
         )
         .join(v, (v.declaration_id == g.declaration_id) & (v.version == g.version))
         .join(d, d.id == g.declaration_id)
@@ -199,12 +217,26 @@ def _gate_events() -> Select[*tuple[Any, ...]]:
     )
 
 
+def _gate_event_refs() -> Select[*tuple[Any, ...]]:
+    e, r = GateEvent, GateEventRef
+    return select(
+        e.record_time,
+        r.event_id,
+        r.ref_type,
+        r.ref,
+        e.event_time,
+        e.crossing_code,
+        e.side,
+    ).join(e, e.event_id == r.event_id)
+
+
 DECLARATION_COLUMNS = (
     ("updated_at", TS), ("declaration_id", STR), ("lrn", STR), ("type", STR),
     ("status", STR), ("version", INT), ("declarant", STR), ("crossing_code", STR),
     ("exit_country", STR), ("entry_country", STR), ("item_count", INT),
     ("total_gross_kg", F64), ("total_invoice_value", F64), ("currency", STR),
-    ("lane", STR), ("submitted_at", TS), ("lodging_state", STR),
+    ("lane", STR), ("submitted_at", TS), ("lodging_state", STR), ("trader_ref", STR),
+    ("declarant_role", STR),
 )  # fmt: skip
 
 GOODS_ITEM_COLUMNS = (
@@ -214,6 +246,7 @@ GOODS_ITEM_COLUMNS = (
     ("net_mass_kg", F64), ("invoice_value", F64), ("customs_value", F64),
     ("currency", STR), ("type", STR), ("exit_country", STR), ("entry_country", STR),
     ("crossing_code", STR), ("submitted_at", TS), ("lodging_state", STR),
+    ("trader_ref", STR),
 )  # fmt: skip
 
 LANE_COLUMNS = (
@@ -246,6 +279,11 @@ GATE_EVENT_COLUMNS = (
     ("corrects", STR), ("reporter", STR),
 )  # fmt: skip
 
+GATE_EVENT_REF_COLUMNS = (
+    ("record_time", TS), ("event_id", STR), ("ref_type", STR), ("ref", STR),
+    ("event_time", TS), ("crossing_code", STR), ("side", STR),
+)  # fmt: skip
+
 
 DATASETS: dict[str, Dataset] = {
     d.name: d
@@ -261,6 +299,7 @@ DATASETS: dict[str, Dataset] = {
             day_of="submitted_at",
             owner="lodging_state",
             crossing="crossing_code",
+            pseudonymise=("trader_ref",),
         ),
         Dataset(
             name="goods_items",
@@ -278,6 +317,7 @@ DATASETS: dict[str, Dataset] = {
             owner="lodging_state",
             crossing="crossing_code",
             latest="max_version",
+            pseudonymise=("trader_ref",),
         ),
         Dataset(
             name="lanes",
@@ -328,6 +368,23 @@ DATASETS: dict[str, Dataset] = {
             owner="side",
             crossing="crossing_code",
             pseudonymise=("truck_ref",),
+        ),
+        Dataset(
+            name="gate_event_refs",
+            description="Declarations and bookings each gate event names (EPCIS bizTransaction).",
+            key=("event_id", "ref_type", "ref"),
+            cursor=("record_time", "event_id", "ref_type", "ref"),
+            columns=GATE_EVENT_REF_COLUMNS,
+            query=_gate_event_refs,
+            cursor_sql=lambda: (
+                GateEvent.record_time,
+                GateEventRef.event_id,
+                GateEventRef.ref_type,
+                GateEventRef.ref,
+            ),
+            day_of="event_time",
+            owner="side",
+            crossing="crossing_code",
         ),
     )
 }

@@ -72,3 +72,8 @@ def hs_chapter(code: str) -> str:
     if chapter not in _table():
         raise HsError(f"unknown HS chapter {chapter!r}")
     return chapter
+
+
+def is_hs_prefix(code: str) -> bool:
+    """True for a chapter (2 digits), heading (4) or subheading (6) of the nomenclature."""
+    return isinstance(code, str) and len(code) in (2, 4, 6) and code in _table()

@@ -159,6 +159,25 @@ class Settings(BaseSettings):
         description="An export leaves rows changed within this many seconds of its start for the "
         "next run (a write that took its timestamp earlier may not have committed yet); 0: none.",
     )
+    analytics_compute_country: str = Field(
+        default="CN",
+        pattern=r"^[A-Z]{2}$",
+        description="ISO 3166 alpha-2 of the country where this installation computes analytics "
+        "jobs (the Karamay sub-center: CN); another country's partitions are read only under an "
+        "agreement allowing processing there. `--compute-country` overrides it per run.",
+    )
+    analytics_min_cell_size: int = Field(
+        default=5,
+        ge=1,
+        le=1000,
+        description="A result row holding another country's data is left out when it describes "
+        "fewer than this many declarations, traders or trucks.",
+    )
+    analytics_spark_master: str = Field(
+        default="local[*]",
+        description="Spark master for `--engine spark`: local[N] in process, or a cluster URL.",
+    )
+    analytics_spark_shuffle_partitions: int = Field(default=8, ge=1, le=10_000)
 
     queue_utc_offset_hours: int = Field(
         default=8, ge=-12, le=14, description="Crossing days and slot hours are in this offset."

@@ -1,0 +1,165 @@
+"""The two engines a job runs on: DuckDB embedded (default) and Apache Spark.
+
+Both get the same views over the same Parquet files — ``<dataset>_all`` (every exported row)
+and ``<dataset>`` (each record's latest version, in SQL both accept) — and run the job's one
+SQL text. The few functions whose names differ are given the Spark name in DuckDB as macros
+(``PORTABLE_MACROS``); nothing is translated per job.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import pyarrow as pa
+
+from silkgate.analytics.datasets import DATASETS, Dataset
+from silkgate.analytics.lake import file_schema
+
+#: Spark SQL built-ins DuckDB lacks, defined there under the same name and meaning.
+PORTABLE_MACROS = (
+    "CREATE OR REPLACE MACRO unix_seconds(ts) AS CAST(floor(epoch(ts)) AS BIGINT)",
+)
+
+_SPARK_TYPES = {
+    pa.string(): "STRING",
+    pa.int64(): "BIGINT",
+    pa.float64(): "DOUBLE",
+    pa.bool_(): "BOOLEAN",
+    pa.date32(): "DATE",
+}
+
+
+def latest_view_sql(ds: Dataset) -> str:
+    """Each record once, in its latest exported version, in SQL both engines run."""
+    cols = ", ".join(file_schema(ds).names)
+    if ds.latest == "max_version":
+        return (
+            f"SELECT {cols} FROM (SELECT *, max(version) OVER (PARTITION BY declaration_id) "
+            f"AS _latest FROM {ds.name}_all) t WHERE version = _latest"
+        )
+    keys = ", ".join(ds.key)
+    return (
+        f"SELECT {cols} FROM (SELECT *, row_number() OVER (PARTITION BY {keys} "
+        f"ORDER BY {ds.cursor[0]} DESC, export_run DESC) AS _rank FROM {ds.name}_all) t "
+        "WHERE _rank = 1"
+    )
+
+
+class Engine(Protocol):
+    name: str
+
+    def load(self, files: Mapping[str, Sequence[Path]]) -> None:
+        """Define every dataset's views over exactly these files (none: an empty view)."""
+
+    def query(self, sql: str) -> pa.Table: ...
+
+    def close(self) -> None: ...
+
+
+class DuckDBEngine:
+    """In-process DuckDB; ``threads``/``memory_limit`` as DuckDB takes them (None: its own)."""
+
+    name = "duckdb"
+
+    def __init__(self, threads: int | None = None, memory_limit: str | None = None) -> None:
+        import duckdb
+
+        config: dict[str, Any] = {}
+        if threads:
+            config["threads"] = threads
+        if memory_limit:
+            config["memory_limit"] = memory_limit
+        self.con = duckdb.connect(config=config)
+        for macro in PORTABLE_MACROS:
+            self.con.execute(macro)
+
+    def load(self, files: Mapping[str, Sequence[Path]]) -> None:
+        for name, ds in DATASETS.items():
+            listed = files.get(name, ())
+            if listed:
+                paths = ", ".join("'" + str(f).replace("'", "''") + "'" for f in listed)
+                source = f"read_parquet([{paths}], hive_partitioning = false)"
+            else:
+                self.con.register(f"_{name}_empty", file_schema(ds).empty_table())
+                source = f"_{name}_empty"
+            self.con.execute(f"CREATE OR REPLACE VIEW {name}_all AS SELECT * FROM {source}")
+            self.con.execute(f"CREATE OR REPLACE VIEW {name} AS {latest_view_sql(ds)}")
+
+    def query(self, sql: str) -> pa.Table:
+        return self.con.execute(sql).fetch_arrow_table()
+
+    def close(self) -> None:
+        self.con.close()
+
+
+class SparkEngine:
+    """PySpark: ``master`` ``local[N]`` in one process, or a cluster's URL (see docs).
+
+    Starting a session costs seconds (a JVM); ``started_in`` says how many, so benchmarks
+    can show it apart from the queries. One session per process is reused."""
+
+    name = "spark"
+    _session: Any = None
+    started_in: float = 0.0
+
+    def __init__(self, master: str = "local[*]", shuffle_partitions: int = 8) -> None:
+        self.spark = self.session(master, shuffle_partitions)
+
+    @classmethod
+    def session(cls, master: str, shuffle_partitions: int) -> Any:
+        if cls._session is None:
+            from pyspark.sql import SparkSession
+
+            began = time.perf_counter()
+            cls._session = (
+                SparkSession.builder.master(master)
+                .appName("silkgate-analytics")
+                .config("spark.ui.enabled", "false")
+                .config("spark.sql.session.timeZone", "UTC")
+                .config("spark.sql.shuffle.partitions", str(shuffle_partitions))
+                .config("spark.sql.ansi.enabled", "false")
+                .getOrCreate()
+            )
+            cls._session.sparkContext.setLogLevel("ERROR")
+            cls.started_in = time.perf_counter() - began
+        return cls._session
+
+    def load(self, files: Mapping[str, Sequence[Path]]) -> None:
+        for name, ds in DATASETS.items():
+            listed = [str(f) for f in files.get(name, ())]
+            schema = file_schema(ds)
+            ddl = ", ".join(f"`{f.name}` {_spark_type(f.type)}" for f in schema)
+            if listed:
+                frame = self.spark.read.schema(ddl).parquet(*listed)
+            else:
+                frame = self.spark.createDataFrame([], ddl)
+            frame.createOrReplaceTempView(f"{name}_all")
+            self.spark.sql(latest_view_sql(ds)).createOrReplaceTempView(name)
+
+    def query(self, sql: str) -> pa.Table:
+        result: pa.Table = self.spark.sql(sql).toArrow()
+        return result
+
+    def close(self) -> None:
+        """Views are dropped; the session stays for the next run in this process."""
+        for name in DATASETS:
+            self.spark.catalog.dropTempView(name)
+            self.spark.catalog.dropTempView(f"{name}_all")
+
+    @classmethod
+    def stop(cls) -> None:
+        if cls._session is not None:
+            cls._session.stop()
+            cls._session = None
+
+
+def _spark_type(t: pa.DataType) -> str:
+    if pa.types.is_timestamp(t):
+        return "TIMESTAMP"
+    return _SPARK_TYPES[t]
+
+
+ENGINES = ("duckdb", "spark")

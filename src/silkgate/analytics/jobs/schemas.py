@@ -1,0 +1,73 @@
+"""API shapes of analytics jobs: the catalogue, a run's request, and its answer."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Engine = Literal["duckdb", "spark"]
+
+
+class ParamInfo(BaseModel):
+    name: str
+    kind: str
+    description: str
+    default: Any = None
+    required: bool = False
+    choices: list[str] = []
+
+
+class JobInfo(BaseModel):
+    """A job as the catalogue shows it to analysts."""
+
+    name: str
+    title: str
+    description: str
+    datasets: list[str]
+    keys: list[str]
+    cells: list[str]
+    params: list[ParamInfo]
+    notes: list[str] = []
+
+
+class Exclusion(BaseModel):
+    """Partitions a run left out because no agreement lets them be processed where it runs."""
+
+    dataset: str
+    owner_country: str
+    crossing: str
+    partitions: int
+    rows: int
+    reason: str
+
+
+class RunRequest(BaseModel):
+    """``POST /analytics/jobs/{name}/runs``: parameters (strings or JSON values) and engine."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    params: dict[str, Any] = Field(default_factory=dict)
+    engine: Engine = "duckdb"
+
+
+class JobRun(BaseModel):
+    """A run's answer: what was asked, where it ran, what it read, left out and suppressed."""
+
+    job: str
+    title: str
+    engine: Engine
+    compute_country: str
+    params: dict[str, Any]
+    columns: list[str]
+    rows: list[dict[str, Any]]
+    row_count: int
+    exclusions: list[Exclusion]
+    foreign_owners: list[str]
+    min_cell_size: int
+    suppressed_cells: int = Field(
+        description="Rows holding another country's data that described fewer than "
+        "min_cell_size declarations, traders or trucks: left out of ``rows``."
+    )
+    seconds: float
+    lake: str

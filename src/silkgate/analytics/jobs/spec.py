@@ -1,0 +1,76 @@
+"""What a job is: parameters, one SQL text both engines run, its cells and its chart."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Kind(StrEnum):
+    """Parameter kinds; each has one check in ``params`` and one way to become an SQL literal."""
+
+    DATE = "date"  # YYYY-MM-DD
+    HS = "hs"  # a chapter (2 digits), heading (4) or subheading (6) in the nomenclature
+    COUNTRY = "country"  # ISO 3166-1 alpha-2
+    CROSSING = "crossing"  # a crossing code from the crossings code list
+    INT = "int"
+    FLOAT = "float"
+    CHOICE = "choice"
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter an analyst may set. ``default`` None with ``required`` False: no filter."""
+
+    name: str
+    kind: Kind
+    description: str
+    default: Any = None
+    required: bool = False
+    choices: tuple[str, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+
+
+@dataclass(frozen=True)
+class Chart:
+    """How the job's result is drawn: ``x`` along the axis, one line or bar group per ``series``
+    value (columns joined), ``y`` the measure; ``kind`` line or bar."""
+
+    x: str
+    y: str
+    series: tuple[str, ...] = ()
+    kind: str = "line"
+    title: str = ""
+    top: int = 8  # series drawn (largest by total ``y``); the rest are named in the legend note
+
+
+@dataclass(frozen=True)
+class Job:
+    """A named analysis.
+
+    ``sql`` is one text for every engine: ``{name}`` placeholders are replaced by the checked
+    parameters as SQL literals (and ``{compute_country}``, ``{is_foreign}`` by the run), never
+    by raw text. It reads the views ``<dataset>`` (each record's latest version) and
+    ``<dataset>_all``, restricted to the partitions the run may read. ``datasets``: the views
+    it reads (residency is decided for these). ``cells``: output columns counting the
+    declarations, traders or trucks a row describes; a row holding another country's data
+    (column ``foreign_data`` = 1) with any of them below the minimum cell size is suppressed.
+    ``keys``: columns that identify a row (the result is ordered by them).
+    """
+
+    name: str
+    title: str
+    description: str
+    sql: str
+    datasets: tuple[str, ...]
+    keys: tuple[str, ...]
+    cells: tuple[str, ...]
+    params: tuple[Param, ...] = ()
+    chart: Chart | None = None
+    standard: bool = True  # part of ``silkgate analytics report``
+    notes: tuple[str, ...] = field(default=())
+
+    def param(self, name: str) -> Param:
+        return next(p for p in self.params if p.name == name)
