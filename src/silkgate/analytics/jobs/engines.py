@@ -19,9 +19,7 @@ from silkgate.analytics.datasets import DATASETS, Dataset
 from silkgate.analytics.lake import file_schema
 
 #: Spark SQL built-ins DuckDB lacks, defined there under the same name and meaning.
-PORTABLE_MACROS = (
-    "CREATE OR REPLACE MACRO unix_seconds(ts) AS CAST(floor(epoch(ts)) AS BIGINT)",
-)
+PORTABLE_MACROS = ("CREATE OR REPLACE MACRO unix_seconds(ts) AS CAST(floor(epoch(ts)) AS BIGINT)",)
 
 _SPARK_TYPES = {
     pa.string(): "STRING",
@@ -89,7 +87,8 @@ class DuckDBEngine:
             self.con.execute(f"CREATE OR REPLACE VIEW {name} AS {latest_view_sql(ds)}")
 
     def query(self, sql: str) -> pa.Table:
-        return self.con.execute(sql).fetch_arrow_table()
+        table: pa.Table = self.con.sql(sql).to_arrow_table()
+        return table
 
     def close(self) -> None:
         self.con.close()

@@ -64,7 +64,9 @@ def _number(p: Param, raw: Any, where: str) -> tuple[Any, FieldError | None]:
             raise ValueError
         value = cast(raw)
     except (TypeError, ValueError):
-        return None, FieldError(where, "not_a_number", f"{raw!r} is not a{'n integer' if cast is int else ' number'}")
+        return None, FieldError(
+            where, "not_a_number", f"{raw!r} is not a{'n integer' if cast is int else ' number'}"
+        )
     if isinstance(value, float) and not math.isfinite(value):
         return None, FieldError(where, "not_a_number", f"{raw!r} is not a finite number")
     if p.minimum is not None and value < p.minimum:

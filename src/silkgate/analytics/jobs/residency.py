@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from silkgate.analytics.lake import load_manifest
 from silkgate.analytics.jobs.schemas import Exclusion
+from silkgate.analytics.lake import load_manifest
 from silkgate.exchange.agreements.catalogue import Category, Purpose
 from silkgate.exchange.agreements.policy import Rule, is_consumer
 from silkgate.registry.service import Caller
@@ -60,7 +60,8 @@ def refusal(
     reader: Caller | None = None,
 ) -> str | None:
     """None when an agreement lets ``owner``'s data of ``category`` at ``crossing`` be
-    processed in ``compute_country`` (and read by ``reader``, when named); otherwise the first test that failed, in words."""
+    processed in ``compute_country`` (and read by ``reader``, when named); otherwise the
+    first test that failed, in words."""
     own_reader = reader is None or reader.country == owner
     if owner == compute_country and own_reader:
         return None
@@ -99,10 +100,13 @@ def refusal(
         left = [r for r in left if test(r)]
         if not left:
             return reason
-    if reader is not None and not own_reader and not any(
-        is_consumer(reader, r, crossing) for r in left
+    if (
+        reader is not None
+        and not own_reader
+        and not any(is_consumer(reader, r, crossing) for r in left)
     ):
-        return f"the {owner} '{category}' agreements that would allow it do not name {reader.member_id}"
+        who = reader.member_id
+        return f"the {owner} '{category}' agreements that would allow it do not name {who}"
     return None
 
 
@@ -122,7 +126,9 @@ def decide(
         refused: dict[tuple[str, str, str], list[int]] = {}
         for key, part in sorted(manifest.partitions.items()):
             owner, crossing = _partition(key)
-            reason = refusal(rules, CATEGORY_OF[name], owner, crossing, compute_country, now, reader)
+            reason = refusal(
+                rules, CATEGORY_OF[name], owner, crossing, compute_country, now, reader
+            )
             if reason is None:
                 kept.extend(lake / name / key / f["name"] for f in part["files"])
                 if owner != compute_country:

@@ -172,9 +172,11 @@ def run_on_lake(
     job = request.job
     place = decide(lake, job.datasets, compute_country, rules, now or datetime.now(UTC), reader)
     engine = engine or make_engine(None, request.engine)
-    sql = checking.render(
-        job, request.values, {"compute_country": checking.literal(compute_country)}
-    )
+    extra = {
+        "compute_country": checking.literal(compute_country),
+        "min_cell_size": checking.literal(min_cell_size),
+    }
+    sql = checking.render(job, request.values, extra)
     keys = ", ".join(job.keys)
     try:
         engine.load(place.files)
@@ -182,7 +184,9 @@ def run_on_lake(
     finally:
         engine.close()
     table, suppressed = suppress(job, table, min_cell_size)
-    return Result(table, describe(job, request, place, table, suppressed, min_cell_size, lake, began))
+    return Result(
+        table, describe(job, request, place, table, suppressed, min_cell_size, lake, began)
+    )
 
 
 def suppress(job: Job, table: pa.Table, minimum: int) -> tuple[pa.Table, int]:
@@ -231,7 +235,7 @@ def describe(
     return JobRun(
         job=job.name,
         title=job.title,
-        engine=request.engine,  # type: ignore[arg-type]
+        engine=request.engine,
         compute_country=place.compute_country,
         params={
             k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in request.values.items()

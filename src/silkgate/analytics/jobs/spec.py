@@ -51,7 +51,7 @@ class Job:
     """A named analysis.
 
     ``sql`` is one text for every engine: ``{name}`` placeholders are replaced by the checked
-    parameters as SQL literals (and ``{compute_country}``, ``{is_foreign}`` by the run), never
+    parameters as SQL literals (and ``{compute_country}``, ``{min_cell_size}`` by the run), never
     by raw text. It reads the views ``<dataset>`` (each record's latest version) and
     ``<dataset>_all``, restricted to the partitions the run may read. ``datasets``: the views
     it reads (residency is decided for these). ``cells``: output columns counting the
