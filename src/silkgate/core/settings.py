@@ -175,7 +175,8 @@ class Settings(BaseSettings):
     )
     analytics_spark_master: str = Field(
         default="local[*]",
-        description="Spark master for `--engine spark`: local[N] in process, or a cluster URL.",
+        description="Spark master for `--engine spark`: local[N] in process, a cluster URL, or "
+        "empty under spark-submit (which names the master).",
     )
     analytics_spark_shuffle_partitions: int = Field(default=8, ge=1, le=10_000)
 

@@ -104,18 +104,21 @@ class SparkEngine:
     _session: Any = None
     started_in: float = 0.0
 
-    def __init__(self, master: str = "local[*]", shuffle_partitions: int = 8) -> None:
+    def __init__(self, master: str | None = "local[*]", shuffle_partitions: int = 8) -> None:
         self.spark = self.session(master, shuffle_partitions)
 
     @classmethod
-    def session(cls, master: str, shuffle_partitions: int) -> Any:
+    def session(cls, master: str | None, shuffle_partitions: int) -> Any:
+        """The process's session; ``master`` None: the one spark-submit was given."""
         if cls._session is None:
             from pyspark.sql import SparkSession
 
             began = time.perf_counter()
+            builder = (
+                SparkSession.builder if master is None else SparkSession.builder.master(master)
+            )
             cls._session = (
-                SparkSession.builder.master(master)
-                .appName("silkgate-analytics")
+                builder.appName("silkgate-analytics")
                 .config("spark.ui.enabled", "false")
                 .config("spark.sql.session.timeZone", "UTC")
                 .config("spark.sql.shuffle.partitions", str(shuffle_partitions))

@@ -124,7 +124,7 @@ def literal(value: Any, kind: Kind | None = None) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        return repr(value) if "e" not in repr(value) else f"CAST('{value!r}' AS DOUBLE)"
+        return f"CAST('{value!r}' AS DOUBLE)"  # a bare 1.5 is a DECIMAL to both engines
     return "'" + str(value).replace("'", "''") + "'"
 
 

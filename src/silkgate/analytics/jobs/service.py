@@ -123,7 +123,7 @@ def make_engine(platform: Platform | None, engine: str) -> Engine:
     if engine == "spark":
         s = platform.settings if platform else None
         return SparkEngine(
-            master=s.analytics_spark_master if s else "local[*]",
+            master=(s.analytics_spark_master or None) if s else "local[*]",
             shuffle_partitions=s.analytics_spark_shuffle_partitions if s else 8,
         )
     return DuckDBEngine()

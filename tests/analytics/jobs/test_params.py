@@ -1,0 +1,97 @@
+"""Analysts' parameters: every problem named by its parameter; literals cannot break out."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from silkgate.analytics.jobs import params, service
+from silkgate.analytics.jobs.spec import Kind
+from silkgate.codelists.hs import is_hs_prefix
+from silkgate.core.errors import ValidationFailed
+
+
+def _errors(name: str, given_params: dict[str, object], **kw: str) -> list[tuple[str | None, str]]:
+    with pytest.raises(ValidationFailed) as exc:
+        service.check(name, given_params, **kw)
+    return [(e.field, e.code) for e in exc.value.errors]
+
+
+def test_bad_parameters_named_together() -> None:
+    got = _errors(
+        "trade_flows",
+        {"hs": "9999", "since": "2025-03-01", "until": "2025-01-31", "partner": "XX", "levle": "x"},
+        engine="presto",
+        compute_country="ZZ",
+    )
+    assert sorted(got) == sorted(
+        [
+            ("/params/levle", "unknown_param"),
+            ("/params/hs", "unknown_hs"),
+            ("/params/partner", "unknown_country"),
+            ("/params/until", "inverted_range"),
+            ("/engine", "unknown_engine"),
+            ("/compute_country", "unknown_country"),
+        ]
+    )
+
+
+def test_unknown_job_named() -> None:
+    assert _errors("trade_flow", {}) == [("/job", "unknown_job")]
+
+
+def test_defaults_and_normalised_values() -> None:
+    r = service.check("trade_flows", {"reporter": " kz ", "since": "2025-01-01"})
+    assert r.values["reporter"] == "KZ" and r.values["since"] == dt.date(2025, 1, 1)
+    assert r.values["until"] == params.LATEST and r.values["level"] == "chapter"
+    assert r.values["hs"] is None and r.engine == "duckdb" and r.compute_country is None
+
+
+@given(st.text(max_size=12))
+def test_any_text_is_a_date_or_named_bad_date(text: str) -> None:
+    try:
+        expected: dt.date | None = dt.date.fromisoformat(text.strip())
+    except ValueError:
+        expected = None
+    if not text.strip():
+        return  # empty means "not given": the default applies
+    try:
+        got = service.check("trade_flows", {"since": text}).values["since"]
+    except ValidationFailed as exc:
+        assert expected is None
+        assert [(e.field, e.code) for e in exc.errors] == [("/params/since", "bad_date")]
+    else:
+        assert got == expected
+
+
+@given(st.from_regex(r"[0-9]{1,8}", fullmatch=True))
+def test_hs_codes_accepted_only_from_the_nomenclature(code: str) -> None:
+    try:
+        service.check("trade_flows", {"hs": code})
+    except ValidationFailed as exc:
+        assert not is_hs_prefix(code)
+        assert exc.errors[0].field == "/params/hs"
+    else:
+        assert is_hs_prefix(code) and len(code) in (2, 4, 6)
+
+
+#: One connection for the round trips (connecting per example is slow on a busy machine).
+CON = duckdb.connect()
+
+
+@settings(deadline=None)
+@given(st.text().filter(lambda s: "\x00" not in s))
+def test_string_literals_round_trip_through_sql(text: str) -> None:
+    """A parameter value is data: whatever it holds comes back unchanged, never run."""
+    assert CON.execute(f"SELECT {params.literal(text)}").fetchone() == (text,)
+
+
+@settings(deadline=None)
+@given(st.floats(allow_nan=False, allow_infinity=False) | st.integers(-(2**62), 2**62))
+def test_number_literals_round_trip(value: float) -> None:
+    kind = Kind.INT if isinstance(value, int) else Kind.FLOAT
+    assert CON.execute(f"SELECT {params.literal(value, kind)}").fetchone()[0] == value
