@@ -1,0 +1,276 @@
+"""The standard analytics jobs on a demo-scale lake: DuckDB vs PostgreSQL vs pandas vs Spark.
+
+Run: .venv/bin/python bench/analytics.py --lake /tmp/lake10m [--generate 10000000]
+                                          [--engines duckdb,postgresql,pandas,spark]
+
+Each engine runs in its own child process, one after the other on the same lake (every job of
+the report with its default parameters, computing in CN under agreements that let KZ's data be
+processed there, minimum cell size 1), so its peak memory — the child's whole process tree
+(Spark's JVM included), sampled from /proc every 50 ms — is its own. Start-up or loading
+(Spark's session, PostgreSQL's COPY of the lake, pandas reading the Parquet files) is timed
+apart from the queries. Every engine's results are compared with DuckDB's, job by job: a
+speed figure for an engine that answered differently would mean nothing. PostgreSQL runs the
+jobs' very SQL text (see bench/analytics_pg.py); pandas runs bench/analytics_pandas.py, the
+same definitions written as dataframe code for this comparison only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+ROOT = Path(__file__).resolve().parent
+PG_ADMIN = os.environ.get("SILKGATE_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+COMPUTE = "CN"
+
+
+def _tree_rss_kb(pid: int) -> int:
+    """Resident memory of a process and all its descendants, in kB (from /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                ppid = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        todo.extend(children.get(p, ()))
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
+def _measure(cmd: list[str]) -> tuple[int, int]:
+    """Run ``cmd``; its exit code and the peak resident memory of its process tree (kB)."""
+    proc = subprocess.Popen(cmd)
+    peak = 0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, _tree_rss_kb(proc.pid))
+            time.sleep(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    code = proc.wait()
+    done.set()
+    sampler.join()
+    return code, peak
+
+
+def standard_jobs() -> list[str]:
+    from silkgate.analytics.jobs.catalogue import JOBS
+
+    return [name for name, job in JOBS.items() if job.standard]
+
+
+def rules() -> list[Any]:
+    """Agreements of KZ customs letting every dataset be processed in CN for statistics."""
+    from silkgate.analytics.jobs.residency import CATEGORY_OF
+    from silkgate.exchange.agreements.policy import Rule
+
+    return [
+        Rule(
+            agreement_id=f"bench-kz-{c}",
+            version=1,
+            provider="KZ",
+            consumers=frozenset({"CN"}),
+            category=c,
+            fields=frozenset(),
+            purposes=frozenset({"statistics"}),
+            places=frozenset({COMPUTE}),
+            crossings=frozenset(),
+            valid_from=datetime(2000, 1, 1, tzinfo=UTC),
+            valid_until=None,
+            condition=None,
+            personal_data=False,
+        )
+        for c in set(CATEGORY_OF.values())
+    ]
+
+
+def one_engine(engine_name: str, lake: Path, out: Path, pg_url: str | None) -> None:
+    """Child process: start the engine, run every standard job, write timings and results."""
+    from silkgate.analytics.jobs import service
+    from silkgate.analytics.jobs.residency import decide
+
+    report: dict[str, Any] = {"engine": engine_name, "jobs": {}}
+    began = time.perf_counter()
+    if engine_name == "pandas":
+        sys.path.insert(0, str(ROOT))
+        import analytics_pandas
+
+        place = decide(lake, list(analytics_pandas.DATASETS), COMPUTE, rules(), datetime.now(UTC))
+        frames = analytics_pandas.load(place.files)
+        report["startup_s"] = time.perf_counter() - began
+        for name in standard_jobs():
+            request = service.check(name, {}, "duckdb", COMPUTE)
+            t = time.perf_counter()
+            table = analytics_pandas.run(name, frames, request.values, COMPUTE, 1)
+            table, _ = service.suppress(request.job, service.normalize(table), 1)
+            _record(report, out, name, table, time.perf_counter() - t)
+    else:
+        engine: Any
+        if engine_name == "postgresql":
+            sys.path.insert(0, str(ROOT))
+            from analytics_pg import PostgresEngine
+
+            assert pg_url
+            engine = PostgresEngine(pg_url)
+            every = decide(lake, list(_datasets()), COMPUTE, rules(), datetime.now(UTC))
+            engine.load(every.files)
+            report["rows_loaded"] = engine.rows_loaded
+        elif engine_name == "spark":
+            from silkgate.analytics.jobs.engines import SparkEngine
+
+            engine = SparkEngine(master="local[*]", shuffle_partitions=os.cpu_count() or 2)
+        else:
+            from silkgate.analytics.jobs.engines import DuckDBEngine
+
+            engine = DuckDBEngine()
+        report["startup_s"] = time.perf_counter() - began
+        for name in standard_jobs():
+            request = service.check(name, {}, "duckdb", COMPUTE)
+            t = time.perf_counter()
+            result = service.run_on_lake(
+                lake, request, rules(), COMPUTE, 1, datetime.now(UTC), None, engine
+            )
+            _record(report, out, name, result.table, time.perf_counter() - t)
+    (out / f"{engine_name}.json").write_text(json.dumps(report))
+
+
+def _datasets() -> list[str]:
+    from silkgate.analytics.datasets import DATASETS
+
+    return list(DATASETS)
+
+
+def _record(report: dict[str, Any], out: Path, job: str, table: pa.Table, seconds: float) -> None:
+    pq.write_table(table, out / f"{report['engine']}-{job}.parquet")
+    report["jobs"][job] = {"seconds": seconds, "rows": table.num_rows}
+
+
+def same(a: pa.Table, b: pa.Table) -> str | None:
+    """None when two results agree (floats to 1e-9 relative), else what differs."""
+    if a.column_names != b.column_names:
+        return f"columns {a.column_names} vs {b.column_names}"
+    if a.num_rows != b.num_rows:
+        return f"{a.num_rows} vs {b.num_rows} rows"
+    for name in a.column_names:
+        for i, (x, y) in enumerate(zip(a[name].to_pylist(), b[name].to_pylist(), strict=True)):
+            if isinstance(x, float) and isinstance(y, float):
+                if not math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-9):
+                    return f"{name} row {i}: {x} vs {y}"
+            elif x != y:
+                return f"{name} row {i}: {x!r} vs {y!r}"
+    return None
+
+
+def _pg_database() -> str:
+    import psycopg
+
+    name = "silkgate_bench_analytics"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    return PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--lake", type=Path, required=True)
+    ap.add_argument("--generate", type=int, default=0, help="goods items to generate first")
+    ap.add_argument("--engines", default="duckdb,postgresql,pandas,spark")
+    ap.add_argument("--one", help=argparse.SUPPRESS)
+    ap.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--pg-url", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.one:
+        one_engine(args.one, args.lake, args.out, args.pg_url)
+        return
+    if args.generate:
+        cmd = [str(Path(sys.executable).parent / "silkgate"), "analytics", "generate", "--goods-items",
+               str(args.generate), "--lake", str(args.lake), "--replace", "--quiet"]  # fmt: skip
+        subprocess.run(cmd, check=True)
+    engines = args.engines.split(",")
+    print(f"lake {args.lake} · load average {os.getloadavg()[0]:.1f} at start", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp)
+        peaks: dict[str, int] = {}
+        for name in engines:
+            cmd = [sys.executable, __file__, "--lake", str(args.lake), "--one", name,
+                   "--out", str(out)]  # fmt: skip
+            if name == "postgresql":
+                cmd += ["--pg-url", _pg_database()]
+            code, peaks[name] = _measure(cmd)
+            if code:
+                print(f"{name}: failed (exit {code})")
+        _print(engines, out, peaks)
+    print(f"load average {os.getloadavg()[0]:.1f} at end")
+
+
+def _print(engines: list[str], out: Path, peaks: dict[str, int]) -> None:
+    reports = {
+        e: json.loads((out / f"{e}.json").read_text())
+        for e in engines
+        if (out / f"{e}.json").exists()
+    }
+    if "duckdb" not in reports:
+        print("DuckDB did not finish: nothing to compare")
+        return
+    jobs = list(reports["duckdb"]["jobs"])
+    head = f"{'job':<20}" + "".join(f"{e:>14}" for e in reports)
+    print(head)
+    for job in jobs:
+        cells = []
+        for e, r in reports.items():
+            got = r["jobs"].get(job)
+            if got is None:
+                cells.append(f"{'—':>14}")
+                continue
+            diff = None
+            if e != "duckdb":
+                diff = same(
+                    pq.read_table(out / f"duckdb-{job}.parquet"),
+                    pq.read_table(out / f"{e}-{job}.parquet"),
+                )
+            mark = "" if diff is None else " ≠"
+            cells.append(f"{got['seconds']:>12.2f}s{mark:1}")
+            if diff:
+                print(f"  {e} {job} differs from DuckDB: {diff}")
+        print(f"{job:<20}" + "".join(cells))
+    totals = {e: sum(j["seconds"] for j in r["jobs"].values()) for e, r in reports.items()}
+    print(f"{'total (queries)':<20}" + "".join(f"{totals[e]:>13.2f}s" for e in reports))
+    print(
+        f"{'start-up / load':<20}" + "".join(f"{r['startup_s']:>13.2f}s" for r in reports.values())
+    )
+    print(f"{'peak memory':<20}" + "".join(f"{peaks.get(e, 0) / 1024:>11.0f} MB" for e in reports))
+    for e in reports:
+        if e != "duckdb" and totals["duckdb"]:
+            print(f"{e} / DuckDB (queries): ×{totals[e] / totals['duckdb']:.1f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,101 @@
+"""PostgreSQL as a third engine for the analytics benchmark only: the lake loaded into tables,
+then the jobs' very SQL text run on them.
+
+The jobs' SQL is the subset DuckDB and Spark share; PostgreSQL runs it once four Spark names
+exist there: the type name ``string`` (a domain over text), ``year``, ``month`` and
+``unix_seconds`` (SQL functions). Nothing else is translated. Loading (COPY of each dataset's
+Parquet files, then ANALYZE) is timed apart from the queries.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import psycopg
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from silkgate.analytics.datasets import DATASETS
+from silkgate.analytics.jobs.engines import latest_view_sql
+from silkgate.analytics.lake import file_schema
+
+COMPAT = (
+    "CREATE DOMAIN string AS text",
+    "CREATE FUNCTION year(date) RETURNS int IMMUTABLE LANGUAGE sql "
+    "AS 'SELECT extract(year FROM $1)::int'",
+    "CREATE FUNCTION month(date) RETURNS int IMMUTABLE LANGUAGE sql "
+    "AS 'SELECT extract(month FROM $1)::int'",
+    "CREATE FUNCTION year(timestamptz) RETURNS int IMMUTABLE LANGUAGE sql "
+    "AS 'SELECT extract(year FROM $1 AT TIME ZONE ''UTC'')::int'",
+    "CREATE FUNCTION month(timestamptz) RETURNS int IMMUTABLE LANGUAGE sql "
+    "AS 'SELECT extract(month FROM $1 AT TIME ZONE ''UTC'')::int'",
+    "CREATE FUNCTION unix_seconds(timestamptz) RETURNS bigint IMMUTABLE LANGUAGE sql "
+    "AS 'SELECT floor(extract(epoch FROM $1))::bigint'",
+)
+
+_PG_TYPES = {
+    pa.string(): "text",
+    pa.int64(): "bigint",
+    pa.float64(): "double precision",
+    pa.bool_(): "boolean",
+    pa.date32(): "date",
+}
+
+
+def _pg_type(t: pa.DataType) -> str:
+    return "timestamptz" if pa.types.is_timestamp(t) else _PG_TYPES[t]
+
+
+class PostgresEngine:
+    """The lake's tables in a PostgreSQL database (``url``: a psycopg conninfo)."""
+
+    name = "postgresql"
+
+    def __init__(self, url: str, work_mem: str = "256MB") -> None:
+        self.conn = psycopg.connect(url, autocommit=True)
+        self.conn.execute("SET TIME ZONE 'UTC'")
+        self.conn.execute(f"SET work_mem = '{work_mem}'")
+        self.loaded_in = 0.0
+        self.rows_loaded = 0
+
+    def load(self, files: Mapping[str, Sequence[Path]]) -> None:
+        """Create tables and views, and COPY every listed file in (timed as ``loaded_in``);
+        once: later runs in the benchmark query what was loaded."""
+        if self.rows_loaded:
+            return
+        began = time.perf_counter()
+        with self.conn.transaction():
+            for statement in COMPAT:
+                self.conn.execute(statement)
+        for name, ds in DATASETS.items():
+            schema = file_schema(ds)
+            cols = ", ".join(f'"{f.name}" {_pg_type(f.type)}' for f in schema)
+            self.conn.execute(f"CREATE UNLOGGED TABLE {name}_all ({cols})")
+            for path in files.get(name, ()):
+                self._copy(name, pq.read_table(path, schema=schema))
+            self.conn.execute(f"ANALYZE {name}_all")
+            self.conn.execute(f"CREATE VIEW {name} AS {latest_view_sql(ds)}")
+        self.loaded_in = time.perf_counter() - began
+
+    def _copy(self, name: str, table: pa.Table) -> None:
+        buffer = io.BytesIO()
+        pacsv.write_csv(table, buffer, pacsv.WriteOptions(include_header=False))
+        with self.conn.cursor().copy(f"COPY {name}_all FROM STDIN (FORMAT csv)") as copy:
+            copy.write(buffer.getvalue())
+        self.rows_loaded += table.num_rows
+
+    def query(self, sql: str) -> pa.Table:
+        cur = self.conn.execute(sql)
+        names = [d.name for d in cur.description or ()]
+        rows = cur.fetchall()
+        return pa.table({n: [r[i] for r in rows] for i, n in enumerate(names)})
+
+    def close(self) -> None:
+        """Keep the loaded tables for the next job (the benchmark closes the connection)."""
+
+    def dispose(self) -> None:
+        self.conn.close()
