@@ -106,6 +106,9 @@ def check(job: Job, given: Mapping[str, Any] | None) -> dict[str, Any]:
         errors.append(
             FieldError("/params/until", "inverted_range", f"until {until} is before since {since}")
         )
+    if not errors:
+        for test in job.checks:
+            errors.extend(test(values))
     if errors:
         raise ValidationFailed(errors)
     return values

@@ -190,13 +190,22 @@ def run_on_lake(
 
 
 def suppress(job: Job, table: pa.Table, minimum: int) -> tuple[pa.Table, int]:
-    """Drop rows holding another country's data that describe fewer than ``minimum`` units."""
+    """Drop rows holding another country's data that describe fewer than ``minimum`` units.
+
+    A cell of 0 describes no one and does not make a row small: a row of mirror statistics
+    that one side never recorded is decided by the other side's counts. Unknown (null) is small.
+    """
     missing = [c for c in (*job.cells, FOREIGN) if c not in table.column_names]
     if missing:
         raise RuntimeError(f"job {job.name} does not return {', '.join(missing)}")
-    small = pc.fill_null(pc.less(table[job.cells[0]], minimum), True)
+
+    def small_cell(column: str) -> pa.ChunkedArray:
+        few = pc.and_(pc.less(table[column], minimum), pc.not_equal(table[column], 0))
+        return pc.fill_null(few, True)
+
+    small = small_cell(job.cells[0])
     for column in job.cells[1:]:
-        small = pc.or_(small, pc.fill_null(pc.less(table[column], minimum), True))
+        small = pc.or_(small, small_cell(column))
     drop = pc.and_(pc.equal(pc.fill_null(table[FOREIGN], 1), 1), small)
     suppressed = int(pc.sum(pc.cast(drop, pa.int64())).as_py() or 0)
     return table.filter(pc.invert(drop)).drop_columns([FOREIGN]), suppressed

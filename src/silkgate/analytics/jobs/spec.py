@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+
+from silkgate.core.errors import FieldError
 
 
 class Kind(StrEnum):
@@ -57,7 +60,9 @@ class Job:
     it reads (residency is decided for these). ``cells``: output columns counting the
     declarations, traders or trucks a row describes; a row holding another country's data
     (column ``foreign_data`` = 1) with any of them below the minimum cell size is suppressed.
-    ``keys``: columns that identify a row (the result is ordered by them).
+    ``keys``: columns that identify a row (the result is ordered by them). ``checks``: tests
+    across parameters (e.g. two countries that must differ), run on the typed values once each
+    parameter is valid on its own; each returns the problems it found.
     """
 
     name: str
@@ -71,6 +76,7 @@ class Job:
     chart: Chart | None = None
     standard: bool = True  # part of ``silkgate analytics report``
     notes: tuple[str, ...] = field(default=())
+    checks: tuple[Callable[[Mapping[str, Any]], list[FieldError]], ...] = ()
 
     def param(self, name: str) -> Param:
         return next(p for p in self.params if p.name == name)

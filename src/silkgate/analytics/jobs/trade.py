@@ -1,6 +1,9 @@
-"""Trade jobs: flows by HS, direction, partner and month."""
+"""Trade jobs: flows by HS, direction, partner and month; mirror statistics; unit values."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 from silkgate.analytics.jobs.common import (
     HS,
@@ -13,6 +16,7 @@ from silkgate.analytics.jobs.common import (
     month_index,
 )
 from silkgate.analytics.jobs.spec import Chart, Job, Kind, Param
+from silkgate.core.errors import FieldError
 
 _FLOWS_SQL = f"""
 WITH items AS (
@@ -84,4 +88,271 @@ TRADE_FLOWS = Job(
     chart=Chart(x="month", y="value", series=("flow", "hs", "currency"), kind="line"),
 )
 
-JOBS = (TRADE_FLOWS,)
+
+# ---------------------------------------------------------------------- mirror statistics
+
+
+def _side(side: str, expr: str) -> str:
+    return f"CASE WHEN side = '{side}' THEN {expr} END"
+
+
+def _side_sums() -> str:
+    """Per side: value, mass, the unit-value basis (items with mass > 0 and a value), counts."""
+    parts = []
+    for s in ("export", "import"):
+        parts += [
+            f"sum({_side(s, 'invoice_value')}) AS {s}_value",
+            f"sum({_side(s, 'net_mass_kg')}) AS {s}_mass_kg",
+            f"sum({_side(s, 'uv_value')}) AS {s}_uv_value",
+            f"sum({_side(s, 'uv_mass')}) AS {s}_uv_mass",
+            f"count(DISTINCT {_side(s, 'declaration_id')}) AS {s}_declarations",
+            f"count(DISTINCT {_side(s, 'trader_ref')}) AS {s}_traders",
+            f"coalesce(sum({_side(s, 'no_mass')}), 0) AS {s}_items_no_mass",
+        ]
+    return ",\n         ".join(parts)
+
+
+_MIRROR_SQL = f"""
+WITH items AS (
+  SELECT {HS_AT_LEVEL} AS hs, {month("date")} AS month, coalesce(currency, '') AS currency,
+         CASE WHEN type = 'export' THEN 'export' ELSE 'import' END AS side,
+         invoice_value, net_mass_kg,
+         CASE WHEN net_mass_kg > 0 AND invoice_value IS NOT NULL THEN invoice_value END
+           AS uv_value,
+         CASE WHEN net_mass_kg > 0 AND invoice_value IS NOT NULL THEN net_mass_kg END AS uv_mass,
+         CASE WHEN coalesce(net_mass_kg, 0) <= 0 THEN 1 ELSE 0 END AS no_mass,
+         declaration_id, trader_ref, owner_country
+  FROM goods_items
+  WHERE date BETWEEN {{since}} AND {{until}}
+    AND hs6 LIKE {{hs}} || '%'
+    AND ((type = 'export' AND owner_country = {{exporter}} AND entry_country = {{importer}})
+      OR (type = 'import' AND owner_country = {{importer}} AND exit_country = {{exporter}}))
+), cells AS (
+  SELECT hs, month, currency,
+         {_side_sums()},
+         max({foreign()}) AS foreign_data
+  FROM items
+  GROUP BY hs, month, currency
+), unit AS (
+  SELECT *, export_uv_value / nullif(export_uv_mass, 0) AS export_unit_value,
+         import_uv_value / nullif(import_uv_mass, 0) AS import_unit_value
+  FROM cells
+)
+SELECT hs, month, currency, export_value, import_value,
+       export_value - import_value AS value_gap,
+       (export_value - import_value) / nullif(export_value, 0) AS gap_share,
+       export_mass_kg, import_mass_kg, export_mass_kg - import_mass_kg AS mass_gap,
+       export_unit_value, import_unit_value,
+       import_unit_value / nullif(export_unit_value, 0) AS unit_value_ratio,
+       CASE WHEN export_declarations >= {{min_declarations}}
+             AND import_declarations >= {{min_declarations}}
+             AND import_unit_value < {{ratio_threshold}} * export_unit_value
+            THEN TRUE ELSE FALSE END AS flag,
+       export_declarations, import_declarations, export_traders, import_traders,
+       export_items_no_mass, import_items_no_mass, foreign_data
+FROM unit
+"""
+
+
+def _two_countries(values: Mapping[str, Any]) -> list[FieldError]:
+    if values["exporter"] == values["importer"]:
+        msg = f"the importer must differ from the exporter ({values['exporter']})"
+        return [FieldError("/params/importer", "same_country", msg)]
+    return []
+
+
+MIRROR_STATISTICS = Job(
+    name="mirror_statistics",
+    title="Mirror statistics: one country's exports against its partner's imports",
+    description=(
+        "What the exporter's customs recorded as exports to the importer (export declarations "
+        "lodged with the exporter, next country the importer) against what the importer's "
+        "customs recorded as imports from the exporter (import declarations lodged with the "
+        "importer, previous country the exporter), by HS chapter/heading/subheading, month of "
+        "lodging and invoice currency (never converted: the platform holds no exchange rates). "
+        "Value gap = export value - import value, gap share = gap / export value; mass gap "
+        "likewise; unit value = value per kg of net mass (items with a mass and a value), "
+        "unit-value ratio = import / export. A side without declarations in a row shows no "
+        "value, mass or gap (nothing recorded there, or not readable where the job ran: see "
+        "the run's exclusions). flag: the import side's unit value is below ratio_threshold "
+        "times the export side's and both sides have at least min_declarations declarations, "
+        "the undervaluation signal behind the CN-KZ gap (USD 5.2-5.7 bn a year reported for "
+        "2021-2022). A risk indicator, never a customs value: WCO guidance is that price "
+        "databases select declarations for control, they do not set the value."
+    ),
+    sql=_MIRROR_SQL,
+    datasets=("goods_items",),
+    keys=("hs", "month", "currency"),
+    cells=("export_declarations", "import_declarations", "export_traders", "import_traders"),
+    params=(
+        Param("exporter", Kind.COUNTRY, "Country whose recorded exports are compared.", "CN"),
+        Param("importer", Kind.COUNTRY, "Country whose recorded imports are compared.", "KZ"),
+        SINCE,
+        UNTIL,
+        LEVEL,
+        HS,
+        Param(
+            "ratio_threshold",
+            Kind.FLOAT,
+            "Flag rows whose import unit value is below this share of the export unit value.",
+            0.8,
+            minimum=0.01,
+            maximum=1.0,
+        ),
+        Param(
+            "min_declarations",
+            Kind.INT,
+            "Flag only rows with at least this many declarations on each side.",
+            5,
+            minimum=1,
+        ),
+    ),
+    chart=Chart(
+        x="month",
+        y="value_gap",
+        series=("hs", "currency"),
+        kind="line",
+        title="Exports recorded minus imports recorded",
+    ),
+    notes=(
+        "The two sides are matched by HS, month of lodging and currency: goods lodged for "
+        "export at the end of a month and for import at the start of the next fall in "
+        "different months, and goods invoiced in different currencies in different rows.",
+        "Computing in one country reads the other's partitions only under an agreement "
+        "sharing declaration data for statistics there; rows holding the other country's data "
+        "are suppressed when either side counts fewer than the minimum cell size of "
+        "declarations or traders; a side that recorded nothing (0) does not suppress a row.",
+    ),
+    checks=(_two_countries,),
+)
+
+# ---------------------------------------------------------------------------- unit values
+
+_UNIT_VALUES_SQL = f"""
+WITH items AS (
+  SELECT hs6, coalesce(origin_country, '') AS origin_country, coalesce(currency, '') AS currency,
+         CASE WHEN net_mass_kg > 0 AND invoice_value > 0 THEN invoice_value / net_mass_kg END
+           AS uv,
+         CASE WHEN net_mass_kg > 0 AND invoice_value > 0 THEN ln(invoice_value / net_mass_kg)
+           END AS log_uv,
+         CASE WHEN coalesce(net_mass_kg, 0) <= 0 THEN 1 ELSE 0 END AS no_mass,
+         CASE WHEN net_mass_kg > 0 AND coalesce(invoice_value, 0) <= 0 THEN 1 ELSE 0 END
+           AS no_value,
+         declaration_id, trader_ref, owner_country
+  FROM goods_items
+  WHERE date BETWEEN {{since}} AND {{until}}
+    AND hs6 LIKE {{hs}} || '%'
+    AND ({{origin}} = '' OR origin_country = {{origin}})
+    AND ({{flow}} = '' OR type = {{flow}})
+    AND ({{reporter}} = '' OR owner_country = {{reporter}})
+), stats AS (
+  SELECT hs6, origin_country, currency,
+         count(uv) AS items, sum(no_mass) AS items_no_mass, sum(no_value) AS items_no_value,
+         count(DISTINCT declaration_id) AS declarations,
+         count(DISTINCT trader_ref) AS traders,
+         percentile_cont(0.05) WITHIN GROUP (ORDER BY uv) AS p05,
+         percentile_cont(0.25) WITHIN GROUP (ORDER BY uv) AS p25,
+         percentile_cont(0.5) WITHIN GROUP (ORDER BY uv) AS median,
+         percentile_cont(0.75) WITHIN GROUP (ORDER BY uv) AS p75,
+         percentile_cont(0.95) WITHIN GROUP (ORDER BY uv) AS p95,
+         percentile_cont(0.25) WITHIN GROUP (ORDER BY log_uv) AS q1,
+         percentile_cont(0.75) WITHIN GROUP (ORDER BY log_uv) AS q3,
+         max({foreign()}) AS foreign_data
+  FROM items
+  GROUP BY hs6, origin_country, currency
+), fenced AS (
+  SELECT *,
+         CASE WHEN items >= {{min_items}}
+              THEN q1 - {{iqr_factor}} * greatest(q3 - q1, {{min_log_width}}) END AS low_log,
+         CASE WHEN items >= {{min_items}}
+              THEN q3 + {{iqr_factor}} * greatest(q3 - q1, {{min_log_width}}) END AS high_log
+  FROM stats
+), outliers AS (
+  SELECT f.hs6, f.origin_country, f.currency,
+         sum(CASE WHEN i.log_uv < f.low_log THEN 1 ELSE 0 END) AS low_outliers,
+         sum(CASE WHEN i.log_uv > f.high_log THEN 1 ELSE 0 END) AS high_outliers
+  FROM fenced f
+  JOIN items i ON i.hs6 = f.hs6 AND i.origin_country = f.origin_country
+       AND i.currency = f.currency
+  WHERE f.low_log IS NOT NULL
+  GROUP BY f.hs6, f.origin_country, f.currency
+)
+SELECT f.hs6, f.origin_country, f.currency, f.items, f.items_no_mass, f.items_no_value,
+       f.declarations, f.traders, f.p05, f.p25, f.median, f.p75, f.p95,
+       exp(f.low_log) AS low_fence, exp(f.high_log) AS high_fence,
+       o.low_outliers, o.high_outliers, f.foreign_data
+FROM fenced f
+LEFT JOIN outliers o ON o.hs6 = f.hs6 AND o.origin_country = f.origin_country
+     AND o.currency = f.currency
+"""
+
+UNIT_VALUES = Job(
+    name="unit_values",
+    title="Unit values by HS subheading, origin and currency",
+    description=(
+        "Distribution of the unit value (invoice value per kg of net mass, in the invoice "
+        "currency, never converted) of goods items, by HS subheading, country of origin "
+        "('' when not declared) and currency: items with a unit value, items without one "
+        "(no net mass: mass 0 or missing; no value: value 0 or missing), declarations, "
+        "traders, percentiles 5/25/50/75/95 (interpolated), and Tukey's fences on the log of "
+        "the unit value as the risk engine's value controls compute them: quartiles q1, q3 of "
+        "log unit value, fences exp(q1 - iqr_factor * w) and exp(q3 + iqr_factor * w) with "
+        "w = max(q3 - q1, min_log_width), and the items below and above them. Groups with "
+        "fewer than min_items unit values show their percentiles but no fences or outlier "
+        "counts. A risk indicator, never a customs value (WCO: price databases select "
+        "declarations for control, they do not set the value)."
+    ),
+    sql=_UNIT_VALUES_SQL,
+    datasets=("goods_items",),
+    keys=("hs6", "origin_country", "currency"),
+    cells=("declarations", "traders"),
+    params=(
+        SINCE,
+        UNTIL,
+        HS,
+        Param("origin", Kind.COUNTRY, "Only goods of this country of origin."),
+        Param(
+            "flow",
+            Kind.CHOICE,
+            "Only declarations of this type (all by default; one consignment then counts on "
+            "both sides of a border).",
+            choices=("export", "import", "transit"),
+        ),
+        Param("reporter", Kind.COUNTRY, "Only declarations lodged with this country's customs."),
+        Param(
+            "min_items",
+            Kind.INT,
+            "Fences and outliers only for groups with at least this many unit values "
+            "(the risk engine's min_count).",
+            20,
+            minimum=3,
+        ),
+        Param(
+            "iqr_factor",
+            Kind.FLOAT,
+            "Tukey's factor: fences lie this many inter-quartile ranges (of log unit value) "
+            "beyond the quartiles (the risk engine's default).",
+            3.0,
+            minimum=0.1,
+            maximum=20.0,
+        ),
+        Param(
+            "min_log_width",
+            Kind.FLOAT,
+            "Smallest inter-quartile range of log unit value used for the fences, so identical "
+            "prices do not make every other price an outlier (the risk engine's default).",
+            0.1,
+            minimum=0.0,
+            maximum=5.0,
+        ),
+    ),
+    chart=Chart(
+        x="hs6",
+        y="median",
+        series=("origin_country", "currency"),
+        kind="bar",
+        title="Median unit value per kg",
+    ),
+)
+
+JOBS = (TRADE_FLOWS, MIRROR_STATISTICS, UNIT_VALUES)
