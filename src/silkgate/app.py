@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from sqlalchemy import text
 
 from silkgate import __version__
+from silkgate.analytics.jobs.api import router as analytics_router
 from silkgate.audit.api import router as audit_router
 from silkgate.audit.middleware import WriteReceipts
 from silkgate.audit.submissions import document_signed_writes
@@ -196,6 +197,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     api.include_router(agreements_router)
     api.include_router(disclosures_router)
     api.include_router(audit_router)
+    api.include_router(analytics_router)
     app.include_router(api)
 
     def openapi() -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""`silkgate analytics …`: export the operational tables to the Parquet lake."""
+"""`silkgate analytics …`: export the operational tables to the Parquet lake; the analysis jobs
+over it (`jobs`, `run`, `report`) live in ``silkgate.analytics.jobs.cli``."""
 
 from __future__ import annotations
 
@@ -12,10 +13,14 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from silkgate.analytics.jobs import cli as jobs_cli
 from silkgate.core.cli_support import console, err_console, platform_session
 from silkgate.core.errors import ValidationFailed
 
-app = typer.Typer(help="The analytics lake (Parquet) and its exports.", no_args_is_help=True)
+app = typer.Typer(
+    help="The analytics lake (Parquet), its exports and the analysis jobs over it.",
+    no_args_is_help=True,
+)
 
 #: JSON pointers of the export's parameters → the options that carry them.
 OPTIONS = {"datasets": "--dataset", "until": "--until", "settle": "--settle"}
@@ -77,6 +82,11 @@ def export(
         for r in report.rejected[:20]:
             err_console.print(f"  {r.dataset} {r.key} {r.column or ''}: {r.reason}", markup=False)
         raise typer.Exit(EXIT_REJECTED)
+
+
+app.command("jobs")(jobs_cli.jobs)
+app.command("run")(jobs_cli.run)
+app.command("report")(jobs_cli.report)
 
 
 def _bad_options(exc: ValidationFailed, as_json: bool) -> None:
