@@ -3,6 +3,7 @@ versions, crash safety, rejected rows, agreement with the database (SQLite and P
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from pathlib import Path
@@ -15,14 +16,17 @@ from silkgate.analytics import lake as lk
 from silkgate.core.platform import Platform
 from silkgate.declarations.models import Declaration, GoodsItem
 from silkgate.gates.models import GateEvent
-from silkgate.queue.models import Booking
+from silkgate.queue.models import Booking, DayPlan
 from silkgate.risk.platform import service as declaration_risk
 from silkgate.risk.platform.models import InspectionResult, RiskAssessment
 from silkgate.risk.platform.schemas import LaneOverrideIn
 from silkgate.risk.selectivity.schemas import Lane
 from tests.analytics.lake_world import World, build
 
-ALL = ("declarations", "goods_items", "lanes", "inspections", "bookings", "gate_events")
+ALL = (
+    "declarations", "goods_items", "lanes", "inspections", "bookings", "gate_events",
+    "queue_day_plans",
+)  # fmt: skip
 EVERY = (*ALL, "gate_event_refs")  # the world's gate events name no declaration or booking
 
 
@@ -48,7 +52,7 @@ def test_hand_checked_lake_layout_and_manifest(world: World) -> None:
     # 4 declarations (3 + the booking's); items: v1 and v2 of the amended one (4 + 3), 4 each else
     assert _rows(report) == {
         "declarations": 4, "goods_items": 19, "lanes": 4, "inspections": 1, "bookings": 1,
-        "gate_events": 4, "gate_event_refs": 0,
+        "gate_events": 4, "gate_event_refs": 0, "queue_day_plans": 1,
     }  # fmt: skip
     assert report.rejected_total == 0
     lake = world.lake()
@@ -61,6 +65,7 @@ def test_hand_checked_lake_layout_and_manifest(world: World) -> None:
         "bookings/owner_country=CN/crossing=KHG-NZH/date=2026-12-11",  # the slot's day
         "gate_events/owner_country=CN/crossing=KHG-NZH/date=2025-11-10",  # reporting side
         "gate_events/owner_country=KZ/crossing=KHG-NZH/date=2025-11-10",
+        "queue_day_plans/owner_country=CN/crossing=KHG-NZH/date=2026-12-11",  # the booked day
     }
     for name in ALL:
         m = json.loads((lake / name / lk.MANIFEST).read_text())
@@ -218,6 +223,7 @@ def _agrees_with_database(world: World, names: tuple[str, ...] = ALL) -> None:
             "inspections": s.scalar(select(func.count()).select_from(InspectionResult)),
             "bookings": s.scalar(select(func.count()).select_from(Booking)),
             "gate_events": s.scalar(select(func.count()).select_from(GateEvent)),
+            "queue_day_plans": s.scalar(select(func.count()).select_from(DayPlan)),
         }
         versions = dict(s.execute(select(Declaration.id, Declaration.version)).all())
     got = {n: _count(con, f"SELECT count(*) FROM {n}") for n in names}
@@ -265,3 +271,19 @@ def test_unconvertible_rows_are_rejected_by_name_and_the_rest_exported(world: Wo
     assert by["goods_items"].rows == 19 - (expected_rejects - 1)
     kept = lk.load_manifest(world.lake(), "bookings")
     assert kept.rejected_total == 1 and kept.rejected[0]["key"] == world.booking
+
+
+def test_cap_change_reaches_the_lake(world: World) -> None:
+    """A cap change re-plans the booked day's cap without a new ``planned_at``; the plan is
+    exported again (its marker is the latest cap in force on the day)."""
+    world.export()
+    world.tick()
+    world.env.cap("cn-customs", 100)  # below Kazakhstan's 240: binds from now on
+    report = world.export()
+    assert _rows(report)["queue_day_plans"] == 1
+    con = world.duck()
+    assert con.execute("SELECT day, daily_cap FROM queue_day_plans").fetchall() == [
+        (dt.date(2026, 12, 11), 100)
+    ]
+    assert _count(con, "SELECT count(*) FROM queue_day_plans_all") == 2
+    assert _rows(world.export())["queue_day_plans"] == 0

@@ -18,7 +18,7 @@ from sqlalchemy import ColumnElement, Select, String, case, func, literal, selec
 
 from silkgate.declarations.models import Declaration, DeclarationVersion, GoodsItem
 from silkgate.gates.models import GateEvent, GateEventRef
-from silkgate.queue.models import Booking
+from silkgate.queue.models import Booking, CapacityCap, DayPlan
 from silkgate.risk.platform.models import InspectionResult, RiskAssessment
 
 TS = pa.timestamp("us", tz="UTC")
@@ -285,6 +285,46 @@ GATE_EVENT_REF_COLUMNS = (
 )  # fmt: skip
 
 
+def _plan_changed() -> ColumnElement[Any]:
+    """When the day's cap last changed: its planning, or a later cap of the route in force on
+    the day (a cap change re-plans the day's cap without touching ``planned_at``, which
+    the audit reads as the first planning)."""
+    p, c = DayPlan, CapacityCap
+    latest_cap = (
+        select(func.max(c.set_at))
+        .where(
+            c.crossing_code == p.crossing_code,
+            c.exit_country == p.exit_country,
+            c.entry_country == p.entry_country,
+            c.valid_from <= p.day,
+        )
+        .scalar_subquery()
+    )
+    return case((latest_cap > p.planned_at, latest_cap), else_=p.planned_at)
+
+
+def _queue_day_plans() -> Select[*tuple[Any, ...]]:
+    p = DayPlan
+    return select(
+        _plan_changed().label("changed_at"),
+        p.id.label("plan_id"),
+        p.crossing_code,
+        p.exit_country,
+        p.entry_country,
+        p.day,
+        p.daily_cap,
+        p.planned_at,
+    )
+
+
+#: The cursor's tie-break is the plan's row id: the key's ``day`` (a date) cannot be carried
+#: in a watermark, whose key parts are strings and integers.
+QUEUE_DAY_PLAN_COLUMNS = (
+    ("changed_at", TS), ("plan_id", INT), ("crossing_code", STR), ("exit_country", STR),
+    ("entry_country", STR), ("day", DATE), ("daily_cap", INT), ("planned_at", TS),
+)  # fmt: skip
+
+
 DATASETS: dict[str, Dataset] = {
     d.name: d
     for d in (
@@ -384,6 +424,18 @@ DATASETS: dict[str, Dataset] = {
             ),
             day_of="event_time",
             owner="side",
+            crossing="crossing_code",
+        ),
+        Dataset(
+            name="queue_day_plans",
+            description="E-queue days planned: the binding daily cap of a direction and day.",
+            key=("crossing_code", "exit_country", "entry_country", "day"),
+            cursor=("changed_at", "plan_id"),
+            columns=QUEUE_DAY_PLAN_COLUMNS,
+            query=_queue_day_plans,
+            cursor_sql=lambda: (_plan_changed(), DayPlan.id),
+            day_of="day",
+            owner="exit_country",
             crossing="crossing_code",
         ),
     )

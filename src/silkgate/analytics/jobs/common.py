@@ -39,3 +39,32 @@ def month_index(col: str) -> str:
 
 def foreign(col: str = "owner_country") -> str:
     return FOREIGN.format(col=col)
+
+
+#: An ISO 8601 week as YYYY-Www: a week is Monday to Sunday and belongs to the year of its
+#: Thursday (so 2024-12-30 is in 2025-W01 and 2021-01-03 in 2020-W53). ``weekofyear`` is the
+#: ISO week number in both engines; the year is corrected at the turn of the year.
+ISO_WEEK = (
+    "cast(CASE WHEN weekofyear({col}) >= 52 AND month({col}) = 1 THEN year({col}) - 1 "
+    "WHEN weekofyear({col}) = 1 AND month({col}) = 12 THEN year({col}) + 1 "
+    "ELSE year({col}) END AS string) || '-W' || lpad(cast(weekofyear({col}) AS string), 2, '0')"
+)
+#: Days since 1970-01-01 and weeks since Monday 1970-01-05 (steps of one, for trend joins).
+DAY_INDEX = "cast(floor(unix_seconds(cast({col} AS timestamp)) / 86400) AS bigint)"
+WEEK_INDEX = "cast(floor((unix_seconds(cast({col} AS timestamp)) - 345600) / 604800) AS bigint)"
+
+
+def period_label(col: str) -> str:
+    """The ``{period}`` parameter's label of a date: YYYY-MM-DD, YYYY-Www or YYYY-MM."""
+    return (
+        f"CASE {{period}} WHEN 'day' THEN cast({col} AS string) "
+        f"WHEN 'week' THEN {ISO_WEEK.format(col=col)} ELSE {month(col)} END"
+    )
+
+
+def period_index(col: str) -> str:
+    """A number that steps by one from each period to the next (day, week or month)."""
+    return (
+        f"CASE {{period}} WHEN 'day' THEN {DAY_INDEX.format(col=col)} "
+        f"WHEN 'week' THEN {WEEK_INDEX.format(col=col)} ELSE {month_index(col)} END"
+    )

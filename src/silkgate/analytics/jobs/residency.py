@@ -31,6 +31,7 @@ CATEGORY_OF = {
     "bookings": Category.BOOKING,
     "gate_events": Category.GATE_EVENTS,
     "gate_event_refs": Category.GATE_EVENTS,
+    "queue_day_plans": Category.BOOKING,
 }
 PURPOSE = Purpose.STATISTICS.value
 

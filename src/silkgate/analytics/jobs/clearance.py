@@ -1,0 +1,255 @@
+"""Clearance jobs: WCO Time Release Study intervals from gate events, per side and across.
+
+The intervals are those of ``gates/kpi.py`` (the platform's TRS figures), computed per side of
+a crossing so that each side's figures stand on that side's events alone: a side whose data
+may not be read where the job runs takes nothing away from the other side's figures.
+"""
+
+from __future__ import annotations
+
+from silkgate.analytics.jobs.common import (
+    CROSSING,
+    SINCE,
+    UNTIL,
+    foreign,
+    period_index,
+    period_label,
+)
+from silkgate.analytics.jobs.params import literal
+from silkgate.analytics.jobs.spec import Chart, Job, Kind, Param
+from silkgate.codelists.crossings import load_crossings
+
+#: Read points that end a truck's passage at one side: leaving the exit side, released or
+#: refused. ``neutral_zone`` (reported by the exit side after its exit gate) is between sides.
+DEPARTURES = ("exit_gate", "release", "refusal")
+#: Read points only the entry side reports (kpi.py tells the exit side by the same list).
+ENTRY_POINTS = ("entry_gate_in", "entry_controls", "release")
+#: Final lanes, least to most strict.
+LANES = ("green", "blue", "yellow", "red")
+
+
+def _sides() -> str:
+    """Each crossing's sides as rows (crossing, side, other) from the crossings code list."""
+    return " UNION ALL ".join(
+        f"SELECT {literal(c.code)} AS crossing, {literal(a)} AS side, {literal(b)} AS other"
+        for c in load_crossings()
+        for a, b in (c.countries, c.countries[::-1])
+    )
+
+
+def _in(values: tuple[str, ...]) -> str:
+    return "(" + ", ".join(literal(v) for v in values) + ")"
+
+
+def _first(point: str) -> str:
+    return f"min(CASE WHEN read_point = '{point}' THEN event_time END)"
+
+
+def _hours(a: str, b: str) -> str:
+    """Hours from ``a`` to ``b``; null unless both are known and ``b`` is not before ``a``."""
+    return f"CASE WHEN {b} >= {a} THEN (unix_seconds({b}) - unix_seconds({a})) / 3600 END"
+
+
+_RANK = " ".join(f"WHEN '{lane}' THEN {i}" for i, lane in enumerate(LANES, start=1))
+_LANE = " ".join(f"WHEN {i} THEN '{lane}'" for i, lane in enumerate(LANES, start=1))
+_ORDER = (
+    "ORDER BY event_time, record_time, event_id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING"
+)
+_TOTALS = "('arrival_to_departure', 'arrival_to_release')"
+
+_SQL = f"""
+WITH sides AS (
+  {_sides()}
+), corrected AS (
+  SELECT DISTINCT corrects FROM gate_events WHERE corrects IS NOT NULL
+), events AS (
+  SELECT e.event_id, e.crossing_code AS crossing, e.side, e.read_point, e.truck_ref,
+         e.event_time, e.record_time, e.date, e.owner_country
+  FROM gate_events e
+  LEFT JOIN corrected c ON c.corrects = e.event_id
+  WHERE c.corrects IS NULL AND e.read_point <> 'neutral_zone'
+    AND ({{crossing}} = '' OR e.crossing_code = {{crossing}})
+), numbered AS (
+  SELECT events.*,
+         coalesce(sum(CASE WHEN read_point IN {_in(DEPARTURES)} THEN 1 ELSE 0 END)
+           OVER (PARTITION BY crossing, side, truck_ref {_ORDER}), 0) AS visit,
+         coalesce(sum(CASE WHEN read_point IN ('release', 'refusal') THEN 1 ELSE 0 END)
+           OVER (PARTITION BY crossing, truck_ref {_ORDER}), 0) AS trip
+  FROM events
+), assessed AS (
+  SELECT declaration_id, version, final_lane, owner_country,
+         max(version) OVER (PARTITION BY declaration_id) AS top
+  FROM lanes
+), declaration_lanes AS (
+  SELECT declaration_id, max(CASE final_lane {_RANK} ELSE 0 END) AS lane_rank,
+         max({foreign()}) AS lane_foreign
+  FROM assessed WHERE version = top
+  GROUP BY declaration_id
+), visit_lanes AS (
+  SELECT n.crossing, n.side, n.truck_ref, n.visit,
+         max(d.lane_rank) AS lane_rank, max(d.lane_foreign) AS lane_foreign
+  FROM numbered n
+  JOIN gate_event_refs r ON r.event_id = n.event_id AND r.ref_type = 'declaration'
+  JOIN declaration_lanes d ON d.declaration_id = r.ref
+  GROUP BY n.crossing, n.side, n.truck_ref, n.visit
+), visits AS (
+  SELECT crossing, side, truck_ref, visit,
+         min(trip) AS trip, min(date) AS arrival_day, min(event_time) AS arrival,
+         max(CASE WHEN read_point IN {_in(ENTRY_POINTS)} THEN 1 ELSE 0 END) AS entering,
+         {_first("exit_gate")} AS exit_gate, {_first("release")} AS released,
+         max(CASE WHEN read_point = 'refusal' THEN 1 ELSE 0 END) AS refused,
+         {_first("waiting_area")} AS waiting_area, {_first("gate_in")} AS gate_in,
+         {_first("document_control_start")} AS dc_start,
+         {_first("document_control_end")} AS dc_end,
+         {_first("physical_inspection_start")} AS pi_start,
+         {_first("physical_inspection_end")} AS pi_end,
+         max({foreign()}) AS foreign_data
+  FROM numbered
+  GROUP BY crossing, side, truck_ref, visit
+), timed AS (
+  SELECT v.crossing, v.side, v.truck_ref, v.trip, v.arrival_day, v.arrival, v.released,
+         v.refused,
+         CASE WHEN v.entering = 1 THEN 'entry' ELSE 'exit' END AS role,
+         CASE WHEN v.entering = 1 THEN coalesce(s.other, '?') || '->' || v.side
+              ELSE v.side || '->' || coalesce(s.other, '?') END AS direction,
+         CASE WHEN v.entering = 1 THEN v.released ELSE v.exit_gate END AS departed_at,
+         {_hours("v.waiting_area", "v.gate_in")} AS queue_h,
+         {_hours("v.dc_start", "v.dc_end")} AS dc_h,
+         {_hours("v.pi_start", "v.pi_end")} AS pi_h,
+         coalesce(l.lane_rank, 0) AS lane_rank,
+         greatest(v.foreign_data, coalesce(l.lane_foreign, 0)) AS foreign_data
+  FROM visits v
+  LEFT JOIN sides s ON s.crossing = v.crossing AND s.side = v.side
+  LEFT JOIN visit_lanes l ON l.crossing = v.crossing AND l.side = v.side
+       AND l.truck_ref = v.truck_ref AND l.visit = v.visit
+), trips AS (
+  SELECT crossing, truck_ref, trip,
+         min(CASE WHEN role = 'exit' THEN side END) || '->'
+           || min(CASE WHEN role = 'entry' THEN side END) AS direction,
+         min(arrival_day) AS arrival_day, min(arrival) AS arrival,
+         min(CASE WHEN role = 'entry' THEN released END) AS released,
+         max(refused) AS refused, max(lane_rank) AS lane_rank, max(foreign_data) AS foreign_data
+  FROM timed
+  GROUP BY crossing, truck_ref, trip
+  HAVING count(DISTINCT side) = 2
+     AND count(DISTINCT CASE WHEN role = 'exit' THEN side END) = 1
+     AND count(DISTINCT CASE WHEN role = 'entry' THEN side END) = 1
+), names AS (
+  SELECT 'queue' AS trs_interval UNION ALL SELECT 'document_control'
+  UNION ALL SELECT 'inspection' UNION ALL SELECT 'arrival_to_departure'
+), spans AS (
+  SELECT t.crossing, t.direction, t.side, t.arrival_day, t.lane_rank, t.truck_ref,
+         t.foreign_data, n.trs_interval, t.refused,
+         CASE WHEN t.departed_at IS NULL AND t.refused = 0 THEN 1 ELSE 0 END AS open_passage,
+         CASE n.trs_interval WHEN 'queue' THEN t.queue_h WHEN 'document_control' THEN t.dc_h
+              WHEN 'inspection' THEN t.pi_h
+              ELSE {_hours("t.arrival", "t.departed_at")} END AS hours
+  FROM timed t CROSS JOIN names n
+  WHERE n.trs_interval <> 'queue' OR t.role = 'exit'
+  UNION ALL
+  SELECT crossing, direction, 'both', arrival_day, lane_rank, truck_ref, foreign_data,
+         'arrival_to_release', refused,
+         CASE WHEN released IS NULL AND refused = 0 THEN 1 ELSE 0 END,
+         {_hours("arrival", "released")}
+  FROM trips
+), cells AS (
+  SELECT crossing, direction, side, {period_label("arrival_day")} AS period,
+         {period_index("arrival_day")} AS period_index,
+         CASE lane_rank {_LANE} ELSE 'none' END AS lane, trs_interval,
+         count(*) AS passages,
+         count(DISTINCT truck_ref) AS trucks,
+         sum(open_passage) AS open_passages,
+         sum(refused) AS refused,
+         count(hours) AS measured,
+         avg(hours) AS mean_h,
+         percentile_cont(0.5) WITHIN GROUP (ORDER BY hours) AS median_h,
+         percentile_cont(0.9) WITHIN GROUP (ORDER BY hours) AS p90_h,
+         avg(CASE WHEN trs_interval NOT IN {_TOTALS} OR hours IS NULL THEN NULL
+                  WHEN hours <= {{target_hours}} THEN 1 ELSE 0 END) AS within_target_share,
+         max(foreign_data) AS foreign_data
+  FROM spans
+  WHERE arrival_day BETWEEN {{since}} AND {{until}}
+  GROUP BY crossing, direction, side, {period_label("arrival_day")},
+           {period_index("arrival_day")}, lane_rank, trs_interval
+), shown AS (
+  SELECT *,
+         foreign_data = 0 OR (passages >= {{min_cell_size}} AND trucks >= {{min_cell_size}})
+           AS publishable,
+         foreign_data = 0 OR measured >= {{min_cell_size}} AS figures_shown
+  FROM cells
+)
+SELECT c.crossing, c.direction, c.side, c.period, c.lane, c.trs_interval,
+       c.passages, c.trucks, c.open_passages, c.refused, c.measured,
+       CASE WHEN c.figures_shown THEN c.mean_h END AS mean_h,
+       CASE WHEN c.figures_shown THEN c.median_h END AS median_h,
+       CASE WHEN c.figures_shown THEN c.p90_h END AS p90_h,
+       CASE WHEN c.figures_shown THEN c.within_target_share END AS within_target_share,
+       CASE WHEN c.figures_shown AND p.publishable AND p.figures_shown
+            THEN c.median_h - p.median_h END AS median_change_h,
+       c.foreign_data
+FROM shown c
+LEFT JOIN shown p ON p.crossing = c.crossing AND p.direction = c.direction
+     AND p.side = c.side AND p.lane = c.lane AND p.trs_interval = c.trs_interval
+     AND p.period_index = c.period_index - 1
+"""
+
+PERIOD = Param(
+    "period",
+    Kind.CHOICE,
+    "Rows per calendar month (YYYY-MM) or ISO week (YYYY-Www, Monday to Sunday) of arrival.",
+    "month",
+    choices=("month", "week"),
+)
+
+CLEARANCE_TIMES = Job(
+    name="clearance_times",
+    title="Clearance times (Time Release Study) by crossing, side, period and lane",
+    description=(
+        "Hours a truck spends at each side of a crossing, from the checkpoints' gate events, "
+        "as the platform's TRS figures define them: queue (waiting area to gate-in, exit "
+        "side), document control, physical inspection (passages inspected only), arrival to "
+        "departure at the side (first event to the exit gate on the exit side, to release on "
+        "the entry side), and for trucks seen on both sides arrival to release across the "
+        "crossing (side 'both'). Per crossing, direction, side, period of arrival, lane (the "
+        "strictest final lane of the declarations the events name; 'none' without one) and "
+        "interval: passages, trucks, passages still open (arrived, not yet departed) and "
+        "refused, how many were measured, mean, median and 90th percentile in hours, the "
+        "share departed within target_hours, and the median's change in hours against the "
+        "previous period. A corrected gate event is replaced by its correction."
+    ),
+    sql=_SQL,
+    datasets=("gate_events", "gate_event_refs", "lanes"),
+    keys=("crossing", "direction", "side", "period", "lane", "trs_interval"),
+    cells=("passages", "trucks"),
+    params=(
+        SINCE,
+        UNTIL,
+        CROSSING,
+        PERIOD,
+        Param(
+            "target_hours",
+            Kind.FLOAT,
+            "Target for the share departed (released) within it, in hours (India's TRS: 48).",
+            48.0,
+            minimum=0.5,
+            maximum=720,
+        ),
+    ),
+    chart=Chart(
+        x="period",
+        y="median_h",
+        series=("crossing", "direction", "side", "lane", "trs_interval"),
+        kind="line",
+        title="Median hours per interval",
+    ),
+    notes=(
+        "since/until bound the day of arrival (crossing time, UTC+8) at the side; a passage "
+        "that departs after until is still measured.",
+        "passages, trucks, open_passages and refused describe the row's group and repeat on "
+        "each of its intervals; measured, mean_h, median_h and p90_h describe the interval.",
+        "In rows holding another country's data, figures measured on fewer passages than the "
+        "minimum cell size are withheld (null), and so is a change against such a period.",
+    ),
+)
+
+JOBS = (CLEARANCE_TIMES,)

@@ -1,0 +1,360 @@
+"""clearance_times against hand-computed TRS intervals: passages per side and across, lanes,
+corrections, open and refused passages, periods and trends, residency and small cells."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from silkgate.core.errors import ValidationFailed
+from silkgate.exchange.agreements.catalogue import Category
+from tests.analytics.jobs.conftest import rows, run_job, statistics_rule
+from tests.analytics.jobs.lakes import write_lake
+
+X = "KHG-NZH"
+KEYS = ("direction", "side", "period", "lane", "trs_interval")
+FIGURES = ("passages", "trucks", "open_passages", "refused", "measured", "mean_h", "median_h",
+           "p90_h", "within_target_share", "median_change_h")  # fmt: skip
+KZ_ALLOWED = [statistics_rule("KZ", Category.GATE_EVENTS)]
+
+
+class Gate:
+    """Gate events and the declarations they name, as the lake holds them (times UTC; the
+    ``date`` partition is the crossing day at UTC+8)."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+        self.refs: list[dict[str, Any]] = []
+
+    def visit(self, truck: str, side: str, day: str, decls: tuple[str, ...], *points: str) -> None:
+        """``points``: "read_point@HH:MM" on ``day``, or "read_point@YYYY-MM-DDTHH:MM"."""
+        for p in points:
+            point, _, at = p.partition("@")
+            self.event(truck, side, point, at if "T" in at else f"{day}T{at}", decls)
+
+    def event(
+        self, truck: str, side: str, point: str, at: str, decls: tuple[str, ...] = (),
+        corrects: str | None = None,
+    ) -> str:  # fmt: skip
+        eid = f"e{len(self.events) + 1:03d}"
+        t = datetime.fromisoformat(at).replace(tzinfo=UTC)
+        where = {"owner_country": side, "crossing": X, "date": (t + timedelta(hours=8)).date()}
+        self.events.append({
+            "record_time": t + timedelta(minutes=1), "event_id": eid, "crossing_code": X,
+            "side": side, "read_point": point, "biz_step": "arriving", "truck_ref": truck,
+            "event_time": t, "event_offset": "+08:00", "corrects": corrects,
+            "reporter": f"{side.lower()}-customs", **where,
+        })  # fmt: skip
+        for d in decls:
+            self.refs.append({
+                "record_time": t, "event_id": eid, "ref_type": "declaration", "ref": d,
+                "event_time": t, "crossing_code": X, "side": side, **where,
+            })  # fmt: skip
+        return eid
+
+
+def lane(n: int, decl: str, final: str, version: int = 1, assessed: str | None = None) -> dict:
+    return {
+        "changed_at": datetime(2025, 1, 1, tzinfo=UTC), "assessment_id": n,
+        "declaration_id": decl, "version": version, "office": "CN-KHORGOS",
+        "direction": "export", "assessed_lane": assessed or final, "final_lane": final,
+        "override_lane": final if assessed else None, "owner_country": "CN", "crossing": X,
+        "date": "2025-01-01",
+    }  # fmt: skip
+
+
+@pytest.fixture
+def lake(tmp_path: Path) -> Path:
+    g = Gate()
+    # T1, CN->KZ, D1 green. CN: queue 02:00-05:00 = 3 h, documents 05:30-06:30 = 1 h, arrival
+    # to exit gate 02:00-10:00 = 8 h (neutral_zone belongs to neither side). KZ: documents
+    # 0.5 h, entry 11:00 to release 13:00 = 2 h. Across: 02:00-13:00 = 11 h.
+    g.visit(
+        "T1",
+        "CN",
+        "2025-01-06",
+        ("D1",),
+        "waiting_area@02:00",
+        "gate_in@05:00",
+        "document_control_start@05:30",
+        "document_control_end@06:30",
+        "exit_gate@10:00",
+        "neutral_zone@10:10",
+    )
+    g.visit(
+        "T1",
+        "KZ",
+        "2025-01-06",
+        ("D1",),
+        "entry_gate_in@11:00",
+        "document_control_start@11:30",
+        "document_control_end@12:00",
+        "release@13:00",
+    )
+    # T2, D2 (v1 red, v2 green: the latest version counts). CN: queue 1, documents 0.25,
+    # total 2 h. KZ: 0.5 h. Across: 00:00-03:30 = 3.5 h.
+    g.visit(
+        "T2",
+        "CN",
+        "2025-01-08",
+        ("D2",),
+        "waiting_area@00:00",
+        "gate_in@01:00",
+        "document_control_start@01:30",
+        "document_control_end@01:45",
+        "exit_gate@02:00",
+    )
+    g.visit("T2", "KZ", "2025-01-08", ("D2",), "entry_gate_in@03:00", "release@03:30")
+    # T3, D3 green. CN: queue 4, documents 04:00-06:00 = 2 (the end first reported at 20:00
+    # the day before, then corrected: ignoring the correction would make the arrival 20:00
+    # and the documents unmeasured), inspection 06:00-10:00 = 4, total 00:00-12:00 = 12 h.
+    # KZ: 13:00 to 09:00 next day = 20 h. Across: 00:00 10 Jan to 09:00 11 Jan = 33 h.
+    g.visit(
+        "T3",
+        "CN",
+        "2025-01-10",
+        ("D3",),
+        "waiting_area@00:00",
+        "gate_in@04:00",
+        "document_control_start@04:00",
+        "physical_inspection_start@06:00",
+        "physical_inspection_end@10:00",
+        "exit_gate@12:00",
+    )
+    wrong = g.event("T3", "CN", "document_control_end", "2025-01-09T20:00", ("D3",))
+    g.event("T3", "CN", "document_control_end", "2025-01-10T06:00", ("D3",), corrects=wrong)
+    g.visit("T3", "KZ", "2025-01-10", ("D3",), "entry_gate_in@13:00", "release@2025-01-11T09:00")
+    # T4, D4 (assessed green, overridden red) and D4b green: strictest final lane red.
+    # CN: queue 2, inspection 03:00-08:00 = 5, total 00:00 15 Jan to 04:00 17 Jan = 52 h.
+    # KZ: entered, not released: open on that side and across.
+    g.visit(
+        "T4",
+        "CN",
+        "2025-01-15",
+        ("D4", "D4b"),
+        "waiting_area@00:00",
+        "gate_in@02:00",
+        "physical_inspection_start@03:00",
+        "physical_inspection_end@08:00",
+        "exit_gate@2025-01-17T04:00",
+    )
+    g.visit("T4", "KZ", "2025-01-17", ("D4", "D4b"), "entry_gate_in@05:00")
+    # T5 names no declaration (lane none): queue 10:00-12:00 = 2 h, then nothing: open.
+    g.visit("T5", "CN", "2025-01-20", (), "waiting_area@10:00", "gate_in@12:00")
+    # T6, D6 green. CN: queue 1, total 3 h. KZ refuses it: refused, no departure measured.
+    g.visit(
+        "T6", "CN", "2025-01-22", ("D6",), "waiting_area@00:00", "gate_in@01:00", "exit_gate@03:00"
+    )
+    g.visit("T6", "KZ", "2025-01-22", ("D6",), "entry_gate_in@04:00", "refusal@06:00")
+    # T1 again in February, D7 green: CN queue 2, total 6; KZ 1; across 8 h.
+    g.visit(
+        "T1", "CN", "2025-02-03", ("D7",), "waiting_area@00:00", "gate_in@02:00", "exit_gate@06:00"
+    )
+    g.visit("T1", "KZ", "2025-02-03", ("D7",), "entry_gate_in@07:00", "release@08:00")
+    # T7, KZ->CN, K1 (China's import declaration) yellow. KZ: queue 1, total 2. CN:
+    # documents 1, entry 03:00 to release 05:00 = 2. Across: 5 h.
+    g.visit(
+        "T7", "KZ", "2025-01-12", ("K1",), "waiting_area@00:00", "gate_in@01:00", "exit_gate@02:00"
+    )
+    g.visit(
+        "T7",
+        "CN",
+        "2025-01-12",
+        ("K1",),
+        "entry_gate_in@03:00",
+        "document_control_start@03:00",
+        "document_control_end@04:00",
+        "release@05:00",
+    )
+    # T8, D8 green, 31 Dec 2024 (ISO week 2025-W01). CN: queue 1, total 4. KZ: 1. Across 6.
+    g.visit(
+        "T8", "CN", "2024-12-31", ("D8",), "waiting_area@00:00", "gate_in@01:00", "exit_gate@04:00"
+    )
+    g.visit("T8", "KZ", "2024-12-31", ("D8",), "entry_gate_in@05:00", "release@06:00")
+    lanes = [
+        lane(1, "D1", "green"), lane(2, "D2", "red"), lane(3, "D2", "green", version=2),
+        lane(4, "D3", "green"), lane(5, "D4", "red", assessed="green"), lane(6, "D4b", "green"),
+        lane(7, "D6", "green"), lane(8, "D7", "green"), lane(9, "K1", "yellow"),
+        lane(10, "D8", "green"),
+    ]  # fmt: skip
+    return write_lake(
+        tmp_path / "lake", {"gate_events": g.events, "gate_event_refs": g.refs, "lanes": lanes}
+    )
+
+
+def fig(n: int, trucks: int, measured: int, *values: float | None, open_: int = 0,
+        refused: int = 0) -> tuple[Any, ...]:  # fmt: skip
+    """A row's figures: mean, median, p90, share, change (missing ones null)."""
+    got = list(values) + [None] * (5 - len(values))
+    return (n, trucks, open_, refused, measured, *got)
+
+
+def none(n: int = 1, trucks: int = 1, **kw: int) -> tuple[Any, ...]:
+    return fig(n, trucks, 0, **kw)
+
+
+GREEN_JAN_CN = {  # T1, T2, T3, T6
+    # queue [3, 1, 4, 1]: mean 2.25, median 2, p90 1 + ... sorted [1, 1, 3, 4] at 2.7 -> 3.7;
+    # change against December's 1 h: +1
+    "queue": fig(4, 4, 4, 2.25, 2.0, 3.7, None, 1.0),
+    # [1, 0.25, 2]: mean 3.25 / 3, median 1, p90 at 1.8 -> 1 + 0.8 * 1 = 1.8
+    "document_control": fig(4, 4, 3, round(3.25 / 3, 6), 1.0, 1.8),
+    "inspection": fig(4, 4, 1, 4.0, 4.0, 4.0),
+    # [8, 2, 12, 3]: mean 6.25, median 5.5, p90 sorted [2, 3, 8, 12] at 2.7 -> 8 + 0.7 * 4
+    # = 10.8; all within 48 h; change against December's 4 h: +1.5
+    "arrival_to_departure": fig(4, 4, 4, 6.25, 5.5, 10.8, 1.0, 1.5),
+}
+
+EXPECTED = {
+    ("CN->KZ", "CN", "2024-12", "green", "queue"): fig(1, 1, 1, 1.0, 1.0, 1.0),
+    ("CN->KZ", "CN", "2024-12", "green", "document_control"): none(),
+    ("CN->KZ", "CN", "2024-12", "green", "inspection"): none(),
+    ("CN->KZ", "CN", "2024-12", "green", "arrival_to_departure"): fig(1, 1, 1, 4.0, 4.0, 4.0, 1.0),
+    **{("CN->KZ", "CN", "2025-01", "green", k): v for k, v in GREEN_JAN_CN.items()},
+    ("CN->KZ", "CN", "2025-01", "red", "queue"): fig(1, 1, 1, 2.0, 2.0, 2.0),
+    ("CN->KZ", "CN", "2025-01", "red", "document_control"): none(),
+    ("CN->KZ", "CN", "2025-01", "red", "inspection"): fig(1, 1, 1, 5.0, 5.0, 5.0),
+    ("CN->KZ", "CN", "2025-01", "red", "arrival_to_departure"): fig(1, 1, 1, 52.0, 52.0, 52.0, 0.0),
+    ("CN->KZ", "CN", "2025-01", "none", "queue"): fig(1, 1, 1, 2.0, 2.0, 2.0, open_=1),
+    ("CN->KZ", "CN", "2025-01", "none", "document_control"): none(open_=1),
+    ("CN->KZ", "CN", "2025-01", "none", "inspection"): none(open_=1),
+    ("CN->KZ", "CN", "2025-01", "none", "arrival_to_departure"): none(open_=1),
+    # February against January: queue 2 - 2, total 6 - 5.5
+    ("CN->KZ", "CN", "2025-02", "green", "queue"): fig(1, 1, 1, 2.0, 2.0, 2.0, None, 0.0),
+    ("CN->KZ", "CN", "2025-02", "green", "document_control"): none(),
+    ("CN->KZ", "CN", "2025-02", "green", "inspection"): none(),
+    ("CN->KZ", "CN", "2025-02", "green", "arrival_to_departure"): fig(1, 1, 1, 6.0, 6.0, 6.0, 1.0, 0.5),
+    # the entry side: no queue rows (no waiting area there)
+    ("CN->KZ", "KZ", "2024-12", "green", "document_control"): none(),
+    ("CN->KZ", "KZ", "2024-12", "green", "inspection"): none(),
+    ("CN->KZ", "KZ", "2024-12", "green", "arrival_to_departure"): fig(1, 1, 1, 1.0, 1.0, 1.0, 1.0),
+    ("CN->KZ", "KZ", "2025-01", "green", "document_control"): fig(4, 4, 1, 0.5, 0.5, 0.5, refused=1),
+    ("CN->KZ", "KZ", "2025-01", "green", "inspection"): none(4, 4, refused=1),
+    # [2, 0.5, 20] (T6 refused): mean 7.5, median 2, p90 at 1.8 -> 2 + 0.8 * 18 = 16.4
+    ("CN->KZ", "KZ", "2025-01", "green", "arrival_to_departure"):
+        fig(4, 4, 3, 7.5, 2.0, 16.4, 1.0, 1.0, refused=1),
+    ("CN->KZ", "KZ", "2025-01", "red", "document_control"): none(open_=1),
+    ("CN->KZ", "KZ", "2025-01", "red", "inspection"): none(open_=1),
+    ("CN->KZ", "KZ", "2025-01", "red", "arrival_to_departure"): none(open_=1),
+    ("CN->KZ", "KZ", "2025-02", "green", "document_control"): none(),
+    ("CN->KZ", "KZ", "2025-02", "green", "inspection"): none(),
+    ("CN->KZ", "KZ", "2025-02", "green", "arrival_to_departure"): fig(1, 1, 1, 1.0, 1.0, 1.0, 1.0, -1.0),
+    # across the crossing: T5 was seen on one side only, so it is in no 'both' row
+    ("CN->KZ", "both", "2024-12", "green", "arrival_to_release"): fig(1, 1, 1, 6.0, 6.0, 6.0, 1.0),
+    # [11, 3.5, 33] (T6 refused): mean 47.5 / 3, median 11, p90 at 1.8 -> 11 + 0.8 * 22 = 28.6
+    ("CN->KZ", "both", "2025-01", "green", "arrival_to_release"):
+        fig(4, 4, 3, round(47.5 / 3, 6), 11.0, 28.6, 1.0, 5.0, refused=1),
+    ("CN->KZ", "both", "2025-01", "red", "arrival_to_release"): none(open_=1),
+    ("CN->KZ", "both", "2025-02", "green", "arrival_to_release"): fig(1, 1, 1, 8.0, 8.0, 8.0, 1.0, -3.0),
+    ("KZ->CN", "CN", "2025-01", "yellow", "document_control"): fig(1, 1, 1, 1.0, 1.0, 1.0),
+    ("KZ->CN", "CN", "2025-01", "yellow", "inspection"): none(),
+    ("KZ->CN", "CN", "2025-01", "yellow", "arrival_to_departure"): fig(1, 1, 1, 2.0, 2.0, 2.0, 1.0),
+    ("KZ->CN", "KZ", "2025-01", "yellow", "queue"): fig(1, 1, 1, 1.0, 1.0, 1.0),
+    ("KZ->CN", "KZ", "2025-01", "yellow", "document_control"): none(),
+    ("KZ->CN", "KZ", "2025-01", "yellow", "inspection"): none(),
+    ("KZ->CN", "KZ", "2025-01", "yellow", "arrival_to_departure"): fig(1, 1, 1, 2.0, 2.0, 2.0, 1.0),
+    ("KZ->CN", "both", "2025-01", "yellow", "arrival_to_release"): fig(1, 1, 1, 5.0, 5.0, 5.0, 1.0),
+}  # fmt: skip
+
+
+def by_key(result: Any) -> dict[tuple[Any, ...], tuple[Any, ...]]:
+    return {r[:5]: r[5:] for r in rows(result, *KEYS, *FIGURES)}
+
+
+def test_intervals_per_side_and_across_by_month(lake: Path, engine_name: str) -> None:
+    result = run_job(lake, "clearance_times", engine=engine_name, rules=KZ_ALLOWED)
+    assert by_key(result) == EXPECTED
+    assert {r[0] for r in rows(result, "crossing")} == {X}
+    assert result.run.exclusions == [] and result.run.foreign_owners == ["KZ"]
+
+
+def test_iso_weeks_and_their_trend(lake: Path) -> None:
+    result = run_job(lake, "clearance_times", {"period": "week"}, rules=KZ_ALLOWED)
+    got = {
+        r[2]: (r[11], r[14])
+        for r in rows(result, *KEYS, *FIGURES)
+        if r[:2] == ("CN->KZ", "CN") and r[3:5] == ("green", "arrival_to_departure")
+    }
+    # 31 Dec 2024 is in ISO week 2025-W01; T1, T2, T3 (6-10 Jan) in W02: median of [8, 2, 12]
+    # is 8, +4 on W01's 4 h; T6 (22 Jan) in W04 and T1's second trip (3 Feb) in W06 follow
+    # weeks without green passages: no change
+    assert got == {
+        "2025-W01": (4.0, None), "2025-W02": (8.0, 4.0), "2025-W04": (3.0, None),
+        "2025-W06": (6.0, None),
+    }  # fmt: skip
+    periods = {(r[0], r[1], r[3], r[2]) for r in rows(result, *KEYS)}
+    assert ("KZ->CN", "CN", "yellow", "2025-W02") in periods  # Sunday 12 Jan
+    assert ("CN->KZ", "CN", "red", "2025-W03") in periods and (
+        "CN->KZ",
+        "CN",
+        "none",
+        "2025-W04",
+    ) in periods
+
+
+def test_target_hours_and_date_range(lake: Path) -> None:
+    result = run_job(
+        lake, "clearance_times",
+        {"target_hours": 10, "since": "2025-01-01", "until": "2025-01-31", "crossing": X},
+        rules=KZ_ALLOWED,
+    )  # fmt: skip
+    got = by_key(result)
+    assert {k[2] for k in got} == {"2025-01"}
+    # within 10 h: CN [8, 2, 12, 3] -> 3 of 4; across [11, 3.5, 33] -> 1 of 3; December is
+    # outside the range, so January has no previous period to change against
+    total = got[("CN->KZ", "CN", "2025-01", "green", "arrival_to_departure")]
+    assert total[-2:] == (0.75, None)
+    assert got[("CN->KZ", "both", "2025-01", "green", "arrival_to_release")][-2] == round(1 / 3, 6)
+    assert got[("CN->KZ", "CN", "2025-01", "green", "queue")][-2] is None
+
+
+def test_kz_side_excluded_without_agreement_cn_side_unchanged(lake: Path) -> None:
+    full = by_key(run_job(lake, "clearance_times", rules=KZ_ALLOWED))
+    result = run_job(lake, "clearance_times")
+    got = by_key(result)
+    # only China's side: no KZ rows, no passage seen on both sides, CN figures as before
+    assert got == {k: v for k, v in full.items() if k[1] == "CN"}
+    assert len(got) == 23
+    # KZ's events: 18 on 9 crossing days (31 Dec; 6, 8, 10, 11, 12, 17, 22 Jan; 3 Feb), and
+    # the 19 declaration references they carry (T4's entry names two declarations)
+    reason = "KZ customs has no active agreement sharing 'gate_events' data"
+    assert [e.model_dump() for e in result.run.exclusions] == [
+        {"dataset": "gate_events", "owner_country": "KZ", "crossing": X, "partitions": 9,
+         "rows": 18, "reason": reason},
+        {"dataset": "gate_event_refs", "owner_country": "KZ", "crossing": X, "partitions": 9,
+         "rows": 19, "reason": reason},
+    ]  # fmt: skip
+    assert result.run.foreign_owners == []
+
+
+def test_small_foreign_cells_suppressed_and_thin_figures_withheld(lake: Path) -> None:
+    result = run_job(lake, "clearance_times", rules=KZ_ALLOWED, min_cell_size=2)
+    got = by_key(result)
+    # rows with KZ data (its side, and across) of one passage are gone: 3 intervals each for
+    # KZ's December, January red and February rows, 4 for T7's KZ side, and 4 'both' rows
+    assert result.run.suppressed_cells == 17
+    assert set(got) == {k for k, v in EXPECTED.items() if k[1] == "CN" or v[0] >= 2}
+    # KZ's January documents were measured on one passage: withheld; the totals' change
+    # against December (suppressed) too
+    assert got[("CN->KZ", "KZ", "2025-01", "green", "document_control")] == fig(4, 4, 1, refused=1)
+    assert got[("CN->KZ", "KZ", "2025-01", "green", "arrival_to_departure")] == fig(
+        4, 4, 3, 7.5, 2.0, 16.4, 1.0, None, refused=1
+    )
+    # China's own rows of one passage stay whole
+    assert (
+        got[("CN->KZ", "CN", "2025-01", "red", "arrival_to_departure")]
+        == EXPECTED[("CN->KZ", "CN", "2025-01", "red", "arrival_to_departure")]
+    )
+
+
+def test_bad_params_named(lake: Path) -> None:
+    with pytest.raises(ValidationFailed) as exc:
+        run_job(lake, "clearance_times", {"period": "year", "target_hours": 0, "crossing": "X-Y"})
+    assert sorted((e.field, e.code) for e in exc.value.errors) == [
+        ("/params/crossing", "unknown_crossing"),
+        ("/params/period", "not_a_choice"),
+        ("/params/target_hours", "too_small"),
+    ]
