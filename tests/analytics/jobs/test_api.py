@@ -65,6 +65,7 @@ def test_analyst_gets_rows_and_what_was_left_out(api: Api) -> None:
     doc = r.json()
     assert picked(doc["rows"]) == EXPECTED and doc["row_count"] == 3
     assert doc["compute_country"] == "CN"  # the installation's, not the caller's
+    assert doc["lake"] is None  # the server's paths are not shown
     [ex] = doc["exclusions"]
     assert (ex["dataset"], ex["owner_country"], ex["crossing"], ex["partitions"], ex["rows"]) == (
         KZ_LEFT_OUT

@@ -78,6 +78,7 @@ async def run_job(
     _may_run(caller, name)
     request = service.check(name, body.params, body.engine)
     result = await run_in_threadpool(service.run, platform, request, caller)
+    result.run.lake = None  # the server's file system is not the caller's business
     if fmt == "json":
         doc = await run_in_threadpool(lambda: output.document(result).model_dump_json())
         return Response(doc, media_type=JSON)

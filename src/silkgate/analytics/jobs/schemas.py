@@ -70,4 +70,4 @@ class JobRun(BaseModel):
         "min_cell_size declarations, traders or trucks: left out of ``rows``."
     )
     seconds: float
-    lake: str
+    lake: str | None = Field(description="The lake read (a local path; left out by the API).")
