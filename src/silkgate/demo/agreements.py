@@ -10,8 +10,10 @@ layer as a party's API call would be:
 - CN customs → KZ customs, the lane of CN→KZ declarations, for risk analysis;
 - the Khorgos e-port operator → the Nur Zholy customs-service company, gate events, and that
   company → the Nur Zholy checkpoint operator, its bookings, both for queue management;
-- CN and KZ customs → the analytics center (the SCO big-data center), KPI aggregates only,
-  for statistics.
+- CN and KZ customs → the analytics center (the SCO big-data center), KPI aggregates, for
+  statistics; and KZ customs → the analytics center, its declarations, lanes, inspection
+  results, bookings and gate events for statistics processed in CN — what lets the analytics
+  jobs computing in Karamay read Kazakhstan's lake partitions.
 
 They are set up before the traffic is played, valid from the day before it ends (so that
 day's facts happen under them), and KZ customs holds
@@ -58,6 +60,14 @@ from silkgate.risk.platform.service import get_assessment
 #: Demo organizations that sign agreements (their keys are made and registered if missing).
 PARTIES = ("cn-customs", "kz-customs", "cn-eport", "kz-eport", "kz-service", "karamay")
 TERM = timedelta(days=3 * 365)  # the agreements' fixed term
+#: Categories of the analytics lake's datasets (see analytics/jobs/residency.py).
+LAKE_CATEGORIES = (
+    Category.DECLARATION,
+    Category.RISK_LANE,
+    Category.INSPECTION_RESULT,
+    Category.BOOKING,
+    Category.GATE_EVENTS,
+)
 LANE_FIELDS = ["/assessed_at", "/declaration_id", "/direction", "/lane", "/office", "/version"]
 
 
@@ -84,6 +94,17 @@ class AgreementsReport:
 
 def _top(category: Category) -> list[str]:
     return sorted(p for p in spec(category).pointers if p.count("/") == 1)
+
+
+def _non_personal(category: Category) -> list[str]:
+    """The category's fields that are not personal data and hold none below them."""
+    s = spec(category)
+    return sorted(
+        p
+        for p in s.pointers
+        if not any(q == p or q.startswith(p + "/") for q in s.personal)
+        and not any(p.startswith(q + "/") for q in s.personal)
+    )
 
 
 def plans(ids: dict[str, str], share_driver: bool, start: datetime) -> list[Plan]:
@@ -172,6 +193,25 @@ def plans(ids: dict[str, str], share_driver: bool, start: datetime) -> list[Plan
                     "consumers": [ids["karamay"]],
                     "category": "kpi_aggregates",
                     "fields": _top(Category.KPI_AGGREGATES),
+                    "purposes": ["statistics"],
+                    "places": ["CN"],
+                },
+            )
+        )
+    # KZ customs lets the analytics center (Karamay, CN) compute statistics over Kazakhstan's
+    # lake partitions (analytics residency: provider = the state's customs, place CN)
+    for category in LAKE_CATEGORIES:
+        out.append(
+            Plan(
+                "karamay",
+                ("kz-customs", "karamay"),
+                {
+                    **base,
+                    "agreement_id": f"khg-nzh-{category.value.replace('_', '-')}-stats-kz",
+                    "provider": "KZ",
+                    "consumers": [ids["karamay"]],
+                    "category": category.value,
+                    "fields": _non_personal(category),
                     "purposes": ["statistics"],
                     "places": ["CN"],
                 },

@@ -167,6 +167,23 @@ class DemoResult:
     agreements: demo_agreements.AgreementsReport
 
 
+def analytics_round(platform: Platform) -> str:
+    """Export the demo's history to the lake and write the analytics report; a sentence."""
+    from silkgate.analytics import service as lake
+    from silkgate.analytics.jobs import report as reporting
+
+    exported = lake.export(platform, settle=0)
+    out = platform.settings.data_dir / "reports" / "analytics.html"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    built = reporting.publish(platform, reporting.check(None, None, "duckdb", None), out)
+    failed = f", {len(built.failed)} FAILED" if built.failed else ""
+    return (
+        f"Analytics: {exported.rows:,} rows exported to the lake "
+        f"({platform.settings.lake_dir}); report of {len(built.sections)} jobs "
+        f"computed in {built.compute_country}{failed}: {out}"
+    )
+
+
 def run_demo_setup(
     platform: Platform,
     days: int,
@@ -184,6 +201,7 @@ def run_demo_setup(
     shared = demo_agreements.prepare(platform, ids, (end or datetime.now(UTC)) - timedelta(days=1))
     report = seed_traffic(platform, ids, days, per_day, seed, end, play_crossing)
     demo_agreements.finish(platform, ids, shared)
+    analytics_summary = analytics_round(platform)
     tokens = {}
     console.print("[bold]Demo API keys[/bold] (new on every run; demo mode only):")
     for org in DEMO_ORGS:
@@ -199,6 +217,7 @@ def run_demo_setup(
     if report.skipped:
         say(f"No bookings or gate events played: {report.skipped}.")
         say_agreements(shared)
+        say(analytics_summary)
         return DemoResult(tokens, report, shared)
     statuses = ", ".join(f"{n} {status}" for status, n in report.bookings.items())
     say(f"{report.booked} slots booked ({statuses}); {report.not_booked} trucks got no slot.")
@@ -207,6 +226,7 @@ def run_demo_setup(
         f"({report.corrections} corrected), {report.inspections} inspection results."
     )
     say_agreements(shared)
+    say(analytics_summary)
     say(f"Demo signing keys (gate events, agreements): {crossing.keys_folder(platform)}/")
     if report.sample_truck:
         who = ids["cn-customs"]

@@ -226,7 +226,6 @@ def report(
     as_json: AsJson = False,
 ) -> None:
     """Run every standard job and write one self-contained HTML report (exit 1 if any failed)."""
-    from silkgate.analytics.jobs import output, service
     from silkgate.analytics.jobs import report as reporting
 
     try:  # checked before the platform is built, as for `run`
@@ -236,15 +235,7 @@ def report(
         raise typer.Exit(2) from None
     with platform_session() as platform:
         country = compute_country.strip().upper() if compute_country else None
-        built = reporting.build(
-            requests,
-            lambda r: service.run(platform, r),
-            platform.settings.lake_dir,
-            country or platform.settings.analytics_compute_country,
-            engine,
-            platform.clock(),
-        )
-    output.write_atomically(out, reporting.html_of(built).encode())
+        built = reporting.publish(platform, requests, out, country, engine)
     if as_json:
         print(json.dumps(reporting.summary(built, out), indent=1, ensure_ascii=False))
     else:

@@ -22,6 +22,7 @@ from silkgate.core.errors import FieldError, ValidationFailed
 
 if TYPE_CHECKING:
     from silkgate.analytics.jobs.service import Request, Result
+    from silkgate.core.platform import Platform
 
 #: Rows of each job's table shown in the report (the total is always given).
 REPORT_ROWS = 25
@@ -141,6 +142,29 @@ def build(
         sections.append(section)
     datasets = sorted({d for r in requests for d in r.job.datasets})
     return Report(now, compute_country, engine, lake_state(lake, datasets), sections)
+
+
+def publish(
+    platform: Platform,
+    requests: list[Request],
+    out: Path,
+    compute_country: str | None = None,
+    engine: str = "duckdb",
+) -> Report:
+    """Run checked requests against the platform's lake and write the HTML report to ``out``
+    (in one rename: a reader never sees half a report)."""
+    from silkgate.analytics.jobs import service
+
+    built = build(
+        requests,
+        lambda r: service.run(platform, r),
+        platform.settings.lake_dir,
+        compute_country or platform.settings.analytics_compute_country,
+        engine,
+        platform.clock(),
+    )
+    output.write_atomically(out, html_of(built).encode())
+    return built
 
 
 def summary(report: Report, out: Path) -> dict[str, Any]:
