@@ -226,9 +226,11 @@ def test_the_demo_agreements_are_active_and_signed_by_every_party(demo: Demo) ->
             assert history.versions[0].signatures[0].party == "platform"
 
 
-def test_the_analytics_center_reads_aggregates_not_declarations(demo: Demo) -> None:
-    """The analytics center's agreements name KPI aggregates only: a declaration is not found
-    (whatever purpose it declares), a list shows nothing, the crossing's KPI report is read.
+def test_the_analytics_center_reads_only_what_agreements_give_it(demo: Demo) -> None:
+    """The analytics center reads Chinese data as KPI aggregates only: a Chinese declaration
+    is not found (whatever purpose it declares); what it lists for statistics are the
+    declarations lodged with Kazakhstan, whose customs shares them with it for statistics
+    (the lake agreements), without personal data; the crossing's KPI report is read.
 
     KPI reports are not routed through the policy decision yet (another change does that):
     the report is allowed today by the center's analyst role; this asserts the answer a user
@@ -248,7 +250,10 @@ def test_the_analytics_center_reads_aggregates_not_declarations(demo: Demo) -> N
     listed = reading.list_declarations(
         demo.platform, Asking(karamay, "statistics"), reading.ListFilter(), None, 50
     )
-    assert listed.items == []
+    assert listed.items
+    for item in listed.items:
+        lodged_with = item.entry_country if item.type == "import" else item.exit_country
+        assert lodged_with == "KZ" and item.data is not None and "driver" not in item.data
     report = reports.trs_report(demo.platform, karamay, "KHG-NZH")
     assert report.passages > 0
 
@@ -266,13 +271,16 @@ def test_the_demo_reads_fill_the_disclosure_log(demo: Demo) -> None:
     assert ("default-pre-arrival-KHG-NZH-KZ-CN", "customs_control", ids["cn-customs"]) in seen
     assert ("khg-nzh-risk-lane-cn-kz", "risk_analysis", ids["kz-customs"]) in seen
     assert ("khg-nzh-bookings-for-kz-eport", "queue_management", ids["kz-eport"]) in seen
-    # the analytics center receives aggregates only, under the KPI version it signed
+    # the analytics center receives aggregates under the KPI versions it signed, and (when a
+    # test lists declarations as it) Kazakhstan's declarations under KZ's statistics agreement
     karamay = [d for d in page.items if d.consumer == ids["karamay"]]
-    assert karamay and all(d.category == "kpi_aggregates" for d in karamay)
+    assert karamay and all(d.category in ("kpi_aggregates", "declaration") for d in karamay)
     assert {a.agreement_id for d in karamay for a in d.agreements} <= {
         "default-kpi-KHG-NZH-CN",
         "default-kpi-KHG-NZH-KZ",
+        "khg-nzh-declaration-stats-kz",
     }
+    assert all(d.purpose == "statistics" and not d.personal for d in karamay)
 
 
 def test_calibration_round_trip_from_demo_events(
