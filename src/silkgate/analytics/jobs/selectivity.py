@@ -26,8 +26,9 @@ TRADER_CATEGORIES = (
     Role.E_PORT.value,
     "unknown",
 )
-#: Score bins of the drift job: [0, 0.1), [0.1, 0.2) … [0.9, 1.0]; a share of 0 counts as this.
+#: Score bins of the drift job: [0, 0.1), [0.1, 0.2) … [0.9, 1.0].
 SCORE_BINS = 10
+#: The share an empty bin counts as in the PSI (ln 0 is undefined).
 PSI_EPSILON = 0.0001
 
 #: Per inspected declaration version: recognised outcome, hit, unrecognised outcome, foreign.
