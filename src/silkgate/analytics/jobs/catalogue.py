@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from silkgate.analytics.jobs import clearance, equeue, trade
+from silkgate.analytics.jobs import clearance, equeue, selectivity, trade
 from silkgate.analytics.jobs.spec import Job
 
-JOBS: dict[str, Job] = {j.name: j for module in (trade, clearance, equeue) for j in module.JOBS}
+MODULES = (trade, selectivity, clearance, equeue)
+JOBS: dict[str, Job] = {j.name: j for module in MODULES for j in module.JOBS}

@@ -19,6 +19,7 @@ from silkgate.core.errors import FieldError, ValidationFailed
 
 #: Dates that stand for "no bound" when an analyst leaves ``since``/``until`` out.
 EARLIEST, LATEST = dt.date(1900, 1, 1), dt.date(9999, 12, 31)
+TEXT_MAX = 128
 
 
 def _check_one(p: Param, raw: Any) -> tuple[Any, FieldError | None]:
@@ -54,6 +55,12 @@ def _check_one(p: Param, raw: Any) -> tuple[Any, FieldError | None]:
             msg = f"{raw!r} is not one of {', '.join(p.choices)}"
             return None, FieldError(where, "not_a_choice", msg)
         return text, None
+    if p.kind is Kind.TEXT:
+        value = str(text)
+        if len(value) > TEXT_MAX or not value.isprintable():
+            msg = f"must be printable text of at most {TEXT_MAX} characters"
+            return None, FieldError(where, "bad_text", msg)
+        return value, None
     return _number(p, text, where)
 
 

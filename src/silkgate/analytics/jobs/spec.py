@@ -20,6 +20,7 @@ class Kind(StrEnum):
     INT = "int"
     FLOAT = "float"
     CHOICE = "choice"
+    TEXT = "text"  # matched exactly, e.g. a model id (printable, at most 128 characters)
 
 
 @dataclass(frozen=True)
