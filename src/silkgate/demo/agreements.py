@@ -64,6 +64,7 @@ TERM = timedelta(days=3 * 365)  # the agreements' fixed term
 LAKE_CATEGORIES = (
     Category.DECLARATION,
     Category.RISK_LANE,
+    Category.RISK_SCORE,
     Category.INSPECTION_RESULT,
     Category.BOOKING,
     Category.GATE_EVENTS,

@@ -109,3 +109,20 @@ def test_decide_lists_files_and_tallies_exclusions(tmp_path: Path) -> None:
         "partitions": 1, "rows": 1,
         "reason": "no KZ 'declaration' agreement for statistics in CN covers crossing ALA-DOS",
     }  # fmt: skip
+
+
+def test_a_job_reading_scores_needs_the_score_category_too(tmp_path: Path) -> None:
+    """``lanes`` is shared as risk_lane; model_drift reads scores, so risk_score must allow it."""
+    rows = [
+        {"assessment_id": 1, "owner_country": "KZ", "crossing": "KHG-NZH", "date": "2025-01-01"}
+    ]
+    lake = write_lake(tmp_path / "lake", {"lanes": rows})
+    lane_only = [statistics_rule("KZ", Category.RISK_LANE)]
+    assert decide(lake, ["lanes"], "CN", lane_only, NOW).files["lanes"]
+    place = decide(lake, ["lanes"], "CN", lane_only, NOW, also=[("lanes", "risk_score")])
+    assert place.files["lanes"] == []
+    assert place.exclusions[0].reason == (
+        "KZ customs has no active agreement sharing 'risk_score' data"
+    )
+    both = [*lane_only, statistics_rule("KZ", Category.RISK_SCORE)]
+    assert decide(lake, ["lanes"], "CN", both, NOW, also=[("lanes", "risk_score")]).files["lanes"]

@@ -118,18 +118,22 @@ def decide(
     rules: Sequence[Rule],
     now: datetime,
     reader: Caller | None = None,
+    also: Sequence[tuple[str, str]] = (),
 ) -> Residency:
-    """The files of ``datasets`` this run may read where it computes, and the exclusions."""
+    """The files of ``datasets`` this run may read where it computes, and the exclusions;
+    ``also``: (dataset, category) pairs that must allow a partition too."""
     out = Residency(compute_country)
     for name in datasets:
+        categories = [CATEGORY_OF[name], *(Category(c) for d, c in also if d == name)]
         manifest = load_manifest(lake, name)
         kept: list[Path] = []
         refused: dict[tuple[str, str, str], list[int]] = {}
         for key, part in sorted(manifest.partitions.items()):
             owner, crossing = _partition(key)
-            reason = refusal(
-                rules, CATEGORY_OF[name], owner, crossing, compute_country, now, reader
+            reasons = (
+                refusal(rules, c, owner, crossing, compute_country, now, reader) for c in categories
             )
+            reason = next((r for r in reasons if r is not None), None)
             if reason is None:
                 kept.extend(lake / name / key / f["name"] for f in part["files"])
                 if owner != compute_country:

@@ -292,6 +292,7 @@ MODEL_DRIFT = Job(
     ),
     sql=_MODEL_DRIFT_SQL,
     datasets=("lanes", "declarations", "inspections"),
+    also_governed_by=(("lanes", "risk_score"),),
     keys=("model_id", "month"),
     cells=("declarations", "traders"),
     params=(

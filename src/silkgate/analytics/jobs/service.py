@@ -170,7 +170,8 @@ def run_on_lake(
     """Decide residency, query the allowed files, suppress small foreign cells."""
     began = time.perf_counter()
     job = request.job
-    place = decide(lake, job.datasets, compute_country, rules, now or datetime.now(UTC), reader)
+    when = now or datetime.now(UTC)
+    place = decide(lake, job.datasets, compute_country, rules, when, reader, job.also_governed_by)
     engine = engine or make_engine(None, request.engine)
     extra = {
         "compute_country": checking.literal(compute_country),

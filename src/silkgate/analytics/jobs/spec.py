@@ -77,6 +77,10 @@ class Job:
     chart: Chart | None = None
     standard: bool = True  # part of ``silkgate analytics report``
     notes: tuple[str, ...] = field(default=())
+    #: (dataset, agreement category) pairs that must ALSO allow a partition beyond the
+    #: dataset's own category (``lanes`` is ``risk_lane``; a job reading its scores needs
+    #: ``risk_score`` too).
+    also_governed_by: tuple[tuple[str, str], ...] = ()
     checks: tuple[Callable[[Mapping[str, Any]], list[FieldError]], ...] = ()
 
     def param(self, name: str) -> Param:
