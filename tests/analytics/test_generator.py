@@ -240,6 +240,15 @@ def test_each_passage_runs_in_order_on_both_sides(duck: Any) -> None:
     )
     assert counts["gate_in"] == counts["exit_gate"] == counts["entry_gate_in"] == trucks
     assert counts["release"] + counts["refusal"] == trucks > 1000
+    overlapping = one(
+        duck,
+        """SELECT count(*) FROM (SELECT start, lag(finish) OVER
+            (PARTITION BY truck_ref ORDER BY start) AS before
+        FROM (SELECT b.truck_ref, min(p.event_time) AS start, max(p.event_time) AS finish
+              FROM passage p JOIN bookings b ON b.booking_id = p.booking GROUP BY ALL))
+        WHERE start <= before""",
+    )
+    assert overlapping == 0  # a tractor is in one passage at a time
 
 
 def test_mirror_declarations_show_the_undervaluation_gap(duck: Any) -> None:

@@ -24,6 +24,7 @@ MISDECLARED = np.array([0.025, 0.03])  # other misdeclarations (exit side, entry
 GROUPAGE = 0.6  # CN→KZ consignments of many consumer-goods lines (the rest: full loads)
 SURPLUS = 1.08  # consignments drawn beyond the expectation, then cut to the target
 CHUNK_ITEMS = 250_000
+VALUE_CAP = 60_000.0  # USD, median value of a China → Kazakhstan truck load
 
 
 @dataclass
@@ -179,10 +180,17 @@ def draw_items(rng: np.random.Generator, cat: Catalog, s: Shipments, month: int)
     start = np.cumsum(n) - n
     share = share / np.add.reduceat(share, start)[ship]
     kgpp = rng.uniform(cat.kgpp[commodity, 0], cat.kgpp[commodity, 1])
-    packages = np.maximum(1, np.round(tonnes[ship] * 1000 * share / kgpp)).astype(np.int64)
+    unit = np.exp(rng.normal(cat.uv_mu[commodity], cat.uv_sigma[commodity]))  # USD per kg
+    kg = tonnes[ship] * 1000 * share
+    # light valuable goods fill a trailer's volume long before its mass limit: a China → KZ
+    # load worth more than its cap (lognormal, median USD 60,000) carries proportionally less
+    worth = np.add.reduceat(kg * unit, start)
+    cap = np.exp(rng.normal(np.log(VALUE_CAP), 0.8, len(s)))
+    kg *= np.where(s.direction == 0, np.minimum(1.0, cap / worth), 1.0)[ship]
+    packages = np.maximum(1, np.round(kg / kgpp)).astype(np.int64)
     net = np.round(packages * kgpp, 1)
     gross = np.round(net * rng.uniform(1.02, 1.12, m), 1)
-    usd = net * np.exp(rng.normal(cat.uv_mu[commodity], cat.uv_sigma[commodity]))
+    usd = net * unit
     home = s.direction[ship]  # origin: the exit country mostly, a few re-exports
     foreign = rng.random(m) < np.where(home == 0, 0.05, 0.03)
     other = np.where(home == 0, rng.integers(2, 5, m), rng.integers(5, 7, m))
