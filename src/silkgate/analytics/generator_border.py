@@ -30,7 +30,8 @@ GRACE_MIN = 60  # the e-queue's default lateness after the slot hour
 SCAN = np.array([0.10, 0.10, 0.50, 1.0])  # X-ray share by lane (no declaration: as green)
 RANDOM_INSPECTION = 0.015  # green and blue lanes inspected at random
 OTHER_SIDE_INSPECTION = 0.03  # a side without a declaration of its own inspects at random
-ENTRY_REFUSAL = 0.01
+ENTRY_REFUSAL = 0.01  # refused at entry for other agencies (permits, phytosanitary)
+REFUSED_IF_FOUND = 0.15  # an entry discrepancy turns the truck back; the rest pay duties
 CORRECTED = 0.025  # trucks whose exit document-control end is first reported 10 hours off
 READ_POINTS = (
     "waiting_area",
@@ -257,7 +258,7 @@ class Passage:
             self.doc_start[:, 1] = self.entry_gate_in + minutes(tri(rng, 0.5, 2, 6, n))
             return
         self.entry_controls = t + minutes(tri(rng, 2, 5, 12, n))
-        self.refused = (hit & (rng.random(n) < 0.5)) | (rng.random(n) < ENTRY_REFUSAL)
+        self.refused = (hit & (rng.random(n) < REFUSED_IF_FOUND)) | (rng.random(n) < ENTRY_REFUSAL)
         held = np.where(hit, minutes(tri(rng, 30, 90, 240, n)), 0)
         self.end = self.entry_controls + np.where(
             self.refused, minutes(tri(rng, 5, 20, 60, n)), held + minutes(tri(rng, 0.5, 1, 3, n))

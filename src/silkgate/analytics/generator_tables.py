@@ -30,6 +30,7 @@ TYPES = ("export", "transit", "import")
 STATUSES = ("released", "rejected", "cancelled")
 QUOTAS = ("regular", "aeo_tir", "dangerous_goods", "live")
 BOOKING_STATUSES = ("exited", "no_show", "cancelled")
+DANGEROUS_BOOKED = 0.3  # loads with ADR goods (lithium batteries, vehicles) booked as such
 Columns = dict[str, pa.Array]
 
 
@@ -334,7 +335,7 @@ class Tables:
             sel = m.s.direction == r
             aeo[sel] = w.traders[r].aeo[m.parties.exporter[sel]]
         quota = np.where(
-            dangerous[ship] & (u[0] < 0.6),
+            dangerous[ship] & (u[0] < DANGEROUS_BOOKED),
             2,
             np.where((aeo[ship] | (u[1] < 0.25)) & (u[2] < 0.85), 1, 0),
         )
