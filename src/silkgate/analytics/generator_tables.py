@@ -31,6 +31,9 @@ STATUSES = ("released", "rejected", "cancelled")
 QUOTAS = ("regular", "aeo_tir", "dangerous_goods", "live")
 BOOKING_STATUSES = ("exited", "no_show", "cancelled")
 DANGEROUS_BOOKED = 0.3  # loads with ADR goods (lithium batteries, vehicles) booked as such
+#: A route's daily cap, set for each chunk of days: its busiest day's booked slots over this
+#: (an assumption: caps leave about a tenth of headroom), in steps of ten, planned 14 days ahead.
+CAP_HEADROOM, CAP_STEP, PLANNED_DAYS_AHEAD = 0.9, 10, 14
 Columns = dict[str, pa.Array]
 
 
@@ -99,6 +102,7 @@ class Tables:
             "inspections": self.inspections(),
             "bookings": self.bookings(),
         }
+        out["queue_day_plans"] = self.queue_day_plans()
         out["gate_events"], out["gate_event_refs"] = self.gate_events()
         return out
 
@@ -356,6 +360,11 @@ class Tables:
         )
         local = slot + w.offset_h * US_PER_HOUR
         booked = ~is_ghost & ~sc.walkin[ship] & ~gone
+        self.slots_booked = (  # route and day of every slot taken through the e-queue
+            m.s.direction[ship][~sc.walkin[ship]],
+            m.s.crossing[ship][~sc.walkin[ship]],
+            self.day(slot)[~sc.walkin[ship]],
+        )
         columns = {
             "updated_at": timestamps(updated),
             "booking_id": pa.concat_arrays([main_ids, ghost_ids]).take(
@@ -381,6 +390,31 @@ class Tables:
             "created_at": timestamps(created),
         }
         return columns, Part(m.s.direction[ship], m.s.crossing[ship], self.day(slot))
+
+    def queue_day_plans(self) -> tuple[Columns, Part]:
+        """One planned day per route (crossing, direction) and day with e-queue slots taken."""
+        direction, crossing, day = self.slots_booked
+        route_day = (crossing.astype(np.int64) * 2 + direction) * 1_000_000 + day
+        keys, per_day = np.unique(route_day, return_counts=True)
+        route, days = keys // 1_000_000, (keys % 1_000_000).astype(np.int32)
+        busiest = np.zeros(int(route.max()) + 1 if len(route) else 0, np.int64)
+        np.maximum.at(busiest, route, per_day)
+        cap = np.ceil(busiest[route] / CAP_HEADROOM / CAP_STEP).astype(np.int64) * CAP_STEP
+        crossing_of, direction_of = route // 2, route % 2
+        planned = (days.astype(np.int64) - PLANNED_DAYS_AHEAD) * US_PER_DAY - (
+            self.w.offset_h * US_PER_HOUR
+        )
+        columns = {
+            "changed_at": timestamps(planned),
+            "plan_id": pa.array(self.w.take("day_plan", len(days)) + 1, pa.int64()),
+            "crossing_code": pick(self.codes, crossing_of),
+            "exit_country": pick(COUNTRIES, direction_of),
+            "entry_country": pick(COUNTRIES, 1 - direction_of),
+            "day": pa.array(days, pa.date32()),
+            "daily_cap": pa.array(cap, pa.int64()),
+            "planned_at": timestamps(planned),
+        }
+        return columns, Part(direction_of, crossing_of, days)
 
     def gate_events(self) -> tuple[tuple[Columns, Part], tuple[Columns, Part]]:
         m, w, n = self.m, self.w, self.n
@@ -436,6 +470,8 @@ class Tables:
                 pa.array(np.where(is_booking, 2 * n + ship[rows], (decl_side * n + ship)[rows]))
             ),
             "event_time": when.take(pa.array(rows)),
+            "crossing_code": columns["crossing_code"].take(pa.array(rows)),
+            "side": columns["side"].take(pa.array(rows)),
         }
         ref_part = Part(part.owner[rows], part.crossing[rows], part.day[rows])
         return (columns, part), (refs, ref_part)

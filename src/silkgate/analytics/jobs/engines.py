@@ -120,6 +120,11 @@ class SparkEngine:
             cls._session = (
                 builder.appName("silkgate-analytics")
                 .config("spark.ui.enabled", "false")
+                .config("spark.ui.showConsoleProgress", "false")
+                # a lake is many small files (one per owner, crossing and day): list them on the
+                # driver, not in a Spark job, and pack many into one task
+                .config("spark.sql.sources.parallelPartitionDiscovery.threshold", "100000")
+                .config("spark.sql.files.openCostInBytes", str(64 * 1024))
                 .config("spark.sql.session.timeZone", "UTC")
                 .config("spark.sql.shuffle.partitions", str(shuffle_partitions))
                 .config("spark.sql.ansi.enabled", "false")
