@@ -1,0 +1,272 @@
+"""lane_shares and model_drift in pandas (benchmark only; the definitions are the SQL of
+src/silkgate/analytics/jobs/selectivity.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from analytics_pandas_common import (
+    F64,
+    INT,
+    STR,
+    div,
+    finish,
+    flag,
+    foreign,
+    hs_like,
+    in_dates,
+    join,
+    month_index,
+    month_label,
+    nunique,
+    quantiles,
+    unsupported,
+)
+
+from silkgate.analytics.jobs.selectivity import PSI_EPSILON, SCORE_BINS
+
+Frames = Mapping[str, pd.DataFrame]
+RECOGNISED = ["discrepancy", "no_discrepancy"]
+
+
+def _outcomes(frames: Frames, cc: str) -> pd.DataFrame:
+    """Per inspected declaration version: inspected, hit, unrecognised, foreign_data."""
+    i = frames["inspections"]
+    known = i["outcome"].isin(RECOGNISED)
+    marks = pd.DataFrame(
+        {
+            "declaration_id": i["declaration_id"],
+            "version": i["version"],
+            "inspected": known.astype("int64"),
+            "hit": (i["outcome"] == "discrepancy").astype("int64"),
+            "unrecognised": (~known).astype("int64"),
+            "o_foreign": foreign(i["owner_country"], cc),
+        }
+    )
+    return (
+        marks.groupby(["declaration_id", "version"], dropna=False, sort=False).max().reset_index()
+    )
+
+
+def _declarations(frames: Frames, cc: str, *cols: str) -> pd.DataFrame:
+    d = frames["declarations"]
+    out = d[["declaration_id", *cols]].copy()
+    out["d_foreign"] = foreign(d["owner_country"], cc)
+    return out
+
+
+CELL = ["office", "chapter", "trader_category", "month_index"]
+
+
+def lane_shares(frames: Frames, values: dict[str, Any], cc: str, min_cell: int) -> pa.Table:
+    unsupported("lane_shares", values, {"office": None, "hs": None, "trader_category": None})
+    by = values["by"]
+    lanes = frames["lanes"]
+    ranked = lanes.sort_values(
+        ["assessed_at", "assessment_id"], ascending=False, na_position="last", kind="stable"
+    ).drop_duplicates("declaration_id", keep="first")
+    c = ranked[in_dates(ranked["date"], values)]
+    g = frames["goods_items_all"]
+    g = join(
+        g[["declaration_id", "version", "hs6", "invoice_value", "owner_country"]],
+        c[["declaration_id", "version"]],
+        "inner",
+        on=["declaration_id", "version"],
+    )
+    per_chapter = pd.DataFrame(
+        {
+            "declaration_id": g["declaration_id"],
+            "chapter": g["hs6"].str.slice(0, 2).fillna("unknown"),
+            "value": g["invoice_value"].fillna(0.0),
+            "matches": hs_like(g["hs6"], None).astype("int64"),
+            "ch_foreign": foreign(g["owner_country"], cc),
+        }
+    )
+    grouped = per_chapter.groupby(["declaration_id", "chapter"], sort=False)
+    chapter_values = pd.DataFrame(
+        {
+            "value": grouped["value"].sum(),
+            "matches": grouped["matches"].max(),
+            "ch_foreign": grouped["ch_foreign"].max(),
+        }
+    ).reset_index()
+    per_decl = chapter_values.groupby("declaration_id", sort=False)
+    chapter_values["has_hs"] = per_decl["matches"].transform("max")
+    chapter_values["ch_foreign"] = per_decl["ch_foreign"].transform("max")
+    chapters = chapter_values.sort_values(
+        ["declaration_id", "value", "chapter"], ascending=[True, False, True], kind="stable"
+    ).drop_duplicates("declaration_id", keep="first")
+    a = join(
+        c[["declaration_id", "version", "office", "final_lane", "override_lane", "date",
+           "owner_country"]],
+        _declarations(frames, cc, "declarant_role", "trader_ref"),
+        "left",
+        on=["declaration_id"],
+    )  # fmt: skip
+    a = join(
+        a, chapters[["declaration_id", "chapter", "ch_foreign"]], "left", on=["declaration_id"]
+    )
+    a = join(a, _outcomes(frames, cc), "left", on=["declaration_id", "version"])
+    rows = pd.DataFrame(
+        {
+            "office": a["office"] if by in ("office", "all") else "*",
+            "chapter": a["chapter"].fillna("unknown") if by in ("chapter", "all") else "*",
+            "trader_category": (
+                a["declarant_role"].fillna("unknown") if by in ("trader_category", "all") else "*"
+            ),
+            "month_index": month_index(a["date"]),
+            "lane": a["final_lane"],
+            "declaration_id": a["declaration_id"],
+            "trader_ref": a["trader_ref"],
+            "overridden": a["override_lane"].notna().astype("int64"),
+            "inspected": a["inspected"].fillna(0),
+            "hit": a["hit"].fillna(0),
+            "unrecognised": a["unrecognised"].fillna(0),
+            "foreign_data": np.maximum.reduce(
+                [
+                    foreign(a["owner_country"], cc),
+                    a["d_foreign"].fillna(0),
+                    a["ch_foreign"].fillna(0),
+                    a["o_foreign"].fillna(0),
+                ]
+            ),
+        }
+    )
+    keys = [*CELL, "lane"]
+    grouped = rows.groupby(keys, dropna=False, sort=False)
+    out = pd.DataFrame(
+        {
+            "declarations": nunique(rows, keys, "declaration_id"),
+            "traders": nunique(rows, keys, "trader_ref"),
+            "overrides": grouped["overridden"].sum(),
+            "inspected": grouped["inspected"].sum(),
+            "hits": grouped["hit"].sum(),
+            "unrecognised_outcomes": grouped["unrecognised"].sum(),
+            "foreign_data": grouped["foreign_data"].max(),
+        }
+    ).reset_index()
+    ok = flag(
+        (out["foreign_data"] == 0)
+        | ((out["declarations"] >= min_cell) & (out["traders"] >= min_cell))
+    )
+    cell = out.assign(ok=ok).groupby(CELL, dropna=False, sort=False)
+    total = cell["declarations"].transform("sum")
+    out["share"] = div(out["declarations"], total).where(cell["ok"].transform("min") == 1)
+    out["hit_rate"] = div(out["hits"], out["inspected"])
+    out["month"] = month_label(out["month_index"])
+    return finish(
+        out,
+        [("office", STR), ("chapter", STR), ("trader_category", STR), ("month", STR),
+         ("lane", STR), ("declarations", INT), ("traders", INT), ("share", F64),
+         ("overrides", INT), ("inspected", INT), ("hits", INT), ("hit_rate", F64),
+         ("unrecognised_outcomes", INT), ("foreign_data", INT)],
+        ["office", "chapter", "trader_category", "month", "lane"],
+    )  # fmt: skip
+
+
+def model_drift(frames: Frames, values: dict[str, Any], cc: str, min_cell: int) -> pa.Table:
+    lanes = frames["lanes"]
+    model = lanes["model_id"].fillna("rules only")
+    if values.get("model_id"):
+        lanes, model = lanes[model == values["model_id"]], model[model == values["model_id"]]
+    bins = np.clip(np.floor(lanes["score"] * SCORE_BINS), 0, SCORE_BINS - 1)
+    assessed = pd.DataFrame(
+        {
+            "declaration_id": lanes["declaration_id"],
+            "version": lanes["version"],
+            "model_id": model,
+            "score": lanes["score"],
+            "date": lanes["date"],
+            "month_index": month_index(lanes["date"]),
+            "owner_country": lanes["owner_country"],
+            "red_yellow": lanes["assessed_lane"].isin(["red", "yellow"]).astype("int64"),
+            "score_bin": bins,
+        }
+    )
+    j = join(assessed, _declarations(frames, cc, "trader_ref"), "left", on=["declaration_id"])
+    j = join(j, _outcomes(frames, cc), "left", on=["declaration_id", "version"])
+    for col in ("inspected", "hit", "unrecognised"):
+        j[col] = j[col].fillna(0)
+    j["foreign_data"] = np.maximum.reduce(
+        [foreign(j["owner_country"], cc), j["d_foreign"].fillna(0), j["o_foreign"].fillna(0)]
+    )
+    scored_rows = assessed[assessed["score"].notna()]
+    baseline = scored_rows.groupby("model_id", sort=False)["month_index"].min().rename("base")
+    base_rows = join(j, baseline.reset_index(), "inner", left_on=["model_id", "month_index"],
+                     right_on=["model_id", "base"])  # fmt: skip
+    bgrouped = base_rows.groupby("model_id", sort=False)
+    base_cell = pd.DataFrame(
+        {
+            "base_scored": bgrouped["score"].count(),
+            "publishable": (bgrouped["foreign_data"].max() == 0)
+            | (
+                (nunique(base_rows, ["model_id"], "declaration_id") >= min_cell)
+                & (nunique(base_rows, ["model_id"], "trader_ref") >= min_cell)
+            ),
+        }
+    )
+    base_bins = (
+        base_rows[base_rows["score"].notna()]
+        .groupby(["model_id", "score_bin"])
+        .size()
+        .rename("q_n")
+    )
+    r = j[in_dates(j["date"], values)]
+    month_bins = (
+        r[r["score"].notna()]
+        .groupby(["model_id", "month_index", "score_bin"]).size().rename("p_n")
+    )  # fmt: skip
+    keys = ["model_id", "month_index"]
+    grouped = r.groupby(keys, dropna=False, sort=False)
+    quant = quantiles(grouped["score"], [0.1, 0.5, 0.9])
+    m = pd.DataFrame(
+        {
+            "assessments": grouped.size(),
+            "declarations": nunique(r, keys, "declaration_id"),
+            "traders": nunique(r, keys, "trader_ref"),
+            "scored": grouped["score"].count(),
+            "score_mean": grouped["score"].mean(),
+            "score_p10": quant[0.1],
+            "score_median": quant[0.5],
+            "score_p90": quant[0.9],
+            "red_yellow": grouped["red_yellow"].sum(),
+            "red_yellow_inspected": (r["red_yellow"] * r["inspected"]).groupby(
+                [r[k] for k in keys], dropna=False, sort=False).sum(),
+            "red_yellow_hits": (r["red_yellow"] * r["hit"]).groupby(
+                [r[k] for k in keys], dropna=False, sort=False).sum(),
+            "unrecognised_outcomes": grouped["unrecognised"].sum(),
+            "foreign_data": grouped["foreign_data"].max(),
+        }
+    ).reset_index()  # fmt: skip
+    # PSI over every (model, month) with scores whose baseline is publishable, all bins.
+    psi_cells = m[m["scored"] > 0][["model_id", "month_index", "scored"]].merge(
+        base_cell[base_cell["publishable"]].reset_index(), on="model_id"
+    )
+    grid = psi_cells.merge(pd.DataFrame({"score_bin": np.arange(SCORE_BINS, dtype=float)}),
+                           how="cross")  # fmt: skip
+    grid = grid.merge(month_bins.reset_index(), how="left", on=[*keys, "score_bin"])
+    grid = grid.merge(base_bins.reset_index(), how="left", on=["model_id", "score_bin"])
+    p = (grid["p_n"] / grid["scored"]).fillna(PSI_EPSILON)
+    q = (grid["q_n"] / grid["base_scored"]).fillna(PSI_EPSILON)
+    grid["psi"] = (p - q) * np.log(p / q)
+    psi = grid.groupby(keys, sort=False)["psi"].sum().reset_index()
+    m = join(m, baseline.reset_index(), "left", on=["model_id"])
+    m = join(m, psi, "left", on=keys)
+    m["red_yellow_share"] = div(m["red_yellow"], m["assessments"])
+    m["red_yellow_precision"] = div(m["red_yellow_hits"], m["red_yellow_inspected"])
+    m["month"] = month_label(m["month_index"])
+    m["baseline_month"] = month_label(m["base"])
+    return finish(
+        m,
+        [("model_id", STR), ("month", STR), ("assessments", INT), ("declarations", INT),
+         ("traders", INT), ("scored", INT), ("score_mean", F64), ("score_p10", F64),
+         ("score_median", F64), ("score_p90", F64), ("red_yellow_share", F64),
+         ("red_yellow_inspected", INT), ("red_yellow_hits", INT),
+         ("red_yellow_precision", F64), ("unrecognised_outcomes", INT),
+         ("baseline_month", STR), ("psi", F64), ("foreign_data", INT)],
+        ["model_id", "month"],
+    )  # fmt: skip

@@ -1,0 +1,131 @@
+"""The benchmark's pandas jobs (bench/analytics_pandas*.py) answer exactly what DuckDB answers:
+every standard job over every hand lake of the job tests (their rows, nulls and edge cases),
+at minimum cell sizes 1 and 3, with non-default parameters; and over a generated lake
+when the generator is there."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from silkgate.analytics.jobs import service
+from silkgate.analytics.jobs.engines import DuckDBEngine
+from silkgate.analytics.jobs.residency import decide
+from tests.analytics.jobs.conftest import NOW, all_categories
+from tests.analytics.jobs.small_lake import small_lake
+from tests.analytics.jobs.test_clearance_times import lake as clearance_lake  # noqa: F401
+from tests.analytics.jobs.test_equeue_use import lake as equeue_lake  # noqa: F401
+from tests.analytics.jobs.test_lane_shares import lake as lanes_lake  # noqa: F401
+from tests.analytics.jobs.test_mirror_statistics import lake as mirror_lake  # noqa: F401
+from tests.analytics.jobs.test_model_drift import lake as drift_lake  # noqa: F401
+from tests.analytics.jobs.test_trade_flows import lake as flows_lake  # noqa: F401
+from tests.analytics.jobs.test_unit_values import lake as unit_lake  # noqa: F401
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+sys.path.insert(0, str(BENCH))
+
+import analytics_pandas  # noqa: E402
+from analytics import same, standard_jobs  # noqa: E402
+
+RULES = all_categories("KZ")
+LAKES = ["flows_lake", "unit_lake", "mirror_lake", "equeue_lake", "lanes_lake", "drift_lake",
+         "clearance_lake", "small"]  # fmt: skip
+OWN = {"trade_flows": "flows_lake", "mirror_statistics": "mirror_lake", "unit_values": "unit_lake",
+       "lane_shares": "lanes_lake", "model_drift": "drift_lake", "clearance_times": "clearance_lake",
+       "equeue_use": "equeue_lake"}  # fmt: skip
+#: Parameters besides the defaults, per job (each run on every lake too).
+MORE: dict[str, list[dict[str, Any]]] = {
+    "trade_flows": [
+        {"level": "hs6"},
+        {"level": "heading", "since": "2025-02-01"},
+        {"hs": "8471", "reporter": "CN", "partner": "KZ"},
+    ],
+    "mirror_statistics": [
+        {"level": "hs6", "min_declarations": 1},
+        {"exporter": "KZ", "importer": "CN", "hs": "84", "ratio_threshold": 0.5},
+    ],
+    "unit_values": [
+        {"min_items": 3, "iqr_factor": 0.5, "min_log_width": 0.0},
+        {"until": "2025-01-31", "hs": "8471", "origin": "CN", "flow": "export", "reporter": "CN"},
+    ],
+    "lane_shares": [{"by": "office"}, {"by": "chapter", "since": "2025-01-08"}],
+    "model_drift": [{"since": "2025-02-01"}, {"model_id": "rules only"}],
+    "clearance_times": [
+        {"period": "week"},
+        {"target_hours": 3.0, "until": "2025-01-20", "crossing": "KHG-NZH"},
+    ],
+    "equeue_use": [{"period": "month", "crossing": "KHG-NZH"}, {"since": "2025-03-11"}],
+}
+
+
+def compare(
+    lake: Path, frames: dict[str, Any], job: str, params: dict[str, Any], minimum: int
+) -> int:
+    """Assert the pandas result over ``frames`` equals DuckDB's over ``lake``; its row count."""
+    request = service.check(job, params, "duckdb", "CN")
+    expected = service.run_on_lake(lake, request, RULES, "CN", minimum, NOW, None, DuckDBEngine())
+    got = analytics_pandas.run(job, frames, request.values, "CN", minimum)
+    got, _ = service.suppress(request.job, service.normalize(got), minimum)
+    assert got.schema == expected.table.schema
+    assert same(expected.table, got) is None, (job, params, minimum, same(expected.table, got))
+    return got.num_rows
+
+
+def load(lake: Path) -> dict[str, Any]:
+    place = decide(lake, list(analytics_pandas.DATASETS), "CN", RULES, NOW)
+    return analytics_pandas.load(place.files)
+
+
+def test_every_standard_job_has_a_pandas_version() -> None:
+    assert sorted(standard_jobs()) == sorted(analytics_pandas.JOBS)
+
+
+@pytest.mark.parametrize("lake_name", LAKES)
+def test_same_as_duckdb_on_hand_lakes(
+    lake_name: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """Every job on every lake at minimum cell size 3; on its own lake at 1 too, and with its
+    other parameters."""
+    if lake_name == "small":
+        lake = small_lake(tmp_path / "small")
+    else:
+        lake = request.getfixturevalue(lake_name)
+    frames = load(lake)
+    for job in MORE:
+        own = lake_name == OWN[job]
+        for params in [{}, *(MORE[job] if own else [])]:
+            minima = (1, 3) if own else (3,)
+            counts = [compare(lake, frames, job, params, minimum) for minimum in minima]
+            if own and not params:  # the comparison is not one of empty tables
+                assert counts[0] > 0
+
+
+def test_lane_share_filters_not_implemented_rather_than_answered(tmp_path: Path) -> None:
+    frames = load(small_lake(tmp_path / "small"))
+    values = service.check("lane_shares", {"office": "CN-KHORGOS"}).values
+    with pytest.raises(NotImplementedError, match="office"):
+        analytics_pandas.run("lane_shares", frames, values, "CN", 1)
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("silkgate.analytics.generator") is None,
+    reason="silkgate.analytics.generator is not on this branch",
+)
+@pytest.mark.parametrize("job", sorted(MORE))
+def test_same_as_duckdb_on_a_generated_lake(job: str, generated: Path) -> None:
+    frames = load(generated)
+    for minimum in (1, 5):
+        assert compare(generated, frames, job, {}, minimum) > 0
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from silkgate.analytics.generator import generate  # type: ignore[import-not-found,unused-ignore]
+
+    lake = tmp_path_factory.mktemp("generated") / "lake"
+    generate(lake, goods_items=20000, year=2025, seed=11)
+    return lake
