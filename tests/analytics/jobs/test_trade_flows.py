@@ -67,19 +67,18 @@ def test_cells_and_growth_by_chapter(lake: Path, engine_name: str) -> None:
     assert result.run.exclusions == [] and result.run.foreign_owners == ["KZ"]
 
 
-def test_filters_and_levels(lake: Path, engine_name: str) -> None:
+def test_filters_and_levels(lake: Path) -> None:
     result = run_job(
         lake, "trade_flows",
         {"level": "hs6", "hs": "8471", "since": "2025-01-01", "until": "2025-01-31", "reporter": "CN"},
-        engine=engine_name,
     )  # fmt: skip
     assert rows(result, "hs", "month", "value") == [
         ("847130", "2025-01", 100.0), ("847150", "2025-01", 50.0),
     ]  # fmt: skip
 
 
-def test_foreign_partitions_excluded_without_agreement(lake: Path, engine_name: str) -> None:
-    result = run_job(lake, "trade_flows", engine=engine_name)
+def test_foreign_partitions_excluded_without_agreement(lake: Path) -> None:
+    result = run_job(lake, "trade_flows")
     assert {r[2] for r in rows(result, *COLS)} == {"CN"}
     [excluded] = result.run.exclusions
     assert (excluded.dataset, excluded.owner_country, excluded.crossing) == ("goods_items", "KZ", X)
