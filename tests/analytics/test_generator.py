@@ -3,6 +3,7 @@ mirror declarations whose undervalued chapters show the gap, and the same bytes 
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from pathlib import Path
@@ -14,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from silkgate.analytics import generator_lake, lake
-from silkgate.analytics.datasets import DATASETS, STR, TS
+from silkgate.analytics.datasets import DATASETS, STR, TS, Dataset
 from silkgate.analytics.generator import GenerateReport, generate
 from silkgate.analytics.generator_border import READ_POINTS
 from silkgate.analytics.generator_lake import REFS, SchemaMismatch, targets
@@ -26,8 +27,9 @@ CONTRACT = {
     "goods_items": [("trader_ref", STR)],
 }
 REFS_FIELDS = [("record_time", TS), ("event_id", STR), ("ref_type", STR), ("ref", STR),
-               ("event_time", TS), ("owner_country", STR), ("crossing", STR),
-               ("date", pa.date32()), ("export_run", STR)]  # fmt: skip
+               ("event_time", TS), ("crossing_code", STR), ("side", STR),
+               ("owner_country", STR), ("crossing", STR), ("date", pa.date32()),
+               ("export_run", STR)]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +71,12 @@ def test_expected_schemas_are_the_lakes_plus_the_agreed_columns() -> None:
         assert [f for f in mine if f not in added] == lake_fields
         assert [f for f in mine if f in added] == added
         assert mine.index(("owner_country", STR)) == len(ds.columns) + len(added)
-    assert [(f.name, f.type) for f in got[REFS].schema] == REFS_FIELDS
+    if REFS in DATASETS:
+        assert [(f.name, f.type) for f in got[REFS].schema] == [
+            (f.name, f.type) for f in lake.file_schema(DATASETS[REFS])
+        ]
+    else:
+        assert [(f.name, f.type) for f in got[REFS].schema] == REFS_FIELDS
 
 
 def test_every_file_has_its_dataset_schema_and_is_listed_with_its_hash(
@@ -181,7 +188,7 @@ def test_references_are_consistent(duck: Any) -> None:
         "refs that disagree with their event": f"SELECT count(*) FROM {REFS} r LEFT JOIN "
         "gate_events e USING (event_id) WHERE e.event_id IS NULL OR r.record_time <> "
         "e.record_time OR r.event_time <> e.event_time OR r.owner_country <> e.owner_country "
-        "OR r.date <> e.date",
+        "OR r.date <> e.date OR r.side <> e.side OR r.crossing_code <> e.crossing_code",
         "events naming no declaration": "SELECT count(*) FROM gate_events e ANTI JOIN (SELECT "
         f"event_id FROM {REFS} WHERE ref_type = 'declaration') USING (event_id)",
         "corrections of another truck or reporter": "SELECT count(*) FROM gate_events c "
@@ -346,15 +353,15 @@ def test_the_same_seed_gives_the_same_bytes(tmp_path: Path) -> None:
     def digests(folder: Path) -> dict[str, Any]:
         return {n: lake.load_manifest(folder, n).partitions for n in targets()}
 
-    a = generate(tmp_path / "a", 1_500, 2024, seed=3)
-    b = generate(tmp_path / "b", 1_500, 2024, seed=3)
-    generate(tmp_path / "c", 1_500, 2024, seed=4)
+    a = generate(tmp_path / "a", 600, 2024, seed=3)
+    b = generate(tmp_path / "b", 600, 2024, seed=3)
+    generate(tmp_path / "c", 600, 2024, seed=4)
     assert digests(tmp_path / "a") == digests(tmp_path / "b")
     assert a.datasets == b.datasets
     assert digests(tmp_path / "a") != digests(tmp_path / "c")
     assert json.loads((tmp_path / "a/goods_items/_manifest.json").read_text())["runs"][0][
         "generated"
-    ] == {"seed": 3, "year": 2024, "goods_items": 1_500}
+    ] == {"seed": 3, "year": 2024, "goods_items": 600}
 
 
 def test_a_column_the_lake_has_and_the_generator_lacks_stops_the_run(
@@ -366,3 +373,47 @@ def test_a_column_the_lake_has_and_the_generator_lacks_stops_the_run(
     with pytest.raises(SchemaMismatch, match="lanes: the lake's column 'reviewer_ref'"):
         generate(tmp_path / "lake", 300, 2025, seed=1)
     assert generator_lake.has_manifests(tmp_path / "lake") == []  # nothing committed
+
+
+def test_queue_day_plans_once_the_lake_defines_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As branch h-lake defines the dataset: a row per crossing, direction and open day."""
+    columns = (("changed_at", TS), ("plan_id", pa.int64()), ("crossing_code", STR),
+               ("exit_country", STR), ("entry_country", STR), ("day", pa.date32()),
+               ("daily_cap", pa.int64()), ("planned_at", TS))  # fmt: skip
+    plans = Dataset(
+        name="queue_day_plans", description="e-queue days", columns=columns,
+        key=("crossing_code", "exit_country", "entry_country", "day"),
+        cursor=("changed_at", "plan_id"), query=lambda: None, cursor_sql=lambda: (),  # type: ignore[arg-type,return-value]
+        day_of="day", owner="exit_country", crossing="crossing_code",
+    )  # fmt: skip
+    monkeypatch.setattr(generator_lake, "DATASETS", {**DATASETS, "queue_day_plans": plans})
+    folder = tmp_path / "lake"
+    report = generate(folder, 300, 2025, seed=2)
+    files = sorted(str(folder / "queue_day_plans" / f)
+                   for f in lake.load_manifest(folder, "queue_day_plans").files())  # fmt: skip
+    con = duckdb.connect()
+    con.execute(
+        f"CREATE VIEW p AS SELECT * FROM read_parquet({files!r}, hive_partitioning = false)"
+    )
+    # 2025 has 261 weekdays: Khorgos and Alashankou plan every day, the others Monday to Friday
+    days = dict(rows(con, "SELECT crossing_code, count(*) / 2 FROM p GROUP BY 1"))
+    assert days == {"KHG-NZH": 365, "ALA-DOS": 365, "BAK-TAC": 261, "JEM-MAI": 261,
+                    "DUL-KOL": 261}  # fmt: skip
+    assert {d.dataset: d.rows for d in report.datasets}["queue_day_plans"] == 2 * (730 + 783)
+    raised = rows(
+        con,
+        """SELECT DISTINCT b.daily_cap, a.daily_cap FROM p b JOIN p a USING
+        (crossing_code, exit_country) WHERE b.day = DATE '2025-08-31' AND a.day >= DATE
+        '2025-09-01'""",
+    )
+    assert all(after == -(-before * 11 // 100) * 10 for before, after in raised)
+    replanned = rows(
+        con,
+        """SELECT DISTINCT day, changed_at FROM p
+        WHERE changed_at <> planned_at ORDER BY 1""",
+    )
+    set_at = dt.datetime(2025, 8, 20, 2, tzinfo=dt.UTC)  # 10:00 at the crossings (UTC+8)
+    assert replanned == [(dt.date(2025, 9, d), set_at) for d in (1, 2, 3)]  # planned 14 days ahead
+    assert one(con, "SELECT count(*) FROM p WHERE owner_country <> exit_country") == 0

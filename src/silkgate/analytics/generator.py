@@ -130,7 +130,7 @@ def generate(
             for i, (days, target) in enumerate(zip(parts, per_part.tolist(), strict=True)):
                 writer.settle(1)  # one chunk being written while the next is made
                 if target:
-                    writer.add(tables(world, simulate(world, i, days, target)))
+                    writer.add(tables(world, simulate(world, i, days, target), writer.targets))
                 done += target
                 if on_progress:
                     last = dt.date(year, 1, 1) + dt.timedelta(days=int(days[-1]))

@@ -32,7 +32,8 @@ CONTRACT: dict[str, tuple[tuple[str, pa.DataType], ...]] = {
     "goods_items": (("trader_ref", STR),),
 }
 #: The gate-event references dataset as agreed: one row per declaration or booking an event
-#: names, partitioned like its event; key (event_id, ref_type, ref).
+#: names, partitioned like its event (its crossing and side are kept as columns, as the
+#: export's ``gate_event_refs`` on branch h-lake has them); key (event_id, ref_type, ref).
 REFS = "gate_event_refs"
 REFS_COLUMNS = (
     ("record_time", TS),
@@ -40,6 +41,8 @@ REFS_COLUMNS = (
     ("ref_type", STR),
     ("ref", STR),
     ("event_time", TS),
+    ("crossing_code", STR),
+    ("side", STR),
 )
 REFS_CURSOR = ("record_time", "event_id", "ref_type", "ref")
 #: Columns worth a Parquet dictionary (few distinct values); ids and numbers are not.

@@ -38,6 +38,7 @@ class World:
     declarants: Declarants
     per_shipment: np.ndarray
     fleet: Fleet
+    caps: np.ndarray  # (crossing, direction): the e-queue's daily cap
     counters: dict[str, int] = field(default_factory=dict)
 
     @staticmethod
@@ -58,6 +59,7 @@ class World:
             declarants=Declarants(crossings),
             per_shipment=per_shipment,
             fleet=Fleet(seed, crossings, trips),
+            caps=np.ceil(trips * cal.weights.max(2) * 1.1 / 10) * 10,
         )
 
     def take(self, name: str, n: int) -> np.ndarray:
@@ -68,7 +70,7 @@ class World:
 
 
 @dataclass
-class Month:
+class Chunk:
     chunk: int
     s: trade.Shipments
     items: trade.Items
@@ -82,9 +84,10 @@ class Month:
     nationality: np.ndarray
     truck: np.ndarray
     lodging: np.ndarray  # (C, 2): country index each side's declaration is lodged with
+    days: np.ndarray  # the chunk's crossing days (index within the year)
 
 
-def simulate(w: World, chunk: int, days: np.ndarray, target: int) -> Month:
+def simulate(w: World, chunk: int, days: np.ndarray, target: int) -> Chunk:
     """Consignments whose crossing day is one of ``days`` (``chunk``: their place in the year)."""
     rng = np.random.default_rng([w.seed, w.year, chunk])
     cat = w.catalog
@@ -141,7 +144,7 @@ def simulate(w: World, chunk: int, days: np.ndarray, target: int) -> Month:
         p.controls(rng, side, a.final, found)
     events = border.events(rng, p)
     nationality, truck = w.fleet.assign(rng, s.crossing, s.direction, sched.arrival)
-    return Month(
+    return Chunk(
         chunk,
         s,
         items,
@@ -155,4 +158,5 @@ def simulate(w: World, chunk: int, days: np.ndarray, target: int) -> Month:
         nationality,
         truck,
         lodging,
+        days,
     )

@@ -3,37 +3,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
 
-from silkgate.analytics import generator_border as border
 from silkgate.analytics.generator_control import LANES, SOURCES
 from silkgate.analytics.generator_ids import (
     US_PER_DAY,
     US_PER_HOUR,
     digit_chars,
-    hex_ids,
-    mix64,
     pick,
     ragged_arange,
     strings,
     time_ids,
     timestamps,
 )
-from silkgate.analytics.generator_sim import Month, World
+from silkgate.analytics.generator_sim import Chunk, World
 from silkgate.analytics.generator_trade import ORIGINS, item_values
-from silkgate.analytics.generator_world import COUNTRIES, CURRENCIES, OFFSETS, ROLES
+from silkgate.analytics.generator_world import COUNTRIES, CURRENCIES, ROLES
 
 TYPES = ("export", "transit", "import")
 STATUSES = ("released", "rejected", "cancelled")
-QUOTAS = ("regular", "aeo_tir", "dangerous_goods", "live")
-BOOKING_STATUSES = ("exited", "no_show", "cancelled")
-DANGEROUS_BOOKED = 0.3  # loads with ADR goods (lithium batteries, vehicles) booked as such
-#: A route's daily cap, set for each chunk of days: its busiest day's booked slots over this
-#: (an assumption: caps leave about a tenth of headroom), in steps of ten, planned 14 days ahead.
-CAP_HEADROOM, CAP_STEP, PLANNED_DAYS_AHEAD = 0.9, 10, 14
 Columns = dict[str, pa.Array]
 
 
@@ -56,12 +48,12 @@ class Part:
         return Part(self.owner[idx], self.crossing[idx], self.day[idx])
 
 
-def tables(w: World, m: Month) -> dict[str, tuple[Columns, Part]]:
-    return Tables(w, m).build()
+def tables(w: World, m: Chunk, names: Collection[str]) -> dict[str, tuple[Columns, Part]]:
+    return Tables(w, m).build(names)
 
 
 class Tables:
-    def __init__(self, w: World, m: Month) -> None:
+    def __init__(self, w: World, m: Chunk) -> None:
         self.w, self.m = w, m
         self.rng = np.random.default_rng([w.seed, w.year, m.chunk, 1])
         self.n = n = len(m.s)
@@ -93,18 +85,23 @@ class Tables:
     def day(self, us: np.ndarray) -> np.ndarray:
         return ((us + self.w.offset_h * US_PER_HOUR) // US_PER_DAY).astype(np.int32)
 
-    def build(self) -> dict[str, tuple[Columns, Part]]:
+    def build(self, names: Collection[str]) -> dict[str, tuple[Columns, Part]]:
+        """The datasets named (the lake's), each as columns and partitions."""
+        from silkgate.analytics import generator_passages as passages
+
         goods = self.goods_items()  # first: declarations need its totals
         out = {
             "declarations": self.declarations(),
             "goods_items": goods,
             "lanes": self.lanes(),
             "inspections": self.inspections(),
-            "bookings": self.bookings(),
         }
-        out["queue_day_plans"] = self.queue_day_plans()
-        out["gate_events"], out["gate_event_refs"] = self.gate_events()
-        return out
+        ids = passages.booking_ids(self)
+        out["bookings"] = passages.bookings(self, ids)
+        out["gate_events"], out["gate_event_refs"] = passages.gate_events(self, ids[0])
+        if "queue_day_plans" in names:
+            out["queue_day_plans"] = passages.day_plans(self)
+        return {name: out[name] for name in names if name in out}
 
     def goods_items(self) -> tuple[Columns, Part]:
         m, it, cat = self.m, self.m.items, self.w.catalog
@@ -303,175 +300,3 @@ class Tables:
             "duties_currency": pick(CURRENCIES, m.parties.currency[ship], ~hit),
         }
         return columns, Part(lodging, m.s.crossing[ship], self.day(at))
-
-    def booking_ids(self) -> tuple[pa.Array, pa.Array]:
-        sc = self.m.schedule
-        seq = self.w.take("booking", 2 * self.n)
-        salt = self.w.seed * 31 + 2
-        return (
-            time_ids(sc.booked_at // 1000, seq[0::2], salt),
-            time_ids(sc.ghost_created // 1000, seq[1::2], salt),
-        )
-
-    def bookings(self) -> tuple[Columns, Part]:
-        m, w, sc, n = self.m, self.w, self.m.schedule, self.n
-        main_ids, ghost_ids = self.booking_ids()
-        self.main_ids = main_ids
-        main = np.flatnonzero(~sc.walkin | ~sc.abandoned)  # an abandoned walk-in never came
-        ghost = np.flatnonzero(~sc.abandoned & (sc.ghost > 0))
-        ship = np.concatenate([main, ghost])
-        is_ghost = np.repeat([False, True], [len(main), len(ghost)])
-        slot = np.where(is_ghost, sc.ghost_slot[ship], sc.slot[ship])
-        order = Part(m.s.direction[ship], m.s.crossing[ship], self.day(slot)).order()
-        ship, is_ghost, slot = ship[order], is_ghost[order], slot[order]
-        created = np.where(is_ghost, sc.ghost_created[ship], sc.booked_at[ship])
-        gone = sc.abandoned[ship]
-        updated = np.where(
-            is_ghost,
-            sc.ghost_end[ship],
-            np.where(gone, sc.cancelled_at[ship], m.passage.exit_gate[ship]),
-        )
-        status = np.where(is_ghost, np.where(sc.ghost[ship] == 1, 1, 2), np.where(gone, 2, 0))
-        u = self.rng.random((4, len(ship)))
-        dangerous = np.logical_or.reduceat(w.catalog.dangerous[m.items.commodity], m.items.start)
-        aeo = np.zeros(n, bool)
-        for r in (0, 1):
-            sel = m.s.direction == r
-            aeo[sel] = w.traders[r].aeo[m.parties.exporter[sel]]
-        quota = np.where(
-            dangerous[ship] & (u[0] < DANGEROUS_BOOKED),
-            2,
-            np.where((aeo[ship] | (u[1] < 0.25)) & (u[2] < 0.85), 1, 0),
-        )
-        quota = np.where(sc.walkin[ship], 3, quota)
-        nat = m.nationality[ship]
-        first, size = np.array(
-            [w.declarants.pool_first[(k, ROLES.index("carrier"))] for k in (0, 1)]
-        ).T
-        carrier = first[nat] + (mix64(m.truck[ship], 77) % size[nat].astype(np.uint64)).astype(
-            np.int64
-        )
-        primary = np.where(m.s.has[ship, 0], ship, n + ship)
-        org = np.where(u[3] < 0.4, carrier, self.member[primary])
-        listed = np.where(
-            is_ghost,
-            1,
-            m.s.has[ship, 0].astype(np.int64) + (m.s.has[ship, 1] & (m.lodged[ship, 1] < created)),
-        )
-        local = slot + w.offset_h * US_PER_HOUR
-        booked = ~is_ghost & ~sc.walkin[ship] & ~gone
-        self.slots_booked = (  # route and day of every slot taken through the e-queue
-            m.s.direction[ship][~sc.walkin[ship]],
-            m.s.crossing[ship][~sc.walkin[ship]],
-            self.day(slot)[~sc.walkin[ship]],
-        )
-        columns = {
-            "updated_at": timestamps(updated),
-            "booking_id": pa.concat_arrays([main_ids, ghost_ids]).take(
-                pa.array(is_ghost * n + ship)
-            ),
-            "organization": pick(w.declarants.labels, org),
-            "crossing_code": pick(self.codes, m.s.crossing[ship]),
-            "exit_country": pick(COUNTRIES, m.s.direction[ship]),
-            "entry_country": pick(COUNTRIES, 1 - m.s.direction[ship]),
-            "day": pa.array(self.day(slot), pa.date32()),
-            "hour": pa.array((local % US_PER_DAY) // US_PER_HOUR, pa.int64()),
-            "starts_at": timestamps(slot),
-            "quota_class": pick(QUOTAS, quota),
-            "truck_ref": strings(w.fleet.refs[m.truck[ship]]),
-            "tractor_nationality": pick(COUNTRIES, nat),
-            "declarations": pa.array(listed, pa.int64()),
-            "status": pick(BOOKING_STATUSES, status),
-            "reschedules": pa.array(
-                (booked & (self.rng.random(len(ship)) < 0.04)).astype(np.int64)
-            ),
-            "displaced": pa.array(booked & (self.rng.random(len(ship)) < 0.005)),
-            "no_show_at": timestamps(sc.ghost_end[ship], status != 1),
-            "created_at": timestamps(created),
-        }
-        return columns, Part(m.s.direction[ship], m.s.crossing[ship], self.day(slot))
-
-    def queue_day_plans(self) -> tuple[Columns, Part]:
-        """One planned day per route (crossing, direction) and day with e-queue slots taken."""
-        direction, crossing, day = self.slots_booked
-        route_day = (crossing.astype(np.int64) * 2 + direction) * 1_000_000 + day
-        keys, per_day = np.unique(route_day, return_counts=True)
-        route, days = keys // 1_000_000, (keys % 1_000_000).astype(np.int32)
-        busiest = np.zeros(int(route.max()) + 1 if len(route) else 0, np.int64)
-        np.maximum.at(busiest, route, per_day)
-        cap = np.ceil(busiest[route] / CAP_HEADROOM / CAP_STEP).astype(np.int64) * CAP_STEP
-        crossing_of, direction_of = route // 2, route % 2
-        planned = (days.astype(np.int64) - PLANNED_DAYS_AHEAD) * US_PER_DAY - (
-            self.w.offset_h * US_PER_HOUR
-        )
-        columns = {
-            "changed_at": timestamps(planned),
-            "plan_id": pa.array(self.w.take("day_plan", len(days)) + 1, pa.int64()),
-            "crossing_code": pick(self.codes, crossing_of),
-            "exit_country": pick(COUNTRIES, direction_of),
-            "entry_country": pick(COUNTRIES, 1 - direction_of),
-            "day": pa.array(days, pa.date32()),
-            "daily_cap": pa.array(cap, pa.int64()),
-            "planned_at": timestamps(planned),
-        }
-        return columns, Part(direction_of, crossing_of, days)
-
-    def gate_events(self) -> tuple[tuple[Columns, Part], tuple[Columns, Part]]:
-        m, w, n = self.m, self.w, self.n
-        ev = self.m.events
-        country = np.where(ev.side == 0, m.s.direction[ev.ship], 1 - m.s.direction[ev.ship])
-        order = Part(country, m.s.crossing[ev.ship], self.day(ev.time)).order()
-        moved = np.empty(len(order), np.int64)
-        moved[order] = np.arange(len(order))
-        named = ev.corrects[order]
-        ev = border.Events(*(getattr(ev, f)[order] for f in border.Events.__dataclass_fields__))
-        ev.corrects = np.where(named >= 0, moved[np.maximum(named, 0)], -1)
-        ship, country = ev.ship, country[order]
-        ids = hex_ids(w.take("event", len(ship)), w.seed * 31 + 3, self.rng, 64)
-        crossing = m.s.crossing[ship]
-        reporters = [
-            who for c in w.crossings for k in (0, 1) for who in (c.customs[k], c.eports[k])
-        ]
-        eport = border.EPORT_POINTS[ev.point].astype(np.int64)
-        part = Part(country, crossing, self.day(ev.time))
-        record, when = timestamps(ev.record), timestamps(ev.time)
-        columns = {
-            "record_time": record,
-            "event_id": ids,
-            "crossing_code": pick(self.codes, crossing),
-            "side": pick(COUNTRIES, country),
-            "read_point": pick(border.READ_POINTS, ev.point),
-            "biz_step": pick(border.BIZ_STEPS, border.BIZ_STEP[ev.point]),
-            "disposition": pick(
-                border.DISPOSITIONS, np.maximum(ev.disposition, 0), ev.disposition < 0
-            ),
-            "truck_ref": strings(w.fleet.refs[m.truck[ship]]),
-            "event_time": when,
-            "event_offset": pick(OFFSETS, country),
-            "corrects": ids.take(pa.array(np.maximum(ev.corrects, 0), mask=ev.corrects < 0)),
-            "reporter": pick(reporters, (crossing * 2 + country) * 2 + eport),
-        }
-        # each event names the declaration lodged with its side (else the other side's) and,
-        # after a walk-in has been registered, the truck's booking
-        own = m.s.has[ship, ev.side]
-        decl_side = np.where(own, ev.side, 1 - ev.side)
-        booked = np.flatnonzero(
-            ~(m.schedule.walkin[ship] & (ev.point == border.RP["waiting_area"]))
-        )
-        rows = np.concatenate([np.arange(len(ship)), booked])
-        is_booking = np.repeat([0, 1], [len(ship), len(booked)])
-        order = part.take(rows).order()
-        rows, is_booking = rows[order], is_booking[order]
-        refs = {
-            "record_time": record.take(pa.array(rows)),
-            "event_id": ids.take(pa.array(rows)),
-            "ref_type": pick(("declaration", "booking"), is_booking),
-            "ref": pa.concat_arrays([self.decl_ids, self.main_ids]).take(
-                pa.array(np.where(is_booking, 2 * n + ship[rows], (decl_side * n + ship)[rows]))
-            ),
-            "event_time": when.take(pa.array(rows)),
-            "crossing_code": columns["crossing_code"].take(pa.array(rows)),
-            "side": columns["side"].take(pa.array(rows)),
-        }
-        ref_part = Part(part.owner[rows], part.crossing[rows], part.day[rows])
-        return (columns, part), (refs, ref_part)
