@@ -33,9 +33,11 @@ from silkgate.core.platform import Platform
 from silkgate.core.settings import Settings
 from silkgate.declarations.models import Declaration, DeclarationVersion, GoodsItem
 from silkgate.demo.service import seed_registry
-from silkgate.gates.models import GateEvent
+from silkgate.demo.traffic import TrafficGenerator
+from silkgate.gates.models import GateEvent, GateEventRef
 from silkgate.queue.models import Booking, Slot
 from silkgate.registry.models import Organization
+from silkgate.registry.schemas import DECLARANT_ROLES
 from silkgate.risk.platform.models import InspectionResult, RiskAssessment
 
 PG_ADMIN = os.environ.get(
@@ -44,6 +46,21 @@ PG_ADMIN = os.environ.get(
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 HS = ["721049", "851762", "392321", "640411", "870323", "080810", "271019", "940360"]
 CHUNK = 20_000
+TRADERS = 2_000  # distinct exporters and importers per country
+
+
+def template() -> dict[str, Any]:
+    """A real declaration body (2 KB with 4 items), so reading the trader costs what it would."""
+    gen = TrafficGenerator(seed=7)
+    while True:
+        body = gen.declaration()
+        if len(body["goods_items"]) == 4:
+            return body
+
+
+def party(body: dict[str, Any], country: str, n: int) -> dict[str, Any]:
+    p = dict(body["exporter"])
+    return p | {"country": country, "identifier": f"{country}{n:010d}", "name": f"Trader {n}"}
 
 
 def backend_url(kind: str, tmp: Path) -> str:
@@ -64,10 +81,15 @@ def fill(platform: Platform, items: int) -> dict[str, int]:
     with platform.db.session() as s:
         orgs = list(s.scalars(select(Organization).order_by(Organization.id)))
         by_country = {c: next(o for o in orgs if o.country == c) for c in ("CN", "KZ")}
+        declarants = {
+            c: [o for o in orgs if o.country == c and set(o.roles) & DECLARANT_ROLES]
+            for c in ("CN", "KZ")
+        }
+    body = template()
     n_decl = items // 4
     step = timedelta(days=365) / max(n_decl, 1)
     tables = {m: table_of(m) for m in (Declaration, DeclarationVersion, GoodsItem,
-              RiskAssessment, InspectionResult, Booking, Slot, GateEvent)}  # fmt: skip
+              RiskAssessment, InspectionResult, Booking, Slot, GateEvent, GateEventRef)}  # fmt: skip
     counts = dict.fromkeys(tables, 0)
     with platform.db.session() as s:
         slots = []
@@ -89,7 +111,7 @@ def fill(platform: Platform, items: int) -> dict[str, int]:
             return
         with platform.db.session() as s:
             for m in (Declaration, DeclarationVersion, GoodsItem, RiskAssessment,
-                      InspectionResult, Booking, GateEvent):  # fmt: skip
+                      InspectionResult, Booking, GateEvent, GateEventRef):  # fmt: skip
                 insert_rows(s, tables[m], buf[m])
                 counts[m] += len(buf[m])
                 buf[m] = []
@@ -98,20 +120,26 @@ def fill(platform: Platform, items: int) -> dict[str, int]:
         export = i % 2 == 0
         exit_c, entry_c = ("CN", "KZ") if export else ("KZ", "CN")
         lodged = exit_c if export else entry_c
-        org = by_country[lodged]
+        org = declarants[lodged][i % len(declarants[lodged])]
         at = T0 + step * i
         did = f"B{i:023d}"
         values = [round(100 + (i * 37 + k * 11) % 9000 + 0.5, 2) for k in range(4)]
+        payload = body | {
+            "lrn": f"L{i}", "type": "export" if export else "import",
+            "exporter": party(body, exit_c, (i * 7) % TRADERS),
+            "importer": party(body, entry_c, (i * 13) % TRADERS),
+            "crossing": {"code": "KHG-NZH", "exit_country": exit_c, "entry_country": entry_c},
+        }  # fmt: skip
         buf[Declaration].append(
             {"id": did, "declarant_org_id": org.id, "declarant": org.member_id, "lrn": f"L{i}",
              "type": "export" if export else "import", "status": "released", "version": 1,
              "crossing_code": "KHG-NZH", "exit_country": exit_c, "entry_country": entry_c,
              "item_count": 4, "total_gross_kg": 4000.0, "total_invoice_value": sum(values),
              "currency": "USD", "lane": "green", "submitted_at": at, "updated_at": at,
-             "payload": {}}
+             "payload": payload}
         )  # fmt: skip
         buf[DeclarationVersion].append(
-            {"declaration_id": did, "version": 1, "payload": {}, "payload_digest": "0" * 64,
+            {"declaration_id": did, "version": 1, "payload": payload, "payload_digest": "0" * 64,
              "created_at": at, "created_by": org.member_id}
         )  # fmt: skip
         for k in range(4):
@@ -162,6 +190,10 @@ def fill(platform: Platform, items: int) -> dict[str, int]:
                  "reporter": by_country[side].member_id, "content": {}, "signature": "-",
                  "key_id": "-", "audit_batch": None}
             )  # fmt: skip
+            for kind, ref in (("declaration", did), ("booking", f"K{i:023d}")):
+                buf[GateEventRef].append(
+                    {"event_id": f"{i:060d}{e:04d}", "ref_type": kind, "ref": ref}
+                )
         flush()
     flush(force=True)
     return {t.__tablename__: n for t, n in counts.items() if n}
