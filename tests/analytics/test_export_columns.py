@@ -193,8 +193,8 @@ def test_gate_event_refs_rows_partitions_and_incremental_rerun(world: World) -> 
         ("declaration", world.inspected, True, True, "KZ", "KHG-NZH", day),
     ]
     cols = [c[0] for c in con.execute("DESCRIBE gate_event_refs").fetchall()]
-    assert cols == ["record_time", "event_id", "ref_type", "ref", "event_time",
-                    "owner_country", "crossing", "date", "export_run"]  # fmt: skip
+    assert cols == ["record_time", "event_id", "ref_type", "ref", "event_time", "crossing_code",
+                    "side", "owner_country", "crossing", "date", "export_run"]  # fmt: skip
     wm = lk.load_manifest(world.lake(), "gate_event_refs").watermark
     assert wm is not None and len(wm.key) == 3  # event_id, ref_type, ref
     files = _parquet_files(world.lake())
