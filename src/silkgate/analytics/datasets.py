@@ -1,10 +1,10 @@
 """What the lake holds: one dataset per operational table, its columns, key and change marker.
 
 Each dataset is a Core ``SELECT`` whose first columns are the change cursor (marker, then the
-key parts that break ties), then the exported columns, then the sources of the partition
+key parts that break ties), then the exported columns, among them the sources of the partition
 columns. The lake holds trade data, not personal data: drivers, party names and identifiers,
-plates, VINs and free-text notes stay in the operational database; a truck is a keyed pseudonym
-(``truck_ref``) so bookings and gate events of one truck can still be joined.
+plates, VINs and free-text notes stay in the operational database; a truck and a trader are
+keyed pseudonyms (``truck_ref``, ``trader_ref``) so their records can still be joined.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
-from sqlalchemy import ColumnElement, Select, String, case, func, literal, select
+from sqlalchemy import ColumnElement, Select, and_, case, func, select
 
 from silkgate.declarations.models import Declaration, DeclarationVersion, GoodsItem
 from silkgate.gates.models import GateEvent, GateEventRef
@@ -28,15 +28,26 @@ STR, INT, F64, BOOL, DATE = pa.string(), pa.int64(), pa.float64(), pa.bool_(), p
 PARTITION = ("owner_country", "crossing", "date")
 
 
+#: Registry roles that lodge declarations, in the order ``declarant_role`` picks one when an
+#: organization holds several (see docs/analytics.md).
+DECLARANT_ROLE_ORDER = ("broker", "customs-service", "carrier", "e-port")
+
+Where = list[ColumnElement[bool]]
+
+
 @dataclass(frozen=True)
 class Dataset:
     """One exported table.
 
     ``cursor``: output names of the change marker then the key parts, compared as a tuple so
-    rows sharing a marker are neither skipped nor exported twice. ``day_of``: the column whose
-    crossing-local day is the ``date`` partition. ``owner``/``crossing``: the output columns
+    rows sharing a marker are neither skipped nor exported twice. ``query(where)``: the rows,
+    with the change window ``where`` (built on ``cursor_sql``) applied. ``day_of``: the column
+    whose crossing-local day is the ``date`` partition. ``owner``/``crossing``: the columns
     holding those partition values, or ``office`` when they come from a customs office code.
-    ``latest``: how a reader keeps each record's latest version (``key`` or ``max_version``).
+    ``pseudonymise``: columns read in clear and written as keyed pseudonyms;
+    ``declarant_role``: a column read as an organization id and written as its declarant
+    role; ``required``: columns whose null rejects the row, with the reason. ``latest``: how a
+    reader keeps each record's latest version (``key`` or ``max_version``).
     """
 
     name: str
@@ -44,13 +55,15 @@ class Dataset:
     key: tuple[str, ...]
     cursor: tuple[str, ...]
     columns: tuple[tuple[str, pa.DataType], ...]
-    query: Callable[[], Select[*tuple[Any, ...]]]
+    query: Callable[[Where], Select[*tuple[Any, ...]]]
     cursor_sql: Callable[[], tuple[Any, ...]]
     day_of: str
     owner: str
     crossing: str
     latest: str = "key"
     pseudonymise: tuple[str, ...] = ()
+    declarant_role: str | None = None
+    required: tuple[tuple[str, str], ...] = ()
 
     @property
     def schema(self) -> pa.Schema:
@@ -64,22 +77,29 @@ def _lodging_state() -> ColumnElement[str]:
     )
 
 
-def _trader() -> ColumnElement[str]:
-    """``COUNTRY:IDENTIFIER`` of the trader on the lodging side (pseudonymised on export):
-    the importer of an import declaration, the exporter otherwise."""
-    p = Declaration.payload
+def _trader(payload: Any, decl_type: Any) -> ColumnElement[str]:
+    """``COUNTRY:IDENTIFIER`` of the trader on the lodging side: the importer of an import, the
+    exporter of an export or transit (null when the payload lacks either part)."""
 
-    def party(role: str) -> ColumnElement[str]:
-        return p[role]["country"].as_string() + ":" + p[role]["identifier"].as_string()
+    def of(party: str) -> ColumnElement[str]:
+        return (
+            payload[(party, "country")].as_string()
+            + ":"
+            + payload[(party, "identifier")].as_string()
+        )
 
-    return case((Declaration.type == "import", party("importer")), else_=party("exporter"))
+    return case((decl_type == "import", of("importer")), else_=of("exporter"))
 
 
-def _declarant_role() -> ColumnElement[str]:
-    return literal(None, String)
+NO_TRADER = (
+    "no lodging-side trader: the payload lacks /exporter (import: /importer) country or identifier"
+)
+NO_ROLE = (
+    "the declarant organization holds none of the roles broker, customs-service, carrier, e-port"
+)
 
 
-def _declarations() -> Select[*tuple[Any, ...]]:
+def _declarations(where: Where) -> Select[*tuple[Any, ...]]:
     d = Declaration
     return select(
         d.updated_at.label("updated_at"),
@@ -99,16 +119,31 @@ def _declarations() -> Select[*tuple[Any, ...]]:
         d.lane,
         d.submitted_at,
         _lodging_state().label("lodging_state"),
-        _trader().label("trader_ref"),
-        _declarant_role().label("declarant_role"),
-    )
+        _trader(d.payload, d.type).label("trader_ref"),
+        d.declarant_org_id.label("declarant_role"),
+    ).where(and_(True, *where))
 
 
-def _goods_items() -> Select[*tuple[Any, ...]]:
+def _goods_items(where: Where) -> Select[*tuple[Any, ...]]:
+    """Items joined to the versions in the change window; the trader is read from each
+    version's payload once (a materialized CTE: the planner may not inline it), not once per
+    item — PostgreSQL decompresses and parses a ``json`` value at every access."""
     d, v, g = Declaration, DeclarationVersion, GoodsItem
+    versions = (
+        select(
+            v.declaration_id,
+            v.version,
+            v.created_at,
+            _trader(v.payload, d.type).label("trader"),
+        )
+        .join(d, d.id == v.declaration_id)
+        .where(and_(True, *where))
+        .cte("v")
+        .prefix_with("MATERIALIZED")
+    )
     return (
         select(
-            v.created_at.label("version_created_at"),
+            versions.c.created_at.label("version_created_at"),
             g.declaration_id,
             g.version,
             g.item_no,
@@ -128,9 +163,13 @@ def _goods_items() -> Select[*tuple[Any, ...]]:
             d.crossing_code,
             d.submitted_at,
             _lodging_state().label("lodging_state"),
-            _trader().label("trader_ref"),
+            versions.c.trader.label("trader_ref"),
         )
-        .join(v, (v.declaration_id == g.declaration_id) & (v.version == g.version))
+        .select_from(versions)
+        .join(
+            g,
+            (g.declaration_id == versions.c.declaration_id) & (g.version == versions.c.version),
+        )
         .join(d, d.id == g.declaration_id)
     )
 
@@ -139,7 +178,7 @@ def _lane_changed() -> ColumnElement[Any]:
     return func.coalesce(RiskAssessment.overridden_at, RiskAssessment.assessed_at)
 
 
-def _lanes() -> Select[*tuple[Any, ...]]:
+def _lanes(where: Where) -> Select[*tuple[Any, ...]]:
     a = RiskAssessment
     return select(
         _lane_changed().label("changed_at"),
@@ -157,10 +196,10 @@ def _lanes() -> Select[*tuple[Any, ...]]:
         a.profile_version,
         a.assessed_at,
         a.overridden_at,
-    )
+    ).where(and_(True, *where))
 
 
-def _inspections() -> Select[*tuple[Any, ...]]:
+def _inspections(where: Where) -> Select[*tuple[Any, ...]]:
     r = InspectionResult
     return select(
         r.recorded_at,
@@ -172,10 +211,10 @@ def _inspections() -> Select[*tuple[Any, ...]]:
         func.json_array_length(r.findings).label("findings"),
         r.duties_amount,
         r.duties_currency,
-    )
+    ).where(and_(True, *where))
 
 
-def _bookings() -> Select[*tuple[Any, ...]]:
+def _bookings(where: Where) -> Select[*tuple[Any, ...]]:
     b = Booking
     return select(
         b.updated_at,
@@ -196,10 +235,10 @@ def _bookings() -> Select[*tuple[Any, ...]]:
         b.displaced,
         b.no_show_at,
         b.created_at,
-    )
+    ).where(and_(True, *where))
 
 
-def _gate_events() -> Select[*tuple[Any, ...]]:
+def _gate_events(where: Where) -> Select[*tuple[Any, ...]]:
     e = GateEvent
     return select(
         e.record_time,
@@ -214,20 +253,24 @@ def _gate_events() -> Select[*tuple[Any, ...]]:
         e.event_offset,
         e.corrects,
         e.reporter,
-    )
+    ).where(and_(True, *where))
 
 
-def _gate_event_refs() -> Select[*tuple[Any, ...]]:
+def _gate_event_refs(where: Where) -> Select[*tuple[Any, ...]]:
     e, r = GateEvent, GateEventRef
-    return select(
-        e.record_time,
-        r.event_id,
-        r.ref_type,
-        r.ref,
-        e.event_time,
-        e.crossing_code,
-        e.side,
-    ).join(e, e.event_id == r.event_id)
+    return (
+        select(
+            e.record_time,
+            r.event_id,
+            r.ref_type,
+            r.ref,
+            e.event_time,
+            e.crossing_code,
+            e.side,
+        )
+        .join(e, e.event_id == r.event_id)
+        .where(and_(True, *where))
+    )
 
 
 DECLARATION_COLUMNS = (
@@ -303,7 +346,7 @@ def _plan_changed() -> ColumnElement[Any]:
     return case((latest_cap > p.planned_at, latest_cap), else_=p.planned_at)
 
 
-def _queue_day_plans() -> Select[*tuple[Any, ...]]:
+def _queue_day_plans(where: Where) -> Select[*tuple[Any, ...]]:
     p = DayPlan
     return select(
         _plan_changed().label("changed_at"),
@@ -314,7 +357,7 @@ def _queue_day_plans() -> Select[*tuple[Any, ...]]:
         p.day,
         p.daily_cap,
         p.planned_at,
-    )
+    ).where(and_(True, *where))
 
 
 #: The cursor's tie-break is the plan's row id: the key's ``day`` (a date) cannot be carried
@@ -340,6 +383,8 @@ DATASETS: dict[str, Dataset] = {
             owner="lodging_state",
             crossing="crossing_code",
             pseudonymise=("trader_ref",),
+            declarant_role="declarant_role",
+            required=(("trader_ref", NO_TRADER), ("declarant_role", NO_ROLE)),
         ),
         Dataset(
             name="goods_items",
@@ -350,14 +395,15 @@ DATASETS: dict[str, Dataset] = {
             query=_goods_items,
             cursor_sql=lambda: (
                 DeclarationVersion.created_at,
-                GoodsItem.declaration_id,
-                GoodsItem.version,
+                DeclarationVersion.declaration_id,
+                DeclarationVersion.version,
             ),
             day_of="submitted_at",
             owner="lodging_state",
             crossing="crossing_code",
             latest="max_version",
             pseudonymise=("trader_ref",),
+            required=(("trader_ref", NO_TRADER),),
         ),
         Dataset(
             name="lanes",

@@ -15,134 +15,137 @@ import hmac
 import os
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from silkgate.analytics import lake as lk
 from silkgate.analytics import service
-from silkgate.analytics.datasets import BOOL, DATASETS, DATE, PARTITION, STR, TS, Dataset
+from silkgate.analytics.datasets import DATASETS, DATE, INT, STR, TS, Dataset
 from silkgate.analytics.schemas import DatasetReport, ExportReport, RejectedRow, Watermark
 from silkgate.core.platform import Platform
 from silkgate.risk.platform.offices import offices
 
 BATCH = 50_000
 REPORT_REJECTS = 1_000
+#: Pseudonyms remembered across batches (a truck or trader recurs); cleared when full.
+REFS_KEPT = 500_000
 _DAY_US = 86_400_000_000
+_PROBLEM = pa.ArrowException, TypeError, ValueError, OverflowError
+#: Files flushed to disk at once when they move into the lake.
+SETTLE_THREADS = 8
 
 
 class Converter:
-    """Rows of one dataset → Arrow tables of the lake's schema, with the rows refused."""
+    """Arrow batches as read → tables of the lake's schema, with the rows refused, a column at
+    a time (values become Python objects only for distinct pseudonymised values and for rows
+    that are refused)."""
 
-    def __init__(self, ds: Dataset, utc_offset_hours: int, pseudonym_key: bytes) -> None:
+    def __init__(
+        self,
+        ds: Dataset,
+        utc_offset_hours: int,
+        pseudonym_key: bytes,
+        roles: dict[int, str | None] | None = None,
+    ) -> None:
         self.ds = ds
         self.offset_us = utc_offset_hours * 3_600_000_000
         self.key = pseudonym_key
         self.refs: dict[str, str] = {}
-        names = [n for n, _ in ds.columns]
-        self.idx = {n: i for i, n in enumerate(names)}
-        self.key_idx = [self.idx[k] for k in ds.key]
-        self.cursor_idx = [self.idx[c] for c in ds.cursor]
+        role_ids = sorted(roles or {})
+        self.role_ids = pa.array(role_ids, INT)
+        self.role_names = pa.array([(roles or {})[i] for i in role_ids], STR)
 
     def convert(
-        self, rows: Sequence[Any], run: str
+        self, batch: pa.RecordBatch, run: str
     ) -> tuple[pa.Table, list[RejectedRow], tuple[Any, ...] | None]:
         """The batch as a table, its rejected rows, and the highest cursor in it."""
-        cols = [list(c) for c in zip(*rows, strict=True)]
-        top = max(
-            (c for c in zip(*(cols[i] for i in self.cursor_idx), strict=True) if c[0] is not None),
-            default=None,
-        )
-        for name in self.ds.pseudonymise:
-            cols[self.idx[name]] = [self._ref(v) for v in cols[self.idx[name]]]
-        rejected: list[RejectedRow] = []
-        try:
-            arrays = [_array(v, t) for v, (_, t) in zip(cols, self.ds.columns, strict=True)]
-        except (pa.ArrowException, TypeError, ValueError, OverflowError):
-            arrays, cols, rejected = self._row_by_row(rows, cols)
-        table, refused = self._partitioned(arrays, cols, run)
-        return table, rejected + refused, top
-
-    def _ref(self, truck: str | None) -> str | None:
-        """A keyed pseudonym of ``NATIONALITY:PLATE``, the same in bookings and gate events."""
-        if truck is None:
-            return None
-        ref = self.refs.get(truck)
-        if ref is None:
-            ref = hmac.new(self.key, truck.encode(), hashlib.sha256).hexdigest()[:20]
-            self.refs[truck] = ref
-        return ref
-
-    def _key(self, cols: list[list[Any]], i: int) -> str:
-        return "/".join(str(cols[k][i]) for k in self.key_idx)
-
-    def _row_by_row(
-        self, rows: Sequence[Any], cols: list[list[Any]]
-    ) -> tuple[list[pa.Array], list[list[Any]], list[RejectedRow]]:
-        """Find the rows whose values do not fit their column; keep the others."""
-        rejected, keep = [], []
-        for i in range(len(rows)):
-            for c, (name, typ) in enumerate(self.ds.columns):
-                try:
-                    _array([cols[c][i]], typ)
-                except (pa.ArrowException, TypeError, ValueError, OverflowError) as exc:
-                    reason = f"{cols[c][i]!r:.60} is not a {typ}: {str(exc).splitlines()[0]:.120}"
-                    rejected.append(
-                        RejectedRow(
-                            dataset=self.ds.name, key=self._key(cols, i), column=name, reason=reason
-                        )
-                    )
-                    break
+        ds, n = self.ds, batch.num_rows
+        top = self._top(batch)
+        problems: list[tuple[np.ndarray, Describe]] = []  # rows, then (column, reason) of row i
+        if "_bad" in batch.schema.names:  # SQLite: a value of the wrong storage class
+            bad = batch.column("_bad")
+            if bad.null_count < n:
+                problems.append((_mask(bad.is_valid()), partial(self._stored_wrong, bad)))
+        arrays: dict[str, pa.Array] = {}
+        for name, typ in ds.columns:
+            values = batch.column(name)
+            if name == ds.declarant_role:
+                arrays[name] = self._roles(values)
+            elif name in ds.pseudonymise:
+                arrays[name] = self._refs(values.cast(STR))
             else:
-                keep.append(i)
-        cols = [[col[i] for i in keep] for col in cols]
-        arrays = [_array(v, t) for v, (_, t) in zip(cols, self.ds.columns, strict=True)]
-        return arrays, cols, rejected
-
-    def _partitioned(
-        self, arrays: list[pa.Array], cols: list[list[Any]], run: str
-    ) -> tuple[pa.Table, list[RejectedRow]]:
-        ds, n = self.ds, len(arrays[0])
-        if ds.owner == "office":
-            codes, places = _office_table()
-            where = pc.index_in(arrays[self.idx["office"]], value_set=codes)
-            owner, crossing = (
-                places.column("country").take(where),
-                places.column("crossing").take(where),
-            )
-        else:
-            owner, crossing = arrays[self.idx[ds.owner]], arrays[self.idx[ds.crossing]]
-        owner = pa.array(owner, STR) if not isinstance(owner, pa.Array) else owner
-        crossing = pa.array(crossing, STR) if not isinstance(crossing, pa.Array) else crossing
-        day = self._days(arrays[self.idx[ds.day_of]])
-        owner_ok = pc.fill_null(pc.match_substring_regex(owner, r"^[A-Z]{2}$"), False)
-        crossing_ok = pc.fill_null(pc.not_equal(crossing, ""), False)
-        keep = pc.and_(pc.and_(owner_ok, crossing_ok), day.is_valid())
-        table = pa.Table.from_arrays(
-            [*arrays, owner, crossing, day, pa.repeat(run, n)], schema=lk.file_schema(ds)
-        )
-        if pc.all(keep).as_py() is not False:
-            return table, []
-        bad: list[RejectedRow] = []
+                arrays[name], wrong = _typed(values, typ)
+                if wrong is not None:
+                    problems.append((wrong, partial(_not_a, name, typ, values)))
+        for name, reason in ds.required:
+            if arrays[name].null_count:
+                problems.append((_mask(arrays[name].is_null()), partial(_fixed, name, reason)))
+        owner, crossing = self._places(arrays)
+        day = self._days(arrays[ds.day_of])
+        owner_ok = _mask(pc.match_substring_regex(owner, r"^[A-Z]{2}$"))
         source = "office" if ds.owner == "office" else ds.owner
-        for i in np.flatnonzero(~keep.to_numpy(zero_copy_only=False)):
-            if not owner_ok[i].as_py():
-                reason = f"no owning country: {owner[i].as_py()!r} is not an ISO 3166 code"
-                problem = (source, reason)
-            elif not crossing_ok[i].as_py():
-                problem = (ds.crossing, "no crossing")
-            else:
-                problem = (ds.day_of, "no date")
-            key = self._key(cols, int(i))
-            bad.append(RejectedRow(dataset=ds.name, key=key, column=problem[0], reason=problem[1]))
-        return table.filter(keep), bad
+        problems.append((~owner_ok, partial(_no_owner, source, owner)))
+        crossing_ok = _mask(pc.not_equal(crossing, ""))
+        problems.append((~crossing_ok, partial(_fixed, ds.crossing, "no crossing")))
+        problems.append((~_mask(day.is_valid()), partial(_fixed, ds.day_of, "no date")))
+        table = pa.Table.from_arrays(
+            [*(arrays[c] for c, _ in ds.columns), owner, crossing, day, pa.repeat(run, n)],
+            schema=lk.file_schema(ds),
+        )
+        refused = np.zeros(n, dtype=bool)
+        rejected: list[RejectedRow] = []
+        for rows, describe in problems:  # the first problem of a row names it
+            new = rows & ~refused
+            if new.any():
+                rejected += self._named(batch, np.flatnonzero(new), describe)
+                refused |= new
+        if not refused.any():
+            return table, [], top
+        return table.filter(pa.array(~refused)), rejected, top
+
+    def _top(self, batch: pa.RecordBatch) -> tuple[Any, ...] | None:
+        marker = batch.column(self.ds.cursor[0])
+        highest = pc.max(marker)
+        if not highest.is_valid:
+            return None
+        at = batch.filter(pc.equal(marker, highest))
+        cols = [at.column(c).to_pylist() for c in self.ds.cursor]
+        return max(zip(*cols, strict=True))
+
+    def _refs(self, values: pa.Array) -> pa.Array:
+        """Keyed pseudonyms (HMAC-SHA256, first 20 hex digits) of each distinct value."""
+        enc = values.dictionary_encode()
+        distinct = enc.dictionary.to_pylist()
+        if len(self.refs) > REFS_KEPT:
+            self.refs.clear()
+        refs = self.refs
+        out = []
+        for v in distinct:
+            ref = refs.get(v)
+            if ref is None:
+                ref = refs[v] = hmac.digest(self.key, v.encode(), "sha256").hex()[:20]
+            out.append(ref)
+        return pa.array(out, STR).take(enc.indices)
+
+    def _roles(self, org_ids: pa.Array) -> pa.Array:
+        where = pc.index_in(org_ids.cast(INT), value_set=self.role_ids)
+        return self.role_names.take(where)
+
+    def _places(self, arrays: dict[str, pa.Array]) -> tuple[pa.Array, pa.Array]:
+        ds = self.ds
+        if ds.owner != "office":
+            return arrays[ds.owner], arrays[ds.crossing]
+        codes, places = _office_table()
+        where = pc.index_in(arrays["office"], value_set=codes)
+        return places.column("country").take(where), places.column("crossing").take(where)
 
     def _days(self, values: pa.Array) -> pa.Array:
         """The crossing-local calendar day of each timestamp (dates pass through)."""
@@ -153,16 +156,66 @@ class Converter:
         nulls = values.is_null().to_numpy(zero_copy_only=False)
         return pa.array(days, pa.int32(), mask=nulls).cast(DATE)
 
+    def _stored_wrong(self, bad: pa.Array, i: int) -> tuple[str, str]:
+        """From ``_bad`` (``column class quoted-value``): the column and the reason."""
+        name, stored, value = str(bad[i].as_py()).split(" ", 2)
+        typ = dict(self.ds.columns)[name]
+        return name, f"{value:.60} is not a {typ} (SQLite stored it as {stored})"
 
-def _array(values: list[Any], typ: pa.DataType) -> pa.Array:
-    """One column; SQLite's timestamps and dates arrive as text and are parsed by Arrow, its
-    booleans as 0/1."""
-    if typ in (TS, DATE) and any(isinstance(v, str) for v in values):
-        text = pa.array(values, STR)
-        return text.cast(pa.timestamp("us")).cast(TS) if typ == TS else text.cast(DATE)
-    if typ == BOOL and any(isinstance(v, int) and not isinstance(v, bool) for v in values):
-        return pa.array(values, pa.int64()).cast(BOOL)
-    return pa.array(values, typ)
+    def _named(
+        self, batch: pa.RecordBatch, rows: np.ndarray, describe: Describe
+    ) -> list[RejectedRow]:
+        keys = batch.select(list(self.ds.key)).take(pa.array(rows)).to_pylist()
+        out = []
+        for i, k in zip(rows, keys, strict=True):
+            column, reason = describe(int(i))
+            key = "/".join(str(k[c]) for c in self.ds.key)
+            out.append(RejectedRow(dataset=self.ds.name, key=key, column=column, reason=reason))
+        return out
+
+
+Describe = Callable[[int], tuple[str, str]]
+
+
+def _fixed(column: str, reason: str, _i: int) -> tuple[str, str]:
+    return column, reason
+
+
+def _not_a(column: str, typ: pa.DataType, values: pa.Array, i: int) -> tuple[str, str]:
+    return column, f"{values[i].as_py()!r:.60} is not a {typ}"
+
+
+def _no_owner(column: str, owner: pa.Array, i: int) -> tuple[str, str]:
+    return column, f"no owning country: {owner[i].as_py()!r} is not an ISO 3166 code"
+
+
+def _mask(values: pa.Array) -> np.ndarray:
+    return np.asarray(pc.fill_null(values, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _typed(values: pa.Array, typ: pa.DataType) -> tuple[pa.Array, np.ndarray | None]:
+    """One column in the lake's type, and which rows could not be converted (None: all were).
+    SQLite's timestamps and dates arrive as text, its booleans as integers."""
+    if values.type == typ:
+        return values, None
+    try:
+        return _cast(values, typ), None
+    except _PROBLEM:
+        pass
+    wrong = np.zeros(len(values), dtype=bool)  # rare: find the values, one at a time
+    for i, v in enumerate(values):
+        try:
+            _cast(pa.array([v.as_py()], values.type), typ)
+        except _PROBLEM:
+            wrong[i] = True
+    kept = pc.if_else(pa.array(wrong), pa.nulls(len(values), values.type), values)
+    return _cast(kept, typ), wrong
+
+
+def _cast(values: pa.Array, typ: pa.DataType) -> pa.Array:
+    if typ == TS and pa.types.is_string(values.type):
+        return values.cast(pa.timestamp("us")).cast(TS)
+    return values.cast(typ)
 
 
 @cache
@@ -180,7 +233,8 @@ def _office_table() -> tuple[pa.Array, pa.Table]:
 
 
 def pseudonym_key(platform: Platform) -> bytes:
-    """Key of the truck pseudonyms: derived from the platform's secret pepper, never stored."""
+    """Key of the truck and trader pseudonyms: derived from the platform's secret pepper,
+    never stored."""
     pepper = platform.settings.api_key_pepper.get_secret_value().encode()
     return hmac.new(pepper, b"silkgate analytics truck_ref v1", hashlib.sha256).digest()
 
@@ -198,10 +252,11 @@ def run(
     rejected: list[RejectedRow] = []
     with lk.locked(lake):
         lk.clear_staging(lake)
-        with platform.db.snapshot() as s:  # every dataset from one consistent state
+        with service.snapshot(platform) as snap:  # every dataset from one consistent state
+            roles = service.declarant_roles(snap)
             for name in names:
-                rep, rej = _export_dataset(platform, s, lake, DATASETS[name], run_id, horizon,
-                                           on_progress)  # fmt: skip
+                rep, rej = _export_dataset(platform, snap, roles, lake, DATASETS[name], run_id,
+                                           horizon, on_progress)  # fmt: skip
                 reports.append(rep)
                 rejected += rej
         lk.clear_staging(lake)
@@ -222,7 +277,8 @@ def run(
 
 def _export_dataset(
     platform: Platform,
-    s: Any,
+    snap: service.Snapshot,
+    roles: dict[int, str | None],
     lake: Path,
     ds: Dataset,
     run_id: str,
@@ -233,30 +289,29 @@ def _export_dataset(
     manifest = lk.load_manifest(lake, ds.name)
     lk.sweep(lake, manifest)  # files of a run that crashed before committing this manifest
     before = manifest.watermark
-    todo, held = service.count_changes(s, ds, before, horizon)
+    todo, held = service.count_changes(snap, ds, before, horizon, todo=on_progress is not None)
     rep = DatasetReport(dataset=ds.name, held_back=held, watermark_before=before)
     staging = lake / lk.STAGING / run_id / ds.name
     staging.mkdir(parents=True)
-    conv = Converter(ds, platform.settings.queue_utc_offset_hours, pseudonym_key(platform))
+    conv = Converter(ds, platform.settings.queue_utc_offset_hours, pseudonym_key(platform), roles)
     rejected: list[RejectedRow] = []
     top: tuple[Any, ...] | None = None
-    stage = staging / "rows.parquet"
-    with pq.ParquetWriter(stage, lk.file_schema(ds), compression="zstd") as writer:
-        for part in service.stream_changes(s, ds, before, horizon, BATCH):
-            table, refused, batch_top = conv.convert(part, run_id)
+
+    with lk.PartitionWriter(staging / "out", run_id) as writer:
+        for batch in service.stream_changes(snap, ds, before, horizon, BATCH):
+            table, refused, batch_top = conv.convert(batch, run_id)
             if batch_top is not None and (top is None or batch_top > top):
                 top = batch_top
-            if table.num_rows:
-                writer.write_table(table)
+            writer.add(table)
             rep.rows += table.num_rows
             rejected += refused
             if on_progress:
-                on_progress(ds.name, len(part), todo)
+                on_progress(ds.name, batch.num_rows, todo)
+        written = writer.close()
     rep.rejected = len(rejected)
     if top is None:  # nothing changed: the manifest stays as it is
         rep.partitions_unchanged = len(manifest.partitions)
         return _timed(rep, started), rejected
-    written = _partition(stage, staging / "out", run_id) if rep.rows else {}
     _move_into_place(lake / ds.name, staging / "out", written, manifest, run_id)
     rep.partitions_written = len({p for p, _ in written})
     rep.partitions_unchanged = len(manifest.partitions) - rep.partitions_written
@@ -296,29 +351,6 @@ def _watermark(top: tuple[Any, ...]) -> Watermark:
     return Watermark(marker=marker.astimezone(UTC).isoformat(), key=list(top[1:]))
 
 
-def _partition(stage: Path, out: Path, run_id: str) -> dict[tuple[str, str], int]:
-    """Split the staging file into Hive partitions; (partition, file name) → rows."""
-    import duckdb
-
-    con = duckdb.connect(
-        config={"memory_limit": "1GB", "threads": 2, "preserve_insertion_order": False}
-    )
-    try:
-        con.execute("SET enable_progress_bar = false")  # drawn on stdout: into --json output
-        con.execute(
-            f"COPY (SELECT * FROM read_parquet('{stage}')) TO '{out}' (FORMAT parquet, "
-            f"COMPRESSION zstd, PARTITION_BY ({', '.join(PARTITION)}), "
-            f"WRITE_PARTITION_COLUMNS true, FILENAME_PATTERN 'part-{run_id}-{{i}}')"
-        )
-    finally:
-        con.close()
-    written = {}
-    for path in sorted(out.rglob("*.parquet")):
-        rel = path.relative_to(out)
-        written[(rel.parent.as_posix(), rel.name)] = pq.ParquetFile(path).metadata.num_rows
-    return written
-
-
 def _move_into_place(
     folder: Path,
     out: Path,
@@ -326,13 +358,27 @@ def _move_into_place(
     manifest: lk.Manifest,
     run_id: str,
 ) -> None:
-    """Rename each new file into its partition and list it (the manifest is committed later)."""
-    for (part, name), rows in written.items():
-        src = out / part / name
-        digest = lk.settle_file(src)
-        dst = folder / part / name
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(src, dst)
+    """Flush each new file, rename it into its partition and list it (the manifest is committed
+    later); then flush the directories that gained an entry. Files in parallel: fsync waits on
+    the disk, not the processor."""
+
+    def settle(item: tuple[tuple[str, str], int]) -> str:
+        (part, name), _rows = item
+        digest = lk.settle_file(out / part / name)
+        os.replace(out / part / name, folder / part / name)
+        return digest
+
+    if not written:  # every row read was rejected
+        return
+    parts = {part for part, _ in written}
+    for part in parts:
+        (folder / part).mkdir(parents=True, exist_ok=True)
+    with ThreadPoolExecutor(SETTLE_THREADS, thread_name_prefix="lake-settle") as pool:
+        digests = list(pool.map(settle, written.items()))
+        # each partition directory and its ancestors up to the dataset's (new entries)
+        dirs = {folder} | {folder.joinpath(*p.split("/")[:i]) for p in parts for i in (1, 2, 3)}
+        list(pool.map(lk.fsync_dir, sorted(dirs)))
+    for ((part, name), rows), digest in zip(written.items(), digests, strict=True):
         entry = manifest.partitions.setdefault(part, {"rows": 0, "files": []})
         entry["files"].append({"name": name, "rows": rows, "sha256": digest, "run": run_id})
         entry["rows"] += rows

@@ -10,18 +10,24 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import itertools
 import json
 import os
 import shutil
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
-from silkgate.analytics.datasets import DATASETS, STR, Dataset
+from silkgate.analytics.datasets import DATASETS, PARTITION, STR, Dataset
 from silkgate.analytics.schemas import Watermark
 from silkgate.core.errors import Conflict
 
@@ -85,10 +91,10 @@ def commit_manifest(lake: Path, manifest: Manifest, run: str) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, folder / MANIFEST)
-    _fsync_dir(folder)
+    fsync_dir(folder)
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -138,6 +144,71 @@ def settle_file(path: Path) -> str:
             digest.update(chunk)
         os.fsync(f.fileno())
     return digest.hexdigest()
+
+
+class PartitionWriter:
+    """Rows (already converted, partition columns filled) → Hive partitions under ``out``: one
+    Parquet file per partition per chunk of ``chunk_bytes`` of Arrow data. A chunk is sorted by
+    partition and written by a background thread while the next one is read, so memory holds
+    two chunks at most. Rows read in time order (the usual storage order) give one file per
+    partition; unordered rows one per partition and chunk."""
+
+    def __init__(self, out: Path, run: str, chunk_bytes: int = 160 << 20) -> None:
+        self.out, self.run, self.chunk_bytes = out, run, chunk_bytes
+        self.pending: list[pa.Table] = []
+        self.pending_bytes = 0
+        self.written: dict[tuple[str, str], int] = {}
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="lake-write")
+        self.job: Future[None] | None = None
+
+    def __enter__(self) -> PartitionWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if self.job is not None:
+                self.job.result()
+        finally:
+            self.pool.shutdown()
+
+    def add(self, table: pa.Table) -> None:
+        if table.num_rows:
+            self.pending.append(table)
+            self.pending_bytes += table.nbytes
+            if self.pending_bytes >= self.chunk_bytes:
+                self._flush()
+
+    def close(self) -> dict[tuple[str, str], int]:
+        """Write what is left; (partition, file name) → rows of every file written."""
+        self._flush()
+        if self.job is not None:
+            self.job.result()
+        return self.written
+
+    def _flush(self) -> None:
+        if not self.pending:
+            return
+        table = pa.concat_tables(self.pending)
+        self.pending, self.pending_bytes = [], 0
+        if self.job is not None:
+            self.job.result()  # one chunk being written, one being gathered
+        self.job = self.pool.submit(self._write, table)
+
+    def _write(self, table: pa.Table) -> None:
+        table = table.take(pc.sort_indices(table, [(k, "ascending") for k in PARTITION]))
+        changed = np.zeros(max(table.num_rows - 1, 0), dtype=bool)
+        for k in PARTITION:
+            col = table.column(k)
+            changed |= pc.not_equal(col.slice(1), col.slice(0, len(col) - 1)).to_numpy()
+        cuts = [0, *(np.flatnonzero(changed) + 1).tolist(), table.num_rows]
+        for start, stop in itertools.pairwise(cuts):
+            rows = table.slice(start, stop - start)
+            first = rows.select(list(PARTITION)).slice(0, 1).to_pylist()[0]
+            part = "/".join(f"{k}={quote(str(first[k]), safe='')}" for k in PARTITION)
+            name = f"part-{self.run}-{len(self.written)}.parquet"
+            (self.out / part).mkdir(parents=True, exist_ok=True)
+            pq.write_table(rows, self.out / part / name, compression="zstd")
+            self.written[(part, name)] = rows.num_rows
 
 
 def file_schema(ds: Dataset) -> pa.Schema:

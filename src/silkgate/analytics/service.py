@@ -1,35 +1,55 @@
 """Analytics operations: check an export's parameters, read changed rows in a stream, export.
 
-Rows are read through ``stream_changes`` only: a server-side cursor on PostgreSQL, the lazy
-SQLite cursor otherwise, in partitions of ``batch`` rows, so a table of 10 million rows never
-sits in memory.
+Rows are read through ``stream_changes`` only, as Arrow record batches from an ADBC driver
+(PostgreSQL: binary COPY; SQLite: the C API), inside the run's one ``Snapshot``, so a table of
+10 million rows never sits in memory and no value becomes a Python object.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+import subprocess
+import sys
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import (
-    ColumnElement,
-    Date,
-    DateTime,
+    Float,
     String,
-    and_,
+    Text,
+    case,
+    cast,
     func,
     literal,
+    null,
     select,
     tuple_,
     type_coerce,
+    union_all,
 )
 from sqlalchemy.orm import Session
 
-from silkgate.analytics.datasets import DATASETS, Dataset
+from silkgate.analytics.datasets import (
+    BOOL,
+    DATASETS,
+    DATE,
+    DECLARANT_ROLE_ORDER,
+    F64,
+    INT,
+    STR,
+    TS,
+    Dataset,
+    Where,
+)
 from silkgate.analytics.schemas import ExportReport, Watermark
 from silkgate.core.errors import FieldError, ValidationFailed
 from silkgate.core.platform import Platform
+from silkgate.registry.models import Organization
 
 OnProgress = Callable[[str, int, int], None]  # dataset, rows done in this call, rows expected
 
@@ -86,11 +106,9 @@ def horizon_for(platform: Platform, settle: float | None, until: dt.date | None)
     return min(bounds) if bounds else None
 
 
-def _window(
-    ds: Dataset, after: Watermark | None, horizon: datetime | None
-) -> list[ColumnElement[bool]]:
+def _window(ds: Dataset, after: Watermark | None, horizon: datetime | None) -> Where:
     cols = ds.cursor_sql()
-    where: list[ColumnElement[bool]] = []
+    where: Where = []
     if after is not None:
         values = [datetime.fromisoformat(after.marker), *after.key]
         bound = [literal(v, c.type) for v, c in zip(values, cols, strict=True)]
@@ -100,45 +118,257 @@ def _window(
     return where
 
 
+class Snapshot:
+    """Every read of one export run, on one Arrow-native (ADBC) connection inside one
+    read-only transaction: all datasets see the same committed state (PostgreSQL REPEATABLE
+    READ; SQLite one WAL read transaction), and rows arrive as Arrow batches, never as a
+    Python object per value.
+
+    SQLite is read in a child process: the ADBC driver links its own copy of SQLite, and two
+    copies in one process share POSIX locks without knowing it (SQLite's "multiple copies"
+    hazard: the driver's reads went stale after another connection of this process wrote).
+    The child also reads on the second core while this process converts and writes."""
+
+    def __init__(self, platform: Platform) -> None:
+        engine = platform.db.engine
+        self.kind = engine.dialect.name
+        url = engine.url
+        self.reader: _PgReader | _SqliteReader
+        if self.kind == "sqlite":
+            self.dialect: Any = engine.dialect
+            self.reader = _SqliteReader(url.database or "")
+        elif self.kind == "postgresql":
+            from sqlalchemy.dialects.postgresql import psycopg
+
+            # a dialect that renders literals for a driver that does not treat % specially
+            self.dialect = psycopg.dialect(paramstyle="named")
+            self.reader = _PgReader(url.set(drivername="postgresql").render_as_string(False))
+        else:
+            raise ValueError(f"the lake export reads SQLite or PostgreSQL, not {self.kind}")
+
+    def sql(self, stmt: Any) -> str:
+        """The statement as SQL text; its values (watermark, horizon) rendered as literals."""
+        return str(stmt.compile(dialect=self.dialect, compile_kwargs={"literal_binds": True}))
+
+    def rows(self, stmt: Any) -> list[tuple[Any, ...]]:
+        out: list[tuple[Any, ...]] = []
+        for b in self.reader.batches(self.sql(stmt), 10_000):
+            out += zip(*(c.to_pylist() for c in b.columns), strict=True)
+        return out
+
+    def batches(self, stmt: Any, batch: int) -> Iterator[pa.RecordBatch]:
+        return self.reader.batches(self.sql(stmt), batch)
+
+    def close(self) -> None:
+        self.reader.close()
+
+
+class _PgReader:
+    """ADBC's PostgreSQL driver (binary COPY into Arrow) in a REPEATABLE READ transaction."""
+
+    def __init__(self, uri: str) -> None:
+        import adbc_driver_postgresql.dbapi as adbc_pg
+
+        self.conn = adbc_pg.connect(uri, autocommit=True)
+        self._run("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+
+    def _run(self, sql: str) -> None:
+        cur = self.conn.cursor()
+        try:
+            cur.execute(sql)
+        finally:
+            cur.close()
+
+    def batches(self, sql: str, batch: int) -> Iterator[pa.RecordBatch]:
+        cur = self.conn.cursor()
+        try:
+            cur.execute(sql)
+            yield from cur.fetch_record_batch()
+        finally:
+            cur.close()
+
+    def close(self) -> None:
+        try:
+            self._run("ROLLBACK")
+        finally:
+            self.conn.close()
+
+
+class _SqliteReader:
+    """A child process (``sqlite_reader_main``) holding one SQLite read transaction: it takes
+    one SQL statement per line on stdin and answers ``A`` + an Arrow IPC stream, or ``E`` +
+    length + message."""
+
+    def __init__(self, path: str) -> None:
+        code = "from silkgate.analytics.service import sqlite_reader_main; sqlite_reader_main()"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", code, path],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.send, self.recv = self.proc.stdin, self.proc.stdout
+
+    def batches(self, sql: str, batch: int) -> Iterator[pa.RecordBatch]:
+        try:
+            self.send.write(json.dumps({"sql": sql, "batch": batch}).encode() + b"\n")
+            self.send.flush()
+            status = self.recv.read(1)
+            if status == b"E":
+                size = int.from_bytes(self.recv.read(4), "big")
+                raise SqliteReadError(self.recv.read(size).decode())
+            if status != b"A":
+                raise SqliteReadError(self._died())
+            yield from pa.ipc.open_stream(self.recv)
+        except (OSError, pa.ArrowException) as exc:
+            raise SqliteReadError(self._died()) from exc
+
+    def _died(self) -> str:
+        self.proc.kill()
+        err = self.proc.communicate(timeout=10)[1].decode(errors="replace").strip()
+        return f"the SQLite reader process ended (exit {self.proc.returncode}): {err[-2000:]}"
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.send.close()  # the child rolls back and exits
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.recv.close()
+        if self.proc.stderr:
+            self.proc.stderr.close()
+
+
+class SqliteReadError(RuntimeError):
+    """SQLite refused a query of the export, or the reader process died."""
+
+
+def sqlite_reader_main() -> None:
+    """The SQLite reader process: one deferred read transaction (the snapshot is taken by the
+    first read) for every statement of the run; ends with the parent's stdin."""
+    import adbc_driver_sqlite.dbapi as adbc_sqlite
+
+    conn = adbc_sqlite.connect(sys.argv[1], autocommit=True)
+    out = sys.stdout.buffer
+    cur = conn.cursor()
+    cur.execute("BEGIN")
+    cur.close()
+    for line in sys.stdin.buffer:
+        req = json.loads(line)
+        cur = conn.cursor()
+        try:
+            cur.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(req["batch"])})
+            cur.execute(req["sql"])
+            reader = cur.fetch_record_batch()
+        except Exception as exc:  # the parent raises it
+            msg = str(exc).encode()
+            out.write(b"E" + len(msg).to_bytes(4, "big") + msg)
+            out.flush()
+            cur.close()
+            continue
+        out.write(b"A")
+        with pa.ipc.new_stream(out, reader.schema) as writer:
+            for b in reader:
+                writer.write_batch(b)
+                out.flush()
+        out.flush()
+        cur.close()
+    conn.close()  # never committed: a rollback
+
+
+@contextmanager
+def snapshot(platform: Platform) -> Iterator[Snapshot]:
+    snap = Snapshot(platform)
+    try:
+        yield snap
+    finally:
+        snap.close()
+
+
+def declarant_roles(snap: Snapshot) -> dict[int, str | None]:
+    """Organization id → the declarant role it lodges in (first of ``DECLARANT_ROLE_ORDER`` it
+    holds; None: it holds none)."""
+    o = Organization
+    out: dict[int, str | None] = {}
+    for org_id, roles in snap.rows(select(o.id, type_coerce(o.roles, String))):
+        held = set(json.loads(roles)) if roles else set()
+        out[int(org_id)] = next((r for r in DECLARANT_ROLE_ORDER if r in held), None)
+    return out
+
+
 def count_changes(
-    s: Session, ds: Dataset, after: Watermark | None, horizon: datetime | None
+    snap: Snapshot, ds: Dataset, after: Watermark | None, horizon: datetime | None, todo: bool
 ) -> tuple[int, int]:
-    """Rows this run will read, and rows changed after the horizon (left for a later run)."""
-    base = ds.query().with_only_columns(func.count(), maintain_column_froms=True)
-    todo = s.execute(base.where(and_(True, *_window(ds, after, horizon)))).scalar_one()
+    """Rows this run will read (when ``todo``: a scan, for the progress bar only), and rows
+    changed after the horizon (left for a later run)."""
+
+    def count(where: Where) -> int:
+        stmt = ds.query(where).with_only_columns(func.count(), maintain_column_froms=True)
+        return int(snap.rows(stmt)[0][0])
+
+    n = count(_window(ds, after, horizon)) if todo else 0
     held = 0
     if horizon is not None:
-        later = [*_window(ds, after, None), ds.cursor_sql()[0] > literal(horizon)]
-        held = s.execute(base.where(and_(*later))).scalar_one()
-    return int(todo), int(held)
+        marker = ds.cursor_sql()[0]
+        held = count([*_window(ds, after, None), marker > literal(horizon, marker.type)])
+    return n, held
 
 
 def stream_changes(
-    s: Session,
+    snap: Snapshot,
     ds: Dataset,
     after: Watermark | None,
     horizon: datetime | None,
     batch: int = 50_000,
-) -> Iterator[Sequence[Any]]:
-    """Rows changed after ``after`` up to ``horizon``, ``batch`` at a time, unordered.
-
-    Core rows, not ORM rows (an ORM result cost a third of the run); on SQLite timestamps and
-    dates are read as the stored text, which Arrow parses a column at a time."""
-    stmt = ds.query().where(and_(True, *_window(ds, after, horizon)))
-    conn = s.connection()
-    if conn.dialect.name == "sqlite":
-        stmt = stmt.with_only_columns(
-            *(
-                type_coerce(c, String).label(c.name) if isinstance(c.type, (DateTime, Date)) else c
-                for c in stmt.selected_columns
-            ),
-            maintain_column_froms=True,
+) -> Iterator[pa.RecordBatch]:
+    """Rows changed after ``after`` up to ``horizon`` as Arrow batches of the dataset's
+    ``columns`` (unordered). On SQLite, which stores any value in any column, each value
+    of the wrong storage class is read as null and named in ``_bad`` (the row is rejected),
+    and a first typed row (dropped here) fixes the types the driver infers."""
+    stmt = ds.query(_window(ds, after, horizon))
+    if snap.kind != "sqlite":
+        yield from snap.batches(stmt, batch)
+        return
+    for b in snap.batches(_sqlite_typed(ds, stmt), batch):
+        keep = pc.equal(b.column("_first"), 0)
+        yield (
+            b.filter(keep).drop_columns(["_first"])
+            if not pc.all(keep).as_py()
+            else b.drop_columns(["_first"])
         )
-    result = conn.execution_options(yield_per=batch).execute(stmt)
-    try:
-        yield from result.partitions()
-    finally:
-        result.close()
+
+
+#: SQLite storage classes a column of each lake type may hold (null always).
+_CLASSES = {TS: ("text",), DATE: ("text",), INT: ("integer",), BOOL: ("integer",),
+            F64: ("integer", "real")}  # fmt: skip
+_FIRST = {TS: "", DATE: "", STR: "", INT: 0, BOOL: 0, F64: 0.5}
+
+
+def _sqlite_typed(ds: Dataset, stmt: Any) -> Any:
+    """``stmt`` with each value checked against its column's storage class: the first wrong
+    one per row is named in ``_bad`` (column, class, value) and read as null; preceded by one
+    typed row (``_first`` = 1) so the ADBC driver, which infers types from the first rows,
+    never meets a column it took for another type (a leading run of nulls reads as int64)."""
+    q = stmt.subquery("q")
+    cols, bad = [], []
+    for name, typ in ds.columns:
+        src = INT if name == ds.declarant_role else typ
+        c = q.c[name]
+        if src == STR:
+            cols.append(cast(c, Text).label(name))
+            continue
+        ok = func.typeof(c).in_([*_CLASSES[src], "null"])
+        value = cast(c, Float) if src == F64 else c
+        cols.append(case((ok, value)).label(name))
+        bad.append((~ok, literal(name + " ") + func.typeof(c) + " " + func.quote(c)))
+    first_cols = [literal(_FIRST[INT if n == ds.declarant_role else t]).label(n)
+                  for n, t in ds.columns]  # fmt: skip
+    body = select(*cols, (case(*bad) if bad else null()).label("_bad"), literal(0).label("_first"))
+    head = select(*first_cols, literal("").label("_bad"), literal(1).label("_first"))
+    return union_all(head, body.select_from(q))
 
 
 def export(
