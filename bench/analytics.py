@@ -213,7 +213,8 @@ def main() -> None:
     if args.generate:
         cmd = [str(Path(sys.executable).parent / "silkgate"), "analytics", "generate", "--goods-items",
                str(args.generate), "--lake", str(args.lake), "--replace", "--quiet"]  # fmt: skip
-        subprocess.run(cmd, check=True)
+        # the generator writes random pseudonyms; it needs no secret, but settings are loaded
+        subprocess.run(cmd, check=True, env={"SILKGATE_DEMO_MODE": "true", **os.environ})
     engines = args.engines.split(",")
     print(f"lake {args.lake} · load average {os.getloadavg()[0]:.1f} at start", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
