@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
-from sqlalchemy import ColumnElement, Select, and_, case, func, select
+from sqlalchemy import ColumnElement, Select, and_, case, func, null, select
 
 from silkgate.declarations.models import Declaration, DeclarationVersion, GoodsItem
 from silkgate.gates.models import GateEvent, GateEventRef
@@ -33,6 +33,8 @@ PARTITION = ("owner_country", "crossing", "date")
 DECLARANT_ROLE_ORDER = ("broker", "customs-service", "carrier", "e-port")
 
 Where = list[ColumnElement[bool]]
+#: The SQL dialect a query is read with, or None when it is only counted.
+Reading = str | None
 
 
 @dataclass(frozen=True)
@@ -40,8 +42,9 @@ class Dataset:
     """One exported table.
 
     ``cursor``: output names of the change marker then the key parts, compared as a tuple so
-    rows sharing a marker are neither skipped nor exported twice. ``query(where)``: the rows,
-    with the change window ``where`` (built on ``cursor_sql``) applied. ``day_of``: the column
+    rows sharing a marker are neither skipped nor exported twice. ``query(where, dialect)``: the
+    rows, with the change window ``where`` (built on ``cursor_sql``) applied; ``dialect`` None
+    when the rows are only counted (derived columns left out). ``day_of``: the column
     whose crossing-local day is the ``date`` partition. ``owner``/``crossing``: the columns
     holding those partition values, or ``office`` when they come from a customs office code.
     ``pseudonymise``: columns read in clear and written as keyed pseudonyms;
@@ -55,7 +58,7 @@ class Dataset:
     key: tuple[str, ...]
     cursor: tuple[str, ...]
     columns: tuple[tuple[str, pa.DataType], ...]
-    query: Callable[[Where], Select[*tuple[Any, ...]]]
+    query: Callable[[Where, Reading], Select[*tuple[Any, ...]]]
     cursor_sql: Callable[[], tuple[Any, ...]]
     day_of: str
     owner: str
@@ -77,15 +80,18 @@ def _lodging_state() -> ColumnElement[str]:
     )
 
 
-def _trader(payload: Any, decl_type: Any) -> ColumnElement[str]:
+def _trader(payload: Any, decl_type: Any, dialect: Reading) -> ColumnElement[Any]:
     """``COUNTRY:IDENTIFIER`` of the trader on the lodging side: the importer of an import, the
-    exporter of an export or transit (null when the payload lacks either part)."""
+    exporter of an export or transit (null when the payload lacks either part, or has it in
+    another shape). Path lookups, not ``json_to_record``: on PostgreSQL that reads the party
+    once and measured a third faster, but a party that is not an object fails the whole run
+    instead of rejecting one row."""
+    if dialect is None:  # only counted
+        return null()
 
-    def of(party: str) -> ColumnElement[str]:
+    def of(side: str) -> ColumnElement[str]:
         return (
-            payload[(party, "country")].as_string()
-            + ":"
-            + payload[(party, "identifier")].as_string()
+            payload[(side, "country")].as_string() + ":" + payload[(side, "identifier")].as_string()
         )
 
     return case((decl_type == "import", of("importer")), else_=of("exporter"))
@@ -99,7 +105,7 @@ NO_ROLE = (
 )
 
 
-def _declarations(where: Where) -> Select[*tuple[Any, ...]]:
+def _declarations(where: Where, dialect: Reading) -> Select[*tuple[Any, ...]]:
     d = Declaration
     return select(
         d.updated_at.label("updated_at"),
@@ -119,12 +125,12 @@ def _declarations(where: Where) -> Select[*tuple[Any, ...]]:
         d.lane,
         d.submitted_at,
         _lodging_state().label("lodging_state"),
-        _trader(d.payload, d.type).label("trader_ref"),
+        _trader(d.payload, d.type, dialect).label("trader_ref"),
         d.declarant_org_id.label("declarant_role"),
     ).where(and_(True, *where))
 
 
-def _goods_items(where: Where) -> Select[*tuple[Any, ...]]:
+def _goods_items(where: Where, dialect: Reading) -> Select[*tuple[Any, ...]]:
     """Items joined to the versions in the change window; the trader is read from each
     version's payload once (a materialized CTE: the planner may not inline it), not once per
     item — PostgreSQL decompresses and parses a ``json`` value at every access."""
@@ -134,7 +140,7 @@ def _goods_items(where: Where) -> Select[*tuple[Any, ...]]:
             v.declaration_id,
             v.version,
             v.created_at,
-            _trader(v.payload, d.type).label("trader"),
+            _trader(v.payload, d.type, dialect).label("trader"),
         )
         .join(d, d.id == v.declaration_id)
         .where(and_(True, *where))
@@ -178,7 +184,7 @@ def _lane_changed() -> ColumnElement[Any]:
     return func.coalesce(RiskAssessment.overridden_at, RiskAssessment.assessed_at)
 
 
-def _lanes(where: Where) -> Select[*tuple[Any, ...]]:
+def _lanes(where: Where, _dialect: Reading) -> Select[*tuple[Any, ...]]:
     a = RiskAssessment
     return select(
         _lane_changed().label("changed_at"),
@@ -199,7 +205,7 @@ def _lanes(where: Where) -> Select[*tuple[Any, ...]]:
     ).where(and_(True, *where))
 
 
-def _inspections(where: Where) -> Select[*tuple[Any, ...]]:
+def _inspections(where: Where, _dialect: Reading) -> Select[*tuple[Any, ...]]:
     r = InspectionResult
     return select(
         r.recorded_at,
@@ -214,7 +220,7 @@ def _inspections(where: Where) -> Select[*tuple[Any, ...]]:
     ).where(and_(True, *where))
 
 
-def _bookings(where: Where) -> Select[*tuple[Any, ...]]:
+def _bookings(where: Where, _dialect: Reading) -> Select[*tuple[Any, ...]]:
     b = Booking
     return select(
         b.updated_at,
@@ -238,7 +244,7 @@ def _bookings(where: Where) -> Select[*tuple[Any, ...]]:
     ).where(and_(True, *where))
 
 
-def _gate_events(where: Where) -> Select[*tuple[Any, ...]]:
+def _gate_events(where: Where, _dialect: Reading) -> Select[*tuple[Any, ...]]:
     e = GateEvent
     return select(
         e.record_time,
@@ -256,7 +262,7 @@ def _gate_events(where: Where) -> Select[*tuple[Any, ...]]:
     ).where(and_(True, *where))
 
 
-def _gate_event_refs(where: Where) -> Select[*tuple[Any, ...]]:
+def _gate_event_refs(where: Where, _dialect: Reading) -> Select[*tuple[Any, ...]]:
     e, r = GateEvent, GateEventRef
     return (
         select(
@@ -346,7 +352,7 @@ def _plan_changed() -> ColumnElement[Any]:
     return case((latest_cap > p.planned_at, latest_cap), else_=p.planned_at)
 
 
-def _queue_day_plans(where: Where) -> Select[*tuple[Any, ...]]:
+def _queue_day_plans(where: Where, _dialect: Reading) -> Select[*tuple[Any, ...]]:
     p = DayPlan
     return select(
         _plan_changed().label("changed_at"),

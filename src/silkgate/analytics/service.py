@@ -230,14 +230,15 @@ class _SqliteReader:
         return f"the SQLite reader process ended (exit {self.proc.returncode}): {err[-2000:]}"
 
     def close(self) -> None:
-        if self.proc.poll() is None:
-            self.send.close()  # the child rolls back and exits
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        # closing our end of its stdout first: a child still writing a stream (a run that
+        # failed mid-dataset) gets EPIPE instead of blocking; at stdin's end it rolls back
         self.recv.close()
+        self.send.close()
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
         if self.proc.stderr:
             self.proc.stderr.close()
 
@@ -306,7 +307,7 @@ def count_changes(
     changed after the horizon (left for a later run)."""
 
     def count(where: Where) -> int:
-        stmt = ds.query(where).with_only_columns(func.count(), maintain_column_froms=True)
+        stmt = ds.query(where, None).with_only_columns(func.count(), maintain_column_froms=True)
         return int(snap.rows(stmt)[0][0])
 
     n = count(_window(ds, after, horizon)) if todo else 0
@@ -328,7 +329,7 @@ def stream_changes(
     ``columns`` (unordered). On SQLite, which stores any value in any column, each value
     of the wrong storage class is read as null and named in ``_bad`` (the row is rejected),
     and a first typed row (dropped here) fixes the types the driver infers."""
-    stmt = ds.query(_window(ds, after, horizon))
+    stmt = ds.query(_window(ds, after, horizon), snap.kind)
     if snap.kind != "sqlite":
         yield from snap.batches(stmt, batch)
         return
