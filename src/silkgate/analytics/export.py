@@ -1,11 +1,12 @@
 """Incremental export of the operational tables to the Parquet lake.
 
 Per dataset, inside one database snapshot for the whole run: rows changed after the manifest's
-watermark are streamed, converted to Arrow (a row that cannot be converted or has no owner,
-crossing or date is rejected by name, never dropped silently), appended to one staging Parquet
-file, split into Hive partitions by DuckDB in a staging directory, renamed into place, and only
-then is the manifest with the new watermark committed. A crash at any point leaves the last
-manifest and its files as they were; the next run sweeps the unlisted files and redoes the work.
+watermark stream in as Arrow batches, are converted a column at a time (a row that cannot be
+converted or has no owner, crossing, date, trader or declarant role is rejected by name, never
+dropped silently), written into Hive partitions in a staging directory
+(``lake.PartitionWriter``), flushed and renamed into place, and only then is the manifest with
+the new watermark committed. A crash at any point leaves the last manifest and its files as
+they were; the next run sweeps the unlisted files and redoes the work.
 """
 
 from __future__ import annotations
