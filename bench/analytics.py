@@ -114,6 +114,7 @@ def rules() -> list[Any]:
 def one_engine(engine_name: str, lake: Path, out: Path, pg_url: str | None) -> None:
     """Child process: start the engine, run every standard job, write timings and results."""
     from silkgate.analytics.jobs import service
+    from silkgate.analytics.jobs.engines import DuckDBEngine
     from silkgate.analytics.jobs.residency import decide
 
     report: dict[str, Any] = {"engine": engine_name, "jobs": {}}
@@ -147,13 +148,13 @@ def one_engine(engine_name: str, lake: Path, out: Path, pg_url: str | None) -> N
 
             engine = SparkEngine(master="local[*]", shuffle_partitions=os.cpu_count() or 2)
         else:
-            from silkgate.analytics.jobs.engines import DuckDBEngine
-
             engine = DuckDBEngine()
         report["startup_s"] = time.perf_counter() - began
         for name in standard_jobs():
             request = service.check(name, {}, "duckdb", COMPUTE)
             t = time.perf_counter()
+            if engine_name == "duckdb":  # a run closes its connection; a new one costs ~1 ms
+                engine = DuckDBEngine()
             result = service.run_on_lake(
                 lake, request, rules(), COMPUTE, 1, datetime.now(UTC), None, engine
             )
