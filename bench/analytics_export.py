@@ -35,6 +35,7 @@ from silkgate.core.bulk import insert_rows
 from silkgate.core.db import table_of
 from silkgate.core.platform import Platform
 from silkgate.core.settings import Settings
+from silkgate.declarations.lodging import lodging_trader
 from silkgate.declarations.models import Declaration, DeclarationVersion, GoodsItem
 from silkgate.demo.service import seed_registry
 from silkgate.demo.traffic import TrafficGenerator
@@ -144,7 +145,8 @@ def fill(platform: Platform, items: int) -> dict[str, int]:
         )  # fmt: skip
         buf[DeclarationVersion].append(
             {"declaration_id": did, "version": 1, "payload": payload, "payload_digest": "0" * 64,
-             "created_at": at, "created_by": org.member_id}
+             "trader": lodging_trader(payload["type"], payload), "created_at": at,
+             "created_by": org.member_id}
         )  # fmt: skip
         for k in range(4):
             hs = HS[(i + k) % len(HS)]

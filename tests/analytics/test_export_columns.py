@@ -19,7 +19,7 @@ from silkgate.codelists.identifiers import generate_kz_bin, generate_uscc
 from silkgate.core.platform import Platform
 from silkgate.core.signing import public_key_b64
 from silkgate.declarations import service as declarations
-from silkgate.declarations.models import Declaration
+from silkgate.declarations.models import Declaration, DeclarationVersion
 from silkgate.gates import service as gates
 from silkgate.gates.ingest import sign_event
 from silkgate.gates.models import GateEventRef
@@ -129,10 +129,10 @@ def test_missing_trader_or_declarant_role_rejects_the_row_by_name(world: World) 
     no_id, _ = lodge(world, "cn-broker", "M1", "export")
     no_role, _ = lodge(world, "cn-broker", "M2", "export")
     with world.platform.db.session() as s:
-        s.execute(
-            update(Declaration)
-            .where(Declaration.id == no_id)
-            .values(payload={"exporter": {"country": "CN"}})  # no identifier
+        s.execute(  # a version stored without a trader (its payload lacked the identifier)
+            update(DeclarationVersion)
+            .where(DeclarationVersion.declaration_id == no_id)
+            .values(trader=None)
         )
         analyst = s.scalar(
             select(Organization.id).where(Organization.member_id == world.env.ids["karamay"])

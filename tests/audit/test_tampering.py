@@ -68,6 +68,14 @@ def _header_edit(s: Session, w: World) -> None:
     )
 
 
+def _trader_edit(s: Session, w: World) -> None:
+    s.execute(
+        update(DeclarationVersion)
+        .where(DeclarationVersion.declaration_id == w.assessed)
+        .values(trader="CN:SOMEONE-ELSE")
+    )
+
+
 def _delete_declaration(s: Session, w: World) -> None:
     for table, column in (
         (GoodsItem, GoodsItem.declaration_id),
@@ -207,6 +215,7 @@ CASES: dict[str, tuple[Tamper, str, tuple[str, ...]]] = {
     "status": (_status_edit, "released", ("status is 'held'", "'released'")),
     "lane": (_lane_edit, "assessed", ("lane is 'blue'",)),
     "header column": (_header_edit, "assessed", ("total_invoice_value is 1.0",)),
+    "version trader": (_trader_edit, "assessed", ("version 1: trader is 'CN:SOMEONE-ELSE'",)),
     "deleted declaration": (
         _delete_declaration,
         "released",

@@ -26,6 +26,7 @@ from silkgate.audit.declaration_state import (
     replay,
 )
 from silkgate.audit.service import payload_digest
+from silkgate.declarations.lodging import lodging_trader
 from silkgate.registry.models import Organization
 from silkgate.risk.platform.assessor import assessment_payload
 from silkgate.risk.platform.service import inspection_payload
@@ -105,6 +106,11 @@ def _check_versions(
             continue
         if v.payload_digest != digest:
             report.add(entity, f"version {n}: stored payload_digest no longer matches its payload")
+        trader = lodging_trader(str(payload.get("type")), payload)
+        if v.trader != trader:
+            report.add(
+                entity, f"version {n}: trader is {v.trader!r}; the logged payload says {trader!r}"
+            )
         _check_items(report, entity, n, payload, batch.items.get((decl_id, n), {}))
     for n in sorted(set(versions) - set(range(1, len(r.lodgings) + 1))):
         report.add(

@@ -94,6 +94,18 @@ def duplicate_lrn(lrn: str) -> Conflict:
     )
 
 
+def lodging_trader(decl_type: str, payload: dict[str, Any]) -> str | None:
+    """``COUNTRY:IDENTIFIER`` of the trader the declaration is lodged for: the importer of an
+    import, the exporter of an export or transit; None when the payload lacks either part."""
+    party = payload.get("importer" if decl_type == "import" else "exporter")
+    if not isinstance(party, dict):
+        return None
+    country, identifier = party.get("country"), party.get("identifier")
+    if not isinstance(country, str) or not isinstance(identifier, str):
+        return None
+    return f"{country}:{identifier}"
+
+
 def rows_for(
     p: Prepared, caller: Caller, decl_id: str, version: int, now: datetime
 ) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
@@ -124,6 +136,7 @@ def rows_for(
         "version": version,
         "payload": p.payload,
         "payload_digest": p.digest,
+        "trader": lodging_trader(b.type.value, p.payload),
         "created_at": now,
         "created_by": caller.member_id,
     }

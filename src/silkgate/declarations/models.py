@@ -59,6 +59,9 @@ class DeclarationVersion(Base):
     version: Mapped[int] = mapped_column(Integer, primary_key=True)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     payload_digest: Mapped[str] = mapped_column(String(64))
+    #: ``COUNTRY:IDENTIFIER`` of the lodging-side trader (``lodging.lodging_trader``), kept as a
+    #: column so statistics need not parse every payload; null if the payload lacks it.
+    trader: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     created_by: Mapped[str] = mapped_column(String(80))
 

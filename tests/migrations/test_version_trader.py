@@ -1,0 +1,78 @@
+"""Revision 0100 fills ``declaration_versions.trader`` from each stored payload exactly as
+``lodging_trader`` computes it for new versions (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from silkgate.core.migrations import upgrade
+from silkgate.declarations.lodging import lodging_trader
+
+PG_ADMIN_URL = os.environ.get(
+    "SILKGATE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+PAYLOADS = {
+    "export": {"type": "export", "exporter": {"country": "CN", "identifier": "91650000X"},
+               "importer": {"country": "KZ", "identifier": "123456789012"}},
+    "import": {"type": "import", "exporter": {"country": "CN", "identifier": "91650000X"},
+               "importer": {"country": "KZ", "identifier": "123456789012"}},
+    "transit": {"type": "transit", "exporter": {"country": "UZ", "identifier": "201122334"}},
+    "no-identifier": {"type": "export", "exporter": {"country": "CN"}},
+    "no-party": {"type": "import", "exporter": {"country": "CN", "identifier": "1"}},
+}  # fmt: skip
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'old.db'}"
+        return
+    name = f"silkgate_test_{os.environ.get('SILKGATE_TEST_DB_TAG', '')}migration_trader"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL required under CI=true: {exc}")
+        pytest.skip(f"PostgreSQL not reachable: {exc}")
+    yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def test_upgrade_fills_the_trader_of_versions_stored_before_it(database: str) -> None:
+    upgrade(database, "0090_exchange_category_subs")
+    engine = create_engine(database)
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":  # rows without their organization and crossing
+            conn.execute(text("SET session_replication_role = replica"))
+        for decl_id, payload in PAYLOADS.items():
+            conn.execute(
+                text(
+                    "INSERT INTO declaration_versions (declaration_id, version, payload, "
+                    "payload_digest, created_at, created_by) VALUES (:id, 1, :p, 'd', "
+                    "'2025-01-01 00:00:00+00', 'CN-X')"
+                ),
+                {"id": decl_id, "p": json.dumps(payload)},
+            )
+    engine.dispose()
+    upgrade(database)
+    engine = create_engine(database)
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT declaration_id, trader FROM declaration_versions"))
+        got = {r[0]: r[1] for r in rows}
+    engine.dispose()
+    assert got == {k: lodging_trader(p["type"], p) for k, p in PAYLOADS.items()}
+    assert got["import"] == "KZ:123456789012"
+    assert got["export"] == "CN:91650000X"
+    assert got["no-identifier"] is None and got["no-party"] is None
