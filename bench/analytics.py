@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import subprocess
 import sys
@@ -31,6 +30,8 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from silkgate.analytics.jobs.compare import differences
 
 ROOT = Path(__file__).resolve().parent
 PG_ADMIN = os.environ.get("SILKGATE_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -173,22 +174,6 @@ def _record(report: dict[str, Any], out: Path, job: str, table: pa.Table, second
     report["jobs"][job] = {"seconds": seconds, "rows": table.num_rows}
 
 
-def same(a: pa.Table, b: pa.Table) -> str | None:
-    """None when two results agree (floats to 1e-9 relative), else what differs."""
-    if a.column_names != b.column_names:
-        return f"columns {a.column_names} vs {b.column_names}"
-    if a.num_rows != b.num_rows:
-        return f"{a.num_rows} vs {b.num_rows} rows"
-    for name in a.column_names:
-        for i, (x, y) in enumerate(zip(a[name].to_pylist(), b[name].to_pylist(), strict=True)):
-            if isinstance(x, float) and isinstance(y, float):
-                if not math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-9):
-                    return f"{name} row {i}: {x} vs {y}"
-            elif x != y:
-                return f"{name} row {i}: {x!r} vs {y!r}"
-    return None
-
-
 def _pg_database() -> str:
     import psycopg
 
@@ -254,14 +239,16 @@ def _print(engines: list[str], out: Path, peaks: dict[str, int]) -> None:
                 continue
             diff = None
             if e != "duckdb":
-                diff = same(
+                diff = differences(
                     pq.read_table(out / f"duckdb-{job}.parquet"),
                     pq.read_table(out / f"{e}-{job}.parquet"),
+                    most=1,
+                    types=False,
                 )
-            mark = "" if diff is None else " ≠"
+            mark = " ≠" if diff else ""
             cells.append(f"{got['seconds']:>12.2f}s{mark:1}")
             if diff:
-                print(f"  {e} {job} differs from DuckDB: {diff}")
+                print(f"  {e} {job} differs from DuckDB: {diff[0]}")
         print(f"{job:<20}" + "".join(cells))
     totals = {e: sum(j["seconds"] for j in r["jobs"].values()) for e, r in reports.items()}
     print(f"{'total (queries)':<20}" + "".join(f"{totals[e]:>13.2f}s" for e in reports))

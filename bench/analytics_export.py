@@ -28,7 +28,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, select, text
+from benchdb import backend_url
+from sqlalchemy import select, text
 
 from silkgate.bootstrap import prepare_database
 from silkgate.core.bulk import insert_rows
@@ -45,9 +46,6 @@ from silkgate.registry.models import Organization
 from silkgate.registry.schemas import DECLARANT_ROLES
 from silkgate.risk.platform.models import InspectionResult, RiskAssessment
 
-PG_ADMIN = os.environ.get(
-    "SILKGATE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 HS = ["721049", "851762", "392321", "640411", "870323", "080810", "271019", "940360"]
 CHUNK = 20_000
@@ -66,18 +64,6 @@ def template() -> dict[str, Any]:
 def party(body: dict[str, Any], country: str, n: int) -> dict[str, Any]:
     p = dict(body["exporter"])
     return p | {"country": country, "identifier": f"{country}{n:010d}", "name": f"Trader {n}"}
-
-
-def backend_url(kind: str, tmp: Path) -> str:
-    if kind == "sqlite":
-        return f"sqlite:///{tmp / 'lake-bench.db'}"
-    name = f"silkgate_bench_lake_{os.environ.get('SILKGATE_TEST_DB_TAG', '')}".rstrip("_")
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return PG_ADMIN.rsplit("/", 1)[0] + "/" + name
 
 
 def fill(platform: Platform, items: int) -> dict[str, int]:
@@ -252,7 +238,7 @@ def show(kind: str, label: str, report: dict[str, Any], wall: float) -> None:
 def run(kind: str, items: int, baseline: str | None) -> None:
     with tempfile.TemporaryDirectory(prefix="lake-bench-") as tmp_s:
         tmp = Path(tmp_s)
-        url = backend_url(kind, tmp)
+        url = backend_url(kind, tmp, "lake")
         settings = Settings(database_url=url, demo_mode=True, data_dir=tmp)  # type: ignore[call-arg]
         platform = Platform(settings)
         prepare_database(platform)

@@ -25,26 +25,26 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from benchdb import backend_url  # noqa: E402
 
 from silkgate.bootstrap import prepare_database  # noqa: E402
 from silkgate.core.platform import Platform  # noqa: E402
 from silkgate.core.settings import Settings  # noqa: E402
 from silkgate.declarations import service as declarations  # noqa: E402
 from silkgate.declarations.models import Declaration  # noqa: E402
-from silkgate.risk import model_registry, profile_service  # noqa: E402
+from silkgate.risk.platform import model_registry  # noqa: E402
+from silkgate.risk.platform import profiles as profile_service  # noqa: E402
 from silkgate.risk.platform.models import RiskAssessment  # noqa: E402
 from silkgate.risk.platform.worker import assess_pending, assessor_for  # noqa: E402
 from tests.factories import caller, seeded  # noqa: E402
 from tests.risk.platform_env import Env  # noqa: E402
 from tests.risk.platform_history import cn_exports, inspected_history  # noqa: E402
 
-PG_ADMIN = os.environ.get(
-    "SILKGATE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
 PROFILE = {
     "description": "benchmark: criteria, a value band, random quotas and model top-ups",
     "lists": {"watched": ["91650000000000000X"]},
@@ -76,14 +76,7 @@ PROFILE = {
 
 
 def make_url(kind: str, tmp: Path) -> str:
-    if kind == "sqlite":
-        return f"sqlite:///{tmp / 'bench.db'}"
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text('DROP DATABASE IF EXISTS "silkgate_bench_risk" WITH (FORCE)'))
-        conn.execute(text('CREATE DATABASE "silkgate_bench_risk"'))
-    admin.dispose()
-    return PG_ADMIN.rsplit("/", 1)[0] + "/silkgate_bench_risk"
+    return backend_url(kind, tmp, "risk")
 
 
 def lodge(platform: Platform, who: Any, bodies: list[dict[str, Any]]) -> list[str]:

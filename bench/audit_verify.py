@@ -24,7 +24,7 @@ from silkgate.audit.consistency import run_checks
 from silkgate.audit.keys import trusted_keys
 from silkgate.audit.service import verify_chain
 from silkgate.audit.verify import verify_all
-from silkgate.core.bootstrap import prepare_database
+from silkgate.bootstrap import prepare_database
 from silkgate.core.platform import Platform
 from silkgate.core.settings import Settings
 from silkgate.declarations import service as declarations

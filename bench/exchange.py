@@ -39,9 +39,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from benchdb import backend_url
 from fastapi import APIRouter, Depends, Response
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select
 
 from silkgate.app import create_app
 from silkgate.bootstrap import prepare_database
@@ -59,25 +60,10 @@ from silkgate.registry import service as registry
 from silkgate.registry.auth import current_caller
 from silkgate.registry.service import Caller, caller_for
 
-PG_ADMIN = os.environ.get(
-    "SILKGATE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
 GETS = 200  # single reads per variant and round
 LISTS_50 = 20
 LISTS_500 = 4
 CASES = (("get", GETS), ("list 50", LISTS_50), ("list 500", LISTS_500))
-
-
-def backend_url(kind: str, tmp: Path) -> str:
-    if kind == "sqlite":
-        return f"sqlite:///{tmp / 'exchange.db'}"
-    name = f"silkgate_bench_exchange_{os.environ.get('SILKGATE_TEST_DB_TAG', '')}".rstrip("_")
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return PG_ADMIN.rsplit("/", 1)[0] + "/" + name
 
 
 def bodies(n: int, exit_country: str, prefix: str) -> list[dict[str, Any]]:

@@ -45,7 +45,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import create_engine, func, select, text
+from benchdb import backend_url
+from sqlalchemy import func, select
 
 from silkgate.audit.service import append
 from silkgate.bootstrap import prepare_database
@@ -61,9 +62,6 @@ from silkgate.registry.service import Caller, caller_for
 
 HERE = Path(__file__).resolve().parent
 VENV_BIN = Path(sys.executable).parent
-PG_ADMIN = os.environ.get(
-    "SILKGATE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
 TOPIC = "declaration.pre_arrival"
 
 
@@ -80,18 +78,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def backend_url(kind: str, tmp: Path) -> str:
-    if kind == "sqlite":
-        return f"sqlite:///{tmp / 'delivery.db'}"
-    name = f"silkgate_bench_delivery_{os.environ.get('SILKGATE_TEST_DB_TAG', '')}".rstrip("_")
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return PG_ADMIN.rsplit("/", 1)[0] + "/" + name
 
 
 # ---------------------------------------------------------------- the receiver process
@@ -228,7 +214,7 @@ class World:
 def world(kind: str) -> Iterator[World]:
     with tempfile.TemporaryDirectory(prefix="silkgate-delivery-") as t:
         tmp = Path(t)
-        url = backend_url(kind, tmp)
+        url = backend_url(kind, tmp, "delivery")
         env = {
             "SILKGATE_DATABASE_URL": url,
             "SILKGATE_DATA_DIR": str(tmp),

@@ -31,8 +31,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from benchdb import backend_url
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import create_engine, delete, text
+from sqlalchemy import delete, text
 
 from silkgate.audit.consistency import Report
 from silkgate.audit.gate_event_checks import check_gate_events
@@ -48,9 +49,6 @@ from silkgate.gates.ingest import sign_event
 from silkgate.gates.models import GateEvent, GateEventRef
 from silkgate.registry import service as registry
 
-PG_ADMIN = os.environ.get(
-    "SILKGATE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
 POINTS = [
     ("waiting_area", "CN"), ("called_forward", "CN"), ("gate_in", "CN"),
     ("document_control_start", "CN"), ("document_control_end", "CN"), ("weighing", "CN"),
@@ -61,18 +59,6 @@ POINTS = [
     ("weighing", "KZ"), ("release", "KZ"),
 ]  # fmt: skip
 T0 = datetime(2025, 11, 1, tzinfo=UTC)
-
-
-def backend_url(kind: str, tmp: Path) -> str:
-    if kind == "sqlite":
-        return f"sqlite:///{tmp / 'gates.db'}"
-    name = f"silkgate_bench_gates_{os.environ.get('SILKGATE_TEST_DB_TAG', '')}".rstrip("_")
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return PG_ADMIN.rsplit("/", 1)[0] + "/" + name
 
 
 def body(i: int, truck: int, prefix: str = "B") -> dict[str, Any]:

@@ -23,7 +23,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-from sqlalchemy import create_engine, insert, text
+from benchdb import backend_url
+from sqlalchemy import insert
 
 from silkgate.bootstrap import prepare_database
 from silkgate.core.platform import Platform
@@ -37,10 +38,6 @@ from silkgate.registry import service as registry
 
 ROOT = Path(__file__).resolve().parent.parent
 
-PG_ADMIN = os.environ.get(
-    "SILKGATE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
-
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -49,16 +46,7 @@ def free_port() -> int:
 
 
 def make_backend(kind: str, tmp: Path) -> str:
-    if kind == "sqlite":
-        return f"sqlite:///{tmp / 'bench.db'}"
-    # SILKGATE_TEST_DB_TAG keeps concurrent runs (several work trees) out of each other's way.
-    name = f"silkgate_bench_{os.environ.get('SILKGATE_TEST_DB_TAG', '')}".rstrip("_")
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+    return backend_url(kind, tmp, "ingest")
 
 
 def bodies(n: int, prefix: str, seed: int) -> list[bytes]:

@@ -27,7 +27,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, func, select, text, update
+from benchdb import backend_url
+from sqlalchemy import func, select, update
 
 from silkgate.bootstrap import prepare_database
 from silkgate.core.platform import Platform
@@ -43,24 +44,8 @@ from silkgate.exchange.models import OutboxMessage, Subscription
 from silkgate.exchange.schemas import SubscriptionIn
 from silkgate.registry.service import caller_for
 
-PG_ADMIN = os.environ.get(
-    "SILKGATE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
 CONSUMERS = ("kz-customs", "kz-service", "kz-eport", "kz-carrier", "karamay")
 VARIANTS = (0, 1, 5)
-
-
-def backend_url(kind: str, tmp: Path) -> str:
-    if kind == "sqlite":
-        return f"sqlite:///{tmp / 'publish.db'}"
-    tag = os.environ.get("SILKGATE_TEST_DB_TAG", "")
-    name = f"silkgate_bench_publish_{tag}".rstrip("_")
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return PG_ADMIN.rsplit("/", 1)[0] + "/" + name
 
 
 def bodies(n: int, prefix: str) -> list[dict[str, Any]]:

@@ -4,13 +4,12 @@ minimum cell size 3 so suppression is exercised on both engines too."""
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
-import pyarrow as pa
 import pytest
 
 from silkgate.analytics.jobs.catalogue import JOBS
+from silkgate.analytics.jobs.compare import differences
 from tests.analytics.jobs.conftest import all_categories, run_job
 from tests.analytics.jobs.test_clearance_times import lake as clearance_lake  # noqa: F401
 from tests.analytics.jobs.test_equeue_use import lake as equeue_lake  # noqa: F401
@@ -25,25 +24,6 @@ pytestmark = pytest.mark.xdist_group("spark")
 OWN = {"trade_flows": "flows_lake", "mirror_statistics": "mirror_lake", "unit_values": "unit_lake",
        "lane_shares": "lanes_lake", "model_drift": "drift_lake", "clearance_times": "clearance_lake",
        "equeue_use": "equeue_lake"}  # fmt: skip
-
-
-def differences(a: pa.Table, b: pa.Table) -> list[str]:
-    """What differs between two results (floats equal to 1e-9 relative)."""
-    if a.schema != b.schema:
-        return [f"schema {a.schema} vs {b.schema}"]
-    if a.num_rows != b.num_rows:
-        return [f"{a.num_rows} vs {b.num_rows} rows"]
-    out = []
-    for name in a.column_names:
-        for i, (x, y) in enumerate(zip(a[name].to_pylist(), b[name].to_pylist(), strict=True)):
-            close = (
-                math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-9)
-                if isinstance(x, float) and isinstance(y, float)
-                else x == y
-            )
-            if not close:
-                out.append(f"{name} row {i}: {x!r} vs {y!r}")
-    return out[:10]
 
 
 def test_every_job_is_compared() -> None:
