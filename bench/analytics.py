@@ -112,7 +112,9 @@ def rules() -> list[Any]:
     ]
 
 
-def one_engine(engine_name: str, lake: Path, out: Path, pg_url: str | None) -> None:
+def one_engine(
+    engine_name: str, lake: Path, out: Path, pg_url: str | None, pg_timeout: int
+) -> None:
     """Child process: start the engine, run every standard job, write timings and results."""
     from silkgate.analytics.jobs import service
     from silkgate.analytics.jobs.engines import DuckDBEngine
@@ -140,14 +142,16 @@ def one_engine(engine_name: str, lake: Path, out: Path, pg_url: str | None) -> N
             from analytics_pg import PostgresEngine
 
             assert pg_url
-            engine = PostgresEngine(pg_url)
+            engine = PostgresEngine(pg_url, timeout_s=pg_timeout)
             every = decide(lake, list(_datasets()), COMPUTE, rules(), datetime.now(UTC))
             engine.load(every.files)
             report["rows_loaded"] = engine.rows_loaded
         elif engine_name == "spark":
             from silkgate.analytics.jobs.engines import SparkEngine
 
-            engine = SparkEngine(master="local[*]", shuffle_partitions=os.cpu_count() or 2)
+            engine = SparkEngine(
+                master="local[*]", shuffle_partitions=os.cpu_count() or 2, driver_memory="8g"
+            )
         else:
             engine = DuckDBEngine()
         report["startup_s"] = time.perf_counter() - began
@@ -156,9 +160,16 @@ def one_engine(engine_name: str, lake: Path, out: Path, pg_url: str | None) -> N
             t = time.perf_counter()
             if engine_name == "duckdb":  # a run closes its connection; a new one costs ~1 ms
                 engine = DuckDBEngine()
-            result = service.run_on_lake(
-                lake, request, rules(), COMPUTE, 1, datetime.now(UTC), None, engine
-            )
+            try:
+                result = service.run_on_lake(
+                    lake, request, rules(), COMPUTE, 1, datetime.now(UTC), None, engine
+                )
+            except Exception as exc:  # PostgreSQL's time limit: shown as such, not as a figure
+                if type(exc).__name__ != "QueryCanceled":
+                    raise
+                report["jobs"][name] = {"seconds": time.perf_counter() - t, "timed_out": True}
+                (out / f"{engine_name}.json").write_text(json.dumps(report))
+                continue
             _record(report, out, name, result.table, time.perf_counter() - t)
     (out / f"{engine_name}.json").write_text(json.dumps(report))
 
@@ -170,8 +181,11 @@ def _datasets() -> list[str]:
 
 
 def _record(report: dict[str, Any], out: Path, job: str, table: pa.Table, seconds: float) -> None:
+    """Keep a job's result and time; the report is rewritten after each job, so an engine that
+    dies (out of memory, say) still shows what it finished."""
     pq.write_table(table, out / f"{report['engine']}-{job}.parquet")
     report["jobs"][job] = {"seconds": seconds, "rows": table.num_rows}
+    (out / f"{report['engine']}.json").write_text(json.dumps(report))
 
 
 def _pg_database() -> str:
@@ -189,12 +203,15 @@ def main() -> None:
     ap.add_argument("--lake", type=Path, required=True)
     ap.add_argument("--generate", type=int, default=0, help="goods items to generate first")
     ap.add_argument("--engines", default="duckdb,postgresql,pandas,spark")
+    ap.add_argument(
+        "--pg-timeout", type=int, default=600, help="seconds PostgreSQL may take per job (0: none)"
+    )
     ap.add_argument("--one", help=argparse.SUPPRESS)
     ap.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--pg-url", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
-        one_engine(args.one, args.lake, args.out, args.pg_url)
+        one_engine(args.one, args.lake, args.out, args.pg_url, args.pg_timeout)
         return
     if args.generate:
         cmd = [str(Path(sys.executable).parent / "silkgate"), "analytics", "generate", "--goods-items",
@@ -208,12 +225,17 @@ def main() -> None:
         peaks: dict[str, int] = {}
         for name in engines:
             cmd = [sys.executable, __file__, "--lake", str(args.lake), "--one", name,
-                   "--out", str(out)]  # fmt: skip
+                   "--out", str(out), "--pg-timeout", str(args.pg_timeout)]  # fmt: skip
             if name == "postgresql":
                 cmd += ["--pg-url", _pg_database()]
+            began = time.perf_counter()
             code, peaks[name] = _measure(cmd)
-            if code:
-                print(f"{name}: failed (exit {code})")
+            took = time.perf_counter() - began
+            if code < 0:
+                print(f"{name}: killed by signal {-code} after {took:.0f} s at "
+                      f"{peaks[name] / 1024:.0f} MB (9: the kernel's out-of-memory killer)")  # fmt: skip
+            elif code:
+                print(f"{name}: failed (exit {code}) after {took:.0f} s")
         _print(engines, out, peaks)
     print(f"load average {os.getloadavg()[0]:.1f} at end")
 
@@ -228,14 +250,16 @@ def _print(engines: list[str], out: Path, peaks: dict[str, int]) -> None:
         print("DuckDB did not finish: nothing to compare")
         return
     jobs = list(reports["duckdb"]["jobs"])
-    head = f"{'job':<20}" + "".join(f"{e:>14}" for e in reports)
-    print(head)
+    print(f"{'job':<20}" + "".join(f"{e:>14}" for e in reports))
     for job in jobs:
         cells = []
         for e, r in reports.items():
             got = r["jobs"].get(job)
             if got is None:
                 cells.append(f"{'—':>14}")
+                continue
+            if got.get("timed_out"):
+                cells.append(f"{'>' + format(got['seconds'], '.0f') + 's':>13} ")
                 continue
             diff = None
             if e != "duckdb":
@@ -256,9 +280,16 @@ def _print(engines: list[str], out: Path, peaks: dict[str, int]) -> None:
         f"{'start-up / load':<20}" + "".join(f"{r['startup_s']:>13.2f}s" for r in reports.values())
     )
     print(f"{'peak memory':<20}" + "".join(f"{peaks.get(e, 0) / 1024:>11.0f} MB" for e in reports))
-    for e in reports:
-        if e != "duckdb" and totals["duckdb"]:
-            print(f"{e} / DuckDB (queries): ×{totals[e] / totals['duckdb']:.1f}")
+    for e, r in reports.items():
+        if e == "duckdb" or not totals["duckdb"]:
+            continue
+        done = [j for j in jobs if j in r["jobs"]]
+        ours = sum(reports["duckdb"]["jobs"][j]["seconds"] for j in done)
+        capped = any(r["jobs"][j].get("timed_out") for j in done)
+        ratio = f"{'≥ ' if capped else ''}×{totals[e] / ours:.1f}" if ours else "—"
+        missing = f" ({len(done)} of {len(jobs)} jobs)" if len(done) < len(jobs) else ""
+        print(f"{e} / DuckDB (queries): {ratio}{missing}" + (" — stopped at the time limit"
+              if capped else ""))  # fmt: skip
 
 
 if __name__ == "__main__":

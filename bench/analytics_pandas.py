@@ -57,7 +57,9 @@ def load(files: Mapping[str, Sequence[Path]]) -> dict[str, pd.DataFrame]:
         listed = [str(p) for p in files.get(name, ())]
         table = pads.dataset(listed, schema=schema, format="parquet").to_table()
         every = table.to_pandas(date_as_object=False)
-        if ds.latest == "max_version":
+        if ds.latest == "once":
+            latest = every
+        elif ds.latest == "max_version":
             latest = latest_by_max(every, "declaration_id", "version")
         else:
             latest = latest_by_order(every, ds.key, (ds.cursor[0], "export_run"))

@@ -50,7 +50,9 @@ class Dataset:
     ``pseudonymise``: columns read in clear and written as keyed pseudonyms;
     ``declarant_role``: a column read as an organization id and written as its declarant
     role; ``required``: columns whose null rejects the row, with the reason. ``latest``: how a
-    reader keeps each record's latest version (``key`` or ``max_version``).
+    reader keeps each record's latest version: ``key`` (the last exported row of each key),
+    ``max_version`` (the rows of each declaration's highest version) or ``once`` (rows never
+    change once written and are exported once: read as they are).
     """
 
     name: str
@@ -249,6 +251,7 @@ def _gate_event_refs(where: Where, _dialect: Reading) -> Select[*tuple[Any, ...]
         )
         .join(e, e.event_id == r.event_id)
         .where(and_(True, *where))
+        .distinct()  # an event naming one reference twice: written once, read as written
     )
 
 
@@ -404,6 +407,7 @@ DATASETS: dict[str, Dataset] = {
             columns=INSPECTION_COLUMNS,
             query=_inspections,
             cursor_sql=lambda: (InspectionResult.recorded_at, InspectionResult.id),
+            latest="once",
             day_of="recorded_at",
             owner="office",
             crossing="office",
@@ -429,6 +433,7 @@ DATASETS: dict[str, Dataset] = {
             columns=GATE_EVENT_COLUMNS,
             query=_gate_events,
             cursor_sql=lambda: (GateEvent.record_time, GateEvent.event_id),
+            latest="once",
             day_of="event_time",
             owner="side",
             crossing="crossing_code",

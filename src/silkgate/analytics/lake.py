@@ -237,14 +237,20 @@ def connect(lake: Path, con: Any = None) -> Any:
 
 
 def latest_sql(ds: Dataset) -> str:
-    """Each record once, in its latest exported version (superseded rows stay in ``_all``)."""
+    """Each record once, in its latest exported version (superseded rows stay in ``_all``), in
+    SQL that DuckDB, Spark and PostgreSQL all run. A dataset whose rows never change
+    (``latest="once"``: the change marker is the row's insertion time) is read as written."""
+    cols = ", ".join(file_schema(ds).names)
+    if ds.latest == "once":
+        return f"SELECT {cols} FROM {ds.name}_all"
     if ds.latest == "max_version":
         return (
-            f"SELECT * FROM {ds.name}_all "
-            "QUALIFY version = max(version) OVER (PARTITION BY declaration_id)"
+            f"SELECT {cols} FROM (SELECT *, max(version) OVER (PARTITION BY declaration_id) "
+            f"AS _latest FROM {ds.name}_all) t WHERE version = _latest"
         )
     keys = ", ".join(ds.key)
     return (
-        f"SELECT * FROM {ds.name}_all QUALIFY row_number() OVER "
-        f"(PARTITION BY {keys} ORDER BY {ds.cursor[0]} DESC, export_run DESC) = 1"
+        f"SELECT {cols} FROM (SELECT *, row_number() OVER (PARTITION BY {keys} "
+        f"ORDER BY {ds.cursor[0]} DESC, export_run DESC) AS _rank FROM {ds.name}_all) t "
+        "WHERE _rank = 1"
     )

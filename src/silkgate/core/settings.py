@@ -179,6 +179,13 @@ class Settings(BaseSettings):
         "empty under spark-submit (which names the master).",
     )
     analytics_spark_shuffle_partitions: int = Field(default=8, ge=1, le=10_000)
+    analytics_spark_driver_memory: str = Field(
+        default="4g",
+        pattern=r"^[1-9][0-9]*[kmgt]$",
+        description="Heap of Spark's driver JVM (in local mode it runs every task), e.g. 4g; "
+        "Spark's own default of 1g runs out on a year of demo traffic. Ignored under "
+        "spark-submit, which sets it.",
+    )
 
     queue_utc_offset_hours: int = Field(
         default=8, ge=-12, le=14, description="Crossing days and slot hours are in this offset."

@@ -15,8 +15,9 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 
-from silkgate.analytics.datasets import DATASETS, Dataset
+from silkgate.analytics.datasets import DATASETS
 from silkgate.analytics.lake import file_schema
+from silkgate.analytics.lake import latest_sql as latest_view_sql
 
 #: Spark SQL built-ins DuckDB lacks, defined there under the same name and meaning.
 PORTABLE_MACROS = ("CREATE OR REPLACE MACRO unix_seconds(ts) AS CAST(floor(epoch(ts)) AS BIGINT)",)
@@ -28,22 +29,6 @@ _SPARK_TYPES = {
     pa.bool_(): "BOOLEAN",
     pa.date32(): "DATE",
 }
-
-
-def latest_view_sql(ds: Dataset) -> str:
-    """Each record once, in its latest exported version, in SQL both engines run."""
-    cols = ", ".join(file_schema(ds).names)
-    if ds.latest == "max_version":
-        return (
-            f"SELECT {cols} FROM (SELECT *, max(version) OVER (PARTITION BY declaration_id) "
-            f"AS _latest FROM {ds.name}_all) t WHERE version = _latest"
-        )
-    keys = ", ".join(ds.key)
-    return (
-        f"SELECT {cols} FROM (SELECT *, row_number() OVER (PARTITION BY {keys} "
-        f"ORDER BY {ds.cursor[0]} DESC, export_run DESC) AS _rank FROM {ds.name}_all) t "
-        "WHERE _rank = 1"
-    )
 
 
 class Engine(Protocol):
@@ -71,6 +56,9 @@ class DuckDBEngine:
         if memory_limit:
             config["memory_limit"] = memory_limit
         self.con = duckdb.connect(config=config)
+        # a lake is thousands of small files and a job scans a view several times: parse each
+        # file's footer once per connection
+        self.con.execute("SET parquet_metadata_cache = true")
         for macro in PORTABLE_MACROS:
             self.con.execute(macro)
 
@@ -104,19 +92,25 @@ class SparkEngine:
     _session: Any = None
     started_in: float = 0.0
 
-    def __init__(self, master: str | None = "local[*]", shuffle_partitions: int = 8) -> None:
-        self.spark = self.session(master, shuffle_partitions)
+    def __init__(
+        self,
+        master: str | None = "local[*]",
+        shuffle_partitions: int = 8,
+        driver_memory: str = "4g",
+    ) -> None:
+        self.spark = self.session(master, shuffle_partitions, driver_memory)
 
     @classmethod
-    def session(cls, master: str | None, shuffle_partitions: int) -> Any:
-        """The process's session; ``master`` None: the one spark-submit was given."""
+    def session(cls, master: str | None, shuffle_partitions: int, driver_memory: str) -> Any:
+        """The process's session; ``master`` None: the one spark-submit was given (and with it
+        the driver's memory). The first call's settings hold for the process."""
         if cls._session is None:
             from pyspark.sql import SparkSession
 
             began = time.perf_counter()
-            builder = (
-                SparkSession.builder if master is None else SparkSession.builder.master(master)
-            )
+            builder = SparkSession.builder
+            if master is not None:  # under spark-submit the JVM is already running
+                builder = builder.master(master).config("spark.driver.memory", driver_memory)
             cls._session = (
                 builder.appName("silkgate-analytics")
                 .config("spark.ui.enabled", "false")

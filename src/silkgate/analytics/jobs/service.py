@@ -125,6 +125,7 @@ def make_engine(platform: Platform | None, engine: str) -> Engine:
         return SparkEngine(
             master=(s.analytics_spark_master or None) if s else "local[*]",
             shuffle_partitions=s.analytics_spark_shuffle_partitions if s else 8,
+            driver_memory=s.analytics_spark_driver_memory if s else "4g",
         )
     return DuckDBEngine()
 
