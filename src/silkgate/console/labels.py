@@ -73,6 +73,48 @@ FINDINGS = {
     "other": N_("Other"),
 }
 
+#: What a consignment timeline entry says happened (gate read points, audited actions).
+TIMELINE = {
+    "waiting_area": N_("Arrived in the waiting area"),
+    "called_forward": N_("Called forward"),
+    "gate_in": N_("Entered the checkpoint"),
+    "document_control_start": N_("Document control started"),
+    "document_control_end": N_("Document control ended"),
+    "weighing": N_("Weighed"),
+    "scanning": N_("Scanned (X-ray)"),
+    "physical_inspection_start": N_("Physical inspection started"),
+    "physical_inspection_end": N_("Physical inspection ended"),
+    "exit_gate": N_("Left through the exit gate"),
+    "neutral_zone": N_("In the neutral zone"),
+    "entry_gate_in": N_("Entered the other side's checkpoint"),
+    "entry_controls": N_("Entry controls"),
+    "release": N_("Released"),
+    "declaration.submitted": N_("Declaration lodged"),
+    "declaration.accepted": N_("Declaration accepted"),
+    "declaration.amended": N_("Declaration amended"),
+    "declaration.risk_assessed": N_("Risk assessed, lane assigned"),
+    "declaration.lane_overridden": N_("Lane changed by customs"),
+    "declaration.at_border": N_("Truck at the border"),
+    "declaration.held": N_("Goods held"),
+    "declaration.released": N_("Goods released"),
+    "declaration.rejected": N_("Declaration rejected"),
+    "declaration.cancelled": N_("Declaration withdrawn"),
+    "inspection.recorded": N_("Inspection result recorded"),
+    "queue.booked": N_("Slot booked"),
+    "queue.rescheduled": N_("Slot rescheduled"),
+    "queue.cancelled": N_("Booking cancelled"),
+    "queue.called": N_("Called forward from the queue"),
+    "queue.arrived": N_("Arrived for the slot"),
+    "queue.late": N_("Arrived late for the slot"),
+    "queue.gate_in": N_("Entered the checkpoint from the queue"),
+    "queue.exited": N_("Left the queue"),
+    "queue.no_show": N_("Did not come for the slot"),
+    "queue.walk_in": N_("Joined the queue without a booking"),
+    "queue.expired": N_("Booking expired"),
+}
+
+SIDES = {"CN": N_("Chinese side"), "KZ": N_("Kazakh side")}
+
 DIRECTIONS = {
     "incoming": N_("Incoming (entering my country)"),
     "outgoing": N_("Outgoing (leaving my country)"),
@@ -108,8 +150,21 @@ ERRORS = {
     ("/additional_duties/currency", "unknown_currency"): N_(
         "Enter an ISO 4217 currency code, such as KZT or CNY."
     ),
+    ("/direction", "enum"): N_("Choose one of the directions offered."),
+    ("/crossing", "enum"): N_("Your organization does not serve this crossing."),
+    ("/status", "enum"): N_("Choose one of the states offered."),
+    ("/type", "enum"): N_("Choose one of the types offered."),
+    ("/query/cursor", "invalid_cursor"): N_("This page link is not valid any more."),
     "wrong_state": N_("The declaration is not in a state that allows this."),
     "too_long": N_("The text is too long."),
+    "string_too_long": N_("The text is too long."),
+    "string_too_short": N_("The text is too short."),
+    "required": N_("This field is needed."),
+    "enum": N_("Choose one of the options offered."),
+    "literal_error": N_("Choose one of the options offered."),
+    "format": N_("The format is not right."),
+    "greater_than_equal": N_("The number is too small."),
+    "less_than_equal": N_("The number is too large."),
 }
 
 

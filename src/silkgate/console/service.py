@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -27,6 +27,7 @@ from silkgate.console.models import ConsoleInvite, ConsoleSession, ConsoleUser
 from silkgate.core.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 from silkgate.core.platform import Platform
 from silkgate.core.writes import acting
+from silkgate.exchange.agreements.enforce import Asking
 from silkgate.registry.models import CrossingAssignment, Organization
 from silkgate.registry.schemas import Role
 from silkgate.registry.service import Caller
@@ -662,3 +663,193 @@ def as_person(person: Person) -> Iterator[Caller]:
 def require(person: Person, *roles: ConsoleRole) -> None:
     """403 unless the person holds one of the roles."""
     _require(person, *roles)
+
+
+# --------------------------------------------------------------------------- customs work
+#
+# The declaration, risk and gate services are called with the person's organization as the
+# caller: the console reads and changes exactly what the API lets that organization read and
+# change (the same policy decision point, the same lodging-customs checks), and every audit
+# entry those calls make names the person too.
+
+
+#: Declarations on one page of the officer's list.
+PAGE_SIZE = 25
+#: The purpose the customs pages declare when they read data another organization shares
+#: (the API's Silkgate-Purpose header): these pages are for customs control. Disclosures
+#: they make are logged with it, as for any API read.
+CUSTOMS_PURPOSE = "customs_control"
+DIRECTIONS = ("incoming", "outgoing", "all")
+
+
+@dataclass(frozen=True)
+class DeclarationFilters:
+    """The officer's list filters (all optional; ``direction`` relative to their country)."""
+
+    direction: str = "incoming"
+    crossing: str | None = None
+    status: str | None = None
+    type: str | None = None
+    lrn: str | None = None
+
+
+@dataclass(frozen=True)
+class DeclarationDetail:
+    """What a declaration's page shows, each part as the organization may read it."""
+
+    declaration: Any  # DeclarationOut or SharedDeclaration
+    assessment: Any | None  # AssessmentOut (lodging customs) or SharedAssessment
+    inspection: Any | None
+    timeline: Any | None
+    lodging: bool  # the person's organization is customs of the side it is lodged with
+
+
+def _customs(person: Person) -> Caller:
+    if not person.is_customs:
+        raise Forbidden("customs officers and supervisors only")
+    return person.caller
+
+
+def list_declarations(
+    platform: Platform, person: Person, filters: DeclarationFilters, cursor: str | None
+) -> Any:
+    """A page of declarations at the organization's crossings, newest first."""
+    from silkgate.declarations import reading
+    from silkgate.declarations.schemas import DeclarationStatus, DeclarationType
+
+    caller = _customs(person)
+    errors = []
+    if filters.direction not in DIRECTIONS:
+        errors.append(FieldError("/direction", "enum", f"one of {', '.join(DIRECTIONS)}"))
+    if filters.crossing is not None and filters.crossing not in caller.crossings:
+        errors.append(FieldError("/crossing", "enum", "not a crossing your organization serves"))
+    if filters.status is not None and filters.status not in set(DeclarationStatus):
+        errors.append(FieldError("/status", "enum", "not a declaration state"))
+    if filters.type is not None and filters.type not in set(DeclarationType):
+        errors.append(FieldError("/type", "enum", "not a declaration type"))
+    if errors:
+        raise ValidationFailed(errors)
+    f = reading.ListFilter(
+        status=filters.status,
+        type=filters.type,
+        crossing=filters.crossing,
+        lrn=filters.lrn,
+        entry_country=caller.country if filters.direction == "incoming" else None,
+        exit_country=caller.country if filters.direction == "outgoing" else None,
+    )
+    with as_person(person) as who:
+        asking = Asking(who, CUSTOMS_PURPOSE)
+        return reading.list_declarations(platform, asking, f, cursor, PAGE_SIZE)
+
+
+def _lodged_here(caller: Caller, view: Any) -> bool:
+    """Customs of the side the declaration is lodged with (as ``risk.platform.offices``)."""
+    lodged = view.entry_country if view.type == "import" else view.exit_country
+    return (
+        caller.has(Role.CUSTOMS)
+        and view.crossing in caller.crossings
+        and lodged == caller.country
+        and not view.pre_arrival
+    )
+
+
+def declaration_detail(platform: Platform, person: Person, decl_id: str) -> DeclarationDetail:
+    """A declaration, its lane and reasons, its inspection and its consignment timeline."""
+    from silkgate.declarations import reading
+    from silkgate.exchange.agreements.enforce import PurposeRequired
+    from silkgate.gates.timeline import declaration_timeline
+    from silkgate.risk.platform import service as risk
+
+    _customs(person)
+    with as_person(person) as caller:
+        who = Asking(caller, CUSTOMS_PURPOSE)
+        view = reading.get(platform, who, decl_id)
+        assessment = inspection = timeline = None
+        # a part the organization may not read (or not without a declared purpose) is left out
+        hidden = (NotFound, PurposeRequired)
+        with suppress(*hidden):
+            assessment = risk.get_assessment(platform, who, decl_id)
+        with suppress(*hidden):
+            inspection = risk.get_inspection(platform, who, decl_id)
+        with suppress(*hidden):
+            timeline = declaration_timeline(platform, who, decl_id)
+    return DeclarationDetail(view, assessment, inspection, timeline, _lodged_here(caller, view))
+
+
+def override_lane(platform: Platform, person: Person, decl_id: str, lane: str, reason: str) -> Any:
+    """A supervisor puts the declaration in another lane, with a reason (audited with them)."""
+    from silkgate.core.validation import parse_model
+    from silkgate.risk.platform import service as risk
+    from silkgate.risk.platform.schemas import LaneOverrideIn
+
+    _customs(person)
+    _require(person, ConsoleRole.SUPERVISOR)
+    given = {"lane": lane, "reason": reason}  # a field left empty is missing, not null
+    body = parse_model(LaneOverrideIn, {k: v for k, v in given.items() if v})
+    with as_person(person) as who:
+        return risk.override_lane(platform, who, decl_id, body)
+
+
+@dataclass(frozen=True)
+class FindingForm:
+    kind: str
+    text: str
+    item: str = ""
+
+
+def record_inspection(
+    platform: Platform,
+    person: Person,
+    decl_id: str,
+    outcome: str,
+    findings: list[FindingForm],
+    duties_amount: str,
+    duties_currency: str,
+    note: str,
+) -> Any:
+    """An officer records the inspection of the declaration's current version (audited with
+    them); form fields are checked by the same rules as the API's body."""
+    from silkgate.core.validation import parse_model
+    from silkgate.risk.platform import service as risk
+    from silkgate.risk.platform.schemas import InspectionIn
+
+    _customs(person)
+    body: dict[str, Any] = {"note": note.strip() or None}
+    if outcome:
+        body["outcome"] = outcome
+    rows: list[dict[str, Any]] = []
+    for f in findings:
+        if not (f.kind or f.text.strip() or f.item.strip()):
+            continue  # an empty row of the form
+        row: dict[str, Any] = {"kind": f.kind or None, "text": f.text}
+        if f.item.strip():
+            row["item"] = _whole(f.item, pointer_of=f"/findings/{len(rows)}/item")
+        rows.append(row)
+    body["findings"] = rows
+    if duties_amount.strip() or duties_currency.strip():
+        body["additional_duties"] = {
+            "amount": _amount(duties_amount),
+            "currency": duties_currency.strip().upper(),
+        }
+    parsed = parse_model(InspectionIn, body)
+    with as_person(person) as who:
+        return risk.record_inspection(platform, who, decl_id, parsed)
+
+
+def _whole(text: str, pointer_of: str) -> int:
+    try:
+        return int(text.strip())
+    except ValueError:
+        raise ValidationFailed([FieldError(pointer_of, "format", "a whole number")]) from None
+
+
+def _amount(text: str) -> float:
+    try:
+        value = float(text.strip().replace(" ", "").replace("\xa0", "").replace(",", "."))
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < 1e14:
+        raise ValidationFailed(
+            [FieldError("/additional_duties/amount", "format", "an amount of zero or more")]
+        )
+    return value
