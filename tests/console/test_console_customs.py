@@ -159,6 +159,10 @@ def test_override_and_inspection_are_audited_with_the_person(platform: Platform)
 
     keys = tokens(platform, c.w.ids)
     api = c.cn.client
+
+    def auth(who: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {keys[who]}"}
+
     r = api.post(
         f"/api/v1/declarations/{c.decl}/lane",
         json={"lane": "yellow", "reason": "by the system"},
@@ -169,6 +173,14 @@ def test_override_and_inspection_are_audited_with_the_person(platform: Platform)
         "wang.supervisor",
         None,
     ]
+    # the lodging customs' audit trail names the person; the declarant's does not show it
+    trail = api.get(f"/api/v1/declarations/{c.decl}/audit", headers=auth("cn-customs")).json()
+    assert [e["person"] for e in trail if e["action"] == "declaration.lane_overridden"] == [
+        "wang.supervisor",
+        None,
+    ]
+    theirs = api.get(f"/api/v1/declarations/{c.decl}/audit", headers=auth("cn-broker")).json()
+    assert all(e.get("person") is None for e in theirs)
     # once recorded, an inspection is not recorded again
     again = c.cn.post(f"{path}/inspection", {"outcome": "no_discrepancy"}, from_page=f"{path}?x=1")
     assert again.status_code == 409

@@ -231,3 +231,16 @@ def test_dates_numbers_money_and_names_per_locale() -> None:
     assert zh.country("KZ") == "哈萨克斯坦" and en.country("KZ") == "Kazakhstan"
     assert ru.currency("KZT") == "Тенге" and "теңге" in kk.currency("KZT").lower()
     assert "坚戈" in zh.currency("KZT") and en.currency("CNY") == "Yuan Renminbi"
+
+
+def test_repeated_failures_lock_the_account_on_the_page(platform: Platform) -> None:
+    w = world(platform)
+    admin(w, "cn-carrier", "boss")
+    b = Browser(platform)
+    for _ in range(platform.settings.console_max_failed_signins):
+        r = b.post("/console/sign-in", {"login": "boss", "password": "not the password"})
+        assert r.status_code == 401
+    r = b.post("/console/sign-in", {"login": "boss", "password": PASSWORD})
+    assert r.status_code == 401 and 'id="sign-in-error"' in r.text  # the same answer as before
+    w.clock.advance(minutes=platform.settings.console_lockout_minutes + 1)
+    assert "Boss" in b.sign_in(w, "boss").text
