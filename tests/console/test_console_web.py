@@ -244,3 +244,45 @@ def test_repeated_failures_lock_the_account_on_the_page(platform: Platform) -> N
     assert r.status_code == 401 and 'id="sign-in-error"' in r.text  # the same answer as before
     w.clock.advance(minutes=platform.settings.console_lockout_minutes + 1)
     assert "Boss" in b.sign_in(w, "boss").text
+
+
+def test_optional_totp_from_the_account_page_is_then_asked_for(platform: Platform) -> None:
+    from tests.console.browser import SECRET_RE
+    from tests.console.people import code, member
+
+    w = world(platform)
+    boss, _ = admin(w, "cn-carrier", "boss")
+    member(w, boss, "driver", ["officer"])  # no second factor needed
+    b = Browser(platform)
+    b.sign_in(w, "driver")
+    account = b.get("/console/account")
+    assert 'id="totp-setup"' in account.text
+    page = b.get("/console/sign-in/code?next=/console/account")
+    secret = SECRET_RE.search(page.text)
+    assert secret
+    w.secrets["driver"] = secret.group(1)
+    w.clock.advance(seconds=30)
+    r = b.client.post(
+        "/console/sign-in/code",
+        data={
+            "csrf_token": csrf_of(page.text),
+            "code": code(w, "driver"),
+            "next": "/console/account",
+        },
+    )
+    assert r.status_code == 303 and "done=totp" in r.headers["location"]
+    assert 'id="totp-setup"' not in b.follow(r).text
+    _, stage = console.sign_in(platform, "driver", PASSWORD)
+    assert stage == "password"  # from now on the code is asked for
+
+
+def test_names_and_text_from_people_are_escaped(platform: Platform) -> None:
+    w = world(platform)
+    token = console.create_administrator(
+        platform, w.ids["cn-carrier"], "boss", "<script>alert(1)</script>", "t"
+    )
+    b = Browser(platform)
+    page = b.get(f"/console/invite/{token}")
+    assert "<script>alert(1)</script>" not in page.text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
+    assert "script-src 'self'" in page.headers["content-security-policy"]
