@@ -71,6 +71,30 @@ def test_each_side_sees_what_it_is_entitled_to(platform: Platform) -> None:
     assert 'data-testid="lane-reasons"' in page.text or "No rule or model" in page.text
     assert 'id="override-form"' in page.text and 'id="inspection-form"' in page.text
     assert "Flat-rolled steel" in page.text and "74,508.29" in page.text
+    timeline = page.text.split('data-testid="timeline"', 1)[1]
+    assert "Declaration accepted" in timeline and "Risk assessed, lane assigned" in timeline
+
+
+def test_the_list_pages_through_the_declarations(platform: Platform) -> None:
+    c = _customs(platform)
+    broker = caller(platform, c.w.ids, "cn-broker")
+    for i in range(console.PAGE_SIZE + 2):
+        declarations.create(platform, broker, export_cn_to_kz(f"PAGE-{i}"))
+    first = c.kz.get("/console/declarations")
+    ids = re.findall(r'data-declaration-id="([^"]+)"', first.text)
+    assert len(ids) == console.PAGE_SIZE and 'id="page-first"' not in first.text
+    more = re.search(r'href="([^"]+)" id="page-next"', first.text)
+    assert more
+    second = c.kz.get(more.group(1).replace("&amp;", "&"))
+    rest = re.findall(r'data-declaration-id="([^"]+)"', second.text)
+    assert len(rest) == 3 and not set(rest) & set(ids) and 'id="page-first"' in second.text
+    assert 'id="page-next"' not in second.text
+    assert ids == sorted(ids, reverse=True)  # newest first
+    # filters narrow the list and survive paging
+    one = c.kz.get("/console/declarations?lrn=PAGE-7")
+    assert len(re.findall(r'data-declaration-id="', one.text)) == 1
+    assert c.kz.get("/console/declarations?status=nonsense").status_code == 422
+    assert c.kz.get("/console/declarations?cursor=%%%").status_code == 422
 
 
 def test_a_user_of_one_organization_never_sees_anothers_declarations(platform: Platform) -> None:
