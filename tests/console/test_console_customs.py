@@ -258,6 +258,8 @@ def test_forms_refuse_bad_input_in_the_page_language(platform: Platform) -> None
     )
     assert r.status_code == 422 and tr("Enter an amount of zero or more.") in r.text
     assert 'value="-5"' in r.text  # what was typed is kept
+    # the language switcher of a refused form returns to the declaration's page, not the POST
+    assert f'name="next" value="{path}"' in r.text
     # without the form's token nothing changes
     r = c.cn.client.post(f"{path}/override", data={"lane": "red", "reason": "no token here"})
     assert r.status_code == 403 and not _audit(platform, "declaration.lane_overridden")

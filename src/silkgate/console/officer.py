@@ -86,6 +86,7 @@ def declarations(
 
 
 def _detail(p: Page, person: console.Person, decl_id: str, **extra: Any) -> Response:
+    p.back = f"{PREFIX}/declarations/{decl_id}"
     try:
         d = console.declaration_detail(p.platform, person, decl_id)
     except NotFound:

@@ -99,6 +99,8 @@ class Page:
     browser: str  # the browser cookie's value, binding signed-out forms' CSRF tokens
     new_browser: bool
     cookies: list[tuple[str, str | None, int | None]] = field(default_factory=list)
+    # the page a form answered on shows again at this address (a POST-only path has no GET)
+    back: str | None = None
 
     @property
     def person(self) -> console.Person | None:
@@ -113,6 +115,9 @@ class Page:
 
     @property
     def here(self) -> str:
+        """This page's address, where the language switcher returns to."""
+        if self.back is not None:
+            return self.back
         url = self.request.url
         return url.path + (f"?{url.query}" if url.query else "")
 
