@@ -330,3 +330,29 @@ def test_customs_and_admin_pages_render_in_each_language(platform: Platform, lan
     detail = c.cn.get(f"/console/declarations/{c.decl}").text
     # the route's countries in the page's language
     assert i18n.Formatter(language).country("KZ") in detail
+
+
+def test_an_expired_invitation_is_replaced_by_a_new_link(platform: Platform) -> None:
+    w = world(platform)
+    admin(w, "kz-customs", "boss")
+    b = Browser(platform)
+    b.sign_in(w, "boss")
+    r = b.post(
+        "/console/admin/users/invite",
+        {"login": "late", "display_name": "Late", "roles": "officer"},
+        from_page="/console/admin/users",
+    )
+    first = re.search(r'data-testid="invite-link">([^<]+)<', r.text)
+    assert first
+    w.clock.advance(hours=platform.settings.console_invite_hours + 1)
+    b.sign_in(w, "boss")  # the session ended meanwhile
+    assert b.get(first.group(1).replace("https://testserver", "")).status_code == 404
+    page = b.get("/console/admin/users")
+    assert 'id="reinvite-late"' in page.text and 'id="reinvite-boss"' not in page.text
+    r = b.post("/console/admin/users/late/reinvite", {}, from_page="/console/admin/users")
+    second = re.search(r'data-testid="invite-link">([^<]+)<', r.text)
+    assert r.status_code == 200 and second and second.group(1) != first.group(1)
+    join(w, second.group(1).rsplit("/", 1)[1])
+    r = b.post("/console/admin/users/late/reinvite", {}, from_page="/console/admin/users")
+    assert r.status_code == 409  # joined: no invitation any more
+    assert [e.person for e in _audit(platform, "console.user_reinvited")] == ["boss"]

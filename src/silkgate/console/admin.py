@@ -82,6 +82,24 @@ def invite(
     return _people(p, person, invite_link=link)
 
 
+@router.post("/users/{login}/reinvite")
+def reinvite(login: str, p: Page = Depends(page), csrf_token: str = Form("")) -> Response:
+    if not p.csrf_ok(csrf_token):
+        return refuse_csrf(p)
+    person = _administrator(p)
+    if isinstance(person, Response):
+        return person
+    try:
+        token = console.reinvite(p.platform, person, login)
+    except NotFound:
+        return p.error(404, p.gettext("Not found, or not yours to see."))
+    except Conflict as exc:
+        return _people(p, person, 409, field_errors(p, exc))
+    link = str(p.request.base_url).rstrip("/") + f"{PREFIX}/invite/{token}"
+    p.request.scope["query_string"] = b"done=invited"
+    return _people(p, person, invite_link=link)
+
+
 @router.post("/users/{login}/disable")
 def disable(login: str, p: Page = Depends(page), csrf_token: str = Form("")) -> Response:
     if not p.csrf_ok(csrf_token):

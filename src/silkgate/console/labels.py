@@ -129,6 +129,7 @@ ERRORS = {
     ),
     ("/login", "duplicate"): N_("This login is taken."),
     ("/login", "self"): N_("You cannot disable yourself; ask another administrator."),
+    ("/login", "joined"): N_("This person has joined already and needs no invitation."),
     ("/display_name", "format"): N_("Enter a name of 1 to 120 characters."),
     ("/password", "length"): N_("The password needs 12 to 256 characters."),
     ("/password", "is_login"): N_("The password must not be the login."),

@@ -350,6 +350,36 @@ def invite(
         return token
 
 
+def reinvite(platform: Platform, admin: Person, login: str) -> str:
+    """A new one-time link for a person who has not joined yet (the earlier one expired or
+    was lost); earlier links stop working. Returns the new token."""
+    _require(admin, ConsoleRole.ADMINISTRATOR)
+    now = _now(platform)
+    with platform.db.session() as s:
+        user = s.scalar(
+            select(ConsoleUser).where(
+                ConsoleUser.login == login, ConsoleUser.organization_id == admin.caller.id
+            )
+        )
+        if user is None or not user.active:
+            raise NotFound(f"person {login}")
+        if user.password_hash is not None:
+            raise Conflict(
+                f"{login} has joined already",
+                [FieldError("/login", "joined", "has a password already")],
+            )
+        org = s.get(Organization, user.organization_id)
+        assert org is not None
+        s.execute(
+            delete(ConsoleInvite).where(
+                ConsoleInvite.user_id == user.id, ConsoleInvite.used_at.is_(None)
+            )
+        )
+        token = _new_invite(platform, s, user, now)
+        _audit(s, platform, org, admin.login, "console.user_reinvited", user, {"login": login})
+        return token
+
+
 def _open_invite(s: Session, token: str, now: datetime) -> tuple[ConsoleInvite, ConsoleUser]:
     inv = s.get(ConsoleInvite, security.token_hash(token)) if token else None
     if inv is None or inv.used_at is not None or _aware(inv.expires_at) <= now:  # type: ignore[operator]
