@@ -139,6 +139,10 @@ class Formatter:
             return "—"
         return format_date(value.astimezone(ZoneInfo(self.zone)), "medium", locale=self.language)
 
+    def day(self, value: dt.date | None) -> str:
+        """A calendar day (no zone: a crossing's local day is already a day)."""
+        return "—" if value is None else format_date(value, "medium", locale=self.language)
+
     def number(self, value: float | int | Decimal | None) -> str:
         return "—" if value is None else format_decimal(value, locale=self.language)
 

@@ -113,6 +113,22 @@ TIMELINE = {
     "queue.expired": N_("Booking expired"),
 }
 
+QUOTA_CLASSES = {
+    "regular": N_("Regular"),
+    "perishables": N_("Perishable goods"),
+    "live_animals": N_("Live animals"),
+    "dangerous_goods": N_("Dangerous goods"),
+    "humanitarian": N_("Humanitarian aid"),
+    "aeo_tir": N_("AEO and TIR carriers"),
+    "live": N_("Without a booking (live queue)"),
+}
+
+#: How the public estimate of the wait was made.
+ESTIMATE_BASES = {
+    "call_rate": N_("at the rate trucks were called forward recently"),
+    "slot_capacity": N_("at this hour's planned places"),
+}
+
 SIDES = {"CN": N_("Chinese side"), "KZ": N_("Kazakh side")}
 
 DIRECTIONS = {
