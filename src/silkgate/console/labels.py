@@ -129,6 +129,26 @@ ESTIMATE_BASES = {
     "slot_capacity": N_("at this hour's planned places"),
 }
 
+BOOKING_STATUSES = {
+    "confirmed": N_("Confirmed"),
+    "late": N_("Late"),
+    "called": N_("Called forward"),
+    "arrived": N_("Arrived"),
+    "in_checkpoint": N_("In the checkpoint"),
+    "exited": N_("Crossed"),
+    "no_show": N_("Did not come"),
+    "cancelled": N_("Cancelled"),
+    "expired": N_("Expired"),
+}
+
+#: Where a booked truck stands in the waiting area.
+POSITION_STATES = {
+    "not_checked_in": N_("Not yet in the waiting area"),
+    "waiting": N_("Waiting to be called"),
+    "called": N_("Called forward"),
+    "left": N_("Left the waiting area"),
+}
+
 SIDES = {"CN": N_("Chinese side"), "KZ": N_("Kazakh side")}
 
 DIRECTIONS = {
@@ -172,6 +192,28 @@ ERRORS = {
     ("/status", "enum"): N_("Choose one of the states offered."),
     ("/type", "enum"): N_("Choose one of the types offered."),
     ("/query/cursor", "invalid_cursor"): N_("This page link is not valid any more."),
+    ("/slot/hour", "in_past"): N_("This hour has begun already; choose a later one."),
+    ("/slot/day", "beyond_horizon"): N_("This day is too far ahead to book yet."),
+    ("/slot/day", "no_capacity"): N_("No places are planned on both sides for this day yet."),
+    ("/truck/tractor_plate", "value_error"): N_("The plate is not in its country's format."),
+    ("/truck/trailer_plate", "value_error"): N_("The plate is not in its country's format."),
+    ("/truck/vin", "format"): N_("A VIN has 17 letters and digits, without I, O or Q."),
+    ("/driver/document_number", "format"): N_("Use 3 to 30 letters and digits."),
+    ("/declaration_ids", "too_short"): N_("Give the declarations the truck carries."),
+    ("/declaration_ids", "duplicate"): N_("A declaration is listed twice."),
+    "slot_full": N_("No place is left in this hour for this class; choose another hour."),
+    "reschedule_limit": N_("This booking cannot be moved again."),
+    "too_late": N_("It is too close to the booked slot to move it."),
+    "unchanged": N_("This is the slot booked already."),
+    "already_booked": N_("Another active booking holds this already."),
+    "not_entitled": N_("No such declaration, or your organization may not act for its declarant."),
+    "not_accepted": N_("The declaration is not accepted yet."),
+    "crossing_mismatch": N_("The declaration is for another crossing."),
+    "direction_mismatch": N_("The declaration or the route is for the other direction."),
+    "unknown_crossing": N_("Choose one of the crossings offered."),
+    "date_from_datetime_parsing": N_("Enter a day as YYYY-MM-DD."),
+    "date_parsing": N_("Enter a day as YYYY-MM-DD."),
+    "int_type": N_("Choose one of the options offered."),
     "wrong_state": N_("The declaration is not in a state that allows this."),
     "too_long": N_("The text is too long."),
     "string_too_long": N_("The text is too long."),

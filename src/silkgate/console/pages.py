@@ -45,6 +45,8 @@ NOTICES = {
     "override": N_("The lane is changed; the change is in the audit log."),
     "inspection": N_("The inspection result is recorded."),
     "expired": N_("Your session ended. Sign in again."),
+    "booked": N_("The slot is booked."),
+    "rescheduled": N_("The booking is moved to the new slot."),
 }
 
 

@@ -87,6 +87,11 @@ class Person:
         return any(r.value in self.roles for r in roles)
 
     @property
+    def is_booker(self) -> bool:
+        """Carriers, brokers and customs-service companies book crossing slots."""
+        return self.caller.has(Role.CARRIER, Role.BROKER, Role.CUSTOMS_SERVICE)
+
+    @property
     def is_customs(self) -> bool:
         return self.caller.has(Role.CUSTOMS) and self.has(
             ConsoleRole.OFFICER, ConsoleRole.SUPERVISOR
