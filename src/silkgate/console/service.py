@@ -87,6 +87,13 @@ class Person:
         return any(r.value in self.roles for r in roles)
 
     @property
+    def is_declarant(self) -> bool:
+        """Those the declaration service lets lodge (brokers, carriers, e-ports …)."""
+        from silkgate.declarations.service import DECLARANT_ROLES
+
+        return self.caller.has(*DECLARANT_ROLES)
+
+    @property
     def is_booker(self) -> bool:
         """Carriers, brokers and customs-service companies book crossing slots."""
         return self.caller.has(Role.CARRIER, Role.BROKER, Role.CUSTOMS_SERVICE)
