@@ -87,10 +87,10 @@ class PostgresEngine:
                 self._copy(name, pq.read_table(path, schema=schema))
             # as a database administrator would: each record's key, and the declaration it
             # belongs to, indexed (the jobs join on them)
-            for cols in {
-                ds.key,
-                *(("declaration_id",) if "declaration_id" in schema.names else ()),
-            }:
+            indexed = [ds.key]
+            if "declaration_id" in schema.names and ds.key[0] != "declaration_id":
+                indexed.append(("declaration_id",))
+            for cols in indexed:
                 self.conn.execute(f"CREATE INDEX ON {name}_all ({', '.join(cols)})")
             self.conn.execute(f"ANALYZE {name}_all")
             self.conn.execute(f"CREATE VIEW {name} AS {latest_view_sql(ds)}")
