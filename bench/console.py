@@ -5,7 +5,7 @@ Run: .venv/bin/python bench/console.py [--backend sqlite|postgresql|both] [--ite
                                        [--requests 100] [--users 32] [--seconds 20]
 Per backend the database is bulk-filled as ``bench/analytics_export.py`` fills it (``--items``
 goods items on declarations of 4 items over 2025, both directions at Khorgos, with risk
-assessments, bookings, gate events and inspections); then Kazakh customs gets an administrator
+assessments, bookings, gate events and inspections); then Chinese customs gets an administrator
 and ``--users`` officer-supervisors, each joined and signed in with TOTP through the console
 service. The console is served by uvicorn (one process, as ``silkgate serve``) in a child
 process whose app is wrapped to answer a ``Server-Timing: app;dur=<ms>`` header — the time
@@ -96,15 +96,16 @@ def serve(url: str, data_dir: str, port: int) -> None:
 
 
 def people(platform: Platform, users: int) -> list[str]:
-    """Kazakh customs' officer-supervisors, joined and signed in with TOTP; their sessions."""
+    """Chinese customs' administrator and officer-supervisors, joined and signed in with TOTP;
+    their sessions (the administrator's first)."""
     from silkgate.demo.service import DEMO_ORGS
     from silkgate.registry.models import Organization
 
     with platform.db.session() as s:
-        kz = next(
+        cn = next(
             o.member_id
             for o in s.query(Organization)
-            if o.name == next(d.name for d in DEMO_ORGS if d.key == "kz-customs")
+            if o.name == next(d.name for d in DEMO_ORGS if d.key == "cn-customs")
         )
 
     def enrol(token: str, login: str) -> str:
@@ -114,7 +115,7 @@ def people(platform: Platform, users: int) -> list[str]:
         return console.verify_totp(platform, session, pyotp.TOTP(secret).now())
 
     admin_session = enrol(
-        console.create_administrator(platform, kz, "bench.admin", "Bench Admin", "bench"),
+        console.create_administrator(platform, cn, "bench.admin", "Bench Admin", "bench"),
         "bench.admin",
     )
     signed = console.session(platform, admin_session)
@@ -130,9 +131,10 @@ def people(platform: Platform, users: int) -> list[str]:
 
 
 def pages(items: int) -> dict[str, str]:
-    """The main pages, by name → path (declarations of the fill: B<i>, odd i lodged in KZ)."""
+    """The main pages, by name → path. The fill's declarations are B<i>; even i are CN→KZ
+    exports lodged in China, whose page shows Chinese customs the lane and the forms."""
     n_decl = items // 4
-    one = f"B{(n_decl // 2) | 1:023d}"
+    one = f"B{(n_decl // 2) & ~1:023d}"
     return {
         "sign-in (signed out)": "/console/sign-in",
         "home": "/console/",

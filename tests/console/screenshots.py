@@ -5,6 +5,7 @@ browser tests use: a fresh SQLite database with the demo registry and people."""
 from __future__ import annotations
 
 import argparse
+import re
 import tempfile
 from pathlib import Path
 
@@ -28,10 +29,10 @@ def sign_in(page: Page, live: Live, login: str) -> None:
     page.fill("#login", login)
     page.fill("#password", PASSWORD)
     page.click("#sign-in-submit")
-    page.wait_for_url("**/console/sign-in/code*")
+    page.wait_for_url(re.compile(r"/console/sign-in/code"))
     page.fill("#code", live.code(login))
     page.click("#code-submit")
-    page.wait_for_url("**/console/")
+    page.wait_for_url(re.compile(r"/console/$"))
 
 
 def main() -> None:
