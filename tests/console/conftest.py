@@ -27,8 +27,9 @@ def _missing(what: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    """The console served on a free port over a fresh SQLite database, demo data in it."""
+def live(tmp_path_factory: pytest.TempPathFactory, chromium: Any) -> Iterator[Live]:
+    """The console served on a free port over a fresh SQLite database, demo data in it
+    (after the browser, so a missing browser skips at once)."""
     with live_console(tmp_path_factory.mktemp("live")) as running:
         yield running
 
