@@ -13,6 +13,9 @@ from the request reaching the app to the last byte of the answer, without the cl
 network's. Each page is fetched ``--requests`` times one after another (p50/p95 of that
 header), then ``--users`` clients fetch the pages in turn for ``--seconds``, each with its own
 session: completed pages per second, and their p95 server time. Target: p95 ≤ 150 ms per page.
+The server runs without the background workers (risk assessor, webhook delivery, audit
+checkpoints): the figures are the pages' own. ``--database URL`` measures a database this
+script filled before (same ``--items``) instead of filling a new one.
 """
 
 from __future__ import annotations
@@ -44,8 +47,16 @@ COOKIE = cookie_names(secure=False)[0]  # served over plain http: no __Host- pre
 
 
 def settings(url: str, data_dir: Path) -> Settings:
+    """Page serving only: the background workers (risk assessor, webhook delivery, audit
+    checkpoints) are off, so the figures are the pages' own."""
     return Settings(  # type: ignore[call-arg]
-        database_url=url, demo_mode=True, data_dir=data_dir, console_cookie_secure=False
+        database_url=url,
+        demo_mode=True,
+        data_dir=data_dir,
+        console_cookie_secure=False,
+        risk_worker=False,
+        exchange_worker=False,
+        audit_checkpoints=False,
     )
 
 
@@ -95,7 +106,7 @@ def serve(url: str, data_dir: str, port: int) -> None:
 # ------------------------------------------------------------------ the people
 
 
-def people(platform: Platform, users: int) -> list[str]:
+def people(platform: Platform, users: int, tag: str) -> list[str]:
     """Chinese customs' administrator and officer-supervisors, joined and signed in with TOTP;
     their sessions (the administrator's first)."""
     from silkgate.demo.service import DEMO_ORGS
@@ -115,14 +126,14 @@ def people(platform: Platform, users: int) -> list[str]:
         return console.verify_totp(platform, session, pyotp.TOTP(secret).now())
 
     admin_session = enrol(
-        console.create_administrator(platform, cn, "bench.admin", "Bench Admin", "bench"),
-        "bench.admin",
+        console.create_administrator(platform, cn, f"{tag}.admin", "Bench Admin", "bench"),
+        f"{tag}.admin",
     )
     signed = console.session(platform, admin_session)
     assert signed is not None and signed.person is not None
     sessions = [admin_session]
     for n in range(users):
-        login = f"bench.officer{n}"
+        login = f"{tag}.officer{n}"
         token = console.invite(
             platform, signed.person, login, f"Officer {n}", ["officer", "supervisor"]
         )
@@ -209,13 +220,17 @@ def free_port() -> int:
 
 
 def run(kind: str, args: argparse.Namespace, tmp: Path) -> None:
-    url = backend_url(kind, tmp, "console")
-    platform = Platform(settings(url, tmp))
-    prepare_database(platform)
-    t = time.perf_counter()
-    counts = fill(platform, args.items)
-    print(f"[{kind}] filled in {time.perf_counter() - t:.0f} s: {counts}", flush=True)
-    sessions = people(platform, args.users)
+    if args.database:  # filled before, by this script with the same --items
+        url = args.database
+        platform = Platform(settings(url, tmp))
+    else:
+        url = backend_url(kind, tmp, "console")
+        platform = Platform(settings(url, tmp))
+        prepare_database(platform)
+        t = time.perf_counter()
+        counts = fill(platform, args.items)
+        print(f"[{kind}] filled in {time.perf_counter() - t:.0f} s: {counts}", flush=True)
+    sessions = people(platform, args.users, f"b{int(time.time())}")
     platform.close()
     port = free_port()
     child = subprocess.Popen(
@@ -257,7 +272,16 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=100, help="requests per page, one at a time")
     ap.add_argument("--users", type=int, default=32, help="concurrent users")
     ap.add_argument("--seconds", type=float, default=20.0, help="length of the concurrent run")
+    ap.add_argument(
+        "--database",
+        help="a database this script filled before (with the same --items): no new fill",
+    )
     args = ap.parse_args()
+    if args.database:
+        kind = "sqlite" if args.database.startswith("sqlite") else "postgresql"
+        with tempfile.TemporaryDirectory(prefix=f"bench-console-{kind}-") as tmp:
+            run(kind, args, Path(tmp))
+        return
     for kind in ("sqlite", "postgresql") if args.backend == "both" else (args.backend,):
         with tempfile.TemporaryDirectory(prefix=f"bench-console-{kind}-") as tmp:
             run(kind, args, Path(tmp))
