@@ -62,7 +62,7 @@ def new_context(chromium: Any, live: Live) -> Iterator[Any]:
             extra_http_headers={"Accept-Language": LANGS[lang]},
             **kw,
         )
-        ctx.set_default_timeout(10_000)
+        ctx.set_default_timeout(30_000)  # a loaded 2-core machine is slow
         made.append(ctx)
         return ctx
 
