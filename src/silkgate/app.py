@@ -200,6 +200,10 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     api.include_router(analytics_router)
     app.include_router(api)
 
+    from silkgate.console.web import install as install_console
+
+    install_console(app)
+
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
             return app.openapi_schema

@@ -9,6 +9,7 @@ import typer
 from silkgate.analytics.cli import app as analytics_app
 from silkgate.audit.cli import app as audit_app
 from silkgate.audit.cli import receipt_app
+from silkgate.console.cli import app as console_app
 from silkgate.core.cli_support import console, err_console, load_settings, platform_session
 from silkgate.declarations.cli import app as declarations_app
 from silkgate.exchange.agreements.cli import app as agreements_app
@@ -41,6 +42,7 @@ app.add_typer(kpi_app, name="kpi")
 app.add_typer(exchange_app, name="exchange")
 app.add_typer(agreements_app, name="agreements")
 app.add_typer(analytics_app, name="analytics")
+app.add_typer(console_app, name="console")
 
 
 @db_app.command("upgrade")

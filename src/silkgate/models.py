@@ -1,6 +1,7 @@
 """Imports every domain's tables so metadata and Alembic see them all."""
 
 from silkgate.audit.models import AuditEntry, SignedSubmission, SignedSubmissionRecord, SigningKey
+from silkgate.console.models import ConsoleInvite, ConsoleSession, ConsoleUser
 from silkgate.declarations.models import Declaration, DeclarationVersion, GoodsItem, IdempotencyKey
 from silkgate.exchange.agreements.models import Agreement, AgreementSignature
 from silkgate.exchange.disclosures.models import Disclosure, DisclosureGrant, PersonalTransfer
@@ -35,6 +36,9 @@ __all__ = [
     "BookedDeclaration",
     "Booking",
     "CapacityCap",
+    "ConsoleInvite",
+    "ConsoleSession",
+    "ConsoleUser",
     "Crossing",
     "CrossingAssignment",
     "DayPlan",

@@ -1,4 +1,4 @@
-"""Revision 0100 fills ``declaration_versions.trader`` from each stored payload exactly as
+"""Revision 0110 fills ``declaration_versions.trader`` from each stored payload exactly as
 ``lodging_trader`` computes it for new versions (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 def test_upgrade_fills_the_trader_of_versions_stored_before_it(database: str) -> None:
-    upgrade(database, "0090_exchange_category_subs")
+    upgrade(database, "0100_console_people")
     engine = create_engine(database)
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":  # rows without their organization and crossing

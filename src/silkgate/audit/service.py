@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from silkgate.audit.models import AuditEntry, SigningKey
 from silkgate.core.db import after_commit, table_of
 from silkgate.core.signing import b64, canonical_json, key_id, public_key_b64, sha256_hex
-from silkgate.core.writes import current_write
+from silkgate.core.writes import current_person, current_write
 
 GENESIS_HASH = "0" * 64
 _PG_AUDIT_LOCK = 0x5117_6A7E  # advisory lock id serialising appends to the chain
@@ -32,6 +32,8 @@ class AuditEvent:
     payload: Any
     digest: str | None = None  # precomputed SHA-256 of the canonical payload, if known
     state: dict[str, Any] | None = None  # the entity's resulting state (small records only)
+    # the person of the actor organization who acted (console users); None for systems
+    person: str | None = None
 
 
 class AuditSigner:
@@ -89,6 +91,8 @@ def _entry_hash(seq: int, at: datetime, event: Any, digest: str, prev: str) -> s
     }
     if event.state is not None:  # absent from older entries, whose hashes stay as they were
         body["state_digest"] = payload_digest(event.state)
+    if event.person is not None:  # only console actions name a person; others hash as before
+        body["person"] = event.person
     return sha256_hex(canonical_json(body))
 
 
@@ -106,13 +110,17 @@ def append(
     When an HTTP write request is being served (``core.writes``; ``ambient``), its verified
     signature is stored with the records the events are about (one more event, see
     ``audit.submissions``) and, once the transaction commits, the entries are reported to the
-    request for its receipt. The group committer passes ``ambient=False`` and does this per
-    lodging itself.
+    request for its receipt. When a person acts through the console (``core.writes.acting``),
+    events that name no person are stamped with theirs. The group committer passes
+    ``ambient=False`` and does this per lodging itself.
     """
     events = list(events)
     if not events:
         return []
     write = current_write() if ambient else None
+    person = current_person() if ambient else None
+    if person is not None:  # a person acting in the console: every event is theirs
+        events = [e if e.person is not None else replace(e, person=person) for e in events]
     if write is not None:
         from silkgate.audit.submissions import stored_with
 
@@ -134,6 +142,7 @@ def append(
                 "seq": seq,
                 "at": now,
                 "actor": event.actor,
+                "person": event.person,
                 "action": event.action,
                 "entity_type": event.entity_type,
                 "entity_id": event.entity_id,
@@ -172,6 +181,7 @@ _CHAIN_COLUMNS = (
     AuditEntry.seq,
     AuditEntry.at,
     AuditEntry.actor,
+    AuditEntry.person,
     AuditEntry.action,
     AuditEntry.entity_type,
     AuditEntry.entity_id,

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEMO_API_KEY_PEPPER = "silkgate-demo-pepper-not-for-production"
+DEMO_CONSOLE_SECRET = "silkgate-demo-console-secret-not-for-production"
 
 
 class Settings(BaseSettings):
@@ -281,6 +282,39 @@ class Settings(BaseSettings):
         description="Answer every successful write with a signed receipt (Silkgate-Receipt).",
     )
 
+    console_secret: SecretStr | None = Field(
+        default=None,
+        description="Secret the web console derives its keys from (TOTP secrets are encrypted "
+        "with one, CSRF tokens of signed-out forms are bound with another); unset: derived "
+        "from SILKGATE_API_KEY_PEPPER under a separate label.",
+    )
+    console_cookie_secure: bool = Field(
+        default=True,
+        description="Console cookies carry Secure (sent over HTTPS only); turn off only for "
+        "http://localhost development and tests.",
+    )
+    console_cookie_samesite: Literal["lax", "strict"] = Field(
+        default="lax", description="SameSite attribute of the console's session cookie."
+    )
+    console_session_idle_minutes: float = Field(
+        default=30.0, gt=0, le=24 * 60, description="A console session unused this long ends."
+    )
+    console_session_absolute_hours: float = Field(
+        default=12.0,
+        gt=0,
+        le=24 * 30,
+        description="A console session ends this long after sign-in, used or not.",
+    )
+    console_max_failed_signins: int = Field(
+        default=5, ge=1, le=100, description="Failed sign-ins in a row that lock an account."
+    )
+    console_lockout_minutes: float = Field(
+        default=15.0, gt=0, le=7 * 24 * 60, description="How long a locked account stays locked."
+    )
+    console_invite_hours: float = Field(
+        default=72.0, gt=0, le=24 * 30, description="How long a console invitation is valid."
+    )
+
     @field_validator("exchange_webhook_allow", "require_signed_writes", mode="before")
     @classmethod
     def _comma_separated(cls, v: object) -> object:
@@ -306,7 +340,34 @@ class Settings(BaseSettings):
                 "SILKGATE_API_KEY_PEPPER is the built-in demo value; set a secret of your own "
                 "or run with SILKGATE_DEMO_MODE=true"
             )
+        secret = self.console_secret
+        if (
+            not self.demo_mode
+            and secret is not None
+            and (
+                secret.get_secret_value() in (DEMO_CONSOLE_SECRET, DEMO_API_KEY_PEPPER)
+                or len(secret.get_secret_value()) < 16
+            )
+        ):
+            raise ValueError(
+                "SILKGATE_CONSOLE_SECRET is a built-in demo value or shorter than 16 characters; "
+                "set a secret of your own or run with SILKGATE_DEMO_MODE=true"
+            )
         return self
+
+    def console_key(self, label: str) -> bytes:
+        """A 32-byte key for one console purpose (HKDF-SHA256 over the console secret, or over
+        the API-key pepper when none is set; the label keeps the purposes apart)."""
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+        source = self.console_secret or self.api_key_pepper
+        return HKDF(
+            algorithm=hashes.SHA256(),
+            length=32,
+            salt=b"silkgate-console",
+            info=label.encode(),
+        ).derive(source.get_secret_value().encode())
 
     def requires_signed_writes(self, member_id: str) -> bool:
         """Whether this organization's writes must be signed."""

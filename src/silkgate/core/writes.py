@@ -12,7 +12,8 @@ requests at once, is handed each request's context with its lodging instead.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
@@ -71,3 +72,24 @@ def open_write(ctx: WriteContext | None) -> Any:
 
 def close_write(token: Any) -> None:
     _CURRENT.reset(token)
+
+
+_PERSON: ContextVar[str | None] = ContextVar("silkgate_person", default=None)
+
+
+def current_person() -> str | None:
+    """The person acting in the console for this request (see ``acting``), if any."""
+    return _PERSON.get()
+
+
+@contextmanager
+def acting(person: str) -> Iterator[None]:
+    """Every audit entry appended inside names ``person`` beside the actor organization.
+
+    The console wraps each service call a signed-in user makes in it, so services keep
+    taking the organization (``Caller``) and the audit log still says which person acted."""
+    token = _PERSON.set(person)
+    try:
+        yield
+    finally:
+        _PERSON.reset(token)

@@ -15,7 +15,8 @@ lodging's payload — is the lodging customs' own business, so it is left out. O
   entry (a reader's own entries, a checkpoint) any of them lets withheld data be guessed and
   tested offline;
 - the actor only when it is the declarant and ``/declarant`` is allowed, or the platform
-  itself: the other side's officers are not part of what is shared.
+  itself: the other side's officers are not part of what is shared; the person who acted
+  in the console (``person``) only to its own organization and the lodging customs.
 """
 
 from __future__ import annotations
@@ -44,15 +45,17 @@ class Seen:
     entry: AuditEntry
     actor: str | None
     full: bool
+    person: str | None = None  # the actor's person (console users), shown with its own side
 
     def out(self) -> AuditEntryOut:
         e = self.entry
         if self.full:
-            return AuditEntryOut.model_validate(e)
+            return AuditEntryOut.model_validate(e).model_copy(update={"person": self.person})
         return AuditEntryOut(
             seq=e.seq,
             at=e.at,
             actor=self.actor,
+            person=self.person,
             action=e.action,
             entity_type=e.entity_type,
             entity_id=e.entity_id,
@@ -63,10 +66,16 @@ def visible(
     point: Point, record: Record, decision: Decision, entries: Iterable[AuditEntry]
 ) -> list[Seen]:
     """The entries of one declaration (oldest first) that ``decision`` lets the reader see."""
-    if decision.full:
-        return [Seen(e, e.actor, True) for e in entries]
+    if decision.full:  # persons only of the reader's own side (the declarant does not learn
+        # which officer of the customs acted, nor customs which clerk of the declarant)
+        me = point.asking.caller.member_id
+        authority = decision.basis == "authority"
+        return [
+            Seen(e, e.actor, True, e.person if authority or e.actor == me else None)
+            for e in entries
+        ]
     if decision.basis == "authority":  # its own entries; only the digests could carry the driver
-        return [Seen(e, e.actor, False) for e in entries]
+        return [Seen(e, e.actor, False, e.person) for e in entries]
     if not covers(decision, "/status"):
         return []
     declarant = covers(decision, "/declarant")

@@ -290,6 +290,11 @@ class AuditEntryOut(BaseModel):
     seq: int
     at: Utc
     actor: str | None = None
+    person: str | None = Field(
+        default=None,
+        description="The person of the actor organization who acted in the web console; null "
+        "for systems (API keys) and for readers of another side",
+    )
     action: str
     entity_type: str
     entity_id: str

@@ -257,7 +257,7 @@ def store_group(platform: Platform, group: list[PendingBooking]) -> list[Outcome
             held = service.held_deposit(platform, b, p.now)
             deposits.append(_row(held, deposit_t))
             start = len(events)
-            events.append(service.booked_event(p.caller, p.body, b, held))
+            events.append(service.booked_event(p.caller, p.body, b, held, p.person))
             if p.write is not None:  # the request's verified signature, stored with it
                 events.extend(stored_with(s, p.write, events[start:]))
                 spans.append((p.write, start, len(events)))

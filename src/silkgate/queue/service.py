@@ -29,7 +29,7 @@ from silkgate.core.errors import (
     ValidationFailed,
 )
 from silkgate.core.platform import Platform
-from silkgate.core.writes import WriteContext, current_write
+from silkgate.core.writes import WriteContext, current_person, current_write
 from silkgate.declarations.models import Declaration
 from silkgate.queue import checks, planning, states
 from silkgate.queue.models import (
@@ -381,6 +381,7 @@ class PendingBooking:
     starts: datetime
     now: datetime
     write: WriteContext | None = None  # the HTTP write: the committer thread does not see it
+    person: str | None = None  # the console person acting (``core.writes.acting``), likewise
 
 
 def book(platform: Platform, caller: Caller, body: BookingIn) -> BookingOut:
@@ -422,7 +423,12 @@ def prepare_booking(platform: Platform, caller: Caller, body: BookingIn) -> Pend
         raise ValidationFailed(errors)
     now = platform.clock()
     return PendingBooking(
-        caller, body, _slot_time(platform, body.slot, now, "/slot"), now, current_write()
+        caller,
+        body,
+        _slot_time(platform, body.slot, now, "/slot"),
+        now,
+        current_write(),
+        current_person(),
     )
 
 
@@ -501,7 +507,7 @@ def _book_alone(platform: Platform, p: PendingBooking) -> BookingOut:
                 s,
                 platform.signer,
                 [
-                    booked_event(caller, body, booking, held),
+                    booked_event(caller, body, booking, held, p.person),
                     *published(s, platform, [booking], now),
                 ],
             )
@@ -524,9 +530,12 @@ def held_deposit(platform: Platform, b: Booking, now: datetime) -> DepositEntry:
     return _deposit(platform, b, "held", "booking confirmed", now)
 
 
-def booked_event(caller: Caller, body: BookingIn, b: Booking, held: DepositEntry) -> AuditEvent:
+def booked_event(
+    caller: Caller, body: BookingIn, b: Booking, held: DepositEntry, person: str | None = None
+) -> AuditEvent:
     """The audit entry of a new booking (alone or in a group: the same entry); its state is
-    built from ``held`` because a grouped booking is inserted without a session object."""
+    built from ``held`` because a grouped booking is inserted without a session object, and
+    ``person`` is passed because the group committer's thread does not see the console's."""
     return AuditEvent(
         caller.member_id,
         "queue.booked",
@@ -534,6 +543,7 @@ def booked_event(caller: Caller, body: BookingIn, b: Booking, held: DepositEntry
         b.id,
         _audit_body(body),
         state=states.booking_state(b, deposits=[held]),
+        person=person,
     )
 
 

@@ -1,7 +1,7 @@
 """declaration versions: the lodging-side trader as a column, filled from each version's payload
 
-Revision ID: 0100_version_trader
-Revises: 0090_exchange_category_subs
+Revision ID: 0110_version_trader
+Revises: 0100_console_people
 Create Date: 2026-12-03 18:00:00
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0100_version_trader"
-down_revision = "0090_exchange_category_subs"
+revision = "0110_version_trader"
+down_revision = "0100_console_people"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,1 @@
+"""The web console: people of member organizations sign in and use Silkgate in a browser."""

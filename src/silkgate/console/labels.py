@@ -1,0 +1,235 @@
+"""Words the console shows for codes the services use (roles, lanes, states, field errors),
+marked for translation and translated where they are shown."""
+
+from __future__ import annotations
+
+from silkgate.core.errors import FieldError
+
+
+def N_(message: str) -> str:
+    """Marks a string for extraction; it is translated where it is shown."""
+    return message
+
+
+ROLES = {
+    "officer": N_("Officer"),
+    "supervisor": N_("Supervisor"),
+    "administrator": N_("Administrator"),
+}
+
+ORG_ROLES = {
+    "customs": N_("Customs"),
+    "e-port": N_("E-port operator"),
+    "customs-service": N_("Customs service"),
+    "carrier": N_("Carrier"),
+    "broker": N_("Customs broker"),
+    "analyst": N_("Analyst"),
+    "admin": N_("Platform administration"),
+}
+
+LANES = {
+    "green": N_("Green"),
+    "yellow": N_("Yellow"),
+    "red": N_("Red"),
+}
+
+LANE_HINTS = {
+    "green": N_("release without checks"),
+    "yellow": N_("document check"),
+    "red": N_("physical inspection"),
+}
+
+STATUSES = {
+    "submitted": N_("Submitted"),
+    "accepted": N_("Accepted"),
+    "risk_assessed": N_("Risk assessed"),
+    "at_border": N_("At the border"),
+    "held": N_("Held"),
+    "released": N_("Released"),
+    "rejected": N_("Rejected"),
+    "cancelled": N_("Cancelled"),
+}
+
+TYPES = {
+    "export": N_("Export"),
+    "import": N_("Import"),
+    "transit": N_("Transit"),
+}
+
+OUTCOMES = {
+    "no_discrepancy": N_("No discrepancy"),
+    "discrepancy": N_("Discrepancy found"),
+}
+
+FINDINGS = {
+    "misdescribed_goods": N_("Goods misdescribed"),
+    "classification": N_("Wrong classification (HS code)"),
+    "undervaluation": N_("Undervaluation"),
+    "quantity": N_("Quantity differs"),
+    "origin": N_("Origin differs"),
+    "prohibited_or_restricted": N_("Prohibited or restricted goods"),
+    "documents": N_("Documents missing or wrong"),
+    "concealment": N_("Concealment"),
+    "other": N_("Other"),
+}
+
+#: What a consignment timeline entry says happened (gate read points, audited actions).
+TIMELINE = {
+    "waiting_area": N_("Arrived in the waiting area"),
+    "called_forward": N_("Called forward"),
+    "gate_in": N_("Entered the checkpoint"),
+    "document_control_start": N_("Document control started"),
+    "document_control_end": N_("Document control ended"),
+    "weighing": N_("Weighed"),
+    "scanning": N_("Scanned (X-ray)"),
+    "physical_inspection_start": N_("Physical inspection started"),
+    "physical_inspection_end": N_("Physical inspection ended"),
+    "exit_gate": N_("Left through the exit gate"),
+    "neutral_zone": N_("In the neutral zone"),
+    "entry_gate_in": N_("Entered the other side's checkpoint"),
+    "entry_controls": N_("Entry controls"),
+    "release": N_("Released"),
+    "declaration.submitted": N_("Declaration lodged"),
+    "declaration.accepted": N_("Declaration accepted"),
+    "declaration.amended": N_("Declaration amended"),
+    "declaration.risk_assessed": N_("Risk assessed, lane assigned"),
+    "declaration.lane_overridden": N_("Lane changed by customs"),
+    "declaration.at_border": N_("Truck at the border"),
+    "declaration.held": N_("Goods held"),
+    "declaration.released": N_("Goods released"),
+    "declaration.rejected": N_("Declaration rejected"),
+    "declaration.cancelled": N_("Declaration withdrawn"),
+    "inspection.recorded": N_("Inspection result recorded"),
+    "queue.booked": N_("Slot booked"),
+    "queue.rescheduled": N_("Slot rescheduled"),
+    "queue.cancelled": N_("Booking cancelled"),
+    "queue.called": N_("Called forward from the queue"),
+    "queue.arrived": N_("Arrived for the slot"),
+    "queue.late": N_("Arrived late for the slot"),
+    "queue.gate_in": N_("Entered the checkpoint from the queue"),
+    "queue.exited": N_("Left the queue"),
+    "queue.no_show": N_("Did not come for the slot"),
+    "queue.walk_in": N_("Joined the queue without a booking"),
+    "queue.expired": N_("Booking expired"),
+}
+
+QUOTA_CLASSES = {
+    "regular": N_("Regular"),
+    "perishables": N_("Perishable goods"),
+    "live_animals": N_("Live animals"),
+    "dangerous_goods": N_("Dangerous goods"),
+    "humanitarian": N_("Humanitarian aid"),
+    "aeo_tir": N_("AEO and TIR carriers"),
+    "live": N_("Without a booking (live queue)"),
+}
+
+#: How the public estimate of the wait was made.
+ESTIMATE_BASES = {
+    "call_rate": N_("at the rate trucks were called forward recently"),
+    "slot_capacity": N_("at this hour's planned places"),
+}
+
+BOOKING_STATUSES = {
+    "confirmed": N_("Confirmed"),
+    "late": N_("Late"),
+    "called": N_("Called forward"),
+    "arrived": N_("Arrived"),
+    "in_checkpoint": N_("In the checkpoint"),
+    "exited": N_("Crossed"),
+    "no_show": N_("Did not come"),
+    "cancelled": N_("Cancelled"),
+    "expired": N_("Expired"),
+}
+
+#: Where a booked truck stands in the waiting area.
+POSITION_STATES = {
+    "not_checked_in": N_("Not yet in the waiting area"),
+    "waiting": N_("Waiting to be called"),
+    "called": N_("Called forward"),
+    "left": N_("Left the waiting area"),
+}
+
+SIDES = {"CN": N_("Chinese side"), "KZ": N_("Kazakh side")}
+
+DIRECTIONS = {
+    "incoming": N_("Incoming (entering my country)"),
+    "outgoing": N_("Outgoing (leaving my country)"),
+    "all": N_("All I may see"),
+}
+
+#: Field errors by (field, code), then by code alone.
+ERRORS = {
+    ("/login", "format"): N_(
+        "Use 3 to 64 characters: letters a–z, digits and . _ @ -, starting with a letter or a "
+        "digit."
+    ),
+    ("/login", "duplicate"): N_("This login is taken."),
+    ("/login", "self"): N_("You cannot disable yourself; ask another administrator."),
+    ("/login", "joined"): N_("This person has joined already and needs no invitation."),
+    ("/display_name", "format"): N_("Enter a name of 1 to 120 characters."),
+    ("/password", "length"): N_("The password needs 12 to 256 characters."),
+    ("/password", "is_login"): N_("The password must not be the login."),
+    ("/confirm", "mismatch"): N_("The two passwords differ."),
+    ("/roles", "required"): N_("Choose at least one role."),
+    ("/roles", "not_allowed"): N_("This role is not available to your organization."),
+    ("/language", "unknown"): N_("Choose one of the languages offered."),
+    ("/reason", "required"): N_("Give the reason for the change."),
+    ("/lane", "required"): N_("Choose a lane."),
+    ("/lane", "not_assessed"): N_("The declaration has not been assessed yet."),
+    ("/outcome", "duplicate"): N_("An inspection result is recorded already."),
+    ("/outcome", "required"): N_("Choose the outcome."),
+    ("/findings", "required"): N_("Say what was found."),
+    ("/findings", "not_allowed"): N_("Findings go with a discrepancy only."),
+    ("/additional_duties/amount", "not_allowed"): N_(
+        "Additional duties go with a discrepancy only."
+    ),
+    ("/additional_duties/amount", "format"): N_("Enter an amount of zero or more."),
+    ("/additional_duties/currency", "unknown_currency"): N_(
+        "Enter an ISO 4217 currency code, such as KZT or CNY."
+    ),
+    ("/direction", "enum"): N_("Choose one of the directions offered."),
+    ("/crossing", "enum"): N_("Your organization does not serve this crossing."),
+    ("/status", "enum"): N_("Choose one of the states offered."),
+    ("/type", "enum"): N_("Choose one of the types offered."),
+    ("/query/cursor", "invalid_cursor"): N_("This page link is not valid any more."),
+    ("/slot/hour", "in_past"): N_("This hour has begun already; choose a later one."),
+    ("/slot/day", "beyond_horizon"): N_("This day is too far ahead to book yet."),
+    ("/slot/day", "no_capacity"): N_("No places are planned on both sides for this day yet."),
+    ("/truck/tractor_plate", "value_error"): N_("The plate is not in its country's format."),
+    ("/truck/trailer_plate", "value_error"): N_("The plate is not in its country's format."),
+    ("/truck/vin", "format"): N_("A VIN has 17 letters and digits, without I, O or Q."),
+    ("/driver/document_number", "format"): N_("Use 3 to 30 letters and digits."),
+    ("/declaration_ids", "too_short"): N_("Give the declarations the truck carries."),
+    ("/declaration_ids", "duplicate"): N_("A declaration is listed twice."),
+    "slot_full": N_("No place is left in this hour for this class; choose another hour."),
+    "reschedule_limit": N_("This booking cannot be moved again."),
+    "too_late": N_("It is too close to the booked slot to move it."),
+    "unchanged": N_("This is the slot booked already."),
+    "already_booked": N_("Another active booking holds this already."),
+    "not_entitled": N_("No such declaration, or your organization may not act for its declarant."),
+    "not_accepted": N_("The declaration is not accepted yet."),
+    "crossing_mismatch": N_("The declaration is for another crossing."),
+    "direction_mismatch": N_("The declaration or the route is for the other direction."),
+    "unknown_crossing": N_("Choose one of the crossings offered."),
+    "date_from_datetime_parsing": N_("Enter a day as YYYY-MM-DD."),
+    "date_parsing": N_("Enter a day as YYYY-MM-DD."),
+    "int_type": N_("Choose one of the options offered."),
+    "wrong_state": N_("The declaration is not in a state that allows this."),
+    "too_long": N_("The text is too long."),
+    "string_too_long": N_("The text is too long."),
+    "string_too_short": N_("The text is too short."),
+    "required": N_("This field is needed."),
+    "enum": N_("Choose one of the options offered."),
+    "literal_error": N_("Choose one of the options offered."),
+    "format": N_("The format is not right."),
+    "greater_than_equal": N_("The number is too small."),
+    "less_than_equal": N_("The number is too large."),
+}
+
+
+def field_message(gettext: object, error: FieldError) -> str:
+    """A field error in the page's language (the service's English text if none is known)."""
+    text = ERRORS.get((error.field or "", error.code)) or ERRORS.get(error.code)
+    if text is None:
+        return error.message
+    return str(gettext(text))  # type: ignore[operator]
