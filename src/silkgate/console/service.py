@@ -16,7 +16,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, overload
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -144,7 +144,12 @@ def _now(platform: Platform) -> datetime:
     return platform.clock()
 
 
+@overload
+def _aware(t: datetime) -> datetime: ...
+@overload
+def _aware(t: None) -> None: ...
 def _aware(t: datetime | None) -> datetime | None:
+    """A stored time as UTC-aware (SQLite returns naive datetimes)."""
     return t if t is None or t.tzinfo else t.replace(tzinfo=UTC)
 
 
@@ -394,7 +399,7 @@ def reinvite(platform: Platform, admin: Person, login: str) -> str:
 
 def _open_invite(s: Session, token: str, now: datetime) -> tuple[ConsoleInvite, ConsoleUser]:
     inv = s.get(ConsoleInvite, security.token_hash(token)) if token else None
-    if inv is None or inv.used_at is not None or _aware(inv.expires_at) <= now:  # type: ignore[operator]
+    if inv is None or inv.used_at is not None or _aware(inv.expires_at) <= now:
         raise NotFound("invitation (unknown, used or expired)")
     user = s.get(ConsoleUser, inv.user_id)
     if user is None or not user.active:
@@ -443,8 +448,8 @@ def list_users(platform: Platform, admin: Person) -> list[UserRow]:
                 active=bool(u.active),
                 joined=u.password_hash is not None,
                 totp_enrolled=u.totp_secret is not None,
-                locked=u.locked_until is not None and _aware(u.locked_until) > now,  # type: ignore[operator]
-                created_at=_aware(u.created_at),  # type: ignore[arg-type]
+                locked=u.locked_until is not None and _aware(u.locked_until) > now,
+                created_at=_aware(u.created_at),
                 last_signin_at=_aware(u.last_signin_at),
             )
             for u in users
@@ -607,7 +612,7 @@ def session(platform: Platform, token: str) -> Signed | None:
         if live is None:
             return None
         row, user, org = live
-        if now - _aware(row.last_seen_at) > TOUCH_EVERY:  # type: ignore[operator]
+        if now - _aware(row.last_seen_at) > TOUCH_EVERY:
             row.last_seen_at = now
         return Signed(
             stage=row.stage,
