@@ -2,6 +2,8 @@
 
 Run: .venv/bin/python bench/analytics.py --lake /tmp/lake10m [--generate 10000000]
                                           [--engines duckdb,postgresql,pandas,spark]
+                                          [--pg-timeout 600] [--pg-nestloop]
+(``--generate`` writes the lake, then compacts it: one file per partition and month.)
 
 Each engine runs in its own child process, one after the other on the same lake (every job of
 the report with its default parameters, computing in CN under agreements that let KZ's data be
@@ -90,6 +92,7 @@ def standard_jobs() -> list[str]:
 
 def rules() -> list[Any]:
     """Agreements of KZ customs letting every dataset be processed in CN for statistics."""
+    from silkgate.analytics.jobs.catalogue import JOBS
     from silkgate.analytics.jobs.residency import CATEGORY_OF
     from silkgate.exchange.agreements.policy import Rule
 
@@ -109,12 +112,13 @@ def rules() -> list[Any]:
             condition=None,
             personal_data=False,
         )
-        for c in set(CATEGORY_OF.values())
+        # every category a standard job reads, those its datasets' extra rules name included
+        for c in {*CATEGORY_OF.values(), *(c for j in JOBS.values() for _, c in j.also_governed_by)}
     ]
 
 
 def one_engine(
-    engine_name: str, lake: Path, out: Path, pg_url: str | None, pg_timeout: int
+    engine_name: str, lake: Path, out: Path, pg_url: str | None, pg_timeout: int, pg_nestloop: bool
 ) -> None:
     """Child process: start the engine, run every standard job, write timings and results."""
     from silkgate.analytics.jobs import service
@@ -150,7 +154,7 @@ def one_engine(
             from analytics_pg import PostgresEngine
 
             assert pg_url
-            engine = PostgresEngine(pg_url, timeout_s=pg_timeout)
+            engine = PostgresEngine(pg_url, timeout_s=pg_timeout, nestloop=pg_nestloop)
             every = decide(lake, list(_datasets()), COMPUTE, rules(), datetime.now(UTC))
             engine.load(every.files)
             report["rows_loaded"] = engine.rows_loaded
@@ -214,18 +218,32 @@ def main() -> None:
     ap.add_argument(
         "--pg-timeout", type=int, default=600, help="seconds PostgreSQL may take per job (0: none)"
     )
+    ap.add_argument(
+        "--pg-nestloop",
+        action="store_true",
+        help="leave PostgreSQL's nested-loop joins on (its default; see bench/analytics_pg.py)",
+    )
     ap.add_argument("--one", help=argparse.SUPPRESS)
     ap.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--pg-url", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
-        one_engine(args.one, args.lake, args.out, args.pg_url, args.pg_timeout)
+        one_engine(args.one, args.lake, args.out, args.pg_url, args.pg_timeout, args.pg_nestloop)
         return
     if args.generate:
         cmd = [str(Path(sys.executable).parent / "silkgate"), "analytics", "generate", "--goods-items",
                str(args.generate), "--lake", str(args.lake), "--replace", "--quiet"]  # fmt: skip
         # the generator writes random pseudonyms; it needs no secret, but settings are loaded
-        subprocess.run(cmd, check=True, env={"SILKGATE_DEMO_MODE": "true", **os.environ})
+        env = {
+            "SILKGATE_DEMO_MODE": "true",
+            **os.environ,
+            "SILKGATE_ANALYTICS_LAKE_DIR": str(args.lake),
+        }
+        subprocess.run(cmd, check=True, env=env)
+        # the generator writes a file per partition and simulated chunk (~5 a month); a lake
+        # in service is compacted after its exports the same way
+        compact = [cmd[0], "analytics", "compact", "--json"]
+        subprocess.run(compact, check=True, env=env, stdout=subprocess.DEVNULL)
     engines = args.engines.split(",")
     print(f"lake {args.lake} · load average {os.getloadavg()[0]:.1f} at start", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
@@ -234,6 +252,8 @@ def main() -> None:
         for name in engines:
             cmd = [sys.executable, __file__, "--lake", str(args.lake), "--one", name,
                    "--out", str(out), "--pg-timeout", str(args.pg_timeout)]  # fmt: skip
+            if args.pg_nestloop:
+                cmd.append("--pg-nestloop")
             if name == "postgresql":
                 cmd += ["--pg-url", _pg_database()]
             began = time.perf_counter()

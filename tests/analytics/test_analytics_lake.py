@@ -56,16 +56,16 @@ def test_hand_checked_lake_layout_and_manifest(world: World) -> None:
     }  # fmt: skip
     assert report.rejected_total == 0
     lake = world.lake()
-    # Hive partitions: owner country, crossing, crossing-local day (UTC+8)
+    # Hive partitions: owner country, crossing, month of the crossing-local day (UTC+8)
     assert {p.rsplit("/", 1)[0] for p in _parquet_files(lake)} == {
-        "declarations/owner_country=CN/crossing=KHG-NZH/date=2026-12-10",
-        "goods_items/owner_country=CN/crossing=KHG-NZH/date=2026-12-10",
-        "lanes/owner_country=CN/crossing=KHG-NZH/date=" + _lane_day(world),
-        "inspections/owner_country=CN/crossing=KHG-NZH/date=" + _lane_day(world),
-        "bookings/owner_country=CN/crossing=KHG-NZH/date=2026-12-11",  # the slot's day
-        "gate_events/owner_country=CN/crossing=KHG-NZH/date=2025-11-10",  # reporting side
-        "gate_events/owner_country=KZ/crossing=KHG-NZH/date=2025-11-10",
-        "queue_day_plans/owner_country=CN/crossing=KHG-NZH/date=2026-12-11",  # the booked day
+        "declarations/owner_country=CN/crossing=KHG-NZH/month=2026-12",
+        "goods_items/owner_country=CN/crossing=KHG-NZH/month=2026-12",
+        "lanes/owner_country=CN/crossing=KHG-NZH/month=" + _lane_day(world)[:7],
+        "inspections/owner_country=CN/crossing=KHG-NZH/month=" + _lane_day(world)[:7],
+        "bookings/owner_country=CN/crossing=KHG-NZH/month=2026-12",  # the slot's day
+        "gate_events/owner_country=CN/crossing=KHG-NZH/month=2025-11",  # reporting side
+        "gate_events/owner_country=KZ/crossing=KHG-NZH/month=2025-11",
+        "queue_day_plans/owner_country=CN/crossing=KHG-NZH/month=2026-12",  # the booked day
     }
     for name in ALL:
         m = json.loads((lake / name / lk.MANIFEST).read_text())

@@ -23,7 +23,8 @@ app = typer.Typer(
 )
 
 #: JSON pointers of the export's parameters → the options that carry them.
-OPTIONS = {"datasets": "--dataset", "until": "--until", "settle": "--settle"}
+OPTIONS = {"datasets": "--dataset", "until": "--until", "settle": "--settle",
+           "min_files": "--min-files"}  # fmt: skip
 
 #: Exit code when the export committed but some rows were rejected (named in the report).
 EXIT_REJECTED = 3
@@ -82,6 +83,48 @@ def export(
         for r in report.rejected[:20]:
             err_console.print(f"  {r.dataset} {r.key} {r.column or ''}: {r.reason}", markup=False)
         raise typer.Exit(EXIT_REJECTED)
+
+
+@app.command("compact")
+def compact(
+    dataset: Annotated[
+        list[str] | None,
+        typer.Option("--dataset", "-d", help="Dataset to compact (repeatable). Default: all."),
+    ] = None,
+    min_files: Annotated[
+        int,
+        typer.Option(help="Rewrite a partition holding at least this many files (1: every one)."),
+    ] = 2,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Rewrite each partition's files as one file (and daily partitions of older lakes as
+    monthly ones): readers open fewer files; no row changes."""
+    from silkgate.analytics import service
+    from silkgate.core.cli_support import load_settings
+    from silkgate.core.errors import Conflict
+
+    try:
+        names = service.check_datasets(dataset)
+        service.check_min_files(min_files)
+    except ValidationFailed as exc:
+        _bad_options(exc, as_json)
+        raise typer.Exit(2) from None
+    try:
+        report = service.compact(load_settings().lake_dir, names, min_files)
+    except Conflict as exc:
+        err_console.print(f"[red]{escape(exc.title)}[/red]: {escape(exc.detail)}")
+        raise typer.Exit(1) from None
+    if as_json:
+        print(report.model_dump_json(indent=1))
+        return
+    t = Table(title=f"lake {escape(report.lake)} · run {report.run}")
+    for c in ("dataset", "partitions compacted", "rows", "files before", "files after"):
+        t.add_column(c, justify="left" if c == "dataset" else "right")
+    for d in report.datasets:
+        t.add_row(d.dataset, f"{d.partitions_compacted:,}", f"{d.rows:,}",
+                  f"{d.files_before:,}", f"{d.files_after:,}")  # fmt: skip
+    t.caption = f"{report.seconds:.1f} s"
+    console.print(t)
 
 
 app.command("jobs")(jobs_cli.jobs)

@@ -24,7 +24,8 @@ from silkgate.risk.platform.models import InspectionResult, RiskAssessment
 TS = pa.timestamp("us", tz="UTC")
 STR, INT, F64, BOOL, DATE = pa.string(), pa.int64(), pa.float64(), pa.bool_(), pa.date32()
 
-#: Partition columns, outermost first: residency decisions take or leave whole country subtrees.
+#: Columns a lake file's partition is derived from, outermost first: residency decisions take or
+#: leave whole country subtrees; the day gives the partition's month (``lake.partition_key``).
 PARTITION = ("owner_country", "crossing", "date")
 
 
@@ -452,6 +453,7 @@ DATASETS: dict[str, Dataset] = {
                 GateEventRef.ref_type,
                 GateEventRef.ref,
             ),
+            latest="once",
             day_of="event_time",
             owner="side",
             crossing="crossing_code",

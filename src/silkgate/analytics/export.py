@@ -27,8 +27,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from silkgate.analytics import compaction, service
 from silkgate.analytics import lake as lk
-from silkgate.analytics import service
 from silkgate.analytics.datasets import DATASETS, DATE, INT, STR, TS, Dataset
 from silkgate.analytics.schemas import DatasetReport, ExportReport, RejectedRow, Watermark
 from silkgate.core.platform import Platform
@@ -258,6 +258,11 @@ def run(
             for name in names:
                 rep, rej = _export_dataset(platform, snap, roles, lake, DATASETS[name], run_id,
                                            horizon, on_progress)  # fmt: skip
+                if platform.settings.analytics_compact_files and rep.files_written:
+                    done = compaction.compact_dataset(
+                        lake, name, run_id + "-compact", platform.settings.analytics_compact_files
+                    )
+                    rep.partitions_compacted = done.partitions_compacted
                 reports.append(rep)
                 rejected += rej
         lk.clear_staging(lake)

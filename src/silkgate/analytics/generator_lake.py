@@ -164,10 +164,11 @@ class LakeWriter:
                 self.run,
             )
             self._watermark(name, table)
+            month = np.asarray(part.day, dtype="datetime64[D]").astype("datetime64[M]")
             key = (
                 part.owner.astype(np.int64) * len(self.codes) + part.crossing
-            ) * 1_000_000 + part.day
-            if len(key) > 1 and not (key[1:] >= key[:-1]).all():  # the tables come sorted
+            ) * 1_000_000 + month.astype(np.int64)
+            if len(key) > 1 and not (key[1:] >= key[:-1]).all():
                 order = np.argsort(key, kind="stable")
                 table, key = table.take(pa.array(order)), key[order]
             bounds = np.flatnonzero(np.diff(key)) + 1
@@ -177,11 +178,11 @@ class LakeWriter:
                 if b == a:
                     continue
                 k = int(key[a])
-                day = dt.date(1970, 1, 1) + dt.timedelta(days=k % 1_000_000)
                 oc = k // 1_000_000
-                partition = (
-                    f"owner_country={self.countries[oc // len(self.codes)]}/"
-                    f"crossing={self.codes[oc % len(self.codes)]}/date={day.isoformat()}"
+                partition = lk.partition_key(
+                    self.countries[oc // len(self.codes)],
+                    self.codes[oc % len(self.codes)],
+                    lk.month_name(k % 1_000_000),
                 )
                 n = self.count.get(name, 0)
                 self.count[name] = n + 1

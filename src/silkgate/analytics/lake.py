@@ -1,9 +1,10 @@
 """The lake on disk: layout, per-dataset manifests committed atomically, and a DuckDB reader.
 
-Layout: ``<lake>/<dataset>/owner_country=CN/crossing=KHG-NZH/date=2025-11-10/part-<run>-<n>
-.parquet`` plus ``<lake>/<dataset>/_manifest.json``. Files are only ever added; the manifest is
-the truth: a file it does not list belongs to a run that crashed before its commit, is never
-read through ``connect`` and is deleted by the next export.
+Layout: ``<lake>/<dataset>/owner_country=CN/crossing=KHG-NZH/month=2025-11/part-<run>-<n>
+.parquet`` plus ``<lake>/<dataset>/_manifest.json`` (each row keeps its day in ``date``). Files
+are only ever added (compaction lists one new file in place of several); the manifest is the
+truth: a file it does not list belongs to a run that crashed before its commit (or was replaced
+by compaction), is never read through ``connect`` and is deleted by the next export.
 """
 
 from __future__ import annotations
@@ -117,6 +118,26 @@ def locked(lake: Path) -> Iterator[None]:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
+def partition_key(owner: str, crossing: str, month: str) -> str:
+    """A partition's path under its dataset: owner country, crossing, month (``YYYY-MM``).
+
+    Monthly, not daily: a day at one crossing is a few thousand rows, and a file per day made
+    readers open ~30 times as many files as rows justified (measured in docs/benchmarks.md)."""
+    place = f"owner_country={quote(owner, safe='')}/crossing={quote(crossing, safe='')}"
+    return f"{place}/month={month}"
+
+
+def months_of(days: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Months since 1970-01 of each (non-null) date32 value."""
+    ints = pc.cast(days, pa.int32()).to_numpy(zero_copy_only=False)
+    return np.asarray(ints, dtype="datetime64[D]").astype("datetime64[M]").astype(np.int64)
+
+
+def month_name(month: int) -> str:
+    """``YYYY-MM`` of a month counted from 1970-01."""
+    return str(np.datetime64(month, "M"))
+
+
 def sweep(lake: Path, manifest: Manifest) -> list[str]:
     """Delete files of the dataset that its manifest does not list (a crashed run's)."""
     folder = lake / manifest.dataset
@@ -196,15 +217,17 @@ class PartitionWriter:
 
     def _write(self, table: pa.Table) -> None:
         table = table.take(pc.sort_indices(table, [(k, "ascending") for k in PARTITION]))
-        changed = np.zeros(max(table.num_rows - 1, 0), dtype=bool)
-        for k in PARTITION:
+        owner, crossing, day = PARTITION
+        months = months_of(table.column(day))
+        changed = np.diff(months) != 0
+        for k in (owner, crossing):
             col = table.column(k)
             changed |= pc.not_equal(col.slice(1), col.slice(0, len(col) - 1)).to_numpy()
         cuts = [0, *(np.flatnonzero(changed) + 1).tolist(), table.num_rows]
         for start, stop in itertools.pairwise(cuts):
             rows = table.slice(start, stop - start)
-            first = rows.select(list(PARTITION)).slice(0, 1).to_pylist()[0]
-            part = "/".join(f"{k}={quote(str(first[k]), safe='')}" for k in PARTITION)
+            first = rows.select([owner, crossing]).slice(0, 1).to_pylist()[0]
+            part = partition_key(first[owner], first[crossing], month_name(int(months[start])))
             name = f"part-{self.run}-{len(self.written)}.parquet"
             (self.out / part).mkdir(parents=True, exist_ok=True)
             pq.write_table(rows, self.out / part / name, compression="zstd")
@@ -226,7 +249,7 @@ def connect(lake: Path, con: Any = None) -> Any:
         files = sorted(lake / name / f for f in load_manifest(lake, name).files())
         if files:
             listed = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
-            source = f"read_parquet([{listed}])"
+            source = f"read_parquet([{listed}], hive_partitioning = false)"
             con.execute(f"CREATE OR REPLACE VIEW {name}_all AS SELECT * FROM {source}")
         else:
             empty = file_schema(ds).empty_table()

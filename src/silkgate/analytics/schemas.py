@@ -33,6 +33,9 @@ class DatasetReport(BaseModel):
     partitions_written: int = 0
     partitions_unchanged: int = 0
     files_written: int = 0
+    partitions_compacted: int = Field(
+        0, description="Partitions rewritten as one file after this export (see compaction)."
+    )
     watermark_before: Watermark | None = None
     watermark: Watermark | None = None
     seconds: float = 0.0
@@ -53,3 +56,25 @@ class ExportReport(BaseModel):
     rows: int = 0
     seconds: float = 0.0
     rows_per_second: float = 0.0
+
+
+class DatasetCompaction(BaseModel):
+    """What compaction did to one dataset's partitions."""
+
+    dataset: str
+    partitions_compacted: int = 0
+    rows: int = Field(0, description="Rows copied into the new files (none is changed or lost).")
+    files_before: int = 0
+    files_after: int = 0
+    files_swept: int = Field(
+        0,
+        description="Unlisted files deleted first (replaced by an earlier compaction, or left "
+        "by a crashed run).",
+    )
+
+
+class CompactionReport(BaseModel):
+    lake: str
+    run: str
+    datasets: list[DatasetCompaction]
+    seconds: float = 0.0

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -46,7 +47,7 @@ from silkgate.analytics.datasets import (
     Dataset,
     Where,
 )
-from silkgate.analytics.schemas import ExportReport, Watermark
+from silkgate.analytics.schemas import CompactionReport, ExportReport, Watermark
 from silkgate.core.errors import FieldError, ValidationFailed
 from silkgate.core.platform import Platform
 from silkgate.registry.models import Organization
@@ -385,6 +386,25 @@ def export(
     names = check_datasets(datasets)
     horizon = horizon_for(platform, settle, check_until(until))
     return exporting.run(platform, names, horizon, on_progress)
+
+
+def check_min_files(min_files: int) -> None:
+    if not 1 <= min_files <= 100_000:
+        raise ValidationFailed(
+            [FieldError("/min_files", "out_of_range", f"{min_files} is not between 1 and 100,000")]
+        )
+
+
+def compact(
+    lake: Path, datasets: Sequence[str] | None = None, min_files: int = 2
+) -> CompactionReport:
+    """Rewrite each partition of ``min_files`` files or more as one file, and fold legacy daily
+    partitions into their month (``analytics.compaction``)."""
+    from silkgate.analytics import compaction
+
+    names = check_datasets(datasets)
+    check_min_files(min_files)
+    return compaction.compact(lake, names, min_files)
 
 
 def count_rows(s: Session, table: Any) -> int:

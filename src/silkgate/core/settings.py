@@ -160,6 +160,14 @@ class Settings(BaseSettings):
         description="An export leaves rows changed within this many seconds of its start for the "
         "next run (a write that took its timestamp earlier may not have committed yet); 0: none.",
     )
+    analytics_compact_files: int = Field(
+        default=24,
+        ge=0,
+        le=100_000,
+        description="After an export, a partition holding this many files or more is rewritten "
+        "as one (each export run adds a file per partition it touches, and readers pay per "
+        "file); 0: never during exports (`silkgate analytics compact` still does it).",
+    )
     analytics_compute_country: str = Field(
         default="CN",
         pattern=r"^[A-Z]{2}$",

@@ -1,5 +1,7 @@
-"""Hand-made lakes for job tests: rows written straight to Parquet with manifests, the layout
-the export writes (a column not given is null)."""
+"""Hand-made lakes for job tests: rows written straight to Parquet with manifests (a column not
+given is null). Partitions are daily (``date=``), the layout lakes had before the monthly one the
+export writes now: readers take a partition's owner and crossing from its path and nothing else,
+so the job tests also show that older lakes stay readable."""
 
 from __future__ import annotations
 

@@ -47,7 +47,10 @@ def _first(point: str) -> str:
 
 def _hours(a: str, b: str) -> str:
     """Hours from ``a`` to ``b``; null unless both are known and ``b`` is not before ``a``."""
-    return f"CASE WHEN {b} >= {a} THEN (unix_seconds({b}) - unix_seconds({a})) / 3600 END"
+    return (
+        f"CASE WHEN {b} >= {a} "
+        f"THEN cast(unix_seconds({b}) - unix_seconds({a}) AS double) / 3600 END"
+    )
 
 
 _RANK = " ".join(f"WHEN '{lane}' THEN {i}" for i, lane in enumerate(LANES, start=1))

@@ -50,8 +50,11 @@ ISO_WEEK = (
     "ELSE year({col}) END AS string) || '-W' || lpad(cast(weekofyear({col}) AS string), 2, '0')"
 )
 #: Days since 1970-01-01 and weeks since Monday 1970-01-05 (steps of one, for trend joins).
-DAY_INDEX = "cast(floor(unix_seconds(cast({col} AS timestamp)) / 86400) AS bigint)"
-WEEK_INDEX = "cast(floor((unix_seconds(cast({col} AS timestamp)) - 345600) / 604800) AS bigint)"
+DAY_INDEX = "cast(floor(cast(unix_seconds(cast({col} AS timestamp)) AS double) / 86400) AS bigint)"
+WEEK_INDEX = (
+    "cast(floor(cast(unix_seconds(cast({col} AS timestamp)) - 345600 AS double) / 604800) "
+    "AS bigint)"
+)
 
 
 def period_label(col: str) -> str:

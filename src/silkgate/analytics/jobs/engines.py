@@ -134,7 +134,9 @@ class SparkEngine:
             schema = file_schema(ds)
             ddl = ", ".join(f"`{f.name}` {_spark_type(f.type)}" for f in schema)
             if listed:
-                frame = self.spark.read.schema(ddl).parquet(*listed)
+                # the partition values are columns of every file: no inference from the paths
+                reader = self.spark.read.schema(ddl).option("recursiveFileLookup", "true")
+                frame = reader.parquet(*listed)
             else:
                 frame = self.spark.createDataFrame([], ddl)
             frame.createOrReplaceTempView(f"{name}_all")

@@ -73,9 +73,9 @@ SELECT coalesce(b.crossing, c.crossing) AS crossing,
        coalesce(b.no_shows, 0) AS no_shows, coalesce(b.late, 0) AS late,
        coalesce(b.used, 0) AS used, coalesce(b.pending, 0) AS pending,
        coalesce(b.reschedules, 0) AS reschedules, coalesce(b.walk_ins, 0) AS walk_ins,
-       b.no_shows / nullif(b.used + b.no_shows, 0) AS no_show_rate,
+       cast(b.no_shows AS double) / nullif(b.used + b.no_shows, 0) AS no_show_rate,
        c.planned_cap,
-       c.used_on_plan / nullif(c.planned_cap, 0) AS cap_utilization,
+       cast(c.used_on_plan AS double) / nullif(c.planned_cap, 0) AS cap_utilization,
        coalesce(c.days_without_plan, 0) AS days_without_plan,
        greatest(coalesce(b.foreign_data, 0), coalesce(c.foreign_data, 0)) AS foreign_data
 FROM booked b
