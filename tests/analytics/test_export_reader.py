@@ -61,3 +61,27 @@ def test_one_snapshot_for_every_read_of_a_run(world: World) -> None:
         assert {r["declaration_id"]: r["version"] for r in rows}[world.plain] == 2
     finally:
         fresh.close()
+
+
+def test_a_second_reader_shares_the_run_snapshot(world: World) -> None:
+    """Datasets read at once on two connections (PostgreSQL) see one state: a change committed
+    after the run's snapshot was taken is seen by neither."""
+    snap = service.Snapshot(world.platform)
+    try:
+        sibling = snap.sibling()
+        if world.platform.db.engine.dialect.name == "sqlite":
+            assert sibling is None  # SQLite reads one dataset at a time
+            return
+        assert sibling is not None
+        try:
+            world.tick()
+            world.amend(world.plain, 2)
+            ds = service.DATASETS["declarations"]
+            for reader in (snap, sibling):
+                rows = [r for b in service.stream_changes(reader, ds, None, None)
+                        for r in b.to_pylist()]  # fmt: skip
+                assert {r["declaration_id"]: r["version"] for r in rows}[world.plain] == 1
+        finally:
+            sibling.close()
+    finally:
+        snap.close()

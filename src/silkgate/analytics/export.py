@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import queue
 import secrets
 import time
 from collections.abc import Callable
@@ -255,14 +256,19 @@ def run(
         lk.clear_staging(lake)
         with service.snapshot(platform) as snap:  # every dataset from one consistent state
             roles = service.declarant_roles(snap)
-            for name in names:
-                rep, rej = _export_dataset(platform, snap, roles, lake, DATASETS[name], run_id,
+
+            def one(reader: service.Snapshot, name: str) -> tuple[DatasetReport, list[RejectedRow]]:
+                rep, rej = _export_dataset(platform, reader, roles, lake, DATASETS[name], run_id,
                                            horizon, on_progress)  # fmt: skip
                 if platform.settings.analytics_compact_files and rep.files_written:
                     done = compaction.compact_dataset(
                         lake, name, run_id + "-compact", platform.settings.analytics_compact_files
                     )
                     rep.partitions_compacted = done.partitions_compacted
+                return rep, rej
+
+            for rep, rej in _in_parallel(snap, names, platform.settings.analytics_export_readers,
+                                         one):  # fmt: skip
                 reports.append(rep)
                 rejected += rej
         lk.clear_staging(lake)
@@ -279,6 +285,47 @@ def run(
         seconds=round(seconds, 3),
         rows_per_second=round(rows / seconds, 1) if seconds else 0.0,
     )
+
+
+def _in_parallel(
+    snap: service.Snapshot,
+    names: list[str],
+    readers: int,
+    one: Callable[[service.Snapshot, str], tuple[DatasetReport, list[RejectedRow]]],
+) -> list[tuple[DatasetReport, list[RejectedRow]]]:
+    """``one`` for every dataset, in the order named, on up to ``readers`` connections that
+    share ``snap``'s snapshot (one, in turn, where the database cannot share it)."""
+    free: queue.SimpleQueue[service.Snapshot] = queue.SimpleQueue()
+    free.put(snap)
+    extra: list[service.Snapshot] = []
+    for _ in range(min(readers, len(names)) - 1):
+        sibling = snap.sibling()
+        if sibling is None:
+            break
+        extra.append(sibling)
+        free.put(sibling)
+
+    def task(name: str) -> tuple[DatasetReport, list[RejectedRow]]:
+        reader = free.get()
+        try:
+            return one(reader, name)
+        finally:
+            free.put(reader)
+
+    try:
+        if not extra:
+            return [task(n) for n in names]
+        with ThreadPoolExecutor(len(extra) + 1, thread_name_prefix="lake-export") as pool:
+            futures = [pool.submit(task, n) for n in names]
+            try:
+                return [f.result() for f in futures]
+            except BaseException:  # the first failure ends the run: datasets not begun wait
+                for f in futures:
+                    f.cancel()
+                raise
+    finally:
+        for sibling in extra:
+            sibling.close()
 
 
 def _export_dataset(

@@ -130,8 +130,9 @@ class Snapshot:
     hazard: the driver's reads went stale after another connection of this process wrote).
     The child also reads on the second core while this process converts and writes."""
 
-    def __init__(self, platform: Platform) -> None:
+    def __init__(self, platform: Platform, shared: str | None = None) -> None:
         engine = platform.db.engine
+        self.platform = platform
         self.kind = engine.dialect.name
         url = engine.url
         self.reader: _PgReader | _SqliteReader
@@ -143,9 +144,18 @@ class Snapshot:
 
             # a dialect that renders literals for a driver that does not treat % specially
             self.dialect = psycopg.dialect(paramstyle="named")
-            self.reader = _PgReader(url.set(drivername="postgresql").render_as_string(False))
+            uri = url.set(drivername="postgresql").render_as_string(False)
+            self.reader = _PgReader(uri, shared)
         else:
             raise ValueError(f"the lake export reads SQLite or PostgreSQL, not {self.kind}")
+
+    def sibling(self) -> Snapshot | None:
+        """Another connection seeing exactly this snapshot, to read a second dataset at the
+        same time (PostgreSQL's exported snapshots); None where that cannot be had (SQLite: a
+        second read transaction could start after a write)."""
+        if not isinstance(self.reader, _PgReader):
+            return None
+        return Snapshot(self.platform, self.reader.exported())
 
     def sql(self, stmt: Any) -> str:
         """The statement as SQL text; its values (watermark, horizon) rendered as literals."""
@@ -167,11 +177,27 @@ class Snapshot:
 class _PgReader:
     """ADBC's PostgreSQL driver (binary COPY into Arrow) in a REPEATABLE READ transaction."""
 
-    def __init__(self, uri: str) -> None:
+    def __init__(self, uri: str, shared: str | None = None) -> None:
         import adbc_driver_postgresql.dbapi as adbc_pg
 
         self.conn = adbc_pg.connect(uri, autocommit=True)
         self._run("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        if shared is not None:  # before any query of the transaction
+            self._run(f"SET TRANSACTION SNAPSHOT '{shared}'")
+        self.snapshot_id: str | None = None
+
+    def exported(self) -> str:
+        """This transaction's snapshot, exported for other connections (valid while it lasts)."""
+        if self.snapshot_id is None:
+            cur = self.conn.cursor()
+            try:
+                cur.execute("SELECT pg_export_snapshot()")
+                row = cur.fetchone()
+            finally:
+                cur.close()
+            assert row is not None
+            self.snapshot_id = str(row[0])
+        return self.snapshot_id
 
     def _run(self, sql: str) -> None:
         cur = self.conn.cursor()

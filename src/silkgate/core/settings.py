@@ -160,6 +160,13 @@ class Settings(BaseSettings):
         description="An export leaves rows changed within this many seconds of its start for the "
         "next run (a write that took its timestamp earlier may not have committed yet); 0: none.",
     )
+    analytics_export_readers: int = Field(
+        default=2,
+        ge=1,
+        le=16,
+        description="Datasets an export reads at once, each on its own connection sharing one "
+        "snapshot (PostgreSQL; SQLite reads one at a time).",
+    )
     analytics_compact_files: int = Field(
         default=24,
         ge=0,
