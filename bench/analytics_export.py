@@ -2,6 +2,7 @@
 
 Run: .venv/bin/python bench/analytics_export.py [--backend sqlite|postgresql|both]
                                                 [--items 1000000] [--baseline SRC_DIR]
+                                                [--readers 1,2]
 Per backend: a database is filled with bulk inserts (core.bulk: COPY on PostgreSQL), not
 through the API — ``--items`` goods items on declarations of 4 items each, spread over a year
 and both directions at Khorgos; per declaration one version (a real 2 KB payload with its own
@@ -235,7 +236,7 @@ def show(kind: str, label: str, report: dict[str, Any], wall: float) -> None:
     print(f"  target 200,000 rows/s: {verdict} ({report['rows_per_second'] / 2000:.0f}%)")
 
 
-def run(kind: str, items: int, baseline: str | None) -> None:
+def run(kind: str, items: int, baseline: str | None, readers: list[int]) -> None:
     with tempfile.TemporaryDirectory(prefix="lake-bench-") as tmp_s:
         tmp = Path(tmp_s)
         url = backend_url(kind, tmp, "lake")
@@ -260,8 +261,16 @@ def run(kind: str, items: int, baseline: str | None) -> None:
             old = env | {"PYTHONPATH": baseline, "SILKGATE_ANALYTICS_LAKE_DIR": str(tmp / "old")}
             print(f"[{kind}] load average {os.getloadavg()[0]:.1f}")
             show(kind, f"baseline ({baseline})", *export_child(old))
+        for n in readers[:-1]:  # fewer readers first, each into a lake of its own
+            fewer = env | {
+                "SILKGATE_ANALYTICS_EXPORT_READERS": str(n),
+                "SILKGATE_ANALYTICS_LAKE_DIR": str(tmp / f"lake-{n}"),
+            }
+            print(f"[{kind}] load average {os.getloadavg()[0]:.1f}")
+            show(kind, f"export, {n} reader(s)", *export_child(fewer))
+        env["SILKGATE_ANALYTICS_EXPORT_READERS"] = str(readers[-1])
         print(f"[{kind}] load average {os.getloadavg()[0]:.1f}")
-        show(kind, "export", *export_child(env))
+        show(kind, f"export, {readers[-1]} reader(s)", *export_child(env))
         again, _ = export_child(env)
         print(f"[{kind}] rerun, nothing changed: {again['rows']} rows, {again['seconds']:.2f} s")
         lake_mb = sum(p.stat().st_size for p in (tmp / "lake").rglob("*.parquet")) / 1e6
@@ -275,10 +284,16 @@ def main() -> None:
     ap.add_argument(
         "--baseline", help="source tree (its src/) to export with first, for comparison"
     )
+    ap.add_argument(
+        "--readers",
+        default="2",
+        help="comma-separated SILKGATE_ANALYTICS_EXPORT_READERS to compare, in one run (e.g. 1,2)",
+    )
     args = ap.parse_args()
+    readers = sorted(int(n) for n in args.readers.split(","))
     print(f"load average at start: {os.getloadavg()}")
     for kind in ("sqlite", "postgresql") if args.backend == "both" else (args.backend,):
-        run(kind, args.items, args.baseline)
+        run(kind, args.items, args.baseline, readers)
     print(f"\nload average at end: {os.getloadavg()}")
 
 
