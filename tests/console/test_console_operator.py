@@ -298,6 +298,11 @@ def test_operator_pages_in_each_language(platform: Platform, language: str) -> N
         head = title.split("%(crossing)s")[0]
         assert f"<title>{head}" in r.text, (path, head)
     board = sup.get(BOARD).text
-    assert tr("Chinese side") in board and i18n.Formatter(language).country("KZ") in board
+    side = tr("Chinese side")
+    assert (
+        side[:1].upper() + side[1:] in board
+        and tr("Call forward") in board
+        and i18n.Formatter(language).country("KZ") in board
+    )
     crossing = crossing_name(get_crossing("KHG-NZH"), language)
     assert crossing in sup.get("/console/operator").text

@@ -53,7 +53,9 @@ def not_yours(p: Page) -> Response:
 
 
 def side_label(p: Page, country: str) -> str:
-    return p.gettext(labels.SIDES[country]) if country in labels.SIDES else country
+    """ "Chinese side" in the page's language, capitalized to head a section or a row."""
+    text = p.gettext(labels.SIDES[country]) if country in labels.SIDES else country
+    return text[:1].upper() + text[1:]
 
 
 @router.get("/operator")
