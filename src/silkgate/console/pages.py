@@ -47,6 +47,13 @@ NOTICES = {
     "expired": N_("Your session ended. Sign in again."),
     "booked": N_("The slot is booked."),
     "rescheduled": N_("The booking is moved to the new slot."),
+    "called": N_("The next trucks are called forward; the board shows them as called."),
+    "called_none": N_(
+        "No truck was called: the stage is full or nobody is waiting. Nothing is changed."
+    ),
+    "cap_set": N_("The new cap version is stored; the days it changes are planned again."),
+    "stage_set": N_("The stage capacity is changed; trucks are called if there is room."),
+    "gate_event": N_("The gate event is stored; the queue follows it."),
 }
 
 
