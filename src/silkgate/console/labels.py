@@ -149,6 +149,13 @@ POSITION_STATES = {
     "left": N_("Left the waiting area"),
 }
 
+AGREEMENT_STATUSES = {
+    "proposed": N_("Proposed, awaiting signatures"),
+    "active": N_("Active"),
+    "superseded": N_("Superseded"),
+    "revoked": N_("Revoked"),
+}
+
 SIDES = {"CN": N_("Chinese side"), "KZ": N_("Kazakh side")}
 
 DIRECTIONS = {
@@ -201,6 +208,14 @@ ERRORS = {
     ("/driver/document_number", "format"): N_("Use 3 to 30 letters and digits."),
     ("/declaration_ids", "too_short"): N_("Give the declarations the truck carries."),
     ("/declaration_ids", "duplicate"): N_("A declaration is listed twice."),
+    ("/signing_public_key", "format"): N_(
+        "Paste the public key as base64 of its 32 bytes (Ed25519, raw)."
+    ),
+    ("/id", "wrong_state"): N_("Only a failed delivery of an active subscription can be retried."),
+    ("/id", "agreement_ended"): N_(
+        "The agreement is no longer in force: its messages are not sent."
+    ),
+    "revoked": N_("This key is revoked already."),
     "slot_full": N_("No place is left in this hour for this class; choose another hour."),
     "reschedule_limit": N_("This booking cannot be moved again."),
     "too_late": N_("It is too close to the booked slot to move it."),
