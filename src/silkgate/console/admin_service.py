@@ -248,7 +248,7 @@ class Verification:
 class CheckpointRow:
     seq: int
     head_hash: str
-    at: str
+    at: datetime | None  # None if the file's time is not RFC 3339
     key_id: str
     trusted: bool  # signed by a pinned platform key
 
@@ -307,9 +307,17 @@ def checkpoint_list(platform: Platform, person: Person) -> list[CheckpointRow]:
     except (BadPinnedKey, cps.BadCheckpoint):
         trusted, found = {}, []
     return [
-        CheckpointRow(c.seq, c.head_hash, c.at, c.key_id, c.verify(trusted))
+        CheckpointRow(c.seq, c.head_hash, _when(c.at), c.key_id, c.verify(trusted))
         for _, c in reversed(found)
     ]
+
+
+def _when(text: str) -> datetime | None:
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
 def past_runs(platform: Platform, person: Person, limit: int = 20) -> list[PastRun]:
