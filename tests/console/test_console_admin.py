@@ -297,3 +297,16 @@ def test_admin_pages_in_each_language(platform: Platform, lang: str) -> None:
         assert r.status_code == 200, path
         nav = re.search(r'id="nav-agreements"[^>]*>([^<]+)<', r.text)
         assert nav and nav.group(1) == words.gettext("Agreements")
+
+
+def test_a_notice_set_by_a_form_shows_on_the_page_it_answers_with(platform: Platform) -> None:
+    """The invitation link and a replaced key answer the POST directly; their notice shows
+    although FastAPI read the query string before the route set it."""
+    a = _admins(platform)
+    r = a.kz.post(
+        "/console/admin/users/invite",
+        {"login": "new.officer", "display_name": "New Officer", "roles": "officer"},
+        from_page="/console/admin/users",
+    )
+    assert r.status_code == 200 and 'data-testid="invite-link"' in r.text
+    assert 'data-testid="notice"' in r.text and "The invitation is made" in r.text

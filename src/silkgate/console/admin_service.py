@@ -155,14 +155,14 @@ def register_signing_key(platform: Platform, person: Person, member_id: str, pub
 
 @dataclass(frozen=True)
 class SignatureCheck:
-    """A stored signature verified again over the version's terms with the key it names."""
+    """A stored signature verified again over the version's terms with the key stored with it."""
 
     valid: bool
     current_key: bool  # still the signer's registered key (or the platform's)
 
 
 def agreement_list(platform: Platform, person: Person) -> list[AgreementOut]:
-    """Versions the person's organization is a party to, newest version of each first."""
+    """The newest version of each agreement the person's organization is a party to, by id."""
     _admin(person)
     rows = agreements.list_agreements(platform, person.caller)
     latest: dict[str, AgreementOut] = {}
