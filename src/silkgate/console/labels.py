@@ -165,6 +165,13 @@ CALL_CLASSES = {
     "live": N_("Without a booking (live queue)"),
 }
 
+AGREEMENT_STATUSES = {
+    "proposed": N_("Proposed, awaiting signatures"),
+    "active": N_("Active"),
+    "superseded": N_("Superseded"),
+    "revoked": N_("Revoked"),
+}
+
 SIDES = {"CN": N_("Chinese side"), "KZ": N_("Kazakh side")}
 
 DIRECTIONS = {
@@ -254,6 +261,14 @@ ERRORS = {
     "unknown_declaration": N_("No such declaration at this crossing."),
     "unknown_booking": N_("No such booking at this crossing."),
     "other_truck": N_("This booking is for another truck."),
+    ("/signing_public_key", "format"): N_(
+        "Paste the public key as base64 of its 32 bytes (Ed25519, raw)."
+    ),
+    ("/id", "wrong_state"): N_("Only a failed delivery of an active subscription can be retried."),
+    ("/id", "agreement_ended"): N_(
+        "The agreement is no longer in force: its messages are not sent."
+    ),
+    "revoked": N_("This key is revoked already."),
     "slot_full": N_("No place is left in this hour for this class; choose another hour."),
     "reschedule_limit": N_("This booking cannot be moved again."),
     "too_late": N_("It is too close to the booked slot to move it."),

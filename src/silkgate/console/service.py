@@ -106,6 +106,11 @@ class Person:
         )
 
     @property
+    def is_platform_admin(self) -> bool:
+        """An administrator of a platform-administration organization: sees every one."""
+        return self.has(ConsoleRole.ADMINISTRATOR) and self.caller.has(Role.ADMIN)
+
+    @property
     def is_customs(self) -> bool:
         return self.caller.has(Role.CUSTOMS) and self.has(
             ConsoleRole.OFFICER, ConsoleRole.SUPERVISOR

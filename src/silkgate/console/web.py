@@ -258,17 +258,21 @@ def install(app: FastAPI) -> None:
     raised on its routes (the API keeps its problem+json)."""
     from silkgate.console import (
         admin,
+        admin_exchange,
         carrier,
         lodging,
         officer,
         operator,
         operator_gates,
+        platform_admin,
         queue_board,
     )
 
     app.include_router(router)
     app.include_router(officer.router)
     app.include_router(admin.router)
+    app.include_router(platform_admin.router)
+    app.include_router(admin_exchange.router)
     app.include_router(queue_board.router)
     app.include_router(carrier.router)
     app.include_router(lodging.router)
