@@ -149,6 +149,29 @@ POSITION_STATES = {
     "left": N_("Left the waiting area"),
 }
 
+#: Where a truck stands on the operator's board.
+BOARD_STATES = {
+    "waiting": N_("Waiting"),
+    "called": N_("Called forward"),
+    "in_stage": N_("At the gate, in the stage"),
+}
+
+#: The call-forward classes (the interleave's order).
+CALL_CLASSES = {
+    "priority_aeo_tir": N_("Priority, AEO"),
+    "priority": N_("Priority"),
+    "aeo": N_("AEO and TIR carriers"),
+    "regular": N_("Regular"),
+    "live": N_("Without a booking (live queue)"),
+}
+
+AGREEMENT_STATUSES = {
+    "proposed": N_("Proposed, awaiting signatures"),
+    "active": N_("Active"),
+    "superseded": N_("Superseded"),
+    "revoked": N_("Revoked"),
+}
+
 SIDES = {"CN": N_("Chinese side"), "KZ": N_("Kazakh side")}
 
 DIRECTIONS = {
@@ -201,6 +224,51 @@ ERRORS = {
     ("/driver/document_number", "format"): N_("Use 3 to 30 letters and digits."),
     ("/declaration_ids", "too_short"): N_("Give the declarations the truck carries."),
     ("/declaration_ids", "duplicate"): N_("A declaration is listed twice."),
+    ("/daily_cap", "int_type"): N_("Enter a whole number of trucks, 0 or more."),
+    ("/daily_cap", "less_than_equal"): N_("The number is too large."),
+    ("/capacity", "int_type"): N_("Enter a whole number of trucks, 0 or more."),
+    ("/capacity", "required"): N_("Enter a whole number of trucks, 0 or more."),
+    ("/live_share", "float_type"): N_("Enter a percentage from 0 to 100."),
+    ("/live_share", "less_than_equal"): N_("Enter a percentage from 0 to 100."),
+    ("/live_share", "greater_than_equal"): N_("Enter a percentage from 0 to 100."),
+    ("/hourly_profile", "too_short"): N_("Give 24 weights, one for each hour, or none."),
+    ("/hourly_profile", "too_long"): N_("Give 24 weights, one for each hour, or none."),
+    ("/hourly_profile", "list_type"): N_("Give 24 numbers separated by spaces."),
+    ("/valid_from", "date_type"): N_("Enter a day as YYYY-MM-DD."),
+    ("/event/truck/plate", "value_error"): N_(
+        "A plate is 2 to 15 capital letters or digits, or a Chinese plate such as 新F12345."
+    ),
+    ("/event/truck/plate", "string_too_short"): N_(
+        "A plate is 2 to 15 capital letters or digits, or a Chinese plate such as 新F12345."
+    ),
+    ("/event/truck/nationality", "format"): N_("Choose the country of the tractor."),
+    ("/event/eventTime", "datetime_parsing"): N_("Enter the time of the event."),
+    ("/event/eventTime", "in_future"): N_("This time is ahead of the clock; check it."),
+    ("/event/readPoint", "enum"): N_("Choose where the truck is."),
+    ("/event/bizStep", "enum"): N_("Choose the step."),
+    ("/event/corrects", "format"): N_("An event id is 64 hex digits (0-9, a-f)."),
+    ("/event/corrects", "unknown_event"): N_("Your organization reported no such event."),
+    ("/event/corrects", "not_yours"): N_(
+        "A correction keeps the reporter and the truck of the event it corrects."
+    ),
+    ("/signature", "bad_signature"): N_(
+        "The signature does not verify with your organization's registered key over the text "
+        "shown. Sign that text exactly."
+    ),
+    ("/signature", "no_public_key"): N_(
+        "Your organization has no registered signing key yet; its administrator registers one."
+    ),
+    "unknown_declaration": N_("No such declaration at this crossing."),
+    "unknown_booking": N_("No such booking at this crossing."),
+    "other_truck": N_("This booking is for another truck."),
+    ("/signing_public_key", "format"): N_(
+        "Paste the public key as base64 of its 32 bytes (Ed25519, raw)."
+    ),
+    ("/id", "wrong_state"): N_("Only a failed delivery of an active subscription can be retried."),
+    ("/id", "agreement_ended"): N_(
+        "The agreement is no longer in force: its messages are not sent."
+    ),
+    "revoked": N_("This key is revoked already."),
     "slot_full": N_("No place is left in this hour for this class; choose another hour."),
     "reschedule_limit": N_("This booking cannot be moved again."),
     "too_late": N_("It is too close to the booked slot to move it."),

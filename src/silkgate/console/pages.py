@@ -18,6 +18,7 @@ from urllib.parse import urlencode, urlsplit
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from starlette.datastructures import QueryParams
 
 from silkgate.console import i18n, security
 from silkgate.console import service as console
@@ -47,6 +48,17 @@ NOTICES = {
     "expired": N_("Your session ended. Sign in again."),
     "booked": N_("The slot is booked."),
     "rescheduled": N_("The booking is moved to the new slot."),
+    "called": N_("The next trucks are called forward; the board shows them as called."),
+    "called_none": N_(
+        "No truck was called: the stage is full or nobody is waiting. Nothing is changed."
+    ),
+    "cap_set": N_("The new cap version is stored; the days it changes are planned again."),
+    "stage_set": N_("The stage capacity is changed; trucks are called if there is room."),
+    "gate_event": N_("The gate event is stored; the queue follows it."),
+    "revoked": N_("The API key is revoked; it no longer opens the API."),
+    "rotated": N_("A new API key is made and the old one is revoked."),
+    "signing_key": N_("The signing key is replaced; the change is in the audit log."),
+    "retried": N_("The delivery is queued to be sent again."),
 }
 
 
@@ -176,7 +188,8 @@ class Page:
         """A page of the given template in the page's language."""
         env = environment(self.language)
         values.setdefault("section", None)
-        done = self.request.query_params.get("done")
+        # read from the scope: a route may set ``done`` after FastAPI cached query_params
+        done = QueryParams(self.request.scope.get("query_string", b"")).get("done")
         notice = self.gettext(NOTICES[done]) if done in NOTICES else None
         html = env.get_template(template).render(
             page=self,

@@ -99,6 +99,18 @@ class Person:
         return self.caller.has(Role.CARRIER, Role.BROKER, Role.CUSTOMS_SERVICE)
 
     @property
+    def is_operator(self) -> bool:
+        """Officers and supervisors of an e-port operator run its crossings' queue pages."""
+        return self.caller.has(Role.E_PORT) and self.has(
+            ConsoleRole.OFFICER, ConsoleRole.SUPERVISOR
+        )
+
+    @property
+    def is_platform_admin(self) -> bool:
+        """An administrator of a platform-administration organization: sees every one."""
+        return self.has(ConsoleRole.ADMINISTRATOR) and self.caller.has(Role.ADMIN)
+
+    @property
     def is_customs(self) -> bool:
         return self.caller.has(Role.CUSTOMS) and self.has(
             ConsoleRole.OFFICER, ConsoleRole.SUPERVISOR

@@ -256,14 +256,28 @@ def account(p: Page = Depends(page)) -> Response:
 def install(app: FastAPI) -> None:
     """Mount the console: its pages, its static files, and HTML answers for domain errors
     raised on its routes (the API keeps its problem+json)."""
-    from silkgate.console import admin, carrier, lodging, officer, queue_board
+    from silkgate.console import (
+        admin,
+        admin_exchange,
+        carrier,
+        lodging,
+        officer,
+        operator,
+        operator_gates,
+        platform_admin,
+        queue_board,
+    )
 
     app.include_router(router)
     app.include_router(officer.router)
     app.include_router(admin.router)
+    app.include_router(platform_admin.router)
+    app.include_router(admin_exchange.router)
     app.include_router(queue_board.router)
     app.include_router(carrier.router)
     app.include_router(lodging.router)
+    app.include_router(operator.router)
+    app.include_router(operator_gates.router)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC), name="console-static")
 
     api_handler = app.exception_handlers.get(SilkgateError)

@@ -197,11 +197,16 @@ def _queues(s: Session, route: Route) -> dict[str, list[WaitingTruck]]:
     return out
 
 
-def call_forward(s: Session, platform: Platform, route: Route, actor: str) -> list[str]:
-    """Call trucks until the stage is full; each call audited and sent to its carrier."""
+def call_forward(
+    s: Session, platform: Platform, route: Route, actor: str, limit: int | None = None
+) -> list[str]:
+    """Call trucks until the stage is full (at most ``limit``); each call audited and sent to
+    its carrier."""
     now = platform.clock()
     stage = _stage(s, platform, route, now)
     room = stage.capacity - _occupied(s, route)
+    if limit is not None:
+        room = min(room, limit)
     if room <= 0:
         return []
     picks, stage.cursor = call_order(

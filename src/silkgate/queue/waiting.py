@@ -76,6 +76,20 @@ def set_stage(platform: Platform, caller: Caller, body: StageIn) -> StageOut:
         return _stage_out(s, stage, route, called)
 
 
+def call_next(
+    platform: Platform, caller: Caller, route: cf.Route, limit: int | None = None
+) -> StageOut:
+    """Call the next waiting trucks forward now, while the stage has room (at most ``limit``),
+    in the platform's interleave; each call audited with the caller (exit-side officials).
+    Calls also happen by themselves after check-ins, exits and capacity changes; this one
+    is the operator's own, e.g. after a stage was left with room and nobody waiting."""
+    _official(caller, route[0], route[1])
+    with platform.db.session() as s:
+        stage = cf._stage(s, platform, route, platform.clock())
+        called = cf.call_forward(s, platform, route, caller.member_id, limit)
+        return _stage_out(s, stage, route, called)
+
+
 def _stage_out(s: Session, stage: Stage, route: cf.Route, called: list[str]) -> StageOut:
     waiting = s.scalar(
         select(func.count())

@@ -1,0 +1,102 @@
+"""The e-port operator's pages in a real browser (Chromium through Playwright): a supervisor
+of the Chinese e-port opens the board of both sides, sets a cap (a bad share answered on its
+input first), calls trucks forward, asks for the text of a gate event to sign; and no serious
+or critical accessibility violation (axe-core) on these pages."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+from silkgate.console import i18n
+from silkgate.console import service as console
+from tests.console.live import PASSWORD, Live, _enrol, _person
+from tests.console.test_console_browser import axe_violations
+
+pytestmark = pytest.mark.xdist_group("browser")
+LOGIN = "ops.lead"
+
+
+def _(lang: str, text: str) -> str:
+    return i18n.translations(lang).gettext(text)
+
+
+_MADE: set[int] = set()  # the live consoles (one per session) the operator was made in
+
+
+def _operator(live: Live) -> None:
+    """An administrator and a supervisor of the Chinese e-port, made once per live console."""
+    if id(live) in _MADE:
+        return
+    p = live.platform
+    invite = console.create_administrator(
+        p, live.ids["cn-eport"], "cn.eport.admin", "E-port Admin", "test"
+    )
+    _enrol(live, invite, "cn.eport.admin")
+    boss = _person(live, "cn.eport.admin")
+    _enrol(live, console.invite(p, boss, LOGIN, "Li Operator", ["officer", "supervisor"]), LOGIN)
+    _MADE.add(id(live))
+
+
+def _sign_in(page: Any, live: Live, lang: str) -> None:
+    """Password only: the e-port's officers need no second factor unless they choose one."""
+    _operator(live)
+    page.goto("/console/sign-in")
+    page.get_by_label(_(lang, "Login")).fill(LOGIN)
+    page.get_by_label(_(lang, "Password")).fill(PASSWORD)
+    page.locator("#sign-in-submit").click()
+    page.wait_for_url(re.compile(r"/console/$"))
+
+
+def test_an_operator_sets_a_cap_and_calls_forward(live: Live, new_context: Any) -> None:
+    lang = "ru_KZ"
+    page = new_context(lang, viewport={"width": 390, "height": 844}).new_page()  # a phone
+    _sign_in(page, live, lang)
+    page.locator("#nav-operator").click()
+    page.locator("#board-KHG-NZH").click()
+    page.wait_for_url("**/console/operator/KHG-NZH")
+    assert page.locator('[data-testid="board-side"]').count() == 2
+    assert (
+        page.locator('[data-testid="board-side"][data-own="yes"]').get_attribute("data-side")
+        == "CN"
+    )
+    page.locator("#op-caps").click()
+    page.locator("#cap-valid_from").fill("2030-01-01")
+    page.locator("#cap-daily_cap").fill("300")
+    page.locator("#cap-live_share").fill("150")
+    page.locator("#cap-submit").click()
+    error = page.locator('[data-field="live_share"]')
+    assert error.inner_text() == _(lang, "Enter a percentage from 0 to 100.")
+    assert page.locator("#cap-live_share").get_attribute("aria-invalid") == "true"
+    page.locator("#cap-live_share").fill("10")
+    page.locator("#cap-submit").click()
+    page.wait_for_url(re.compile(r"done=cap_set"))
+    assert page.get_by_test_id("notice").is_visible()
+    page.locator("#op-board").click()
+    page.locator("#call-forward-submit").click()
+    page.wait_for_url(re.compile(r"done=called"))
+    assert page.get_by_test_id("notice").is_visible()
+    page.locator("#op-gates").click()
+    page.locator("#ge-read_point").select_option("gate_in")
+    page.locator("#ge-plate").fill("ABC123")
+    page.locator("#gate-event-submit").click()
+    assert '"readPoint":"gate_in"' in page.get_by_test_id("to-sign-text").inner_text()
+
+
+@pytest.mark.parametrize("lang", ["en", "zh_Hans_CN"])
+def test_the_operator_pages_have_no_serious_accessibility_violation(
+    live: Live, new_context: Any, axe_source: str, lang: str
+) -> None:
+    page = new_context(lang).new_page()
+    _sign_in(page, live, lang)
+    found = {}
+    for path in ("/console/operator", "/console/operator/KHG-NZH",
+                 "/console/operator/KHG-NZH/caps", "/console/operator/KHG-NZH/gate-events"):  # fmt: skip
+        answer = page.goto(path)
+        assert answer is not None and answer.status == 200, path
+        found[path] = axe_violations(page, axe_source)
+    bad = {k: v for k, v in found.items() if v}
+    assert not bad, json.dumps(bad, ensure_ascii=False, indent=1)
