@@ -40,6 +40,13 @@ def _sign_in(page: Any, live: Live, login: str) -> None:
     page.wait_for_url(re.compile(r"/console/$"))
 
 
+def _follow(page: Any, link: Any) -> None:
+    """Click a link or a form's button and wait for the page it leads to (``count`` does not
+    wait, so it must not see the page the click left)."""
+    with page.expect_navigation():
+        link.click()
+
+
 @pytest.mark.parametrize("lang", list(LANGS))
 def test_administrator_pages_in_a_browser(
     live: Live, new_context: Any, axe_source: str, lang: str
@@ -50,9 +57,9 @@ def test_administrator_pages_in_a_browser(
     for size in ({"width": 1280, "height": 900}, {"width": 390, "height": 844}):
         page = new_context(lang, viewport=size).new_page()
         _sign_in(page, live, "kz.admin")
-        page.locator("#nav-agreements").click()
+        _follow(page, page.locator("#nav-agreements"))
         assert page.locator("#page-title").inner_text() == words.gettext("Data-sharing agreements")
-        page.get_by_test_id("agreement-row").first.locator("a").click()
+        _follow(page, page.get_by_test_id("agreement-row").first.locator("a"))
         assert page.get_by_test_id("signature-row").count() >= 1
         assert page.locator('[data-testid="signature-row"][data-valid="no"]').count() == 0
         found[f"agreement {size['width']}"] = axe_violations(page, axe_source)
@@ -67,8 +74,8 @@ def test_administrator_pages_in_a_browser(
         assert other is not None and other.status == 404
     page = new_context(lang).new_page()
     _sign_in(page, live, PLATFORM_ADMIN)
-    page.locator("#nav-audit").click()
-    page.locator("#audit-verify").click()
+    _follow(page, page.locator("#nav-audit"))
+    _follow(page, page.locator("#audit-verify"))
     result = page.get_by_test_id("audit-result")
     assert result.get_attribute("data-ok") == "yes", result.inner_text()
     assert page.get_by_test_id("run-person").first.inner_text() == PLATFORM_ADMIN

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import select
+
 from silkgate.audit import checkpoints
 from silkgate.audit.service import AuditSigner, trail
 from silkgate.core import jws
@@ -32,6 +34,7 @@ from silkgate.core.signing import canonical_json, load_public_key, sha256_hex, v
 from silkgate.core.validation import load_json
 from silkgate.core.writes import WriteContext
 from silkgate.declarations import history
+from silkgate.declarations.models import Declaration
 from silkgate.declarations.service import as_asking, read_decided
 from silkgate.exchange.agreements.catalogue import Category
 from silkgate.exchange.agreements.enforce import Asking, Point, covers
@@ -75,6 +78,11 @@ def declaration_receipt(platform: Platform, who: Caller | Asking, decl_id: str) 
     its hash only for the owner and the lodging customs; the checkpoint covers the newest
     entry about the declaration."""
     with platform.db.session() as s:
+        # status and log entry from one state: the risk worker changes both in one transaction
+        # and skips a row held for share (PostgreSQL; SQLite already reads one snapshot)
+        s.execute(
+            select(Declaration.id).where(Declaration.id == decl_id).with_for_update(read=True)
+        )
         point = Point(platform, s, as_asking(who))
         decl, record, decision = read_decided(point, s, decl_id)
         payload = decl.payload
