@@ -55,9 +55,9 @@ def _hours(a: str, b: str) -> str:
 
 _RANK = " ".join(f"WHEN '{lane}' THEN {i}" for i, lane in enumerate(LANES, start=1))
 _LANE = " ".join(f"WHEN {i} THEN '{lane}'" for i, lane in enumerate(LANES, start=1))
-_ORDER = (
-    "ORDER BY event_time, record_time, event_id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING"
-)
+#: A running count up to the row itself, less the row: the same as a frame ending one row
+#: before it, which DuckDB computes twice as slowly (a segment tree instead of a running sum).
+_ORDER = "ORDER BY event_time, record_time, event_id ROWS UNBOUNDED PRECEDING"
 _TOTALS = "('arrival_to_departure', 'arrival_to_release')"
 
 _SQL = f"""
@@ -67,17 +67,17 @@ WITH sides AS (
   SELECT DISTINCT corrects FROM gate_events WHERE corrects IS NOT NULL
 ), events AS (
   SELECT e.event_id, e.crossing_code AS crossing, e.side, e.read_point, e.truck_ref,
-         e.event_time, e.record_time, e.date, e.owner_country
+         e.event_time, e.record_time, e.date, e.owner_country,
+         CASE WHEN e.read_point IN {_in(DEPARTURES)} THEN 1 ELSE 0 END AS departs,
+         CASE WHEN e.read_point IN ('release', 'refusal') THEN 1 ELSE 0 END AS ends_trip
   FROM gate_events e
   LEFT JOIN corrected c ON c.corrects = e.event_id
   WHERE c.corrects IS NULL AND e.read_point <> 'neutral_zone'
     AND ({{crossing}} = '' OR e.crossing_code = {{crossing}})
 ), numbered AS (
   SELECT events.*,
-         coalesce(sum(CASE WHEN read_point IN {_in(DEPARTURES)} THEN 1 ELSE 0 END)
-           OVER (PARTITION BY crossing, side, truck_ref {_ORDER}), 0) AS visit,
-         coalesce(sum(CASE WHEN read_point IN ('release', 'refusal') THEN 1 ELSE 0 END)
-           OVER (PARTITION BY crossing, truck_ref {_ORDER}), 0) AS trip
+         sum(departs) OVER (PARTITION BY crossing, side, truck_ref {_ORDER}) - departs AS visit,
+         sum(ends_trip) OVER (PARTITION BY crossing, truck_ref {_ORDER}) - ends_trip AS trip
   FROM events
 ), assessed AS (
   SELECT declaration_id, version, final_lane, owner_country,
