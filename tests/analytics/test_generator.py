@@ -20,6 +20,8 @@ from silkgate.analytics.generator import GenerateReport, generate
 from silkgate.analytics.generator_border import READ_POINTS
 from silkgate.analytics.generator_lake import REFS, SchemaMismatch, targets
 
+# the module's year is generated once, on one worker
+pytestmark = pytest.mark.xdist_group("generator")
 ITEMS = 20_000
 #: What the generator assumes until the lake's schema owner adds them (issue 10's contract).
 CONTRACT = {

@@ -36,6 +36,8 @@ from silkgate.registry import service as registry
 from silkgate.registry.service import Caller
 from tests.conftest import KEEP_TABLES, make_settings
 
+# one worker plays the demo once per backend (split across workers, each played it again)
+pytestmark = pytest.mark.xdist_group("demo")
 runner = CliRunner()
 CN_TIME = timezone(timedelta(hours=8))
 # Yesterday 18:00 at the crossing: a fixed time of day, and before the real clock (gate events

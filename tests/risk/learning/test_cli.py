@@ -16,6 +16,8 @@ from typer.testing import CliRunner
 from silkgate.risk.cli import app
 from silkgate.risk.learning.synthetic import synthetic_declarations, to_source_csv
 
+# the module's files and models are made once, on one worker
+pytestmark = pytest.mark.xdist_group("risk_cli")
 runner = CliRunner()
 
 MAPPING = """
