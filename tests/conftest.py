@@ -54,6 +54,22 @@ def make_settings(url: str, data_dir: Path, **extra: object) -> Settings:
     return Settings(database_url=url, demo_mode=True, data_dir=data_dir, **extra)  # type: ignore[arg-type]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _cheap_password_hashing() -> Iterator[None]:
+    """Argon2id at its lowest cost in tests: they check what is hashed and verified, not the
+    cost (the library's defaults, kept in production, spend ~0.1 s per hash: a third of a
+    console test's time)."""
+    from argon2 import PasswordHasher
+
+    from silkgate.console import security
+
+    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    saved = security._hasher, security._DUMMY_HASH
+    security._hasher, security._DUMMY_HASH = cheap, cheap.hash("not a password")
+    yield
+    security._hasher, security._DUMMY_HASH = saved
+
+
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def backend(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
