@@ -25,11 +25,12 @@ from silkgate.twin.scenario import load_scenario, shipped_scenarios
 from silkgate.twin.stats import Estimate
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
-#: Simulated days and replications a page may ask for (a run of the largest stays well
-#: under a minute on one core); the defaults take a few seconds.
-DAYS = (7, 28)
-REPLICATIONS = (1, 3)
-DEFAULTS = {"a": "khorgos-2023-baseline", "b": "khorgos-digital", "days": "14", "replications": "2"}
+#: Simulated days and replications a page may ask for: the shipped scenarios' own length at
+#: most. The largest comparison takes about 16 s on one core (november against digital), the
+#: default about 3 s.
+DAYS = (7, 56)
+REPLICATIONS = (1, 5)
+DEFAULTS = {"a": "khorgos-2023-baseline", "b": "khorgos-digital", "days": "28", "replications": "3"}
 _ONE_AT_A_TIME = threading.Lock()
 #: The report is the twin's own page (inline styles and SVG, no script): shown in a sandbox.
 REPORT_CSP = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:"
@@ -78,10 +79,11 @@ def check(p: Page, a: str, b: str, days: str, replications: str) -> Asked | dict
 def _simulate(asked: Asked) -> twin.RunReport | twin.CompareReport:
     # one worker: no processes forked from the web server; the warm-up as the scenario sets
     # it, or a quarter of the days when that is longer than the run (``with_run``)
-    options = {"days": asked.days, "replications": asked.replications, "workers": 1}
     if asked.b:
-        return twin.compare(asked.a, asked.b, **options)
-    return twin.run(asked.a, **options)
+        return twin.compare(
+            asked.a, asked.b, days=asked.days, replications=asked.replications, workers=1
+        )
+    return twin.run(asked.a, days=asked.days, replications=asked.replications, workers=1)
 
 
 def _value(p: Page, unit: str, e: Estimate | None) -> str:
@@ -89,9 +91,9 @@ def _value(p: Page, unit: str, e: Estimate | None) -> str:
     if e is None or not math.isfinite(e.mean):
         return "—"
     scale, digits = (100.0, 0) if unit == "share" else (1.0, 1)
-    text = p.fmt.number(round(e.mean * scale, digits))
+    text = p.fmt.number(round(e.mean * scale, digits) + 0.0)  # + 0.0: no "-0"
     if math.isfinite(e.half_width):
-        text += " ± " + p.fmt.number(round(e.half_width * scale, digits))
+        text += " ± " + p.fmt.number(round(e.half_width * scale, digits) + 0.0)
     if unit == "share":
         return text + " %"
     if unit == "hours":
