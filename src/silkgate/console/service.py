@@ -111,6 +111,14 @@ class Person:
         return self.has(ConsoleRole.ADMINISTRATOR) and self.caller.has(Role.ADMIN)
 
     @property
+    def is_analyst(self) -> bool:
+        """Analysts, customs and platform administrations run analytics jobs and the twin
+        (the analytics API's rule, by the organization's roles)."""
+        from silkgate.analytics.jobs.api import RUNNERS
+
+        return self.caller.has(*RUNNERS)
+
+    @property
     def is_customs(self) -> bool:
         return self.caller.has(Role.CUSTOMS) and self.has(
             ConsoleRole.OFFICER, ConsoleRole.SUPERVISOR

@@ -259,6 +259,8 @@ def install(app: FastAPI) -> None:
     from silkgate.console import (
         admin,
         admin_exchange,
+        analyst,
+        analyst_twin,
         carrier,
         lodging,
         officer,
@@ -278,6 +280,8 @@ def install(app: FastAPI) -> None:
     app.include_router(lodging.router)
     app.include_router(operator.router)
     app.include_router(operator_gates.router)
+    app.include_router(analyst.router)
+    app.include_router(analyst_twin.router)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC), name="console-static")
 
     api_handler = app.exception_handlers.get(SilkgateError)

@@ -119,6 +119,15 @@ def check(
     return Request(job, values, engine, country)
 
 
+def exported(platform: Platform, job: Job) -> bool:
+    """Whether the lake holds any partition of the job's datasets (else nothing was exported
+    yet, and a run would answer no rows for that reason alone)."""
+    from silkgate.analytics.lake import load_manifest
+
+    lake = platform.settings.lake_dir
+    return any(load_manifest(lake, name).partitions for name in job.datasets)
+
+
 def make_engine(platform: Platform | None, engine: str) -> Engine:
     if engine == "spark":
         s = platform.settings if platform else None
