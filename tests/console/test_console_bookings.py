@@ -14,7 +14,7 @@ from silkgate.audit.models import AuditEntry
 from silkgate.console import i18n
 from silkgate.core.platform import Platform
 from silkgate.queue import waiting
-from silkgate.queue.models import Booking
+from silkgate.queue.models import Booking, DepositEntry, Slot
 from silkgate.queue.schemas import StageIn
 from tests.console.browser import Browser
 from tests.console.people import Clock, World, admin, member
@@ -134,6 +134,55 @@ def test_rescheduling_through_the_page(platform: Platform) -> None:
     assert "14:00" in page.text.split('data-testid="booking-slot"', 1)[1][:80]
     [entry] = _audit(platform, "queue.rescheduled")
     assert entry.person == "li.booker"
+
+
+def _slot_and_deposits(platform: Platform, booking_id: str) -> tuple[int, list[str]]:
+    with platform.db.session() as s:
+        booking = s.get(Booking, booking_id)
+        assert booking is not None
+        slot = s.get(Slot, booking.slot_id)
+        assert slot is not None
+        kinds = s.scalars(
+            select(DepositEntry.kind)
+            .where(DepositEntry.booking_id == booking_id)
+            .order_by(DepositEntry.id)
+        )
+        return slot.booked, list(kinds)
+
+
+def test_cancelling_through_the_page_frees_the_slot_and_names_the_person(
+    platform: Platform,
+) -> None:
+    env, w, b = _setup(platform)
+    booking_id = _book(b, _form(env))
+    here = f"/console/bookings/{booking_id}"
+    assert _slot_and_deposits(platform, booking_id) == (1, ["held"])
+    # no reason: answered on the field, nothing changed
+    r = b.post(f"{here}/cancel", {"reason": "  "}, from_page=here)
+    assert r.status_code == 422 and 'data-field="reason"' in r.text
+    assert _slot_and_deposits(platform, booking_id) == (1, ["held"])
+    # a forged token changes nothing either
+    r = b.client.post(f"{here}/cancel", data={"csrf_token": "forged", "reason": "x"})
+    assert r.status_code == 403 and not _audit(platform, "queue.cancelled")
+    # another organization cannot cancel it
+    other_boss, _ = admin(w, "kz-carrier", "kz.boss")
+    member(w, other_boss, "kz.booker", ["officer"])
+    other = Browser(platform)
+    other.sign_in(w, "kz.booker")
+    r = other.post(f"{here}/cancel", {"reason": "not mine"}, from_page="/console/bookings")
+    assert r.status_code in (403, 404) and not _audit(platform, "queue.cancelled")
+
+    r = b.post(f"{here}/cancel", {"reason": "the truck broke down"}, from_page=here)
+    assert r.status_code == 303 and r.headers["location"].endswith("done=cancelled")
+    page = b.follow(r)
+    assert 'id="cancel-form"' not in page.text and 'id="reschedule-form"' not in page.text
+    assert _slot_and_deposits(platform, booking_id) == (0, ["held", "released"])
+    [entry] = _audit(platform, "queue.cancelled")
+    assert entry.person == "li.booker"
+    # a second cancel (an old tab) is refused with the reason, not done twice
+    r = b.post(f"{here}/cancel", {"reason": "again"}, from_page=here)
+    assert r.status_code == 409 and 'data-testid="error-message"' in r.text
+    assert len(_audit(platform, "queue.cancelled")) == 1
 
 
 def test_an_organization_never_sees_anothers_bookings(platform: Platform) -> None:

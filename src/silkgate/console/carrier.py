@@ -20,7 +20,7 @@ from silkgate.core.errors import Conflict, Forbidden, NotFound, SilkgateError, V
 from silkgate.core.validation import parse_model
 from silkgate.queue import reading
 from silkgate.queue import service as queue
-from silkgate.queue.schemas import BookingIn, BookingOut, QueuePosition, RescheduleIn
+from silkgate.queue.schemas import BookingIn, BookingOut, CancelIn, QueuePosition, RescheduleIn
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 BookingId = Path(pattern=r"^[0-9a-f]{22}$")
@@ -248,3 +248,30 @@ def reschedule(
     except Forbidden:
         return p.error(403, p.gettext("Your role does not allow this page."))
     return p.redirect(f"{PREFIX}/bookings/{booking_id}", done="rescheduled")
+
+
+@router.post("/bookings/{booking_id}/cancel")
+def cancel(
+    p: Page = Depends(page),
+    booking_id: str = BookingId,
+    reason: str = Form("", max_length=2000),
+    csrf_token: str = Form(""),
+) -> Response:
+    """Give the slot back (the queue service checks the booking is ours and still confirmed);
+    the reason goes to the audit log with the person."""
+    if not p.csrf_ok(csrf_token):
+        return refuse_csrf(p)
+    person = _booker(p)
+    if isinstance(person, Response):
+        return person
+    try:
+        body = parse_model(CancelIn, {"reason": reason.strip()})
+        with console.as_person(person) as caller:
+            queue.cancel(p.platform, caller, booking_id, body.reason)
+    except (ValidationFailed, Conflict) as exc:
+        status = 409 if isinstance(exc, Conflict) else 422
+        errors = form_errors(p, exc, {"/reason": "reason", "/status": "_form"})
+        return _detail(p, person, booking_id, errors, {"reason": reason}, status)
+    except Forbidden:
+        return p.error(403, p.gettext("Your role does not allow this page."))
+    return p.redirect(f"{PREFIX}/bookings/{booking_id}", done="cancelled")

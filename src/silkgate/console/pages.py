@@ -48,6 +48,7 @@ NOTICES = {
     "expired": N_("Your session ended. Sign in again."),
     "booked": N_("The slot is booked."),
     "rescheduled": N_("The booking is moved to the new slot."),
+    "cancelled": N_("The booking is cancelled; the slot is free again and the deposit released."),
     "called": N_("The next trucks are called forward; the board shows them as called."),
     "called_none": N_(
         "No truck was called: the stage is full or nobody is waiting. Nothing is changed."
