@@ -81,6 +81,9 @@ def test_a_broker_books_a_slot_and_sees_it_with_its_place(platform: Platform) ->
     assert page.status_code == 200 and 'data-testid="notice"' in page.text
     assert re.search(r'data-testid="booking-status">Confirmed<', page.text)
     assert 'data-state="not_checked_in"' in page.text and 'id="reschedule-form"' in page.text
+    # the truck's timeline: the booking, and the declaration the broker lodged
+    timeline = page.text.split('data-testid="timeline"', 1)[1].split("</ol>", 1)[0]
+    assert "Slot booked" in timeline and "Declaration lodged" in timeline
     [entry] = _audit(platform, "queue.booked")
     assert entry.person == "li.booker" and entry.entity_id == booking_id
     listed = b.get("/console/bookings")
@@ -177,6 +180,7 @@ def test_cancelling_through_the_page_frees_the_slot_and_names_the_person(
     page = b.follow(r)
     assert 'id="cancel-form"' not in page.text and 'id="reschedule-form"' not in page.text
     assert _slot_and_deposits(platform, booking_id) == (0, ["held", "released"])
+    assert "Booking cancelled" in page.text.split('data-testid="timeline"', 1)[1]
     [entry] = _audit(platform, "queue.cancelled")
     assert entry.person == "li.booker"
     # a second cancel (an old tab) is refused with the reason, not done twice

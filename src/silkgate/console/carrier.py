@@ -18,6 +18,9 @@ from silkgate.console.queue_board import crossing_name
 from silkgate.console.web import refuse_csrf
 from silkgate.core.errors import Conflict, Forbidden, NotFound, SilkgateError, ValidationFailed
 from silkgate.core.validation import parse_model
+from silkgate.exchange.agreements.enforce import PurposeRequired
+from silkgate.gates.schemas import Timeline
+from silkgate.gates.timeline import truck_timeline
 from silkgate.queue import reading
 from silkgate.queue import service as queue
 from silkgate.queue.schemas import BookingIn, BookingOut, CancelIn, QueuePosition, RescheduleIn
@@ -198,6 +201,7 @@ def _detail(
         if not isinstance(b, BookingOut) or b.organization != person.organization:
             raise NotFound(f"booking {booking_id}")
         pos: QueuePosition = reading.position(p.platform, caller, booking_id)
+        timeline, withheld = _truck_timeline(p, caller, b)
     return p.render(
         "booking.html",
         status=status,
@@ -206,11 +210,28 @@ def _detail(
         b=b,
         pos=pos,
         can_reschedule=b.status == "confirmed",
+        timeline=timeline,
+        timeline_withheld=withheld,
+        timeline_label=lambda what: _label(p, "TIMELINE", what),
         errors=errors or {},
         form=form or {"day": b.day.isoformat(), "hour": str(b.hour)},
         hours=[(str(h), f"{h:02d}:00") for h in range(24)],
         label=lambda table, key: _label(p, table, key),
     )
+
+
+def _truck_timeline(p: Page, caller: Any, b: BookingOut) -> tuple[Timeline | None, bool]:
+    """The booked truck's timeline as the organization may see it (gates.timeline decides),
+    and whether parts were withheld for want of a declared purpose (another organization's
+    declarations: the API answers those with ``Silkgate-Purpose``)."""
+    nationality = b.truck.get("tractor_nationality", "")
+    plate = b.truck.get("tractor_plate", "")
+    try:
+        return truck_timeline(p.platform, caller, nationality, plate), False
+    except NotFound:
+        return None, False
+    except PurposeRequired:
+        return None, True
 
 
 @router.get("/bookings/{booking_id}")
