@@ -86,6 +86,9 @@ def test_a_broker_books_a_slot_and_sees_it_with_its_place(platform: Platform) ->
     assert "Slot booked" in timeline and "Declaration lodged" in timeline
     [entry] = _audit(platform, "queue.booked")
     assert entry.person == "li.booker" and entry.entity_id == booking_id
+    # the form's input limits reach the browser as attributes, not as escaped text
+    form = b.get("/console/bookings/new").text
+    assert 'maxlength="17" autocapitalize="characters"' in form and "&#34;" not in form
     listed = b.get("/console/bookings")
     assert f'data-booking-id="{booking_id}"' in listed.text
     # the truck checks in at the waiting area: its place shows
