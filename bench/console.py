@@ -241,12 +241,14 @@ def run(kind: str, args: argparse.Namespace, tmp: Path) -> None:
         deadline = time.perf_counter() + 600  # a big database opens slowly on a busy machine
         while True:
             try:
-                if httpx.get(base + "/health", timeout=30).status_code == 200:
+                if httpx.get(base + "/api/v1/health", timeout=30).status_code == 200:
                     break
             except httpx.HTTPError:
                 if time.perf_counter() > deadline or child.poll() is not None:
                     raise
-                time.sleep(0.5)
+            if time.perf_counter() > deadline or child.poll() is not None:
+                raise SystemExit(f"[{kind}] the server did not answer /api/v1/health in time")
+            time.sleep(0.5)
         paths = pages(args.items)
         print(f"[{kind}] load average {os.getloadavg()[0]:.1f}", flush=True)
         print("| backend | page | p50 ms | p95 ms | requests |")
