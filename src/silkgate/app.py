@@ -56,6 +56,7 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         _ = platform.signer  # fail at start-up, not on the first request, if the key is missing
+        platform.db.refresh_planner_statistics()
         worker = None
         if platform.settings.risk_worker:
             from silkgate.risk.platform.worker import AssessorWorker

@@ -168,6 +168,17 @@ class Database:
             for callback in session.info.pop(AFTER_COMMIT, ()):
                 callback()
 
+    def refresh_planner_statistics(self) -> None:
+        """SQLite: sample each table and index for the query planner (``ANALYZE``, at most
+        1,000 rows an index), which SQLite never does by itself: without statistics it reads
+        every declaration of a crossing and sorts them for a page of 50 (1.3 s instead of 0.02
+        s on a year of traffic). PostgreSQL's autovacuum keeps its own: nothing to do."""
+        if self.engine.dialect.name != "sqlite":
+            return
+        with self.engine.begin() as conn:
+            conn.exec_driver_sql("PRAGMA analysis_limit=1000")
+            conn.exec_driver_sql("ANALYZE")
+
     @contextmanager
     def snapshot(self) -> Iterator[Session]:
         """A read-only session seeing one consistent state for its whole life, without
