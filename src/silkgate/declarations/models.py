@@ -47,6 +47,7 @@ class Declaration(Base):
     __table_args__ = (
         UniqueConstraint("declarant_org_id", "lrn"),
         Index("ix_declarations_crossing", "crossing_code", "status"),
+        Index("ix_declarations_lrn", "lrn"),
     )
 
 

@@ -58,7 +58,11 @@ def effective_events(
     while frontier:
         more = [
             e
-            for e in s.scalars(select(GateEvent).where(GateEvent.corrects.in_(frontier)))
+            for e in s.scalars(
+                select(GateEvent).where(
+                    GateEvent.corrects.is_not(None), GateEvent.corrects.in_(frontier)
+                )
+            )
             if e.event_id not in events
         ]
         frontier = {e.event_id for e in more}
