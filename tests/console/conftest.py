@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import _postgres_database
 from tests.console.live import CHROMIUM, LANGS, Live, live_console
 
 AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
@@ -35,6 +36,16 @@ def live(tmp_path_factory: pytest.TempPathFactory, chromium: Any) -> Iterator[Li
 
 
 @pytest.fixture(scope="session")
+def live_pg(tmp_path_factory: pytest.TempPathFactory, chromium: Any) -> Iterator[Live]:
+    """The same console over PostgreSQL, in a database of its own (the journeys that run on
+    both backends take it)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    url = _postgres_database(f"browser_{worker}")
+    with live_console(tmp_path_factory.mktemp("live_pg"), url=url) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
 def chromium() -> Iterator[Any]:
     """One headless Chromium for the whole session."""
     if not os.access(CHROMIUM, os.X_OK):
@@ -50,8 +61,11 @@ def chromium() -> Iterator[Any]:
 
 
 @pytest.fixture
-def new_context(chromium: Any, live: Live) -> Iterator[Any]:
-    """Makes browser contexts (own cookies) speaking a language; all closed after the test."""
+def new_context(chromium: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """Makes browser contexts (own cookies) speaking a language, pointed at the test's live
+    console (``live_pg`` when the test takes it, else ``live``); all closed after the test."""
+    which = "live_pg" if "live_pg" in request.fixturenames else "live"
+    live: Live = request.getfixturevalue(which)
     made: list[Any] = []
 
     def make(lang: str = "en", **kw: Any) -> Any:

@@ -82,6 +82,15 @@ def _sign_in(page: Any, live: Live, lang: str) -> None:
 def test_a_broker_books_sees_and_cancels_a_slot_on_a_phone(
     live: Live, new_context: Any, axe_source: str, lang: str
 ) -> None:
+    _journey(live, new_context, axe_source, lang)
+
+
+def test_the_broker_journey_on_postgresql(live_pg: Live, new_context: Any, axe_source: str) -> None:
+    """The same journey with the console over PostgreSQL (one language)."""
+    _journey(live_pg, new_context, axe_source, "zh_Hans_CN")
+
+
+def _journey(live: Live, new_context: Any, axe_source: str, lang: str) -> None:
     _broker(live)
     decl, plate = _declaration(live, list(LANGS).index(lang))
     found: dict[str, Any] = {}
