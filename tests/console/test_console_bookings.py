@@ -163,6 +163,9 @@ def test_cancelling_through_the_page_frees_the_slot_and_names_the_person(
     booking_id = _book(b, _form(env))
     here = f"/console/bookings/{booking_id}"
     assert _slot_and_deposits(platform, booking_id) == (1, ["held"])
+    live = b.get(here).text  # state, place in the queue and timeline refresh themselves
+    for region in ("booking-live", "position-live", "timeline-live"):
+        assert re.search(rf'id="{region}" data-live="', live), region
     # no reason: answered on the field, nothing changed
     r = b.post(f"{here}/cancel", {"reason": "  "}, from_page=here)
     assert r.status_code == 422 and 'data-field="reason"' in r.text
@@ -182,6 +185,7 @@ def test_cancelling_through_the_page_frees_the_slot_and_names_the_person(
     assert r.status_code == 303 and r.headers["location"].endswith("done=cancelled")
     page = b.follow(r)
     assert 'id="cancel-form"' not in page.text and 'id="reschedule-form"' not in page.text
+    assert "data-live=" not in page.text and "live.js" not in page.text  # nothing more to come
     assert _slot_and_deposits(platform, booking_id) == (0, ["held", "released"])
     assert "Booking cancelled" in page.text.split('data-testid="timeline"', 1)[1]
     [entry] = _audit(platform, "queue.cancelled")

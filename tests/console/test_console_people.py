@@ -13,9 +13,11 @@ from silkgate.audit.verify import verify_all
 from silkgate.console import security
 from silkgate.console import service as console
 from silkgate.console.models import ConsoleInvite, ConsoleSession, ConsoleUser
+from silkgate.console.pages import LIVE_HEADER
 from silkgate.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from silkgate.core.platform import Platform
 from silkgate.core.settings import Settings
+from tests.console.browser import Browser
 from tests.console.people import PASSWORD, admin, code, join, member, sign_in, world
 
 
@@ -190,6 +192,22 @@ def test_session_idle_and_absolute_expiry(platform: Platform) -> None:
             break
     else:
         pytest.fail("the session outlived its absolute limit")
+
+
+def test_a_live_page_refreshing_itself_does_not_keep_a_session_alive(platform: Platform) -> None:
+    """The queue boards refresh every few seconds (static/live.js, header X-Silkgate-Live):
+    left open on an unattended screen, they must not stop the session from ending when idle."""
+    w = world(platform)
+    admin(w, "cn-carrier", "boss")
+    b = Browser(platform)
+    b.sign_in(w, "boss")
+    idle = platform.settings.console_session_idle_minutes
+    w.clock.advance(minutes=idle - 1)
+    refreshed = b.get("/console/", headers={LIVE_HEADER: "1"})
+    assert refreshed.status_code == 200 and 'data-testid="signed-in-as"' in refreshed.text
+    w.clock.advance(minutes=2)  # idle since the last real use, refreshed or not
+    assert b.get("/console/", headers={LIVE_HEADER: "1"}).status_code == 303
+    assert b.get("/console/").headers["location"].startswith("/console/sign-in")
 
 
 def test_pending_session_reaches_nothing_after_five_minutes(platform: Platform) -> None:

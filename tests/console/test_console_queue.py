@@ -82,6 +82,24 @@ def test_the_public_queue_needs_no_sign_in_and_shows_no_personal_data(platform: 
     assert re.search(r'data-hour="10"><td[^>]*>10:00</td><td[^>]*>1</td>', cn)
 
 
+def test_todays_board_refreshes_itself_and_another_days_does_not(platform: Platform) -> None:
+    """Today's figures are live regions (static/live.js refreshes them in place at the
+    configured interval, with a pause button); another day's bookings are a plain page."""
+    make_env(platform)
+    b = Browser(platform)
+    today = b.get("/console/queue/KHG-NZH")
+    seconds = f'data-live="{platform.settings.console_live_seconds}"'
+    assert re.search(rf'id="queue-board"[^>]*{seconds}', today.text)
+    assert re.search(rf'id="queue-stamp"[^>]*{seconds}', today.text)
+    assert '<script src="/console/static/live.js" defer></script>' in today.text
+    assert 'id="live-toggle" hidden' in today.text  # shown by the script, not without it
+    script = b.get("/console/static/live.js")
+    assert script.status_code == 200 and "X-Silkgate-Live" in script.text
+    other = b.get(f"/console/queue/KHG-NZH?day={DAY.isoformat()}")
+    assert other.status_code == 200
+    assert "data-live=" not in other.text and "live.js" not in other.text
+
+
 def test_bad_days_and_unknown_crossings_are_answered_on_the_page(platform: Platform) -> None:
     make_env(platform)
     b = Browser(platform, "ru-KZ")

@@ -25,6 +25,8 @@ from silkgate.queue import reading
 from silkgate.queue import service as queue
 from silkgate.queue.schemas import BookingIn, BookingOut, CancelIn, QueuePosition, RescheduleIn
 
+# a booking in these states changes no more (after "exited" the entry side still reports)
+FINAL_STATUSES = {"no_show", "cancelled", "expired"}
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 BookingId = Path(pattern=r"^[0-9a-f]{22}$")
 #: The API body's JSON pointers → the booking form's input that answers for them.
@@ -210,6 +212,8 @@ def _detail(
         b=b,
         pos=pos,
         can_reschedule=b.status == "confirmed",
+        live=b.status not in FINAL_STATUSES,
+        live_seconds=p.platform.settings.console_live_seconds,
         timeline=timeline,
         timeline_withheld=withheld,
         timeline_label=lambda what: _label(p, "TIMELINE", what),

@@ -88,6 +88,7 @@ def _board(p: Page, person: console.Person, code: str, **extra: Any) -> Response
         code=code,
         sides=sides,
         updated=p.platform.clock(),
+        live_seconds=p.platform.settings.console_live_seconds,
         side_label=lambda c: side_label(p, c),
         label=lambda table, key: _label(p, table, key),
         errors=extra.pop("errors", {}),

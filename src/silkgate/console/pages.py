@@ -28,6 +28,7 @@ TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
 PREFIX = "/console"
 LANGUAGE_COOKIE = "sg_lang"
+LIVE_HEADER = "X-Silkgate-Live"  # sent by static/live.js when a live page refreshes itself
 
 
 def N_(message: str) -> str:
@@ -236,7 +237,8 @@ def page(request: Request) -> Page:
     settings = platform.settings
     session_cookie, browser_cookie = cookie_names(settings.console_cookie_secure)
     token = request.cookies.get(session_cookie)
-    signed = console.session(platform, token) if token else None
+    live = request.headers.get(LIVE_HEADER) == "1"  # live.js refreshing: not a use
+    signed = console.session(platform, token, touch=not live) if token else None
     browser = request.cookies.get(browser_cookie)
     new_browser = browser is None or not 20 <= len(browser) <= 64
     if new_browser:

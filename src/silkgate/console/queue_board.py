@@ -95,6 +95,7 @@ def board(code: str, p: Page = Depends(page), day: str = Query("", max_length=10
         bases=labels.ESTIMATE_BASES,
         label=lambda table, key: p.gettext(table[key]) if key in table else key,
         updated=p.platform.clock(),
+        live_seconds=p.platform.settings.console_live_seconds,
         local=i18n.Formatter(p.language, _zone(figures.utc_offset_hours)),
     )
 

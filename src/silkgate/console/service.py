@@ -623,16 +623,17 @@ def _live_session(
     return row, user, org
 
 
-def session(platform: Platform, token: str) -> Signed | None:
+def session(platform: Platform, token: str, touch: bool = True) -> Signed | None:
     """The session behind a cookie, or None when unknown, idle too long, past its absolute
-    limit, or its person or organization is disabled or locked (such a session is deleted)."""
+    limit, or its person or organization is disabled or locked (such a session is deleted).
+    ``touch=False`` (a live page refreshing itself) does not count as use."""
     now = _now(platform)
     with platform.db.session() as s:
         live = _live_session(platform, s, token, now)
         if live is None:
             return None
         row, user, org = live
-        if now - _aware(row.last_seen_at) > TOUCH_EVERY:
+        if touch and now - _aware(row.last_seen_at) > TOUCH_EVERY:
             row.last_seen_at = now
         return Signed(
             stage=row.stage,

@@ -329,6 +329,13 @@ class Settings(BaseSettings):
     console_invite_hours: float = Field(
         default=72.0, gt=0, le=24 * 30, description="How long a console invitation is valid."
     )
+    console_live_seconds: float = Field(
+        default=30.0,
+        ge=1,
+        le=3600,
+        description="Live pages (the queue boards) refresh their figures in place this often "
+        "while open and visible; the refreshes do not keep a session from ending when idle.",
+    )
 
     @field_validator("exchange_webhook_allow", "require_signed_writes", mode="before")
     @classmethod
