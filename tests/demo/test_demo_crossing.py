@@ -161,8 +161,11 @@ def test_trs_report_has_figures_per_direction_and_lane(demo: Demo) -> None:
         assert figures["document_control"].n > 0 and figures["neutral_zone"].n > 0
     lanes = rep.splits["lane"]
     assert "green" in lanes and len(lanes) >= 2  # green and at least one of yellow/red/blue
-    for figures in lanes.values():
-        assert figures["document_control"].n > 0
+    for lane, figures in lanes.items():  # a released truck went through document control;
+        # a lane of a few trucks all still queued at the demo's end has no interval yet
+        if figures["arrival_to_release"].n > 0:
+            assert figures["document_control"].n > 0, lane
+    assert lanes["green"]["document_control"].n > 0
     inspected = [lanes[k]["inspection"].n for k in ("yellow", "red") if k in lanes]
     assert sum(inspected) > 0  # yellow and red lanes are physically inspected
     assert set(rep.splits["pre_arrival"]) == {"yes"}  # lodged before the truck came

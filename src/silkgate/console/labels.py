@@ -268,6 +268,31 @@ ERRORS = {
     ("/id", "agreement_ended"): N_(
         "The agreement is no longer in force: its messages are not sent."
     ),
+    # lodging a declaration through the form (declarations.rules and the schema)
+    ("/lrn", "duplicate"): N_("Your organization has used this reference already."),
+    ("/headers/idempotency-key", "idempotency_key_reused"): N_(
+        "This form was lodged already, with other values; open a new form."
+    ),
+    ("/country_of_export", "mismatch"): N_("The country of export does not fit the route."),
+    ("/country_of_destination", "mismatch"): N_(
+        "The country of destination does not fit the route."
+    ),
+    ("/goods_items", "too_short"): N_("Fill in at least one goods line."),
+    "unknown_country": N_("Enter a two-letter country code (ISO 3166-1), such as CN or KZ."),
+    "invalid_identifier": N_("The identifier is not valid: its format or check digit is wrong."),
+    "invalid_plate": N_("The plate is not in its country's format."),
+    "invalid_tir_carnet": N_("This is not a valid TIR carnet number."),
+    "unknown_currency": N_("Enter an ISO 4217 currency code, such as KZT or CNY."),
+    "unknown_incoterm": N_("Choose an Incoterm 2020."),
+    "unknown_hs_code": N_("This is not an HS subheading of the code list."),
+    "impossible_mass": N_("This mass is not possible."),
+    "totals_mismatch": N_("This total differs from the sum of the goods lines."),
+    "wrong_direction": N_("This crossing does not join these two countries."),
+    "float_type": N_("Enter a number."),
+    "float_parsing": N_("Enter a number."),
+    "int_parsing": N_("Enter a whole number."),
+    "greater_than": N_("The number is too small."),
+    "string_pattern_mismatch": N_("The format is not right."),
     "revoked": N_("This key is revoked already."),
     "slot_full": N_("No place is left in this hour for this class; choose another hour."),
     "reschedule_limit": N_("This booking cannot be moved again."),
@@ -301,3 +326,8 @@ def field_message(gettext: object, error: FieldError) -> str:
     if text is None:
         return error.message
     return str(gettext(text))  # type: ignore[operator]
+
+
+#: Codes whose English message from the service carries the specifics (the expected check
+#: digit, the sum a total differs from); the console shows it beside the translated text.
+DETAILED = {"invalid_identifier", "invalid_plate", "impossible_mass", "totals_mismatch"}

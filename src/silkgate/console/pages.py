@@ -61,6 +61,7 @@ NOTICES = {
     "rotated": N_("A new API key is made and the old one is revoked."),
     "signing_key": N_("The signing key is replaced; the change is in the audit log."),
     "retried": N_("The delivery is queued to be sent again."),
+    "lodged": N_("The declaration is lodged; its checks and lane follow."),
 }
 
 

@@ -263,6 +263,7 @@ def install(app: FastAPI) -> None:
         analyst_twin,
         carrier,
         lodging,
+        lodging_form,
         officer,
         operator,
         operator_gates,
@@ -278,6 +279,7 @@ def install(app: FastAPI) -> None:
     app.include_router(queue_board.router)
     app.include_router(carrier.router)
     app.include_router(lodging.router)
+    app.include_router(lodging_form.router)
     app.include_router(operator.router)
     app.include_router(operator_gates.router)
     app.include_router(analyst.router)

@@ -67,7 +67,8 @@ def _set(target: dict[str, Any], path: str, value: str, full_path: str) -> None:
         target[parts[-1]] = _number(value, kind) if kind else value
 
 
-def _declaration_from_rows(rows: list[dict[str, str]]) -> dict[str, Any]:
+def declaration_from_rows(rows: list[dict[str, str]]) -> dict[str, Any]:
+    """One declaration from its rows (declaration columns from the first, one item per row)."""
     head: dict[str, Any] = {}
     for key, value in rows[0].items():
         if key and value not in (None, "") and not key.startswith(ITEM_PREFIX):
@@ -102,7 +103,7 @@ def read_csv(fh: IO[str]) -> Iterator[tuple[int, dict[str, Any]]]:
     try:
         for row in reader:
             if group and row.get("lrn") != group[0].get("lrn"):
-                yield start, _declaration_from_rows(group)
+                yield start, declaration_from_rows(group)
                 group = []
             if not group:
                 start = reader.line_num
@@ -114,7 +115,7 @@ def read_csv(fh: IO[str]) -> Iterator[tuple[int, dict[str, Any]]]:
             detail="The file is not valid CSV.",
         ) from None
     if group:
-        yield start, _declaration_from_rows(group)
+        yield start, declaration_from_rows(group)
 
 
 def _flatten(prefix: str, value: Any, out: dict[str, str]) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -67,6 +67,8 @@ class Lodging:
     # the HTTP write it answers, when stored by the group committer's thread (which has no
     # request context): its signature is stored with it and its audit entries reported to it
     write: WriteContext | None = None
+    # the console user acting (``core.writes.acting``), for the same reason: named in its entries
+    person: str | None = None
 
 
 def new_declaration_id() -> str:
@@ -273,7 +275,10 @@ def store_group(platform: Platform, group: list[Lodging]) -> list[Outcome]:
                 known_keys[(who.id, g.idempotency_key)] = (p.digest, decl_id)
             taken.add((who.id, p.body.lrn))
             start = len(events)
-            events.extend(lodging_events(who, decl_id, p, "declaration.submitted", auto))
+            made = lodging_events(who, decl_id, p, "declaration.submitted", auto)
+            if g.person is not None:
+                made = [e if e.person is not None else replace(e, person=g.person) for e in made]
+            events.extend(made)
             if g.write is not None:
                 events.extend(stored_with(s, g.write, events[start:]))
                 spans.append((g.write, start, len(events)))

@@ -26,7 +26,7 @@ from silkgate.core.errors import (
 from silkgate.core.platform import Platform
 from silkgate.core.signing import canonical_json, sha256_hex
 from silkgate.core.validation import parse_json, parse_model
-from silkgate.core.writes import current_write
+from silkgate.core.writes import current_person, current_write
 from silkgate.declarations import access
 from silkgate.declarations.access import View
 from silkgate.declarations.lodging import (
@@ -113,6 +113,7 @@ def create(
     committer = platform.group_committer
     if committer is not None:
         lodging.write = current_write()  # the committer's thread does not see the request
+        lodging.person = current_person()
         return committer.submit(lodging)
     return store_single(platform, lodging)
 
@@ -132,7 +133,7 @@ async def lodge(
     if committer is None:
         return await run_in_threadpool(create, platform, caller, data, idempotency_key)
     require_declarant(caller)
-    lodging = Lodging(caller, prepare(data), idempotency_key, current_write())
+    lodging = Lodging(caller, prepare(data), idempotency_key, current_write(), current_person())
     return await asyncio.wrap_future(committer.enqueue(lodging))
 
 
