@@ -71,6 +71,8 @@ class Live:
     secrets: dict[str, str] = field(default_factory=dict)  # login → TOTP secret
     imports: dict[str, str] = field(default_factory=dict)  # language → declaration id (KZ)
     exports: list[str] = field(default_factory=list)  # CN→KZ exports lodged in China
+    # people and settings a test module made in this console once (its helpers are shared)
+    made: set[str] = field(default_factory=set)
 
     def code(self, login: str) -> str:
         """The person's next TOTP code, one step after any code used before (no waiting)."""

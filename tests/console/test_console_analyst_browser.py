@@ -26,13 +26,10 @@ def _(lang: str, text: str) -> str:
     return i18n.translations(lang).gettext(text)
 
 
-_MADE: set[int] = set()  # the live consoles (one per session) the analyst was made in
-
-
 def _analyst(live: Live, tmp_path_factory: pytest.TempPathFactory) -> None:
     """An administrator and an officer of the Karamay centre, and a small lake, made once
     per live console."""
-    if id(live) in _MADE:
+    if "analyst" in live.made:
         return
     p = live.platform
     p.settings.analytics_lake_dir = small_lake(tmp_path_factory.mktemp("lake"))
@@ -40,7 +37,7 @@ def _analyst(live: Live, tmp_path_factory: pytest.TempPathFactory) -> None:
     _enrol(live, invite, "ana.admin")
     boss = _person(live, "ana.admin")
     _enrol(live, console.invite(p, boss, LOGIN, "Ana Lyst", ["officer"]), LOGIN)
-    _MADE.add(id(live))
+    live.made.add("analyst")
 
 
 def _sign_in(page: Any, live: Live, lang: str) -> None:

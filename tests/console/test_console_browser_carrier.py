@@ -32,13 +32,10 @@ def _(lang: str, text: str) -> str:
     return i18n.translations(lang).gettext(text)
 
 
-_MADE: set[int] = set()  # the live consoles (one per session) the broker was made in
-
-
 def _broker(live: Live) -> None:
     """Caps on Khorgos–Nur Zholy from today on both sides, and a booker of the Chinese broker,
     made once per live console."""
-    if id(live) in _MADE:
+    if "broker" in live.made:
         return
     p = live.platform
     today = datetime.now(CN_TIME).date()
@@ -52,7 +49,7 @@ def _broker(live: Live) -> None:
     _enrol(live, invite, "cn.broker.admin")
     boss = _person(live, "cn.broker.admin")
     _enrol(live, console.invite(p, boss, LOGIN, "Li Booker", ["officer"]), LOGIN)
-    _MADE.add(id(live))
+    live.made.add("broker")
 
 
 def _declaration(live: Live, n: int) -> tuple[str, str]:

@@ -24,12 +24,9 @@ def _(lang: str, text: str) -> str:
     return i18n.translations(lang).gettext(text)
 
 
-_MADE: set[int] = set()  # the live consoles (one per session) the operator was made in
-
-
 def _operator(live: Live) -> None:
     """An administrator and a supervisor of the Chinese e-port, made once per live console."""
-    if id(live) in _MADE:
+    if "operator" in live.made:
         return
     p = live.platform
     invite = console.create_administrator(
@@ -38,7 +35,7 @@ def _operator(live: Live) -> None:
     _enrol(live, invite, "cn.eport.admin")
     boss = _person(live, "cn.eport.admin")
     _enrol(live, console.invite(p, boss, LOGIN, "Li Operator", ["officer", "supervisor"]), LOGIN)
-    _MADE.add(id(live))
+    live.made.add("operator")
 
 
 def _sign_in(page: Any, live: Live, lang: str) -> None:
