@@ -78,10 +78,13 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
             checkpointer = CheckpointWorker(platform)
             checkpointer.start()
         app.state.checkpoint_worker = checkpointer
+        verifications = app.state.audit_verifications  # the console's (console.web.install)
+        verifications.start()
         try:
             yield
         finally:
             grace = platform.settings.shutdown_grace
+            verifications.stop(grace)
             if deliverer is not None:
                 deliverer.stop(grace)
             if checkpointer is not None:
@@ -184,6 +187,9 @@ def create_app(settings: Settings | None = None, platform: Platform | None = Non
         checkpointer = getattr(request.app.state, "checkpoint_worker", None)
         if checkpointer is not None:
             out["audit_checkpoints"] = checkpointer.status()
+        verifications = getattr(request.app.state, "audit_verifications", None)
+        if verifications is not None and verifications.started:
+            out["audit_verifications"] = verifications.status()
         return out
 
     api = APIRouter(prefix=API_PREFIX)

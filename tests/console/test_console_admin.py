@@ -5,14 +5,17 @@ CSRF refusals and the changes audited with the person."""
 from __future__ import annotations
 
 import re
+import threading
+import time
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from sqlalchemy import select, update
 
 from silkgate.audit import checkpoints
 from silkgate.audit.models import AuditEntry
-from silkgate.console import i18n
+from silkgate.console import admin_service, i18n
 from silkgate.core.platform import Platform
 from silkgate.exchange import service as exchange
 from silkgate.exchange.agreements.models import Agreement, AgreementSignature
@@ -257,29 +260,90 @@ def test_subscriptions_health_scoped_and_dead_letters_retried(platform: Platform
     assert again.status_code == 409 and "Only a failed delivery" in again.text
 
 
+def _verify(b: Browser) -> Any:
+    """Ask for a verification on the page, wait for the background run, then the page."""
+    r = b.post("/console/admin/audit/verify", {}, from_page="/console/admin/audit")
+    assert r.status_code == 303 and r.headers["location"].endswith("done=verifying"), r.text[:300]
+    runs = b.client.app.state.audit_verifications  # type: ignore[attr-defined]
+    deadline = time.monotonic() + 60
+    while runs.running is not None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert runs.running is None, "the verification did not finish within 60 s"
+    return b.get("/console/admin/audit")
+
+
 def test_audit_verification_recorded_with_the_person(platform: Platform) -> None:
     a = _admins(platform)
     page = a.plat.get("/console/admin/audit")
     assert page.status_code == 200 and 'data-testid="no-runs"' in page.text
     checkpoints.append(platform.settings.checkpoint_path, checkpoints.make(platform))
-    r = a.plat.post("/console/admin/audit/verify", {}, from_page="/console/admin/audit")
+    r = _verify(a.plat)
     assert r.status_code == 200, r.text[:300]
     assert 'data-testid="audit-result" data-ok="yes"' in r.text
     assert 'data-testid="checkpoint-row"' in r.text and "not by a pinned key" not in r.text
     runs = _audit(platform, "console.audit_verified")
     assert len(runs) == 1 and runs[0].person == "plat.boss" and runs[0].state["ok"] is True
     assert runs[0].actor == a.w.ids["karamay"]
-    page = a.plat.get("/console/admin/audit")
-    assert 'data-testid="run-person">plat.boss<' in page.text
+    assert 'data-testid="run-person">plat.boss<' in r.text
     # a stored record changed behind the log's back is found and named
     with platform.db.session() as s:
         s.execute(
             update(Agreement).where(Agreement.id == s.scalar(select(Agreement.id).limit(1)))
             .values(places=["US"])
         )  # fmt: skip
-    r = a.plat.post("/console/admin/audit/verify", {}, from_page="/console/admin/audit")
+    r = _verify(a.plat)
     assert 'data-ok="no"' in r.text and 'data-testid="audit-problems"' in r.text
     assert _audit(platform, "console.audit_verified")[-1].state["ok"] is False
+
+
+def test_audit_verification_runs_in_the_background_one_at_a_time(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The request only starts the run; a second ask while it runs starts nothing; a run that
+    fails is shown on the page and in readiness, and the next ask runs again."""
+    a = _admins(platform)
+    release, entered = threading.Event(), threading.Event()
+    real = admin_service.verify_audit
+
+    def held(platform: Platform, person: Any) -> Any:
+        entered.set()
+        assert release.wait(30)
+        return real(platform, person)
+
+    monkeypatch.setattr(admin_service, "verify_audit", held)
+    r = a.plat.post("/console/admin/audit/verify", {}, from_page="/console/admin/audit")
+    assert r.status_code == 303 and r.headers["location"].endswith("done=verifying")
+    assert entered.wait(10)
+    page = a.plat.get("/console/admin/audit")
+    assert 'data-testid="audit-running"' in page.text and "plat.boss" in page.text
+    assert re.search(r'id="audit-run" data-live="', page.text)  # refreshes until done
+    again = a.plat.post("/console/admin/audit/verify", {}, from_page="/console/admin/audit")
+    assert again.headers["location"].endswith("done=verify_busy")
+    release.set()
+    page = _wait_done(a.plat)
+    assert 'data-testid="audit-result" data-ok="yes"' in page.text
+    assert len(_audit(platform, "console.audit_verified")) == 1  # the second ask ran nothing
+
+    def broken(platform: Platform, person: Any) -> Any:
+        raise OSError("the checkpoint file cannot be read")
+
+    monkeypatch.setattr(admin_service, "verify_audit", broken)
+    a.plat.post("/console/admin/audit/verify", {}, from_page="/console/admin/audit")
+    page = _wait_done(a.plat)
+    assert 'data-testid="audit-failed"' in page.text and "cannot be read" in page.text
+    ready = a.plat.client.get("/api/v1/health/ready").json()
+    assert ready["threads"]["audit_verifications"]["failures"] == 1
+    assert ready["threads"]["audit_verifications"]["state"] == "running"
+    monkeypatch.setattr(admin_service, "verify_audit", real)
+    assert 'data-ok="yes"' in _verify(a.plat).text
+
+
+def _wait_done(b: Browser) -> Any:
+    runs = b.client.app.state.audit_verifications  # type: ignore[attr-defined]
+    deadline = time.monotonic() + 60
+    while runs.running is not None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return b.get("/console/admin/audit")
 
 
 @pytest.mark.parametrize("lang", list(LANGS))

@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from silkgate.console import admin_service as admin
 from silkgate.console import labels
 from silkgate.console import service as console
+from silkgate.console.audit_runs import AuditVerifications
 from silkgate.console.pages import PREFIX, Page, page
 from silkgate.console.platform_admin import administrator
 from silkgate.console.web import field_errors, refuse_csrf
@@ -102,13 +103,23 @@ def _platform_admin(p: Page) -> console.Person | Response:
     return person
 
 
-def _audit(p: Page, person: console.Person, result: admin.Verification | None = None) -> Response:
+def verifications(p: Page) -> AuditVerifications:
+    """The app's background verifications (made with the app, its thread started on demand)."""
+    found: AuditVerifications = p.request.app.state.audit_verifications
+    return found
+
+
+def _audit(p: Page, person: console.Person) -> Response:
     p.back = f"{PREFIX}/admin/audit"
+    runs = verifications(p)
     return p.render(
         "admin_audit.html",
         title=p.gettext("Audit log"),
         section="audit",
-        result=result,
+        running=runs.running,
+        last=runs.last,
+        result=runs.last.result if runs.last else None,
+        live_seconds=min(p.platform.settings.console_live_seconds, 5.0),
         checkpoints=admin.checkpoint_list(p.platform, person),
         runs=admin.past_runs(p.platform, person),
     )
@@ -124,10 +135,12 @@ def audit(p: Page = Depends(page)) -> Response:
 
 @router.post("/audit/verify")
 def verify(p: Page = Depends(page), csrf_token: str = Form("")) -> Response:
-    """Verify the chain, the checkpoints and the tables now; the run is logged with the person."""
+    """Start verifying the chain, the checkpoints and the tables in the background (one run at
+    a time); the page shows the run and then its result, logged with the person."""
     if not p.csrf_ok(csrf_token):
         return refuse_csrf(p)
     person = _platform_admin(p)
     if isinstance(person, Response):
         return person
-    return _audit(p, person, admin.verify_audit(p.platform, person))
+    started = verifications(p).ask(person)
+    return p.redirect(f"{PREFIX}/admin/audit", done="verifying" if started else "verify_busy")

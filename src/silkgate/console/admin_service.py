@@ -51,6 +51,9 @@ def _platform_admin(person: Person) -> None:
         raise Forbidden("platform administrators only")
 
 
+require_platform_admin = _platform_admin
+
+
 def _may_see(person: Person, member_id: str) -> bool:
     return member_id == person.organization or is_platform_admin(person)
 

@@ -62,6 +62,10 @@ NOTICES = {
     "signing_key": N_("The signing key is replaced; the change is in the audit log."),
     "retried": N_("The delivery is queued to be sent again."),
     "lodged": N_("The declaration is lodged; its checks and lane follow."),
+    "verifying": N_("The verification has started; its result shows here when it is done."),
+    "verify_busy": N_(
+        "A verification is under way already; its result shows here when it is done."
+    ),
 }
 
 

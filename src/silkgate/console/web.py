@@ -285,6 +285,9 @@ def install(app: FastAPI) -> None:
     app.include_router(analyst.router)
     app.include_router(analyst_twin.router)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC), name="console-static")
+    from silkgate.console.audit_runs import AuditVerifications
+
+    app.state.audit_verifications = AuditVerifications(app.state.platform)
 
     api_handler = app.exception_handlers.get(SilkgateError)
 
