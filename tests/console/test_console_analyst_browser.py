@@ -60,6 +60,23 @@ def test_an_analyst_runs_a_job_and_sees_its_chart(
     tmp_path_factory: pytest.TempPathFactory,
     lang: str,
 ) -> None:
+    _journey(live, new_context, axe_source, tmp_path_factory, lang)
+
+
+def test_the_analyst_journey_on_postgresql(
+    live_pg: Live, new_context: Any, axe_source: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The same journey with the console over PostgreSQL (one language)."""
+    _journey(live_pg, new_context, axe_source, tmp_path_factory, "en")
+
+
+def _journey(
+    live: Live,
+    new_context: Any,
+    axe_source: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    lang: str,
+) -> None:
     _analyst(live, tmp_path_factory)
     page = new_context(lang).new_page()
     _sign_in(page, live, lang)

@@ -48,6 +48,17 @@ def _inputs(body: dict[str, Any], lang: str) -> dict[str, str]:
 def test_a_broker_lodges_a_declaration_field_by_field(
     live: Live, new_context: Any, axe_source: str, lang: str
 ) -> None:
+    _journey(live, new_context, axe_source, lang)
+
+
+def test_lodging_field_by_field_on_postgresql(
+    live_pg: Live, new_context: Any, axe_source: str
+) -> None:
+    """The same journey with the console over PostgreSQL (one language)."""
+    _journey(live_pg, new_context, axe_source, "zh_Hans_CN")
+
+
+def _journey(live: Live, new_context: Any, axe_source: str, lang: str) -> None:
     _broker(live)
     body = export_cn_to_kz(f"FORM-{lang}")
     body["goods_items"] = body["goods_items"][:1]  # one line; the totals left to the form

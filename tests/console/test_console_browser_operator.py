@@ -50,6 +50,15 @@ def _sign_in(page: Any, live: Live, lang: str) -> None:
 
 @pytest.mark.parametrize("lang", list(LANGS))
 def test_an_operator_sets_a_cap_and_calls_forward(live: Live, new_context: Any, lang: str) -> None:
+    _journey(live, new_context, lang)
+
+
+def test_the_operator_journey_on_postgresql(live_pg: Live, new_context: Any) -> None:
+    """The same journey with the console over PostgreSQL (one language)."""
+    _journey(live_pg, new_context, "ru_KZ")
+
+
+def _journey(live: Live, new_context: Any, lang: str) -> None:
     page = new_context(lang, viewport={"width": 390, "height": 844}).new_page()  # a phone
     _sign_in(page, live, lang)
     page.locator("#nav-operator").click()

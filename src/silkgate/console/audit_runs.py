@@ -61,6 +61,9 @@ class AuditVerifications:
         self._supervised.start()
 
     def stop(self, timeout: float = 10.0) -> None:
+        """Stop the thread at once when idle (a run under way finishes first, up to timeout)."""
+        self._supervised.stopping.set()
+        self._wake.set()
         self._supervised.stop(timeout)
 
     def ask(self, person: Person) -> bool:
@@ -87,9 +90,10 @@ class AuditVerifications:
         if self._asked is not None:  # asked before the thread was restarted: run it now
             self._wake.set()
         while not stopping.is_set():
-            if not self._wake.wait(1.0):
-                continue
+            self._wake.wait()
             self._wake.clear()
+            if stopping.is_set():
+                break
             with self._lock:
                 asked = self._asked
             if asked is not None:

@@ -6,7 +6,9 @@
  * A region someone is working in (focus inside it, or a form field changed) is left alone
  * until they are done. Refreshes stop while the tab is hidden, back off after failures, honour
  * Retry-After, stop for good when the session has ended, and can be paused by the button
- * #live-toggle. Without this script the page is a plain page with the figures of its load.
+ * #live-toggle. A part the server no longer marks data-live (a verification done, a booking
+ * cancelled) is refreshed once more and then left. Without this script the page is a plain
+ * page with the figures of its load.
  */
 (function () {
   "use strict";
@@ -108,15 +110,21 @@
       }
       return answer.text().then(function (html) {
         var fresh = new DOMParser().parseFromString(html, "text/html");
-        regions.forEach(function (region) {
+        regions = regions.filter(function (region) {
           var next = fresh.getElementById(region.id);
-          if (next && !busy(region)) {
-            replace(region, next);
+          if (!next || busy(region)) {
+            return true;  // tried again at the next refresh
           }
+          replace(region, next);
+          return next.hasAttribute("data-live");  // no longer live: done with it
         });
         failures = 0;
         say(paused ? "paused" : "");
-        schedule(every);
+        if (regions.length) {
+          schedule(every);
+        } else if (toggle) {
+          toggle.hidden = true;
+        }
       });
     }).catch(function () {
       failed(0);
