@@ -48,6 +48,13 @@ def _postgres_database(worker: str) -> str:
     return make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
 
 
+def one_backend(platform: Platform, what: str) -> None:
+    """Skip on PostgreSQL a test about ``what`` no database changes (a page in each language:
+    the catalogs and formats are the same on both; the pages' behaviour runs on both)."""
+    if not platform.settings.is_sqlite:
+        pytest.skip(f"about {what}, not the database: one backend is enough")
+
+
 def make_settings(url: str, data_dir: Path, **extra: object) -> Settings:
     # the tests' webhook receivers listen on 127.0.0.1, which production refuses by default
     extra.setdefault("exchange_webhook_allow", ["127.0.0.1/32"])

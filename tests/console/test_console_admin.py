@@ -22,6 +22,7 @@ from silkgate.exchange.agreements.models import Agreement, AgreementSignature
 from silkgate.exchange.models import Delivery
 from silkgate.exchange.schemas import SubscriptionIn
 from silkgate.registry import service as registry
+from tests.conftest import one_backend
 from tests.console.browser import Browser
 from tests.console.people import World, admin, member, world
 from tests.factories import caller
@@ -348,6 +349,7 @@ def _wait_done(b: Browser) -> Any:
 
 @pytest.mark.parametrize("lang", list(LANGS))
 def test_admin_pages_in_each_language(platform: Platform, lang: str) -> None:
+    one_backend(platform, "the pages in a language")
     a = _admins(platform, LANGS[lang])
     words = i18n.translations(lang)
     agreement = re.findall(r'data-agreement-id="([^"]+)"', a.kz.get(ADMIN_PAGES[1]).text)[0]

@@ -16,6 +16,7 @@ from silkgate.core.platform import Platform
 from silkgate.queue import waiting
 from silkgate.queue.models import Booking, DepositEntry, Slot
 from silkgate.queue.schemas import StageIn
+from tests.conftest import one_backend
 from tests.console.browser import Browser
 from tests.console.people import Clock, World, admin, member
 from tests.queue.env import DAY, NOW, Env, make_env
@@ -221,6 +222,7 @@ def test_an_organization_never_sees_anothers_bookings(platform: Platform) -> Non
 
 @pytest.mark.parametrize("language", list(LANGS))
 def test_booking_pages_in_each_language(platform: Platform, language: str) -> None:
+    one_backend(platform, "the pages in a language")
     env, _, b = _setup(platform, LANGS[language])
     tr = i18n.translations(language).gettext
     booking_id = _book(b, _form(env))

@@ -17,6 +17,7 @@ from silkgate.declarations import service as declarations
 from silkgate.registry import service as registry
 from silkgate.registry.schemas import OrganizationCreate, Role
 from silkgate.risk.platform.worker import assess_pending
+from tests.conftest import one_backend
 from tests.console.browser import Browser, csrf_of
 from tests.console.people import World, admin, join, member, world
 from tests.factories import caller, export_cn_to_kz
@@ -308,6 +309,7 @@ def test_administrator_invites_and_disables_through_the_page(platform: Platform)
 
 @pytest.mark.parametrize("language", list(LANGS))
 def test_customs_and_admin_pages_render_in_each_language(platform: Platform, language: str) -> None:
+    one_backend(platform, "the pages in a language")
     c = _customs(platform, LANGS[language])
     tr = i18n.translations(language).gettext
     pages = {

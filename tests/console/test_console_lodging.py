@@ -13,6 +13,7 @@ from silkgate.console import i18n
 from silkgate.core.platform import Platform
 from silkgate.declarations import flatfile
 from silkgate.declarations import service as declarations
+from tests.conftest import one_backend
 from tests.console.browser import Browser, csrf_of
 from tests.console.people import World, admin, member, world
 from tests.factories import caller, export_cn_to_kz
@@ -109,6 +110,7 @@ def test_an_organization_never_sees_anothers_declarations(platform: Platform) ->
 
 @pytest.mark.parametrize("language", list(LANGS))
 def test_lodging_pages_in_each_language(platform: Platform, language: str) -> None:
+    one_backend(platform, "the pages in a language")
     _, b = _broker(platform, LANGS[language])
     tr = i18n.translations(language).gettext
     html = _upload(b, "a.jsonl", json.dumps(export_cn_to_kz("L-1")).encode())

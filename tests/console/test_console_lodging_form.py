@@ -20,6 +20,7 @@ from silkgate.console.lodging_form import _number, input_of
 from silkgate.core.platform import Platform
 from silkgate.declarations import flatfile
 from silkgate.declarations.models import Declaration
+from tests.conftest import one_backend
 from tests.console.browser import Browser, csrf_of
 from tests.console.people import World, admin, member, world
 from tests.factories import export_cn_to_kz
@@ -183,6 +184,7 @@ def test_only_declarants_and_only_from_the_page(platform: Platform) -> None:
 
 @pytest.mark.parametrize("language", list(i18n.LANGUAGES))
 def test_the_form_in_each_language(platform: Platform, language: str) -> None:
+    one_backend(platform, "the pages in a language")
     tag = {"en": "en", "ru_KZ": "ru-KZ", "kk_KZ": "kk-KZ", "zh_Hans_CN": "zh-Hans-CN"}[language]
     _, b = _declarant(platform, tag)
     tr = i18n.translations(language).gettext

@@ -23,6 +23,7 @@ from silkgate.queue.models import CapacityCap, Stage
 from silkgate.queue.schemas import StageIn
 from silkgate.registry import service as registry
 from silkgate.registry.schemas import OrganizationCreate, Role
+from tests.conftest import one_backend
 from tests.console.browser import Browser
 from tests.console.people import Clock, World, admin, member
 from tests.queue.env import DAY, NOW, Env, make_env
@@ -280,6 +281,7 @@ def test_other_organizations_see_nothing_of_the_operators_pages(platform: Platfo
 
 @pytest.mark.parametrize("language", list(LANGS))
 def test_operator_pages_in_each_language(platform: Platform, language: str) -> None:
+    one_backend(platform, "the pages in a language")
     env, _, sup, _ = _setup(platform, LANGS[language])
     _waiting_trucks(env, 1)
     tr = i18n.translations(language).gettext

@@ -14,6 +14,7 @@ from silkgate.queue import service as queue
 from silkgate.queue import waiting
 from silkgate.queue.limits import QueueLimits
 from silkgate.queue.schemas import BookingIn, StageIn
+from tests.conftest import one_backend
 from tests.console.browser import Browser
 from tests.queue.env import DAY, NOW, Env, make_env
 
@@ -123,6 +124,7 @@ def test_the_public_rate_limit_applies_to_the_page(platform: Platform) -> None:
 
 @pytest.mark.parametrize("language", list(LANGS))
 def test_the_public_queue_in_each_language(platform: Platform, language: str) -> None:
+    one_backend(platform, "the pages in a language")
     _env(platform)
     tr = i18n.translations(language).gettext
     b = Browser(platform, LANGS[language])

@@ -11,6 +11,7 @@ import pytest
 from silkgate.console import catalogs, i18n
 from silkgate.console import service as console
 from silkgate.core.platform import Platform
+from tests.conftest import one_backend
 from tests.console.browser import Browser, csrf_of
 from tests.console.people import PASSWORD, admin, join, world
 
@@ -153,6 +154,7 @@ def test_language_follows_the_browser_then_the_choice_then_the_account(platform:
 
 @pytest.mark.parametrize("language", list(LANGS))
 def test_every_page_renders_in_each_language(platform: Platform, language: str) -> None:
+    one_backend(platform, "the pages in a language")
     w = world(platform)
     invite = console.create_administrator(platform, w.ids["kz-customs"], "boss", "Boss", "t")
     b = Browser(platform, LANGS[language])
