@@ -55,13 +55,6 @@ def test_administrator_pages_in_a_browser(
     _journey(live, new_context, axe_source, lang)
 
 
-def test_the_administrator_journey_on_postgresql(
-    live_pg: Live, new_context: Any, axe_source: str
-) -> None:
-    """The same pages with the console over PostgreSQL (one language)."""
-    _journey(live_pg, new_context, axe_source, "kk_KZ")
-
-
 def _journey(live: Live, new_context: Any, axe_source: str, lang: str) -> None:
     _platform_admin(live)
     found: dict[str, Any] = {}

@@ -119,7 +119,7 @@ def _audit(p: Page, person: console.Person) -> Response:
         running=runs.running,
         last=runs.last,
         result=runs.last.result if runs.last else None,
-        live_seconds=min(p.platform.settings.console_live_seconds, 5.0),
+        live_seconds=min(p.platform.settings.console_live_seconds, 2.0),  # while one runs
         checkpoints=admin.checkpoint_list(p.platform, person),
         runs=admin.past_runs(p.platform, person),
     )
