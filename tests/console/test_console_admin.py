@@ -265,12 +265,7 @@ def _verify(b: Browser) -> Any:
     """Ask for a verification on the page, wait for the background run, then the page."""
     r = b.post("/console/admin/audit/verify", {}, from_page="/console/admin/audit")
     assert r.status_code == 303 and r.headers["location"].endswith("done=verifying"), r.text[:300]
-    runs = b.client.app.state.audit_verifications  # type: ignore[attr-defined]
-    deadline = time.monotonic() + 60
-    while runs.running is not None and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert runs.running is None, "the verification did not finish within 60 s"
-    return b.get("/console/admin/audit")
+    return _wait_done(b)
 
 
 def test_audit_verification_recorded_with_the_person(platform: Platform) -> None:
@@ -340,10 +335,12 @@ def test_audit_verification_runs_in_the_background_one_at_a_time(
 
 
 def _wait_done(b: Browser) -> Any:
+    """The audit page once the background run has finished (60 s at most)."""
     runs = b.client.app.state.audit_verifications  # type: ignore[attr-defined]
     deadline = time.monotonic() + 60
     while runs.running is not None and time.monotonic() < deadline:
         time.sleep(0.02)
+    assert runs.running is None, "the verification did not finish within 60 s"
     return b.get("/console/admin/audit")
 
 

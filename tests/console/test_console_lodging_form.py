@@ -22,19 +22,14 @@ from silkgate.declarations import flatfile
 from silkgate.declarations.models import Declaration
 from tests.conftest import one_backend
 from tests.console.browser import Browser, csrf_of
-from tests.console.people import World, admin, member, world
+from tests.console.people import admin, member
+from tests.console.test_console_lodging import _broker
 from tests.factories import export_cn_to_kz
 
 FORM = "/console/my-declarations/new"
 
 
-def _declarant(platform: Platform, language: str = "en") -> tuple[World, Browser]:
-    w = world(platform)
-    boss, _ = admin(w, "cn-broker", "broker.boss")
-    member(w, boss, "li.clerk", ["officer"])
-    b = Browser(platform, language)
-    b.sign_in(w, "li.clerk")
-    return w, b
+_declarant = _broker  # a clerk of the Chinese broker, signed in
 
 
 def _form_of(body: dict[str, Any], language: str = "en") -> dict[str, str]:
@@ -57,9 +52,10 @@ def _form_of(body: dict[str, Any], language: str = "en") -> dict[str, str]:
 
 
 def _send(b: Browser, form: dict[str, str], action: str = "lodge", page: str | None = None) -> Any:
-    shown = b.get(FORM) if page is None else None
-    token = csrf_of(page or shown.text)  # type: ignore[union-attr]
-    form_id = re.search(r'name="form_id" value="([^"]*)"', page or shown.text)  # type: ignore[union-attr]
+    """Post ``form`` as the form page (``page``, else a freshly loaded one) would send it."""
+    html = page if page is not None else b.get(FORM).text
+    form_id = re.search(r'name="form_id" value="([^"]*)"', html)
+    token = csrf_of(html)
     data = {"form_id": form_id.group(1) if form_id else "", **form}
     return b.client.post(FORM, data={"csrf_token": token, "action": action, **data})
 
