@@ -32,6 +32,7 @@ ADMIN_PAGES = (
     "/console/admin/organizations",
     "/console/admin/agreements",
     "/console/admin/subscriptions",
+    "/console/admin/new-agreement",
 )
 
 

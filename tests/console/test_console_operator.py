@@ -292,6 +292,7 @@ def test_operator_pages_in_each_language(platform: Platform, language: str) -> N
         BOARD: tr("Queue board: %(crossing)s"),
         CAPS: tr("Caps and stage: %(crossing)s"),
         GATES: tr("Gate events: %(crossing)s"),
+        f"{BOARD}/walk-ins": tr("Truck without a booking: %(crossing)s"),
     }
     for path, title in pages.items():
         r = sup.get(path)

@@ -1,63 +1,39 @@
-"""Administrator pages for exchange and audit: the organization's agreements (one with its
-signatures checked again), its subscriptions with their delivery health and dead letters to
-retry, and — for platform administrators — an audit verification with the checkpoints."""
+"""Administrator pages for exchange and audit: the organization's subscriptions (added and
+removed) with their delivery health and dead letters to retry, and — for platform
+administrators — an audit verification with the checkpoints. Agreements:
+``admin_agreements.py``."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Form, Path
+import re
+from typing import Any
+
+from fastapi import APIRouter, Depends, Form, Path, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from silkgate.console import admin_service as admin
-from silkgate.console import labels
+from silkgate.console import agreement_form, labels
 from silkgate.console import service as console
+from silkgate.console.admin_agreements import errors_of
 from silkgate.console.audit_runs import AuditVerifications
 from silkgate.console.pages import PREFIX, Page, page
-from silkgate.console.platform_admin import administrator
+from silkgate.console.platform_admin import administrator, platform_admin
 from silkgate.console.web import field_errors, refuse_csrf
-from silkgate.core.errors import Conflict
+from silkgate.core.errors import Conflict, SilkgateError
+from silkgate.core.validation import parse_model
+from silkgate.exchange.schemas import SubscriptionIn
+from silkgate.exchange.subscriptions import DELIVERED
 
 router = APIRouter(prefix=f"{PREFIX}/admin", include_in_schema=False)
-AgreementId = Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._\-]{2,79}$")
-
-
-def _status(p: Page, status: str) -> str:
-    found = labels.AGREEMENT_STATUSES.get(status)
-    return p.gettext(found) if found else status
-
-
-@router.get("/agreements")
-def agreements(p: Page = Depends(page)) -> Response:
-    person = administrator(p)
-    if isinstance(person, Response):
-        return person
-    return p.render(
-        "admin_agreements.html",
-        title=p.gettext("Data-sharing agreements"),
-        section="agreements",
-        items=admin.agreement_list(p.platform, person),
-        status_name=lambda s: _status(p, s),
-    )
-
-
-@router.get("/agreements/{agreement_id}")
-def agreement(p: Page = Depends(page), agreement_id: str = AgreementId) -> Response:
-    person = administrator(p)
-    if isinstance(person, Response):
-        return person
-    history, checks = admin.agreement(p.platform, person, agreement_id)
-    return p.render(
-        "admin_agreement.html",
-        title=p.gettext("Agreement %(id)s") % {"id": agreement_id},
-        section="agreements",
-        history=history,
-        versions=list(reversed(history.versions)),
-        checks=checks,
-        status_name=lambda s: _status(p, s),
-    )
 
 
 def _health(
-    p: Page, person: console.Person, status: int = 200, errors: dict[str, str] | None = None
+    p: Page,
+    person: console.Person,
+    status: int = 200,
+    errors: dict[str, str] | None = None,
+    form: dict[str, Any] | None = None,
 ) -> Response:
     p.back = f"{PREFIX}/admin/subscriptions"
     return p.render(
@@ -67,6 +43,14 @@ def _health(
         section="subscriptions",
         health=admin.health(p.platform, person),
         errors=errors or {},
+        form=form or {"topics": "*", "place": person.organization[:2], "categories": []},
+        agreements=[
+            a.agreement_id
+            for a in admin.agreement_list(p.platform, person)
+            if a.status.value == "active"
+        ],
+        categories=[(c.value, p.gettext(labels.CATEGORIES[c.value])) for c in sorted(DELIVERED)],
+        purposes=agreement_form.purposes(p.gettext),
     )
 
 
@@ -76,6 +60,67 @@ def subscriptions(p: Page = Depends(page)) -> Response:
     if isinstance(person, Response):
         return person
     return _health(p, person)
+
+
+def subscription_of(form: dict[str, Any]) -> dict[str, Any]:
+    """The API's ``SubscriptionIn`` for the form: raw topics, or data categories under an
+    agreement (data or a purpose chosen without an agreement are sent, to be refused by name;
+    the place, prefilled with the organization's country, counts only with an agreement)."""
+    body: dict[str, Any] = {
+        "categories": form["categories"] or None,
+        "purpose": form["purpose"] or None,
+    }
+    if form["url"]:
+        body["url"] = form["url"]
+    if form["agreement_id"]:
+        body["agreement_id"] = form["agreement_id"]
+        if form["place"]:
+            body["place"] = form["place"].upper()
+    else:
+        body["topics"] = [t for t in re.split(r"[\s,;]+", form["topics"]) if t] or None
+    return body
+
+
+def _subscribe(p: Page, person: console.Person, form: dict[str, Any]) -> Response:
+    try:
+        admin.subscribe(p.platform, person, parse_model(SubscriptionIn, subscription_of(form)))
+    except SilkgateError as exc:
+        if exc.status not in (409, 422):
+            raise
+        return _health(p, person, exc.status, errors_of(p, exc), form)
+    return p.redirect(f"{PREFIX}/admin/subscriptions", done="subscribed")
+
+
+@router.post("/subscriptions")
+async def subscribe(request: Request, p: Page = Depends(page)) -> Response:
+    """Add a webhook or a pull feed (the same checks as ``POST /exchange/subscriptions``)."""
+    raw = await request.form(max_files=0, max_fields=50)
+    if not p.csrf_ok(str(raw.get("csrf_token", ""))):
+        return refuse_csrf(p)
+    person = administrator(p)
+    if isinstance(person, Response):
+        return person
+    texts = ("url", "topics", "agreement_id", "purpose", "place")
+    form: dict[str, Any] = {k: str(raw.get(k, "")).strip() for k in texts}
+    form["categories"] = [str(v) for v in raw.getlist("categories")]
+    response: Response = await run_in_threadpool(_subscribe, p, person, form)
+    return response
+
+
+@router.post("/subscriptions/{subscription_id}/remove")
+def unsubscribe(
+    p: Page = Depends(page), subscription_id: int = Path(ge=1), csrf_token: str = Form("")
+) -> Response:
+    if not p.csrf_ok(csrf_token):
+        return refuse_csrf(p)
+    person = administrator(p)
+    if isinstance(person, Response):
+        return person
+    try:
+        admin.unsubscribe(p.platform, person, subscription_id)
+    except Conflict as exc:
+        return _health(p, person, 409, field_errors(p, exc))
+    return p.redirect(f"{PREFIX}/admin/subscriptions", done="unsubscribed")
 
 
 @router.post("/deliveries/{delivery_id}/retry")
@@ -92,15 +137,6 @@ def retry(
     except Conflict as exc:
         return _health(p, person, 409, field_errors(p, exc))
     return p.redirect(f"{PREFIX}/admin/subscriptions", done="retried")
-
-
-def _platform_admin(p: Page) -> console.Person | Response:
-    person = administrator(p)
-    if isinstance(person, Response):
-        return person
-    if not person.is_platform_admin:
-        return p.error(403, p.gettext("Your role does not allow this page."))
-    return person
 
 
 def verifications(p: Page) -> AuditVerifications:
@@ -127,7 +163,7 @@ def _audit(p: Page, person: console.Person) -> Response:
 
 @router.get("/audit")
 def audit(p: Page = Depends(page)) -> Response:
-    person = _platform_admin(p)
+    person = platform_admin(p)
     if isinstance(person, Response):
         return person
     return _audit(p, person)
@@ -139,7 +175,7 @@ def verify(p: Page = Depends(page), csrf_token: str = Form("")) -> Response:
     a time); the page shows the run and then its result, logged with the person."""
     if not p.csrf_ok(csrf_token):
         return refuse_csrf(p)
-    person = _platform_admin(p)
+    person = platform_admin(p)
     if isinstance(person, Response):
         return person
     started = verifications(p).ask(person)

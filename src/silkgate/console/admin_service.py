@@ -18,18 +18,37 @@ from sqlalchemy import select
 from silkgate.audit import checkpoints as cps
 from silkgate.audit.models import AuditEntry
 from silkgate.audit.service import AuditEvent, append, trail
-from silkgate.console.service import ConsoleRole, Person, as_person
+from silkgate.console.service import (
+    ConsoleRole,
+    Person,
+    as_person,
+    checked_newcomer,
+    create_administrator,
+)
 from silkgate.core.errors import Conflict, FieldError, Forbidden, NotFound
 from silkgate.core.platform import Platform
 from silkgate.core.signing import key_id, verify
+from silkgate.core.validation import parse_model
 from silkgate.core.writes import acting
 from silkgate.exchange import service as exchange
 from silkgate.exchange import subscriptions as subs
 from silkgate.exchange.agreements import service as agreements
 from silkgate.exchange.agreements.models import Agreement, AgreementSignature
-from silkgate.exchange.agreements.schemas import AgreementHistory, AgreementOut
-from silkgate.exchange.schemas import DeliveryOut, DeliveryStatus, SubscriptionStatus
+from silkgate.exchange.agreements.schemas import (
+    AgreementHistory,
+    AgreementIn,
+    AgreementOut,
+    RevokeIn,
+)
+from silkgate.exchange.schemas import (
+    DeliveryOut,
+    DeliveryStatus,
+    SubscriptionIn,
+    SubscriptionOut,
+    SubscriptionStatus,
+)
 from silkgate.registry import service as registry
+from silkgate.registry.schemas import OrganizationCreate
 
 #: The audit log's entity for verification runs asked for in the console.
 VERIFICATION = "audit_verification"
@@ -110,6 +129,30 @@ def organization(platform: Platform, person: Person, member_id: str) -> OrgRow:
     if found is None:
         raise NotFound(f"organization {member_id}")
     return found
+
+
+def register_organization(
+    platform: Platform, person: Person, body: OrganizationCreate, login: str, display_name: str
+) -> tuple[str, str | None]:
+    """Register a member organization (platform administrators only) and, when a login is
+    given, invite its first administrator: returns the member id as stored and that one-time
+    invitation token. The login
+    is checked first, so a refused one leaves no organization without its administrator."""
+    _platform_admin(person)
+    first = None
+    if login.strip() or display_name.strip():
+        first = checked_newcomer(platform, login, display_name)
+    with acting(person.login):
+        org = registry.create_organization(platform, body, person.organization)
+        if first is None:
+            return org.member_id, None
+        token = create_administrator(platform, org.member_id, *first, person.organization)
+        return org.member_id, token
+
+
+def member_states(platform: Platform) -> list[str]:
+    """The SCO member states' ISO codes, in which organizations may be registered."""
+    return [m.alpha2 for m in registry.list_member_states(platform)]
 
 
 def api_keys(platform: Platform, person: Person, member_id: str) -> list[KeyRow]:
@@ -204,6 +247,49 @@ def _checks(platform: Platform, history: AgreementHistory) -> dict[tuple[int, st
     return out
 
 
+def awaiting_mine(person: Person, version: AgreementOut) -> bool:
+    """The version is proposed and one of the parties the person's organization speaks for has
+    not signed it yet."""
+    return version.status.value == "proposed" and any(
+        agreements.represents(person.caller, party) for party in version.awaiting
+    )
+
+
+def propose_agreement(platform: Platform, person: Person, body: AgreementIn) -> AgreementOut:
+    """Propose a new agreement or the next version of one (the service checks the terms and
+    that the organization is a party); audited with the person."""
+    _admin(person)
+    with as_person(person) as caller:
+        return agreements.propose(platform, caller, body)
+
+
+def sign_agreement(
+    platform: Platform, person: Person, agreement_id: str, version: int, signature: str
+) -> AgreementOut:
+    """Store the organization's signature, made elsewhere with its key, of a proposed
+    version's terms (the platform never holds the key); the last signature activates it."""
+    _admin(person)
+    with as_person(person) as caller:
+        return agreements.sign(platform, caller, agreement_id, version, signature.strip())
+
+
+def revoke_agreement(
+    platform: Platform, person: Person, agreement_id: str, reason: str
+) -> AgreementHistory:
+    """End an agreement's active and proposed versions at once, with the reason given."""
+    _admin(person)
+    body = parse_model(RevokeIn, {"reason": reason})
+    with as_person(person) as caller:
+        return agreements.revoke(platform, caller, agreement_id, body.reason)
+
+
+def terms(platform: Platform, person: Person, agreement_id: str, version: int) -> bytes:
+    """The exact bytes a party signs for one version (its canonical terms)."""
+    _admin(person)
+    found = agreements.get_version(platform, person.caller, agreement_id, version)
+    return found.signing_input.encode("utf-8")
+
+
 # --------------------------------------------------------------------------- subscriptions
 
 
@@ -222,6 +308,21 @@ def health(platform: Platform, person: Person) -> Health:
     found = [subs.status(platform, caller, s.id) for s in mine]
     dead = exchange.list_deliveries(platform, caller, DeliveryStatus.DEAD, 20)
     return Health(found, dead)
+
+
+def subscribe(platform: Platform, person: Person, body: SubscriptionIn) -> SubscriptionOut:
+    """Add a webhook or pull subscription for the organization (audited with the person)."""
+    _admin(person)
+    with as_person(person) as caller:
+        return exchange.add_subscription(platform, caller, body)
+
+
+def unsubscribe(platform: Platform, person: Person, subscription_id: int) -> SubscriptionOut:
+    """Remove one of the organization's subscriptions (its pending deliveries become dead
+    letters, as through the API)."""
+    _admin(person)
+    with as_person(person) as caller:
+        return exchange.remove_subscription(platform, caller, subscription_id)
 
 
 def retry(platform: Platform, person: Person, delivery_id: int) -> None:

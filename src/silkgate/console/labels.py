@@ -172,6 +172,79 @@ AGREEMENT_STATUSES = {
     "revoked": N_("Revoked"),
 }
 
+CATEGORIES = {
+    "declaration": N_("Export declarations"),
+    "pre_arrival": N_("Pre-arrival information"),
+    "risk_lane": N_("Risk lanes"),
+    "risk_score": N_("Risk scores"),
+    "inspection_result": N_("Inspection results"),
+    "booking": N_("Slot bookings"),
+    "gate_events": N_("Gate events"),
+    "timeline": N_("Consignment timelines"),
+    "kpi_aggregates": N_("Crossing statistics"),
+}
+
+PURPOSES = {
+    "customs_control": N_("Customs control"),
+    "risk_analysis": N_("Risk analysis"),
+    "transit_guarantee": N_("Transit guarantee"),
+    "statistics": N_("Statistics"),
+    "queue_management": N_("Queue management"),
+}
+
+#: Refusals of agreement proposals, signatures and revocations, by code.
+AGREEMENT_ERRORS = {
+    "not_party": N_("Your organization must be the provider or one of the consumers."),
+    "not_yours": N_("No agreement of your organization has this id."),
+    "unknown_party": N_("No such organization or member state."),
+    "not_member": N_("This country is not an SCO member state."),
+    "is_provider": N_("The provider cannot also be a consumer."),
+    "duplicate": N_("Listed twice."),
+    "unknown_field": N_("This field is not in the category's catalogue."),
+    "personal_data": N_("This field is personal data: tick “Share personal data” to share it."),
+    "no_personal_field": N_("None of the fields chosen is personal data."),
+    "unknown_country": N_("Enter two-letter country codes (ISO 3166-1), such as CN or KZ."),
+    "unknown_crossing": N_("Choose one of the crossings offered."),
+    "before_start": N_("The last day must not be before the first."),
+    "expired": N_("This validity has ended already."),
+    "overlap": N_(
+        "Another live agreement covers the same data for a shared consumer and purpose; "
+        "propose a new version of it instead."
+    ),
+    "pending_version": N_("A version of this agreement awaits signatures; revoke it first."),
+    "already_signed": N_("Your organization has signed this version already."),
+    "no_signing_key": N_(
+        "Your organization has no registered signing key yet; register one on its page."
+    ),
+    "bad_signature": N_(
+        "The signature does not verify with your organization's registered key over this "
+        "version's terms. Sign the downloaded file exactly."
+    ),
+    "wrong_state": N_("The agreement is not in a state that allows this."),
+    "too_short": N_("Choose or enter at least one."),
+    "party_format": N_(
+        "Enter member ids such as KZ/GOV/KGD, or a two-letter country code for that state's "
+        "customs."
+    ),
+    "id_format": N_("Use 3 to 80 letters, digits and . _ -, starting with a letter or a digit."),
+    "datetime_parsing": N_("Enter a day as YYYY-MM-DD."),
+    "url_format": N_("Enter an absolute http or https address, without a user name or password."),
+    "not_public": N_("This address is not public; deliveries go to public addresses only."),
+    "not_consumer": N_("No agreement in force under this id names your organization a consumer."),
+    "not_delivered": N_("This data is not delivered by subscription."),
+    "not_in_agreement": N_("The agreement does not cover this data."),
+    "not_allowed": N_("The agreement does not allow this."),
+    "needs_agreement": N_("Choose an agreement for this, or leave it empty."),
+    "excluded": N_("With an agreement, choose data, not topics."),
+    "cel_syntax": N_("The condition is not valid CEL."),
+    "cel_unknown_variable": N_("The condition names a variable that does not exist."),
+    "cel_function_not_allowed": N_("The condition uses a function that is not allowed."),
+    "cel_not_bool": N_("The condition must give true or false."),
+    "cel_type": N_("The condition fails on a sample record."),
+    "cel_too_long": N_("The condition is too long."),
+    "cel_empty": N_("The condition is empty; leave it out instead."),
+}
+
 SIDES = {"CN": N_("Chinese side"), "KZ": N_("Kazakh side")}
 
 DIRECTIONS = {
@@ -235,6 +308,34 @@ ERRORS = {
     ("/hourly_profile", "too_long"): N_("Give 24 weights, one for each hour, or none."),
     ("/hourly_profile", "list_type"): N_("Give 24 numbers separated by spaces."),
     ("/valid_from", "date_type"): N_("Enter a day as YYYY-MM-DD."),
+    ("/quotas", "over_one"): N_(
+        "The priority quotas and the share without a booking add up to more than 100 %."
+    ),
+    ("/hourly_profile", "no_weight"): N_("Give at least one hour a positive weight."),
+    # a walk-in registered by the e-port operator (queue.walkin)
+    ("/truck/tractor_nationality", "format"): N_(
+        "Enter a two-letter country code (ISO 3166-1), such as CN or KZ."
+    ),
+    ("/truck/trailer_nationality", "format"): N_(
+        "Enter a two-letter country code (ISO 3166-1), such as CN or KZ."
+    ),
+    ("/truck/tractor_plate", "already_booked"): N_(
+        "This truck has an active booking: check that booking in instead."
+    ),
+    ("/declaration_ids", "unknown"): N_("No such declaration at this crossing."),
+    ("/declaration_ids", "format"): N_("A declaration id is 22 characters: digits and a–f."),
+    ("/declaration_ids", "too_long"): N_("Give at most 10 declarations."),
+    ("/declaration_ids", "not_active"): N_(
+        "The declaration is cancelled, rejected or released already."
+    ),
+    ("/declaration_ids", "vehicle_mismatch"): N_("The declaration names another tractor."),
+    ("/at", "in_future"): N_("This time is ahead of the clock; check it."),
+    ("/at", "too_old"): N_("A truck is registered within 24 hours of its arrival."),
+    ("/at", "datetime_parsing"): N_("Enter the arrival time, or leave it empty for now."),
+    ("/at", "datetime_from_date_parsing"): N_("Enter the arrival time, or leave it empty for now."),
+    "in_queue": N_("This truck is in the waiting-area queue already."),
+    "no_capacity": N_("No places are planned on both sides for this day yet."),
+    "live_share_full": N_("No place without a booking is left today; the truck needs a booking."),
     ("/event/truck/plate", "value_error"): N_(
         "A plate is 2 to 15 capital letters or digits, or a Chinese plate such as 新F12345."
     ),
@@ -318,6 +419,17 @@ ERRORS = {
     "greater_than_equal": N_("The number is too small."),
     "less_than_equal": N_("The number is too large."),
 }
+
+
+#: A priority quota's share is entered in percent, as the share without a booking.
+ERRORS.update(
+    {
+        (f"/quotas/{quota}", code): ERRORS[("/live_share", code)]
+        for quota in QUOTA_CLASSES
+        if quota not in ("regular", "live")
+        for code in ("float_type", "less_than_equal", "greater_than_equal")
+    }
+)
 
 
 def field_message(gettext: object, error: FieldError) -> str:

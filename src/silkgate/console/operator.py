@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Form, Path
+from fastapi import APIRouter, Depends, Form, Path, Query
 from fastapi.responses import Response
 
 from silkgate.codelists.crossings import get_crossing
@@ -23,7 +23,7 @@ from silkgate.core.validation import parse_model
 from silkgate.queue import board as queue_board
 from silkgate.queue import public, waiting
 from silkgate.queue import service as queue
-from silkgate.queue.schemas import CapIn, StageIn
+from silkgate.queue.schemas import PRIORITY_CLASSES, CapIn, StageIn
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 Code = Path(pattern=r"^[A-Z]{3}-[A-Z]{3}$")
@@ -35,6 +35,8 @@ CAP_FIELDS = {
     "/hourly_profile": "hourly_profile",
     "/exit_country": "route",
     "/crossing": "route",
+    "/quotas": "quotas",
+    **{f"/quotas/{q.value}": f"quota_{q.value}" for q in PRIORITY_CLASSES},
 }
 
 
@@ -156,6 +158,7 @@ def call_forward(
 
 def _caps(p: Page, person: console.Person, code: str, **extra: Any) -> Response:
     p.back = f"{PREFIX}/operator/{code}/caps"
+    route = extra.pop("route", None)
     today = queue.local_today(p.platform, p.platform.clock())
     with console.as_person(person) as caller:
         views = queue_board.caps(p.platform, caller, code, today)
@@ -173,21 +176,44 @@ def _caps(p: Page, person: console.Person, code: str, **extra: Any) -> Response:
         today=today,
         can_change=person.has(console.ConsoleRole.SUPERVISOR),
         side_label=lambda c: side_label(p, c),
+        quota_classes=[(q.value, _label(p, "QUOTA_CLASSES", q.value)) for q in PRIORITY_CLASSES],
+        quota_label=lambda key: _label(p, "QUOTA_CLASSES", key),
         cap_errors=extra.pop("cap_errors", {}),
         stage_errors=extra.pop("stage_errors", {}),
-        form=extra.pop("form", {}),
+        form={**_cap_form(views, person.caller.country, route), **extra.pop("form", {})},
     )
 
 
+def _cap_form(
+    views: list[queue_board.CapView], side: str, route: str | None = None
+) -> dict[str, str]:
+    """The cap form as first shown: the chosen direction (else the first) with the own side's
+    newest quotas for it, so a new version changes only what the supervisor changes."""
+    if not views:
+        return {}
+    v = next((v for v in views if f"{v.exit_country}:{v.entry_country}" == route), views[0])
+    cap = v.latest.get(side)
+    quotas = dict(cap.quotas) if cap is not None else {}
+    out = {"route": f"{v.exit_country}:{v.entry_country}"}
+    for q in PRIORITY_CLASSES:
+        share = quotas.get(q.value, 0.0)
+        out[f"quota_{q.value}"] = f"{share * 100:g}" if share else ""
+    return out
+
+
 @router.get("/operator/{code}/caps")
-def caps(p: Page = Depends(page), code: str = Code) -> Response:
+def caps(
+    p: Page = Depends(page),
+    code: str = Code,
+    route: str | None = Query(None, pattern=r"^[A-Z]{2}:[A-Z]{2}$"),
+) -> Response:
     """Each direction's newest cap of both sides, today's binding cap and places per hour,
     and the own stage's capacity; supervisors change the own side's."""
     person = operator_person(p)
     if isinstance(person, Response):
         return person
     try:
-        return _caps(p, person, code)
+        return _caps(p, person, code, route=route)
     except NotFound:
         return not_yours(p)
 
@@ -207,6 +233,27 @@ def _share(text: str) -> float | str:
         return round(float(text.strip().replace(",", ".")) / 100, 6) if text.strip() else 0.0
     except ValueError:
         return text
+
+
+def _quotas(texts: dict[str, str]) -> dict[str, float | str]:
+    """The quota inputs (percent) as shares of 1; empty or zero ones left out."""
+    shares = {q: _share(t) for q, t in texts.items() if t.strip()}
+    return {q: v for q, v in shares.items() if v != 0.0}
+
+
+def _placed(exc: ValidationFailed, body: dict[str, Any]) -> ValidationFailed:
+    """CapIn's checks across fields name no field: put each on the input it concerns."""
+    shares = [*body["quotas"].values(), body["live_share"]]
+    profile = body["hourly_profile"]
+    errors = []
+    for e in exc.errors:
+        if e.field is None and e.code == "value_error":
+            if all(isinstance(x, float) for x in shares) and sum(shares) > 1.0 + 1e-9:
+                e = FieldError("/quotas", "over_one", e.message)
+            elif isinstance(profile, list) and sum(profile) <= 0:
+                e = FieldError("/hourly_profile", "no_weight", e.message)
+        errors.append(e)
+    return ValidationFailed(errors)
 
 
 def _profile(text: str) -> list[float] | str | None:
@@ -229,36 +276,44 @@ def set_cap(
     daily_cap: str = Form("", max_length=8),
     live_share: str = Form("", max_length=8),
     hourly_profile: str = Form("", max_length=600),
+    quota_perishables: str = Form("", max_length=8),
+    quota_live_animals: str = Form("", max_length=8),
+    quota_dangerous_goods: str = Form("", max_length=8),
+    quota_humanitarian: str = Form("", max_length=8),
+    quota_aeo_tir: str = Form("", max_length=8),
     csrf_token: str = Form(""),
 ) -> Response:
-    """A new cap version of the own side for one direction (quotas kept from the last one)."""
+    """A new cap version of the own side for one direction, its priority quotas as given."""
     if not p.csrf_ok(csrf_token):
         return refuse_csrf(p)
     person = _supervisor(p)
     if isinstance(person, Response):
         return person
+    quotas = {"perishables": quota_perishables, "live_animals": quota_live_animals,
+              "dangerous_goods": quota_dangerous_goods, "humanitarian": quota_humanitarian,
+              "aeo_tir": quota_aeo_tir}  # fmt: skip
     form = {"route": route, "valid_from": valid_from, "daily_cap": daily_cap,
-            "live_share": live_share, "hourly_profile": hourly_profile}  # fmt: skip
+            "live_share": live_share, "hourly_profile": hourly_profile,
+            **{f"quota_{q}": text for q, text in quotas.items()}}  # fmt: skip
     exit_c, _, entry_c = route.partition(":")
+    body = {
+        "crossing": code,
+        "exit_country": exit_c,
+        "entry_country": entry_c,
+        "valid_from": valid_from,
+        "daily_cap": int(daily_cap) if daily_cap.strip().isdigit() else daily_cap,
+        "live_share": _share(live_share),
+        "hourly_profile": _profile(hourly_profile),
+        "quotas": _quotas(quotas),
+    }
     try:
         with console.as_person(person) as caller:
-            views = queue_board.caps(p.platform, caller, code, queue.local_today(
-                p.platform, p.platform.clock()))  # fmt: skip
-            last = next(
-                (v.latest.get(caller.country) for v in views
-                 if (v.exit_country, v.entry_country) == (exit_c, entry_c)), None,
-            )  # fmt: skip
-            body = {
-                "crossing": code,
-                "exit_country": exit_c,
-                "entry_country": entry_c,
-                "valid_from": valid_from,
-                "daily_cap": int(daily_cap) if daily_cap.strip().isdigit() else daily_cap,
-                "live_share": _share(live_share),
-                "hourly_profile": _profile(hourly_profile),
-                "quotas": dict(last.quotas) if last is not None else {},
-            }
-            queue.set_cap(p.platform, caller, parse_model(CapIn, body))
+            queue_board.served(caller, code)  # another crossing: 404, as an unknown one
+            try:
+                cap = parse_model(CapIn, body)
+            except ValidationFailed as exc:
+                raise _placed(exc, body) from None
+            queue.set_cap(p.platform, caller, cap)
     except NotFound:
         return not_yours(p)
     except Forbidden:

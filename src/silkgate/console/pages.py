@@ -57,11 +57,23 @@ NOTICES = {
     "cap_set": N_("The new cap version is stored; the days it changes are planned again."),
     "stage_set": N_("The stage capacity is changed; trucks are called if there is room."),
     "gate_event": N_("The gate event is stored; the queue follows it."),
+    "walk_in": N_(
+        "The truck is in your waiting area's queue without a booking; the board shows it."
+    ),
     "revoked": N_("The API key is revoked; it no longer opens the API."),
     "rotated": N_("A new API key is made and the old one is revoked."),
     "signing_key": N_("The signing key is replaced; the change is in the audit log."),
     "retried": N_("The delivery is queued to be sent again."),
     "lodged": N_("The declaration is lodged; its checks and lane follow."),
+    "proposed": N_(
+        "The agreement is proposed. Every party signs it now; the last signature brings it "
+        "into force."
+    ),
+    "agreement_signed": N_("Your signature is stored; the other parties' are awaited."),
+    "agreement_active": N_("Your signature is stored and every party has signed: it is in force."),
+    "agreement_revoked": N_("The agreement is revoked; nothing more is shared under it."),
+    "subscribed": N_("The subscription is added; messages are delivered from now on."),
+    "unsubscribed": N_("The subscription is removed; its undelivered messages failed for good."),
     "verifying": N_("The verification has started; its result shows here when it is done."),
     "verify_busy": N_(
         "A verification is under way already; its result shows here when it is done."

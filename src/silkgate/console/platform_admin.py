@@ -5,15 +5,23 @@ only) and signing key, revoking and rotating keys. Reads and changes go through
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Form, Path
-from fastapi.responses import Response
+from typing import Any
 
+from fastapi import APIRouter, Depends, Form, Path, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from silkgate.codelists.crossings import load_crossings
 from silkgate.console import admin_service as admin
 from silkgate.console import labels
 from silkgate.console import service as console
+from silkgate.console.carrier import form_errors
 from silkgate.console.pages import PREFIX, Page, page
+from silkgate.console.queue_board import crossing_name
 from silkgate.console.web import field_errors, refuse_csrf
 from silkgate.core.errors import Conflict, ValidationFailed
+from silkgate.core.validation import parse_model
+from silkgate.registry.schemas import OrganizationCreate, Role
 
 router = APIRouter(prefix=f"{PREFIX}/admin", include_in_schema=False)
 Country = Path(pattern=r"^[A-Z]{2}$")
@@ -58,6 +66,7 @@ def _org_page(
     status: int = 200,
     errors: dict[str, str] | None = None,
     new_token: str | None = None,
+    invite_link: str | None = None,
 ) -> Response:
     p.back = f"{PREFIX}/admin/organizations/{member_id}"
     org = admin.organization(p.platform, person, member_id)
@@ -71,7 +80,100 @@ def _org_page(
         org_roles=lambda roles: org_roles(p, roles),
         errors=errors or {},
         new_token=new_token,
+        invite_link=invite_link,
+        registered=invite_link is not None or status == 201,
     )
+
+
+#: The registration form's inputs for the pointers of ``OrganizationCreate`` and the newcomer.
+NEW_ORG_FIELDS = {
+    "/member_id": "code",
+    "/name": "name",
+    "/roles": "roles",
+    "/crossings": "crossings",
+    "/signing_public_key": "public_key",
+    "/login": "login",
+    "/display_name": "display_name",
+}
+
+
+def _new_org_page(
+    p: Page,
+    form: dict[str, Any],
+    status: int = 200,
+    errors: dict[str, str] | None = None,
+) -> Response:
+    p.back = f"{PREFIX}/admin/organizations"
+    return p.render(
+        "admin_organization_new.html",
+        status=status,
+        title=p.gettext("Register an organization"),
+        section="organizations",
+        form=form,
+        countries=admin.member_states(p.platform),
+        roles=[(r.value, p.gettext(labels.ORG_ROLES.get(r.value, r.value))) for r in Role],
+        crossings=[(c.code, crossing_name(c, p.language)) for c in load_crossings()],
+        errors=errors or {},
+    )
+
+
+def platform_admin(p: Page) -> console.Person | Response:
+    person = administrator(p)
+    if isinstance(person, Response):
+        return person
+    if not person.is_platform_admin:
+        return p.error(403, p.gettext("Your role does not allow this page."))
+    return person
+
+
+@router.get("/new-organization")
+def new_organization(p: Page = Depends(page)) -> Response:
+    """The registration form (platform administrators only)."""
+    person = platform_admin(p)
+    if isinstance(person, Response):
+        return person
+    return _new_org_page(p, {"member_class": "COM", "roles": [], "crossings": []})
+
+
+def _register(p: Page, person: console.Person, form: dict[str, Any]) -> Response:
+    member_id = f"{form['country']}/{form['member_class']}/{form['code']}"
+    body = {
+        "member_id": member_id,
+        "name": form["name"],
+        "roles": form["roles"],
+        "crossings": form["crossings"],
+        "signing_public_key": form["public_key"] or None,
+    }
+    try:
+        member_id, token = admin.register_organization(
+            p.platform,
+            person,
+            parse_model(OrganizationCreate, body),
+            form["login"],
+            form["display_name"],
+        )
+    except (ValidationFailed, Conflict) as exc:
+        return _new_org_page(p, form, exc.status, form_errors(p, exc, NEW_ORG_FIELDS))
+    link = str(p.request.base_url).rstrip("/") + f"{PREFIX}/invite/{token}" if token else None
+    return _org_page(p, person, member_id, 201, invite_link=link)
+
+
+@router.post("/new-organization")
+async def register(request: Request, p: Page = Depends(page)) -> Response:
+    """Register a member organization and, if a login is given, invite its first
+    administrator (the one-time invitation link is shown on the answer only)."""
+    raw = await request.form(max_files=0, max_fields=60)
+    if not p.csrf_ok(str(raw.get("csrf_token", ""))):
+        return refuse_csrf(p)
+    person = platform_admin(p)
+    if isinstance(person, Response):
+        return person
+    texts = ("country", "member_class", "code", "name", "public_key", "login", "display_name")
+    form: dict[str, Any] = {k: str(raw.get(k, "")).strip() for k in texts}
+    form["roles"] = [str(v) for v in raw.getlist("roles")]
+    form["crossings"] = [str(v) for v in raw.getlist("crossings")]
+    response: Response = await run_in_threadpool(_register, p, person, form)
+    return response
 
 
 @router.get("/organizations/{country}/{member_class}/{code}")

@@ -207,6 +207,19 @@ def _audit(
     append(s, platform.signer, [event])
 
 
+def checked_newcomer(platform: Platform, login: str, display_name: str) -> tuple[str, str]:
+    """A new person's login and name as they will be stored, refused (``/login``,
+    ``/display_name``) when malformed or the login is taken — to check before anything else
+    is written on their account."""
+    login, name = _check_login(login), _check_name(display_name)
+    with platform.db.session() as s:
+        if s.scalar(select(ConsoleUser.id).where(ConsoleUser.login == login)) is not None:
+            raise Conflict(
+                f"login {login} is taken", [FieldError("/login", "duplicate", "already taken")]
+            )
+    return login, name
+
+
 def _check_login(login: str) -> str:
     login = login.strip().lower()
     if not LOGIN_RE.match(login):

@@ -258,6 +258,7 @@ def install(app: FastAPI) -> None:
     raised on its routes (the API keeps its problem+json)."""
     from silkgate.console import (
         admin,
+        admin_agreements,
         admin_exchange,
         analyst,
         analyst_twin,
@@ -267,6 +268,7 @@ def install(app: FastAPI) -> None:
         officer,
         operator,
         operator_gates,
+        operator_walkins,
         platform_admin,
         queue_board,
     )
@@ -275,6 +277,7 @@ def install(app: FastAPI) -> None:
     app.include_router(officer.router)
     app.include_router(admin.router)
     app.include_router(platform_admin.router)
+    app.include_router(admin_agreements.router)
     app.include_router(admin_exchange.router)
     app.include_router(queue_board.router)
     app.include_router(carrier.router)
@@ -282,6 +285,7 @@ def install(app: FastAPI) -> None:
     app.include_router(lodging_form.router)
     app.include_router(operator.router)
     app.include_router(operator_gates.router)
+    app.include_router(operator_walkins.router)
     app.include_router(analyst.router)
     app.include_router(analyst_twin.router)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC), name="console-static")

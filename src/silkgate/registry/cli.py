@@ -120,6 +120,26 @@ def org_sign_request(
     print(sign_request(key, method.upper(), target, data, encoded=not unencoded))
 
 
+@org_app.command("sign-text")
+def org_sign_text(
+    file: Path = typer.Argument(..., help="The exact text to sign (- for stdin)"),
+    key_file: Path = typer.Option(..., "--key-file", help="The organization's private key"),
+) -> None:
+    """Print the base64 Ed25519 signature of FILE's bytes (signed locally; nothing is sent):
+    an agreement's terms or a gate event the console shows, to paste back into it."""
+    import sys
+
+    from silkgate.core.signing import b64, load_private_key
+
+    try:
+        key = load_private_key(key_file.read_text().strip())
+        data = sys.stdin.buffer.read() if str(file) == "-" else file.read_bytes()
+    except (OSError, ValueError) as exc:
+        err_console.print(f"[red]cannot read[/red]: {exc}")
+        raise typer.Exit(1) from None
+    print(b64(key.sign(data)))
+
+
 @key_app.command("create")
 def key_create(
     member_id: str, label: str = typer.Option("default", help="What the key is for")
