@@ -27,7 +27,7 @@ TEXTS = ("agreement_id", "provider", "valid_from", "valid_until", "condition")
 DETAILED = {
     "unknown_party", "not_member", "is_provider", "duplicate", "unknown_field", "personal_data",
     "overlap", "pending_version", "expired", "already_signed", "not_public", "not_in_agreement",
-    "not_allowed",
+    "unknown_country", "not_allowed",
 }  # fmt: skip
 
 

@@ -76,7 +76,7 @@ def form_errors(p: Page, exc: SilkgateError, fields: dict[str, str]) -> dict[str
     return out
 
 
-def _routes(p: Page) -> list[tuple[str, str]]:
+def routes_of(p: Page) -> list[tuple[str, str]]:
     """Every crossing and direction, as ``KHG-NZH:CN:KZ`` with a label in the page's language."""
     out = []
     for c in load_crossings():
@@ -120,7 +120,7 @@ def _new_form(p: Page, form: dict[str, str], errors: dict[str, str], status: int
         section="bookings",
         form=form,
         errors=errors,
-        routes=_routes(p),
+        routes=routes_of(p),
         classes=[(k, p.gettext(labels.QUOTA_CLASSES[k])) for k in BOOKABLE_CLASSES],
         hours=[(str(h), f"{h:02d}:00") for h in range(24)],
     )

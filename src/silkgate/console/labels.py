@@ -371,6 +371,7 @@ ERRORS = {
     ),
     # lodging a declaration through the form (declarations.rules and the schema)
     ("/lrn", "duplicate"): N_("Your organization has used this reference already."),
+    ("/lrn", "immutable"): N_("A declaration's reference cannot change."),
     ("/headers/idempotency-key", "idempotency_key_reused"): N_(
         "This form was lodged already, with other values; open a new form."
     ),

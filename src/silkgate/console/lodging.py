@@ -32,7 +32,7 @@ BAD_FORMAT = N_("Choose JSON Lines or CSV.")
 TOO_MANY = N_("The file has more than %(lines)s declarations; split it and lodge the parts.")
 
 
-def _declarant(p: Page) -> console.Person | Response:
+def declarant_person(p: Page) -> console.Person | Response:
     person = p.person
     if person is None:
         return p.sign_in_first()
@@ -51,7 +51,7 @@ def _label(p: Page, table: str, key: str | None) -> str:
 @router.get("/my-declarations")
 def my_declarations(p: Page = Depends(page), cursor: str = Query("", max_length=64)) -> Response:
     """My organization's declarations, newest first, with their state and lane."""
-    person = _declarant(p)
+    person = declarant_person(p)
     if isinstance(person, Response):
         return person
     error = None
@@ -100,7 +100,7 @@ def _message(p: Page, e: dict[str, Any]) -> str:
 
 @router.get("/my-declarations/lodge")
 def lodge_form(p: Page = Depends(page)) -> Response:
-    person = _declarant(p)
+    person = declarant_person(p)
     if isinstance(person, Response):
         return person
     return _form(p, {})
@@ -116,7 +116,7 @@ def lodge(
     """Lodge every declaration of the file; each line is accepted or rejected on its own."""
     if not p.csrf_ok(csrf_token):
         return refuse_csrf(p)
-    person = _declarant(p)
+    person = declarant_person(p)
     if isinstance(person, Response):
         return person
     settings = p.platform.settings

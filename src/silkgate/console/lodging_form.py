@@ -4,7 +4,10 @@ companies). The form's inputs are named like the flat CSV's columns (``exporter.
 declaration would (``declarations.flatfile``) and goes through ``declarations.service.create``:
 stored whole or not at all, every refusal shown on its input in the page's language. Numbers
 are read in the page's locale (``12,5`` in Russian, ``12.5`` in English). Works without
-scripts: goods lines are added and removed with buttons that send the form back."""
+scripts: goods lines are added and removed with buttons that send the form back.
+
+The same form amends a lodged declaration (``console.declarant``): ``form_of`` fills it from
+the stored version, numbers written in the page's locale as the form reads them back."""
 
 from __future__ import annotations
 
@@ -13,16 +16,16 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from babel.numbers import NumberFormatError, parse_decimal
+from babel.numbers import NumberFormatError, format_decimal, parse_decimal
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from silkgate.codelists import INCOTERMS
 from silkgate.console import labels
 from silkgate.console import service as console
-from silkgate.console.carrier import _routes
+from silkgate.console.carrier import routes_of
 from silkgate.console.labels import N_
-from silkgate.console.lodging import _declarant
+from silkgate.console.lodging import declarant_person
 from silkgate.console.pages import PREFIX, Page, page
 from silkgate.console.web import refuse_csrf
 from silkgate.core.errors import FieldError, SilkgateError
@@ -117,6 +120,9 @@ SUMS = {
 }
 HEAD_ORDER = [name for _, fields in SECTIONS for name, *_ in fields]
 HEAD_NAMES = set(HEAD_ORDER)
+#: Columns of a stored declaration the form has no input for: an amendment keeps them as they
+#: are (hidden inputs), so amending through the form never drops them.
+KEPT = ("containers", "container_seals")
 
 
 def _number(raw: str, kind: str, language: str) -> str:
@@ -140,6 +146,7 @@ def _cell(name: str, raw: str, language: str) -> str:
 def declaration_of(form: Mapping[str, str], lines: int, language: str) -> dict[str, Any]:
     """The declaration the form holds; lines left wholly empty are not goods items."""
     head = {n: _cell(n, form.get(n, "").strip(), language) for n in HEAD_NAMES if n != "route"}
+    head.update({n: form.get(n, "").strip() for n in KEPT})
     crossing, _, direction = form.get("route", "").partition(":")
     exit_c, _, entry_c = direction.partition(":")
     head.update({"crossing.code": crossing, "crossing.exit_country": exit_c,
@@ -159,6 +166,38 @@ def declaration_of(form: Mapping[str, str], lines: int, language: str) -> dict[s
     if not rows:
         body["goods_items"] = []
     return body
+
+
+def shown_number(value: str, language: str) -> str:
+    """A number as the flat file writes it (``16535.4``), written as the page's locale writes
+    it (``16 535,4`` in Russian), exactly: ``_number`` reads it back to the same value."""
+    try:
+        number = Decimal(value)
+    except ArithmeticError:
+        return value
+    return format_decimal(number, locale=language, decimal_quantization=False)
+
+
+def form_of(body: Mapping[str, Any], language: str) -> tuple[dict[str, str], int]:
+    """The form's inputs filled from a declaration body (the reverse of ``declaration_of``)
+    and its number of goods lines."""
+    numbers = flatfile.number_fields()
+    form: dict[str, str] = {}
+    rows = list(flatfile.to_rows([dict(body)]))
+    if not rows:  # no goods item: the declaration's columns alone, on one empty line
+        rows = list(flatfile.to_rows([{**body, "goods_items": [{}]}]))
+    for n, row in enumerate(rows):
+        for key, value in row.items():
+            if key in numbers and value:
+                value = shown_number(value, language)
+            if key.startswith(ITEM):
+                form[f"{ITEM}{n}.{key[len(ITEM) :]}"] = value
+            elif n == 0 and not key.startswith("crossing."):
+                form[key] = value
+    crossing = body.get("crossing") or {}
+    parts = [crossing.get(k, "") for k in ("code", "exit_country", "entry_country")]
+    form["route"] = ":".join(parts) if all(parts) else ""
+    return form, len(rows)
 
 
 def _sum(cells: list[str]) -> str:
@@ -214,18 +253,32 @@ def _message(p: Page, e: FieldError) -> str:
 def _choices(p: Page) -> dict[str, list[tuple[str, str]]]:
     return {
         "types": [(k, p.gettext(v)) for k, v in labels.TYPES.items()],
-        "routes": _routes(p),
+        "routes": routes_of(p),
         "incoterms": [(c, c) for c in sorted(INCOTERMS)],
     }
 
 
-def _render(
-    p: Page, form: Mapping[str, str], lines: int, errors: dict[str, str], status: int = 200
+def render_form(
+    p: Page,
+    form: Mapping[str, str],
+    lines: int,
+    errors: dict[str, str],
+    status: int = 200,
+    amending: Any = None,
 ) -> Response:
+    """The form: a new declaration, or (``amending``: the declaration as stored) an amendment,
+    whose LRN is shown but cannot change."""
+    if amending is None:
+        title = p.gettext("Lodge a declaration")
+    else:
+        title = p.gettext("Amend declaration %(lrn)s") % {"lrn": amending.lrn}
     return p.render(
         "lodge_one.html",
         status=status,
-        title=p.gettext("Lodge a declaration"),
+        title=title,
+        amending=amending,
+        fixed={"lrn"} if amending is not None else set(),
+        kept=KEPT,
         section="my-declarations",
         sections=SECTIONS,
         item_fields=ITEM_FIELDS,
@@ -238,40 +291,69 @@ def _render(
     )
 
 
+async def read_form(request: Request) -> dict[str, str]:
+    """The form as sent (text fields only; a form of more fields than it can hold is refused)."""
+    raw = await request.form(max_fields=MAX_FIELDS, max_files=0)
+    return {k: v for k, v in raw.items() if isinstance(v, str)}
+
+
+def lines_of(form: Mapping[str, str]) -> int:
+    """The number of goods lines the form shows (1 to ``MAX_LINES``)."""
+    try:
+        return min(max(int(form.get("lines", "1")), 1), MAX_LINES)
+    except ValueError:
+        return 1
+
+
+def line_change(
+    p: Page, form: Mapping[str, str], lines: int, amending: Any = None
+) -> Response | None:
+    """The form back as typed with a goods line added or removed, or None when it is sent."""
+    action = form.get("action", "lodge")
+    if action == "add_line":
+        return render_form(p, form, min(lines + 1, MAX_LINES), {}, amending=amending)
+    if action == "remove_line":
+        return render_form(p, form, max(lines - 1, 1), {}, amending=amending)
+    return None
+
+
+def sent_lines(form: Mapping[str, str], lines: int) -> list[int]:
+    """The form line of each goods item sent (lines left wholly empty are not items)."""
+    return [i for i in range(lines) if any(form.get(f"{ITEM}{i}.{n}") for n, *_ in ITEM_FIELDS)]
+
+
+def errors_of(p: Page, exc: SilkgateError, form: Mapping[str, str], lines: int) -> dict[str, str]:
+    """A refusal's errors by the input answering for each, in the page's language."""
+    return _errors(p, exc, sent_lines(form, lines))
+
+
 @router.get("/my-declarations/new")
 def new_form(p: Page = Depends(page)) -> Response:
-    person = _declarant(p)
+    person = declarant_person(p)
     if isinstance(person, Response):
         return person
     form = {"form_id": secrets.token_urlsafe(16), "type": "export"}
-    return _render(p, form, 1, {})
+    return render_form(p, form, 1, {})
 
 
 @router.post("/my-declarations/new")
 async def lodge_one(request: Request, p: Page = Depends(page)) -> Response:
     """Add or remove a goods line (the form comes back as typed), or lodge the declaration."""
-    raw = await request.form(max_fields=MAX_FIELDS, max_files=0)
-    form = {k: v for k, v in raw.items() if isinstance(v, str)}
+    form = await read_form(request)
     if not p.csrf_ok(form.get("csrf_token")):
         return refuse_csrf(p)
-    person = _declarant(p)
+    person = declarant_person(p)
     if isinstance(person, Response):
         return person
-    try:
-        lines = min(max(int(form.get("lines", "1")), 1), MAX_LINES)
-    except ValueError:
-        lines = 1
-    action = form.get("action", "lodge")
-    if action == "add_line":
-        return _render(p, form, min(lines + 1, MAX_LINES), {})
-    if action == "remove_line":
-        return _render(p, form, max(lines - 1, 1), {})
+    lines = lines_of(form)
+    changed = line_change(p, form, lines)
+    if changed is not None:
+        return changed
     body = declaration_of(form, lines, p.language)
-    sent = [i for i in range(lines) if any(form.get(f"{ITEM}{i}.{n}") for n, *_ in ITEM_FIELDS)]
     key = form.get("form_id") or None
     try:
         with console.as_person(person) as caller:
             declarations.create(p.platform, caller, body, key[:64] if key else None)
     except SilkgateError as exc:
-        return _render(p, form, lines, _errors(p, exc, sent), 422)
+        return render_form(p, form, lines, errors_of(p, exc, form, lines), 422)
     return p.redirect(f"{PREFIX}/my-declarations", done="lodged")

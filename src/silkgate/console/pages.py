@@ -65,6 +65,10 @@ NOTICES = {
     "signing_key": N_("The signing key is replaced; the change is in the audit log."),
     "retried": N_("The delivery is queued to be sent again."),
     "lodged": N_("The declaration is lodged; its checks and lane follow."),
+    "amended": N_("The amendment is stored as a new version; its checks and lane follow again."),
+    "declaration_cancelled": N_(
+        "The declaration is cancelled; the reason is kept in the audit log."
+    ),
     "proposed": N_(
         "The agreement is proposed. Every party signs it now; the last signature brings it "
         "into force."

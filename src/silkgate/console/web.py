@@ -263,6 +263,7 @@ def install(app: FastAPI) -> None:
         analyst,
         analyst_twin,
         carrier,
+        declarant,
         lodging,
         lodging_form,
         officer,
@@ -283,6 +284,7 @@ def install(app: FastAPI) -> None:
     app.include_router(carrier.router)
     app.include_router(lodging.router)
     app.include_router(lodging_form.router)
+    app.include_router(declarant.router)  # after them: /my-declarations/new is no id
     app.include_router(operator.router)
     app.include_router(operator_gates.router)
     app.include_router(operator_walkins.router)
