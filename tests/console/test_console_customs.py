@@ -3,6 +3,7 @@ organization may see, lane overrides and inspections audited with the person, in
 
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import dataclass
 
@@ -10,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from silkgate.audit.models import AuditEntry
+from silkgate.codelists.hs import hs_description
 from silkgate.console import i18n
 from silkgate.console import service as console
 from silkgate.core.platform import Platform
@@ -72,6 +74,15 @@ def test_each_side_sees_what_it_is_entitled_to(platform: Platform) -> None:
     assert 'data-testid="lane-reasons"' in page.text or "No rule or model" in page.text
     assert 'id="override-form"' in page.text and 'id="inspection-form"' in page.text
     assert "Flat-rolled steel" in page.text and "74,508.29" in page.text
+    # each goods line's HS code with the nomenclature's own title (English: all it carries)
+    titled = re.findall(
+        r'<span class="code">(\d+)</span><br><span class="hint" lang="en" '
+        r'data-testid="hs-title">([^<]+)</span>',
+        page.text,
+    )
+    codes = [g["hs_code"] for g in export_cn_to_kz("CON-1")["goods_items"]]
+    assert [c for c, _ in titled] == codes
+    assert [html.unescape(t) for _, t in titled] == [hs_description(c) for c in codes]
     timeline = page.text.split('data-testid="timeline"', 1)[1]
     assert "Declaration accepted" in timeline and "Risk assessed, lane assigned" in timeline
 

