@@ -6,8 +6,9 @@ Run: .venv/bin/python bench/console.py [--backend sqlite|postgresql|both] [--ite
 Per backend the database is bulk-filled as ``bench/analytics_export.py`` fills it (``--items``
 goods items on declarations of 4 items over 2025, both directions at Khorgos, with risk
 assessments, bookings, gate events and inspections); then Chinese customs gets an administrator
-and ``--users`` officer-supervisors, each joined and signed in with TOTP through the console
-service. The console is served by uvicorn (one process, as ``silkgate serve``) in a child
+and ``--users`` officer-supervisors, the Chinese broker an administrator and a clerk, and the
+Chinese e-port operator an administrator and a supervisor, each joined and signed in with TOTP
+through the console service; each page is read with the session of the role it is for. The console is served by uvicorn (one process, as ``silkgate serve``) in a child
 process whose app is wrapped to answer a ``Server-Timing: app;dur=<ms>`` header — the time
 from the request reaching the app to the last byte of the answer, without the client's or the
 network's. Each page is fetched ``--requests`` times one after another (p50/p95 of that
@@ -106,55 +107,94 @@ def serve(url: str, data_dir: str, port: int) -> None:
 # ------------------------------------------------------------------ the people
 
 
-def people(platform: Platform, users: int, tag: str) -> list[str]:
-    """Chinese customs' administrator and officer-supervisors, joined and signed in with TOTP;
-    their sessions (the administrator's first)."""
+def _member_id(platform: Platform, key: str) -> str:
     from silkgate.demo.service import DEMO_ORGS
     from silkgate.registry.models import Organization
 
+    name = next(d.name for d in DEMO_ORGS if d.key == key)
     with platform.db.session() as s:
-        cn = next(
-            o.member_id
-            for o in s.query(Organization)
-            if o.name == next(d.name for d in DEMO_ORGS if d.key == "cn-customs")
-        )
+        return next(o.member_id for o in s.query(Organization) if o.name == name)
 
-    def enrol(token: str, login: str) -> str:
-        console.accept_invite(platform, token, PASSWORD, PASSWORD)
-        session, _stage = console.sign_in(platform, login, PASSWORD)
-        secret = console.totp_setup(platform, session).secret
-        return console.verify_totp(platform, session, pyotp.TOTP(secret).now())
 
-    admin_session = enrol(
-        console.create_administrator(platform, cn, f"{tag}.admin", "Bench Admin", "bench"),
-        f"{tag}.admin",
-    )
-    signed = console.session(platform, admin_session)
+def _enrol(platform: Platform, token: str, login: str) -> str:
+    console.accept_invite(platform, token, PASSWORD, PASSWORD)
+    session, _stage = console.sign_in(platform, login, PASSWORD)
+    secret = console.totp_setup(platform, session).secret
+    return console.verify_totp(platform, session, pyotp.TOTP(secret).now())
+
+
+def _team(platform: Platform, key: str, tag: str, members: dict[str, list[str]]) -> list[str]:
+    """An organization's administrator and its members (login suffix → roles), joined and
+    signed in with TOTP; their sessions, the administrator's first."""
+    admin = f"{tag}.{key}.admin"
+    token = console.create_administrator(platform, _member_id(platform, key), admin, "Admin", "b")
+    first = _enrol(platform, token, admin)
+    signed = console.session(platform, first)
     assert signed is not None and signed.person is not None
-    sessions = [admin_session]
-    for n in range(users):
-        login = f"{tag}.officer{n}"
-        token = console.invite(
-            platform, signed.person, login, f"Officer {n}", ["officer", "supervisor"]
-        )
-        sessions.append(enrol(token, login))
-    return sessions
+    out = [first]
+    for suffix, roles in members.items():
+        login = f"{tag}.{key}.{suffix}"
+        out.append(_enrol(platform, console.invite(platform, signed.person, login, suffix, roles),
+                          login))  # fmt: skip
+    return out
 
 
-def pages(items: int) -> dict[str, str]:
-    """The main pages, by name → path. The fill's declarations are B<i>; even i are CN→KZ
-    exports lodged in China, whose page shows Chinese customs the lane and the forms."""
+def people(platform: Platform, users: int, tag: str) -> dict[str, Any]:
+    """Sessions by role: Chinese customs' administrator and ``users`` officer-supervisors; a
+    clerk of the Chinese broker (a declarant whose declarations and bookings the fill made);
+    a supervisor of the Chinese e-port operator."""
+    customs = _team(platform, "cn-customs", tag,
+                    {f"officer{n}": ["officer", "supervisor"] for n in range(users)})  # fmt: skip
+    broker = _team(platform, "cn-broker", tag, {"clerk": ["officer"]})
+    eport = _team(platform, "cn-eport", tag, {"super": ["officer", "supervisor"]})
+    return {
+        "admin": customs[0],
+        "officers": customs[1:],
+        "declarant": broker[1],
+        "declarant_admin": broker[0],
+        "operator": eport[1],
+        "broker": _member_id(platform, "cn-broker"),
+    }
+
+
+def pages(platform: Platform, items: int, broker: str) -> dict[str, tuple[str, str]]:
+    """The main pages, by name → (whose session, path). The fill's declarations are B<i>;
+    even i are CN→KZ exports lodged in China, whose page shows Chinese customs the lane and
+    the forms; the broker's own is the newest of those it lodged."""
+    from sqlalchemy import select
+
+    from silkgate.declarations.models import Declaration
+
     n_decl = items // 4
     one = f"B{(n_decl // 2) & ~1:023d}"
+    with platform.db.session() as s:
+        own = s.scalar(
+            select(Declaration.id).where(Declaration.declarant == broker)
+            .order_by(Declaration.id.desc()).limit(1)
+        )  # fmt: skip
     return {
-        "sign-in (signed out)": "/console/sign-in",
-        "home": "/console/",
-        "declarations (incoming)": "/console/declarations",
-        "declarations (outgoing)": "/console/declarations?direction=outgoing",
-        "declarations (LRN filter)": f"/console/declarations?direction=all&lrn=L{n_decl // 3}",
-        "declaration": f"/console/declarations/{one}",
-        "people (admin)": "/console/admin/users",
-        "account": "/console/account",
+        "sign-in (signed out)": ("", "/console/sign-in"),
+        "home": ("officer", "/console/"),
+        "declarations (incoming)": ("officer", "/console/declarations"),
+        "declarations (outgoing)": ("officer", "/console/declarations?direction=outgoing"),
+        "declarations (LRN filter)": (
+            "officer",
+            f"/console/declarations?direction=all&lrn=L{n_decl // 3}",
+        ),
+        "declaration": ("officer", f"/console/declarations/{one}"),
+        "people (admin)": ("admin", "/console/admin/users"),
+        "account": ("officer", "/console/account"),
+        "agreements (admin)": ("admin", "/console/admin/agreements"),
+        "new agreement (admin)": ("admin", "/console/admin/new-agreement"),
+        "subscriptions (admin)": ("declarant_admin", "/console/admin/subscriptions"),
+        "my declarations (declarant)": ("declarant", "/console/my-declarations"),
+        "my declaration (declarant)": ("declarant", f"/console/my-declarations/{own}"),
+        "amend form (declarant)": ("declarant", f"/console/my-declarations/{own}/amend"),
+        "bookings (declarant)": ("declarant", "/console/bookings"),
+        "queue board (public)": ("", "/console/queue/KHG-NZH"),
+        "operator board": ("operator", "/console/operator/KHG-NZH"),
+        "operator caps": ("operator", "/console/operator/KHG-NZH/caps"),
+        "walk-in form (operator)": ("operator", "/console/operator/KHG-NZH/walk-ins"),
     }
 
 
@@ -168,14 +208,21 @@ def pct(xs: list[float], q: float) -> float:
     return xs[min(len(xs) - 1, int(q * len(xs)))]
 
 
-def sequential(base: str, sessions: list[str], paths: dict[str, str], n: int) -> dict[str, Any]:
-    """Each page ``n`` times, one request at a time (the admin's session; people page too)."""
+def _cookies(sessions: dict[str, Any], who: str) -> dict[str, str]:
+    if not who:
+        return {}
+    session = sessions["officers"][0] if who == "officer" else sessions[who]
+    return {COOKIE: session}
+
+
+def sequential(
+    base: str, sessions: dict[str, Any], paths: dict[str, tuple[str, str]], n: int
+) -> dict[str, Any]:
+    """Each page ``n`` times, one request at a time, with the session of its role."""
     out = {}
     with httpx.Client(base_url=base, timeout=60) as c:
-        for name, path in paths.items():
-            cookies = {} if "signed out" in name else {COOKIE: sessions[0]}
-            if "admin" not in name and "signed out" not in name:
-                cookies = {COOKIE: sessions[1]}
+        for name, (who, path) in paths.items():
+            cookies = _cookies(sessions, who)
             for _ in range(3):  # warm (the first read of a cold database is slow)
                 server_ms(c.get(path, cookies=cookies, timeout=300))
             ms = [server_ms(c.get(path, cookies=cookies)) for _ in range(n)]
@@ -184,10 +231,10 @@ def sequential(base: str, sessions: list[str], paths: dict[str, str], n: int) ->
 
 
 async def concurrent(
-    base: str, sessions: list[str], paths: dict[str, str], seconds: float
+    base: str, sessions: dict[str, Any], paths: dict[str, tuple[str, str]], seconds: float
 ) -> dict[str, Any]:
     """One client per officer session, fetching the officer pages in turn for ``seconds``."""
-    officer_pages = [p for n, p in paths.items() if "admin" not in n and "signed out" not in n]
+    officer_pages = [path for who, path in paths.values() if who == "officer"]
     done: list[float] = []
     stop = time.perf_counter() + seconds
 
@@ -199,10 +246,10 @@ async def concurrent(
                 i += 1
 
     start = time.perf_counter()
-    await asyncio.gather(*(user(k, s) for k, s in enumerate(sessions[1:])))
+    await asyncio.gather(*(user(k, s) for k, s in enumerate(sessions["officers"])))
     wall = time.perf_counter() - start
     return {
-        "users": len(sessions) - 1,
+        "users": len(sessions["officers"]),
         "pages": len(done),
         "seconds": wall,
         "pages_per_s": len(done) / wall,
@@ -231,6 +278,7 @@ def run(kind: str, args: argparse.Namespace, tmp: Path) -> None:
         counts = fill(platform, args.items)
         print(f"[{kind}] filled in {time.perf_counter() - t:.0f} s: {counts}", flush=True)
     sessions = people(platform, args.users, f"b{int(time.time())}")
+    paths = pages(platform, args.items, sessions["broker"])
     platform.close()
     port = free_port()
     child = subprocess.Popen(
@@ -249,7 +297,6 @@ def run(kind: str, args: argparse.Namespace, tmp: Path) -> None:
             if time.perf_counter() > deadline or child.poll() is not None:
                 raise SystemExit(f"[{kind}] the server did not answer /api/v1/health in time")
             time.sleep(0.5)
-        paths = pages(args.items)
         print(f"[{kind}] load average {os.getloadavg()[0]:.1f}", flush=True)
         print("| backend | page | p50 ms | p95 ms | requests |")
         for name, r in sequential(base, sessions, paths, args.requests).items():
