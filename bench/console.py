@@ -189,7 +189,7 @@ def pages(platform: Platform, items: int, broker: str) -> dict[str, tuple[str, s
         "subscriptions (admin)": ("declarant_admin", "/console/admin/subscriptions"),
         "my declarations (declarant)": ("declarant", "/console/my-declarations"),
         "my declaration (declarant)": ("declarant", f"/console/my-declarations/{own}"),
-        "amend form (declarant)": ("declarant", f"/console/my-declarations/{own}/amend"),
+        "lodging form (declarant)": ("declarant", "/console/my-declarations/new"),
         "bookings (declarant)": ("declarant", "/console/bookings"),
         "queue board (public)": ("", "/console/queue/KHG-NZH"),
         "operator board": ("operator", "/console/operator/KHG-NZH"),

@@ -106,3 +106,15 @@ def test_revoking_the_default_ends_the_entry_sides_view(world: World) -> None:
     assert one(world, "kz-customs", "queue_management") is None
     assert listed(world, "kz-customs", "queue_management") == []
     assert one(world, "cn-eport")["id"] == world.booking
+
+
+def test_own_lists_only_the_callers_bookings(world: World) -> None:
+    """``own=True`` (the console's "my bookings"): the owner's booking, not the ones the caller
+    may read as the exit side's customs or e-port operator."""
+    for org in ("cn-customs", "cn-eport"):
+        who = Asking(world.env.who(org), None)
+        assert [b.id for b in reading.list_bookings(world.platform, who)[0]] == [world.booking]
+        assert reading.list_bookings(world.platform, who, own=True)[0] == []
+    owner = Asking(world.env.who("cn-broker"), None)
+    mine, _ = reading.list_bookings(world.platform, owner, own=True)
+    assert [b.id for b in mine] == [world.booking]

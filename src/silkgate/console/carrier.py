@@ -94,8 +94,8 @@ def bookings(p: Page = Depends(page)) -> Response:
     if isinstance(person, Response):
         return person
     with console.as_person(person) as caller:
-        items, _ = reading.list_bookings(p.platform, caller, limit=100)
-    mine = [b for b in items if isinstance(b, BookingOut) and b.organization == person.organization]
+        items, _ = reading.list_bookings(p.platform, caller, limit=100, own=True)
+    mine = [b for b in items if isinstance(b, BookingOut)]
     return p.render(
         "bookings.html",
         title=p.gettext("Slot bookings"),

@@ -139,16 +139,23 @@ def list_bookings(
     status: str | None = None,
     cursor: str | None = None,
     limit: int = 100,
+    own: bool = False,
 ) -> tuple[list[BookingView], str | None]:
     """Newest first; ``next_cursor`` continues after the last item returned. A row the
     decision refuses is skipped and the next ones read (a page stays full); with no purpose
-    declared, a row shared with the caller only under an agreement makes the answer 400."""
+    declared, a row shared with the caller only under an agreement makes the answer 400.
+    ``own``: only the caller's own bookings (not those it may read for other reasons)."""
     asking = as_asking(who)
     with platform.db.session() as s:
         point = Point(platform, s, asking)
         cat = Category.BOOKING
         rules = point.rules(cat) if asking.purpose else point.all_rules(cat)
-        stmt: Select[Any] = select(Booking).where(reachable_clause(asking.caller, rules))
+        where = (
+            Booking.organization_id == asking.caller.id
+            if own
+            else reachable_clause(asking.caller, rules)
+        )
+        stmt: Select[Any] = select(Booking).where(where)
         if crossing:
             stmt = stmt.where(Booking.crossing_code == crossing)
         if day:
