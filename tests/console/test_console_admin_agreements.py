@@ -109,6 +109,11 @@ def test_propose_sign_by_both_parties_renew_and_revoke(platform: Platform, tmp_p
     assert bad.status_code == 422 and 'data-field="signature"' in bad.text
     assert "does not verify" in bad.text and f'value="{wrong}"' in bad.text
     assert _audit(platform, "agreement.signed") == []
+    # anything but a base64 signature of the API's length is refused before it is checked
+    padded = " ".join(_sign(svc, agreement_id, 1, svc_key, tmp_path))
+    bad = _post(svc, f"{base}/versions/1/sign", {"signature": padded}, base)
+    assert bad.status_code == 422 and 'data-field="signature"' in bad.text
+    assert _audit(platform, "agreement.signed") == []
 
     signature = _sign(svc, agreement_id, 1, svc_key, tmp_path)
     r = _post(svc, f"{base}/versions/1/sign", {"signature": signature}, base)
@@ -188,6 +193,11 @@ def test_a_refused_proposal_names_each_input_and_stores_nothing(
     # what was typed comes back
     assert 'value="KZ/COM/NOBODY, ' in r.text and 'value="/driver/name" checked' in r.text
     assert _agreements(platform) == before
+    # a new agreement's own id, refused, stays an input to correct (not a "new version")
+    r = _post(svc, NEW, _terms(w, agreement_id="ab"), NEW)
+    assert r.status_code == 422 and 'data-field="agreement_id"' in r.text
+    assert 'id="ag-agreement_id" name="agreement_id" type="text" value="ab"' in r.text
+    assert "Propose an agreement" in r.text and 'id="category-form"' in r.text
     # an organization that is not a party may not propose
     outsider = _terms(w, provider=w.ids["kz-customs"], consumers=w.ids["cn-broker"])
     r = _post(svc, NEW, outsider, NEW)
@@ -254,3 +264,30 @@ def test_subscriptions_added_and_removed_with_refusals_by_input(
     assert not exchange.list_subscriptions(platform, caller)[0].active
     assert f'id="remove-{sub.id}"' not in kz.get(page).text
     assert _audit(platform, "exchange.unsubscribed")[-1].person == "kzboss"
+
+
+def test_a_next_version_says_when_whole_days_change_the_validity(
+    platform: Platform, tmp_path: Path
+) -> None:
+    """Terms proposed through the API may start at any time; the form gives whole UTC days,
+    and says so rather than widen the validity silently."""
+    from datetime import UTC, datetime, timedelta
+
+    from silkgate.exchange.agreements.schemas import AgreementIn
+
+    w = world(platform)
+    svc, _ = _signed_in(w, "kz-service", "svcboss", tmp_path)
+    start = datetime.now(UTC).replace(hour=16, minute=0, second=0, microsecond=0)
+    body = AgreementIn(
+        provider=w.ids["kz-service"], consumers=[w.ids["cn-broker"]], category="booking",
+        fields=["/crossing"], purposes=["statistics"], places=["KZ"], valid_from=start,
+        valid_until=start + timedelta(days=30),
+    )  # fmt: skip
+    caller = registry.caller_for(platform, w.ids["kz-service"])
+    made = agreements.propose(platform, caller, body)
+    agreements.revoke(platform, caller, made.agreement_id, "to renew")
+    page = svc.get(f"{NEW}?from={made.agreement_id}")
+    assert page.status_code == 200 and 'data-testid="days-rounded"' in page.text
+    assert 'name="renewing" value="1"' in page.text
+    midnight = _post(svc, NEW, _terms(w), NEW).headers["location"].split("/")[-1].split("?")[0]
+    assert 'data-testid="days-rounded"' not in svc.get(f"{NEW}?from={midnight}").text

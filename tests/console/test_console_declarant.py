@@ -18,6 +18,7 @@ from silkgate.audit.models import AuditEntry
 from silkgate.audit.service import payload_digest
 from silkgate.console import i18n
 from silkgate.console.lodging_form import declaration_of, form_of
+from silkgate.core.errors import Conflict
 from silkgate.core.platform import Platform
 from silkgate.declarations import service as declarations
 from silkgate.declarations.models import Declaration, DeclarationVersion
@@ -329,3 +330,18 @@ def test_the_declaration_pages_in_each_language(platform: Platform, language: st
     assert html.escape(tr("Store the amendment")) in r.text
     if language != "en":  # really translated, not the English fallback
         assert tr("Amend the declaration") != "Amend the declaration"
+
+
+def test_the_service_refuses_an_amendment_made_from_an_older_version(platform: Platform) -> None:
+    """``expected_version``: checked under the row's lock, so of two amendments made from the
+    same version only the first is stored."""
+    w, _ = _broker(platform)
+    broker = caller(platform, w.ids, "cn-broker")
+    body = export_cn_to_kz("EXP-1")
+    decl = declarations.create(platform, broker, body)[0].id
+    assert declarations.amend(platform, broker, decl, body, expected_version=1).version == 2
+    with pytest.raises(Conflict) as refused:
+        declarations.amend(platform, broker, decl, body, expected_version=1)
+    assert [e.code for e in refused.value.errors] == ["changed"]
+    with platform.db.session() as s:
+        assert s.get(Declaration, decl).version == 2

@@ -204,3 +204,10 @@ def test_numbers_typed_in_any_page_language_read_back_exactly(value: Decimal) ->
     for language in i18n.LANGUAGES:
         typed = format_decimal(value, locale=language, decimal_quantization=False)
         assert Decimal(_number(typed, "number", language)) == value, (language, typed)
+
+
+@pytest.mark.parametrize("typed", ["1E+30000000", "9" * 4400, "Infinity", "-Infinity", "NaN"])
+def test_an_absurd_number_is_left_as_typed_for_the_schema_to_refuse(typed: str) -> None:
+    """Never expanded into millions of digits (a worker busy for seconds) nor a crash."""
+    for kind in ("integer", "number"):
+        assert _number(typed, kind, "en") == typed

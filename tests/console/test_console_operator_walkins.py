@@ -121,6 +121,10 @@ def test_bad_walk_in_input_is_named_on_its_input_and_nothing_is_stored(
     assert r.status_code == 422 and errors == {
         "at": tr("This time is ahead of the clock; check it.")
     }
+    # a year a date input takes but no clock shows (year 1 in Asia/Almaty cannot be made UTC)
+    r = off.post(WALK_INS, {**FORM, "at": "0001-01-01T00:00"})
+    assert r.status_code == 422
+    assert _errors(r.text) == {"at": tr("Enter a time in the years 2000 to 2999.")}
     r = off.post(WALK_INS, {**FORM, "declaration_ids": f"{unknown},"})
     errors = _errors(r.text)
     named = tr("Declaration %(id)s: %(error)s") % {

@@ -76,6 +76,7 @@ def errors_of(p: Page, exc: SilkgateError) -> dict[str, str]:
 
 @router.get("/agreements")
 def agreements(p: Page = Depends(page)) -> Response:
+    """The newest version of each agreement the organization is a party to."""
     person = administrator(p)
     if isinstance(person, Response):
         return person
@@ -101,6 +102,10 @@ def _agreement_page(
     p.back = f"{PREFIX}/admin/agreements/{agreement_id}"
     history, checks = admin.agreement(p.platform, person, agreement_id)
     latest = history.versions[-1]
+    to_sign = {v.version for v in history.versions if admin.awaiting_mine(person, v)}
+    errors = dict(errors or {})
+    if failed_version not in to_sign and "signature" in errors:  # e.g. signed meanwhile
+        errors["_form"] = errors.pop("signature")
     return p.render(
         "admin_agreement.html",
         status=status,
@@ -111,10 +116,10 @@ def _agreement_page(
         checks=checks,
         status_name=lambda s: _status(p, s),
         category_name=lambda c: _category(p, c),
-        to_sign={v.version for v in history.versions if admin.awaiting_mine(person, v)},
+        to_sign=to_sign,
         revocable=any(v.status.value in LIVE for v in history.versions),
         renewable=latest.status.value != "proposed",
-        errors=errors or {},
+        errors=errors,
         form=form or {},
         failed_version=failed_version,
     )
@@ -122,6 +127,8 @@ def _agreement_page(
 
 @router.get("/agreements/{agreement_id}")
 def agreement(p: Page = Depends(page), agreement_id: str = AgreementId) -> Response:
+    """One agreement's versions with their signatures checked again, and what the organization
+    may do with it (sign, propose a next version, revoke)."""
     person = administrator(p)
     if isinstance(person, Response):
         return person
@@ -153,6 +160,8 @@ def sign(
     signature: str = Form(""),
     csrf_token: str = Form(""),
 ) -> Response:
+    """Store the organization's signature of a proposed version (made in the page or
+    elsewhere); a refusal not about the signature is shown above the page."""
     if not p.csrf_ok(csrf_token):
         return refuse_csrf(p)
     person = administrator(p)
@@ -167,7 +176,10 @@ def sign(
     except SilkgateError as exc:
         if exc.status not in (409, 422):
             raise
-        errors = errors_of(p, exc)
+        found = errors_of(p, exc)
+        errors = {"signature": found.pop("signature")} if "signature" in found else {}
+        if found:  # an expired version, a state changed meanwhile: not the signature's fault
+            errors["_form"] = " ".join(found.values())
         return _agreement_page(p, person, agreement_id, exc.status, errors, typed, version)
     done = "agreement_active" if signed.status.value == "active" else "agreement_signed"
     return p.redirect(f"{PREFIX}/admin/agreements/{agreement_id}", done=done)
@@ -180,6 +192,7 @@ def revoke(
     reason: str = Form(""),
     csrf_token: str = Form(""),
 ) -> Response:
+    """End the agreement's active and proposed versions at once, with the reason given."""
     if not p.csrf_ok(csrf_token):
         return refuse_csrf(p)
     person = administrator(p)
@@ -190,7 +203,7 @@ def revoke(
     except SilkgateError as exc:
         if exc.status not in (409, 422):
             raise
-        errors = {k if k != "_form" else "reason": v for k, v in errors_of(p, exc).items()}
+        errors = errors_of(p, exc)  # the reason's own on its input, the rest above the page
         return _agreement_page(p, person, agreement_id, exc.status, errors, {"reason": reason})
     return p.redirect(f"{PREFIX}/admin/agreements/{agreement_id}", done="agreement_revoked")
 
@@ -209,7 +222,7 @@ def _proposal_page(
     found = spec(category)
     title = (
         p.gettext("New version of agreement %(id)s") % {"id": form["agreement_id"]}
-        if form.get("agreement_id")
+        if form.get("renewing")
         else p.gettext("Propose an agreement")
     )
     return p.render(

@@ -111,6 +111,7 @@ async def subscribe(request: Request, p: Page = Depends(page)) -> Response:
 def unsubscribe(
     p: Page = Depends(page), subscription_id: int = Path(ge=1), csrf_token: str = Form("")
 ) -> Response:
+    """Remove one of the organization's subscriptions (``DELETE /exchange/subscriptions``)."""
     if not p.csrf_ok(csrf_token):
         return refuse_csrf(p)
     person = administrator(p)

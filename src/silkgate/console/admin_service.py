@@ -39,6 +39,7 @@ from silkgate.exchange.agreements.schemas import (
     AgreementIn,
     AgreementOut,
     RevokeIn,
+    SignatureIn,
 )
 from silkgate.exchange.schemas import (
     DeliveryOut,
@@ -269,8 +270,9 @@ def sign_agreement(
     """Store the organization's signature, made elsewhere with its key, of a proposed
     version's terms (the platform never holds the key); the last signature activates it."""
     _admin(person)
+    body = parse_model(SignatureIn, {"signature": signature.strip()})  # as the API takes it
     with as_person(person) as caller:
-        return agreements.sign(platform, caller, agreement_id, version, signature.strip())
+        return agreements.sign(platform, caller, agreement_id, version, body.signature)
 
 
 def revoke_agreement(

@@ -27,7 +27,7 @@ TEXTS = ("agreement_id", "provider", "valid_from", "valid_until", "condition")
 DETAILED = {
     "unknown_party", "not_member", "is_provider", "duplicate", "unknown_field", "personal_data",
     "overlap", "pending_version", "expired", "already_signed", "not_public", "not_in_agreement",
-    "unknown_country", "not_allowed",
+    "unknown_country", "not_allowed", "not_yours",
 }  # fmt: skip
 
 
@@ -52,6 +52,7 @@ def read(form: Mapping[str, Any], getlist: Any) -> Form:
     for name in LISTS:
         out[name] = [str(v) for v in getlist(name)]
     out["personal_data"] = form.get("personal_data") == "on"
+    out["renewing"] = form.get("renewing") == "1"
     return out
 
 
@@ -106,11 +107,17 @@ def blank(person: Person, category: str, today: dt.date) -> Form:
         "valid_until": "",
         "condition": "",
         "personal_data": False,
+        "renewing": False,
     }
 
 
+def _midnight(at: dt.datetime | None) -> bool:
+    return at is None or at.astimezone(dt.UTC).time() == dt.time(0)
+
+
 def next_version(v: AgreementOut) -> Form:
-    """The next version of an agreement, starting from its latest terms."""
+    """The next version of an agreement, starting from its latest terms (``rounded``: its
+    validity does not start and end at midnight UTC, and the form's whole days change it)."""
     until = ""
     if v.valid_until is not None:  # the last day it covers
         until = (v.valid_until - dt.timedelta(seconds=1)).date().isoformat()
@@ -127,14 +134,18 @@ def next_version(v: AgreementOut) -> Form:
         "valid_until": until,
         "condition": v.condition or "",
         "personal_data": v.personal_data,
+        "renewing": True,
+        "rounded": not (_midnight(v.valid_from) and _midnight(v.valid_until)),
     }
 
 
 def category_or_default(value: str | None) -> str:
+    """The category asked for, if it is one; else pre-arrival information."""
     return value if value in {c.value for c in Category} else Category.PRE_ARRIVAL.value
 
 
 def purposes(gettext: Any) -> list[tuple[str, str]]:
+    """Each purpose's code and its name in the page's language."""
     return [(p.value, gettext(labels.PURPOSES.get(p.value, p.value))) for p in Purpose]
 
 

@@ -196,11 +196,15 @@ def _amend(p: Page, person: console.Person, decl_id: str, form: dict[str, str]) 
         return render_form(p, form, lines, {"_form": message}, 409, amending=view)
     body = declaration_of(form, lines, p.language)
     try:
-        with console.as_person(person) as caller:
-            declarations.amend(p.platform, caller, decl_id, body)
+        with console.as_person(person) as caller:  # checked again under the row's lock
+            declarations.amend(p.platform, caller, decl_id, body, view.version)
     except (NotFound, Forbidden):
         return _not_yours(p)
     except SilkgateError as exc:
+        if any(e.code == "changed" for e in exc.errors):
+            now = _own(p, person, decl_id) or view
+            message = p.gettext(CHANGED_MEANWHILE) % {"version": now.version}
+            return render_form(p, form, lines, {"_form": message}, 409, amending=now)
         errors = errors_of(p, exc, form, lines)
         if any(e.code == "wrong_state" for e in exc.errors):
             errors["_form"] = p.gettext(NOT_AMENDABLE)

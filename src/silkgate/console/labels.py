@@ -414,6 +414,7 @@ ERRORS = {
     "string_too_long": N_("The text is too long."),
     "string_too_short": N_("The text is too short."),
     "required": N_("This field is needed."),
+    "out_of_range": N_("Enter a time in the years 2000 to 2999."),
     "enum": N_("Choose one of the options offered."),
     "literal_error": N_("Choose one of the options offered."),
     "format": N_("The format is not right."),

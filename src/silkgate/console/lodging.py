@@ -33,6 +33,7 @@ TOO_MANY = N_("The file has more than %(lines)s declarations; split it and lodge
 
 
 def declarant_person(p: Page) -> console.Person | Response:
+    """The signed-in person of a declarant organization, else the sign-in or a 403 page."""
     person = p.person
     if person is None:
         return p.sign_in_first()

@@ -125,6 +125,10 @@ HEAD_NAMES = set(HEAD_ORDER)
 KEPT = ("containers", "container_seals")
 
 
+#: Digits before the point beyond which a typed number is left as typed, for the schema to refuse.
+MAX_DIGITS = 18
+
+
 def _number(raw: str, kind: str, language: str) -> str:
     """A number typed in the page's locale as the flat file writes it; text that is no number
     stays as typed, so validation names the field."""
@@ -135,6 +139,8 @@ def _number(raw: str, kind: str, language: str) -> str:
             value = Decimal(raw)
         except ArithmeticError:
             return raw
+    if not value.is_finite() or value.adjusted() > MAX_DIGITS:  # no quantity is that large:
+        return raw  # refused by name as typed, never expanded (1E+30000000 has 30 M digits)
     return str(int(value)) if kind == "integer" and value == value.to_integral() else str(value)
 
 

@@ -52,6 +52,8 @@ def _page(
     with console.as_person(person) as caller:
         sides = queue_board.served(caller, code)
     side = person.caller.country
+    if side not in sides:  # an operator registered for a crossing of other countries
+        raise NotFound(f"crossing {code}")
     today = queue.local_today(p.platform, p.platform.clock())
     figures = public.public_queue(p.platform, code, today)
     own = next((d for d in figures.directions if d.exit_country == side), None)

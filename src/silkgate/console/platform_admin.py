@@ -118,6 +118,8 @@ def _new_org_page(
 
 
 def platform_admin(p: Page) -> console.Person | Response:
+    """The signed-in administrator of a platform-administration organization, else the
+    sign-in page or a 403 page."""
     person = administrator(p)
     if isinstance(person, Response):
         return person

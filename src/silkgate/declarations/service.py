@@ -297,9 +297,15 @@ def view_out(platform: Platform, caller: Caller, d: Declaration, view: View) -> 
 
 
 def amend(
-    platform: Platform, caller: Caller, decl_id: str, data: bytes | dict[str, Any]
+    platform: Platform,
+    caller: Caller,
+    decl_id: str,
+    data: bytes | dict[str, Any],
+    expected_version: int | None = None,
 ) -> DeclarationOut:
-    """Store a new numbered version; earlier versions stay as they were."""
+    """Store a new numbered version; earlier versions stay as they were. The row is locked
+    while the version is numbered; ``expected_version``: refuse (409) if the declaration has
+    been amended since the caller read that version."""
     p = prepare(data)
     now = platform.clock()
     auto = platform.settings.auto_accept
@@ -307,6 +313,13 @@ def amend(
         decl, _ = load_visible(s, caller, decl_id)
         if decl.declarant_org_id != caller.id:
             raise Forbidden("only the declarant may amend a declaration")
+        s.execute(select(Declaration.id).where(Declaration.id == decl.id).with_for_update())
+        s.refresh(decl)
+        if expected_version is not None and decl.version != expected_version:
+            raise Conflict(
+                f"the declaration is at version {decl.version}, not {expected_version}",
+                [FieldError("/version", "changed", f"now version {decl.version}")],
+            )
         if p.body.lrn != decl.lrn:
             raise ValidationFailed(
                 [FieldError("/lrn", "immutable", f"the LRN of this declaration is {decl.lrn}")]

@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -17,6 +18,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from silkgate.codelists.identifiers import IdentifierError, validate_plate
 from silkgate.core.text import NoControls
@@ -332,10 +334,22 @@ class StageOut(BaseModel):
     called: list[str] = Field(description="Bookings called forward by this change")
 
 
+def _plausible(value: dt.datetime) -> dt.datetime:
+    """Years 2000–2999: far from the calendar's edges, where a zone's offset cannot be
+    converted to UTC (year 1 in Asia/Almaty overflows)."""
+    if not 2000 <= value.year <= 2999:
+        raise PydanticCustomError("out_of_range", "must be in the years 2000 to 2999")
+    return value
+
+
+#: A reported time with its offset, in the years 2000–2999.
+Moment = Annotated[AwareDatetime, AfterValidator(_plausible)]
+
+
 class ArrivalIn(_Strict):
     """When the truck reached the stage; default: now."""
 
-    at: AwareDatetime | None = None
+    at: Moment | None = None
 
 
 class QueuePosition(BaseModel):
@@ -363,7 +377,7 @@ class WalkInIn(_Strict):
     entry_country: CountryCode
     truck: WalkInTruck
     declaration_ids: list[DeclarationId] = Field(default_factory=list, max_length=10)
-    at: AwareDatetime | None = Field(default=None, description="Arrival; default now.")
+    at: Moment | None = Field(default=None, description="Arrival; default now.")
 
 
 class WalkInOut(BaseModel):
