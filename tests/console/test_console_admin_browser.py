@@ -115,5 +115,9 @@ def _journey(live: Live, new_context: Any, axe_source: str, lang: str) -> None:
     found["audit"] = axe_violations(page, axe_source)
     page.goto("/console/admin/organizations")
     assert page.get_by_test_id("organization-row").count() >= len(live.ids)
+    _follow(page, page.locator("#register-organization"))
+    page.locator("#organization-submit").click()  # nothing filled: refused by input
+    expect(page.locator('[data-field="roles"]')).to_be_visible()
+    found["registration"] = axe_violations(page, axe_source)
     bad = {k: v for k, v in found.items() if v}
     assert not bad, json.dumps(bad, ensure_ascii=False, indent=1)

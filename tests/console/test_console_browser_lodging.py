@@ -1,7 +1,8 @@
 """A broker lodges a declaration field by field in a real browser, on a phone's screen, in
 each language: numbers typed the language's way, a refused HS code answered on its input with
 everything typed kept, a second goods line added, then lodged and listed under My
-declarations. No serious or critical accessibility violation on the form (axe-core)."""
+declarations, opened, and its amendment form filled from it. No serious or critical
+accessibility violation on the form, the declaration's page or the amendment form (axe-core)."""
 
 from __future__ import annotations
 
@@ -97,5 +98,14 @@ def _journey(live: Live, new_context: Any, axe_source: str, lang: str) -> None:
     )
     row = page.locator('[data-testid="my-declaration-row"]', has_text=f"FORM-{lang}")
     assert row.count() == 1
+    # its page, then the amendment form filled from it (on a phone, axe-core on both)
+    with page.expect_navigation():
+        row.get_by_test_id("my-declaration-link").click()
+    assert f"FORM-{lang}" in page.locator("#page-title").inner_text()
+    found["declaration"] = axe_violations(page, axe_source)
+    with page.expect_navigation():
+        page.locator("#amend-link").click()
+    assert page.locator('[name="item.0.hs_code"]').input_value() == typed["item.0.hs_code"]
+    found["amendment form"] = axe_violations(page, axe_source)
     bad = {k: v for k, v in found.items() if v}
     assert not bad, json.dumps(bad, ensure_ascii=False, indent=1)
