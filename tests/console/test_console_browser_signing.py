@@ -6,7 +6,6 @@ serious or critical violation on the pages with the signing part shown."""
 from __future__ import annotations
 
 import json
-import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,8 @@ from silkgate.core.signing import public_key_b64, verify, write_private_key_file
 from silkgate.exchange.agreements import service as agreements
 from silkgate.exchange.agreements.schemas import AgreementIn
 from silkgate.registry import service as registry
-from tests.console.live import PASSWORD, Live, _enrol
+from tests.console.live import Live, _enrol
+from tests.console.test_console_admin_browser import _sign_in as admin_sign_in
 from tests.console.test_console_browser import axe_violations
 from tests.console.test_console_browser_operator import _sign_in as operator_sign_in
 
@@ -50,14 +50,7 @@ def _admin_signed_in(page: Any, live: Live) -> None:
         )
         _enrol(live, invite, ADMIN)
         live.made.add(ADMIN)
-    page.goto("/console/sign-in")
-    page.locator("#login").fill(ADMIN)
-    page.locator("#password").fill(PASSWORD)
-    page.locator("#sign-in-submit").click()
-    page.wait_for_url(re.compile(r"/console/sign-in/code"))
-    page.locator("#code").fill(live.code(ADMIN))
-    page.locator("#code-submit").click()
-    page.wait_for_url(re.compile(r"/console/$"))
+    admin_sign_in(page, live, ADMIN)
 
 
 def test_an_administrator_signs_an_agreement_in_the_browser(
