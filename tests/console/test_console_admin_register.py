@@ -9,10 +9,12 @@ import re
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 
 from silkgate.audit.models import AuditEntry
 from silkgate.codelists.identifiers import generate_kz_bin
+from silkgate.console import admin_service
 from silkgate.console import service as console
 from silkgate.core.platform import Platform
 from silkgate.registry import service as registry
@@ -103,6 +105,33 @@ def test_refusals_per_input_leave_nothing_behind(platform: Platform) -> None:
     assert r.status_code == 409 and 'data-field="code"' in r.text
     assert _orgs(platform) == before
     assert not [e for e in _audit(platform, "organization.created") if e.person]
+
+
+def test_a_login_taken_after_the_check_stores_neither_organization_nor_administrator(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another registration takes the login between the early check and the writes: the
+    organization and its administrator are one transaction, so nothing is stored."""
+    w = world(platform)
+    admin(w, "karamay", "plat.boss")
+    plat = Browser(platform)
+    plat.sign_in(w, "plat.boss")
+    form_page = plat.get(NEW).text
+    before, invited = _orgs(platform), len(_audit(platform, "console.user_invited"))
+    passed = admin_service.checked_newcomer
+
+    def checked_then_taken(p: Platform, login: str, name: str) -> tuple[str, str]:
+        checked = passed(p, login, name)
+        admin(w, "kz-carrier", login)  # the race: someone else gets the login now
+        return checked
+
+    monkeypatch.setattr(admin_service, "checked_newcomer", checked_then_taken)
+    code = generate_kz_bin(random.Random(10))
+    r = plat.client.post(NEW, data={"csrf_token": csrf_of(form_page), **_form(code)})
+    assert r.status_code == 409 and 'data-field="login"' in r.text
+    assert _orgs(platform) == before
+    assert len(_audit(platform, "console.user_invited")) == invited + 1  # the other one's only
+    assert not [e for e in _audit(platform, "organization.created") if code in e.entity_id]
 
 
 def test_only_platform_administrators_register(platform: Platform) -> None:

@@ -21,9 +21,9 @@ from silkgate.audit.service import AuditEvent, append, trail
 from silkgate.console.service import (
     ConsoleRole,
     Person,
+    add_administrator,
     as_person,
     checked_newcomer,
-    create_administrator,
 )
 from silkgate.core.errors import Conflict, FieldError, Forbidden, NotFound
 from silkgate.core.platform import Platform
@@ -137,17 +137,17 @@ def register_organization(
 ) -> tuple[str, str | None]:
     """Register a member organization (platform administrators only) and, when a login is
     given, invite its first administrator: returns the member id as stored and that one-time
-    invitation token. The login
-    is checked first, so a refused one leaves no organization without its administrator."""
+    invitation token. Both are stored in one transaction: a refused login (malformed, or
+    taken, even by someone registered a moment before) leaves no organization behind."""
     _platform_admin(person)
     first = None
-    if login.strip() or display_name.strip():
+    if login.strip() or display_name.strip():  # refused before the organization's checks
         first = checked_newcomer(platform, login, display_name)
-    with acting(person.login):
-        org = registry.create_organization(platform, body, person.organization)
+    with acting(person.login), platform.db.session() as s:
+        org = registry.add_organization(s, platform, body, person.organization)
         if first is None:
             return org.member_id, None
-        token = create_administrator(platform, org.member_id, *first, person.organization)
+        token = add_administrator(s, platform, org.member_id, *first, person.organization)
         return org.member_id, token
 
 

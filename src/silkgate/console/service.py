@@ -362,24 +362,32 @@ def create_administrator(
 ) -> str:
     """An organization's first (or another) administrator, from the command line; returns
     the one-time invitation token with which they set their password."""
+    with platform.db.session() as s:
+        return add_administrator(s, platform, member_id, login, display_name, actor)
+
+
+def add_administrator(
+    s: Session, platform: Platform, member_id: str, login: str, display_name: str, actor: str
+) -> str:
+    """``create_administrator`` within the caller's unit of work (registering an
+    organization with its first administrator stores both or neither)."""
     login, name = _check_login(login), _check_name(display_name)
     now = _now(platform)
-    with platform.db.session() as s:
-        org = _org(s, member_id)
-        if not org.active:
-            raise Conflict(f"organization {member_id} is not active")
-        user = _new_user(s, org, login, name, [ConsoleRole.ADMINISTRATOR.value], actor, now)
-        token = _new_invite(platform, s, user, now)
-        event = AuditEvent(
-            actor,
-            "console.user_invited",
-            "console_user",
-            user.login,
-            {"login": login, "roles": user.roles, "organization": org.member_id},
-            state=user_state(user, org),
-        )
-        append(s, platform.signer, [event])
-        return token
+    org = _org(s, member_id)
+    if not org.active:
+        raise Conflict(f"organization {member_id} is not active")
+    user = _new_user(s, org, login, name, [ConsoleRole.ADMINISTRATOR.value], actor, now)
+    token = _new_invite(platform, s, user, now)
+    event = AuditEvent(
+        actor,
+        "console.user_invited",
+        "console_user",
+        user.login,
+        {"login": login, "roles": user.roles, "organization": org.member_id},
+        state=user_state(user, org),
+    )
+    append(s, platform.signer, [event])
+    return token
 
 
 def invite(

@@ -82,64 +82,72 @@ def parse_member_id(member_id: str) -> tuple[str, str, str]:
 
 def create_organization(platform: Platform, body: OrganizationCreate, actor: str) -> Organization:
     """Register an organization; its member state must be an SCO member."""
+    with platform.db.session() as s:
+        return add_organization(s, platform, body, actor)
+
+
+def add_organization(
+    s: Session, platform: Platform, body: OrganizationCreate, actor: str
+) -> Organization:
+    """``create_organization`` within the caller's unit of work (with whatever else it
+    stores, such as the organization's first administrator: all or nothing)."""
     country, member_class, code = parse_member_id(body.member_id)
     if body.signing_public_key is not None:
         _check_public_key(body.signing_public_key)
-    with platform.db.session() as s:
-        if s.get(MemberState, country) is None:
+    if s.get(MemberState, country) is None:
+        raise ValidationFailed(
+            [FieldError("/member_id", "not_member", f"{country} is not an SCO member state")]
+        )
+    member_id = f"{country}/{member_class}/{code}"
+    if s.scalar(select(Organization.id).where(Organization.member_id == member_id)):
+        raise Conflict(
+            f"organization {member_id} exists",
+            [FieldError("/member_id", "duplicate", "already registered")],
+        )
+    org = Organization(
+        member_id=member_id,
+        country=country,
+        member_class=member_class,
+        code=code,
+        name=body.name,
+        roles=sorted({r.value for r in body.roles}),
+        signing_public_key=body.signing_public_key,
+        active=True,
+        created_at=datetime.now(UTC),
+    )
+    s.add(org)
+    s.flush()
+    for i, crossing in enumerate(body.crossings):
+        if s.get(Crossing, crossing) is None:
             raise ValidationFailed(
-                [FieldError("/member_id", "not_member", f"{country} is not an SCO member state")]
+                [FieldError(f"/crossings/{i}", "unknown_crossing", f"no crossing {crossing}")]
             )
-        member_id = f"{country}/{member_class}/{code}"
-        if s.scalar(select(Organization.id).where(Organization.member_id == member_id)):
-            raise Conflict(
-                f"organization {member_id} exists",
-                [FieldError("/member_id", "duplicate", "already registered")],
+        s.add(CrossingAssignment(organization_id=org.id, crossing_code=crossing))
+    append(
+        s,
+        platform.signer,
+        [
+            AuditEvent(
+                actor,
+                "organization.created",
+                "organization",
+                member_id,
+                body.model_dump(mode="json"),
+                state=organization_state(s, org),
             )
-        org = Organization(
-            member_id=member_id,
-            country=country,
-            member_class=member_class,
-            code=code,
-            name=body.name,
-            roles=sorted({r.value for r in body.roles}),
-            signing_public_key=body.signing_public_key,
-            active=True,
-            created_at=datetime.now(UTC),
-        )
-        s.add(org)
-        s.flush()
-        for i, crossing in enumerate(body.crossings):
-            if s.get(Crossing, crossing) is None:
-                raise ValidationFailed(
-                    [FieldError(f"/crossings/{i}", "unknown_crossing", f"no crossing {crossing}")]
-                )
-            s.add(CrossingAssignment(organization_id=org.id, crossing_code=crossing))
-        append(
-            s,
-            platform.signer,
-            [
-                AuditEvent(
-                    actor,
-                    "organization.created",
-                    "organization",
-                    member_id,
-                    body.model_dump(mode="json"),
-                    state=organization_state(s, org),
-                )
-            ],
-        )
-        # the first customs organization of a crossing brings its default agreements; an
-        # analyst or administrator is named in the KPI defaults of every served crossing
-        from silkgate.exchange.agreements.defaults import ensure_defaults, served_crossings
+        ],
+    )
+    # the first customs organization of a crossing brings its default agreements; an
+    # analyst or administrator is named in the KPI defaults of every served crossing
+    from silkgate.exchange.agreements.defaults import ensure_defaults, served_crossings
 
-        seed = set(body.crossings) if Role.CUSTOMS in body.roles else set()
-        if {Role.ANALYST, Role.ADMIN} & set(body.roles):
-            seed |= set(served_crossings(s))
-        if seed:
-            share = platform.settings.share_driver_data_across_border
-            ensure_defaults(s, platform.signer, seed, share, actor)
-        return org
+    seed = set(body.crossings) if Role.CUSTOMS in body.roles else set()
+    if {Role.ANALYST, Role.ADMIN} & set(body.roles):
+        seed |= set(served_crossings(s))
+    if seed:
+        share = platform.settings.share_driver_data_across_border
+        ensure_defaults(s, platform.signer, seed, share, actor)
+    return org
 
 
 def organization_state(session: Session, org: Organization) -> dict[str, object]:
