@@ -94,6 +94,15 @@ def test_baseline_before_since_and_model_filter(lake: Path) -> None:
     assert rows(run_job(lake, "model_drift", {"model_id": "risk-unknown"})) == []
 
 
+@pytest.mark.parametrize("model_id", ["\\' = ' OR TRUE --", "x\\", "it's", "\\\\"])
+def test_a_model_id_with_quotes_and_backslashes_is_only_compared(
+    lake: Path, engine_name: str, model_id: str
+) -> None:
+    """Spark reads a backslash in a quoted string as an escape: a filter that could close the
+    string early must still match nothing (it once matched every model on Spark)."""
+    assert rows(run_job(lake, "model_drift", {"model_id": model_id}, engine=engine_name)) == []
+
+
 def test_foreign_model_allowed_and_small_baseline_withholds_psi(lake: Path) -> None:
     allowed = run_job(lake, "model_drift", {"model_id": MKZ}, rules=all_categories("KZ"))
     assert rows(allowed, "model_id", "month", "declarations", "baseline_month", "psi") == [

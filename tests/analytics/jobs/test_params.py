@@ -13,6 +13,7 @@ from silkgate.analytics.jobs import params, service
 from silkgate.analytics.jobs.spec import Kind
 from silkgate.codelists.hs import is_hs_prefix
 from silkgate.core.errors import ValidationFailed
+from tests.analytics.jobs.conftest import make_engine
 
 
 def _errors(name: str, given_params: dict[str, object], **kw: str) -> list[tuple[str | None, str]]:
@@ -95,3 +96,12 @@ def test_string_literals_round_trip_through_sql(text: str) -> None:
 def test_number_literals_round_trip(value: float) -> None:
     kind = Kind.INT if isinstance(value, int) else Kind.FLOAT
     assert CON.execute(f"SELECT {params.literal(value, kind)}").fetchone()[0] == value
+
+
+@pytest.mark.xdist_group("spark")
+def test_string_literals_read_the_same_on_spark() -> None:
+    """Spark takes backslashes in quoted strings as escapes; a literal must not let it."""
+    texts = ["\\' = ' OR TRUE --", "a\\nb", "\\", "'", "''", "it's", "\\u0041", "`x`", ""]
+    spark = make_engine("spark")
+    selected = ", ".join(f"{params.literal(t)} AS c{i}" for i, t in enumerate(texts))
+    assert list(spark.query(f"SELECT {selected}").to_pylist()[0].values()) == texts

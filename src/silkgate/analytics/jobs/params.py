@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -135,7 +136,26 @@ def literal(value: Any, kind: Kind | None = None) -> str:
         return str(value)
     if isinstance(value, float):
         return f"CAST('{value!r}' AS DOUBLE)"  # a bare 1.5 is a DECIMAL to both engines
-    return "'" + str(value).replace("'", "''") + "'"
+    return _string(str(value))
+
+
+#: Characters an engine may read as more than themselves inside a quoted string: Spark takes a
+#: backslash as an escape (a value with ``\'`` in it would close the string early and run the
+#: rest as SQL), DuckDB does not. They are never quoted but written as ``chr(n)``, which every
+#: engine reads the same way.
+_QUOTED_APART = re.compile(r"(['\\])")
+
+
+def _string(text: str) -> str:
+    """A string literal: quoted runs joined with ``chr()`` of each quote and backslash."""
+    pieces = [
+        f"chr({ord(part)})" if _QUOTED_APART.fullmatch(part) else f"'{part}'"
+        for part in _QUOTED_APART.split(text)
+        if part
+    ]
+    if len(pieces) == 1:
+        return pieces[0]
+    return "(" + " || ".join(pieces) + ")" if pieces else "''"
 
 
 def render(job: Job, values: Mapping[str, Any], extra: Mapping[str, str]) -> str:
