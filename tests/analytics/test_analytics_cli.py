@@ -66,6 +66,7 @@ def test_rejected_rows_exit_3_and_are_named(world: World, monkeypatch: pytest.Mo
         (["-d", "declarations", "-d", "trucks"], "--dataset", "unknown_dataset"),
         (["--until", "2026-13-01"], "--until", "bad_date"),
         (["--until", "yesterday"], "--until", "bad_date"),
+        (["--until", "9999-12-31"], "--until", "out_of_range"),  # its end overflowed (a traceback)
         (["--settle", "-5"], "--settle", "negative"),
     ],
 )

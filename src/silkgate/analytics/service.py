@@ -74,15 +74,24 @@ def check_datasets(names: Sequence[str] | None) -> list[str]:
 
 
 def check_until(value: str | dt.date | None) -> dt.date | None:
-    """``--until``: a calendar day (YYYY-MM-DD); changes after its end wait for a later run."""
-    if value is None or isinstance(value, dt.date):
+    """``--until``: a calendar day (YYYY-MM-DD) of the years 2000-2999 (the platform's dates);
+    changes after its end wait for a later run."""
+    if value is None:
         return value
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
+    if isinstance(value, dt.date):
+        day = value
+    else:
+        try:
+            day = dt.date.fromisoformat(value)
+        except ValueError:
+            raise ValidationFailed(
+                [FieldError("/until", "bad_date", f"{value!r} is not a date (YYYY-MM-DD)")]
+            ) from None
+    if not 2000 <= day.year <= 2999:
         raise ValidationFailed(
-            [FieldError("/until", "bad_date", f"{value!r} is not a date (YYYY-MM-DD)")]
-        ) from None
+            [FieldError("/until", "out_of_range", f"{day} is not in the years 2000-2999")]
+        )
+    return day
 
 
 def check_settle(settle: float | None) -> None:
