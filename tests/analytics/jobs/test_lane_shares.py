@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from silkgate.core.errors import ValidationFailed
-from tests.analytics.jobs.conftest import all_categories, rows, run_job
+from silkgate.exchange.agreements.catalogue import Category
+from tests.analytics.jobs.conftest import all_categories, rows, run_job, statistics_rule
 from tests.analytics.jobs.lakes import write_lake
 from tests.analytics.jobs.risk_rows import declaration, inspection, items, lane
 
@@ -164,6 +165,30 @@ def test_small_foreign_cells_suppressed_and_shares_beside_them_withheld(lake: Pa
     ]
     assert (KHG, "85", "broker", "2025-01", "red", 1, 1, 1.0, 0, 1, 1, 1.0, 0) in got
     assert len(got) == 9 and result.run.suppressed_cells == 1
+
+
+@pytest.mark.parametrize("job", ["lane_shares", "model_drift"])
+def test_traders_not_read_are_unknown_not_none(tmp_path: Path, job: str) -> None:
+    """Six red declarations of one trader at Nurzhol, its lanes shared but not its
+    declarations: the traders are unknown (null), and an unknown count is small, so the
+    foreign cell is withheld — counted as none, it went out as six declarations and no
+    trader. With the declarations shared, one trader is too few for 5 and enough for 1."""
+    ids = [f"K{i}" for i in range(1, 7)]
+    small = write_lake(
+        tmp_path / "lake",
+        {
+            "lanes": [lane(d, "2025-01-05", "red", office=NUR) for d in ids],
+            "declarations": [
+                declaration(d, "2025-01-04", "T-ONE", "broker", office=NUR) for d in ids
+            ],
+        },
+    )
+    lanes_only = [statistics_rule("KZ", c) for c in (Category.RISK_LANE, Category.RISK_SCORE)]
+    both = [*lanes_only, statistics_rule("KZ", Category.DECLARATION)]
+    for rules, minimum in ((lanes_only, 5), (both, 5), (lanes_only, 1)):
+        hidden = run_job(small, job, rules=rules, min_cell_size=minimum)
+        assert rows(hidden) == [] and hidden.run.suppressed_cells == 1, (rules, minimum)
+    assert rows(run_job(small, job, rules=both), "declarations", "traders") == [(6, 1)]
 
 
 def test_bad_parameters_named(lake: Path) -> None:

@@ -45,6 +45,9 @@ _OUTCOMES = f"""outcomes AS (
 )"""
 
 _CELL = "office, chapter, trader_category, month"
+#: Traders of a group's declarations; unknown (null, so a small cell) when a declaration of it
+#: was not read (its partition excluded, say): they are never counted as none.
+_TRADERS = "CASE WHEN count(trader_ref) = count(*) THEN count(DISTINCT trader_ref) END"
 
 _LANE_SHARES_SQL = f"""
 WITH ranked AS (
@@ -98,7 +101,7 @@ WITH ranked AS (
 ), lane_rows AS (
   SELECT {_CELL}, lane,
          count(DISTINCT declaration_id) AS declarations,
-         count(DISTINCT trader_ref) AS traders,
+         {_TRADERS} AS traders,
          sum(overridden) AS overrides,
          sum(inspected) AS inspected,
          sum(hit) AS hits,
@@ -195,7 +198,7 @@ _BINS = " UNION ALL ".join(f"SELECT {i} AS score_bin" for i in range(SCORE_BINS)
 _EPS = f"cast({PSI_EPSILON} AS double)"
 _PUBLISHABLE = (
     "CASE WHEN max(foreign_data) = 0 OR (count(DISTINCT declaration_id) >= {min_cell_size} "
-    "AND count(DISTINCT trader_ref) >= {min_cell_size}) THEN 1 ELSE 0 END"
+    f"AND {_TRADERS} >= {{min_cell_size}}) THEN 1 ELSE 0 END"
 )
 
 _MODEL_DRIFT_SQL = f"""
@@ -238,7 +241,7 @@ WITH assessed AS (
   SELECT model_id, month,
          count(*) AS assessments,
          count(DISTINCT declaration_id) AS declarations,
-         count(DISTINCT trader_ref) AS traders,
+         {_TRADERS} AS traders,
          count(score) AS scored,
          avg(score) AS score_mean,
          percentile_cont(0.1) WITHIN GROUP (ORDER BY score) AS score_p10,
