@@ -50,6 +50,7 @@ def _(lang: str, text: str) -> str:
 
 def test_an_analyst_runs_a_job_and_downloads_its_rows(platform: Platform, tmp_path: Path) -> None:
     _w, b = _setup(platform, tmp_path)
+    platform.settings.analytics_min_cell_size = 1  # an analyst's small cells are withheld
     listed = b.get(JOBS_PAGE)
     assert listed.status_code == 200 and 'id="nav-analytics"' in listed.text
     assert re.findall(r'data-testid="analytics-job" data-job="(\w+)"', listed.text) == list(JOBS)

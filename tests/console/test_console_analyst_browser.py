@@ -33,6 +33,7 @@ def _analyst(live: Live, tmp_path_factory: pytest.TempPathFactory) -> None:
         return
     p = live.platform
     p.settings.analytics_lake_dir = small_lake(tmp_path_factory.mktemp("lake"))
+    p.settings.analytics_min_cell_size = 1  # an analyst sees no smaller group: the lake is tiny
     invite = console.create_administrator(p, live.ids["karamay"], "ana.admin", "Ana Admin", "t")
     _enrol(live, invite, "ana.admin")
     boss = _person(live, "ana.admin")

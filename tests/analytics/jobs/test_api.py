@@ -40,6 +40,8 @@ class Api:
 @pytest.fixture
 def api(platform: Platform, tmp_path: Path) -> Iterator[Api]:
     platform.settings.analytics_lake_dir = small_lake(tmp_path / "lake")
+    # cells of any size: these tests are about the routes (the minimum has its own test)
+    platform.settings.analytics_min_cell_size = 1
     keys = tokens(platform, seeded(platform))
     with TestClient(create_app(platform=platform)) as client:
         yield Api(client, keys, platform)
@@ -70,6 +72,18 @@ def test_analyst_gets_rows_and_what_was_left_out(api: Api) -> None:
     assert (ex["dataset"], ex["owner_country"], ex["crossing"], ex["partitions"], ex["rows"]) == (
         KZ_LEFT_OUT
     )
+
+
+def test_small_cells_are_withheld_from_all_but_the_countrys_customs(api: Api) -> None:
+    """China's rows computed in China: its customs sees every cell; an analyst (the Karamay
+    center) gets only cells of at least the minimum — they leave their owner too."""
+    api.platform.settings.analytics_min_cell_size = 2
+    body = {"params": {"since": "2025-01-01", "level": "chapter"}}
+    customs = api.run("cn-customs", body).json()
+    assert picked(customs["rows"]) == EXPECTED and customs["suppressed_cells"] == 0
+    analyst = api.run("karamay", body).json()
+    # January's chapter 84 has 2 declarations of 2 traders; the other two rows one each
+    assert picked(analyst["rows"]) == EXPECTED[:1] and analyst["suppressed_cells"] == 2
 
 
 def test_the_caller_must_be_entitled_too(api: Api) -> None:

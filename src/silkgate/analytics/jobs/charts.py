@@ -170,7 +170,7 @@ def run_notes(run: JobRun | None) -> list[str]:
         )
     if run.suppressed_cells:
         notes.append(
-            f"Suppressed: {run.suppressed_cells} row(s) of another country's data describing "
+            f"Suppressed: {run.suppressed_cells} row(s) of data not the reader's own describing "
             f"fewer than {run.min_cell_size} declarations, traders or trucks."
         )
     return notes

@@ -250,7 +250,7 @@ CLEARANCE_TIMES = Job(
         "that departs after until is still measured.",
         "passages, trucks, open_passages and refused describe the row's group and repeat on "
         "each of its intervals; measured, mean_h, median_h and p90_h describe the interval.",
-        "In rows holding another country's data, figures measured on fewer passages than the "
+        "In rows holding data not the reader's own, figures measured on fewer passages than the "
         "minimum cell size are withheld (null), and so is a change against such a period.",
     ),
 )

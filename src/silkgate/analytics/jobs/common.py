@@ -25,8 +25,10 @@ HS_AT_LEVEL = (
 #: A month as YYYY-MM, and as a number that steps by one a month (for growth joins).
 MONTH = "substr(cast({col} AS string), 1, 7)"
 MONTH_INDEX = "(year({col}) * 12 + month({col}))"
-#: 1 when the row is another country's data than where the job computes.
-FOREIGN = "CASE WHEN {col} <> {{compute_country}} THEN 1 ELSE 0 END"
+#: 1 when the row's data is protected by the minimum cell size for this run: any country's but
+#: ``{home_country}`` (the compute country for the platform itself and that country's customs;
+#: '' for any other reader, so every row).
+FOREIGN = "CASE WHEN {col} <> {{home_country}} THEN 1 ELSE 0 END"
 
 
 def month(col: str) -> str:

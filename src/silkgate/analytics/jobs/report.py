@@ -326,7 +326,7 @@ def _disclosure_html(run: Any) -> str:
     else:
         out.append("<p>Nothing was left out.</p>")
     out.append(
-        f"<p>Suppressed: {run.suppressed_cells:,} row(s) holding another country's data that "
+        f"<p>Suppressed: {run.suppressed_cells:,} row(s) of data not the reader's own that "
         f"described fewer than {run.min_cell_size} declarations, traders or trucks "
         f"(minimum cell size {run.min_cell_size}).</p>"
     )

@@ -66,7 +66,8 @@ class JobRun(BaseModel):
     foreign_owners: list[str]
     min_cell_size: int
     suppressed_cells: int = Field(
-        description="Rows holding another country's data that described fewer than "
+        description="Rows of data not the reader's own (another country's; to a reader other "
+        "than a country's customs, that country's too) that described fewer than "
         "min_cell_size declarations, traders or trucks: left out of ``rows``."
     )
     seconds: float

@@ -1,8 +1,8 @@
 """Run a job: check the request, decide what may be read where it runs, query, suppress cells.
 
 The order matters: parameters are checked before anything is opened; residency decides the
-files before an engine sees any; the engine sees only those files; small cells holding
-another country's data are removed before anything is returned or written.
+files before an engine sees any; the engine sees only those files; small cells of data not
+the reader's own (``home_country``) are removed before anything is returned or written.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from silkgate.codelists.countries import is_country
 from silkgate.core.errors import FieldError, ValidationFailed
 from silkgate.core.platform import Platform
 from silkgate.exchange.agreements.policy import Rule
+from silkgate.registry.schemas import Role
 from silkgate.registry.service import Caller
 
 FOREIGN = "foreign_data"
@@ -185,6 +186,7 @@ def run_on_lake(
     engine = engine or make_engine(None, request.engine)
     extra = {
         "compute_country": checking.literal(compute_country),
+        "home_country": checking.literal(home_country(compute_country, reader)),
         "min_cell_size": checking.literal(min_cell_size),
     }
     sql = checking.render(job, request.values, extra)
@@ -200,8 +202,17 @@ def run_on_lake(
     )
 
 
+def home_country(compute_country: str, reader: Caller | None) -> str:
+    """The country whose data a run may show in cells of any size: the compute country's, to
+    the platform itself (no reader) and to that country's customs; to any other reader
+    (analysts, administrators, another country's customs) none, every row leaves its owner."""
+    if reader is None or (reader.country == compute_country and reader.has(Role.CUSTOMS)):
+        return compute_country
+    return ""
+
+
 def suppress(job: Job, table: pa.Table, minimum: int) -> tuple[pa.Table, int]:
-    """Drop rows holding another country's data that describe fewer than ``minimum`` units.
+    """Drop rows of data not the reader's own that describe fewer than ``minimum`` units.
 
     A cell of 0 describes no one and does not make a row small: a row of mirror statistics
     that one side never recorded is decided by the other side's counts. Unknown (null) is small.
