@@ -126,3 +126,18 @@ def test_a_job_reading_scores_needs_the_score_category_too(tmp_path: Path) -> No
     )
     both = [*lane_only, statistics_rule("KZ", Category.RISK_SCORE)]
     assert decide(lake, ["lanes"], "CN", both, NOW, also=[("lanes", "risk_score")]).files["lanes"]
+
+
+def test_whose_data_a_reader_sees_in_small_cells() -> None:
+    """Only the platform itself and the compute country's customs see that country's small
+    cells; another country's customs entitled to them, analysts and administrators do not."""
+    from silkgate.analytics.jobs.service import home_country
+    from silkgate.registry.service import Caller
+
+    def org(country: str, *roles: str) -> Caller:
+        return Caller(1, f"{country}/GOV/1", country, frozenset(roles), frozenset())
+
+    assert home_country("CN", None) == "CN"
+    assert home_country("CN", org("CN", "customs")) == "CN"
+    assert home_country("CN", org("KZ", "customs")) == ""
+    assert home_country("CN", org("CN", "analyst", "admin")) == ""
