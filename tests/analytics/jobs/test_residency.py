@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from silkgate.analytics.jobs.residency import decide, refusal
+from silkgate.analytics.jobs.service import home_country
 from silkgate.exchange.agreements.catalogue import Category
 from silkgate.registry.service import Caller
 from tests.analytics.jobs.conftest import NOW, statistics_rule
@@ -131,8 +132,6 @@ def test_a_job_reading_scores_needs_the_score_category_too(tmp_path: Path) -> No
 def test_whose_data_a_reader_sees_in_small_cells() -> None:
     """Only the platform itself and the compute country's customs see that country's small
     cells; another country's customs entitled to them, analysts and administrators do not."""
-    from silkgate.analytics.jobs.service import home_country
-    from silkgate.registry.service import Caller
 
     def org(country: str, *roles: str) -> Caller:
         return Caller(1, f"{country}/GOV/1", country, frozenset(roles), frozenset())
