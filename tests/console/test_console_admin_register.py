@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import random
 import re
+import threading
+import time
 from typing import Any
 
 import httpx
@@ -16,9 +18,11 @@ from silkgate.audit.models import AuditEntry
 from silkgate.codelists.identifiers import generate_kz_bin
 from silkgate.console import admin_service
 from silkgate.console import service as console
+from silkgate.core.errors import Conflict
 from silkgate.core.platform import Platform
 from silkgate.registry import service as registry
 from silkgate.registry.models import Organization
+from silkgate.registry.schemas import OrganizationCreate, Role
 from tests.console.browser import Browser, csrf_of
 from tests.console.people import admin, join, sign_in, world
 
@@ -132,6 +136,63 @@ def test_a_login_taken_after_the_check_stores_neither_organization_nor_administr
     assert _orgs(platform) == before
     assert len(_audit(platform, "console.user_invited")) == invited + 1  # the other one's only
     assert not [e for e in _audit(platform, "organization.created") if code in e.entity_id]
+
+
+@pytest.mark.parametrize("rows_first", [False, True], ids=["other-first", "registration-first"])
+def test_the_same_login_at_once_one_wins_the_other_is_refused(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch, rows_first: bool
+) -> None:
+    """A registration and another organization's invitation of the same login run at once:
+    whichever stores the login first keeps it, the other is refused by name (409, not a
+    deadlock between one's rows and the other's audit lock), and a refused registration
+    leaves no organization behind."""
+    if not rows_first and platform.db.engine.dialect.name == "sqlite":
+        pytest.skip("SQLite writes one transaction at a time: nobody stores a login meanwhile")
+    w = world(platform)
+    plat, _ = admin(w, "karamay", "plat.boss")
+    before = _orgs(platform)
+    other: dict[str, object] = {}
+
+    def invite_elsewhere() -> None:
+        try:
+            other["token"] = console.create_administrator(
+                platform, w.ids["kz-carrier"], "race.login", "Other Person", "test"
+            )
+        except Conflict as exc:
+            other["refused"] = exc
+
+    rows = admin_service.administrator_rows
+    helper = threading.Thread(target=invite_elsewhere)
+
+    def at_once(*args: Any) -> Any:
+        if rows_first:
+            made = rows(*args)
+            helper.start()
+            time.sleep(1)  # the other waits on this transaction's new row
+            return made
+        helper.start()
+        helper.join(20)  # the other stores the login before this one does
+        return rows(*args)
+
+    monkeypatch.setattr(admin_service, "administrator_rows", at_once)
+    body = OrganizationCreate(
+        member_id=f"KZ/COM/{generate_kz_bin(random.Random(12))}",
+        name="Race Logistics LLP",
+        roles=[Role.CARRIER],
+        crossings=[],
+    )
+    try:
+        member_id, token = admin_service.register_organization(
+            platform, plat, body, "race.login", "Race Person"
+        )
+    except Conflict as exc:
+        helper.join(20)
+        assert not rows_first and [e.field for e in exc.errors] == ["/login"]
+        assert "token" in other and _orgs(platform) == before
+    else:
+        helper.join(20)
+        assert rows_first and token and member_id == body.member_id
+        assert isinstance(other.get("refused"), Conflict) and _orgs(platform) == before + 1
 
 
 def test_only_platform_administrators_register(platform: Platform) -> None:

@@ -18,10 +18,12 @@ from sqlalchemy import select
 from silkgate.audit import checkpoints as cps
 from silkgate.audit.models import AuditEntry
 from silkgate.audit.service import AuditEvent, append, trail
+from silkgate.console.models import ConsoleUser
 from silkgate.console.service import (
     ConsoleRole,
     Person,
-    add_administrator,
+    administrator_invited,
+    administrator_rows,
     as_person,
     checked_newcomer,
 )
@@ -49,6 +51,7 @@ from silkgate.exchange.schemas import (
     SubscriptionStatus,
 )
 from silkgate.registry import service as registry
+from silkgate.registry.models import Organization
 from silkgate.registry.schemas import OrganizationCreate
 
 #: The audit log's entity for verification runs asked for in the console.
@@ -143,11 +146,19 @@ def register_organization(
     first = None
     if login.strip() or display_name.strip():  # refused before the organization's checks
         first = checked_newcomer(platform, login, display_name)
+    actor = person.organization
+    staged: list[tuple[ConsoleUser, str]] = []
     with acting(person.login), platform.db.session() as s:
-        org = registry.add_organization(s, platform, body, person.organization)
-        if first is None:
+
+        def first_administrator(org: Organization) -> None:  # rows before any audit entry
+            if first is not None:
+                staged.append(administrator_rows(s, platform, org, *first, actor))
+
+        org = registry.add_organization(s, platform, body, actor, first_administrator)
+        if not staged:
             return org.member_id, None
-        token = add_administrator(s, platform, org.member_id, *first, person.organization)
+        user, token = staged[0]
+        append(s, platform.signer, [administrator_invited(user, org, actor)])
         return org.member_id, token
 
 

@@ -19,6 +19,7 @@ from enum import StrEnum
 from typing import Any, overload
 
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from silkgate.audit.service import AuditEvent, append
@@ -336,7 +337,14 @@ def _new_user(
         created_by=by,
     )
     s.add(user)
-    s.flush()
+    try:
+        s.flush()
+    except IntegrityError as exc:  # taken by a transaction that committed while this one ran
+        if "login" not in str(exc.orig):
+            raise
+        raise Conflict(
+            f"login {login} is taken", [FieldError("/login", "duplicate", "already taken")]
+        ) from None
     return user
 
 
@@ -363,31 +371,34 @@ def create_administrator(
     """An organization's first (or another) administrator, from the command line; returns
     the one-time invitation token with which they set their password."""
     with platform.db.session() as s:
-        return add_administrator(s, platform, member_id, login, display_name, actor)
+        org = _org(s, member_id)
+        if not org.active:
+            raise Conflict(f"organization {member_id} is not active")
+        user, token = administrator_rows(s, platform, org, login, display_name, actor)
+        append(s, platform.signer, [administrator_invited(user, org, actor)])
+        return token
 
 
-def add_administrator(
-    s: Session, platform: Platform, member_id: str, login: str, display_name: str, actor: str
-) -> str:
-    """``create_administrator`` within the caller's unit of work (registering an
-    organization with its first administrator stores both or neither)."""
+def administrator_rows(
+    s: Session, platform: Platform, org: Organization, login: str, display_name: str, actor: str
+) -> tuple[ConsoleUser, str]:
+    """An administrator's account and one-time invitation, not yet audited
+    (``administrator_invited`` is the event): returns the account and the invitation token."""
     login, name = _check_login(login), _check_name(display_name)
     now = _now(platform)
-    org = _org(s, member_id)
-    if not org.active:
-        raise Conflict(f"organization {member_id} is not active")
     user = _new_user(s, org, login, name, [ConsoleRole.ADMINISTRATOR.value], actor, now)
-    token = _new_invite(platform, s, user, now)
-    event = AuditEvent(
+    return user, _new_invite(platform, s, user, now)
+
+
+def administrator_invited(user: ConsoleUser, org: Organization, actor: str) -> AuditEvent:
+    return AuditEvent(
         actor,
         "console.user_invited",
         "console_user",
         user.login,
-        {"login": login, "roles": user.roles, "organization": org.member_id},
+        {"login": user.login, "roles": user.roles, "organization": org.member_id},
         state=user_state(user, org),
     )
-    append(s, platform.signer, [event])
-    return token
 
 
 def invite(

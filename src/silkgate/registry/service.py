@@ -8,6 +8,7 @@ import hmac
 import re
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -87,10 +88,16 @@ def create_organization(platform: Platform, body: OrganizationCreate, actor: str
 
 
 def add_organization(
-    s: Session, platform: Platform, body: OrganizationCreate, actor: str
+    s: Session,
+    platform: Platform,
+    body: OrganizationCreate,
+    actor: str,
+    with_rows: Callable[[Organization], None] | None = None,
 ) -> Organization:
     """``create_organization`` within the caller's unit of work (with whatever else it
-    stores, such as the organization's first administrator: all or nothing)."""
+    stores, all or nothing). ``with_rows`` adds the caller's rows once the organization has
+    its id and before anything is audited: the audit chain's lock is taken last, as every
+    writer takes it, so two writers never wait on each other's rows and lock."""
     country, member_class, code = parse_member_id(body.member_id)
     if body.signing_public_key is not None:
         _check_public_key(body.signing_public_key)
@@ -123,6 +130,8 @@ def add_organization(
                 [FieldError(f"/crossings/{i}", "unknown_crossing", f"no crossing {crossing}")]
             )
         s.add(CrossingAssignment(organization_id=org.id, crossing_code=crossing))
+    if with_rows is not None:
+        with_rows(org)
     append(
         s,
         platform.signer,
