@@ -186,8 +186,9 @@ class Settings(BaseSettings):
         default=5,
         ge=1,
         le=1000,
-        description="A result row holding another country's data is left out when it describes "
-        "fewer than this many declarations, traders or trucks.",
+        description="A result row holding data not the reader's own (another country's; any "
+        "country's for analysts and administrators) is left out when it describes fewer than "
+        "this many declarations, traders or trucks.",
     )
     analytics_spark_master: str = Field(
         default="local[*]",

@@ -100,8 +100,10 @@ def test_number_literals_round_trip(value: float) -> None:
 
 @pytest.mark.xdist_group("spark")
 def test_string_literals_read_the_same_on_spark() -> None:
-    """Spark takes backslashes in quoted strings as escapes; a literal must not let it."""
+    """Spark takes backslashes in quoted strings as escapes and substitutes ${...}; a literal
+    must let it do neither."""
     texts = ["\\' = ' OR TRUE --", "a\\nb", "\\", "'", "''", "it's", "\\u0041", "`x`", ""]
+    texts += ["${env:HOME}", "${system:user.name}", "a${x}b", "$"]  # Spark substitutes ${...}
     spark = make_engine("spark")
     selected = ", ".join(f"{params.literal(t)} AS c{i}" for i, t in enumerate(texts))
     assert list(spark.query(f"SELECT {selected}").to_pylist()[0].values()) == texts

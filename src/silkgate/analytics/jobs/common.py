@@ -26,8 +26,8 @@ HS_AT_LEVEL = (
 MONTH = "substr(cast({col} AS string), 1, 7)"
 MONTH_INDEX = "(year({col}) * 12 + month({col}))"
 #: 1 when the row's data is protected by the minimum cell size for this run: any country's but
-#: ``{home_country}`` (the compute country for the platform itself and that country's customs;
-#: '' for any other reader, so every row).
+#: ``{home_country}`` (the compute country for the platform itself, a customs authority's own
+#: country for it; '' for any other reader, so every row).
 FOREIGN = "CASE WHEN {col} <> {{home_country}} THEN 1 ELSE 0 END"
 
 

@@ -122,6 +122,9 @@ class SparkEngine:
                 .config("spark.sql.session.timeZone", "UTC")
                 .config("spark.sql.shuffle.partitions", str(shuffle_partitions))
                 .config("spark.sql.ansi.enabled", "false")
+                # ${...} in SQL text is data here, never a variable (params.literal also
+                # keeps "$" out of quotes)
+                .config("spark.sql.variable.substitute", "false")
                 .getOrCreate()
             )
             cls._session.sparkContext.setLogLevel("ERROR")

@@ -141,9 +141,10 @@ def literal(value: Any, kind: Kind | None = None) -> str:
 
 #: Characters an engine may read as more than themselves inside a quoted string: Spark takes a
 #: backslash as an escape (a value with ``\'`` in it would close the string early and run the
-#: rest as SQL), DuckDB does not. They are never quoted but written as ``chr(n)``, which every
-#: engine reads the same way.
-_QUOTED_APART = re.compile(r"(['\\])")
+#: rest as SQL) and ``${...}`` as a variable to substitute (``${env:HOME}`` read as /root),
+#: DuckDB takes neither. They are never quoted but written as ``chr(n)``, which every engine
+#: reads the same way.
+_QUOTED_APART = re.compile(r"(['\\$])")
 
 
 def _string(text: str) -> str:

@@ -190,7 +190,9 @@ LANE_SHARES = Job(
         "'discrepancy'. An outcome other than 'discrepancy'/'no_discrepancy' is counted in "
         "unrecognised_outcomes only. Inspections of earlier versions are not counted.",
         "share is withheld (empty) for every lane of an office/chapter/category/month when one "
-        "of its lanes is suppressed as a small foreign cell (it would give that lane's count).",
+        "of its lanes is suppressed as a small cell (it would give that lane's count).",
+        "traders is empty (unknown) when a declaration of the row was not read (its partition "
+        "excluded): an unknown count is small.",
     ),
 )
 
@@ -323,7 +325,7 @@ MODEL_DRIFT = Job(
         f"an empty bin counted as {PSI_EPSILON}; PSI = sum over bins of (p - q) * ln(p / q).",
         "Baseline: the model's first month with scores among all the lanes the run may read, "
         "whatever since/until say (baseline_month). PSI is empty for a month without scores, "
-        "and when the baseline month is a foreign cell too small to publish.",
+        "and when the baseline month is a cell too small to publish to the reader.",
         "Assessments without a score (no model, or a model whose artifact failed its digest) "
         "count in assessments and lane shares, not in scored or the score figures.",
         "Precision: among assessments in red or yellow, those whose version has an inspection "

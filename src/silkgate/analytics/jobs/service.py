@@ -178,7 +178,7 @@ def run_on_lake(
     reader: Caller | None = None,
     engine: Engine | None = None,
 ) -> Result:
-    """Decide residency, query the allowed files, suppress small foreign cells."""
+    """Decide residency, query the allowed files, suppress small cells not the reader's own."""
     began = time.perf_counter()
     job = request.job
     when = now or datetime.now(UTC)
@@ -203,12 +203,12 @@ def run_on_lake(
 
 
 def home_country(compute_country: str, reader: Caller | None) -> str:
-    """The country whose data a run may show in cells of any size: the compute country's, to
-    the platform itself (no reader) and to that country's customs; to any other reader
-    (analysts, administrators, another country's customs) none, every row leaves its owner."""
-    if reader is None or (reader.country == compute_country and reader.has(Role.CUSTOMS)):
+    """The country whose data a run may show in cells of any size: to the platform itself (no
+    reader) the compute country's; to a customs authority its own country's; to any other
+    reader (analysts and administrators) none — every row leaves its owner."""
+    if reader is None:
         return compute_country
-    return ""
+    return reader.country if reader.has(Role.CUSTOMS) else ""
 
 
 def suppress(job: Job, table: pa.Table, minimum: int) -> tuple[pa.Table, int]:

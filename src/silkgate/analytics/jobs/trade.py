@@ -219,7 +219,7 @@ MIRROR_STATISTICS = Job(
         "export at the end of a month and for import at the start of the next fall in "
         "different months, and goods invoiced in different currencies in different rows.",
         "Computing in one country reads the other's partitions only under an agreement "
-        "sharing declaration data for statistics there; rows holding the other country's data "
+        "sharing declaration data for statistics there; rows holding data not the reader's own "
         "are suppressed when either side counts fewer than the minimum cell size of "
         "declarations or traders; a side that recorded nothing (0) does not suppress a row.",
     ),
