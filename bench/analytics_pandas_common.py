@@ -148,6 +148,13 @@ def nunique(frame: pd.DataFrame, by: list[str], col: str) -> pd.Series:
     return frame.groupby(by, dropna=False, sort=False)[col].nunique()
 
 
+def known_nunique(frame: pd.DataFrame, by: list[str], col: str) -> pd.Series:
+    """``CASE WHEN count(col) = count(*) THEN count(DISTINCT col) END`` per group: unknown
+    (NaN) when a row of the group has no value (a declaration that was not read)."""
+    grouped = frame.groupby(by, dropna=False, sort=False)[col]
+    return grouped.nunique().where(grouped.count() == grouped.size())
+
+
 def quantiles(grouped: Any, qs: list[float]) -> pd.DataFrame:
     """``percentile_cont(q)`` per group for each q (linear interpolation), a column per q."""
     got = grouped.quantile(qs)

@@ -20,6 +20,7 @@ from analytics_pandas_common import (
     hs_like,
     in_dates,
     join,
+    known_nunique,
     month_index,
     month_label,
     nunique,
@@ -141,7 +142,7 @@ def lane_shares(frames: Frames, values: dict[str, Any], cc: str, min_cell: int) 
     out = pd.DataFrame(
         {
             "declarations": nunique(rows, keys, "declaration_id"),
-            "traders": nunique(rows, keys, "trader_ref"),
+            "traders": known_nunique(rows, keys, "trader_ref"),
             "overrides": grouped["overridden"].sum(),
             "inspected": grouped["inspected"].sum(),
             "hits": grouped["hit"].sum(),
@@ -205,7 +206,7 @@ def model_drift(frames: Frames, values: dict[str, Any], cc: str, min_cell: int) 
             "publishable": (bgrouped["foreign_data"].max() == 0)
             | (
                 (nunique(base_rows, ["model_id"], "declaration_id") >= min_cell)
-                & (nunique(base_rows, ["model_id"], "trader_ref") >= min_cell)
+                & (known_nunique(base_rows, ["model_id"], "trader_ref") >= min_cell)
             ),
         }
     )
@@ -227,7 +228,7 @@ def model_drift(frames: Frames, values: dict[str, Any], cc: str, min_cell: int) 
         {
             "assessments": grouped.size(),
             "declarations": nunique(r, keys, "declaration_id"),
-            "traders": nunique(r, keys, "trader_ref"),
+            "traders": known_nunique(r, keys, "trader_ref"),
             "scored": grouped["score"].count(),
             "score_mean": grouped["score"].mean(),
             "score_p10": quant[0.1],
