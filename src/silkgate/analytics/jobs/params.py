@@ -148,7 +148,7 @@ _QUOTED_APART = re.compile(r"(['\\$])")
 
 
 def _string(text: str) -> str:
-    """A string literal: quoted runs joined with ``chr()`` of each quote and backslash."""
+    """A string literal: quoted runs joined with ``chr()`` of each quote, backslash and $."""
     pieces = [
         f"chr({ord(part)})" if _QUOTED_APART.fullmatch(part) else f"'{part}'"
         for part in _QUOTED_APART.split(text)
