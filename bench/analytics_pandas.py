@@ -16,13 +16,13 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as pads
-from analytics_pandas_common import latest_by_max, latest_by_order
+from analytics_pandas_common import latest_by_max, latest_by_order, not_moved
 from analytics_pandas_flow import clearance_times, equeue_use
 from analytics_pandas_risk import lane_shares, model_drift
 from analytics_pandas_trade import mirror_statistics, trade_flows, unit_values
 
 from silkgate.analytics.datasets import DATASETS as ALL
-from silkgate.analytics.lake import file_schema
+from silkgate.analytics.lake import file_schema, moves_schema, order_column, record_key, split_moves
 
 #: The datasets the standard jobs read.
 DATASETS = (
@@ -54,15 +54,20 @@ def load(files: Mapping[str, Sequence[Path]]) -> dict[str, pd.DataFrame]:
     for name in DATASETS:
         ds = ALL[name]
         schema = file_schema(ds)
-        listed = [str(p) for p in files.get(name, ())]
-        table = pads.dataset(listed, schema=schema, format="parquet").to_table()
+        data, moves = split_moves(files.get(name, ()))
+        table = pads.dataset([str(p) for p in data], schema=schema, format="parquet").to_table()
         every = table.to_pandas(date_as_object=False)
         if ds.latest == "once":
             latest = every
-        elif ds.latest == "max_version":
-            latest = latest_by_max(every, "declaration_id", "version")
         else:
-            latest = latest_by_order(every, ds.key, (ds.cursor[0], "export_run"))
+            if ds.latest == "max_version":
+                latest = latest_by_max(every, "declaration_id", "version")
+            else:
+                latest = latest_by_order(every, ds.key, (ds.cursor[0], "export_run"))
+            marks = pads.dataset([str(p) for p in moves], schema=moves_schema(ds), format="parquet")
+            latest = not_moved(
+                latest, marks.to_table().to_pandas(), record_key(ds), order_column(ds)
+            )
         frames[f"{name}_all"] = every
         frames[name] = latest.reset_index(drop=True)
     return frames

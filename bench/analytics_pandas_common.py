@@ -127,6 +127,19 @@ def latest_by_order(frame: pd.DataFrame, key: Sequence[str], order: Sequence[str
     return ranked.drop_duplicates(subset=list(key), keep="first")
 
 
+def not_moved(
+    latest: pd.DataFrame, marks: pd.DataFrame, key: Sequence[str], order: str
+) -> pd.DataFrame:
+    """Latest rows less those a supersession marker read beside them shows to be older than a
+    version elsewhere (``lake.latest_sql``)."""
+    if marks.empty:
+        return latest
+    moved = marks.groupby(list(key))[order].max().rename("_moved_to").reset_index()
+    joined = latest.merge(moved, on=list(key), how="left")
+    keep = joined["_moved_to"].isna() | (joined["_moved_to"] <= joined[order])
+    return joined[keep.to_numpy()].drop(columns="_moved_to")
+
+
 def finish(
     frame: pd.DataFrame, columns: Iterable[tuple[str, pa.DataType]], keys: Sequence[str]
 ) -> pa.Table:

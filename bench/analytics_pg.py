@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 
 from silkgate.analytics.datasets import DATASETS
 from silkgate.analytics.jobs.engines import latest_view_sql
-from silkgate.analytics.lake import file_schema
+from silkgate.analytics.lake import file_schema, moves_schema, split_moves
 
 COMPAT = (
     "CREATE DOMAIN string AS text",
@@ -88,11 +88,15 @@ class PostgresEngine:
             for statement in COMPAT:
                 self.conn.execute(statement)
         for name, ds in DATASETS.items():
-            schema = file_schema(ds)
-            cols = ", ".join(f'"{f.name}" {_pg_type(f.type)}' for f in schema)
-            self.conn.execute(f"CREATE UNLOGGED TABLE {name}_all ({cols})")
-            for path in files.get(name, ()):
-                self._copy(name, pq.read_table(path, schema=schema))
+            data, moves = split_moves(files.get(name, ()))
+            for table, listed, schema in (
+                (f"{name}_all", data, file_schema(ds)),
+                (f"{name}_moves", moves, moves_schema(ds)),
+            ):
+                cols = ", ".join(f'"{f.name}" {_pg_type(f.type)}' for f in schema)
+                self.conn.execute(f"CREATE UNLOGGED TABLE {table} ({cols})")
+                for path in listed:
+                    self._copy(table, pq.read_table(path, schema=schema))
             # as a database administrator would: each record's key, and the declaration it
             # belongs to, indexed (the jobs join on them)
             indexed = [ds.key]
@@ -101,15 +105,17 @@ class PostgresEngine:
             for cols in indexed:
                 self.conn.execute(f"CREATE INDEX ON {name}_all ({', '.join(cols)})")
             self.conn.execute(f"ANALYZE {name}_all")
+            self.conn.execute(f"ANALYZE {name}_moves")
             self.conn.execute(f"CREATE VIEW {name} AS {latest_view_sql(ds)}")
         self.loaded_in = time.perf_counter() - began
 
     def _copy(self, name: str, table: pa.Table) -> None:
         buffer = io.BytesIO()
         pacsv.write_csv(table, buffer, pacsv.WriteOptions(include_header=False))
-        with self.conn.cursor().copy(f"COPY {name}_all FROM STDIN (FORMAT csv)") as copy:
+        with self.conn.cursor().copy(f"COPY {name} FROM STDIN (FORMAT csv)") as copy:
             copy.write(buffer.getvalue())
-        self.rows_loaded += table.num_rows
+        if name.endswith("_all"):  # rows, not supersession markers
+            self.rows_loaded += table.num_rows
 
     def query(self, sql: str) -> pa.Table:
         """The rows of ``sql``; ``psycopg.errors.QueryCanceled`` after ``timeout_s`` (0: none)."""

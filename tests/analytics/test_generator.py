@@ -132,6 +132,20 @@ def test_connect_reads_the_rows_the_report_states(year: tuple[Path, GenerateRepo
     assert report.rows == sum(d.rows for d in report.datasets) and report.peak_rss_mb > 0
 
 
+def test_every_version_of_a_record_stays_in_its_partition(duck: Any) -> None:
+    """The generator writes no supersession markers (``moves.py``): it needs none, because no
+    record it generates has versions in two partitions (an amendment keeps its crossing, owner
+    and day)."""
+    for name, ds in DATASETS.items():
+        if ds.latest == "once":
+            continue
+        key = ", ".join(lake.record_key(ds))
+        place = "owner_country || '/' || crossing || '/' || strftime(date, '%Y-%m')"
+        spread = one(duck, f"SELECT count(*) FROM (SELECT {key} FROM {name}_all GROUP BY {key} "
+                           f"HAVING count(DISTINCT {place}) > 1) t")  # fmt: skip
+        assert spread == 0, name
+
+
 def test_watermark_is_the_highest_cursor(year: tuple[Path, GenerateReport], duck: Any) -> None:
     folder, _ = year
     wm = lake.load_manifest(folder, "declarations").watermark

@@ -109,3 +109,19 @@ def test_lane_share_filters_not_implemented_rather_than_answered(tmp_path: Path)
     values = service.check("lane_shares", {"office": "CN-KHORGOS"}).values
     with pytest.raises(NotImplementedError, match="office"):
         analytics_pandas.run("lane_shares", frames, values, "CN", 1)
+
+
+@pytest.mark.parametrize("name", ["bookings", "goods_items"])
+def test_latest_frames_honour_supersession_markers(name: str, tmp_path: Path) -> None:
+    """The pandas ``<dataset>`` frames drop what DuckDB's latest views drop (``moves.py``)."""
+    from silkgate.analytics.datasets import DATASETS
+    from tests.analytics.test_moves import PLACES, _history, _readable
+
+    ds = DATASETS[name]
+    files, latest = _history(tmp_path, ds, [[(0, 0), (1, 0), (2, 0)], [(0, 1), (1, 2)], [(0, 0)]])
+    for readable in ({0}, {1}, {0, 1, 2}):
+        listed = _readable(tmp_path, ds, files, readable)
+        frame = analytics_pandas.load({name: listed})[name]
+        key = "declaration_id" if ds.latest == "max_version" else "booking_id"
+        wanted = {r for r, (_, p) in latest.items() if p in readable}
+        assert set(frame[key]) == wanted, (readable, PLACES)

@@ -166,7 +166,8 @@ def _progress() -> Iterator[Any]:
 
 def _table(report: Any) -> Table:
     t = Table(title=f"lake {escape(report.lake)} · run {report.run}")
-    for c in ("dataset", "rows", "rejected", "held back", "partitions", "unchanged", "rows/s"):
+    heads = ("dataset", "rows", "rejected", "held back", "partitions", "unchanged", "moved")
+    for c in (*heads, "rows/s"):
         t.add_column(c, justify="left" if c == "dataset" else "right")
     for d in report.datasets:
         t.add_row(
@@ -176,6 +177,7 @@ def _table(report: Any) -> Table:
             f"{d.held_back:,}",
             f"{d.partitions_written:,}",
             f"{d.partitions_unchanged:,}",
+            f"{d.markers_written:,}",
             f"{d.rows_per_second:,.0f}",
         )
     t.caption = f"{report.rows:,} rows in {report.seconds:.1f} s ({report.rows_per_second:,.0f}/s)"

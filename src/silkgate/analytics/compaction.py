@@ -69,25 +69,20 @@ def compact_dataset(
     report.files_before = len(manifest.files())
     staging = lake / lk.STAGING / run / name
     folder = lake / name
-    schema = lk.file_schema(DATASETS[name])
+    ds = DATASETS[name]
     for n, (target, parts) in enumerate(todo.items()):
         entries = [(p, f) for p in parts for f in manifest.partitions[p]["files"]]
-        file = f"part-{run}-{n}.parquet"
-        rows = _rewrite([folder / p / f["name"] for p, f in entries], staging / file, schema)
-        if rows != sum(int(f["rows"]) for _, f in entries):
-            raise RuntimeError(
-                f"{name}/{target}: read {rows} rows from files the manifest says hold "
-                f"{sum(int(f['rows']) for _, f in entries)}; nothing was changed"
-            )
-        digest = lk.settle_file(staging / file)
-        (folder / target).mkdir(parents=True, exist_ok=True)
-        os.replace(staging / file, folder / target / file)
+        files = []
+        # rows and supersession markers (``moves.py``) each into a file of their own kind
+        kinds = (("part-", lk.file_schema(ds)), (lk.MOVES_PREFIX, lk.moves_schema(ds)))
+        for prefix, schema in kinds:
+            kind = [(p, f) for p, f in entries if lk.is_moves(f["name"]) == (prefix != "part-")]
+            if kind:
+                files.append(_compact_files(folder, target, staging, kind, prefix, run, n, schema))
         for p in parts:
             del manifest.partitions[p]
-        manifest.partitions[target] = {
-            "rows": rows,
-            "files": [{"name": file, "rows": rows, "sha256": digest, "run": run}],
-        }
+        rows = sum(f["rows"] for f in files if not lk.is_moves(f["name"]))
+        manifest.partitions[target] = {"rows": rows, "files": files}
         report.partitions_compacted += 1
         report.rows += rows
     for directory in {folder} | {folder / t for t in todo}:
@@ -105,6 +100,31 @@ def compact_dataset(
     lk.commit_manifest(lake, manifest, run)
     report.files_after = len(manifest.files())
     return report
+
+
+def _compact_files(
+    folder: Path,
+    target: str,
+    staging: Path,
+    entries: list[tuple[str, dict[str, Any]]],
+    prefix: str,
+    run: str,
+    n: int,
+    schema: pa.Schema,
+) -> dict[str, Any]:
+    """``entries`` (partition, file) rewritten as one file moved into ``target``; its entry."""
+    file = f"{prefix}{run}-{n}.parquet"
+    rows = _rewrite([folder / p / f["name"] for p, f in entries], staging / file, schema)
+    listed = sum(int(f["rows"]) for _, f in entries)
+    if rows != listed:
+        raise RuntimeError(
+            f"{folder.name}/{target}: read {rows} rows from files the manifest says hold "
+            f"{listed}; nothing was changed"
+        )
+    digest = lk.settle_file(staging / file)
+    (folder / target).mkdir(parents=True, exist_ok=True)
+    os.replace(staging / file, folder / target / file)
+    return {"name": file, "rows": rows, "sha256": digest, "run": run}
 
 
 def _target(partition: str) -> str:

@@ -28,7 +28,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from silkgate.analytics import compaction, service
+from silkgate.analytics import compaction, moves, service
 from silkgate.analytics import lake as lk
 from silkgate.analytics.datasets import DATASETS, DATE, INT, STR, TS, Dataset
 from silkgate.analytics.schemas import DatasetReport, ExportReport, RejectedRow, Watermark
@@ -361,12 +361,13 @@ def _export_dataset(
             if on_progress:
                 on_progress(ds.name, batch.num_rows, todo)
         written = writer.close()
+    rep.markers_written = _mark_moves(lake, ds, manifest, staging / "out", written, run_id)
     rep.rejected = len(rejected)
     if top is None:  # nothing changed: the manifest stays as it is
         rep.partitions_unchanged = len(manifest.partitions)
         return _timed(rep, started), rejected
     _move_into_place(lake / ds.name, staging / "out", written, manifest, run_id)
-    rep.partitions_written = len({p for p, _ in written})
+    rep.partitions_written = len({p for p, name in written if not lk.is_moves(name)})
     rep.partitions_unchanged = len(manifest.partitions) - rep.partitions_written
     rep.files_written = len(written)
     rep.watermark = _watermark(top)
@@ -381,12 +382,38 @@ def _export_dataset(
             "rows": rep.rows,
             "rejected": rep.rejected,
             "files": rep.files_written,
+            "markers": rep.markers_written,
             "horizon": horizon.isoformat() if horizon else None,
             "watermark": rep.watermark.model_dump(),
         }
     )
     lk.commit_manifest(lake, manifest, run_id)
     return _timed(rep, started), rejected
+
+
+def _mark_moves(
+    lake: Path,
+    ds: Dataset,
+    manifest: lk.Manifest,
+    out: Path,
+    written: dict[tuple[str, str], int],
+    run_id: str,
+) -> int:
+    """Write this run's supersession markers (``moves.py``) beside its rows in ``out`` and
+    list them in ``written``; how many."""
+    if ds.latest == "once" or not written:
+        return 0
+    found = moves.markers(
+        ds,
+        [lake / ds.name / f for f in sorted(manifest.files())],
+        [out / part / name for part, name in written],
+        run_id,
+    )
+    if found.num_rows:
+        with lk.PartitionWriter(out, run_id, prefix=lk.MOVES_PREFIX) as writer:
+            writer.add(found)
+            written.update(writer.close())
+    return found.num_rows
 
 
 def _timed(rep: DatasetReport, started: float) -> DatasetReport:
@@ -434,4 +461,5 @@ def _move_into_place(
     for ((part, name), rows), digest in zip(written.items(), digests, strict=True):
         entry = manifest.partitions.setdefault(part, {"rows": 0, "files": []})
         entry["files"].append({"name": name, "rows": rows, "sha256": digest, "run": run_id})
-        entry["rows"] += rows
+        if not lk.is_moves(name):  # a partition's rows are its records' rows, not its markers
+            entry["rows"] += rows

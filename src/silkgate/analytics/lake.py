@@ -1,7 +1,9 @@
 """The lake on disk: layout, per-dataset manifests committed atomically, and a DuckDB reader.
 
 Layout: ``<lake>/<dataset>/owner_country=CN/crossing=KHG-NZH/month=2025-11/part-<run>-<n>
-.parquet`` plus ``<lake>/<dataset>/_manifest.json`` (each row keeps its day in ``date``). Files
+.parquet`` plus ``<lake>/<dataset>/_manifest.json`` (each row keeps its day in ``date``); beside a
+partition's rows, ``moved-<run>-<n>.parquet`` files mark records whose latest version lies in
+another partition (``moves.py``). Files
 are only ever added (compaction lists one new file in place of several); the manifest is the
 truth: a file it does not list belongs to a run that crashed before its commit (or was replaced
 by compaction), is never read through ``connect`` and is deleted by the next export.
@@ -15,7 +17,7 @@ import itertools
 import json
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -37,6 +39,8 @@ STAGING = "_staging"
 FORMAT = 1
 #: Rejected rows kept by name in a manifest (the count is kept beyond).
 REJECTS_KEPT = 10_000
+#: Name prefix of a partition's supersession markers (``moves.py``); data files are ``part-``.
+MOVES_PREFIX = "moved-"
 
 
 @dataclass
@@ -167,15 +171,48 @@ def settle_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def is_moves(path: str | Path) -> bool:
+    """Whether a lake file holds supersession markers rather than rows."""
+    return Path(path).name.startswith(MOVES_PREFIX)
+
+
+def split_moves(files: Iterable[Path]) -> tuple[list[Path], list[Path]]:
+    """A dataset's files as (data files, marker files)."""
+    data: list[Path] = []
+    moves: list[Path] = []
+    for f in files:
+        (moves if is_moves(f) else data).append(f)
+    return data, moves
+
+
+def record_key(ds: Dataset) -> tuple[str, ...]:
+    """The columns naming one record, all of whose versions compete for "latest"."""
+    return ("declaration_id",) if ds.latest == "max_version" else ds.key
+
+
+def order_column(ds: Dataset) -> str:
+    """The column a record's later version is greater in."""
+    return "version" if ds.latest == "max_version" else ds.cursor[0]
+
+
+def moves_schema(ds: Dataset) -> pa.Schema:
+    """Columns of a marker file: the record, the order value of its version elsewhere, the
+    partition the marker sits in, the run that wrote it."""
+    names = (*record_key(ds), order_column(ds), *PARTITION, "export_run")
+    return pa.schema([file_schema(ds).field(n) for n in names])
+
+
 class PartitionWriter:
     """Rows (already converted, partition columns filled) → Hive partitions under ``out``: one
     Parquet file per partition per chunk of ``chunk_bytes`` of Arrow data. A chunk is sorted by
     partition and written by a background thread while the next one is read, so memory holds
     two chunks at most. Rows read in time order (the usual storage order) give one file per
-    partition; unordered rows one per partition and chunk."""
+    partition; unordered rows one per partition and chunk. ``prefix`` begins each file name."""
 
-    def __init__(self, out: Path, run: str, chunk_bytes: int = 160 << 20) -> None:
-        self.out, self.run, self.chunk_bytes = out, run, chunk_bytes
+    def __init__(
+        self, out: Path, run: str, chunk_bytes: int = 160 << 20, prefix: str = "part-"
+    ) -> None:
+        self.out, self.run, self.chunk_bytes, self.prefix = out, run, chunk_bytes, prefix
         self.pending: list[pa.Table] = []
         self.pending_bytes = 0
         self.written: dict[tuple[str, str], int] = {}
@@ -228,7 +265,7 @@ class PartitionWriter:
             rows = table.slice(start, stop - start)
             first = rows.select([owner, crossing]).slice(0, 1).to_pylist()[0]
             part = partition_key(first[owner], first[crossing], month_name(int(months[start])))
-            name = f"part-{self.run}-{len(self.written)}.parquet"
+            name = f"{self.prefix}{self.run}-{len(self.written)}.parquet"
             (self.out / part).mkdir(parents=True, exist_ok=True)
             pq.write_table(rows, self.out / part / name, compression="zstd")
             self.written[(part, name)] = rows.num_rows
@@ -240,40 +277,65 @@ def file_schema(ds: Dataset) -> pa.Schema:
 
 
 def connect(lake: Path, con: Any = None) -> Any:
-    """A DuckDB connection with two views per dataset over the files its manifest lists:
-    ``<dataset>_all`` (every exported row) and ``<dataset>`` (each record's latest version)."""
+    """A DuckDB connection with ``duckdb_views`` over the files each manifest lists."""
     import duckdb
 
     con = con or duckdb.connect()
-    for name, ds in DATASETS.items():
-        files = sorted(lake / name / f for f in load_manifest(lake, name).files())
-        if files:
-            listed = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
-            source = f"read_parquet([{listed}], hive_partitioning = false)"
-            con.execute(f"CREATE OR REPLACE VIEW {name}_all AS SELECT * FROM {source}")
-        else:
-            empty = file_schema(ds).empty_table()
-            con.register(f"_{name}_empty", empty)
-            con.execute(f"CREATE OR REPLACE VIEW {name}_all AS SELECT * FROM _{name}_empty")
-        con.execute(f"CREATE OR REPLACE VIEW {name} AS {latest_sql(ds)}")
+    files = {n: sorted(lake / n / f for f in load_manifest(lake, n).files()) for n in DATASETS}
+    duckdb_views(con, files)
     return con
+
+
+def duckdb_views(con: Any, files: Mapping[str, Sequence[Path]]) -> None:
+    """Views per dataset over exactly these files (none: empty views): ``<dataset>_all`` (every
+    exported row), ``<dataset>_moves`` (supersession markers) and ``<dataset>`` (each record's
+    latest version)."""
+    for name, ds in DATASETS.items():
+        data, moves = split_moves(files.get(name, ()))
+        for view, listed, schema in (
+            (f"{name}_all", data, file_schema(ds)),
+            (f"{name}_moves", moves, moves_schema(ds)),
+        ):
+            if listed:
+                paths = ", ".join("'" + str(f).replace("'", "''") + "'" for f in listed)
+                source = f"read_parquet([{paths}], hive_partitioning = false)"
+            else:
+                con.register(f"_{view}_empty", schema.empty_table())
+                source = f"_{view}_empty"
+            con.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM {source}")
+        con.execute(f"CREATE OR REPLACE VIEW {name} AS {latest_sql(ds)}")
 
 
 def latest_sql(ds: Dataset) -> str:
     """Each record once, in its latest exported version (superseded rows stay in ``_all``), in
     SQL that DuckDB, Spark and PostgreSQL all run. A dataset whose rows never change
-    (``latest="once"``: the change marker is the row's insertion time) is read as written."""
-    cols = ", ".join(file_schema(ds).names)
+    (``latest="once"``: the change marker is the row's insertion time) is read as written.
+
+    A record is left out when a marker read beside it says a later version exists in another
+    partition: a run that may not read that partition must not take the older version for the
+    latest (``moves.py``)."""
     if ds.latest == "once":
-        return f"SELECT {cols} FROM {ds.name}_all"
+        return f"SELECT {', '.join(file_schema(ds).names)} FROM {ds.name}_all"
+    cols = ", ".join(f"t.{c}" for c in file_schema(ds).names)
+    keys, order = record_key(ds), order_column(ds)
     if ds.latest == "max_version":
-        return (
-            f"SELECT {cols} FROM (SELECT *, max(version) OVER (PARTITION BY declaration_id) "
-            f"AS _latest FROM {ds.name}_all) t WHERE version = _latest"
+        ranked = (
+            f"SELECT *, max(version) OVER (PARTITION BY declaration_id) AS _latest "
+            f"FROM {ds.name}_all"
         )
-    keys = ", ".join(ds.key)
+        latest = "t.version = t._latest"
+    else:
+        ranked = (
+            f"SELECT *, row_number() OVER (PARTITION BY {', '.join(ds.key)} "
+            f"ORDER BY {ds.cursor[0]} DESC, export_run DESC) AS _rank FROM {ds.name}_all"
+        )
+        latest = "t._rank = 1"
+    moved = (
+        f"SELECT {', '.join(keys)}, max({order}) AS _moved_to FROM {ds.name}_moves "
+        f"GROUP BY {', '.join(keys)}"
+    )
+    joined = " AND ".join(f"m.{k} = t.{k}" for k in keys)
     return (
-        f"SELECT {cols} FROM (SELECT *, row_number() OVER (PARTITION BY {keys} "
-        f"ORDER BY {ds.cursor[0]} DESC, export_run DESC) AS _rank FROM {ds.name}_all) t "
-        "WHERE _rank = 1"
+        f"SELECT {cols} FROM ({ranked}) t LEFT JOIN ({moved}) m ON {joined} "
+        f"WHERE {latest} AND (m._moved_to IS NULL OR m._moved_to <= t.{order})"
     )

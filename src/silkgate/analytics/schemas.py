@@ -33,6 +33,11 @@ class DatasetReport(BaseModel):
     partitions_written: int = 0
     partitions_unchanged: int = 0
     files_written: int = 0
+    markers_written: int = Field(
+        0,
+        description="Records whose older version, in another partition, was marked superseded "
+        "(so a run that cannot read the newer version does not count the older one).",
+    )
     partitions_compacted: int = Field(
         0, description="Partitions rewritten as one file after this export (see compaction)."
     )

@@ -1,7 +1,8 @@
 """The two engines a job runs on: DuckDB embedded (default) and Apache Spark.
 
-Both get the same views over the same Parquet files — ``<dataset>_all`` (every exported row)
-and ``<dataset>`` (each record's latest version, in SQL both accept) — and run the job's one
+Both get the same views over the same Parquet files — ``<dataset>_all`` (every exported row),
+``<dataset>_moves`` (supersession markers, ``moves.py``) and ``<dataset>`` (each record's
+latest version, in SQL both accept) — and run the job's one
 SQL text. The few functions whose names differ are given the Spark name in DuckDB as macros
 (``PORTABLE_MACROS``); nothing is translated per job.
 """
@@ -16,7 +17,7 @@ from typing import Any, Protocol
 import pyarrow as pa
 
 from silkgate.analytics.datasets import DATASETS
-from silkgate.analytics.lake import file_schema
+from silkgate.analytics.lake import duckdb_views, file_schema, moves_schema, split_moves
 from silkgate.analytics.lake import latest_sql as latest_view_sql
 
 #: Spark SQL built-ins DuckDB lacks, defined there under the same name and meaning.
@@ -63,16 +64,7 @@ class DuckDBEngine:
             self.con.execute(macro)
 
     def load(self, files: Mapping[str, Sequence[Path]]) -> None:
-        for name, ds in DATASETS.items():
-            listed = files.get(name, ())
-            if listed:
-                paths = ", ".join("'" + str(f).replace("'", "''") + "'" for f in listed)
-                source = f"read_parquet([{paths}], hive_partitioning = false)"
-            else:
-                self.con.register(f"_{name}_empty", file_schema(ds).empty_table())
-                source = f"_{name}_empty"
-            self.con.execute(f"CREATE OR REPLACE VIEW {name}_all AS SELECT * FROM {source}")
-            self.con.execute(f"CREATE OR REPLACE VIEW {name} AS {latest_view_sql(ds)}")
+        duckdb_views(self.con, files)
 
     def query(self, sql: str) -> pa.Table:
         table: pa.Table = self.con.sql(sql).to_arrow_table()
@@ -133,16 +125,19 @@ class SparkEngine:
 
     def load(self, files: Mapping[str, Sequence[Path]]) -> None:
         for name, ds in DATASETS.items():
-            listed = [str(f) for f in files.get(name, ())]
-            schema = file_schema(ds)
-            ddl = ", ".join(f"`{f.name}` {_spark_type(f.type)}" for f in schema)
-            if listed:
-                # the partition values are columns of every file: no inference from the paths
-                reader = self.spark.read.schema(ddl).option("recursiveFileLookup", "true")
-                frame = reader.parquet(*listed)
-            else:
-                frame = self.spark.createDataFrame([], ddl)
-            frame.createOrReplaceTempView(f"{name}_all")
+            data, moves = split_moves(files.get(name, ()))
+            for view, listed, schema in (
+                (f"{name}_all", data, file_schema(ds)),
+                (f"{name}_moves", moves, moves_schema(ds)),
+            ):
+                ddl = ", ".join(f"`{f.name}` {_spark_type(f.type)}" for f in schema)
+                if listed:
+                    # the partition values are columns of every file: no inference from paths
+                    reader = self.spark.read.schema(ddl).option("recursiveFileLookup", "true")
+                    frame = reader.parquet(*(str(f) for f in listed))
+                else:
+                    frame = self.spark.createDataFrame([], ddl)
+                frame.createOrReplaceTempView(view)
             self.spark.sql(latest_view_sql(ds)).createOrReplaceTempView(name)
 
     def query(self, sql: str) -> pa.Table:
@@ -154,6 +149,7 @@ class SparkEngine:
         for name in DATASETS:
             self.spark.catalog.dropTempView(name)
             self.spark.catalog.dropTempView(f"{name}_all")
+            self.spark.catalog.dropTempView(f"{name}_moves")
 
     @classmethod
     def stop(cls) -> None:

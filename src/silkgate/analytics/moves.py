@@ -1,0 +1,103 @@
+"""Supersession markers: a record's older version must not pass for its latest where the newer
+one cannot be read.
+
+Residency reads or leaves whole partitions, and each record's latest version is decided over
+the partitions a run reads. When a declaration amended from Khorgos to Alashankou has version
+1 in one partition and version 2 in another, a run allowed only the first would take version 1
+for the latest and count it. So each export, for every record it wrote, leaves in every other
+partition where an older version of it is still visible a marker — the record's key and the
+order value (version, or change marker) of its latest version — in a ``moved-`` file. The
+latest views (``lake.latest_sql``) drop a row a marker beside it shows to be superseded. A
+marker names no place: a reader learns that the record changed, not where it went.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pyarrow as pa
+
+from silkgate.analytics import lake as lk
+from silkgate.analytics.datasets import Dataset
+
+
+def _files(paths: Sequence[Path]) -> str:
+    listed = ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths)
+    return f"read_parquet([{listed}], hive_partitioning = false)"
+
+
+def markers(
+    ds: Dataset, lake_files: Sequence[Path], new_files: Sequence[Path], run: str
+) -> pa.Table:
+    """Marker rows (``lk.moves_schema``) this run must add: for each record in ``new_files``,
+    one in each partition of ``lake_files`` + ``new_files`` (data and markers) other than its
+    latest version's whose newest row would still be read as the latest."""
+    import duckdb
+
+    schema = lk.moves_schema(ds)
+    new_data = lk.split_moves(new_files)[0]
+    old_data, old_moves = lk.split_moves(lake_files)
+    # a run exports a keyed record once: only one of several versions (declarations) can be new
+    if ds.latest == "once" or not new_data or (ds.latest != "max_version" and not old_data):
+        return schema.empty_table()
+    keys = lk.record_key(ds)
+    cols, order = ", ".join(keys), lk.order_column(ds)
+
+    def on(a: str, b: str) -> str:
+        return " AND ".join(f"{a}.{k} = {b}.{k}" for k in keys)
+
+    rows = [f"SELECT {cols}, {order} AS _order, export_run, 0 AS _marker, {_PLACE} "
+            f"FROM {_files([*old_data, *new_data])}"]  # fmt: skip
+    if old_moves:
+        rows.append(f"SELECT {cols}, {order}, export_run, 1, {_PLACE} FROM {_files(old_moves)}")
+    every = " UNION ALL ".join(rows)
+    # the first export reads every row anyway: no need to pick out the records it touched
+    touched = (
+        f"SELECT * FROM ({every}) r WHERE EXISTS (SELECT 1 FROM (SELECT DISTINCT {cols} "
+        f"FROM {_files(new_data)}) t WHERE {on('t', 'r')})"
+        if old_data
+        else every
+    )
+    sql = f"""
+    WITH touched AS ({touched}
+    ), spread AS (
+      SELECT {cols} FROM touched GROUP BY {cols}
+      HAVING count(DISTINCT owner_country || '/' || crossing || '/' || _month) > 1
+    ), versions AS (
+      SELECT * FROM touched r WHERE EXISTS (SELECT 1 FROM spread t WHERE {on("t", "r")})
+    ), latest AS (
+      SELECT * FROM (
+        SELECT *, row_number() OVER (PARTITION BY {cols}
+                                     ORDER BY _order DESC, export_run DESC) AS _rank
+        FROM versions WHERE _marker = 0
+      ) t WHERE _rank = 1
+    ), places AS (
+      SELECT {cols}, owner_country, crossing, _month,
+             max(CASE WHEN _marker = 0 THEN _order END) AS _top,
+             max(CASE WHEN _marker = 1 THEN _order END) AS _moved_to,
+             max(CASE WHEN _marker = 0 THEN date END) AS date
+      FROM versions GROUP BY {cols}, owner_country, crossing, _month
+    )
+    SELECT {", ".join(f"p.{k}" for k in keys)}, l._order AS {order},
+           p.owner_country, p.crossing, p.date, {_literal(run)} AS export_run
+    FROM places p JOIN latest l ON {on("p", "l")}
+    WHERE NOT (p.owner_country = l.owner_country AND p.crossing = l.crossing
+               AND p._month = l._month)
+      AND p._top IS NOT NULL AND (p._moved_to IS NULL OR p._moved_to <= p._top)
+    """
+    con = duckdb.connect()
+    try:
+        con.execute("SET enable_progress_bar = false")
+        table: pa.Table = con.sql(sql).to_arrow_table()
+    finally:
+        con.close()
+    return table.cast(schema)
+
+
+#: A row's partition: owner, crossing and month (``lk.partition_key``), and its day.
+_PLACE = "owner_country, crossing, date, strftime(date, '%Y-%m') AS _month"
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
