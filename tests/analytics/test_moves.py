@@ -113,6 +113,9 @@ def test_compaction_keeps_markers_apart_from_rows(world: World) -> None:
         assert sum(not lk.is_moves(n) for n in names) == 1, key
         assert part["rows"] == sum(f["rows"] for f in part["files"] if not lk.is_moves(f["name"]))
     assert {c: _seen(world, world.plain, c) for c in ("KHG-NZH", "ALA-DOS", None)} == before
+    # a partition of one data file and one marker file is compacted: nothing more to do
+    again = compaction.compact(world.lake(), ["declarations", "goods_items"], min_files=2)
+    assert [d.partitions_compacted for d in again.datasets] == [0, 0]
 
 
 def test_a_job_allowed_only_the_old_crossing_does_not_count_the_moved_declaration(

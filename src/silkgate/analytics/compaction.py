@@ -60,7 +60,7 @@ def compact_dataset(
     for target, parts in sorted(groups.items()):
         if not fold_daily:
             parts = [p for p in parts if p == target]
-        if parts and (parts != [target] or len(manifest.partitions[target]["files"]) >= min_files):
+        if parts and (parts != [target] or _most_of_a_kind(manifest, target) >= min_files):
             todo[target] = parts
     if not todo:
         report.files_after = len(manifest.files())
@@ -100,6 +100,14 @@ def compact_dataset(
     lk.commit_manifest(lake, manifest, run)
     report.files_after = len(manifest.files())
     return report
+
+
+def _most_of_a_kind(manifest: lk.Manifest, partition: str) -> int:
+    """The partition's data files or its marker files, whichever are more (a compacted
+    partition keeps one of each: that is not two files to compact)."""
+    names = [f["name"] for f in manifest.partitions[partition]["files"]]
+    moves = sum(lk.is_moves(n) for n in names)
+    return max(moves, len(names) - moves)
 
 
 def _compact_files(
