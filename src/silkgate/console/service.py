@@ -391,6 +391,8 @@ def administrator_rows(
 
 
 def administrator_invited(user: ConsoleUser, org: Organization, actor: str) -> AuditEvent:
+    """The audit entry of an administrator's invitation, appended by the caller in the
+    transaction that wrote the account (``administrator_rows``)."""
     return AuditEvent(
         actor,
         "console.user_invited",
