@@ -106,7 +106,7 @@ class PostgresEngine:
                 self.conn.execute(f"CREATE INDEX ON {name}_all ({', '.join(cols)})")
             self.conn.execute(f"ANALYZE {name}_all")
             self.conn.execute(f"ANALYZE {name}_moves")
-            self.conn.execute(f"CREATE VIEW {name} AS {latest_view_sql(ds)}")
+            self.conn.execute(f"CREATE VIEW {name} AS {latest_view_sql(ds, bool(moves))}")
         self.loaded_in = time.perf_counter() - began
 
     def _copy(self, name: str, table: pa.Table) -> None:

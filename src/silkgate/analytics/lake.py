@@ -303,17 +303,18 @@ def duckdb_views(con: Any, files: Mapping[str, Sequence[Path]]) -> None:
                 con.register(f"_{view}_empty", schema.empty_table())
                 source = f"_{view}_empty"
             con.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM {source}")
-        con.execute(f"CREATE OR REPLACE VIEW {name} AS {latest_sql(ds)}")
+        con.execute(f"CREATE OR REPLACE VIEW {name} AS {latest_sql(ds, bool(moves))}")
 
 
-def latest_sql(ds: Dataset) -> str:
+def latest_sql(ds: Dataset, moves: bool = True) -> str:
     """Each record once, in its latest exported version (superseded rows stay in ``_all``), in
     SQL that DuckDB, Spark and PostgreSQL all run. A dataset whose rows never change
     (``latest="once"``: the change marker is the row's insertion time) is read as written.
 
-    A record is left out when a marker read beside it says a later version exists in another
-    partition: a run that may not read that partition must not take the older version for the
-    latest (``moves.py``)."""
+    With ``moves`` (the run reads supersession markers of the dataset), a record is left out
+    when a marker read beside it says a later version exists in another partition: a run that
+    may not read that partition must not take the older version for the latest (``moves.py``).
+    Without markers nothing is left out, and the view is the ranking alone."""
     if ds.latest == "once":
         return f"SELECT {', '.join(file_schema(ds).names)} FROM {ds.name}_all"
     cols = ", ".join(f"t.{c}" for c in file_schema(ds).names)
@@ -330,6 +331,8 @@ def latest_sql(ds: Dataset) -> str:
             f"ORDER BY {ds.cursor[0]} DESC, export_run DESC) AS _rank FROM {ds.name}_all"
         )
         latest = "t._rank = 1"
+    if not moves:
+        return f"SELECT {cols} FROM ({ranked}) t WHERE {latest}"
     moved = (
         f"SELECT {', '.join(keys)}, max({order}) AS _moved_to FROM {ds.name}_moves "
         f"GROUP BY {', '.join(keys)}"

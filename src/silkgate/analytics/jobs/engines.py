@@ -138,7 +138,7 @@ class SparkEngine:
                 else:
                     frame = self.spark.createDataFrame([], ddl)
                 frame.createOrReplaceTempView(view)
-            self.spark.sql(latest_view_sql(ds)).createOrReplaceTempView(name)
+            self.spark.sql(latest_view_sql(ds, bool(moves))).createOrReplaceTempView(name)
 
     def query(self, sql: str) -> pa.Table:
         result: pa.Table = self.spark.sql(sql).toArrow()
