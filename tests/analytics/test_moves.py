@@ -118,6 +118,23 @@ def test_compaction_keeps_markers_apart_from_rows(world: World) -> None:
     assert [d.partitions_compacted for d in again.datasets] == [0, 0]
 
 
+def test_compaction_marks_a_lake_exported_before_markers(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world.export()
+    _move(world, world.plain, "ALA-DOS")
+    with monkeypatch.context() as m:  # the export as it was before markers
+        m.setattr(moves, "markers", lambda ds, *_a, **_k: lk.moves_schema(ds).empty_table())
+        world.export()
+    assert _seen(world, world.plain, "KHG-NZH") == {"declaration": [(1,)], "items": [(1,)]}
+    report = compaction.compact(world.lake(), ["declarations", "goods_items", "lanes"], 2)
+    assert [d.markers_written for d in report.datasets] == [1, 1, 0]
+    assert _seen(world, world.plain, "KHG-NZH") == {"declaration": [], "items": []}
+    assert _seen(world, world.plain) == {"declaration": [(2,)], "items": [(2,)]}
+    again = compaction.compact(world.lake(), ["declarations", "goods_items"], 2)
+    assert [d.markers_written for d in again.datasets] == [0, 0]
+
+
 def test_a_job_allowed_only_the_old_crossing_does_not_count_the_moved_declaration(
     world: World,
 ) -> None:

@@ -118,11 +118,12 @@ def compact(
         print(report.model_dump_json(indent=1))
         return
     t = Table(title=f"lake {escape(report.lake)} · run {report.run}")
-    for c in ("dataset", "partitions compacted", "rows", "files before", "files after"):
+    heads = ("dataset", "partitions compacted", "rows", "files before", "files after", "moved")
+    for c in heads:
         t.add_column(c, justify="left" if c == "dataset" else "right")
     for d in report.datasets:
-        t.add_row(d.dataset, f"{d.partitions_compacted:,}", f"{d.rows:,}",
-                  f"{d.files_before:,}", f"{d.files_after:,}")  # fmt: skip
+        counts = (d.partitions_compacted, d.rows, d.files_before, d.files_after, d.markers_written)
+        t.add_row(d.dataset, *(f"{n:,}" for n in counts))
     t.caption = f"{report.seconds:.1f} s"
     console.print(t)
 

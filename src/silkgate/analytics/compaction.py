@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from silkgate.analytics import lake as lk
+from silkgate.analytics import moves
 from silkgate.analytics.datasets import DATASETS
 from silkgate.analytics.schemas import CompactionReport, DatasetCompaction
 
@@ -33,12 +34,17 @@ ROW_GROUP = 1_000_000
 
 def compact(lake: Path, names: list[str], min_files: int) -> CompactionReport:
     """Compact every partition of ``names`` holding at least ``min_files`` files, and fold every
-    legacy daily partition into its month, one dataset after another, under the export lock."""
+    legacy daily partition into its month, one dataset after another, under the export lock;
+    first, write the supersession markers a lake exported before them lacks (``moves.py``)."""
     run = "compact-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ") + "-" + secrets.token_hex(3)
     began = time.perf_counter()
     with lk.locked(lake):
         lk.clear_staging(lake)
-        done = [compact_dataset(lake, name, run, min_files, fold_daily=True) for name in names]
+        done = []
+        for name in names:  # markers first: a lake exported before them gets them, compacted
+            marked = moves.backfill(lake, DATASETS[name], run + "-moves")
+            done.append(compact_dataset(lake, name, run, min_files, fold_daily=True))
+            done[-1].markers_written = marked
         lk.clear_staging(lake)
     return CompactionReport(
         lake=str(lake), run=run, datasets=done, seconds=round(time.perf_counter() - began, 3)

@@ -13,7 +13,9 @@ marker names no place: a reader learns that the record changed, not where it wen
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -28,18 +30,25 @@ def _files(paths: Sequence[Path]) -> str:
 
 
 def markers(
-    ds: Dataset, lake_files: Sequence[Path], new_files: Sequence[Path], run: str
+    ds: Dataset,
+    lake_files: Sequence[Path],
+    new_files: Sequence[Path],
+    run: str,
+    every_record: bool = False,
 ) -> pa.Table:
-    """Marker rows (``lk.moves_schema``) this run must add: for each record in ``new_files``,
-    one in each partition of ``lake_files`` + ``new_files`` (data and markers) other than its
-    latest version's whose newest row would still be read as the latest."""
+    """Marker rows (``lk.moves_schema``) this run must add: for each record in ``new_files``
+    (``every_record``: in the whole lake), one in each partition of ``lake_files`` +
+    ``new_files`` (data and markers) other than its latest version's whose newest row would
+    still be read as the latest."""
     import duckdb
 
     schema = lk.moves_schema(ds)
     new_data = lk.split_moves(new_files)[0]
     old_data, old_moves = lk.split_moves(lake_files)
+    if ds.latest == "once" or not (new_data or (every_record and old_data)):
+        return schema.empty_table()
     # a run exports a keyed record once: only one of several versions (declarations) can be new
-    if ds.latest == "once" or not new_data or (ds.latest != "max_version" and not old_data):
+    if not every_record and ds.latest != "max_version" and not old_data:
         return schema.empty_table()
     keys = lk.record_key(ds)
     cols, order = ", ".join(keys), lk.order_column(ds)
@@ -56,7 +65,7 @@ def markers(
     touched = (
         f"SELECT * FROM ({every}) r WHERE EXISTS (SELECT 1 FROM (SELECT DISTINCT {cols} "
         f"FROM {_files(new_data)}) t WHERE {on('t', 'r')})"
-        if old_data
+        if old_data and not every_record
         else every
     )
     sql = f"""
@@ -93,6 +102,35 @@ def markers(
     finally:
         con.close()
     return table.cast(schema)
+
+
+def backfill(lake: Path, ds: Dataset, run: str) -> int:
+    """Mark every record of a lake written before markers existed (the caller holds the lake's
+    lock): the markers its exports would have left, in files of their own, listed in one
+    manifest commit. How many; none the second time."""
+    manifest = lk.load_manifest(lake, ds.name)  # files it does not list are never read
+    folder = lake / ds.name
+    found = markers(ds, [folder / f for f in sorted(manifest.files())], [], run, every_record=True)
+    if not found.num_rows:
+        return 0
+    staging = lake / lk.STAGING / run / ds.name
+    with lk.PartitionWriter(staging, run, prefix=lk.MOVES_PREFIX) as writer:
+        writer.add(found)
+        written = writer.close()
+    for (part, name), rows in sorted(written.items()):
+        digest = lk.settle_file(staging / part / name)
+        (folder / part).mkdir(parents=True, exist_ok=True)  # a month of daily partitions
+        os.replace(staging / part / name, folder / part / name)
+        entry = manifest.partitions.setdefault(part, {"rows": 0, "files": []})
+        entry["files"].append({"name": name, "rows": rows, "sha256": digest, "run": run})
+    for directory in {folder} | {folder.joinpath(*p.split("/")[:i]) for p, _ in written
+                                 for i in (1, 2, 3)}:  # fmt: skip
+        lk.fsync_dir(directory)
+    manifest.runs.append(
+        {"run": run, "finished_at": datetime.now(UTC).isoformat(), "markers": found.num_rows}
+    )
+    lk.commit_manifest(lake, manifest, run)
+    return found.num_rows
 
 
 #: A row's partition: owner, crossing and month (``lk.partition_key``), and its day.

@@ -76,6 +76,11 @@ class DatasetCompaction(BaseModel):
         description="Unlisted files deleted first (replaced by an earlier compaction, or left "
         "by a crashed run).",
     )
+    markers_written: int = Field(
+        0,
+        description="Supersession markers a lake exported before them lacked, written first "
+        "(see the export's markers_written).",
+    )
 
 
 class CompactionReport(BaseModel):
