@@ -48,8 +48,9 @@ JOBS: dict[str, Callable[..., pa.Table]] = {
 
 
 def load(files: Mapping[str, Sequence[Path]]) -> dict[str, pd.DataFrame]:
-    """Each dataset's listed Parquet files as ``<dataset>_all`` and its latest versions as
-    ``<dataset>`` (the SQL views of ``engines.latest_view_sql``)."""
+    """Each dataset's listed Parquet files as ``<dataset>_all``, its latest versions as
+    ``<dataset>`` and, for lanes, ``<dataset>_current`` (the SQL views of ``lake.latest_sql``
+    and ``lake.current_sql``)."""
     frames: dict[str, pd.DataFrame] = {}
     for name in DATASETS:
         ds = ALL[name]
@@ -65,9 +66,12 @@ def load(files: Mapping[str, Sequence[Path]]) -> dict[str, pd.DataFrame]:
             else:
                 latest = latest_by_order(every, ds.key, (ds.cursor[0], "export_run"))
             marks = pads.dataset([str(p) for p in moves], schema=moves_schema(ds), format="parquet")
-            latest = not_moved(
-                latest, marks.to_table().to_pandas(), record_key(ds), order_column(ds)
-            )
+            moved = marks.to_table().to_pandas()
+            current = not_moved(latest, moved, record_key(ds), order_column(ds))
+            if ds.moves == "record":
+                latest = current
+            else:  # lanes: every row in <dataset>, the current ones in <dataset>_current
+                frames[f"{name}_current"] = current.reset_index(drop=True)
         frames[f"{name}_all"] = every
         frames[name] = latest.reset_index(drop=True)
     return frames

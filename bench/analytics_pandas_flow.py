@@ -189,7 +189,7 @@ def _numbered(frames: Frames, values: Mapping[str, Any], cc: str) -> pd.DataFram
 
 
 def _visit_lanes(frames: Frames, n: pd.DataFrame, cc: str) -> pd.DataFrame:
-    lanes = frames["lanes"]
+    lanes = frames["lanes_current"]
     top = lanes.groupby("declaration_id", dropna=False, sort=False)["version"].transform("max")
     current = lanes[lanes["version"] == top]
     decl = (

@@ -66,7 +66,7 @@ CELL = ["office", "chapter", "trader_category", "month_index"]
 def lane_shares(frames: Frames, values: dict[str, Any], cc: str, min_cell: int) -> pa.Table:
     unsupported("lane_shares", values, {"office": None, "hs": None, "trader_category": None})
     by = values["by"]
-    lanes = frames["lanes"]
+    lanes = frames["lanes_current"]
     ranked = lanes.sort_values(
         ["assessed_at", "assessment_id"], ascending=False, na_position="last", kind="stable"
     ).drop_duplicates("declaration_id", keep="first")

@@ -23,8 +23,10 @@ from silkgate.analytics.jobs.engines import DuckDBEngine, SparkEngine
 from silkgate.core.platform import Platform
 from silkgate.declarations import service as declarations
 from silkgate.exchange.agreements.catalogue import Category
+from silkgate.risk.platform import profiles as profile_service
+from silkgate.risk.platform.worker import assess_pending
 from tests.analytics.jobs.conftest import NOW, statistics_rule
-from tests.analytics.lake_world import World, build
+from tests.analytics.lake_world import PROFILE, World, build
 from tests.factories import export_cn_to_kz
 
 pytestmark = pytest.mark.xdist_group("analytics-lake")
@@ -282,3 +284,39 @@ def test_spark_reads_markers_as_duckdb_does(name: str, tmp_path: Path) -> None:
         wanted = {r: o for r, (o, p) in latest.items() if p in readable}
         assert _latest(DuckDBEngine(), ds, listed) == wanted
         assert _latest(SparkEngine(master="local[2]", shuffle_partitions=4), ds, listed) == wanted
+
+
+def test_lanes_of_a_moved_declaration_follow_it(world: World) -> None:
+    """lane_shares takes a declaration's latest lane: in a run allowed only Khorgos, the lane
+    of the version that left for Alashankou is not taken for it, and the declarations that
+    never moved keep their cells; every lane row is still in ``lanes`` (model drift counts
+    each scoring)."""
+
+    def lanes_counted(crossings: tuple[str, ...]) -> dict[str, int]:
+        rules = [
+            statistics_rule("CN", c, places=("KZ",), consumers=("KZ",), crossings=crossings)
+            for c in Category
+        ]
+        request = jobs.check("lane_shares", {"by": "office"}, "duckdb", "KZ")
+        result = jobs.run_on_lake(world.lake(), request, rules, "KZ", 1, NOW, None, DuckDBEngine())
+        return {r["lane"]: r["declarations"] for r in result.table.to_pylist()}
+
+    world.export()
+    before = lanes_counted(("KHG-NZH",))
+    _move(world, world.plain, "ALA-DOS")
+    profile_service.save(world.platform, "test", "CN-ALASHANKOU", "export", PROFILE)
+    assess_pending(world.platform)
+    # the assessor stamps the declaration on the real clock, before this test's simulated one
+    # (docs/analytics.md): a third version, on the test's clock, gets it exported
+    _move(world, world.plain, "ALA-DOS")
+    report = {d.dataset: d for d in world.export().datasets}
+    assert report["lanes"].markers_written == 1
+    plain_lane = lanes_counted(("ALA-DOS",))
+    assert sum(plain_lane.values()) == 1  # the moved declaration, at Alashankou
+    after = lanes_counted(("KHG-NZH",))
+    assert sum(after.values()) == sum(before.values()) - 1
+    con = world.duck()
+    versions = con.execute(
+        "SELECT DISTINCT version FROM lanes WHERE declaration_id = ? ORDER BY 1", [world.plain]
+    ).fetchall()
+    assert versions == [(1,), (2,)]

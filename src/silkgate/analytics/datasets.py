@@ -53,7 +53,11 @@ class Dataset:
     role; ``required``: columns whose null rejects the row, with the reason. ``latest``: how a
     reader keeps each record's latest version: ``key`` (the last exported row of each key),
     ``max_version`` (the rows of each declaration's highest version) or ``once`` (rows never
-    change once written and are exported once: read as they are).
+    change once written and are exported once: read as they are). ``moves``: what the export's
+    supersession markers (``moves.py``) follow: ``record`` (a record's later version; the
+    latest view drops what they supersede) or ``declaration_version`` (a later version of the
+    row's declaration; the view keeps every row — each is a record of its own — and
+    ``<dataset>_current`` drops them, for jobs that pick a declaration's latest row).
     """
 
     name: str
@@ -70,6 +74,7 @@ class Dataset:
     pseudonymise: tuple[str, ...] = ()
     declarant_role: str | None = None
     required: tuple[tuple[str, str], ...] = ()
+    moves: str = "record"
 
     @property
     def schema(self) -> pa.Schema:
@@ -399,6 +404,7 @@ DATASETS: dict[str, Dataset] = {
             day_of="assessed_at",
             owner="office",
             crossing="office",
+            moves="declaration_version",
         ),
         Dataset(
             name="inspections",

@@ -186,13 +186,16 @@ def split_moves(files: Iterable[Path]) -> tuple[list[Path], list[Path]]:
 
 
 def record_key(ds: Dataset) -> tuple[str, ...]:
-    """The columns naming one record, all of whose versions compete for "latest"."""
-    return ("declaration_id",) if ds.latest == "max_version" else ds.key
+    """The columns naming what supersession markers follow, all of whose versions compete for
+    "latest" (a lane follows its declaration)."""
+    by_declaration = ds.latest == "max_version" or ds.moves == "declaration_version"
+    return ("declaration_id",) if by_declaration else ds.key
 
 
 def order_column(ds: Dataset) -> str:
-    """The column a record's later version is greater in."""
-    return "version" if ds.latest == "max_version" else ds.cursor[0]
+    """The column a later version is greater in."""
+    by_declaration = ds.latest == "max_version" or ds.moves == "declaration_version"
+    return "version" if by_declaration else ds.cursor[0]
 
 
 def moves_schema(ds: Dataset) -> pa.Schema:
@@ -304,6 +307,8 @@ def duckdb_views(con: Any, files: Mapping[str, Sequence[Path]]) -> None:
                 source = f"_{view}_empty"
             con.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM {source}")
         con.execute(f"CREATE OR REPLACE VIEW {name} AS {latest_sql(ds, bool(moves))}")
+        if ds.moves == "declaration_version":
+            con.execute(f"CREATE OR REPLACE VIEW {name}_current AS {current_sql(ds, bool(moves))}")
 
 
 def latest_sql(ds: Dataset, moves: bool = True) -> str:
@@ -331,7 +336,7 @@ def latest_sql(ds: Dataset, moves: bool = True) -> str:
             f"ORDER BY {ds.cursor[0]} DESC, export_run DESC) AS _rank FROM {ds.name}_all"
         )
         latest = "t._rank = 1"
-    if not moves:
+    if not moves or ds.moves != "record":
         return f"SELECT {cols} FROM ({ranked}) t WHERE {latest}"
     moved = (
         f"SELECT {', '.join(keys)}, max({order}) AS _moved_to FROM {ds.name}_moves "
@@ -341,4 +346,20 @@ def latest_sql(ds: Dataset, moves: bool = True) -> str:
     return (
         f"SELECT {cols} FROM ({ranked}) t LEFT JOIN ({moved}) m ON {joined} "
         f"WHERE {latest} AND (m._moved_to IS NULL OR m._moved_to <= t.{order})"
+    )
+
+
+def current_sql(ds: Dataset, moves: bool = True) -> str:
+    """``<dataset>_current`` of a dataset whose markers follow declaration versions (lanes):
+    its latest view less the rows of a declaration version that a marker read beside them
+    shows to be older than a version elsewhere. A job picking a declaration's latest lane reads
+    this, so that a run that may not read where the declaration went does not take its older
+    version's lane; every row is still in ``<dataset>`` (model drift counts each scoring)."""
+    if not moves:
+        return f"SELECT * FROM {ds.name}"
+    return (
+        f"SELECT t.* FROM {ds.name} t LEFT JOIN (SELECT declaration_id, max(version) AS "
+        f"_moved_to FROM {ds.name}_moves GROUP BY declaration_id) m "
+        "ON m.declaration_id = t.declaration_id "
+        "WHERE m._moved_to IS NULL OR m._moved_to <= t.version"
     )

@@ -9,6 +9,10 @@ partition where an older version of it is still visible a marker — the record'
 order value (version, or change marker) of its latest version — in a ``moved-`` file. The
 latest views (``lake.latest_sql``) drop a row a marker beside it shows to be superseded. A
 marker names no place: a reader learns that the record changed, not where it went.
+
+It rests on a record's versions carrying strictly increasing order values from run to run (the
+export's cursor re-exports a key only with a later change marker; versions only grow): a tie
+would hide nothing.
 """
 
 from __future__ import annotations
@@ -47,8 +51,8 @@ def markers(
     old_data, old_moves = lk.split_moves(lake_files)
     if ds.latest == "once" or not (new_data or (every_record and old_data)):
         return schema.empty_table()
-    # a run exports a keyed record once: only one of several versions (declarations) can be new
-    if not every_record and ds.latest != "max_version" and not old_data:
+    # a run exports a keyed record once: only one of its versions (declarations) can be new
+    if not every_record and lk.record_key(ds) == ds.key and not old_data:
         return schema.empty_table()
     keys = lk.record_key(ds)
     cols, order = ", ".join(keys), lk.order_column(ds)
@@ -93,7 +97,7 @@ def markers(
     FROM places p JOIN latest l ON {on("p", "l")}
     WHERE NOT (p.owner_country = l.owner_country AND p.crossing = l.crossing
                AND p._month = l._month)
-      AND p._top IS NOT NULL AND (p._moved_to IS NULL OR p._moved_to <= p._top)
+      AND p._top < l._order AND (p._moved_to IS NULL OR p._moved_to <= p._top)
     """
     con = duckdb.connect()
     try:

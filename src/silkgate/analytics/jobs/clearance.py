@@ -82,7 +82,7 @@ WITH sides AS (
 ), assessed AS (
   SELECT declaration_id, version, final_lane, owner_country,
          max(version) OVER (PARTITION BY declaration_id) AS top
-  FROM lanes
+  FROM lanes_current
 ), declaration_lanes AS (
   SELECT declaration_id, max(CASE final_lane {_RANK} ELSE 0 END) AS lane_rank,
          max({foreign()}) AS lane_foreign

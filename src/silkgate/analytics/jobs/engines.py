@@ -17,7 +17,13 @@ from typing import Any, Protocol
 import pyarrow as pa
 
 from silkgate.analytics.datasets import DATASETS
-from silkgate.analytics.lake import duckdb_views, file_schema, moves_schema, split_moves
+from silkgate.analytics.lake import (
+    current_sql,
+    duckdb_views,
+    file_schema,
+    moves_schema,
+    split_moves,
+)
 from silkgate.analytics.lake import latest_sql as latest_view_sql
 
 #: Spark SQL built-ins DuckDB lacks, defined there under the same name and meaning.
@@ -139,6 +145,9 @@ class SparkEngine:
                     frame = self.spark.createDataFrame([], ddl)
                 frame.createOrReplaceTempView(view)
             self.spark.sql(latest_view_sql(ds, bool(moves))).createOrReplaceTempView(name)
+            if ds.moves == "declaration_version":
+                current = self.spark.sql(current_sql(ds, bool(moves)))
+                current.createOrReplaceTempView(f"{name}_current")
 
     def query(self, sql: str) -> pa.Table:
         result: pa.Table = self.spark.sql(sql).toArrow()
@@ -150,6 +159,7 @@ class SparkEngine:
             self.spark.catalog.dropTempView(name)
             self.spark.catalog.dropTempView(f"{name}_all")
             self.spark.catalog.dropTempView(f"{name}_moves")
+            self.spark.catalog.dropTempView(f"{name}_current")
 
     @classmethod
     def stop(cls) -> None:

@@ -54,7 +54,7 @@ WITH ranked AS (
   SELECT declaration_id, version, office, final_lane, override_lane, date, owner_country,
          row_number() OVER (PARTITION BY declaration_id
                             ORDER BY assessed_at DESC, assessment_id DESC) AS _rank
-  FROM lanes
+  FROM lanes_current
 ), counted AS (
   SELECT * FROM ranked
   WHERE _rank = 1 AND date BETWEEN {{since}} AND {{until}}

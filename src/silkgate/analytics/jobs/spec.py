@@ -57,11 +57,12 @@ class Job:
     ``sql`` is one text for every engine: ``{name}`` placeholders are replaced by the checked
     parameters as SQL literals (and ``{compute_country}``, ``{home_country}``,
     ``{min_cell_size}`` by the run), never by raw text. It reads the views ``<dataset>`` (each
-    record's latest version) and ``<dataset>_all``, restricted to the partitions the run may
-    read. ``datasets``: the views it reads (residency is decided for these). ``cells``: output
-    columns counting the declarations, traders or trucks a row describes; a row holding data not
-    the reader's own (column ``foreign_data`` = 1: any country's but ``{home_country}``) with
-    any of them below the minimum cell size is suppressed. ``keys``: columns that identify a row
+    record's latest version), ``<dataset>_all`` and ``lanes_current`` (``lake.current_sql``),
+    restricted to the partitions the run may read. ``datasets``: the views it reads (residency
+    is decided for these). ``cells``: output columns counting the declarations, traders or
+    trucks a row describes; a row holding data not the reader's own (column ``foreign_data`` =
+    1: any country's but ``{home_country}``) with any of them below the minimum cell size is
+    suppressed. ``keys``: columns that identify a row
     (the result is ordered by them). ``checks``: tests across parameters (e.g. two countries
     that must differ), run on the typed values once each parameter is valid on its own; each
     returns the problems it found.
