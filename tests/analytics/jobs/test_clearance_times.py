@@ -352,6 +352,31 @@ def test_small_foreign_cells_suppressed_and_thin_figures_withheld(lake: Path) ->
     )
 
 
+def test_a_sides_passage_is_one_even_when_the_other_sides_clock_disagrees(tmp_path: Path) -> None:
+    """CN's clock runs ahead: its exit gate (03:00) is reported after KZ's entry (02:40). KZ's
+    passage is still one, counted by KZ's departures alone, not split at CN's exit."""
+    g = Gate()
+    g.visit(
+        "T9", "CN", "2025-03-03", ("D9",), "waiting_area@00:00", "gate_in@01:00", "exit_gate@03:00"
+    )
+    g.visit(
+        "T9", "KZ", "2025-03-03", ("D9",), "entry_gate_in@02:40", "document_control_start@02:50",
+        "document_control_end@03:10", "release@05:00",
+    )  # fmt: skip
+    lake = write_lake(
+        tmp_path / "lake",
+        {"gate_events": g.events, "gate_event_refs": g.refs, "lanes": [lane(1, "D9", "green")]},
+    )
+    got = by_key(run_job(lake, "clearance_times", rules=KZ_ALLOWED))
+    kz = ("CN->KZ", "KZ", "2025-03", "green")
+    assert got[(*kz, "arrival_to_departure")] == fig(1, 1, 1, round(7 / 3, 6), round(7 / 3, 6),
+                                                     round(7 / 3, 6), 1.0)  # fmt: skip
+    assert got[(*kz, "document_control")] == fig(1, 1, 1, 0.333333, 0.333333, 0.333333)
+    assert got[("CN->KZ", "both", "2025-03", "green", "arrival_to_release")] == fig(
+        1, 1, 1, 5.0, 5.0, 5.0, 1.0
+    )
+
+
 def test_bad_params_named(lake: Path) -> None:
     with pytest.raises(ValidationFailed) as exc:
         run_job(lake, "clearance_times", {"period": "year", "target_hours": 0, "crossing": "X-Y"})

@@ -37,6 +37,14 @@ def _sides() -> str:
     )
 
 
+def _at_first_side(crossing: str, side: str) -> str:
+    """1 for an event at the first of its crossing's two sides (code list order), else 0."""
+    whens = " ".join(
+        f"WHEN {literal(c.code)} THEN {literal(c.countries[0])}" for c in load_crossings()
+    )
+    return f"CASE WHEN {side} = CASE {crossing} {whens} END THEN 1 ELSE 0 END"
+
+
 def _in(values: tuple[str, ...]) -> str:
     return "(" + ", ".join(literal(v) for v in values) + ")"
 
@@ -57,8 +65,18 @@ _RANK = " ".join(f"WHEN '{lane}' THEN {i}" for i, lane in enumerate(LANES, start
 _LANE = " ".join(f"WHEN {i} THEN '{lane}'" for i, lane in enumerate(LANES, start=1))
 #: A running count up to the row itself, less the row: the same as a frame ending one row
 #: before it, which DuckDB computes twice as slowly (a segment tree instead of a running sum).
-_ORDER = "ORDER BY event_time, record_time, event_id ROWS UNBOUNDED PRECEDING"
+#: Visits (departures at the event's side) and trips (releases and refusals) are counted over
+#: one window per truck and crossing, one sort instead of two: the departures of each of the
+#: crossing's two sides are summed apart (the gates service takes no event at another side).
+_PASSAGE = (
+    "(PARTITION BY crossing, truck_ref "
+    "ORDER BY event_time, record_time, event_id ROWS UNBOUNDED PRECEDING)"
+)
 _TOTALS = "('arrival_to_departure', 'arrival_to_release')"
+#: A trip counts when all its exit visits are at one side and all its entry visits at the
+#: other: min = max per role and the two differ (count(DISTINCT …) costs a sort or a hash each).
+_EXIT_SIDE = "CASE WHEN role = 'exit' THEN side END"
+_ENTRY_SIDE = "CASE WHEN role = 'entry' THEN side END"
 
 _SQL = f"""
 WITH sides AS (
@@ -69,15 +87,17 @@ WITH sides AS (
   SELECT e.event_id, e.crossing_code AS crossing, e.side, e.read_point, e.truck_ref,
          e.event_time, e.record_time, e.date, e.owner_country,
          CASE WHEN e.read_point IN {_in(DEPARTURES)} THEN 1 ELSE 0 END AS departs,
-         CASE WHEN e.read_point IN ('release', 'refusal') THEN 1 ELSE 0 END AS ends_trip
+         CASE WHEN e.read_point IN ('release', 'refusal') THEN 1 ELSE 0 END AS ends_trip,
+         {_at_first_side("e.crossing_code", "e.side")} AS at_first_side
   FROM gate_events e
   LEFT JOIN corrected c ON c.corrects = e.event_id
   WHERE c.corrects IS NULL AND e.read_point <> 'neutral_zone'
     AND ({{crossing}} = '' OR e.crossing_code = {{crossing}})
 ), numbered AS (
   SELECT events.*,
-         sum(departs) OVER (PARTITION BY crossing, side, truck_ref {_ORDER}) - departs AS visit,
-         sum(ends_trip) OVER (PARTITION BY crossing, truck_ref {_ORDER}) - ends_trip AS trip
+         CASE WHEN at_first_side = 1 THEN sum(departs * at_first_side) OVER {_PASSAGE}
+              ELSE sum(departs * (1 - at_first_side)) OVER {_PASSAGE} END - departs AS visit,
+         sum(ends_trip) OVER {_PASSAGE} - ends_trip AS trip
   FROM events
 ), assessed AS (
   SELECT declaration_id, version, final_lane, owner_country,
@@ -134,9 +154,8 @@ WITH sides AS (
          max(refused) AS refused, max(lane_rank) AS lane_rank, max(foreign_data) AS foreign_data
   FROM timed
   GROUP BY crossing, truck_ref, trip
-  HAVING count(DISTINCT side) = 2
-     AND count(DISTINCT CASE WHEN role = 'exit' THEN side END) = 1
-     AND count(DISTINCT CASE WHEN role = 'entry' THEN side END) = 1
+  HAVING min({_EXIT_SIDE}) = max({_EXIT_SIDE}) AND min({_ENTRY_SIDE}) = max({_ENTRY_SIDE})
+     AND min({_EXIT_SIDE}) <> min({_ENTRY_SIDE})
 ), names AS (
   SELECT 'queue' AS trs_interval UNION ALL SELECT 'document_control'
   UNION ALL SELECT 'inspection' UNION ALL SELECT 'arrival_to_departure'
