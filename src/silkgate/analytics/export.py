@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import queue
 import secrets
 import time
@@ -41,8 +40,6 @@ REPORT_REJECTS = 1_000
 REFS_KEPT = 500_000
 _DAY_US = 86_400_000_000
 _PROBLEM = pa.ArrowException, TypeError, ValueError, OverflowError
-#: Files flushed to disk at once when they move into the lake.
-SETTLE_THREADS = 8
 
 
 class Converter:
@@ -366,7 +363,7 @@ def _export_dataset(
     if top is None:  # nothing changed: the manifest stays as it is
         rep.partitions_unchanged = len(manifest.partitions)
         return _timed(rep, started), rejected
-    _move_into_place(lake / ds.name, staging / "out", written, manifest, run_id)
+    lk.place_files(lake / ds.name, staging / "out", written, manifest, run_id)
     rep.partitions_written = len({p for p, name in written if not lk.is_moves(name)})
     rep.partitions_unchanged = len(manifest.partitions) - rep.partitions_written
     rep.files_written = len(written)
@@ -429,37 +426,3 @@ def _watermark(top: tuple[Any, ...]) -> Watermark:
     if marker.tzinfo is None:
         marker = marker.replace(tzinfo=UTC)
     return Watermark(marker=marker.astimezone(UTC).isoformat(), key=list(top[1:]))
-
-
-def _move_into_place(
-    folder: Path,
-    out: Path,
-    written: dict[tuple[str, str], int],
-    manifest: lk.Manifest,
-    run_id: str,
-) -> None:
-    """Flush each new file, rename it into its partition and list it (the manifest is committed
-    later); then flush the directories that gained an entry. Files in parallel: fsync waits on
-    the disk, not the processor."""
-
-    def settle(item: tuple[tuple[str, str], int]) -> str:
-        (part, name), _rows = item
-        digest = lk.settle_file(out / part / name)
-        os.replace(out / part / name, folder / part / name)
-        return digest
-
-    if not written:  # every row read was rejected
-        return
-    parts = {part for part, _ in written}
-    for part in parts:
-        (folder / part).mkdir(parents=True, exist_ok=True)
-    with ThreadPoolExecutor(SETTLE_THREADS, thread_name_prefix="lake-settle") as pool:
-        digests = list(pool.map(settle, written.items()))
-        # each partition directory and its ancestors up to the dataset's (new entries)
-        dirs = {folder} | {folder.joinpath(*p.split("/")[:i]) for p in parts for i in (1, 2, 3)}
-        list(pool.map(lk.fsync_dir, sorted(dirs)))
-    for ((part, name), rows), digest in zip(written.items(), digests, strict=True):
-        entry = manifest.partitions.setdefault(part, {"rows": 0, "files": []})
-        entry["files"].append({"name": name, "rows": rows, "sha256": digest, "run": run_id})
-        if not lk.is_moves(name):  # a partition's rows are its records' rows, not its markers
-            entry["rows"] += rows

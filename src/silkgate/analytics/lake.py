@@ -41,6 +41,8 @@ FORMAT = 1
 REJECTS_KEPT = 10_000
 #: Name prefix of a partition's supersession markers (``moves.py``); data files are ``part-``.
 MOVES_PREFIX = "moved-"
+#: Files flushed and renamed at once when a run puts them in place.
+SETTLE_THREADS = 8
 
 
 @dataclass
@@ -279,6 +281,53 @@ def file_schema(ds: Dataset) -> pa.Schema:
     return ds.schema.append(pa.field("export_run", STR))
 
 
+def sql_string(text: str) -> str:
+    """``text`` as an SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def parquet_source(paths: Sequence[Path]) -> str:
+    """DuckDB's reader over exactly these files (their partition columns are in the rows)."""
+    return (
+        f"read_parquet([{', '.join(sql_string(str(p)) for p in paths)}], hive_partitioning = false)"
+    )
+
+
+def place_files(
+    folder: Path,
+    out: Path,
+    written: Mapping[tuple[str, str], int],
+    manifest: Manifest,
+    run_id: str,
+) -> None:
+    """Flush each new file (``written``: partition and name to rows) from ``out``, rename it
+    into its partition under ``folder`` and list it (the caller commits the manifest); then
+    flush the directories that gained an entry. Files in parallel: fsync waits on the disk,
+    not the processor. A partition's ``rows`` counts its records' rows, not its markers."""
+
+    def settle(item: tuple[tuple[str, str], int]) -> str:
+        (part, name), _rows = item
+        digest = settle_file(out / part / name)
+        os.replace(out / part / name, folder / part / name)
+        return digest
+
+    if not written:
+        return
+    parts = {part for part, _ in written}
+    for part in parts:
+        (folder / part).mkdir(parents=True, exist_ok=True)
+    with ThreadPoolExecutor(SETTLE_THREADS, thread_name_prefix="lake-settle") as pool:
+        digests = list(pool.map(settle, written.items()))
+        # each partition directory and its ancestors up to the dataset's (new entries)
+        dirs = {folder} | {folder.joinpath(*p.split("/")[:i]) for p in parts for i in (1, 2, 3)}
+        list(pool.map(fsync_dir, sorted(dirs)))
+    for ((part, name), rows), digest in zip(written.items(), digests, strict=True):
+        entry = manifest.partitions.setdefault(part, {"rows": 0, "files": []})
+        entry["files"].append({"name": name, "rows": rows, "sha256": digest, "run": run_id})
+        if not is_moves(name):
+            entry["rows"] += rows
+
+
 def connect(lake: Path, con: Any = None) -> Any:
     """A DuckDB connection with ``duckdb_views`` over the files each manifest lists."""
     import duckdb
@@ -300,8 +349,7 @@ def duckdb_views(con: Any, files: Mapping[str, Sequence[Path]]) -> None:
             (f"{name}_moves", moves, moves_schema(ds)),
         ):
             if listed:
-                paths = ", ".join("'" + str(f).replace("'", "''") + "'" for f in listed)
-                source = f"read_parquet([{paths}], hive_partitioning = false)"
+                source = parquet_source(listed)
             else:
                 con.register(f"_{view}_empty", schema.empty_table())
                 source = f"_{view}_empty"

@@ -17,7 +17,6 @@ would hide nothing.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,11 +25,6 @@ import pyarrow as pa
 
 from silkgate.analytics import lake as lk
 from silkgate.analytics.datasets import Dataset
-
-
-def _files(paths: Sequence[Path]) -> str:
-    listed = ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths)
-    return f"read_parquet([{listed}], hive_partitioning = false)"
 
 
 def markers(
@@ -61,14 +55,16 @@ def markers(
         return " AND ".join(f"{a}.{k} = {b}.{k}" for k in keys)
 
     rows = [f"SELECT {cols}, {order} AS _order, export_run, 0 AS _marker, {_PLACE} "
-            f"FROM {_files([*old_data, *new_data])}"]  # fmt: skip
+            f"FROM {lk.parquet_source([*old_data, *new_data])}"]  # fmt: skip
     if old_moves:
-        rows.append(f"SELECT {cols}, {order}, export_run, 1, {_PLACE} FROM {_files(old_moves)}")
+        rows.append(
+            f"SELECT {cols}, {order}, export_run, 1, {_PLACE} FROM {lk.parquet_source(old_moves)}"
+        )
     every = " UNION ALL ".join(rows)
     # the first export reads every row anyway: no need to pick out the records it touched
     touched = (
         f"SELECT * FROM ({every}) r WHERE EXISTS (SELECT 1 FROM (SELECT DISTINCT {cols} "
-        f"FROM {_files(new_data)}) t WHERE {on('t', 'r')})"
+        f"FROM {lk.parquet_source(new_data)}) t WHERE {on('t', 'r')})"
         if old_data and not every_record
         else every
     )
@@ -93,7 +89,7 @@ def markers(
       FROM versions GROUP BY {cols}, owner_country, crossing, _month
     )
     SELECT {", ".join(f"p.{k}" for k in keys)}, l._order AS {order},
-           p.owner_country, p.crossing, p.date, {_literal(run)} AS export_run
+           p.owner_country, p.crossing, p.date, {lk.sql_string(run)} AS export_run
     FROM places p JOIN latest l ON {on("p", "l")}
     WHERE NOT (p.owner_country = l.owner_country AND p.crossing = l.crossing
                AND p._month = l._month)
@@ -121,15 +117,7 @@ def backfill(lake: Path, ds: Dataset, run: str) -> int:
     with lk.PartitionWriter(staging, run, prefix=lk.MOVES_PREFIX) as writer:
         writer.add(found)
         written = writer.close()
-    for (part, name), rows in sorted(written.items()):
-        digest = lk.settle_file(staging / part / name)
-        (folder / part).mkdir(parents=True, exist_ok=True)  # a month of daily partitions
-        os.replace(staging / part / name, folder / part / name)
-        entry = manifest.partitions.setdefault(part, {"rows": 0, "files": []})
-        entry["files"].append({"name": name, "rows": rows, "sha256": digest, "run": run})
-    for directory in {folder} | {folder.joinpath(*p.split("/")[:i]) for p, _ in written
-                                 for i in (1, 2, 3)}:  # fmt: skip
-        lk.fsync_dir(directory)
+    lk.place_files(folder, staging, written, manifest, run)
     manifest.runs.append(
         {"run": run, "finished_at": datetime.now(UTC).isoformat(), "markers": found.num_rows}
     )
@@ -139,7 +127,3 @@ def backfill(lake: Path, ds: Dataset, run: str) -> int:
 
 #: A row's partition: owner, crossing and month (``lk.partition_key``), and its day.
 _PLACE = "owner_country, crossing, date, strftime(date, '%Y-%m') AS _month"
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
