@@ -131,22 +131,51 @@ def test_compaction_keeps_markers_apart_from_rows(lake_world: World) -> None:
     assert [d.partitions_compacted for d in again.datasets] == [0, 0]
 
 
+def _exported_before_markers(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The plain declaration moved to ALA-DOS by exports as they were before markers: none
+    written, and no run of the manifests records looking for them."""
+    world.export()
+    _move(world, world.plain, "ALA-DOS")
+    with monkeypatch.context() as m:
+        m.setattr(moves, "markers", lambda ds, *_a, **_k: lk.moves_schema(ds).empty_table())
+        world.export()
+    for name in DATASETS:
+        manifest = lk.load_manifest(world.lake(), name)
+        for run in manifest.runs:
+            run.pop("markers", None)
+        lk.commit_manifest(world.lake(), manifest, "before-markers")
+    assert _seen(world, world.plain, "KHG-NZH") == {"declaration": [(1,)], "items": [(1,)]}
+
+
 def test_compaction_marks_a_lake_exported_before_markers(
     lake_world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     world = lake_world
-    world.export()
-    _move(world, world.plain, "ALA-DOS")
-    with monkeypatch.context() as m:  # the export as it was before markers
-        m.setattr(moves, "markers", lambda ds, *_a, **_k: lk.moves_schema(ds).empty_table())
-        world.export()
-    assert _seen(world, world.plain, "KHG-NZH") == {"declaration": [(1,)], "items": [(1,)]}
+    _exported_before_markers(world, monkeypatch)
     report = compaction.compact(world.lake(), ["declarations", "goods_items", "lanes"], 2)
     assert [d.markers_written for d in report.datasets] == [1, 1, 0]
     assert _seen(world, world.plain, "KHG-NZH") == {"declaration": [], "items": []}
     assert _seen(world, world.plain) == {"declaration": [(2,)], "items": [(2,)]}
     again = compaction.compact(world.lake(), ["declarations", "goods_items"], 2)
     assert [d.markers_written for d in again.datasets] == [0, 0]
+
+
+def test_an_export_marks_a_lake_exported_before_markers_once(
+    lake_world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No compaction needed: the next export marks what the exports before markers left."""
+    world = lake_world
+    _exported_before_markers(world, monkeypatch)
+    report = world.export()
+    marked = {d.dataset: d.markers_written for d in report.datasets}
+    assert (marked["declarations"], marked["goods_items"]) == (1, 1)
+    assert _seen(world, world.plain, "KHG-NZH") == {"declaration": [], "items": []}
+    assert _seen(world, world.plain) == {"declaration": [(2,)], "items": [(2,)]}
+    again = world.export()
+    assert sum(d.markers_written for d in again.datasets) == 0
+    runs = [r["run"] for r in lk.load_manifest(world.lake(), "declarations").runs]
+    assert sum(r == report.run + "-moves" for r in runs) == 1
+    assert not any(r.startswith(again.run) and r.endswith("-moves") for r in runs)
 
 
 def test_a_job_allowed_only_the_old_crossing_does_not_count_the_moved_declaration(

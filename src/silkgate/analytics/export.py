@@ -255,8 +255,11 @@ def run(
             roles = service.declarant_roles(snap)
 
             def one(reader: service.Snapshot, name: str) -> tuple[DatasetReport, list[RejectedRow]]:
+                # a dataset exported before markers existed gets them first, once
+                marked = moves.backfill(lake, DATASETS[name], run_id + "-moves")
                 rep, rej = _export_dataset(platform, reader, roles, lake, DATASETS[name], run_id,
                                            horizon, on_progress)  # fmt: skip
+                rep.markers_written += marked
                 if platform.settings.analytics_compact_files and rep.files_written:
                     done = compaction.compact_dataset(
                         lake, name, run_id + "-compact", platform.settings.analytics_compact_files

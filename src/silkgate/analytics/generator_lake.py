@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from silkgate.analytics import lake as lk
+from silkgate.analytics import moves
 from silkgate.analytics.datasets import DATASETS, DATE, STR, TS
 from silkgate.analytics.generator_tables import Columns, Part
 from silkgate.analytics.schemas import Watermark
@@ -264,6 +265,9 @@ class LakeWriter:
                 }
             )
             lk.commit_manifest(self.lake, manifest, self.run)
+            # an amended declaration's versions can lie in two partitions: mark them, as an
+            # export would have
+            moves.backfill(self.lake, DATASETS[name], self.run + "-moves")
 
     def abort(self) -> None:
         self.pool.shutdown(cancel_futures=True)

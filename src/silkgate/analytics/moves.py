@@ -94,7 +94,8 @@ def markers(
     WHERE NOT (p.owner_country = l.owner_country AND p.crossing = l.crossing
                AND p._month = l._month)
       AND p._top < l._order AND (p._moved_to IS NULL OR p._moved_to <= p._top)
-    """
+    ORDER BY p.owner_country, p.crossing, p.date, {", ".join(f"p.{k}" for k in keys)}
+    """  # ordered: the same lake gives the same marker files, byte for byte
     con = duckdb.connect()
     try:
         con.execute("SET enable_progress_bar = false")
@@ -104,20 +105,27 @@ def markers(
     return table.cast(schema)
 
 
+def unmarked(manifest: lk.Manifest) -> bool:
+    """Whether a dataset was written before supersession markers existed: it has runs and none
+    of them looked for moves (every export since records ``markers``, a backfill too)."""
+    return bool(manifest.runs) and not any("markers" in r for r in manifest.runs)
+
+
 def backfill(lake: Path, ds: Dataset, run: str) -> int:
-    """Mark every record of a lake written before markers existed (the caller holds the lake's
-    lock): the markers its exports would have left, in files of their own, listed in one
-    manifest commit. How many; none the second time."""
+    """Mark every record of a dataset written before markers existed (the caller holds the
+    lake's lock): the markers its exports would have left, in files of their own, listed in
+    one manifest commit that also records the backfill, so it is done once. How many."""
     manifest = lk.load_manifest(lake, ds.name)  # files it does not list are never read
+    if not unmarked(manifest):
+        return 0
     folder = lake / ds.name
     found = markers(ds, [folder / f for f in sorted(manifest.files())], [], run, every_record=True)
-    if not found.num_rows:
-        return 0
-    staging = lake / lk.STAGING / run / ds.name
-    with lk.PartitionWriter(staging, run, prefix=lk.MOVES_PREFIX) as writer:
-        writer.add(found)
-        written = writer.close()
-    lk.place_files(folder, staging, written, manifest, run)
+    if found.num_rows:
+        staging = lake / lk.STAGING / run / ds.name
+        with lk.PartitionWriter(staging, run, prefix=lk.MOVES_PREFIX) as writer:
+            writer.add(found)
+            written = writer.close()
+        lk.place_files(folder, staging, written, manifest, run)
     manifest.runs.append(
         {"run": run, "finished_at": datetime.now(UTC).isoformat(), "markers": found.num_rows}
     )

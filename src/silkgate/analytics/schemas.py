@@ -36,7 +36,8 @@ class DatasetReport(BaseModel):
     markers_written: int = Field(
         0,
         description="Records whose older version, in another partition, was marked superseded "
-        "(so a run that cannot read the newer version does not count the older one).",
+        "(so a run that cannot read the newer version does not count the older one); in the "
+        "first export into a dataset written before markers existed, its earlier records too.",
     )
     partitions_compacted: int = Field(
         0, description="Partitions rewritten as one file after this export (see compaction)."
