@@ -267,7 +267,7 @@ class LakeWriter:
             lk.commit_manifest(self.lake, manifest, self.run)
             # an amended declaration's versions can lie in two partitions: mark them, as an
             # export would have
-            moves.backfill(self.lake, DATASETS[name], self.run + "-moves")
+            moves.backfill(self.lake, DATASETS[name], self.run, in_last_run=True)
 
     def abort(self) -> None:
         self.pool.shutdown(cancel_futures=True)
