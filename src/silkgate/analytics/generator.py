@@ -136,6 +136,7 @@ def generate(
                     last = dt.date(year, 1, 1) + dt.timedelta(days=int(days[-1]))
                     on_progress(done, goods_items, f"to {last:%m-%d}")
             writer.commit({"seed": seed, "year": year, "goods_items": goods_items})
+            lk.clear_staging(lake)  # the markers' staging folders, emptied
         except BaseException:
             writer.abort()
             raise
