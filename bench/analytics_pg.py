@@ -23,8 +23,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from silkgate.analytics.datasets import DATASETS
-from silkgate.analytics.jobs.engines import latest_view_sql
-from silkgate.analytics.lake import current_sql, file_schema, moves_schema, split_moves
+from silkgate.analytics.lake import derived_views, file_schema, moves_schema, split_moves
 
 COMPAT = (
     "CREATE DOMAIN string AS text",
@@ -106,9 +105,8 @@ class PostgresEngine:
                 self.conn.execute(f"CREATE INDEX ON {name}_all ({', '.join(cols)})")
             self.conn.execute(f"ANALYZE {name}_all")
             self.conn.execute(f"ANALYZE {name}_moves")
-            self.conn.execute(f"CREATE VIEW {name} AS {latest_view_sql(ds, bool(moves))}")
-            if ds.moves == "declaration_version":
-                self.conn.execute(f"CREATE VIEW {name}_current AS {current_sql(ds, bool(moves))}")
+            for view, sql in derived_views(ds, bool(moves)):
+                self.conn.execute(f"CREATE VIEW {view} AS {sql}")
         self.loaded_in = time.perf_counter() - began
 
     def _copy(self, name: str, table: pa.Table) -> None:

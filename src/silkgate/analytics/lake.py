@@ -187,17 +187,20 @@ def split_moves(files: Iterable[Path]) -> tuple[list[Path], list[Path]]:
     return data, moves
 
 
+def _by_declaration(ds: Dataset) -> bool:
+    """Whether markers follow the declaration's version (declarations, items and lanes)."""
+    return ds.latest == "max_version" or ds.moves == "declaration_version"
+
+
 def record_key(ds: Dataset) -> tuple[str, ...]:
     """The columns naming what supersession markers follow, all of whose versions compete for
     "latest" (a lane follows its declaration)."""
-    by_declaration = ds.latest == "max_version" or ds.moves == "declaration_version"
-    return ("declaration_id",) if by_declaration else ds.key
+    return ("declaration_id",) if _by_declaration(ds) else ds.key
 
 
 def order_column(ds: Dataset) -> str:
     """The column a later version is greater in."""
-    by_declaration = ds.latest == "max_version" or ds.moves == "declaration_version"
-    return "version" if by_declaration else ds.cursor[0]
+    return "version" if _by_declaration(ds) else ds.cursor[0]
 
 
 def moves_schema(ds: Dataset) -> pa.Schema:
@@ -354,9 +357,18 @@ def duckdb_views(con: Any, files: Mapping[str, Sequence[Path]]) -> None:
                 con.register(f"_{view}_empty", schema.empty_table())
                 source = f"_{view}_empty"
             con.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM {source}")
-        con.execute(f"CREATE OR REPLACE VIEW {name} AS {latest_sql(ds, bool(moves))}")
-        if ds.moves == "declaration_version":
-            con.execute(f"CREATE OR REPLACE VIEW {name}_current AS {current_sql(ds, bool(moves))}")
+        for view, sql in derived_views(ds, bool(moves)):
+            con.execute(f"CREATE OR REPLACE VIEW {view} AS {sql}")
+
+
+def derived_views(ds: Dataset, moves: bool) -> list[tuple[str, str]]:
+    """The views every engine defines over ``<dataset>_all`` and ``<dataset>_moves``, in
+    order: ``<dataset>`` (``latest_sql``) and, for lanes, ``<dataset>_current``
+    (``current_sql``). ``moves``: whether the run reads any marker of the dataset."""
+    views = [(ds.name, latest_sql(ds, moves))]
+    if ds.moves == "declaration_version":
+        views.append((f"{ds.name}_current", current_sql(ds, moves)))
+    return views
 
 
 def latest_sql(ds: Dataset, moves: bool = True) -> str:

@@ -18,13 +18,12 @@ import pyarrow as pa
 
 from silkgate.analytics.datasets import DATASETS
 from silkgate.analytics.lake import (
-    current_sql,
+    derived_views,
     duckdb_views,
     file_schema,
     moves_schema,
     split_moves,
 )
-from silkgate.analytics.lake import latest_sql as latest_view_sql
 
 #: Spark SQL built-ins DuckDB lacks, defined there under the same name and meaning.
 PORTABLE_MACROS = ("CREATE OR REPLACE MACRO unix_seconds(ts) AS CAST(floor(epoch(ts)) AS BIGINT)",)
@@ -144,10 +143,8 @@ class SparkEngine:
                 else:
                     frame = self.spark.createDataFrame([], ddl)
                 frame.createOrReplaceTempView(view)
-            self.spark.sql(latest_view_sql(ds, bool(moves))).createOrReplaceTempView(name)
-            if ds.moves == "declaration_version":
-                current = self.spark.sql(current_sql(ds, bool(moves)))
-                current.createOrReplaceTempView(f"{name}_current")
+            for view, sql in derived_views(ds, bool(moves)):
+                self.spark.sql(sql).createOrReplaceTempView(view)
 
     def query(self, sql: str) -> pa.Table:
         result: pa.Table = self.spark.sql(sql).toArrow()
