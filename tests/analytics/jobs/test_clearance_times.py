@@ -377,6 +377,34 @@ def test_a_sides_passage_is_one_even_when_the_other_sides_clock_disagrees(tmp_pa
     )
 
 
+def test_a_truck_crossing_twice_in_a_period_is_one_truck_of_two_passages(tmp_path: Path) -> None:
+    """T9 crosses twice in March, T10 once: every interval's row on each side and across has
+    3 passages of 2 trucks, and a foreign row is suppressed on its trucks alone."""
+    g = Gate()
+    for truck, day, decl in (("T9", "2025-03-03", "D9"), ("T10", "2025-03-05", "D10"),
+                             ("T9", "2025-03-10", "D11")):  # fmt: skip
+        g.visit(truck, "CN", day, (decl,), "waiting_area@00:00", "gate_in@01:00", "exit_gate@03:00")
+        g.visit(truck, "KZ", day, (decl,), "entry_gate_in@04:00", "release@06:00")
+    lanes = [lane(i, d, "green") for i, d in enumerate(("D9", "D10", "D11"), start=1)]
+    lake = write_lake(
+        tmp_path / "lake", {"gate_events": g.events, "gate_event_refs": g.refs, "lanes": lanes}
+    )
+    got = by_key(run_job(lake, "clearance_times", rules=KZ_ALLOWED))
+    intervals = {
+        "CN": ("queue", "document_control", "inspection", "arrival_to_departure"),
+        "KZ": ("document_control", "inspection", "arrival_to_departure"),
+        "both": ("arrival_to_release",),
+    }
+    expected = {
+        ("CN->KZ", side, "2025-03", "green", i) for side, names in intervals.items() for i in names
+    }
+    assert set(got) == expected
+    assert {k: v[:2] for k, v in got.items()} == {k: (3, 2) for k in expected}
+    # three passages but two trucks: KZ's rows and those across leave China as small cells
+    kept = by_key(run_job(lake, "clearance_times", rules=KZ_ALLOWED, min_cell_size=3))
+    assert set(kept) == {k for k in expected if k[1] == "CN"}
+
+
 def test_bad_params_named(lake: Path) -> None:
     with pytest.raises(ValidationFailed) as exc:
         run_job(lake, "clearance_times", {"period": "year", "target_hours": 0, "crossing": "X-Y"})

@@ -77,6 +77,11 @@ _TOTALS = "('arrival_to_departure', 'arrival_to_release')"
 #: other: min = max per role and the two differ (count(DISTINCT …) costs a sort or a hash each).
 _EXIT_SIDE = "CASE WHEN role = 'exit' THEN side END"
 _ENTRY_SIDE = "CASE WHEN role = 'entry' THEN side END"
+# A visit's lane is taken in the visit's own grouping: its events joined to the lanes of the
+# declarations they name (an event naming two appears twice, which no min or max minds), so
+# the numbered events are read once. A cell's trucks are counted per passage (``trucks_seen``),
+# not per interval: each passage has a row in every interval of its role, and a cell's
+# direction and side fix the role, so every interval of a cell has the same trucks.
 
 _SQL = f"""
 WITH sides AS (
@@ -108,13 +113,11 @@ WITH sides AS (
          max({foreign()}) AS lane_foreign
   FROM assessed WHERE version = top
   GROUP BY declaration_id
-), visit_lanes AS (
-  SELECT n.crossing, n.side, n.truck_ref, n.visit,
-         max(d.lane_rank) AS lane_rank, max(d.lane_foreign) AS lane_foreign
-  FROM numbered n
-  JOIN gate_event_refs r ON r.event_id = n.event_id AND r.ref_type = 'declaration'
+), event_lanes AS (
+  SELECT r.event_id, d.lane_rank, d.lane_foreign
+  FROM gate_event_refs r
   JOIN declaration_lanes d ON d.declaration_id = r.ref
-  GROUP BY n.crossing, n.side, n.truck_ref, n.visit
+  WHERE r.ref_type = 'declaration'
 ), visits AS (
   SELECT crossing, side, truck_ref, visit,
          min(trip) AS trip, min(date) AS arrival_day, min(event_time) AS arrival,
@@ -126,8 +129,10 @@ WITH sides AS (
          {_first("document_control_end")} AS dc_end,
          {_first("physical_inspection_start")} AS pi_start,
          {_first("physical_inspection_end")} AS pi_end,
-         max({foreign()}) AS foreign_data
-  FROM numbered
+         max({foreign()}) AS foreign_data,
+         max(l.lane_rank) AS lane_rank, max(l.lane_foreign) AS lane_foreign
+  FROM numbered n
+  LEFT JOIN event_lanes l ON l.event_id = n.event_id
   GROUP BY crossing, side, truck_ref, visit
 ), timed AS (
   SELECT v.crossing, v.side, v.truck_ref, v.trip, v.arrival_day, v.arrival, v.released,
@@ -139,12 +144,10 @@ WITH sides AS (
          {_hours("v.waiting_area", "v.gate_in")} AS queue_h,
          {_hours("v.dc_start", "v.dc_end")} AS dc_h,
          {_hours("v.pi_start", "v.pi_end")} AS pi_h,
-         coalesce(l.lane_rank, 0) AS lane_rank,
-         greatest(v.foreign_data, coalesce(l.lane_foreign, 0)) AS foreign_data
+         coalesce(v.lane_rank, 0) AS lane_rank,
+         greatest(v.foreign_data, coalesce(v.lane_foreign, 0)) AS foreign_data
   FROM visits v
   LEFT JOIN sides s ON s.crossing = v.crossing AND s.side = v.side
-  LEFT JOIN visit_lanes l ON l.crossing = v.crossing AND l.side = v.side
-       AND l.truck_ref = v.truck_ref AND l.visit = v.visit
 ), trips AS (
   SELECT crossing, truck_ref, trip,
          min(CASE WHEN role = 'exit' THEN side END) || '->'
@@ -174,12 +177,19 @@ WITH sides AS (
          CASE WHEN released IS NULL AND refused = 0 THEN 1 ELSE 0 END,
          {_hours("arrival", "released")}
   FROM trips
+), trucks_seen AS (
+  SELECT crossing, direction, side, {period_label("arrival_day")} AS period, lane_rank,
+         count(DISTINCT truck_ref) AS trucks
+  FROM (SELECT crossing, direction, side, arrival_day, lane_rank, truck_ref FROM timed
+        UNION ALL
+        SELECT crossing, direction, 'both', arrival_day, lane_rank, truck_ref FROM trips) p
+  WHERE arrival_day BETWEEN {{since}} AND {{until}}
+  GROUP BY crossing, direction, side, {period_label("arrival_day")}, lane_rank
 ), cells AS (
   SELECT crossing, direction, side, {period_label("arrival_day")} AS period,
-         {period_index("arrival_day")} AS period_index,
+         {period_index("arrival_day")} AS period_index, lane_rank,
          CASE lane_rank {_LANE} ELSE 'none' END AS lane, trs_interval,
          count(*) AS passages,
-         count(DISTINCT truck_ref) AS trucks,
          sum(open_passage) AS open_passages,
          sum(refused) AS refused,
          count(hours) AS measured,
@@ -194,11 +204,13 @@ WITH sides AS (
   GROUP BY crossing, direction, side, {period_label("arrival_day")},
            {period_index("arrival_day")}, lane_rank, trs_interval
 ), shown AS (
-  SELECT *,
-         foreign_data = 0 OR (passages >= {{min_cell_size}} AND trucks >= {{min_cell_size}})
+  SELECT c.*, t.trucks,
+         c.foreign_data = 0 OR (c.passages >= {{min_cell_size}} AND t.trucks >= {{min_cell_size}})
            AS publishable,
-         foreign_data = 0 OR measured >= {{min_cell_size}} AS figures_shown
-  FROM cells
+         c.foreign_data = 0 OR c.measured >= {{min_cell_size}} AS figures_shown
+  FROM cells c
+  JOIN trucks_seen t ON t.crossing = c.crossing AND t.direction = c.direction
+       AND t.side = c.side AND t.period = c.period AND t.lane_rank = c.lane_rank
 )
 SELECT c.crossing, c.direction, c.side, c.period, c.lane, c.trs_interval,
        c.passages, c.trucks, c.open_passages, c.refused, c.measured,
