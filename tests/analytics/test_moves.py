@@ -90,6 +90,10 @@ def test_a_version_moved_to_another_crossing_hides_the_one_left_behind(world: Wo
     marked = [f for p in khorgos for f in p["files"] if lk.is_moves(f["name"])]
     assert [f["rows"] for f in marked] == [1]
     assert sum(p["rows"] for p in khorgos) == 4  # rows are records' rows, markers apart
+    # the new version's row in one partition, the marker in another: both touched, two files
+    declarations = report["declarations"]
+    assert (declarations.partitions_written, declarations.files_written) == (1, 2)
+    assert declarations.partitions_unchanged == len(manifest.partitions) - 2
 
     assert _seen(world, world.plain, "KHG-NZH") == {"declaration": [], "items": []}
     assert _seen(world, world.plain, "ALA-DOS") == {"declaration": [(2,)], "items": [(2,)]}

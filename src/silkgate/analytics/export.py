@@ -368,7 +368,7 @@ def _export_dataset(
         return _timed(rep, started), rejected
     lk.place_files(lake / ds.name, staging / "out", written, manifest, run_id)
     rep.partitions_written = len({p for p, name in written if not lk.is_moves(name)})
-    rep.partitions_unchanged = len(manifest.partitions) - rep.partitions_written
+    rep.partitions_unchanged = len(manifest.partitions) - len({p for p, _ in written})
     rep.files_written = len(written)
     rep.watermark = _watermark(top)
     manifest.watermark = rep.watermark

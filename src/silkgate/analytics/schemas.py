@@ -30,9 +30,13 @@ class DatasetReport(BaseModel):
     held_back: int = Field(
         0, description="Rows changed after the horizon, left for the next run (not lost)."
     )
-    partitions_written: int = 0
-    partitions_unchanged: int = 0
-    files_written: int = 0
+    partitions_written: int = Field(0, description="Partitions given new rows by this run.")
+    partitions_unchanged: int = Field(
+        0, description="Partitions this run added no file to (neither rows nor markers)."
+    )
+    files_written: int = Field(
+        0, description="Files this run added: row files and supersession-marker files."
+    )
     markers_written: int = Field(
         0,
         description="Records whose older version, in another partition, was marked superseded "
