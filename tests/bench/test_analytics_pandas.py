@@ -5,11 +5,12 @@ every engine's answers with DuckDB's: bench/analytics.py.)"""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
+import analytics_pandas
 import pytest
+from analytics import standard_jobs
 
 from silkgate.analytics.jobs import service
 from silkgate.analytics.jobs.compare import differences
@@ -17,19 +18,6 @@ from silkgate.analytics.jobs.engines import DuckDBEngine
 from silkgate.analytics.jobs.residency import decide
 from tests.analytics.jobs.conftest import NOW, all_categories
 from tests.analytics.jobs.small_lake import small_lake
-from tests.analytics.jobs.test_clearance_times import lake as clearance_lake  # noqa: F401
-from tests.analytics.jobs.test_equeue_use import lake as equeue_lake  # noqa: F401
-from tests.analytics.jobs.test_lane_shares import lake as lanes_lake  # noqa: F401
-from tests.analytics.jobs.test_mirror_statistics import lake as mirror_lake  # noqa: F401
-from tests.analytics.jobs.test_model_drift import lake as drift_lake  # noqa: F401
-from tests.analytics.jobs.test_trade_flows import lake as flows_lake  # noqa: F401
-from tests.analytics.jobs.test_unit_values import lake as unit_lake  # noqa: F401
-
-BENCH = Path(__file__).resolve().parents[2] / "bench"
-sys.path.insert(0, str(BENCH))
-
-import analytics_pandas  # noqa: E402
-from analytics import standard_jobs  # noqa: E402
 
 RULES = all_categories("KZ")
 LAKES = ["flows_lake", "unit_lake", "mirror_lake", "equeue_lake", "lanes_lake", "drift_lake",

@@ -4,11 +4,11 @@ suite runs against. (Over a generated year the benchmark compares them itself.)"
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
+from analytics import standard_jobs
+from analytics_pg import PostgresEngine
 
 from silkgate.analytics.datasets import DATASETS
 from silkgate.analytics.jobs import service
@@ -16,21 +16,8 @@ from silkgate.analytics.jobs.compare import differences
 from silkgate.analytics.jobs.engines import DuckDBEngine
 from silkgate.analytics.jobs.residency import decide
 from tests.analytics.jobs.conftest import NOW
-from tests.analytics.jobs.test_clearance_times import lake as clearance_lake  # noqa: F401
-from tests.analytics.jobs.test_equeue_use import lake as equeue_lake  # noqa: F401
-from tests.analytics.jobs.test_lane_shares import lake as lanes_lake  # noqa: F401
-from tests.analytics.jobs.test_mirror_statistics import lake as mirror_lake  # noqa: F401
-from tests.analytics.jobs.test_model_drift import lake as drift_lake  # noqa: F401
-from tests.analytics.jobs.test_trade_flows import lake as flows_lake  # noqa: F401
-from tests.analytics.jobs.test_unit_values import lake as unit_lake  # noqa: F401
 from tests.bench.test_analytics_pandas import OWN, RULES
 from tests.conftest import _postgres_database
-
-BENCH = Path(__file__).resolve().parents[2] / "bench"
-sys.path.insert(0, str(BENCH))
-
-from analytics import standard_jobs  # noqa: E402
-from analytics_pg import PostgresEngine  # noqa: E402
 
 
 @pytest.fixture
