@@ -68,6 +68,8 @@ def test_rejected_rows_exit_3_and_are_named(world: World, monkeypatch: pytest.Mo
         (["--until", "yesterday"], "--until", "bad_date"),
         (["--until", "9999-12-31"], "--until", "out_of_range"),  # its end overflowed (a traceback)
         (["--settle", "-5"], "--settle", "negative"),
+        (["--settle", "inf"], "--settle", "out_of_range"),  # its horizon overflowed
+        (["--settle", "1e11"], "--settle", "out_of_range"),
     ],
 )
 def test_bad_options_are_named(

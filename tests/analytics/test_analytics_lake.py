@@ -190,6 +190,7 @@ def test_crash_mid_export_then_rerun(
         monkeypatch.setattr(lk, "commit_manifest", commit)
     with pytest.raises(Crash):
         world.export()
+    assert not (world.lake() / lk.STAGING).exists()  # no partial copies of trade data left
     con = world.duck()  # readers see the last committed state only
     assert _count(con, "SELECT count(*) FROM goods_items_all") == 0
     assert (

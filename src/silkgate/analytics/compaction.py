@@ -91,7 +91,10 @@ def compact_dataset(
         manifest.partitions[target] = {"rows": rows, "files": files}
         report.partitions_compacted += 1
         report.rows += rows
-    for directory in {folder} | {folder / t for t in todo}:
+    # each target partition and its ancestors (a folded month can be a new directory)
+    for directory in sorted(
+        {folder} | {folder.joinpath(*t.split("/")[:i]) for t in todo for i in (1, 2, 3)}
+    ):
         lk.fsync_dir(directory)
     manifest.runs.append(
         {

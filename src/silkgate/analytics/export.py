@@ -247,31 +247,12 @@ def run(
     lake = platform.settings.lake_dir
     run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ") + "-" + secrets.token_hex(3)
     started = time.perf_counter()
-    reports: list[DatasetReport] = []
-    rejected: list[RejectedRow] = []
     with lk.locked(lake):
         lk.clear_staging(lake)
-        with service.snapshot(platform) as snap:  # every dataset from one consistent state
-            roles = service.declarant_roles(snap)
-
-            def one(reader: service.Snapshot, name: str) -> tuple[DatasetReport, list[RejectedRow]]:
-                # a dataset exported before markers existed gets them first, once
-                marked = moves.backfill(lake, DATASETS[name], run_id + "-moves")
-                rep, rej = _export_dataset(platform, reader, roles, lake, DATASETS[name], run_id,
-                                           horizon, on_progress)  # fmt: skip
-                rep.markers_written += marked
-                if platform.settings.analytics_compact_files and rep.files_written:
-                    done = compaction.compact_dataset(
-                        lake, name, run_id + "-compact", platform.settings.analytics_compact_files
-                    )
-                    rep.partitions_compacted = done.partitions_compacted
-                return rep, rej
-
-            for rep, rej in _in_parallel(snap, names, platform.settings.analytics_export_readers,
-                                         one):  # fmt: skip
-                reports.append(rep)
-                rejected += rej
-        lk.clear_staging(lake)
+        try:
+            reports, rejected = _export_all(platform, lake, names, run_id, horizon, on_progress)
+        finally:  # a failed run's partial copies of trade data are not left in staging
+            lk.clear_staging(lake)
     seconds = time.perf_counter() - started
     rows = sum(r.rows for r in reports)
     return ExportReport(
@@ -287,6 +268,41 @@ def run(
     )
 
 
+def _export_all(
+    platform: Platform,
+    lake: Path,
+    names: list[str],
+    run_id: str,
+    horizon: datetime | None,
+    on_progress: service.OnProgress | None,
+) -> tuple[list[DatasetReport], list[RejectedRow]]:
+    """Every named dataset from one consistent state of the database (the caller holds the
+    lake's lock)."""
+    reports: list[DatasetReport] = []
+    rejected: list[RejectedRow] = []
+    with service.snapshot(platform) as snap:
+        roles = service.declarant_roles(snap)
+
+        def one(reader: service.Snapshot, name: str) -> tuple[DatasetReport, list[RejectedRow]]:
+            # a dataset exported before markers existed gets them first, once
+            marked = moves.backfill(lake, DATASETS[name], run_id + "-moves")
+            rep, rej = _export_dataset(platform, reader, roles, lake, DATASETS[name], run_id,
+                                       horizon, on_progress)  # fmt: skip
+            rep.markers_written += marked
+            if platform.settings.analytics_compact_files and rep.files_written:
+                done = compaction.compact_dataset(
+                    lake, name, run_id + "-compact", platform.settings.analytics_compact_files
+                )
+                rep.partitions_compacted = done.partitions_compacted
+            return rep, rej
+
+        readers = platform.settings.analytics_export_readers
+        for rep, rej in _in_parallel(snap, names, readers, one):
+            reports.append(rep)
+            rejected += rej
+    return reports, rejected
+
+
 def _in_parallel(
     snap: service.Snapshot,
     names: list[str],
@@ -298,12 +314,6 @@ def _in_parallel(
     free: queue.SimpleQueue[service.Snapshot] = queue.SimpleQueue()
     free.put(snap)
     extra: list[service.Snapshot] = []
-    for _ in range(min(readers, len(names)) - 1):
-        sibling = snap.sibling()
-        if sibling is None:
-            break
-        extra.append(sibling)
-        free.put(sibling)
 
     def task(name: str) -> tuple[DatasetReport, list[RejectedRow]]:
         reader = free.get()
@@ -312,7 +322,13 @@ def _in_parallel(
         finally:
             free.put(reader)
 
-    try:
+    try:  # a connection refused after others were opened closes those
+        for _ in range(min(readers, len(names)) - 1):
+            sibling = snap.sibling()
+            if sibling is None:
+                break
+            extra.append(sibling)
+            free.put(sibling)
         if not extra:
             return [task(n) for n in names]
         with ThreadPoolExecutor(len(extra) + 1, thread_name_prefix="lake-export") as pool:

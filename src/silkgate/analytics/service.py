@@ -94,11 +94,18 @@ def check_until(value: str | dt.date | None) -> dt.date | None:
     return day
 
 
+#: The longest settle time an export takes (a day, as the setting's own bound).
+SETTLE_MAX = 86_400
+
+
 def check_settle(settle: float | None) -> None:
     if settle is not None and not settle >= 0:
         raise ValidationFailed(
             [FieldError("/settle", "negative", f"settle seconds must be 0 or more, not {settle}")]
         )
+    if settle is not None and not settle <= SETTLE_MAX:
+        msg = f"settle seconds must be at most {SETTLE_MAX} (a day), not {settle}"
+        raise ValidationFailed([FieldError("/settle", "out_of_range", msg)])
 
 
 def horizon_for(platform: Platform, settle: float | None, until: dt.date | None) -> datetime | None:
@@ -190,9 +197,13 @@ class _PgReader:
         import adbc_driver_postgresql.dbapi as adbc_pg
 
         self.conn = adbc_pg.connect(uri, autocommit=True)
-        self._run("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        if shared is not None:  # before any query of the transaction
-            self._run(f"SET TRANSACTION SNAPSHOT '{shared}'")
+        try:
+            self._run("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            if shared is not None:  # before any query of the transaction
+                self._run(f"SET TRANSACTION SNAPSHOT '{shared}'")
+        except BaseException:  # a snapshot no longer shared: the connection is not kept open
+            self.conn.close()
+            raise
         self.snapshot_id: str | None = None
 
     def exported(self) -> str:

@@ -192,6 +192,30 @@ def test_smallest_side_decides_suppression(lake: Path, minimum: int, kept: bool)
     assert result.run.suppressed_cells == (2 if kept else 3)
 
 
+def test_foreign_unit_value_of_too_few_declarations_withheld(tmp_path: Path) -> None:
+    """KZ's side has 3 declarations and traders but one item with a mass: large enough to
+    publish, yet its unit value would be one trader's price (and the ratio and flag with it)."""
+    day, hs6 = "2025-01-10", "847130"
+    lake = write_lake(
+        tmp_path / "lake",
+        {
+            "goods_items": [
+                *(item(f"E{n}", f"T{n}", day, hs6, 100, 10) for n in (1, 2, 3)),
+                kz_import("I1", "K1", day, hs6, 10, 10),
+                kz_import("I2", "K2", day, hs6, 50, 0),
+                item("I3", "K3", day, hs6, 60, None, owner="KZ", kind="import"),
+            ]
+        },
+    )
+    shown = ("import_declarations", "import_traders", "export_unit_value", "import_unit_value",
+             "unit_value_ratio", "flag")  # fmt: skip
+    params = {"level": "hs6", "min_declarations": 1}
+    result = run_job(lake, "mirror_statistics", params, rules=KZ_ALLOWED, min_cell_size=2)
+    assert rows(result, *shown) == [(3, 3, 10.0, None, None, False)]
+    result = run_job(lake, "mirror_statistics", params, rules=KZ_ALLOWED, min_cell_size=1)
+    assert rows(result, *shown) == [(3, 3, 10.0, 1.0, 0.1, True)]
+
+
 @pytest.mark.parametrize(
     ("params", "field", "code"),
     [

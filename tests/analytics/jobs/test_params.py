@@ -107,3 +107,29 @@ def test_string_literals_read_the_same_on_spark() -> None:
     spark = make_engine("spark")
     selected = ", ".join(f"{params.literal(t)} AS c{i}" for i, t in enumerate(texts))
     assert list(spark.query(f"SELECT {selected}").to_pylist()[0].values()) == texts
+
+
+@given(
+    since=st.dates(dt.date(1900, 1, 1), dt.date(9999, 12, 31)),
+    days=st.integers(0, 800),
+)
+@settings(max_examples=300, deadline=None)
+def test_whole_months_are_exactly_those_inside_the_range(since: dt.date, days: int) -> None:
+    until = min(since + dt.timedelta(days=days), dt.date(9999, 12, 31))
+    first, last = params.whole_months(since, until)
+
+    def bounds(index: int) -> tuple[dt.date, dt.date]:
+        year, month = divmod(index - 1, 12)
+        start = dt.date(year, month + 1, 1)
+        nxt = (
+            dt.date(year + (month == 11), (month + 1) % 12 + 1, 1)
+            if year < 9999 or month < 11
+            else None
+        )
+        return start, (nxt - dt.timedelta(days=1)) if nxt else dt.date(9999, 12, 31)
+
+    for index in range(first - 1, last + 2):
+        if not 1 <= (index - 1) // 12 <= 9999:
+            continue
+        start, end = bounds(index)
+        assert (first <= index <= last) == (since <= start and end <= until), index

@@ -94,3 +94,21 @@ def test_small_foreign_cells_suppressed_and_growth_on_them_withheld(lake: Path) 
     assert ("84", "import", "KZ", "CN", "2025-02", 160.0, 16.0, 2, 2, 2, None, None) in got
     assert not any(r[2] == "KZ" and r[4] == "2025-01" for r in got)
     assert len(got) == 5 and result.run.suppressed_cells == 1
+
+
+@pytest.mark.parametrize(
+    ("since", "until", "growth"),
+    [
+        ("2025-01-01", "2025-02-28", 1.0),  # both months whole: 300 against 150
+        ("2025-01-05", "2025-02-28", None),  # January cut at its start
+        ("2025-01-01", "2025-02-27", None),  # February cut at its end
+    ],
+)
+def test_growth_only_between_whole_months(
+    lake: Path, since: str, until: str, growth: float | None
+) -> None:
+    """A part of a month against a whole one is no growth (a range from the 20th made the
+    next month look like a rise)."""
+    result = run_job(lake, "trade_flows", {"since": since, "until": until, "reporter": "CN"})
+    [february] = [r for r in rows(result, *COLS) if r[0] == "84" and r[4] == "2025-02"]
+    assert february[5] == 300.0 and february[10] == growth

@@ -166,6 +166,33 @@ def test_kz_partitions_excluded_and_small_foreign_cells_suppressed(lake: Path) -
     assert result.run.suppressed_cells == 1
 
 
+def test_foreign_unit_values_of_too_few_declarations_withheld(tmp_path: Path) -> None:
+    """A KZ group of 3 declarations and traders whose only unit value is W1's: published, but
+    its percentiles would be one trader's price."""
+    kz = {"currency": "CNY", "owner": "KZ", "kind": "import"}
+    lake = write_lake(
+        tmp_path / "lake",
+        {
+            "goods_items": [
+                item("W1", "K1", "847130", "CN", 70, 10, **kz),
+                item("W2", "K2", "847130", "CN", 50, 0, **kz),
+                item("W3", "K3", "847130", "CN", 60, None, **kz),
+                item("C1", "A1", "847130", "CN", 40, 4),  # China's own: never withheld
+                item("C2", "A2", "847130", "CN", 40, None),
+            ]
+        },
+    )
+    shown = ("currency", "declarations", "traders", "items", "p05", "median", "p95")
+    result = run_job(lake, "unit_values", rules=KZ_ALLOWED, min_cell_size=2)
+    assert rows(result, *shown) == [
+        ("CNY", 3, 3, 1, None, None, None),
+        ("USD", 2, 2, 1, 10.0, 10.0, 10.0),
+    ]
+    assert result.run.suppressed_cells == 0
+    result = run_job(lake, "unit_values", rules=KZ_ALLOWED, min_cell_size=1)
+    assert rows(result, *shown)[0] == ("CNY", 3, 3, 1, 7.0, 7.0, 7.0)
+
+
 @pytest.mark.parametrize(
     ("params", "field", "code"),
     [

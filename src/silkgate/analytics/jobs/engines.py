@@ -95,7 +95,12 @@ class SparkEngine:
         shuffle_partitions: int = 8,
         driver_memory: str = "4g",
     ) -> None:
-        self.spark = self.session(master, shuffle_partitions, driver_memory)
+        root = self.session(master, shuffle_partitions, driver_memory)
+        # views are a session's: runs on threads of one process (the API's) each get their own,
+        # or one run's load would swap in files another run's residency decision excluded
+        self.spark = root.newSession()
+        for key, value in _sql_settings(root, shuffle_partitions).items():
+            self.spark.conf.set(key, value)
 
     @classmethod
     def session(cls, master: str | None, shuffle_partitions: int, driver_memory: str) -> Any:
@@ -108,7 +113,7 @@ class SparkEngine:
             builder = SparkSession.builder
             if master is not None:  # under spark-submit the JVM is already running
                 builder = builder.master(master).config("spark.driver.memory", driver_memory)
-            cls._session = (
+            builder = (
                 builder.appName("silkgate-analytics")
                 .config("spark.ui.enabled", "false")
                 .config("spark.ui.showConsoleProgress", "false")
@@ -116,14 +121,10 @@ class SparkEngine:
                 # driver, not in a Spark job, and pack many into one task
                 .config("spark.sql.sources.parallelPartitionDiscovery.threshold", "100000")
                 .config("spark.sql.files.openCostInBytes", str(64 * 1024))
-                .config("spark.sql.session.timeZone", "UTC")
-                .config("spark.sql.shuffle.partitions", str(shuffle_partitions))
-                .config("spark.sql.ansi.enabled", "false")
-                # ${...} in SQL text is data here, never a variable (params.literal also
-                # keeps "$" out of quotes)
-                .config("spark.sql.variable.substitute", "false")
-                .getOrCreate()
             )
+            for key, value in _sql_settings(None, shuffle_partitions).items():
+                builder = builder.config(key, value)
+            cls._session = builder.getOrCreate()
             cls._session.sparkContext.setLogLevel("ERROR")
             cls.started_in = time.perf_counter() - began
         return cls._session
@@ -163,6 +164,21 @@ class SparkEngine:
         if cls._session is not None:
             cls._session.stop()
             cls._session = None
+
+
+def _sql_settings(root: Any, shuffle_partitions: int) -> dict[str, str]:
+    """The SQL settings every session of ours runs with (``root``: the process's session,
+    whose shuffle partitions a later session keeps)."""
+    if root is not None:
+        shuffle_partitions = int(root.conf.get("spark.sql.shuffle.partitions"))
+    return {
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.shuffle.partitions": str(shuffle_partitions),
+        "spark.sql.ansi.enabled": "false",
+        # ${...} in SQL text is data here, never a variable (params.literal also keeps "$" out
+        # of quotes)
+        "spark.sql.variable.substitute": "false",
+    }
 
 
 def _spark_type(t: pa.DataType) -> str:

@@ -163,4 +163,16 @@ def render(job: Job, values: Mapping[str, Any], extra: Mapping[str, str]) -> str
     """The job's SQL with every placeholder replaced by a literal (or the run's fragments)."""
     kinds = {p.name: p.kind for p in job.params}
     filled = {name: literal(v, kinds.get(name)) for name, v in values.items()}
+    if "since" in values and "until" in values:
+        first, last = whole_months(values["since"], values["until"])
+        filled |= {"first_whole_month": str(first), "last_whole_month": str(last)}
     return job.sql.format_map({**filled, **extra})
+
+
+def whole_months(since: dt.date, until: dt.date) -> tuple[int, int]:
+    """The first and last month (as ``year * 12 + month``, the jobs' month index) lying wholly
+    within since..until: a month cut by either bound is not whole (its totals are partial)."""
+    first = since.year * 12 + since.month + (since.day != 1)
+    month_end = until == dt.date.max or (until + dt.timedelta(days=1)).day == 1
+    last = until.year * 12 + until.month - (not month_end)
+    return first, last

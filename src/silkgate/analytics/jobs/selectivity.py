@@ -277,9 +277,12 @@ SELECT m.model_id, m.month, m.assessments, m.declarations, m.traders, m.scored,
        m.red_yellow_inspected, m.red_yellow_hits,
        cast(m.red_yellow_hits AS double) / nullif(m.red_yellow_inspected, 0)
          AS red_yellow_precision,
-       m.unrecognised_outcomes, b.baseline_month, p.psi, m.foreign_data
+       m.unrecognised_outcomes,
+       CASE WHEN bc.publishable = 1 THEN b.baseline_month END AS baseline_month,
+       p.psi, m.foreign_data
 FROM months m
 LEFT JOIN baseline b ON b.model_id = m.model_id
+LEFT JOIN base_cell bc ON bc.model_id = m.model_id
 LEFT JOIN psi p ON p.model_id = m.model_id AND p.month = m.month
 """
 
@@ -324,8 +327,9 @@ MODEL_DRIFT = Job(
         "last); p and q the month's and the baseline's share of scored assessments per bin, "
         f"an empty bin counted as {PSI_EPSILON}; PSI = sum over bins of (p - q) * ln(p / q).",
         "Baseline: the model's first month with scores among all the lanes the run may read, "
-        "whatever since/until say (baseline_month). PSI is empty for a month without scores, "
-        "and when the baseline month is a cell too small to publish to the reader.",
+        "whatever since/until say (baseline_month). PSI is empty for a month without scores; "
+        "PSI and baseline_month are empty when the baseline month is a cell too small to "
+        "publish to the reader.",
         "Assessments without a score (no model, or a model whose artifact failed its digest) "
         "count in assessments and lane shares, not in scored or the score figures.",
         "Precision: among assessments in red or yellow, those whose version has an inspection "

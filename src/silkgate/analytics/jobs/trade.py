@@ -44,16 +44,20 @@ WITH items AS (
   WHERE {{partner}} = '' OR partner = {{partner}}
   GROUP BY hs, flow, reporter, partner, month, month_index, currency
 ), shown AS (
-  SELECT *, foreign_data = 0 OR (declarations >= {{min_cell_size}}
-                                 AND traders >= {{min_cell_size}}) AS publishable
+  SELECT *, (foreign_data = 0 OR (declarations >= {{min_cell_size}}
+                                  AND traders >= {{min_cell_size}}))
+              AND month_index BETWEEN {{first_whole_month}} AND {{last_whole_month}}
+              AS comparable
   FROM cells
 )
 SELECT c.hs, c.flow, c.reporter, c.partner, c.month, c.currency, c.value, c.net_mass_kg,
        c.items, c.declarations, c.traders, c.foreign_data,
-       CASE WHEN m.publishable THEN c.value / nullif(m.value, 0) - 1 END AS value_growth_mom,
-       CASE WHEN y.publishable THEN c.value / nullif(y.value, 0) - 1 END AS value_growth_yoy,
-       CASE WHEN y.publishable THEN c.net_mass_kg / nullif(y.net_mass_kg, 0) - 1 END
-         AS mass_growth_yoy
+       CASE WHEN c.comparable AND m.comparable THEN c.value / nullif(m.value, 0) - 1 END
+         AS value_growth_mom,
+       CASE WHEN c.comparable AND y.comparable THEN c.value / nullif(y.value, 0) - 1 END
+         AS value_growth_yoy,
+       CASE WHEN c.comparable AND y.comparable
+            THEN c.net_mass_kg / nullif(y.net_mass_kg, 0) - 1 END AS mass_growth_yoy
 FROM shown c
 LEFT JOIN shown m ON m.hs = c.hs AND m.flow = c.flow AND m.reporter = c.reporter
      AND m.partner = c.partner AND m.currency = c.currency AND m.month_index = c.month_index - 1
@@ -70,8 +74,9 @@ TRADE_FLOWS = Job(
         "transit as declared), reporting country (whose customs the declaration is lodged "
         "with), partner (the next country for exports and transit, the previous for imports), "
         "month (of lodging, crossing time) and currency; with growth against the previous "
-        "month and the same month a year before (empty when there is no such month, or when "
-        "it was too small to publish)."
+        "month and the same month a year before (empty when there is no such month, when "
+        "it was too small to publish, or when either month is only partly within since..until: "
+        "a part of a month against a whole one is no growth)."
     ),
     sql=_FLOWS_SQL,
     datasets=("goods_items",),
@@ -108,8 +113,20 @@ def _side_sums() -> str:
             f"count(DISTINCT {_side(s, 'declaration_id')}) AS {s}_declarations",
             f"count(DISTINCT {_side(s, 'trader_ref')}) AS {s}_traders",
             f"coalesce(sum({_side(s, 'no_mass')}), 0) AS {s}_items_no_mass",
+            f"count(DISTINCT {_side(s, 'uv_declaration')}) AS {s}_uv_declarations",
+            f"count(DISTINCT {_side(s, 'uv_trader')}) AS {s}_uv_traders",
+            f"max({_side(s, foreign())}) AS {s}_foreign",
         ]
     return ",\n         ".join(parts)
+
+
+def _uv_shown(s: str) -> str:
+    """A side's unit value is shown unless it is data not the reader's own whose items with a
+    unit value come from fewer declarations or traders than the minimum cell size."""
+    return (
+        f"(coalesce({s}_foreign, 0) = 0 OR ({s}_uv_declarations >= {{min_cell_size}} "
+        f"AND {s}_uv_traders >= {{min_cell_size}}))"
+    )
 
 
 _MIRROR_SQL = f"""
@@ -121,6 +138,9 @@ WITH items AS (
            AS uv_value,
          CASE WHEN net_mass_kg > 0 AND invoice_value IS NOT NULL THEN net_mass_kg END AS uv_mass,
          CASE WHEN coalesce(net_mass_kg, 0) <= 0 THEN 1 ELSE 0 END AS no_mass,
+         CASE WHEN net_mass_kg > 0 AND invoice_value IS NOT NULL THEN declaration_id END
+           AS uv_declaration,
+         CASE WHEN net_mass_kg > 0 AND invoice_value IS NOT NULL THEN trader_ref END AS uv_trader,
          declaration_id, trader_ref, owner_country
   FROM goods_items
   WHERE date BETWEEN {{since}} AND {{until}}
@@ -134,8 +154,11 @@ WITH items AS (
   FROM items
   GROUP BY hs, month, currency
 ), unit AS (
-  SELECT *, export_uv_value / nullif(export_uv_mass, 0) AS export_unit_value,
-         import_uv_value / nullif(import_uv_mass, 0) AS import_unit_value
+  SELECT *,
+         CASE WHEN {_uv_shown("export")} THEN export_uv_value / nullif(export_uv_mass, 0) END
+           AS export_unit_value,
+         CASE WHEN {_uv_shown("import")} THEN import_uv_value / nullif(import_uv_mass, 0) END
+           AS import_unit_value
   FROM cells
 )
 SELECT hs, month, currency, export_value, import_value,
@@ -222,11 +245,21 @@ MIRROR_STATISTICS = Job(
         "sharing declaration data for statistics there; rows holding data not the reader's own "
         "are suppressed when either side counts fewer than the minimum cell size of "
         "declarations or traders; a side that recorded nothing (0) does not suppress a row.",
+        "A side's unit value (and with it the ratio and the flag) is withheld in such rows "
+        "when its items with a mass and a value come from fewer declarations or traders than "
+        "the minimum cell size.",
     ),
     checks=(_two_countries,),
 )
 
 # ---------------------------------------------------------------------------- unit values
+
+
+def _shown(expr: str, name: str) -> str:
+    """A unit-value figure, withheld where the unit values come from too few declarations or
+    traders (a row can be large enough while one trader's items alone have a unit value)."""
+    return f"CASE WHEN f.figures_shown THEN {expr} END AS {name}"
+
 
 _UNIT_VALUES_SQL = f"""
 WITH items AS (
@@ -250,6 +283,8 @@ WITH items AS (
          count(uv) AS items, sum(no_mass) AS items_no_mass, sum(no_value) AS items_no_value,
          count(DISTINCT declaration_id) AS declarations,
          count(DISTINCT trader_ref) AS traders,
+         count(DISTINCT CASE WHEN uv IS NOT NULL THEN declaration_id END) AS uv_declarations,
+         count(DISTINCT CASE WHEN uv IS NOT NULL THEN trader_ref END) AS uv_traders,
          percentile_cont(0.05) WITHIN GROUP (ORDER BY uv) AS p05,
          percentile_cont(0.25) WITHIN GROUP (ORDER BY uv) AS p25,
          percentile_cont(0.5) WITHIN GROUP (ORDER BY uv) AS median,
@@ -262,6 +297,8 @@ WITH items AS (
   GROUP BY hs6, origin_country, currency
 ), fenced AS (
   SELECT *,
+         foreign_data = 0 OR (uv_declarations >= {{min_cell_size}}
+                              AND uv_traders >= {{min_cell_size}}) AS figures_shown,
          CASE WHEN items >= {{min_items}}
               THEN q1 - {{iqr_factor}} * greatest(q3 - q1, {{min_log_width}}) END AS low_log,
          CASE WHEN items >= {{min_items}}
@@ -278,9 +315,12 @@ WITH items AS (
   GROUP BY f.hs6, f.origin_country, f.currency
 )
 SELECT f.hs6, f.origin_country, f.currency, f.items, f.items_no_mass, f.items_no_value,
-       f.declarations, f.traders, f.p05, f.p25, f.median, f.p75, f.p95,
-       exp(f.low_log) AS low_fence, exp(f.high_log) AS high_fence,
-       o.low_outliers, o.high_outliers, f.foreign_data
+       f.declarations, f.traders,
+       {_shown("f.p05", "p05")}, {_shown("f.p25", "p25")}, {_shown("f.median", "median")},
+       {_shown("f.p75", "p75")}, {_shown("f.p95", "p95")},
+       {_shown("exp(f.low_log)", "low_fence")}, {_shown("exp(f.high_log)", "high_fence")},
+       {_shown("o.low_outliers", "low_outliers")}, {_shown("o.high_outliers", "high_outliers")},
+       f.foreign_data
 FROM fenced f
 LEFT JOIN outliers o ON o.hs6 = f.hs6 AND o.origin_country = f.origin_country
      AND o.currency = f.currency
@@ -352,6 +392,11 @@ UNIT_VALUES = Job(
         series=("origin_country", "currency"),
         kind="bar",
         title="Median unit value per kg",
+    ),
+    notes=(
+        "In rows holding data not the reader's own, the percentiles, fences and outlier counts "
+        "are withheld (null) when the items with a unit value come from fewer declarations or "
+        "traders than the minimum cell size: they would be that trader's prices.",
     ),
 )
 
