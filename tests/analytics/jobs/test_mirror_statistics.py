@@ -225,6 +225,7 @@ def test_foreign_unit_value_of_too_few_declarations_withheld(tmp_path: Path) -> 
         ({"importer": "cn"}, "/params/importer", "same_country"),
         ({"ratio_threshold": 1.5}, "/params/ratio_threshold", "too_large"),
         ({"min_declarations": 0}, "/params/min_declarations", "too_small"),
+        ({"min_declarations": 10**40}, "/params/min_declarations", "too_large"),
         ({"level": "hs8"}, "/params/level", "not_a_choice"),
     ],
 )

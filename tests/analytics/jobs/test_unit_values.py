@@ -202,6 +202,7 @@ def test_foreign_unit_values_of_too_few_declarations_withheld(tmp_path: Path) ->
         ({"reporter": "XX"}, "/params/reporter", "unknown_country"),
         ({"flow": "re-export"}, "/params/flow", "not_a_choice"),
         ({"min_items": 2}, "/params/min_items", "too_small"),
+        ({"min_items": "1" + "0" * 40}, "/params/min_items", "too_large"),
         ({"iqr_factor": 0}, "/params/iqr_factor", "too_small"),
         ({"level": "hs6"}, "/params/level", "unknown_param"),
     ],

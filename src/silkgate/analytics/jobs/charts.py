@@ -162,12 +162,11 @@ def run_notes(run: JobRun | None) -> list[str]:
     notes = []
     if run.exclusions:
         parts = sum(e.partitions for e in run.exclusions)
-        rows = sum(e.rows for e in run.exclusions)
+        counts = [e.rows for e in run.exclusions]
+        rows = f", {sum(c for c in counts if c is not None)} row(s)" if None not in counts else ""
         owners = ", ".join(sorted({e.owner_country for e in run.exclusions}))
-        notes.append(
-            f"Left out (no agreement lets it be processed in {run.compute_country}): "
-            f"{parts} partition(s), {rows} row(s) of {owners} data."
-        )
+        reasons = "; ".join(sorted({e.reason for e in run.exclusions}))
+        notes.append(f"Left out: {parts} partition(s){rows} of {owners} data ({reasons}).")
     if run.suppressed_cells:
         notes.append(
             f"Suppressed: {run.suppressed_cells} row(s) of data not the reader's own describing "

@@ -290,7 +290,7 @@ def _tell_left_out(result: Result) -> None:
     for x in run.exclusions:
         err_console.print(
             f"excluded {x.dataset} {x.owner_country} {x.crossing}: {x.partitions} partition(s), "
-            f"{x.rows} row(s): {x.reason}",
+            f"{'?' if x.rows is None else x.rows} row(s): {x.reason}",
             markup=False,
         )
     if run.suppressed_cells:

@@ -314,7 +314,7 @@ def _disclosure_html(run: Any) -> str:
     if run.exclusions:
         rows = "".join(
             f"<tr><td>{_e(x.dataset)}</td><td>{_e(x.owner_country)}</td><td>{_e(x.crossing)}</td>"
-            f'<td class="n">{x.partitions:,}</td><td class="n">{x.rows:,}</td>'
+            f'<td class="n">{x.partitions:,}</td><td class="n">{_count(x.rows)}</td>'
             f"<td>{_e(x.reason)}</td></tr>"
             for x in run.exclusions
         )
@@ -358,3 +358,8 @@ def _rows_html(result: Result) -> str:
         f'<h3>Rows</h3><p>{which}.</p><div class="scroll"><table><tr>{head}</tr>{body}'
         "</table></div>"
     )
+
+
+def _count(n: int | None) -> str:
+    """A count with thousands separators; a dash for one not told."""
+    return "—" if n is None else f"{n:,}"

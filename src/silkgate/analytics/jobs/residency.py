@@ -149,7 +149,8 @@ def decide(
                 owner_country=owner,
                 crossing=crossing,
                 partitions=n,
-                rows=rows,
+                # a reader not entitled to the data is not told how much of it there is
+                rows=rows if reader is None or reader.country == owner else None,
                 reason=reason,
             )
             for (owner, crossing, reason), (n, rows) in sorted(refused.items())

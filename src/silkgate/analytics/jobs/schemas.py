@@ -38,7 +38,10 @@ class Exclusion(BaseModel):
     owner_country: str
     crossing: str
     partitions: int
-    rows: int
+    rows: int | None = Field(
+        description="Rows left out; null to a reader other than the platform or the data's "
+        "owner (how much data another country holds is not told to those it was not shared with)"
+    )
     reason: str
 
 

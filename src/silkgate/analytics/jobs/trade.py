@@ -228,6 +228,7 @@ MIRROR_STATISTICS = Job(
             "Flag only rows with at least this many declarations on each side.",
             5,
             minimum=1,
+            maximum=1_000_000,  # a literal past Spark's 38 digits was an engine error
         ),
     ),
     chart=Chart(
@@ -366,6 +367,7 @@ UNIT_VALUES = Job(
             "(the risk engine's min_count).",
             20,
             minimum=3,
+            maximum=1_000_000,
         ),
         Param(
             "iqr_factor",
