@@ -274,6 +274,28 @@ def test_unconvertible_rows_are_rejected_by_name_and_the_rest_exported(world: Wo
     assert kept.rejected_total == 1 and kept.rejected[0]["key"] == world.booking
 
 
+def test_an_unreadable_change_marker_is_rejected_by_name_and_not_taken_for_the_watermark(
+    world: World,
+) -> None:
+    """SQLite keeps any text in a timestamp column; text that sorts above every timestamp once
+    became the watermark and stopped every later export of the dataset with a ValueError."""
+    if world.platform.db.engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL refuses such a value when it is written")
+    with world.platform.db.session() as s:
+        s.execute(
+            text("UPDATE declarations SET updated_at = 'garbage' WHERE id = :id"),
+            {"id": world.plain},
+        )
+    report = world.export("declarations")
+    named = {(r.dataset, r.key, r.column) for r in report.rejected}
+    assert named == {("declarations", world.plain, "updated_at")}
+    [dataset] = report.datasets
+    assert dataset.watermark is not None and dataset.rows > 0
+    again = world.export("declarations")  # still reported, never a crash
+    assert {(r.dataset, r.key) for r in again.rejected} == {("declarations", world.plain)}
+    assert again.datasets[0].rows == 0
+
+
 def test_cap_change_reaches_the_lake(world: World) -> None:
     """A cap change re-plans the booked day's cap without a new ``planned_at``; the plan is
     exported again (its marker is the latest cap in force on the day)."""

@@ -67,7 +67,6 @@ class Converter:
     ) -> tuple[pa.Table, list[RejectedRow], tuple[Any, ...] | None]:
         """The batch as a table, its rejected rows, and the highest cursor in it."""
         ds, n = self.ds, batch.num_rows
-        top = self._top(batch)
         problems: list[tuple[np.ndarray, Describe]] = []  # rows, then (column, reason) of row i
         if "_bad" in batch.schema.names:  # SQLite: a value of the wrong storage class
             bad = batch.column("_bad")
@@ -87,6 +86,7 @@ class Converter:
         for name, reason in ds.required:
             if arrays[name].null_count:
                 problems.append((_mask(arrays[name].is_null()), partial(_fixed, name, reason)))
+        top = self._top(batch, arrays[ds.cursor[0]])
         owner, crossing = self._places(arrays)
         day = self._days(arrays[ds.day_of])
         owner_ok = _mask(pc.match_substring_regex(owner, r"^[A-Z]{2}$"))
@@ -110,13 +110,19 @@ class Converter:
             return table, [], top
         return table.filter(pa.array(~refused)), rejected, top
 
-    def _top(self, batch: pa.RecordBatch) -> tuple[Any, ...] | None:
-        marker = batch.column(self.ds.cursor[0])
+    def _top(self, batch: pa.RecordBatch, marker: pa.Array) -> tuple[Any, ...] | None:
+        """The highest cursor among rows whose change marker could be read (``marker``, in the
+        lake's type): an unreadable one (SQLite text that is no timestamp) is rejected by name,
+        and must not become the watermark, which it cannot be."""
         highest = pc.max(marker)
         if not highest.is_valid:
             return None
-        at = batch.filter(pc.equal(marker, highest))
-        cols = [at.column(c).to_pylist() for c in self.ds.cursor]
+        at = pc.fill_null(pc.equal(marker, highest), False)
+        rest = batch.filter(at)
+        cols = [
+            marker.filter(at).to_pylist(),
+            *(rest.column(c).to_pylist() for c in self.ds.cursor[1:]),
+        ]
         return max(zip(*cols, strict=True))
 
     def _refs(self, values: pa.Array) -> pa.Array:
