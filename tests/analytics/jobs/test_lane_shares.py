@@ -167,6 +167,45 @@ def test_small_foreign_cells_suppressed_and_shares_beside_them_withheld(lake: Pa
     assert len(got) == 9 and result.run.suppressed_cells == 1
 
 
+@pytest.mark.parametrize(
+    ("job", "columns"),
+    [
+        ("lane_shares", ("declarations", "traders", "inspected", "hits", "hit_rate")),
+        ("model_drift", ("declarations", "traders", "red_yellow_inspected", "red_yellow_hits",
+                         "red_yellow_precision")),
+    ],
+)  # fmt: skip
+def test_hit_rates_over_too_few_traders_inspections_withheld(
+    tmp_path: Path, job: str, columns: tuple[str, ...]
+) -> None:
+    """Four red declarations at Nurzhol from three traders, a row big enough at 2; the two
+    inspected are one trader's, so their hit rate (what customs found on that trader's goods)
+    is withheld at 2 and shown at 1. A third inspection, of another trader, shows it at 2."""
+    traders = {"K1": "T-A", "K2": "T-A", "K3": "T-B", "K4": "T-C"}
+    tables = {
+        "lanes": [lane(d, "2025-01-05", "red", office=NUR) for d in traders],
+        "declarations": [
+            declaration(d, "2025-01-04", t, "broker", office=NUR) for d, t in traders.items()
+        ],
+        "inspections": [
+            inspection("K1", "2025-01-05", "discrepancy", office=NUR),
+            inspection("K2", "2025-01-05", "no_discrepancy", office=NUR),
+        ],
+    }
+    one_trader = write_lake(tmp_path / "one", tables)
+    assert rows(run_job(one_trader, job, rules=KZ_ALLOWED, min_cell_size=2), *columns) == [
+        (4, 3, 2, None, None)
+    ]
+    assert rows(run_job(one_trader, job, rules=KZ_ALLOWED, min_cell_size=1), *columns) == [
+        (4, 3, 2, 1, 0.5)
+    ]
+    tables["inspections"].append(inspection("K3", "2025-01-05", "discrepancy", office=NUR))
+    two_traders = write_lake(tmp_path / "two", tables)
+    assert rows(run_job(two_traders, job, rules=KZ_ALLOWED, min_cell_size=2), *columns) == [
+        (4, 3, 3, 2, round(2 / 3, 6))
+    ]
+
+
 @pytest.mark.parametrize("job", ["lane_shares", "model_drift"])
 def test_traders_not_read_are_unknown_not_none(tmp_path: Path, job: str) -> None:
     """Six red declarations of one trader at Nurzhol, its lanes shared but not its

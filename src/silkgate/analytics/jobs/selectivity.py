@@ -49,6 +49,24 @@ _CELL = "office, chapter, trader_category, month"
 #: was not read (its partition excluded, say): they are never counted as none.
 _TRADERS = "CASE WHEN count(trader_ref) = count(*) THEN count(DISTINCT trader_ref) END"
 
+
+def _traders_of(flag: str) -> str:
+    """Distinct traders of the rows where ``flag`` is 1; unknown (null) as ``_TRADERS``."""
+    ref = f"CASE WHEN {flag} = 1 THEN trader_ref END"
+    return f"CASE WHEN count({ref}) = sum({flag}) THEN count(DISTINCT {ref}) END"
+
+
+def _rate_shown(inspected: str, traders: str, foreign_data: str = "foreign_data") -> str:
+    """True where figures over inspections may be published: the reader's own data, none
+    inspected (no hits to tell), or inspections of at least the minimum cell size of
+    declarations and of traders (a hit rate over one trader's inspections tells what customs
+    found on that trader's goods)."""
+    return (
+        f"({foreign_data} = 0 OR {inspected} = 0 OR ({inspected} >= {{min_cell_size}} "
+        f"AND {traders} >= {{min_cell_size}}))"
+    )
+
+
 _LANE_SHARES_SQL = f"""
 WITH ranked AS (
   SELECT declaration_id, version, office, final_lane, override_lane, date, owner_country,
@@ -104,6 +122,7 @@ WITH ranked AS (
          {_TRADERS} AS traders,
          sum(overridden) AS overrides,
          sum(inspected) AS inspected,
+         {_traders_of("inspected")} AS inspected_traders,
          sum(hit) AS hits,
          sum(unrecognised) AS unrecognised_outcomes,
          max(foreign_data) AS foreign_data
@@ -120,8 +139,10 @@ WITH ranked AS (
 SELECT {_CELL}, lane, declarations, traders,
        CASE WHEN cell_publishable = 1 THEN cast(declarations AS double) / cell_declarations END
          AS share,
-       overrides, inspected, hits,
-       cast(hits AS double) / nullif(inspected, 0) AS hit_rate,
+       overrides, inspected,
+       CASE WHEN {_rate_shown("inspected", "inspected_traders")} THEN hits END AS hits,
+       CASE WHEN {_rate_shown("inspected", "inspected_traders")}
+            THEN cast(hits AS double) / nullif(inspected, 0) END AS hit_rate,
        unrecognised_outcomes, foreign_data
 FROM shown
 """
@@ -203,6 +224,10 @@ _PUBLISHABLE = (
     f"AND {_TRADERS} >= {{min_cell_size}}) THEN 1 ELSE 0 END"
 )
 
+_PRECISION_SHOWN = _rate_shown(
+    "m.red_yellow_inspected_declarations", "m.red_yellow_inspected_traders", "m.foreign_data"
+)
+
 _MODEL_DRIFT_SQL = f"""
 WITH assessed AS (
   SELECT declaration_id, version, coalesce(model_id, 'rules only') AS model_id, score,
@@ -251,6 +276,9 @@ WITH assessed AS (
          percentile_cont(0.9) WITHIN GROUP (ORDER BY score) AS score_p90,
          sum(red_yellow) AS red_yellow,
          sum(red_yellow * inspected) AS red_yellow_inspected,
+         count(DISTINCT CASE WHEN red_yellow * inspected = 1 THEN declaration_id END)
+           AS red_yellow_inspected_declarations,
+         {_traders_of("red_yellow * inspected")} AS red_yellow_inspected_traders,
          sum(red_yellow * hit) AS red_yellow_hits,
          sum(unrecognised) AS unrecognised_outcomes,
          max(foreign_data) AS foreign_data
@@ -274,9 +302,11 @@ WITH assessed AS (
 SELECT m.model_id, m.month, m.assessments, m.declarations, m.traders, m.scored,
        m.score_mean, m.score_p10, m.score_median, m.score_p90,
        cast(m.red_yellow AS double) / m.assessments AS red_yellow_share,
-       m.red_yellow_inspected, m.red_yellow_hits,
-       cast(m.red_yellow_hits AS double) / nullif(m.red_yellow_inspected, 0)
-         AS red_yellow_precision,
+       m.red_yellow_inspected,
+       CASE WHEN {_PRECISION_SHOWN} THEN m.red_yellow_hits END AS red_yellow_hits,
+       CASE WHEN {_PRECISION_SHOWN}
+            THEN cast(m.red_yellow_hits AS double) / nullif(m.red_yellow_inspected, 0)
+       END AS red_yellow_precision,
        m.unrecognised_outcomes,
        CASE WHEN bc.publishable = 1 THEN b.baseline_month END AS baseline_month,
        p.psi, m.foreign_data
