@@ -63,8 +63,9 @@ class World:
         with self.platform.db.session() as s:
             return str(s.scalar(select(Declaration.lrn).where(Declaration.id == decl_id)))
 
-    def amend(self, decl_id: str, items: int) -> None:
-        body = export_cn_to_kz(self.lrn(decl_id))
+    def amend(self, decl_id: str, items: int, **changes: Any) -> None:
+        """A new version with the first ``items`` goods items and ``changes`` to the body."""
+        body = export_cn_to_kz(self.lrn(decl_id), **changes)
         body["goods_items"] = body["goods_items"][:items]
         body["totals"] = {"packages": sum(g["packages"]["count"] for g in body["goods_items"])}
         body["totals"]["gross_mass_kg"] = round(

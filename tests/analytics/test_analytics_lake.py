@@ -23,6 +23,7 @@ from silkgate.risk.platform.models import InspectionResult, RiskAssessment
 from silkgate.risk.platform.schemas import LaneOverrideIn
 from silkgate.risk.selectivity.schemas import Lane
 from tests.analytics.lake_world import World, build
+from tests.factories import export_cn_to_kz
 
 ALL = (
     "declarations", "goods_items", "lanes", "inspections", "bookings", "gate_events",
@@ -109,6 +110,30 @@ def test_rerun_without_change_exports_nothing(world: World) -> None:
         d.partitions_written for d in first.datasets
     ]
     assert _parquet_files(world.lake()) == files
+
+
+def test_an_older_versions_items_keep_their_own_crossing_and_currency(world: World) -> None:
+    """An amendment moves a declaration to another crossing and invoices it in another
+    currency; both versions are exported in one run. Version 1's items stay where and in what
+    that version said (they took the current declaration's crossing, owner and currency)."""
+    first = export_cn_to_kz()
+    was = (first["crossing"]["code"], first["invoice"]["currency"])
+    now = ("ALA-DOS" if was[0] != "ALA-DOS" else "BAK-TAC", "USD" if was[1] != "USD" else "EUR")
+    crossing = {**first["crossing"], "code": now[0]}
+    world.amend(world.plain, 2, crossing=crossing, invoice={**first["invoice"], "currency": now[1]})
+    world.export()
+    con = world.duck()
+    got = con.execute(
+        "SELECT version, crossing_code, crossing, owner_country, currency, count(*) "
+        f"FROM goods_items_all WHERE declaration_id = '{world.plain}' GROUP BY ALL ORDER BY 1"
+    ).fetchall()
+    assert got == [(1, *was[:1], was[0], "CN", was[1], 4), (2, now[0], now[0], "CN", now[1], 2)]
+    latest = con.execute(
+        f"SELECT DISTINCT version, crossing FROM goods_items WHERE declaration_id = '{world.plain}'"
+    ).fetchall()
+    assert latest == [(2, now[0])]
+    assert any(f"goods_items/owner_country=CN/crossing={now[0]}/" in f
+               for f in _parquet_files(world.lake()))  # fmt: skip
 
 
 def test_changed_declaration_appears_once_in_its_latest_version(world: World) -> None:

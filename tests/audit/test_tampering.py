@@ -76,6 +76,14 @@ def _trader_edit(s: Session, w: World) -> None:
     )
 
 
+def _version_crossing_edit(s: Session, w: World) -> None:
+    s.execute(
+        update(DeclarationVersion)
+        .where(DeclarationVersion.declaration_id == w.amended, DeclarationVersion.version == 1)
+        .values(crossing_code="ALA-DOS")
+    )
+
+
 def _delete_declaration(s: Session, w: World) -> None:
     for table, column in (
         (GoodsItem, GoodsItem.declaration_id),
@@ -216,6 +224,11 @@ CASES: dict[str, tuple[Tamper, str, tuple[str, ...]]] = {
     "lane": (_lane_edit, "assessed", ("lane is 'blue'",)),
     "header column": (_header_edit, "assessed", ("total_invoice_value is 1.0",)),
     "version trader": (_trader_edit, "assessed", ("version 1: trader is 'CN:SOMEONE-ELSE'",)),
+    "version crossing": (
+        _version_crossing_edit,
+        "amended",
+        ("version 1: crossing_code is 'ALA-DOS'", "'KHG-NZH'"),
+    ),
     "deleted declaration": (
         _delete_declaration,
         "released",

@@ -81,11 +81,11 @@ class Dataset:
         return pa.schema([*self.columns, ("owner_country", STR), ("crossing", STR), ("date", DATE)])
 
 
-def _lodging_state() -> ColumnElement[str]:
-    """The country whose customs the declaration is lodged with (``access.lodged_with``)."""
-    return case(
-        (Declaration.type == "import", Declaration.entry_country), else_=Declaration.exit_country
-    )
+def _lodging_state(of: Callable[[str], ColumnElement[Any]] | None = None) -> ColumnElement[str]:
+    """The country whose customs the declaration (``of``: a version, by its own columns) is
+    lodged with (``access.lodged_with``)."""
+    col = of or (lambda name: getattr(Declaration, name))
+    return case((col("type") == "import", col("entry_country")), else_=col("exit_country"))
 
 
 NO_TRADER = (
@@ -127,8 +127,19 @@ def _declarations(where: Where, _dialect: Reading) -> Select[*tuple[Any, ...]]:
     )
 
 
+#: The goods-item columns a version gives of its own, in the dataset's order.
+VERSION_OWN = ("currency", "type", "exit_country", "entry_country", "crossing_code")
+
+
+def _own(column: str) -> ColumnElement[Any]:
+    """A version's own value of a declaration column (``VERSION_ROUTING``): an amendment may
+    have changed it since; the declaration's only where the version's payload lacked it."""
+    return func.coalesce(getattr(DeclarationVersion, column), getattr(Declaration, column))
+
+
 def _goods_items(where: Where, _dialect: Reading) -> Select[*tuple[Any, ...]]:
-    """Items of the versions in the change window, with their version's lodging-side trader."""
+    """Items of the versions in the change window, with their version's lodging-side trader,
+    type, crossing, direction and currency (an older version's own, not the current ones)."""
     d, v, g = Declaration, DeclarationVersion, GoodsItem
     return (
         select(
@@ -145,13 +156,9 @@ def _goods_items(where: Where, _dialect: Reading) -> Select[*tuple[Any, ...]]:
             g.net_mass_kg,
             g.invoice_value,
             g.customs_value,
-            d.currency,
-            d.type,
-            d.exit_country,
-            d.entry_country,
-            d.crossing_code,
+            *(_own(c).label(c) for c in VERSION_OWN),
             d.submitted_at,
-            _lodging_state().label("lodging_state"),
+            _lodging_state(_own).label("lodging_state"),
             v.trader.label("trader_ref"),
         )
         .select_from(v)

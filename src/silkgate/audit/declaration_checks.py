@@ -27,6 +27,7 @@ from silkgate.audit.declaration_state import (
 )
 from silkgate.audit.service import payload_digest
 from silkgate.declarations.lodging import lodging_trader
+from silkgate.declarations.models import VERSION_ROUTING
 from silkgate.registry.models import Organization
 from silkgate.risk.platform.assessor import assessment_payload
 from silkgate.risk.platform.service import inspection_payload
@@ -111,6 +112,14 @@ def _check_versions(
             report.add(
                 entity, f"version {n}: trader is {v.trader!r}; the logged payload says {trader!r}"
             )
+        header = header_of(payload)
+        for col in VERSION_ROUTING:
+            if getattr(v, col) != header[col]:
+                report.add(
+                    entity,
+                    f"version {n}: {col} is {getattr(v, col)!r}; the logged payload says "
+                    f"{header[col]!r}",
+                )
         _check_items(report, entity, n, payload, batch.items.get((decl_id, n), {}))
     for n in sorted(set(versions) - set(range(1, len(r.lodgings) + 1))):
         report.add(

@@ -36,7 +36,13 @@ from silkgate.core.errors import (
     pointer,
 )
 from silkgate.core.writes import WriteContext
-from silkgate.declarations.models import Declaration, DeclarationVersion, GoodsItem, IdempotencyKey
+from silkgate.declarations.models import (
+    VERSION_ROUTING,
+    Declaration,
+    DeclarationVersion,
+    GoodsItem,
+    IdempotencyKey,
+)
 from silkgate.declarations.schemas import DeclarationIn, DeclarationOut, DeclarationStatus
 
 if TYPE_CHECKING:
@@ -139,6 +145,7 @@ def rows_for(
         "payload": p.payload,
         "payload_digest": p.digest,
         "trader": lodging_trader(b.type.value, p.payload),
+        **{key: decl[key] for key in VERSION_ROUTING},
         "created_at": now,
         "created_by": caller.member_id,
     }

@@ -63,8 +63,20 @@ class DeclarationVersion(Base):
     #: ``COUNTRY:IDENTIFIER`` of the lodging-side trader (``lodging.lodging_trader``), kept as a
     #: column so statistics need not parse every payload; null if the payload lacks it.
     trader: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    #: The version's own type, crossing, direction and currency (its payload's), kept as
+    #: columns: an amendment may change them, and an older version's goods items are placed
+    #: and valued by what that version said. Null only where the payload lacks one.
+    type: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    crossing_code: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    exit_country: Mapped[str | None] = mapped_column(String(2), nullable=True)
+    entry_country: Mapped[str | None] = mapped_column(String(2), nullable=True)
+    currency: Mapped[str | None] = mapped_column(String(3), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     created_by: Mapped[str] = mapped_column(String(80))
+
+
+#: Columns a declaration version shares with its declaration's row (the version's own values).
+VERSION_ROUTING = ("type", "crossing_code", "exit_country", "entry_country", "currency")
 
 
 class GoodsItem(Base):
