@@ -38,7 +38,12 @@ from silkgate.core.db import table_of
 from silkgate.core.platform import Platform
 from silkgate.core.settings import Settings
 from silkgate.declarations.lodging import lodging_trader
-from silkgate.declarations.models import Declaration, DeclarationVersion, GoodsItem
+from silkgate.declarations.models import (
+    VERSION_ROUTING,
+    Declaration,
+    DeclarationVersion,
+    GoodsItem,
+)
 from silkgate.demo.service import seed_registry
 from silkgate.demo.traffic import TrafficGenerator
 from silkgate.gates.models import GateEvent, GateEventRef
@@ -133,7 +138,8 @@ def fill(platform: Platform, items: int) -> dict[str, int]:
         buf[DeclarationVersion].append(
             {"declaration_id": did, "version": 1, "payload": payload, "payload_digest": "0" * 64,
              "trader": lodging_trader(payload["type"], payload), "created_at": at,
-             "created_by": org.member_id}
+             "created_by": org.member_id,
+             **{c: buf[Declaration][-1][c] for c in VERSION_ROUTING}}
         )  # fmt: skip
         for k in range(4):
             hs = HS[(i + k) % len(HS)]
