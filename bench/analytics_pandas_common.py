@@ -168,6 +168,29 @@ def known_nunique(frame: pd.DataFrame, by: list[str], col: str) -> pd.Series:
     return grouped.nunique().where(grouped.count() == grouped.size())
 
 
+def known_nunique_where(
+    frame: pd.DataFrame, by: list[str], col: str, where: pd.Series
+) -> pd.Series:
+    """``known_nunique`` over the rows where ``where`` is 1 (``selectivity._traders_of``):
+    unknown when such a row has no value."""
+    keys = [frame[k] for k in by]
+    picked = frame[col].where(where == 1)
+    grouped = picked.groupby(keys, dropna=False, sort=False)
+    wanted = where.groupby(keys, dropna=False, sort=False).sum()
+    return grouped.nunique().where(grouped.count() == wanted)
+
+
+def rate_shown(
+    foreign: pd.Series, inspected: pd.Series, traders: pd.Series, min_cell: int
+) -> pd.Series:
+    """``selectivity._rate_shown``: figures over inspections may be published."""
+    return (
+        (foreign == 0)
+        | (inspected == 0)
+        | ((inspected >= min_cell) & (traders >= min_cell)).fillna(False).astype(bool)
+    )
+
+
 def quantiles(grouped: Any, qs: list[float]) -> pd.DataFrame:
     """``percentile_cont(q)`` per group for each q (linear interpolation), a column per q."""
     got = grouped.quantile(qs)

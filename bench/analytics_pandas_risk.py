@@ -21,10 +21,12 @@ from analytics_pandas_common import (
     in_dates,
     join,
     known_nunique,
+    known_nunique_where,
     month_index,
     month_label,
     nunique,
     quantiles,
+    rate_shown,
     unsupported,
 )
 
@@ -145,11 +147,13 @@ def lane_shares(frames: Frames, values: dict[str, Any], cc: str, min_cell: int) 
             "traders": known_nunique(rows, keys, "trader_ref"),
             "overrides": grouped["overridden"].sum(),
             "inspected": grouped["inspected"].sum(),
+            "inspected_traders": known_nunique_where(rows, keys, "trader_ref", rows["inspected"]),
             "hits": grouped["hit"].sum(),
             "unrecognised_outcomes": grouped["unrecognised"].sum(),
             "foreign_data": grouped["foreign_data"].max(),
         }
     ).reset_index()
+    shown = rate_shown(out["foreign_data"], out["inspected"], out["inspected_traders"], min_cell)
     ok = flag(
         (out["foreign_data"] == 0)
         | ((out["declarations"] >= min_cell) & (out["traders"] >= min_cell))
@@ -157,7 +161,8 @@ def lane_shares(frames: Frames, values: dict[str, Any], cc: str, min_cell: int) 
     cell = out.assign(ok=ok).groupby(CELL, dropna=False, sort=False)
     total = cell["declarations"].transform("sum")
     out["share"] = div(out["declarations"], total).where(cell["ok"].transform("min") == 1)
-    out["hit_rate"] = div(out["hits"], out["inspected"])
+    out["hit_rate"] = div(out["hits"], out["inspected"]).where(shown)
+    out["hits"] = out["hits"].where(shown)
     out["month"] = month_label(out["month_index"])
     return finish(
         out,
@@ -239,6 +244,11 @@ def model_drift(frames: Frames, values: dict[str, Any], cc: str, min_cell: int) 
                 [r[k] for k in keys], dropna=False, sort=False).sum(),
             "red_yellow_hits": (r["red_yellow"] * r["hit"]).groupby(
                 [r[k] for k in keys], dropna=False, sort=False).sum(),
+            "ry_inspected_declarations": r["declaration_id"].where(
+                r["red_yellow"] * r["inspected"] == 1).groupby(
+                [r[k] for k in keys], dropna=False, sort=False).nunique(),
+            "ry_inspected_traders": known_nunique_where(
+                r, keys, "trader_ref", r["red_yellow"] * r["inspected"]),
             "unrecognised_outcomes": grouped["unrecognised"].sum(),
             "foreign_data": grouped["foreign_data"].max(),
         }
@@ -258,7 +268,10 @@ def model_drift(frames: Frames, values: dict[str, Any], cc: str, min_cell: int) 
     m = join(m, baseline.reset_index(), "left", on=["model_id"])
     m = join(m, psi, "left", on=keys)
     m["red_yellow_share"] = div(m["red_yellow"], m["assessments"])
-    m["red_yellow_precision"] = div(m["red_yellow_hits"], m["red_yellow_inspected"])
+    shown = rate_shown(m["foreign_data"], m["ry_inspected_declarations"],
+                       m["ry_inspected_traders"], min_cell)  # fmt: skip
+    m["red_yellow_precision"] = div(m["red_yellow_hits"], m["red_yellow_inspected"]).where(shown)
+    m["red_yellow_hits"] = m["red_yellow_hits"].where(shown)
     m["month"] = month_label(m["month_index"])
     m["baseline_month"] = month_label(m["base"])
     return finish(

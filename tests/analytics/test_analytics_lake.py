@@ -121,7 +121,9 @@ def test_an_older_versions_items_keep_their_own_crossing_and_currency(world: Wor
     now = ("ALA-DOS" if was[0] != "ALA-DOS" else "BAK-TAC", "USD" if was[1] != "USD" else "EUR")
     crossing = {**first["crossing"], "code": now[0]}
     world.amend(world.plain, 2, crossing=crossing, invoice={**first["invoice"], "currency": now[1]})
-    world.export()
+    report = world.export()
+    # version 1's partition gets a marker: a run reading it alone must not take v1 for latest
+    assert {d.dataset: d.markers_written for d in report.datasets}["goods_items"] == 1
     con = world.duck()
     got = con.execute(
         "SELECT version, crossing_code, crossing, owner_country, currency, count(*) "

@@ -17,6 +17,8 @@ from silkgate.analytics.jobs.compare import differences
 from silkgate.analytics.jobs.engines import DuckDBEngine
 from silkgate.analytics.jobs.residency import decide
 from tests.analytics.jobs.conftest import NOW, all_categories
+from tests.analytics.jobs.lakes import write_lake
+from tests.analytics.jobs.risk_rows import one_trader_inspected
 from tests.analytics.jobs.small_lake import small_lake
 
 RULES = all_categories("KZ")
@@ -90,6 +92,16 @@ def test_same_as_duckdb_on_hand_lakes(
             counts = [compare(lake, frames, job, params, minimum) for minimum in minima]
             if own and not params:  # the comparison is not one of empty tables
                 assert counts[0] > 0
+
+
+@pytest.mark.parametrize("third", [False, True])
+def test_hit_rates_withheld_as_duckdb_withholds_them(third: bool, tmp_path: Path) -> None:
+    """A foreign row whose inspections are one trader's (or, ``third``, two traders'): hits
+    and rates withheld or shown at minimum 2 as the SQL decides, and shown at 1."""
+    lake = write_lake(tmp_path / "lake", one_trader_inspected(third))
+    frames = load(lake)
+    for job in ("lane_shares", "model_drift"):
+        assert [compare(lake, frames, job, {}, minimum) for minimum in (1, 2)] == [1, 1]
 
 
 def test_lane_share_filters_not_implemented_rather_than_answered(tmp_path: Path) -> None:

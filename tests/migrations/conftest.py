@@ -21,7 +21,8 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield f"sqlite:///{tmp_path / 'old.db'}"
         return
     module = request.node.module.__name__.rsplit(".", 1)[-1].removeprefix("test_")
-    name = f"silkgate_test_{os.environ.get('SILKGATE_TEST_DB_TAG', '')}migration_{module}"
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    name = f"silkgate_test_{os.environ.get('SILKGATE_TEST_DB_TAG', '')}migration_{module}{worker}"
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:

@@ -86,3 +86,24 @@ def inspection(
         "findings": 1 if outcome == "discrepancy" else 0,
         "owner_country": country, "crossing": crossing, "date": day,
     }  # fmt: skip
+
+
+def one_trader_inspected(third: bool = False) -> dict[str, list[dict[str, Any]]]:
+    """Four red Nurzhol declarations of three traders (T-A twice); the two inspected are T-A's
+    (``third``: K3, T-B's, inspected too): a foreign row big enough at minimum 2 whose hit
+    rate, without ``third``, is one trader's."""
+    traders = {"K1": "T-A", "K2": "T-A", "K3": "T-B", "K4": "T-C"}
+    nur = "KZ-NURZHOLY"
+    checks = [
+        inspection("K1", "2025-01-05", "discrepancy", office=nur),
+        inspection("K2", "2025-01-05", "no_discrepancy", office=nur),
+    ]
+    if third:
+        checks.append(inspection("K3", "2025-01-05", "discrepancy", office=nur))
+    return {
+        "lanes": [lane(d, "2025-01-05", "red", office=nur) for d in traders],
+        "declarations": [
+            declaration(d, "2025-01-04", t, "broker", office=nur) for d, t in traders.items()
+        ],
+        "inspections": checks,
+    }

@@ -214,6 +214,8 @@ LANE_SHARES = Job(
         "of its lanes is suppressed as a small cell (it would give that lane's count).",
         "traders is empty (unknown) when a declaration of the row was not read (its partition "
         "excluded): an unknown count is small.",
+        "In rows holding data not the reader's own, hits and hit_rate are withheld (empty) when "
+        "the inspected declarations, or their traders, are fewer than the minimum cell size.",
     ),
 )
 
@@ -363,7 +365,10 @@ MODEL_DRIFT = Job(
         "Assessments without a score (no model, or a model whose artifact failed its digest) "
         "count in assessments and lane shares, not in scored or the score figures.",
         "Precision: among assessments in red or yellow, those whose version has an inspection "
-        "result 'discrepancy' / those with a result 'discrepancy' or 'no_discrepancy'.",
+        "result 'discrepancy' / those with a result 'discrepancy' or 'no_discrepancy'. In rows "
+        "holding data not the reader's own, red_yellow_hits and red_yellow_precision are "
+        "withheld (empty) when those inspected declarations, or their traders, are fewer than "
+        "the minimum cell size.",
     ),
 )
 
