@@ -4,13 +4,12 @@ PostgreSQL): an amended declaration's first version keeps its own crossing and c
 
 from __future__ import annotations
 
-import json
-
 from sqlalchemy import create_engine, text
 
 from silkgate.audit.declaration_state import header_of
 from silkgate.core.migrations import upgrade
 from silkgate.declarations.models import VERSION_ROUTING
+from tests.migrations.conftest import store_versions
 
 FIRST = {"type": "export", "crossing": {"code": "KHG-NZH", "exit_country": "CN",
          "entry_country": "KZ"}, "invoice": {"currency": "CNY", "total_amount": 10}}  # fmt: skip
@@ -22,20 +21,7 @@ VERSIONS = {("D1", 1): FIRST, ("D1", 2): AMENDED, ("D2", 1): NO_INVOICE}
 
 def test_upgrade_fills_each_versions_own_routing(database: str) -> None:
     upgrade(database, "0120_lookup_indexes")
-    engine = create_engine(database)
-    with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":  # rows without their declaration and crossing
-            conn.execute(text("SET session_replication_role = replica"))
-        for (decl_id, version), payload in VERSIONS.items():
-            conn.execute(
-                text(
-                    "INSERT INTO declaration_versions (declaration_id, version, payload, "
-                    "payload_digest, created_at, created_by) VALUES (:id, :v, :p, 'd', "
-                    "'2025-01-01 00:00:00+00', 'CN-X')"
-                ),
-                {"id": decl_id, "v": version, "p": json.dumps(payload)},
-            )
-    engine.dispose()
+    store_versions(database, VERSIONS)
     # to this revision only: on PostgreSQL a later revision's UPDATE of these rows (without
     # their declarations) would meet the foreign key
     upgrade(database, "0130_version_routing")

@@ -3,12 +3,11 @@
 
 from __future__ import annotations
 
-import json
-
 from sqlalchemy import create_engine, text
 
 from silkgate.core.migrations import upgrade
 from silkgate.declarations.lodging import lodging_trader
+from tests.migrations.conftest import store_versions
 
 PAYLOADS = {
     "export": {"type": "export", "exporter": {"country": "CN", "identifier": "91650000X"},
@@ -23,20 +22,7 @@ PAYLOADS = {
 
 def test_upgrade_fills_the_trader_of_versions_stored_before_it(database: str) -> None:
     upgrade(database, "0100_console_people")
-    engine = create_engine(database)
-    with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":  # rows without their organization and crossing
-            conn.execute(text("SET session_replication_role = replica"))
-        for decl_id, payload in PAYLOADS.items():
-            conn.execute(
-                text(
-                    "INSERT INTO declaration_versions (declaration_id, version, payload, "
-                    "payload_digest, created_at, created_by) VALUES (:id, 1, :p, 'd', "
-                    "'2025-01-01 00:00:00+00', 'CN-X')"
-                ),
-                {"id": decl_id, "p": json.dumps(payload)},
-            )
-    engine.dispose()
+    store_versions(database, {(d, 1): p for d, p in PAYLOADS.items()})
     # to this revision only: on PostgreSQL a later revision's UPDATE of these rows (without
     # their declarations) would meet the foreign key
     upgrade(database, "0110_version_trader")

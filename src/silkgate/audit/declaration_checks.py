@@ -107,18 +107,14 @@ def _check_versions(
             continue
         if v.payload_digest != digest:
             report.add(entity, f"version {n}: stored payload_digest no longer matches its payload")
-        trader = lodging_trader(str(payload.get("type")), payload)
-        if v.trader != trader:
-            report.add(
-                entity, f"version {n}: trader is {v.trader!r}; the logged payload says {trader!r}"
-            )
         header = header_of(payload)
-        for col in VERSION_ROUTING:
-            if getattr(v, col) != header[col]:
+        expected = {c: header[c] for c in VERSION_ROUTING}
+        expected["trader"] = lodging_trader(str(payload.get("type")), payload)
+        for col, want in expected.items():
+            if getattr(v, col) != want:
                 report.add(
                     entity,
-                    f"version {n}: {col} is {getattr(v, col)!r}; the logged payload says "
-                    f"{header[col]!r}",
+                    f"version {n}: {col} is {getattr(v, col)!r}; the logged payload says {want!r}",
                 )
         _check_items(report, entity, n, payload, batch.items.get((decl_id, n), {}))
     for n in sorted(set(versions) - set(range(1, len(r.lodgings) + 1))):
