@@ -2,7 +2,7 @@
 
 Run: .venv/bin/python bench/analytics_export.py [--backend sqlite|postgresql|both]
                                                 [--items 1000000] [--baseline SRC_DIR]
-                                                [--readers 1,2]
+                                                [--readers 1,2] [--delta 4000]
 Per backend: a database is filled with bulk inserts (core.bulk: COPY on PostgreSQL), not
 through the API — ``--items`` goods items on declarations of 4 items each, spread over a year
 and both directions at Khorgos; per declaration one version (a real 2 KB payload with its own
@@ -11,9 +11,11 @@ events (2 per side) naming the declaration and the booking, and one inspection p
 declarations. Then ``silkgate analytics export --json`` runs in a child process (settle 0) and
 its report gives rows/s per dataset; peak memory is the child's ru_maxrss and, apart, that of
 its own children (the SQLite reader process). A second export (nothing changed) shows the cost
-of a no-op rerun. ``--baseline`` runs the same export first with another source tree (e.g. an
-older checkout's ``src``) into a lake of its own, for a side-by-side figure on the same data
-and load. Target: ≥ 200,000 rows/s. Load average printed at start/end.
+of a no-op rerun, and a third after ``--delta`` more goods items; both again after the
+change-marker indexes are dropped, for the side-by-side. ``--baseline`` runs the same export
+first with another source tree (e.g. an older checkout's ``src``) into a lake of its own, for
+a side-by-side figure on the same data and load. Target: ≥ 200,000 rows/s. Load average
+printed at start/end.
 """
 
 from __future__ import annotations
@@ -72,9 +74,12 @@ def party(body: dict[str, Any], country: str, n: int) -> dict[str, Any]:
     return p | {"country": country, "identifier": f"{country}{n:010d}", "name": f"Trader {n}"}
 
 
-def fill(platform: Platform, items: int) -> dict[str, int]:
-    """Bulk-write the operational rows; returns rows per table."""
-    seed_registry(platform)
+def fill(platform: Platform, items: int, after: int = 0, year: int = 0) -> dict[str, int]:
+    """Bulk-write the operational rows; returns rows per table. ``after``: declarations
+    already written, ``year``: how many make a year (a later delta: spaced as a year's were,
+    continuing where they ended)."""
+    if not after:
+        seed_registry(platform)
     with platform.db.session() as s:
         orgs = list(s.scalars(select(Organization).order_by(Organization.id)))
         by_country = {c: next(o for o in orgs if o.country == c) for c in ("CN", "KZ")}
@@ -84,13 +89,13 @@ def fill(platform: Platform, items: int) -> dict[str, int]:
         }
     body = template()
     n_decl = items // 4
-    step = timedelta(days=365) / max(n_decl, 1)
+    step = timedelta(days=365) / max(year or n_decl, 1)
     tables = {m: table_of(m) for m in (Declaration, DeclarationVersion, GoodsItem,
               RiskAssessment, InspectionResult, Booking, Slot, GateEvent, GateEventRef)}  # fmt: skip
     counts = dict.fromkeys(tables, 0)
     with platform.db.session() as s:
         slots = []
-        for day in range(366):
+        for day in range(0 if after else 372):  # a delta of a few days past the year fits
             d = date(2025, 1, 1) + timedelta(days=day)
             for exit_c, entry_c in (("CN", "KZ"), ("KZ", "CN")):
                 slots.append(
@@ -113,7 +118,7 @@ def fill(platform: Platform, items: int) -> dict[str, int]:
                 counts[m] += len(buf[m])
                 buf[m] = []
 
-    for i in range(n_decl):
+    for i in range(after, after + n_decl):
         export = i % 2 == 0
         exit_c, entry_c = ("CN", "KZ") if export else ("KZ", "CN")
         lodged = exit_c if export else entry_c
@@ -242,7 +247,37 @@ def show(kind: str, label: str, report: dict[str, Any], wall: float) -> None:
     print(f"  target 200,000 rows/s: {verdict} ({report['rows_per_second'] / 2000:.0f}%)")
 
 
-def run(kind: str, items: int, baseline: str | None, readers: list[int]) -> None:
+#: The change-marker indexes (revision 0140) a rerun reads its changes through.
+MARKER_INDEXES = (
+    "ix_declarations_changed", "ix_declaration_versions_created", "ix_risk_assessments_changed",
+    "ix_risk_inspections_recorded", "ix_queue_bookings_changed", "ix_gate_events_recorded",
+)  # fmt: skip
+
+
+def reruns(kind: str, url: str, tmp: Path, env: dict[str, str], items: int, delta: int) -> None:
+    """A rerun with nothing changed, then one after ``delta`` more goods items (and their
+    declarations, lanes, bookings and events), with the change-marker indexes and then, on
+    the same database, without them."""
+    year = written = items // 4
+    for label in ("with the marker indexes", "without them"):
+        platform = Platform(Settings(database_url=url, demo_mode=True, data_dir=tmp))  # type: ignore[call-arg]
+        if label == "without them":
+            with platform.db.engine.begin() as conn:
+                for name in MARKER_INDEXES:
+                    conn.execute(text(f"DROP INDEX {name}"))
+                conn.execute(text("ANALYZE"))
+        again, _ = export_child(env)
+        print(f"[{kind}] rerun, nothing changed, {label}: {again['rows']} rows, "
+              f"{again['seconds']:.2f} s")  # fmt: skip
+        fill(platform, delta, after=written, year=year)
+        platform.close()
+        written += delta // 4
+        rep, _ = export_child(env)
+        print(f"[{kind}] rerun after {delta:,} more goods items, {label}: {rep['rows']:,} rows, "
+              f"{rep['seconds']:.2f} s")  # fmt: skip
+
+
+def run(kind: str, items: int, baseline: str | None, readers: list[int], delta: int) -> None:
     with tempfile.TemporaryDirectory(prefix="lake-bench-") as tmp_s:
         tmp = Path(tmp_s)
         url = backend_url(kind, tmp, "lake")
@@ -277,8 +312,7 @@ def run(kind: str, items: int, baseline: str | None, readers: list[int]) -> None
         env["SILKGATE_ANALYTICS_EXPORT_READERS"] = str(readers[-1])
         print(f"[{kind}] load average {os.getloadavg()[0]:.1f}")
         show(kind, f"export, {readers[-1]} reader(s)", *export_child(env))
-        again, _ = export_child(env)
-        print(f"[{kind}] rerun, nothing changed: {again['rows']} rows, {again['seconds']:.2f} s")
+        reruns(kind, url, tmp, env, items, delta)
         lake_mb = sum(p.stat().st_size for p in (tmp / "lake").rglob("*.parquet")) / 1e6
         print(f"[{kind}] lake size {lake_mb:,.1f} MB")
 
@@ -295,11 +329,14 @@ def main() -> None:
         default="2",
         help="comma-separated SILKGATE_ANALYTICS_EXPORT_READERS to compare, in one run (e.g. 1,2)",
     )
+    ap.add_argument(
+        "--delta", type=int, default=4_000, help="goods items added before the timed reruns"
+    )
     args = ap.parse_args()
     readers = sorted(int(n) for n in args.readers.split(","))
     print(f"load average at start: {os.getloadavg()}")
     for kind in ("sqlite", "postgresql") if args.backend == "both" else (args.backend,):
-        run(kind, args.items, args.baseline, readers)
+        run(kind, args.items, args.baseline, readers, args.delta)
     print(f"\nload average at end: {os.getloadavg()}")
 
 

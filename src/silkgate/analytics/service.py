@@ -123,15 +123,22 @@ def horizon_for(platform: Platform, settle: float | None, until: dt.date | None)
     return min(bounds) if bounds else None
 
 
-def _window(ds: Dataset, after: Watermark | None, horizon: datetime | None) -> Where:
+def _window(ds: Dataset, after: Watermark | None, horizon: datetime | None, kind: str) -> Where:
+    """The rows after the watermark, up to the horizon, as a WHERE of ``kind``'s dialect."""
     cols = ds.cursor_sql()
     where: Where = []
     if after is not None:
         values = [datetime.fromisoformat(after.marker), *after.key]
         bound = [literal(v, c.type) for v, c in zip(values, cols, strict=True)]
+        # the marker's own bound, implied by the tuple's, lets both databases range-scan the
+        # marker's index (a tuple spanning two tables is none's index)
+        where.append(cols[0] >= bound[0])
         where.append(tuple_(*cols) > tuple_(*bound))
     if horizon is not None:
-        where.append(cols[0] <= literal(horizon, cols[0].type))
+        upto = cols[0] <= literal(horizon, cols[0].type)
+        # nearly every row is before the horizon: SQLite, which keeps no histogram, would
+        # otherwise walk the whole marker index of a first run instead of the table
+        where.append(func.likely(upto) if kind == "sqlite" else upto)
     return where
 
 
@@ -357,12 +364,20 @@ def count_changes(
         stmt = ds.query(where, None).with_only_columns(func.count(), maintain_column_froms=True)
         return int(snap.rows(stmt)[0][0])
 
-    n = count(_window(ds, after, horizon)) if todo else 0
+    n = count(_window(ds, after, horizon, snap.kind)) if todo else 0
     held = 0
     if horizon is not None:
         marker = ds.cursor_sql()[0]
-        held = count([*_window(ds, after, None), marker > literal(horizon, marker.type)])
+        held = count([*_window(ds, after, None, snap.kind), marker > literal(horizon, marker.type)])
     return n, held
+
+
+def changes_statement(
+    snap: Snapshot, ds: Dataset, after: Watermark | None, horizon: datetime | None
+) -> Any:
+    """The statement ``stream_changes`` reads ``ds``'s changes with (on SQLite, typed)."""
+    stmt = ds.query(_window(ds, after, horizon, snap.kind), snap.kind)
+    return _sqlite_typed(ds, stmt) if snap.kind == "sqlite" else stmt
 
 
 def stream_changes(
@@ -376,11 +391,11 @@ def stream_changes(
     ``columns`` (unordered). On SQLite, which stores any value in any column, each value
     of the wrong storage class is read as null and named in ``_bad`` (the row is rejected),
     and a first typed row (dropped here) fixes the types the driver infers."""
-    stmt = ds.query(_window(ds, after, horizon), snap.kind)
+    stmt = changes_statement(snap, ds, after, horizon)
     if snap.kind != "sqlite":
         yield from snap.batches(stmt, batch)
         return
-    for b in snap.batches(_sqlite_typed(ds, stmt), batch):
+    for b in snap.batches(stmt, batch):
         keep = pc.equal(b.column("_first"), 0)
         yield (
             b.filter(keep).drop_columns(["_first"])

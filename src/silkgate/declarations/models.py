@@ -48,6 +48,8 @@ class Declaration(Base):
         UniqueConstraint("declarant_org_id", "lrn"),
         Index("ix_declarations_crossing", "crossing_code", "status"),
         Index("ix_declarations_lrn", "lrn"),
+        # the lake export's change marker: a rerun reads what changed, not the whole table
+        Index("ix_declarations_changed", "updated_at", "id"),
     )
 
 
@@ -73,6 +75,11 @@ class DeclarationVersion(Base):
     currency: Mapped[str | None] = mapped_column(String(3), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     created_by: Mapped[str] = mapped_column(String(80))
+
+    # the goods items' change marker in the lake export
+    __table_args__ = (
+        Index("ix_declaration_versions_created", "created_at", "declaration_id", "version"),
+    )
 
 
 #: Columns a declaration version shares with its declaration's row (the version's own values).

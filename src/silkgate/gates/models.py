@@ -50,6 +50,7 @@ class GateEvent(Base):
             sqlite_where=text("corrects IS NOT NULL"),
             postgresql_where=text("corrects IS NOT NULL"),
         ),
+        Index("ix_gate_events_recorded", "record_time", "event_id"),  # the lake's change marker
     )
 
 

@@ -129,6 +129,7 @@ class Booking(Base):
 
     __table_args__ = (
         Index("ix_queue_bookings_crossing_day", "crossing_code", "day", "status"),
+        Index("ix_queue_bookings_changed", "updated_at", "id"),  # the lake's change marker
         Index(
             "uq_queue_bookings_active_plate",
             "tractor_nationality",

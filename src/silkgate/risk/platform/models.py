@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    func,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -111,6 +112,15 @@ class RiskAssessment(Base):
     )
 
 
+# the lanes' change marker in the lake export (an override changes a lane): an expression,
+# which the export's window names the same way
+Index(
+    "ix_risk_assessments_changed",
+    func.coalesce(RiskAssessment.overridden_at, RiskAssessment.assessed_at),
+    RiskAssessment.id,
+)
+
+
 class InspectionResult(Base):
     """What customs found when inspecting one version of a declaration (a training label)."""
 
@@ -128,4 +138,7 @@ class InspectionResult(Base):
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     recorded_by: Mapped[str] = mapped_column(String(120))
 
-    __table_args__ = (UniqueConstraint("declaration_id", "version"),)
+    __table_args__ = (
+        UniqueConstraint("declaration_id", "version"),
+        Index("ix_risk_inspections_recorded", "recorded_at", "id"),  # the lake's change marker
+    )
