@@ -3,6 +3,8 @@ and the next run exports everything (SQLite's reader process does not hang)."""
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
 import pytest
@@ -63,25 +65,62 @@ def test_one_snapshot_for_every_read_of_a_run(world: World) -> None:
         fresh.close()
 
 
+def _versions(reader: service.Snapshot) -> dict[str, int]:
+    ds = service.DATASETS["declarations"]
+    rows = [r for b in service.stream_changes(reader, ds, None, None) for r in b.to_pylist()]
+    return {r["declaration_id"]: r["version"] for r in rows}
+
+
 def test_a_second_reader_shares_the_run_snapshot(world: World) -> None:
-    """Datasets read at once on two connections (PostgreSQL) see one state: a change committed
-    after the run's snapshot was taken is seen by neither."""
-    snap = service.Snapshot(world.platform)
+    """Datasets read at once on two connections see one state: a change committed after the
+    run's snapshot was taken is seen by neither (PostgreSQL: an exported snapshot; SQLite:
+    two reader processes begun together)."""
+    snap = service.Snapshot(world.platform, readers=2)
     try:
         sibling = snap.sibling()
-        if world.platform.db.engine.dialect.name == "sqlite":
-            assert sibling is None  # SQLite reads one dataset at a time
-            return
         assert sibling is not None
         try:
+            assert snap.sibling() is None or snap.kind == "postgresql"  # SQLite: 2 asked for
             world.tick()
             world.amend(world.plain, 2)
-            ds = service.DATASETS["declarations"]
             for reader in (snap, sibling):
-                rows = [r for b in service.stream_changes(reader, ds, None, None)
-                        for r in b.to_pylist()]  # fmt: skip
-                assert {r["declaration_id"]: r["version"] for r in rows}[world.plain] == 1
+                assert _versions(reader)[world.plain] == 1
         finally:
             sibling.close()
     finally:
         snap.close()
+
+
+def test_sqlite_readers_begin_with_no_commit_between_them(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write committed while the readers begin waits until all have begun: it is seen by
+    none of them (without the write lock held meanwhile, the second reader saw it)."""
+    if world.platform.db.engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL's siblings import the first reader's snapshot")
+    real = service._SqliteReader.begin
+    writers: list[threading.Thread] = []
+
+    def begin(self: Any) -> None:
+        real(self)
+        if not writers:  # after the first reader began: another connection amends
+            world.tick()
+            writers.append(threading.Thread(target=world.amend, args=(world.plain, 2)))
+            writers[0].start()
+            time.sleep(0.5)  # time enough to commit, were it not held off
+
+    monkeypatch.setattr(service._SqliteReader, "begin", begin)
+    snap = service.Snapshot(world.platform, readers=2)
+    try:
+        writers[0].join(timeout=30)
+        assert not writers[0].is_alive()  # the write went in once the readers had begun
+        sibling = snap.sibling()
+        assert sibling is not None
+        assert _versions(snap)[world.plain] == _versions(sibling)[world.plain] == 1
+    finally:
+        snap.close()
+    fresh = service.Snapshot(world.platform)
+    try:
+        assert _versions(fresh)[world.plain] == 2
+    finally:
+        fresh.close()

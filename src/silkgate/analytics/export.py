@@ -286,7 +286,8 @@ def _export_all(
     lake's lock)."""
     reports: list[DatasetReport] = []
     rejected: list[RejectedRow] = []
-    with service.snapshot(platform) as snap:
+    readers = min(platform.settings.analytics_export_readers, len(names))
+    with service.snapshot(platform, readers) as snap:
         roles = service.declarant_roles(snap)
 
         def one(reader: service.Snapshot, name: str) -> tuple[DatasetReport, list[RejectedRow]]:
@@ -302,7 +303,6 @@ def _export_all(
                 rep.partitions_compacted = done.partitions_compacted
             return rep, rej
 
-        readers = platform.settings.analytics_export_readers
         for rep, rej in _in_parallel(snap, names, readers, one):
             reports.append(rep)
             rejected += rej

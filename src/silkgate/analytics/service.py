@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -148,20 +149,32 @@ class Snapshot:
     READ; SQLite one WAL read transaction), and rows arrive as Arrow batches, never as a
     Python object per value.
 
-    SQLite is read in a child process: the ADBC driver links its own copy of SQLite, and two
+    SQLite is read in child processes: the ADBC driver links its own copy of SQLite, and two
     copies in one process share POSIX locks without knowing it (SQLite's "multiple copies"
     hazard: the driver's reads went stale after another connection of this process wrote).
-    The child also reads on the second core while this process converts and writes."""
+    ``readers`` of them begin their read transactions together (``_pin``), for siblings."""
 
-    def __init__(self, platform: Platform, shared: str | None = None) -> None:
+    def __init__(
+        self,
+        platform: Platform,
+        shared: str | None = None,
+        readers: int = 1,
+        pinned: _SqliteReader | None = None,
+    ) -> None:
         engine = platform.db.engine
         self.platform = platform
         self.kind = engine.dialect.name
         url = engine.url
         self.reader: _PgReader | _SqliteReader
+        self.spares: list[_SqliteReader] = []  # SQLite readers pinned with this one
         if self.kind == "sqlite":
             self.dialect: Any = engine.dialect
-            self.reader = _SqliteReader(url.database or "")
+            if pinned is not None:
+                self.reader = pinned
+            else:
+                path = url.database or ""
+                lock_wait = platform.settings.db_lock_timeout
+                self.reader, *self.spares = _pin(path, max(1, readers), lock_wait)
         elif self.kind == "postgresql":
             from sqlalchemy.dialects.postgresql import psycopg
 
@@ -174,11 +187,13 @@ class Snapshot:
 
     def sibling(self) -> Snapshot | None:
         """Another connection seeing exactly this snapshot, to read a second dataset at the
-        same time (PostgreSQL's exported snapshots); None where that cannot be had (SQLite: a
-        second read transaction could start after a write)."""
-        if not isinstance(self.reader, _PgReader):
-            return None
-        return Snapshot(self.platform, self.reader.exported())
+        same time: PostgreSQL's exported snapshot, or a SQLite reader pinned with this one;
+        None where no more can be had."""
+        if isinstance(self.reader, _PgReader):
+            return Snapshot(self.platform, self.reader.exported())
+        if self.spares:
+            return Snapshot(self.platform, pinned=self.spares.pop())
+        return None
 
     def sql(self, stmt: Any) -> str:
         """The statement as SQL text; its values (watermark, horizon) rendered as literals."""
@@ -194,7 +209,41 @@ class Snapshot:
         return self.reader.batches(self.sql(stmt), batch)
 
     def close(self) -> None:
-        self.reader.close()
+        for reader in [self.reader, *self.spares]:
+            reader.close()
+
+
+def _pin(path: str, readers: int, lock_wait: float) -> list[_SqliteReader]:
+    """``readers`` SQLite reader processes whose read transactions begin on one state of the
+    database: the write lock is held while they begin (a few milliseconds; writers wait as for
+    any other writer), so no commit falls between them. Where the lock cannot be had within
+    ``lock_wait`` seconds (a long write), one reader alone."""
+    started = [_SqliteReader(path) for _ in range(readers)]
+    try:
+        for reader in started:
+            reader.ready()  # started up: only beginning the transaction is left
+        if readers > 1:
+            lock = sqlite3.connect(path, timeout=lock_wait, isolation_level=None)
+            try:
+                lock.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError:  # still busy: the export reads one at a time
+                for extra in started[1:]:
+                    extra.close()
+                del started[1:]
+            else:
+                try:
+                    for reader in started:
+                        reader.begin()
+                finally:
+                    lock.execute("ROLLBACK")
+            finally:
+                lock.close()
+        started[0].begin()  # a no-op where it has begun already
+    except BaseException:
+        for reader in started:
+            reader.close()
+        raise
+    return started
 
 
 class _PgReader:
@@ -263,6 +312,23 @@ class _SqliteReader:
         )
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self.send, self.recv = self.proc.stdin, self.proc.stdout
+        self.begun = False
+
+    def ready(self) -> None:
+        """Wait until the process has connected (and not yet read anything)."""
+        try:
+            if self.recv.read(1) == b"R":
+                return
+        except OSError:
+            pass
+        raise SqliteReadError(self._died())
+
+    def begin(self) -> None:
+        """Begin the read transaction: every later read sees the database as it is now."""
+        if not self.begun:
+            for _ in self.batches("SELECT count(*) FROM sqlite_schema", 1):
+                pass
+            self.begun = True
 
     def batches(self, sql: str, batch: int) -> Iterator[pa.RecordBatch]:
         try:
@@ -309,8 +375,10 @@ def sqlite_reader_main() -> None:
     conn = adbc_sqlite.connect(sys.argv[1], autocommit=True)
     out = sys.stdout.buffer
     cur = conn.cursor()
-    cur.execute("BEGIN")
+    cur.execute("BEGIN")  # deferred: the parent's first statement begins the read
     cur.close()
+    out.write(b"R")
+    out.flush()
     for line in sys.stdin.buffer:
         req = json.loads(line)
         cur = conn.cursor()
@@ -335,8 +403,8 @@ def sqlite_reader_main() -> None:
 
 
 @contextmanager
-def snapshot(platform: Platform) -> Iterator[Snapshot]:
-    snap = Snapshot(platform)
+def snapshot(platform: Platform, readers: int = 1) -> Iterator[Snapshot]:
+    snap = Snapshot(platform, readers=readers)
     try:
         yield snap
     finally:

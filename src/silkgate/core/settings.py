@@ -165,7 +165,8 @@ class Settings(BaseSettings):
         ge=1,
         le=16,
         description="Datasets an export reads at once, each on its own connection sharing one "
-        "snapshot (PostgreSQL; SQLite reads one at a time).",
+        "snapshot (PostgreSQL: an exported snapshot; SQLite: reader processes whose reads "
+        "begin while the write lock is held for a moment).",
     )
     analytics_compact_files: int = Field(
         default=24,
