@@ -10,12 +10,12 @@ exporter and importer out of 2,000 per country), one risk assessment, one bookin
 events (2 per side) naming the declaration and the booking, and one inspection per 20
 declarations. Then ``silkgate analytics export --json`` runs in a child process (settle 0) and
 its report gives rows/s per dataset; peak memory is the child's ru_maxrss and, apart, that of
-its own children (the SQLite reader process). A second export (nothing changed) shows the cost
-of a no-op rerun, and a third after ``--delta`` more goods items; both again after the
-change-marker indexes are dropped, for the side-by-side. ``--baseline`` runs the same export
-first with another source tree (e.g. an older checkout's ``src``) into a lake of its own, for
-a side-by-side figure on the same data and load. Target: ≥ 200,000 rows/s. Load average
-printed at start/end.
+its largest child (a SQLite reader process: with two readers there are two). A second export
+(nothing changed) shows the cost of a no-op rerun, and a third after ``--delta`` more goods
+items; both again after the change-marker indexes are dropped, for the side-by-side.
+``--baseline`` runs the same export first with another source tree (e.g. an older checkout's
+``src``) into a lake of its own, for a side-by-side figure on the same data and load. Target:
+≥ 200,000 rows/s. Load average printed at start/end.
 """
 
 from __future__ import annotations
@@ -239,7 +239,7 @@ def export_child(env: dict[str, str]) -> tuple[dict[str, Any], float]:
 def show(kind: str, label: str, report: dict[str, Any], wall: float) -> None:
     print(f"[{kind}] {label}: {report['rows']:,} rows in {report['seconds']:.1f} s "
           f"(process {wall:.1f} s) = {report['rows_per_second']:,.0f} rows/s; peak RSS "
-          f"{report['peak_mb']:,.0f} MB (its reader process {report['reader_peak_mb']:,.0f} MB)")  # fmt: skip
+          f"{report['peak_mb']:,.0f} MB (its largest reader process {report['reader_peak_mb']:,.0f} MB)")  # fmt: skip
     for d in report["datasets"]:
         print(f"  {d['dataset']:<16} {d['rows']:>10,} rows {d['seconds']:>7.2f} s "
               f"{d['rows_per_second']:>12,.0f} rows/s  {d['files_written']:>5} files")  # fmt: skip
