@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from silkgate.analytics import export as exporting
 from silkgate.analytics import lake as lk
 from silkgate.analytics import service
+from silkgate.analytics.sqlite_reader import SqliteReader
 from silkgate.core.platform import Platform
 from tests.analytics.lake_world import World, build
 
@@ -71,6 +73,35 @@ def _versions(reader: service.Snapshot) -> dict[str, int]:
     return {r["declaration_id"]: r["version"] for r in rows}
 
 
+@pytest.fixture
+def any_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    """SQLite's second reader also for this small database."""
+    monkeypatch.setattr(service, "SQLITE_PARALLEL_FROM", 0)
+
+
+def test_a_small_sqlite_database_is_read_by_one_process(world: World) -> None:
+    snap = service.Snapshot(world.platform, readers=2)
+    try:
+        assert (snap.sibling() is None) == (snap.kind == "sqlite")
+    finally:
+        snap.close()
+
+
+@pytest.mark.usefixtures("any_size")
+def test_an_export_on_two_readers_writes_what_one_reader_writes(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    two = world.export()
+    monkeypatch.setattr(world.platform.settings, "analytics_export_readers", 1)
+    monkeypatch.setattr(world.platform.settings, "analytics_lake_dir", tmp_path / "one")
+    one = world.export()
+    assert [(d.dataset, d.rows, d.rejected) for d in two.datasets] == [
+        (d.dataset, d.rows, d.rejected) for d in one.datasets
+    ]
+    assert sum(d.rows for d in two.datasets) > 0
+
+
+@pytest.mark.usefixtures("any_size")
 def test_a_second_reader_shares_the_run_snapshot(world: World) -> None:
     """Datasets read at once on two connections see one state: a change committed after the
     run's snapshot was taken is seen by neither (PostgreSQL: an exported snapshot; SQLite:
@@ -91,6 +122,7 @@ def test_a_second_reader_shares_the_run_snapshot(world: World) -> None:
         snap.close()
 
 
+@pytest.mark.usefixtures("any_size")
 def test_sqlite_readers_begin_with_no_commit_between_them(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -98,7 +130,7 @@ def test_sqlite_readers_begin_with_no_commit_between_them(
     none of them (without the write lock held meanwhile, the second reader saw it)."""
     if world.platform.db.engine.dialect.name != "sqlite":
         pytest.skip("PostgreSQL's siblings import the first reader's snapshot")
-    real = service._SqliteReader.begin
+    real = SqliteReader.begin
     writers: list[threading.Thread] = []
 
     def begin(self: Any) -> None:
@@ -109,7 +141,7 @@ def test_sqlite_readers_begin_with_no_commit_between_them(
             writers[0].start()
             time.sleep(0.5)  # time enough to commit, were it not held off
 
-    monkeypatch.setattr(service._SqliteReader, "begin", begin)
+    monkeypatch.setattr(SqliteReader, "begin", begin)
     snap = service.Snapshot(world.platform, readers=2)
     try:
         writers[0].join(timeout=30)

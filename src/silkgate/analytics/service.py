@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sqlite3
-import subprocess
-import sys
+import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -49,6 +47,7 @@ from silkgate.analytics.datasets import (
     Where,
 )
 from silkgate.analytics.schemas import CompactionReport, ExportReport, Watermark
+from silkgate.analytics.sqlite_reader import SqliteReader, pin
 from silkgate.core.errors import FieldError, ValidationFailed
 from silkgate.core.platform import Platform
 from silkgate.registry.models import Organization
@@ -149,24 +148,24 @@ class Snapshot:
     READ; SQLite one WAL read transaction), and rows arrive as Arrow batches, never as a
     Python object per value.
 
-    SQLite is read in child processes: the ADBC driver links its own copy of SQLite, and two
-    copies in one process share POSIX locks without knowing it (SQLite's "multiple copies"
-    hazard: the driver's reads went stale after another connection of this process wrote).
-    ``readers`` of them begin their read transactions together (``_pin``), for siblings."""
+    SQLite is read in child processes (``sqlite_reader``); ``readers`` of them begin their
+    read transactions together (``sqlite_reader.pin``), for siblings, from
+    ``SQLITE_PARALLEL_FROM`` bytes of database on: below, one reads it all in less time than
+    a second process takes to start."""
 
     def __init__(
         self,
         platform: Platform,
         shared: str | None = None,
         readers: int = 1,
-        pinned: _SqliteReader | None = None,
+        pinned: SqliteReader | None = None,
     ) -> None:
         engine = platform.db.engine
         self.platform = platform
         self.kind = engine.dialect.name
         url = engine.url
-        self.reader: _PgReader | _SqliteReader
-        self.spares: list[_SqliteReader] = []  # SQLite readers pinned with this one
+        self.reader: _PgReader | SqliteReader
+        self.spares: list[SqliteReader] = []  # SQLite readers pinned with this one
         if self.kind == "sqlite":
             self.dialect: Any = engine.dialect
             if pinned is not None:
@@ -174,7 +173,9 @@ class Snapshot:
             else:
                 path = url.database or ""
                 lock_wait = platform.settings.db_lock_timeout
-                self.reader, *self.spares = _pin(path, max(1, readers), lock_wait)
+                if _stored_bytes(path) < SQLITE_PARALLEL_FROM:
+                    readers = 1
+                self.reader, *self.spares = pin(path, max(1, readers), lock_wait)
         elif self.kind == "postgresql":
             from sqlalchemy.dialects.postgresql import psycopg
 
@@ -213,37 +214,12 @@ class Snapshot:
             reader.close()
 
 
-def _pin(path: str, readers: int, lock_wait: float) -> list[_SqliteReader]:
-    """``readers`` SQLite reader processes whose read transactions begin on one state of the
-    database: the write lock is held while they begin (a few milliseconds; writers wait as for
-    any other writer), so no commit falls between them. Where the lock cannot be had within
-    ``lock_wait`` seconds (a long write), one reader alone."""
-    started = [_SqliteReader(path) for _ in range(readers)]
-    try:
-        for reader in started:
-            reader.ready()  # started up: only beginning the transaction is left
-        if readers > 1:
-            lock = sqlite3.connect(path, timeout=lock_wait, isolation_level=None)
-            try:
-                lock.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError:  # still busy: the export reads one at a time
-                for extra in started[1:]:
-                    extra.close()
-                del started[1:]
-            else:
-                try:
-                    for reader in started:
-                        reader.begin()
-                finally:
-                    lock.execute("ROLLBACK")
-            finally:
-                lock.close()
-        started[0].begin()  # a no-op where it has begun already
-    except BaseException:
-        for reader in started:
-            reader.close()
-        raise
-    return started
+#: A SQLite database (with its write-ahead log) smaller than this is read by one process.
+SQLITE_PARALLEL_FROM = 64 * 1024 * 1024
+
+
+def _stored_bytes(path: str) -> int:
+    return sum(os.path.getsize(f) for f in (path, path + "-wal") if os.path.exists(f))
 
 
 class _PgReader:
@@ -295,111 +271,6 @@ class _PgReader:
             self._run("ROLLBACK")
         finally:
             self.conn.close()
-
-
-class _SqliteReader:
-    """A child process (``sqlite_reader_main``) holding one SQLite read transaction: it takes
-    one SQL statement per line on stdin and answers ``A`` + an Arrow IPC stream, or ``E`` +
-    length + message."""
-
-    def __init__(self, path: str) -> None:
-        code = "from silkgate.analytics.service import sqlite_reader_main; sqlite_reader_main()"
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", code, path],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.send, self.recv = self.proc.stdin, self.proc.stdout
-        self.begun = False
-
-    def ready(self) -> None:
-        """Wait until the process has connected (and not yet read anything)."""
-        try:
-            if self.recv.read(1) == b"R":
-                return
-        except OSError:
-            pass
-        raise SqliteReadError(self._died())
-
-    def begin(self) -> None:
-        """Begin the read transaction: every later read sees the database as it is now."""
-        if not self.begun:
-            for _ in self.batches("SELECT count(*) FROM sqlite_schema", 1):
-                pass
-            self.begun = True
-
-    def batches(self, sql: str, batch: int) -> Iterator[pa.RecordBatch]:
-        try:
-            self.send.write(json.dumps({"sql": sql, "batch": batch}).encode() + b"\n")
-            self.send.flush()
-            status = self.recv.read(1)
-            if status == b"E":
-                size = int.from_bytes(self.recv.read(4), "big")
-                raise SqliteReadError(self.recv.read(size).decode())
-            if status != b"A":
-                raise SqliteReadError(self._died())
-            yield from pa.ipc.open_stream(self.recv)
-        except (OSError, pa.ArrowException) as exc:
-            raise SqliteReadError(self._died()) from exc
-
-    def _died(self) -> str:
-        self.proc.kill()
-        err = self.proc.communicate(timeout=10)[1].decode(errors="replace").strip()
-        return f"the SQLite reader process ended (exit {self.proc.returncode}): {err[-2000:]}"
-
-    def close(self) -> None:
-        # closing our end of its stdout first: a child still writing a stream (a run that
-        # failed mid-dataset) gets EPIPE instead of blocking; at stdin's end it rolls back
-        self.recv.close()
-        self.send.close()
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        if self.proc.stderr:
-            self.proc.stderr.close()
-
-
-class SqliteReadError(RuntimeError):
-    """SQLite refused a query of the export, or the reader process died."""
-
-
-def sqlite_reader_main() -> None:
-    """The SQLite reader process: one deferred read transaction (the snapshot is taken by the
-    first read) for every statement of the run; ends with the parent's stdin."""
-    import adbc_driver_sqlite.dbapi as adbc_sqlite
-
-    conn = adbc_sqlite.connect(sys.argv[1], autocommit=True)
-    out = sys.stdout.buffer
-    cur = conn.cursor()
-    cur.execute("BEGIN")  # deferred: the parent's first statement begins the read
-    cur.close()
-    out.write(b"R")
-    out.flush()
-    for line in sys.stdin.buffer:
-        req = json.loads(line)
-        cur = conn.cursor()
-        try:
-            cur.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(req["batch"])})
-            cur.execute(req["sql"])
-            reader = cur.fetch_record_batch()
-        except Exception as exc:  # the parent raises it
-            msg = str(exc).encode()
-            out.write(b"E" + len(msg).to_bytes(4, "big") + msg)
-            out.flush()
-            cur.close()
-            continue
-        out.write(b"A")
-        with pa.ipc.new_stream(out, reader.schema) as writer:
-            for b in reader:
-                writer.write_batch(b)
-                out.flush()
-        out.flush()
-        cur.close()
-    conn.close()  # never committed: a rollback
 
 
 @contextmanager
