@@ -3,6 +3,7 @@ and the next run exports everything (SQLite's reader process does not hang)."""
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -73,24 +74,40 @@ def _versions(reader: service.Snapshot) -> dict[str, int]:
     return {r["declaration_id"]: r["version"] for r in rows}
 
 
+def _lanes(reader: service.Snapshot) -> dict[str, str | None]:
+    ds = service.DATASETS["declarations"]
+    rows = [r for b in service.stream_changes(reader, ds, None, None) for r in b.to_pylist()]
+    return {r["declaration_id"]: r["lane"] for r in rows}
+
+
 @pytest.fixture
 def any_size(monkeypatch: pytest.MonkeyPatch) -> None:
-    """SQLite's second reader also for this small database."""
-    monkeypatch.setattr(service, "SQLITE_PARALLEL_FROM", 0)
+    """SQLite's second reader also for this small database and few rows."""
+    monkeypatch.setattr(service, "SQLITE_PARALLEL_FROM_BYTES", 0)
+    monkeypatch.setattr(service, "SQLITE_PARALLEL_FROM_ROWS", 0)
 
 
-def test_a_small_sqlite_database_is_read_by_one_process(world: World) -> None:
-    snap = service.Snapshot(world.platform, readers=2)
-    try:
-        assert (snap.sibling() is None) == (snap.kind == "sqlite")
-    finally:
-        snap.close()
+def test_sqlite_reads_with_one_process_where_there_is_little_to_read(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    names = list(service.DATASETS)
+    sqlite = world.platform.db.engine.dialect.name == "sqlite"
+    assert service.readers_for(world.platform, names) == (1 if sqlite else 2)  # a small file
+    monkeypatch.setattr(service, "SQLITE_PARALLEL_FROM_BYTES", 0)
+    monkeypatch.setattr(service, "SQLITE_PARALLEL_FROM_ROWS", 10)
+    assert service.readers_for(world.platform, names) == 2  # a first export: everything
+    world.export()
+    world.tick()
+    world.amend(world.plain, 2)  # 1 declaration, 1 version with 2 items: under 10 rows
+    assert service.readers_for(world.platform, names) == (1 if sqlite else 2)
+    assert service.readers_for(world.platform, names[:1]) == 1  # one dataset, one reader
 
 
 @pytest.mark.usefixtures("any_size")
 def test_an_export_on_two_readers_writes_what_one_reader_writes(
     world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    assert service.readers_for(world.platform, list(service.DATASETS)) == 2
     two = world.export()
     monkeypatch.setattr(world.platform.settings, "analytics_export_readers", 1)
     monkeypatch.setattr(world.platform.settings, "analytics_lake_dir", tmp_path / "one")
@@ -101,46 +118,56 @@ def test_an_export_on_two_readers_writes_what_one_reader_writes(
     assert sum(d.rows for d in two.datasets) > 0
 
 
-@pytest.mark.usefixtures("any_size")
 def test_a_second_reader_shares_the_run_snapshot(world: World) -> None:
     """Datasets read at once on two connections see one state: a change committed after the
     run's snapshot was taken is seen by neither (PostgreSQL: an exported snapshot; SQLite:
     two reader processes begun together)."""
     snap = service.Snapshot(world.platform, readers=2)
+    sibling = snap.sibling()
     try:
-        sibling = snap.sibling()
         assert sibling is not None
-        try:
-            assert snap.sibling() is None or snap.kind == "postgresql"  # SQLite: 2 asked for
-            world.tick()
-            world.amend(world.plain, 2)
-            for reader in (snap, sibling):
-                assert _versions(reader)[world.plain] == 1
-        finally:
-            sibling.close()
+        if snap.kind == "sqlite":
+            assert snap.sibling() is None  # two were asked for
+        world.tick()
+        world.amend(world.plain, 2)
+        for reader in (snap, sibling):
+            assert _versions(reader)[world.plain] == 1
     finally:
+        if sibling is not None:
+            sibling.close()
         snap.close()
 
 
-@pytest.mark.usefixtures("any_size")
 def test_sqlite_readers_begin_with_no_commit_between_them(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A write committed while the readers begin waits until all have begun: it is seen by
-    none of them (without the write lock held meanwhile, the second reader saw it)."""
+    """The write lock is held from the first reader's beginning to the last's, so a write
+    committed meanwhile waits, and is seen by none of them (without the lock the second reader
+    saw it)."""
     if world.platform.db.engine.dialect.name != "sqlite":
         pytest.skip("PostgreSQL's siblings import the first reader's snapshot")
+    path = world.platform.db.engine.url.database or ""
     real = SqliteReader.begin
     writers: list[threading.Thread] = []
 
-    def begin(self: Any) -> None:
-        real(self)
-        if not writers:  # after the first reader began: another connection amends
-            world.tick()
-            writers.append(threading.Thread(target=world.amend, args=(world.plain, 2)))
-            writers[0].start()
-            time.sleep(0.5)  # time enough to commit, were it not held off
+    def write() -> None:
+        with sqlite3.connect(path, timeout=30) as conn:
+            conn.execute("UPDATE declarations SET lane = 'red' WHERE id = ?", (world.plain,))
 
+    def begin(self: Any, within: float) -> None:
+        real(self, within)
+        if not writers:  # after the first reader began
+            other = sqlite3.connect(path, timeout=0, isolation_level=None)
+            try:
+                with pytest.raises(sqlite3.OperationalError, match="locked"):
+                    other.execute("BEGIN IMMEDIATE")
+            finally:
+                other.close()
+            writers.append(threading.Thread(target=write))
+            writers[0].start()
+            time.sleep(0.5)  # time enough for one UPDATE to commit, were it not held off
+
+    before = _lanes_now(world)
     monkeypatch.setattr(SqliteReader, "begin", begin)
     snap = service.Snapshot(world.platform, readers=2)
     try:
@@ -148,11 +175,15 @@ def test_sqlite_readers_begin_with_no_commit_between_them(
         assert not writers[0].is_alive()  # the write went in once the readers had begun
         sibling = snap.sibling()
         assert sibling is not None
-        assert _versions(snap)[world.plain] == _versions(sibling)[world.plain] == 1
+        assert _lanes(snap)[world.plain] == _lanes(sibling)[world.plain] == before != "red"
     finally:
         snap.close()
+    assert _lanes_now(world) == "red"
+
+
+def _lanes_now(world: World) -> str | None:
     fresh = service.Snapshot(world.platform)
     try:
-        assert _versions(fresh)[world.plain] == 2
+        return _lanes(fresh)[world.plain]
     finally:
         fresh.close()

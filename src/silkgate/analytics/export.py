@@ -286,7 +286,7 @@ def _export_all(
     lake's lock)."""
     reports: list[DatasetReport] = []
     rejected: list[RejectedRow] = []
-    readers = min(platform.settings.analytics_export_readers, len(names))
+    readers = service.readers_for(platform, names)
     with service.snapshot(platform, readers) as snap:
         roles = service.declarant_roles(snap)
 

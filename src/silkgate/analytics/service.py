@@ -34,6 +34,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from silkgate.analytics import lake as lk
 from silkgate.analytics.datasets import (
     BOOL,
     DATASETS,
@@ -149,9 +150,7 @@ class Snapshot:
     Python object per value.
 
     SQLite is read in child processes (``sqlite_reader``); ``readers`` of them begin their
-    read transactions together (``sqlite_reader.pin``), for siblings, from
-    ``SQLITE_PARALLEL_FROM`` bytes of database on: below, one reads it all in less time than
-    a second process takes to start."""
+    read transactions together (``sqlite_reader.pin``), for siblings."""
 
     def __init__(
         self,
@@ -173,8 +172,6 @@ class Snapshot:
             else:
                 path = url.database or ""
                 lock_wait = platform.settings.db_lock_timeout
-                if _stored_bytes(path) < SQLITE_PARALLEL_FROM:
-                    readers = 1
                 self.reader, *self.spares = pin(path, max(1, readers), lock_wait)
         elif self.kind == "postgresql":
             from sqlalchemy.dialects.postgresql import psycopg
@@ -212,14 +209,6 @@ class Snapshot:
     def close(self) -> None:
         for reader in [self.reader, *self.spares]:
             reader.close()
-
-
-#: A SQLite database (with its write-ahead log) smaller than this is read by one process.
-SQLITE_PARALLEL_FROM = 64 * 1024 * 1024
-
-
-def _stored_bytes(path: str) -> int:
-    return sum(os.path.getsize(f) for f in (path, path + "-wal") if os.path.exists(f))
 
 
 class _PgReader:
@@ -271,6 +260,39 @@ class _PgReader:
             self._run("ROLLBACK")
         finally:
             self.conn.close()
+
+
+#: A SQLite export reads with more than one process only from this size of database (with its
+#: write-ahead log) and this many rows to read: below, a second reader saves little or no time
+#: (docs/benchmarks.md) and costs 0.4 CPU-seconds to start, which a busy machine feels.
+SQLITE_PARALLEL_FROM_BYTES = 64 * 1024 * 1024
+SQLITE_PARALLEL_FROM_ROWS = 100_000
+
+
+def readers_for(platform: Platform, names: Sequence[str]) -> int:
+    """How many datasets an export reads at once: ``analytics_export_readers``, but one on
+    SQLite where there is little to read (a small database, or a rerun after few changes,
+    counted through the change-marker indexes before the run's snapshot: an estimate)."""
+    want = min(platform.settings.analytics_export_readers, len(names))
+    engine = platform.db.engine
+    if want < 2 or engine.dialect.name != "sqlite":
+        return want
+    path = engine.url.database or ""
+    stored = sum(os.path.getsize(f) for f in (path, path + "-wal") if os.path.exists(f))
+    if stored < SQLITE_PARALLEL_FROM_BYTES:
+        return 1
+    todo = 0
+    with engine.connect() as conn:
+        for name in names:
+            ds = DATASETS[name]
+            after = lk.load_manifest(platform.settings.lake_dir, name).watermark
+            stmt = ds.query(_window(ds, after, None, "sqlite"), None)  # no watermark: all
+            todo += conn.execute(
+                stmt.with_only_columns(func.count(), maintain_column_froms=True)
+            ).scalar_one()
+            if todo >= SQLITE_PARALLEL_FROM_ROWS:
+                return want
+    return 1
 
 
 @contextmanager

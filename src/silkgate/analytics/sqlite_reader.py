@@ -9,6 +9,7 @@ another connection of this process wrote), so each reader is a child process run
 from __future__ import annotations
 
 import json
+import select
 import sqlite3
 import subprocess
 import sys
@@ -17,33 +18,41 @@ from collections.abc import Iterator
 import pyarrow as pa
 import pyarrow.ipc
 
+#: Seconds a reader process may take to start (import, connect) before it is given up.
+STARTUP_S = 60.0
+
 
 def pin(path: str, readers: int, lock_wait: float) -> list[SqliteReader]:
     """``readers`` SQLite reader processes whose read transactions begin on one state of the
     database: the write lock is held while they begin (a few milliseconds; writers wait as for
-    any other writer), so no commit falls between them. Where the lock cannot be had within
+    any other writer, and never longer than ``lock_wait``: a reader that has not begun by then
+    ends the run), so no commit falls between them. Where the lock cannot be had within
     ``lock_wait`` seconds (a long write), one reader alone."""
-    started = [SqliteReader(path) for _ in range(readers)]
+    started: list[SqliteReader] = []
     try:
+        for _ in range(readers):
+            started.append(SqliteReader(path))
         for reader in started:
-            reader.ready()  # started up: only beginning the transaction is left
+            reader.ready(STARTUP_S)  # started up: only beginning the transaction is left
         if readers > 1:
             lock = sqlite3.connect(path, timeout=lock_wait, isolation_level=None)
             try:
                 lock.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError:  # still busy: the export reads one at a time
-                for extra in started[1:]:
+            except sqlite3.OperationalError as exc:
+                if exc.sqlite_errorname != "SQLITE_BUSY":
+                    raise
+                for extra in started[1:]:  # still busy: the export reads one at a time
                     extra.close()
                 del started[1:]
             else:
                 try:
                     for reader in started:
-                        reader.begin()
+                        reader.begin(lock_wait)
                 finally:
                     lock.execute("ROLLBACK")
             finally:
                 lock.close()
-        started[0].begin()  # a no-op where it has begun already
+        started[0].begin(lock_wait)  # a no-op where it has begun already
     except BaseException:
         for reader in started:
             reader.close()
@@ -68,8 +77,9 @@ class SqliteReader:
         self.send, self.recv = self.proc.stdin, self.proc.stdout
         self.begun = False
 
-    def ready(self) -> None:
+    def ready(self, within: float) -> None:
         """Wait until the process has connected (and not yet read anything)."""
+        self._wait(within, "start")
         try:
             if self.recv.read(1) == b"R":
                 return
@@ -77,17 +87,29 @@ class SqliteReader:
             pass
         raise SqliteReadError(self._died())
 
-    def begin(self) -> None:
+    def begin(self, within: float) -> None:
         """Begin the read transaction: every later read sees the database as it is now."""
         if not self.begun:
-            for _ in self.batches("SELECT count(*) FROM sqlite_schema", 1):
+            for _ in self._answer("SELECT count(*) FROM sqlite_schema", 1, within):
                 pass
             self.begun = True
 
     def batches(self, sql: str, batch: int) -> Iterator[pa.RecordBatch]:
+        return self._answer(sql, batch, None)
+
+    def _wait(self, seconds: float, doing: str) -> None:
+        """Wait for the process's next answer (it writes nothing unasked, so nothing is
+        buffered on our side) no longer than ``seconds``."""
+        if not select.select([self.recv], [], [], seconds)[0]:
+            self.proc.kill()
+            raise SqliteReadError(f"the SQLite reader process did not {doing} in {seconds:g} s")
+
+    def _answer(self, sql: str, batch: int, within: float | None) -> Iterator[pa.RecordBatch]:
         try:
             self.send.write(json.dumps({"sql": sql, "batch": batch}).encode() + b"\n")
             self.send.flush()
+            if within is not None:
+                self._wait(within, "answer")
             status = self.recv.read(1)
             if status == b"E":
                 size = int.from_bytes(self.recv.read(4), "big")

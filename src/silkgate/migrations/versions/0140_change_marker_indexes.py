@@ -35,12 +35,24 @@ INDEXES = {
 
 
 def upgrade() -> None:
+    if op.get_bind().dialect.name != "postgresql":
+        _create(concurrently=False)
+        return
+    # built without blocking writes (lodging, gate events) for as long as each build takes;
+    # CONCURRENTLY runs outside a transaction. A build that fails leaves an INVALID index of
+    # that name: drop it and upgrade again.
+    with op.get_context().autocommit_block():
+        _create(concurrently=True)
+
+
+def _create(concurrently: bool) -> None:
     for name, (table, columns) in INDEXES.items():
-        op.create_index(name, table, columns)
+        op.create_index(name, table, columns, postgresql_concurrently=concurrently)
     op.create_index(
         "ix_risk_assessments_changed",
         "risk_assessments",
         [sa.text("coalesce(overridden_at, assessed_at)"), "id"],
+        postgresql_concurrently=concurrently,
     )
 
 
