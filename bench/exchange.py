@@ -291,7 +291,9 @@ def main() -> None:
     for kind in kinds:
         with tempfile.TemporaryDirectory() as tmp:
             settings = Settings(
-                database_url=backend_url(kind, Path(tmp)), demo_mode=True, data_dir=Path(tmp)
+                database_url=backend_url(kind, Path(tmp), "exchange"),
+                demo_mode=True,
+                data_dir=Path(tmp),
             )  # type: ignore[call-arg]
             platform = Platform(settings)
             prepare_database(platform)

@@ -212,7 +212,9 @@ def main() -> None:
     for kind in kinds:
         with tempfile.TemporaryDirectory() as tmp:
             settings = Settings(
-                database_url=backend_url(kind, Path(tmp)), demo_mode=True, data_dir=Path(tmp)
+                database_url=backend_url(kind, Path(tmp), "gates"),
+                demo_mode=True,
+                data_dir=Path(tmp),
             )  # type: ignore[call-arg]
             platform = Platform(settings)
             prepare_database(platform)

@@ -114,7 +114,7 @@ def messages(platform: Platform) -> int:
 
 def run_backend(kind: str, per_round: int, rounds: int) -> None:
     with tempfile.TemporaryDirectory(prefix="silkgate-bench-publish-") as tmp:
-        url = backend_url(kind, Path(tmp))
+        url = backend_url(kind, Path(tmp), "publish")
         settings = Settings(
             database_url=url,
             data_dir=Path(tmp),
