@@ -27,7 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -95,8 +95,12 @@ def fill(platform: Platform, items: int, after: int = 0, year: int = 0) -> dict[
     counts = dict.fromkeys(tables, 0)
     with platform.db.session() as s:
         slots = []
-        for day in range(0 if after else 372):  # a delta of a few days past the year fits
-            d = date(2025, 1, 1) + timedelta(days=day)
+        have = set(s.scalars(select(Slot.day).distinct()))
+        first, last = ((T0 + step * i + timedelta(hours=8)).date() for i in (after, after + n_decl))
+        for day in range((last - first).days + 1):  # the slot days this fill books on
+            d = first + timedelta(days=day)
+            if d in have:
+                continue
             for exit_c, entry_c in (("CN", "KZ"), ("KZ", "CN")):
                 slots.append(
                     {"crossing_code": "KHG-NZH", "exit_country": exit_c, "entry_country": entry_c,
@@ -169,12 +173,12 @@ def fill(platform: Platform, items: int, after: int = 0, year: int = 0) -> dict[
                  "findings": [], "duties_amount": None, "duties_currency": None, "note": None,
                  "recorded_at": at + timedelta(hours=5), "recorded_by": org.member_id}
             )  # fmt: skip
-        day = (at + timedelta(hours=8)).date()
+        slot_day = (at + timedelta(hours=8)).date()
         plate = f"{exit_c}:P{i:08d}"
         buf[Booking].append(
             {"id": f"K{i:023d}", "organization_id": org.id, "organization": org.member_id,
              "crossing_code": "KHG-NZH", "exit_country": exit_c, "entry_country": entry_c,
-             "slot_id": slot_ids[(day, exit_c)], "day": day, "hour": 10,
+             "slot_id": slot_ids[(slot_day, exit_c)], "day": slot_day, "hour": 10,
              "starts_at": at + timedelta(hours=2), "quota_class": "regular", "evidence": {},
              "tractor_plate": plate[3:], "tractor_nationality": exit_c, "trailer_plate": None,
              "trailer_nationality": None, "vin": None, "driver": {}, "declaration_ids": [did],
@@ -260,7 +264,7 @@ def reruns(kind: str, url: str, tmp: Path, env: dict[str, str], items: int, delt
     the same database, without them."""
     year = written = items // 4
     for label in ("with the marker indexes", "without them"):
-        platform = Platform(Settings(database_url=url, demo_mode=True, data_dir=tmp))  # type: ignore[call-arg]
+        platform = Platform(Settings(database_url=url, demo_mode=True, data_dir=tmp))
         with platform.db.engine.begin() as conn:  # planner statistics on both sides alike
             if label == "without them":
                 for name in MARKER_INDEXES:
@@ -281,7 +285,7 @@ def run(kind: str, items: int, baseline: str | None, readers: list[int], delta: 
     with tempfile.TemporaryDirectory(prefix="lake-bench-") as tmp_s:
         tmp = Path(tmp_s)
         url = backend_url(kind, tmp, "lake")
-        settings = Settings(database_url=url, demo_mode=True, data_dir=tmp)  # type: ignore[call-arg]
+        settings = Settings(database_url=url, demo_mode=True, data_dir=tmp)
         platform = Platform(settings)
         prepare_database(platform)
         t = time.perf_counter()

@@ -101,7 +101,7 @@ def join(
     lnull = left[lk].isna().any(axis=1)
     rnull = right[rk].isna().any(axis=1)
     kw: dict[str, Any] = {"on": lk} if on else {"left_on": lk, "right_on": rk}
-    out = left[~lnull].merge(right[~rnull], how=how, **kw)  # type: ignore[arg-type]
+    out = left[~lnull].merge(right[~rnull], how=how, **kw)
     extra = []
     if how in ("left", "outer") and lnull.any():
         extra.append(left[lnull])

@@ -133,7 +133,7 @@ def latency(env: Env, steady: int, rate: float, burst: int) -> dict[str, Any]:
             commits.append(datetime.now(UTC).timestamp())
         return n
 
-    assessor.run_once = timed  # type: ignore[method-assign]
+    assessor.run_once = timed
     out: dict[str, Any] = {}
     with TestClient(create_app(platform=env.platform)) as client:
         ids = []
@@ -162,7 +162,7 @@ def latency(env: Env, steady: int, rate: float, burst: int) -> dict[str, Any]:
                 break
             time.sleep(0.05)
         drained_in = time.perf_counter() - t1
-    assessor.run_once = original  # type: ignore[method-assign]
+    assessor.run_once = original
     steady_lags = lags(env.platform, ids, commits)
     burst_lags = lags(env.platform, burst_ids, commits)
     out["steady"] = {
@@ -184,7 +184,7 @@ def latency(env: Env, steady: int, rate: float, burst: int) -> dict[str, Any]:
 def bench_backend(kind: str, args: argparse.Namespace) -> None:
     tmp = Path(tempfile.mkdtemp(prefix=f"silkgate-bench-risk-{kind}-"))
     url = make_url(kind, tmp)
-    platform = Platform(Settings(database_url=url, demo_mode=True, data_dir=tmp))  # type: ignore[call-arg]
+    platform = Platform(Settings(database_url=url, demo_mode=True, data_dir=tmp))
     prepare_database(platform)
     ids = seeded(platform)
     who = caller(platform, ids, "cn-broker")

@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from ingest import bodies, make_backend  # type: ignore[import-not-found]
+from ingest import bodies, make_backend
 
 from silkgate.audit.consistency import run_checks
 from silkgate.audit.keys import trusted_keys

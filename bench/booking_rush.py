@@ -314,10 +314,10 @@ def raw_inserts(platform: Platform, n: int) -> dict[str, float]:
     return {"executemany": many, "per_transaction": len(single) / (time.perf_counter() - t)}
 
 
-def bench_backend(kind: str, args: argparse.Namespace) -> dict[str, object]:
+def bench_backend(kind: str, args: argparse.Namespace) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix=f"silkgate-qbench-{kind}-"))
     url = make_backend(kind, tmp)
-    settings = Settings(database_url=url, demo_mode=True, data_dir=tmp)  # type: ignore[call-arg]
+    settings = Settings(database_url=url, demo_mode=True, data_dir=tmp)
     platform = Platform(settings)
     prepare_database(platform)
     t = time.perf_counter()
@@ -415,11 +415,12 @@ def main() -> None:
         print(
             f"  {'':<38} {'/s':>6} {'p50 ms':>7} {'p99 ms':>7} {'mean':>6} {'1st p50':>7} {'p99 2nd+':>8}  CPU s: server client postgres others idle (server, client µs per request)"
         )
-        for label, phase in (
+        phases: list[tuple[str, dict[str, Any]]] = [
             ("the rush", r),
             ("ceiling: same attempts, all slots full", r["replay"]),
             ("ceiling: GET /health, no auth, no DB", r["health"]),
-        ):
+        ]
+        for label, phase in phases:
             c = phase["cpu"]
             cpu = (
                 f"{c['server']:>6.1f} {c['client']:>6.1f} {c['postgresql']:>8.1f} {c['others']:>6.1f} {c['idle']:>4.1f} "

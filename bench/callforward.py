@@ -84,7 +84,7 @@ def book_all(env: object, n: int) -> list[str]:
 def bench_backend(kind: str, trucks: int, tmp: Path) -> dict[str, object]:
     url = make_backend(kind, tmp)
     platform = Platform(
-        Settings(  # type: ignore[call-arg]
+        Settings(
             database_url=url, demo_mode=True, data_dir=tmp, exchange_webhook_allow=["127.0.0.1"]
         )
     )

@@ -50,7 +50,7 @@ COOKIE = cookie_names(secure=False)[0]  # served over plain http: no __Host- pre
 def settings(url: str, data_dir: Path) -> Settings:
     """Page serving only: the background workers (risk assessor, webhook delivery, audit
     checkpoints) are off, so the figures are the pages' own."""
-    return Settings(  # type: ignore[call-arg]
+    return Settings(
         database_url=url,
         demo_mode=True,
         data_dir=data_dir,

@@ -95,11 +95,11 @@ def no_log() -> Any:
     def drop(self: Point) -> None:
         self._rows, self._persons = [], {}
 
-    Point.flush = drop  # type: ignore[method-assign]
+    Point.flush = drop
     try:
         yield
     finally:
-        Point.flush = original  # type: ignore[method-assign]
+        Point.flush = original
 
 
 def variants(
@@ -294,7 +294,7 @@ def main() -> None:
                 database_url=backend_url(kind, Path(tmp), "exchange"),
                 demo_mode=True,
                 data_dir=Path(tmp),
-            )  # type: ignore[call-arg]
+            )
             platform = Platform(settings)
             prepare_database(platform)
             ids = seed_registry(platform)

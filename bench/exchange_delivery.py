@@ -227,7 +227,7 @@ def world(kind: str) -> Iterator[World]:
             demo_mode=True,
             exchange_webhook_allow=["127.0.0.1/32"],
             exchange_worker=False,
-        )  # type: ignore[call-arg]
+        )
         platform = Platform(settings)
         prepare_database(platform)
         ids = seed_registry(platform)

@@ -215,7 +215,7 @@ def main() -> None:
                 database_url=backend_url(kind, Path(tmp), "gates"),
                 demo_mode=True,
                 data_dir=Path(tmp),
-            )  # type: ignore[call-arg]
+            )
             platform = Platform(settings)
             prepare_database(platform)
             ids = seed_registry(platform)

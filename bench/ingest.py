@@ -51,7 +51,7 @@ def make_backend(kind: str, tmp: Path) -> str:
 
 def bodies(n: int, prefix: str, seed: int) -> list[bytes]:
     gen = TrafficGenerator(seed)
-    out = []
+    out: list[bytes] = []
     while len(out) < n:
         b = gen.declaration(lrn_prefix=prefix)
         if b["type"] != "import" and b["crossing"]["exit_country"] == "CN":

@@ -96,7 +96,7 @@ def subscribe_all(platform: Platform, ids: dict[str, str]) -> list[int]:
         aid = f"bench-pre-arrival-{key}"
         with platform.db.session() as s:
             s.add(agreement(aid, who.member_id, who.country))
-        body = SubscriptionIn(agreement_id=aid, categories=["pre_arrival"], purpose="statistics")  # type: ignore[list-item]
+        body = SubscriptionIn(agreement_id=aid, categories=["pre_arrival"], purpose="statistics")
         subs.append(exchange.add_subscription(platform, who, body).id)
     switch(platform, subs, 0)
     return subs
