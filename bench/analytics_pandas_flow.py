@@ -86,13 +86,14 @@ def equeue_use(frames: Frames, values: dict[str, Any], cc: str, min_cell: int) -
             "pending": (outcome == "pending").astype("int64"),
             "reschedules": b["reschedules"].where(booked_one, 0),
             "walk_ins": (outcome == "walk_in").astype("int64"),
+            "registrations": np.ones(len(b), dtype="int64"),
             "foreign_data": foreign(b["owner_country"], cc),
         }
     )
     by = [*ROUTE, "period"]
     grouped = rows.groupby(by, dropna=False, sort=False)
     counted = ["bookings", "cancelled", "expired", "no_shows", "late", "used", "pending",
-               "walk_ins"]  # fmt: skip
+               "walk_ins", "registrations"]  # fmt: skip
     booked = grouped[counted].sum()
     booked["reschedules"] = grouped["reschedules"].sum()  # null reschedules: as 0 (coalesce)
     booked["organizations"] = nunique(rows, by, "organization")
@@ -138,7 +139,7 @@ def equeue_use(frames: Frames, values: dict[str, Any], cc: str, min_cell: int) -
         [("crossing", STR), ("direction", STR), ("period", STR), ("bookings", INT),
          ("organizations", INT), ("cancelled", INT), ("expired", INT), ("no_shows", INT),
          ("late", INT), ("used", INT), ("pending", INT), ("reschedules", INT),
-         ("walk_ins", INT), ("no_show_rate", F64), ("planned_cap", INT),
+         ("walk_ins", INT), ("registrations", INT), ("no_show_rate", F64), ("planned_cap", INT),
          ("cap_utilization", F64), ("days_without_plan", INT), ("foreign_data", INT)],
         ["crossing", "direction", "period"],
     )  # fmt: skip

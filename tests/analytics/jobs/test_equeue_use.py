@@ -16,8 +16,8 @@ from tests.analytics.jobs.lakes import write_lake
 
 X = "KHG-NZH"
 COLS = ("direction", "period", "bookings", "organizations", "cancelled", "expired", "no_shows",
-        "late", "used", "pending", "reschedules", "walk_ins", "no_show_rate", "planned_cap",
-        "cap_utilization", "days_without_plan")  # fmt: skip
+        "late", "used", "pending", "reschedules", "walk_ins", "registrations", "no_show_rate",
+        "planned_cap", "cap_utilization", "days_without_plan")  # fmt: skip
 KZ_ALLOWED = [statistics_rule("KZ", Category.BOOKING)]
 _T = datetime(2025, 3, 1, tzinfo=UTC)
 
@@ -83,19 +83,19 @@ def lake(tmp_path: Path) -> Path:
     )
 
 
-#     bookings orgs canc exp no_show late used pend resch walk  rate  cap  util  no_plan
+#     bookings orgs canc exp no_show late used pend resch walk regs rate  cap  util  no_plan
 DAYS = [
     # 10 March: 8 bookings of A, B, C; rate 2 / (3 + 2); 3 used of a cap of 4
-    ("CN->KZ", "2025-03-10", 8, 3, 1, 1, 2, 1, 3, 1, 3, 2, 0.4, 4, 0.75, 0),
+    ("CN->KZ", "2025-03-10", 8, 3, 1, 1, 2, 1, 3, 1, 3, 2, 10, 0.4, 4, 0.75, 0),
     # 11 March: rate 1 / (1 + 1); 1 used of 4
-    ("CN->KZ", "2025-03-11", 2, 2, 0, 0, 1, 1, 1, 0, 0, 0, 0.5, 4, 0.25, 0),
+    ("CN->KZ", "2025-03-11", 2, 2, 0, 0, 1, 1, 1, 0, 0, 0, 2, 0.5, 4, 0.25, 0),
     # 12 March: no plan: no cap, no utilization, the day counted as without a plan
-    ("CN->KZ", "2025-03-12", 1, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0.0, None, None, 1),
+    ("CN->KZ", "2025-03-12", 1, 1, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0.0, None, None, 1),
     # 13 March: planned, nobody booked
-    ("CN->KZ", "2025-03-13", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, None, 4, 0.0, 0),
-    ("CN->KZ", "2025-04-01", 1, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0.0, 4, 0.25, 0),
+    ("CN->KZ", "2025-03-13", 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, None, 4, 0.0, 0),
+    ("CN->KZ", "2025-04-01", 1, 1, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0.0, 4, 0.25, 0),
     # Kazakhstan's side: rate 1 / (1 + 1); 1 used of 3
-    ("KZ->CN", "2025-03-10", 2, 2, 0, 0, 1, 0, 1, 0, 0, 0, 0.5, 3, round(1 / 3, 6), 0),
+    ("KZ->CN", "2025-03-10", 2, 2, 0, 0, 1, 0, 1, 0, 0, 0, 2, 0.5, 3, round(1 / 3, 6), 0),
 ]
 
 
@@ -116,8 +116,8 @@ def test_month_rolls_up_days_and_caps(lake: Path) -> None:
         # 11 bookings of A, B, C, D (counted once each); no-shows 3, used 5: rate 3 / 8;
         # caps of the planned days 10, 11 and 13 March: 12, used on them 3 + 1 + 0 = 4
         # (12 March's booking had no plan to fill); April is outside the range
-        ("CN->KZ", "2025-03", 11, 4, 1, 1, 3, 2, 5, 1, 3, 2, 0.375, 12, round(4 / 12, 6), 1),
-        ("KZ->CN", "2025-03", 2, 2, 0, 0, 1, 0, 1, 0, 0, 0, 0.5, 3, round(1 / 3, 6), 0),
+        ("CN->KZ", "2025-03", 11, 4, 1, 1, 3, 2, 5, 1, 3, 2, 13, 0.375, 12, round(4 / 12, 6), 1),
+        ("KZ->CN", "2025-03", 2, 2, 0, 0, 1, 0, 1, 0, 0, 0, 2, 0.5, 3, round(1 / 3, 6), 0),
     ]
 
 
@@ -138,6 +138,26 @@ def test_small_foreign_cells_suppressed(lake: Path) -> None:
     # Kazakhstan's day (2 bookings, 2 organizations) is too small to leave it; China's own
     # small days stay
     assert rows(result, *COLS) == DAYS[:-1] and result.run.suppressed_cells == 1
+
+
+def test_walk_ins_alone_held_to_the_minimum(tmp_path: Path, engine_name: str) -> None:
+    # Kazakhstan's exit queue on two days: 11 March two walk-ins and nothing booked (no
+    # bookings, no booking organizations to judge the row by), 12 March three walk-ins
+    walk_ins = [
+        booking(n, "kz-eport", day, "exited", quota="live", exit="KZ")
+        for n, day in (("W1", "2025-03-11"), ("W2", "2025-03-11"), ("W3", "2025-03-12"),
+                       ("W4", "2025-03-12"), ("W5", "2025-03-12"))
+    ]  # fmt: skip
+    lake = write_lake(tmp_path / "lake", {"bookings": walk_ins})
+    cols = ("direction", "period", "bookings", "organizations", "walk_ins", "registrations")
+    every = run_job(lake, "equeue_use", engine=engine_name, rules=KZ_ALLOWED, min_cell_size=1)
+    assert rows(every, *cols) == [
+        ("KZ->CN", "2025-03-11", 0, 0, 2, 2),
+        ("KZ->CN", "2025-03-12", 0, 0, 3, 3),
+    ]
+    held = run_job(lake, "equeue_use", engine=engine_name, rules=KZ_ALLOWED, min_cell_size=3)
+    assert rows(held, *cols) == [("KZ->CN", "2025-03-12", 0, 0, 3, 3)]
+    assert held.run.suppressed_cells == 1
 
 
 def test_bad_params_named(lake: Path) -> None:
