@@ -75,6 +75,7 @@ def equeue_use(frames: Frames, values: dict[str, Any], cc: str, min_cell: int) -
             "day": b["day"],
             "period": index_of(b["day"]),
             "organization": b["organization"].where(booked_one),
+            "truck_ref": b["truck_ref"],
             "bookings": booked_one.astype("int64"),
             "cancelled": (outcome == "cancelled").astype("int64"),
             "expired": (outcome == "expired").astype("int64"),
@@ -86,17 +87,17 @@ def equeue_use(frames: Frames, values: dict[str, Any], cc: str, min_cell: int) -
             "pending": (outcome == "pending").astype("int64"),
             "reschedules": b["reschedules"].where(booked_one, 0),
             "walk_ins": (outcome == "walk_in").astype("int64"),
-            "registrations": np.ones(len(b), dtype="int64"),
             "foreign_data": foreign(b["owner_country"], cc),
         }
     )
     by = [*ROUTE, "period"]
     grouped = rows.groupby(by, dropna=False, sort=False)
     counted = ["bookings", "cancelled", "expired", "no_shows", "late", "used", "pending",
-               "walk_ins", "registrations"]  # fmt: skip
+               "walk_ins"]  # fmt: skip
     booked = grouped[counted].sum()
     booked["reschedules"] = grouped["reschedules"].sum()  # null reschedules: as 0 (coalesce)
     booked["organizations"] = nunique(rows, by, "organization")
+    booked["trucks"] = nunique(rows, by, "truck_ref")
     booked["b_foreign"] = grouped["foreign_data"].max()
     booked = booked.reset_index()
     used_days = rows.groupby([*ROUTE, "day"], dropna=False, sort=False)["used"].sum()
@@ -130,7 +131,7 @@ def equeue_use(frames: Frames, values: dict[str, Any], cc: str, min_cell: int) -
     out = join(booked, capped, "outer", on=by)
     out["no_show_rate"] = div(out["no_shows"], out["used"] + out["no_shows"])
     out["cap_utilization"] = div(out["c_used_on_plan"], out["planned_cap"])
-    for col in [*counted, "reschedules", "organizations", "days_without_plan"]:
+    for col in [*counted, "reschedules", "organizations", "trucks", "days_without_plan"]:
         out[col] = out[col].fillna(0)
     out["foreign_data"] = np.maximum(out["b_foreign"].fillna(0), out["c_foreign"].fillna(0))
     out["period"] = label_of(out["period"])
@@ -139,7 +140,7 @@ def equeue_use(frames: Frames, values: dict[str, Any], cc: str, min_cell: int) -
         [("crossing", STR), ("direction", STR), ("period", STR), ("bookings", INT),
          ("organizations", INT), ("cancelled", INT), ("expired", INT), ("no_shows", INT),
          ("late", INT), ("used", INT), ("pending", INT), ("reschedules", INT),
-         ("walk_ins", INT), ("registrations", INT), ("no_show_rate", F64), ("planned_cap", INT),
+         ("walk_ins", INT), ("trucks", INT), ("no_show_rate", F64), ("planned_cap", INT),
          ("cap_utilization", F64), ("days_without_plan", INT), ("foreign_data", INT)],
         ["crossing", "direction", "period"],
     )  # fmt: skip

@@ -16,7 +16,7 @@ from tests.analytics.jobs.lakes import write_lake
 
 X = "KHG-NZH"
 COLS = ("direction", "period", "bookings", "organizations", "cancelled", "expired", "no_shows",
-        "late", "used", "pending", "reschedules", "walk_ins", "registrations", "no_show_rate",
+        "late", "used", "pending", "reschedules", "walk_ins", "trucks", "no_show_rate",
         "planned_cap", "cap_utilization", "days_without_plan")  # fmt: skip
 KZ_ALLOWED = [statistics_rule("KZ", Category.BOOKING)]
 _T = datetime(2025, 3, 1, tzinfo=UTC)
@@ -83,7 +83,7 @@ def lake(tmp_path: Path) -> Path:
     )
 
 
-#     bookings orgs canc exp no_show late used pend resch walk regs rate  cap  util  no_plan
+#     bookings orgs canc exp no_show late used pend resch walk trks rate  cap  util  no_plan
 DAYS = [
     # 10 March: 8 bookings of A, B, C; rate 2 / (3 + 2); 3 used of a cap of 4
     ("CN->KZ", "2025-03-10", 8, 3, 1, 1, 2, 1, 3, 1, 3, 2, 10, 0.4, 4, 0.75, 0),
@@ -141,23 +141,28 @@ def test_small_foreign_cells_suppressed(lake: Path) -> None:
 
 
 def test_walk_ins_alone_held_to_the_minimum(tmp_path: Path, engine_name: str) -> None:
-    # Kazakhstan's exit queue on two days: 11 March two walk-ins and nothing booked (no
-    # bookings, no booking organizations to judge the row by), 12 March three walk-ins
+    # Kazakhstan's exit queue: on 11 March two walk-ins and nothing booked (no bookings, no
+    # booking organizations to judge the row by; a walk-in's organization is the official's),
+    # on 12 March three walk-ins of three trucks, on 13 March three of one truck
     walk_ins = [
-        booking(n, "kz-eport", day, "exited", quota="live", exit="KZ")
-        for n, day in (("W1", "2025-03-11"), ("W2", "2025-03-11"), ("W3", "2025-03-12"),
-                       ("W4", "2025-03-12"), ("W5", "2025-03-12"))
+        booking(n, "kz-eport", day, "exited", quota="live", exit="KZ") | {"truck_ref": truck}
+        for n, day, truck in (
+            ("W1", "2025-03-11", "t1"), ("W2", "2025-03-11", "t2"), ("W3", "2025-03-12", "t3"),
+            ("W4", "2025-03-12", "t4"), ("W5", "2025-03-12", "t5"), ("W6", "2025-03-13", "t6"),
+            ("W7", "2025-03-13", "t6"), ("W8", "2025-03-13", "t6"),
+        )
     ]  # fmt: skip
     lake = write_lake(tmp_path / "lake", {"bookings": walk_ins})
-    cols = ("direction", "period", "bookings", "organizations", "walk_ins", "registrations")
+    cols = ("direction", "period", "bookings", "organizations", "walk_ins", "trucks")
     every = run_job(lake, "equeue_use", engine=engine_name, rules=KZ_ALLOWED, min_cell_size=1)
     assert rows(every, *cols) == [
         ("KZ->CN", "2025-03-11", 0, 0, 2, 2),
         ("KZ->CN", "2025-03-12", 0, 0, 3, 3),
+        ("KZ->CN", "2025-03-13", 0, 0, 3, 1),
     ]
     held = run_job(lake, "equeue_use", engine=engine_name, rules=KZ_ALLOWED, min_cell_size=3)
     assert rows(held, *cols) == [("KZ->CN", "2025-03-12", 0, 0, 3, 3)]
-    assert held.run.suppressed_cells == 1
+    assert held.run.suppressed_cells == 2
 
 
 def test_bad_params_named(lake: Path) -> None:

@@ -14,7 +14,7 @@ _WHERE = "day BETWEEN {since} AND {until} AND ({crossing} = '' OR crossing_code 
 _SQL = f"""
 WITH booking_rows AS (
   SELECT crossing_code AS crossing, exit_country || '->' || entry_country AS direction, day,
-         {period_label("day")} AS period, organization, status, reschedules,
+         {period_label("day")} AS period, organization, truck_ref, status, reschedules,
          CASE WHEN quota_class = 'live' THEN 'walk_in'
               WHEN status = 'cancelled' THEN 'cancelled'
               WHEN status = 'expired' THEN 'expired'
@@ -36,7 +36,7 @@ WITH booking_rows AS (
          sum(CASE WHEN outcome = 'pending' THEN 1 ELSE 0 END) AS pending,
          sum(CASE WHEN outcome <> 'walk_in' THEN reschedules ELSE 0 END) AS reschedules,
          sum(CASE WHEN outcome = 'walk_in' THEN 1 ELSE 0 END) AS walk_ins,
-         count(*) AS registrations,
+         count(DISTINCT truck_ref) AS trucks,
          max(foreign_data) AS foreign_data
   FROM booking_rows
   GROUP BY crossing, direction, period
@@ -74,7 +74,7 @@ SELECT coalesce(b.crossing, c.crossing) AS crossing,
        coalesce(b.no_shows, 0) AS no_shows, coalesce(b.late, 0) AS late,
        coalesce(b.used, 0) AS used, coalesce(b.pending, 0) AS pending,
        coalesce(b.reschedules, 0) AS reschedules, coalesce(b.walk_ins, 0) AS walk_ins,
-       coalesce(b.registrations, 0) AS registrations,
+       coalesce(b.trucks, 0) AS trucks,
        cast(b.no_shows AS double) / nullif(b.used + b.no_shows, 0) AS no_show_rate,
        c.planned_cap,
        cast(c.used_on_plan AS double) / nullif(c.planned_cap, 0) AS cap_utilization,
@@ -96,14 +96,16 @@ EQUEUE_USE = Job(
         "confirmed); walk-ins (trucks registered without a booking, in the live share) apart. "
         "With the booking organizations, reschedules, the no-show rate (no-shows / (used + "
         "no-shows)), the planned daily caps of the days and cap utilization: used bookings "
-        "on planned days / the sum of those days' caps. Registrations: bookings and walk-ins."
+        "on planned days / the sum of those days' caps; trucks: the distinct trucks booked or "
+        "walked in."
     ),
     sql=_SQL,
     datasets=("bookings", "queue_day_plans"),
     keys=("crossing", "direction", "period"),
-    # registrations (bookings and walk-ins) hold a row of walk-ins alone to the minimum too: it
-    # has no bookings and no booking organizations to be judged by
-    cells=("bookings", "organizations", "registrations"),
+    # trucks (of bookings and walk-ins) hold a row of walk-ins alone to the minimum too: it has
+    # no bookings and no booking organizations to be judged by (a walk-in's organization is the
+    # official's who registered it)
+    cells=("bookings", "organizations", "trucks"),
     params=(
         Param("since", Kind.DATE, "First slot day included (YYYY-MM-DD).", SINCE.default),
         Param("until", Kind.DATE, "Last slot day included (YYYY-MM-DD).", UNTIL.default),
@@ -126,8 +128,7 @@ EQUEUE_USE = Job(
     notes=(
         "Each booking counts once, on its slot day as it stands now (after any reschedule), "
         "in its current status.",
-        "bookings = cancelled + expired + no_shows + used + pending; late is part of no_shows; "
-        "registrations = bookings + walk_ins.",
+        "bookings = cancelled + expired + no_shows + used + pending; late is part of no_shows.",
         "A day with bookings but no plan in the lake is counted in days_without_plan and left "
         "out of cap_utilization, never filled in.",
     ),
