@@ -334,6 +334,7 @@ def clearance_times(frames: Frames, values: dict[str, Any], cc: str, min_cell: i
             total & s["hours"].notna()
         ),
     )  # fmt: skip
+    s = s.assign(measured_truck=s["truck_ref"].where(s["hours"].notna()))
     grouped = s.groupby(CELL, dropna=False, sort=False)
     quant = quantiles(grouped["hours"], [0.5, 0.9])
     c = pd.DataFrame(
@@ -343,6 +344,7 @@ def clearance_times(frames: Frames, values: dict[str, Any], cc: str, min_cell: i
             "open_passages": grouped["open_passage"].sum(),
             "refused": grouped["refused"].sum(),
             "measured": grouped["hours"].count(),
+            "measured_trucks": nunique(s, CELL, "measured_truck"),
             "mean_h": grouped["hours"].mean(),
             "median_h": quant[0.5],
             "p90_h": quant[0.9],
@@ -354,7 +356,9 @@ def clearance_times(frames: Frames, values: dict[str, Any], cc: str, min_cell: i
     c["publishable"] = (c["foreign_data"] == 0) | (
         (c["passages"] >= min_cell) & (c["trucks"] >= min_cell)
     )
-    c["figures_shown"] = (c["foreign_data"] == 0) | (c["measured"] >= min_cell)
+    c["figures_shown"] = (c["foreign_data"] == 0) | (
+        (c["measured"] >= min_cell) & (c["measured_trucks"] >= min_cell)
+    )
     link = ["crossing", "direction", "side", "lane", "trs_interval", "period_index"]
     prior = c[[*link, "median_h", "publishable", "figures_shown"]].rename(
         columns={"median_h": "p_median", "publishable": "p_pub", "figures_shown": "p_shown"}

@@ -405,6 +405,30 @@ def test_a_truck_crossing_twice_in_a_period_is_one_truck_of_two_passages(tmp_pat
     assert set(kept) == {k for k in expected if k[1] == "CN"}
 
 
+def test_figures_of_one_trucks_passages_are_withheld(tmp_path: Path) -> None:
+    """KZ's side in March: T1 and T2 pass once without document control, T9 three times with
+    it (1, 2 and 3 h). The documents' row has 5 passages of 3 trucks and 3 measured passages,
+    all T9's: its figures would be T9's own times, so they are withheld at a minimum of 3."""
+    g = Gate()
+    for truck, day in (("T1", "2025-03-03"), ("T2", "2025-03-04")):
+        g.visit(truck, "KZ", day, (), "entry_gate_in@04:00", "release@06:00")
+    for day, end in (("2025-03-03", "06:00"), ("2025-03-10", "07:00"), ("2025-03-17", "08:00")):
+        g.visit(
+            "T9", "KZ", day, (), "entry_gate_in@04:00", "document_control_start@05:00",
+            f"document_control_end@{end}", "release@09:00",
+        )  # fmt: skip
+    lake = write_lake(tmp_path / "lake", {"gate_events": g.events, "gate_event_refs": g.refs})
+    kz = ("CN->KZ", "KZ", "2025-03", "none")
+    every = by_key(run_job(lake, "clearance_times", rules=KZ_ALLOWED, min_cell_size=1))
+    assert every[(*kz, "document_control")] == fig(5, 3, 3, 2.0, 2.0, 2.8)
+    held = by_key(run_job(lake, "clearance_times", rules=KZ_ALLOWED, min_cell_size=3))
+    # the row stays (5 passages, 3 trucks); its documents' figures describe one truck
+    assert held[(*kz, "document_control")] == fig(5, 3, 3)
+    # arrival to release was measured on every passage, of three trucks: shown
+    assert held[(*kz, "arrival_to_departure")] == every[(*kz, "arrival_to_departure")]
+    assert held[(*kz, "arrival_to_departure")][5] is not None
+
+
 def test_bad_params_named(lake: Path) -> None:
     with pytest.raises(ValidationFailed) as exc:
         run_job(lake, "clearance_times", {"period": "year", "target_hours": 0, "crossing": "X-Y"})

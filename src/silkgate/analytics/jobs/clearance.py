@@ -193,6 +193,7 @@ WITH sides AS (
          sum(open_passage) AS open_passages,
          sum(refused) AS refused,
          count(hours) AS measured,
+         count(DISTINCT CASE WHEN hours IS NOT NULL THEN truck_ref END) AS measured_trucks,
          avg(hours) AS mean_h,
          percentile_cont(0.5) WITHIN GROUP (ORDER BY hours) AS median_h,
          percentile_cont(0.9) WITHIN GROUP (ORDER BY hours) AS p90_h,
@@ -207,7 +208,9 @@ WITH sides AS (
   SELECT c.*, t.trucks,
          c.foreign_data = 0 OR (c.passages >= {{min_cell_size}} AND t.trucks >= {{min_cell_size}})
            AS publishable,
-         c.foreign_data = 0 OR c.measured >= {{min_cell_size}} AS figures_shown
+         c.foreign_data = 0
+           OR (c.measured >= {{min_cell_size}} AND c.measured_trucks >= {{min_cell_size}})
+           AS figures_shown
   FROM cells c
   JOIN trucks_seen t ON t.crossing = c.crossing AND t.direction = c.direction
        AND t.side = c.side AND t.period = c.period AND t.lane_rank = c.lane_rank
@@ -281,8 +284,9 @@ CLEARANCE_TIMES = Job(
         "that departs after until is still measured.",
         "passages, trucks, open_passages and refused describe the row's group and repeat on "
         "each of its intervals; measured, mean_h, median_h and p90_h describe the interval.",
-        "In rows holding data not the reader's own, figures measured on fewer passages than the "
-        "minimum cell size are withheld (null), and so is a change against such a period.",
+        "In rows holding data not the reader's own, figures measured on fewer passages or "
+        "trucks than the minimum cell size are withheld (null), and so is a change against "
+        "such a period.",
     ),
 )
 
