@@ -205,6 +205,8 @@ def model_drift(frames: Frames, values: dict[str, Any], cc: str, min_cell: int) 
     base_rows = join(j, baseline.reset_index(), "inner", left_on=["model_id", "month_index"],
                      right_on=["model_id", "base"])  # fmt: skip
     bgrouped = base_rows.groupby("model_id", sort=False)
+    base_has_score = base_rows["score"].notna().astype("int64")
+    base_scored = base_rows[base_rows["score"].notna()]
     base_cell = pd.DataFrame(
         {
             "base_scored": bgrouped["score"].count(),
@@ -212,6 +214,11 @@ def model_drift(frames: Frames, values: dict[str, Any], cc: str, min_cell: int) 
             | (
                 (nunique(base_rows, ["model_id"], "declaration_id") >= min_cell)
                 & (known_nunique(base_rows, ["model_id"], "trader_ref") >= min_cell)
+                & (nunique(base_scored, ["model_id"], "declaration_id") >= min_cell)
+                & (
+                    known_nunique_where(base_rows, ["model_id"], "trader_ref", base_has_score)
+                    >= min_cell
+                ).fillna(False)
             ),
         }
     )
@@ -249,6 +256,10 @@ def model_drift(frames: Frames, values: dict[str, Any], cc: str, min_cell: int) 
                 [r[k] for k in keys], dropna=False, sort=False).nunique(),
             "ry_inspected_traders": known_nunique_where(
                 r, keys, "trader_ref", r["red_yellow"] * r["inspected"]),
+            "scored_declarations": r["declaration_id"].where(r["score"].notna()).groupby(
+                [r[k] for k in keys], dropna=False, sort=False).nunique(),
+            "scored_traders": known_nunique_where(
+                r, keys, "trader_ref", r["score"].notna().astype("int64")),
             "unrecognised_outcomes": grouped["unrecognised"].sum(),
             "foreign_data": grouped["foreign_data"].max(),
         }
@@ -272,6 +283,10 @@ def model_drift(frames: Frames, values: dict[str, Any], cc: str, min_cell: int) 
                        m["ry_inspected_traders"], min_cell)  # fmt: skip
     m["red_yellow_precision"] = div(m["red_yellow_hits"], m["red_yellow_inspected"]).where(shown)
     m["red_yellow_hits"] = m["red_yellow_hits"].where(shown)
+    scores_shown = rate_shown(m["foreign_data"], m["scored_declarations"],
+                              m["scored_traders"], min_cell)  # fmt: skip
+    for col in ("score_mean", "score_p10", "score_median", "score_p90", "psi"):
+        m[col] = m[col].where(scores_shown)
     m["month"] = month_label(m["month_index"])
     m["baseline_month"] = month_label(m["base"])
     return finish(

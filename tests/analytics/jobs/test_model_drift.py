@@ -119,6 +119,38 @@ def test_foreign_model_allowed_and_small_baseline_withholds_psi(lake: Path) -> N
     assert small.run.suppressed_cells == 1
 
 
+def test_scores_of_too_few_scored_declarations_are_withheld(tmp_path: Path) -> None:
+    """A Kazakh model in March: three declarations of three traders, one of them scored (the
+    others' artifact failed its digest); in April three scored. March's score figures would be
+    KC1's own score, and a PSI against March would compare April with that one score."""
+    m = "risk-kz-2"
+    source = [
+        ("KC1", "2025-03-03", 0.91, "T8"), ("KC2", "2025-03-04", None, "T9"),
+        ("KC3", "2025-03-05", None, "T10"), ("KD1", "2025-04-03", 0.2, "T8"),
+        ("KD2", "2025-04-04", 0.3, "T9"), ("KD3", "2025-04-05", 0.4, "T10"),
+    ]  # fmt: skip
+    lake = write_lake(
+        tmp_path / "lake",
+        {
+            "lanes": [lane(d, day, "green", office=NUR, score=s, model=m) for d, day, s, _ in source],
+            "declarations": [declaration(d, day, t, "broker", office=NUR) for d, day, _, t in source],
+        },
+    )  # fmt: skip
+    cols = ("month", "declarations", "traders", "scored", "score_mean", "score_median",
+            "baseline_month")  # fmt: skip
+    every = run_job(lake, "model_drift", rules=all_categories("KZ"), min_cell_size=1)
+    assert rows(every, *cols) == [
+        ("2025-03", 3, 3, 1, 0.91, 0.91, "2025-03"),
+        ("2025-04", 3, 3, 3, 0.3, 0.3, "2025-03"),
+    ]
+    assert rows(every, "psi")[1][0] is not None
+    held = run_job(lake, "model_drift", rules=all_categories("KZ"), min_cell_size=3)
+    assert rows(held, *cols, "psi") == [
+        ("2025-03", 3, 3, 1, None, None, None, None),
+        ("2025-04", 3, 3, 3, 0.3, 0.3, None, None),
+    ]
+
+
 def test_bad_parameters_named(lake: Path) -> None:
     with pytest.raises(ValidationFailed) as caught:
         run_job(lake, "model_drift", {"model_id": "risk\n1", "until": "31.01.2025", "bins": 20})

@@ -221,13 +221,18 @@ LANE_SHARES = Job(
 
 _BINS = " UNION ALL ".join(f"SELECT {i} AS score_bin" for i in range(SCORE_BINS))
 _EPS = f"cast({PSI_EPSILON} AS double)"
-_PUBLISHABLE = (
-    "CASE WHEN max(foreign_data) = 0 OR (count(DISTINCT declaration_id) >= {min_cell_size} "
-    f"AND {_TRADERS} >= {{min_cell_size}}) THEN 1 ELSE 0 END"
-)
-
 _PRECISION_SHOWN = _rate_shown(
     "m.red_yellow_inspected_declarations", "m.red_yellow_inspected_traders", "m.foreign_data"
+)
+#: Score figures and PSI stand on the scored assessments only: held to the minimum on their
+#: declarations and traders (one scored declaration among many would publish its own score).
+_SCORES_SHOWN = _rate_shown("m.scored_declarations", "m.scored_traders", "m.foreign_data")
+#: A baseline shown (and compared with) when its declarations, and its scored ones, are enough.
+_BASELINE_PUBLISHABLE = (
+    "CASE WHEN max(foreign_data) = 0 OR (count(DISTINCT declaration_id) >= {min_cell_size} "
+    f"AND {_TRADERS} >= {{min_cell_size}} "
+    "AND count(DISTINCT CASE WHEN has_score = 1 THEN declaration_id END) >= {min_cell_size} "
+    f"AND {_traders_of('has_score')} >= {{min_cell_size}}) THEN 1 ELSE 0 END"
 )
 
 _MODEL_DRIFT_SQL = f"""
@@ -235,6 +240,7 @@ WITH assessed AS (
   SELECT declaration_id, version, coalesce(model_id, 'rules only') AS model_id, score,
          assessed_lane, date, {month("date")} AS month, owner_country,
          CASE WHEN assessed_lane IN ('red', 'yellow') THEN 1 ELSE 0 END AS red_yellow,
+         CASE WHEN score IS NOT NULL THEN 1 ELSE 0 END AS has_score,
          least(greatest(cast(floor(score * {SCORE_BINS}) AS int), 0), {SCORE_BINS - 1})
            AS score_bin
   FROM lanes
@@ -256,7 +262,7 @@ WITH assessed AS (
   SELECT j.* FROM joined j
   JOIN baseline b ON b.model_id = j.model_id AND b.baseline_month = j.month
 ), base_cell AS (
-  SELECT model_id, count(score) AS scored, {_PUBLISHABLE} AS publishable
+  SELECT model_id, count(score) AS scored, {_BASELINE_PUBLISHABLE} AS publishable
   FROM base_rows GROUP BY model_id
 ), base_bins AS (
   SELECT model_id, score_bin, count(*) AS n
@@ -272,6 +278,8 @@ WITH assessed AS (
          count(DISTINCT declaration_id) AS declarations,
          {_TRADERS} AS traders,
          count(score) AS scored,
+         count(DISTINCT CASE WHEN has_score = 1 THEN declaration_id END) AS scored_declarations,
+         {_traders_of("has_score")} AS scored_traders,
          avg(score) AS score_mean,
          percentile_cont(0.1) WITHIN GROUP (ORDER BY score) AS score_p10,
          percentile_cont(0.5) WITHIN GROUP (ORDER BY score) AS score_median,
@@ -302,7 +310,10 @@ WITH assessed AS (
   SELECT model_id, month, sum((p - q) * ln(p / q)) AS psi FROM shares GROUP BY model_id, month
 )
 SELECT m.model_id, m.month, m.assessments, m.declarations, m.traders, m.scored,
-       m.score_mean, m.score_p10, m.score_median, m.score_p90,
+       CASE WHEN {_SCORES_SHOWN} THEN m.score_mean END AS score_mean,
+       CASE WHEN {_SCORES_SHOWN} THEN m.score_p10 END AS score_p10,
+       CASE WHEN {_SCORES_SHOWN} THEN m.score_median END AS score_median,
+       CASE WHEN {_SCORES_SHOWN} THEN m.score_p90 END AS score_p90,
        cast(m.red_yellow AS double) / m.assessments AS red_yellow_share,
        m.red_yellow_inspected,
        CASE WHEN {_PRECISION_SHOWN} THEN m.red_yellow_hits END AS red_yellow_hits,
@@ -311,7 +322,7 @@ SELECT m.model_id, m.month, m.assessments, m.declarations, m.traders, m.scored,
        END AS red_yellow_precision,
        m.unrecognised_outcomes,
        CASE WHEN bc.publishable = 1 THEN b.baseline_month END AS baseline_month,
-       p.psi, m.foreign_data
+       CASE WHEN {_SCORES_SHOWN} THEN p.psi END AS psi, m.foreign_data
 FROM months m
 LEFT JOIN baseline b ON b.model_id = m.model_id
 LEFT JOIN base_cell bc ON bc.model_id = m.model_id
@@ -361,9 +372,12 @@ MODEL_DRIFT = Job(
         "Baseline: the model's first month with scores among all the lanes the run may read, "
         "whatever since/until say (baseline_month). PSI is empty for a month without scores; "
         "PSI and baseline_month are empty when the baseline month is a cell too small to "
-        "publish to the reader.",
+        "publish to the reader, or its scored declarations or their traders are fewer than "
+        "the minimum cell size.",
         "Assessments without a score (no model, or a model whose artifact failed its digest) "
-        "count in assessments and lane shares, not in scored or the score figures.",
+        "count in assessments and lane shares, not in scored or the score figures. In rows "
+        "holding data not the reader's own, the score figures and PSI are withheld (empty) "
+        "when the scored declarations, or their traders, are fewer than the minimum cell size.",
         "Precision: among assessments in red or yellow, those whose version has an inspection "
         "result 'discrepancy' / those with a result 'discrepancy' or 'no_discrepancy'. In rows "
         "holding data not the reader's own, red_yellow_hits and red_yellow_precision are "
