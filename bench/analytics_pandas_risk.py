@@ -141,6 +141,8 @@ def lane_shares(frames: Frames, values: dict[str, Any], cc: str, min_cell: int) 
     )
     keys = [*CELL, "lane"]
     grouped = rows.groupby(keys, dropna=False, sort=False)
+    foreign_rows = (rows["foreign_data"] == 1).astype("int64")
+    foreign_inspected = rows["inspected"] * foreign_rows
     out = pd.DataFrame(
         {
             "declarations": nunique(rows, keys, "declaration_id"),
@@ -150,13 +152,27 @@ def lane_shares(frames: Frames, values: dict[str, Any], cc: str, min_cell: int) 
             "inspected_traders": known_nunique_where(rows, keys, "trader_ref", rows["inspected"]),
             "hits": grouped["hit"].sum(),
             "unrecognised_outcomes": grouped["unrecognised"].sum(),
+            "foreign_declarations": rows["declaration_id"].where(foreign_rows == 1).groupby(
+                [rows[k] for k in keys], dropna=False, sort=False).nunique(),
+            "foreign_traders": known_nunique_where(rows, keys, "trader_ref", foreign_rows),
+            "foreign_inspected": foreign_inspected.groupby(
+                [rows[k] for k in keys], dropna=False, sort=False).sum(),
+            "foreign_inspected_traders": known_nunique_where(
+                rows, keys, "trader_ref", foreign_inspected),
             "foreign_data": grouped["foreign_data"].max(),
         }
-    ).reset_index()
-    shown = rate_shown(out["foreign_data"], out["inspected"], out["inspected_traders"], min_cell)
+    ).reset_index()  # fmt: skip
+    shown = rate_shown(
+        out["foreign_data"], out["inspected"], out["inspected_traders"], min_cell
+    ) & rate_shown(
+        out["foreign_data"], out["foreign_inspected"], out["foreign_inspected_traders"], min_cell
+    )
+    foreign_part = (out["foreign_declarations"] == 0) | (
+        (out["foreign_declarations"] >= min_cell) & (out["foreign_traders"] >= min_cell)
+    )
     ok = flag(
         (out["foreign_data"] == 0)
-        | ((out["declarations"] >= min_cell) & (out["traders"] >= min_cell))
+        | ((out["declarations"] >= min_cell) & (out["traders"] >= min_cell) & foreign_part)
     )
     cell = out.assign(ok=ok).groupby(CELL, dropna=False, sort=False)
     total = cell["declarations"].transform("sum")
@@ -169,9 +185,24 @@ def lane_shares(frames: Frames, values: dict[str, Any], cc: str, min_cell: int) 
         [("office", STR), ("chapter", STR), ("trader_category", STR), ("month", STR),
          ("lane", STR), ("declarations", INT), ("traders", INT), ("share", F64),
          ("overrides", INT), ("inspected", INT), ("hits", INT), ("hit_rate", F64),
-         ("unrecognised_outcomes", INT), ("foreign_data", INT)],
+         ("unrecognised_outcomes", INT), ("foreign_declarations", INT),
+         ("foreign_traders", INT), ("foreign_data", INT)],
         ["office", "chapter", "trader_category", "month", "lane"],
     )  # fmt: skip
+
+
+def _part(frame: pd.DataFrame, keys: list[str], flag: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Distinct declarations and (known) traders of the rows where ``flag`` is 1, per group
+    (``selectivity._parts``)."""
+    by = [frame[k] for k in keys]
+    declarations = frame["declaration_id"].where(flag == 1).groupby(by, dropna=False, sort=False)
+    return declarations.nunique(), known_nunique_where(frame, keys, "trader_ref", flag)
+
+
+def _enough_or_none(parts: tuple[pd.Series, pd.Series], min_cell: int) -> pd.Series:
+    declarations, traders = parts
+    enough = ((declarations >= min_cell) & (traders >= min_cell)).fillna(False).astype(bool)
+    return (declarations == 0) | enough
 
 
 def model_drift(frames: Frames, values: dict[str, Any], cc: str, min_cell: int) -> pa.Table:
@@ -207,6 +238,7 @@ def model_drift(frames: Frames, values: dict[str, Any], cc: str, min_cell: int) 
     bgrouped = base_rows.groupby("model_id", sort=False)
     base_has_score = base_rows["score"].notna().astype("int64")
     base_scored = base_rows[base_rows["score"].notna()]
+    base_foreign = (base_rows["foreign_data"] == 1).astype("int64")
     base_cell = pd.DataFrame(
         {
             "base_scored": bgrouped["score"].count(),
@@ -219,6 +251,10 @@ def model_drift(frames: Frames, values: dict[str, Any], cc: str, min_cell: int) 
                     known_nunique_where(base_rows, ["model_id"], "trader_ref", base_has_score)
                     >= min_cell
                 ).fillna(False)
+                & _enough_or_none(_part(base_rows, ["model_id"], base_foreign), min_cell)
+                & _enough_or_none(
+                    _part(base_rows, ["model_id"], base_has_score * base_foreign), min_cell
+                )
             ),
         }
     )
@@ -235,6 +271,12 @@ def model_drift(frames: Frames, values: dict[str, Any], cc: str, min_cell: int) 
     )  # fmt: skip
     keys = ["model_id", "month_index"]
     grouped = r.groupby(keys, dropna=False, sort=False)
+    r_foreign = (r["foreign_data"] == 1).astype("int64")
+    r_scored = r["score"].notna().astype("int64")
+    r_ry_inspected = r["red_yellow"] * r["inspected"]
+    foreign_part = _part(r, keys, r_foreign)
+    foreign_scored = _part(r, keys, r_scored * r_foreign)
+    foreign_ry = _part(r, keys, r_ry_inspected * r_foreign)
     quant = quantiles(grouped["score"], [0.1, 0.5, 0.9])
     m = pd.DataFrame(
         {
@@ -261,6 +303,12 @@ def model_drift(frames: Frames, values: dict[str, Any], cc: str, min_cell: int) 
             "scored_traders": known_nunique_where(
                 r, keys, "trader_ref", r["score"].notna().astype("int64")),
             "unrecognised_outcomes": grouped["unrecognised"].sum(),
+            "foreign_declarations": foreign_part[0],
+            "foreign_traders": foreign_part[1],
+            "foreign_scored_declarations": foreign_scored[0],
+            "foreign_scored_traders": foreign_scored[1],
+            "foreign_ry_declarations": foreign_ry[0],
+            "foreign_ry_traders": foreign_ry[1],
             "foreign_data": grouped["foreign_data"].max(),
         }
     ).reset_index()  # fmt: skip
@@ -280,11 +328,15 @@ def model_drift(frames: Frames, values: dict[str, Any], cc: str, min_cell: int) 
     m = join(m, psi, "left", on=keys)
     m["red_yellow_share"] = div(m["red_yellow"], m["assessments"])
     shown = rate_shown(m["foreign_data"], m["ry_inspected_declarations"],
-                       m["ry_inspected_traders"], min_cell)  # fmt: skip
+                       m["ry_inspected_traders"], min_cell) & rate_shown(
+        m["foreign_data"], m["foreign_ry_declarations"], m["foreign_ry_traders"], min_cell
+    )  # fmt: skip
     m["red_yellow_precision"] = div(m["red_yellow_hits"], m["red_yellow_inspected"]).where(shown)
     m["red_yellow_hits"] = m["red_yellow_hits"].where(shown)
     scores_shown = rate_shown(m["foreign_data"], m["scored_declarations"],
-                              m["scored_traders"], min_cell)  # fmt: skip
+                              m["scored_traders"], min_cell) & rate_shown(
+        m["foreign_data"], m["foreign_scored_declarations"], m["foreign_scored_traders"], min_cell
+    )  # fmt: skip
     for col in ("score_mean", "score_p10", "score_median", "score_p90", "psi"):
         m[col] = m[col].where(scores_shown)
     m["month"] = month_label(m["month_index"])
@@ -296,6 +348,7 @@ def model_drift(frames: Frames, values: dict[str, Any], cc: str, min_cell: int) 
          ("score_median", F64), ("score_p90", F64), ("red_yellow_share", F64),
          ("red_yellow_inspected", INT), ("red_yellow_hits", INT),
          ("red_yellow_precision", F64), ("unrecognised_outcomes", INT),
-         ("baseline_month", STR), ("psi", F64), ("foreign_data", INT)],
+         ("baseline_month", STR), ("psi", F64), ("foreign_declarations", INT),
+         ("foreign_traders", INT), ("foreign_data", INT)],
         ["model_id", "month"],
     )  # fmt: skip

@@ -215,6 +215,10 @@ def unit_values(frames: Frames, values: dict[str, Any], cc: str, min_cell: int) 
         }
     )
     grouped = items.groupby(UV_KEYS, dropna=False, sort=False)
+    foreign_items = items.assign(
+        declaration_id=items["declaration_id"].where(items["foreign_data"] == 1),
+        trader_ref=items["trader_ref"].where(items["foreign_data"] == 1),
+    )
     stats = pd.DataFrame(
         {
             "items": grouped["uv"].count(),
@@ -222,6 +226,8 @@ def unit_values(frames: Frames, values: dict[str, Any], cc: str, min_cell: int) 
             "items_no_value": grouped["no_value"].sum(),
             "declarations": nunique(items, UV_KEYS, "declaration_id"),
             "traders": nunique(items, UV_KEYS, "trader_ref"),
+            "foreign_declarations": nunique(foreign_items, UV_KEYS, "declaration_id"),
+            "foreign_traders": nunique(foreign_items, UV_KEYS, "trader_ref"),
             "foreign_data": grouped["foreign_data"].max(),
         }
     )
@@ -249,6 +255,7 @@ def unit_values(frames: Frames, values: dict[str, Any], cc: str, min_cell: int) 
          ("items_no_mass", INT), ("items_no_value", INT), ("declarations", INT),
          ("traders", INT), ("p05", F64), ("p25", F64), ("median", F64), ("p75", F64),
          ("p95", F64), ("low_fence", F64), ("high_fence", F64), ("low_outliers", INT),
-         ("high_outliers", INT), ("foreign_data", INT)],
+         ("high_outliers", INT), ("foreign_declarations", INT), ("foreign_traders", INT),
+         ("foreign_data", INT)],
         UV_KEYS,
     )  # fmt: skip

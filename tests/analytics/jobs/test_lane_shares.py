@@ -201,6 +201,56 @@ def test_hit_rates_over_too_few_traders_inspections_withheld(
     ]
 
 
+def test_a_pooled_rows_foreign_part_is_held_to_the_minimum(tmp_path: Path) -> None:
+    """By chapter, China's and Kazakhstan's offices pool into one row, and China knows its own
+    part. January, red: three Chinese declarations inspected clean and one Kazakh one with a
+    discrepancy; the row (4 declarations, 4 traders) would tell that one Kazakh trader's
+    outcome: suppressed at 3. February, red: three Chinese inspected clean and three Kazakh,
+    only K1 inspected: the row stays, its hits withheld (they would be K1's)."""
+    decls = {
+        "C1": ("2025-01-10", KHG, "T1", "no_discrepancy"),
+        "C2": ("2025-01-10", KHG, "T2", "no_discrepancy"),
+        "C3": ("2025-01-10", KHG, "T3", "no_discrepancy"),
+        "K0": ("2025-01-10", NUR, "K0", "discrepancy"),
+        "C4": ("2025-02-10", KHG, "T1", "no_discrepancy"),
+        "C5": ("2025-02-10", KHG, "T2", "no_discrepancy"),
+        "C6": ("2025-02-10", KHG, "T3", "no_discrepancy"),
+        "K1": ("2025-02-10", NUR, "K1", "discrepancy"),
+        "K2": ("2025-02-10", NUR, "K2", None),
+        "K3": ("2025-02-10", NUR, "K3", None),
+    }
+    lake = write_lake(
+        tmp_path / "lake",
+        {
+            "lanes": [lane(d, day, "red", office=o) for d, (day, o, _, _) in decls.items()],
+            "declarations": [
+                declaration(d, day, t, "broker", office=o) for d, (day, o, t, _) in decls.items()
+            ],
+            "inspections": [
+                inspection(d, day, found, office=o)
+                for d, (day, o, _, found) in decls.items()
+                if found
+            ],
+        },
+    )
+    cols = ("month", "lane", "declarations", "traders", "inspected", "hits", "hit_rate")
+    every = run_job(lake, "lane_shares", {"by": "chapter"}, rules=KZ_ALLOWED)
+    assert rows(every, *cols) == [
+        ("2025-01", "red", 4, 4, 4, 1, 0.25),
+        ("2025-02", "red", 6, 6, 4, 1, 0.25),
+    ]
+    held = run_job(lake, "lane_shares", {"by": "chapter"}, rules=KZ_ALLOWED, min_cell_size=3)
+    assert rows(held, *cols) == [("2025-02", "red", 6, 6, 4, None, None)]
+    assert held.run.suppressed_cells == 1
+    # by office nothing is pooled: China's own rows stay whole, Kazakhstan's are its own
+    by_office = run_job(lake, "lane_shares", {"by": "office"}, rules=KZ_ALLOWED, min_cell_size=3)
+    assert rows(by_office, "office", "month", "declarations", "hits") == [
+        (KHG, "2025-01", 3, 0),
+        (KHG, "2025-02", 3, 0),
+        (NUR, "2025-02", 3, None),
+    ]
+
+
 @pytest.mark.parametrize("job", ["lane_shares", "model_drift"])
 def test_traders_not_read_are_unknown_not_none(tmp_path: Path, job: str) -> None:
     """Six red declarations of one trader at Nurzhol, its lanes shared but not its

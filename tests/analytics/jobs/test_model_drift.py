@@ -151,6 +151,30 @@ def test_scores_of_too_few_scored_declarations_are_withheld(tmp_path: Path) -> N
     ]
 
 
+def test_a_pooled_rows_foreign_part_is_held_to_the_minimum(tmp_path: Path) -> None:
+    """'rules only' pools every office's assessments made without a model. January: three
+    Chinese red declarations inspected clean and one Kazakh one with a discrepancy; China knows
+    its own three, so the row would tell the Kazakh trader's outcome: suppressed at 3."""
+    source = [
+        ("C1", "CN-KHORGOS", "T1", "no_discrepancy"), ("C2", "CN-KHORGOS", "T2", "no_discrepancy"),
+        ("C3", "CN-KHORGOS", "T3", "no_discrepancy"), ("K1", NUR, "K1", "discrepancy"),
+    ]  # fmt: skip
+    day = "2025-01-10"
+    lake = write_lake(
+        tmp_path / "lake",
+        {
+            "lanes": [lane(d, day, "red", office=o) for d, o, _, _ in source],
+            "declarations": [declaration(d, day, t, "broker", office=o) for d, o, t, _ in source],
+            "inspections": [inspection(d, day, found, office=o) for d, o, _, found in source],
+        },
+    )
+    cols = ("model_id", "declarations", "red_yellow_inspected", "red_yellow_hits")
+    every = run_job(lake, "model_drift", rules=all_categories("KZ"))
+    assert rows(every, *cols) == [("rules only", 4, 4, 1)]
+    held = run_job(lake, "model_drift", rules=all_categories("KZ"), min_cell_size=3)
+    assert rows(held) == [] and held.run.suppressed_cells == 1
+
+
 def test_bad_parameters_named(lake: Path) -> None:
     with pytest.raises(ValidationFailed) as caught:
         run_job(lake, "model_drift", {"model_id": "risk\n1", "until": "31.01.2025", "bins": 20})

@@ -193,6 +193,37 @@ def test_foreign_unit_values_of_too_few_declarations_withheld(tmp_path: Path) ->
     assert rows(result, *shown)[0] == ("CNY", 3, 3, 1, 7.0, 7.0, 7.0)
 
 
+def test_a_pooled_groups_foreign_part_is_held_to_the_minimum(tmp_path: Path) -> None:
+    """Both countries' items pooled in one group: China knows its own four items, so the group
+    would give away Kazakhstan's part by subtraction unless that part is large enough itself.
+    847130: four CN items (10-13 USD/kg) and one KZ item (37 USD/kg): the pooled group has 5
+    declarations of 5 traders, but its KZ part is one declaration: suppressed at 3. 850440:
+    the same four CN items and three KZ declarations of three traders, only one of them with a
+    unit value: published, its percentiles withheld (they would be that one KZ item's price
+    next to China's known ones). 851762: three KZ items with unit values: published whole."""
+    kz = {"owner": "KZ", "kind": "import"}
+    goods = []
+    for hs in ("847130", "850440", "851762"):
+        goods += [item(f"C{n}-{hs}", f"A{n}", hs, "CN", 10.0 + n, 1) for n in range(4)]
+    goods += [
+        item("K1-847130", "K1", "847130", "CN", 37, 1, **kz),
+        item("K1-850440", "K1", "850440", "CN", 37, 1, **kz),
+        item("K2-850440", "K2", "850440", "CN", 37, None, **kz),
+        item("K3-850440", "K3", "850440", "CN", 37, 0, **kz),
+    ] + [item(f"K{n}-851762", f"K{n}", "851762", "CN", 37, 1, **kz) for n in range(3)]
+    lake = write_lake(tmp_path / "lake", {"goods_items": goods})
+    shown = ("hs6", "declarations", "traders", "items", "median", "p95")
+    result = run_job(lake, "unit_values", rules=KZ_ALLOWED, min_cell_size=3)
+    assert rows(result, *shown) == [
+        ("850440", 7, 7, 5, None, None),
+        ("851762", 7, 7, 7, 13.0, 37.0),
+    ]
+    assert result.run.suppressed_cells == 1
+    assert not [c for c in result.table.column_names if c.startswith("foreign")]
+    everything = run_job(lake, "unit_values", rules=KZ_ALLOWED, min_cell_size=1)
+    assert rows(everything, "hs6", "declarations", "p95")[0] == ("847130", 5, 32.2)
+
+
 @pytest.mark.parametrize(
     ("params", "field", "code"),
     [

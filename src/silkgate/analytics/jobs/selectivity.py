@@ -67,6 +67,18 @@ def _rate_shown(inspected: str, traders: str, foreign_data: str = "foreign_data"
     )
 
 
+#: A row mixing the reader's own declarations with others (rows by chapter or trader category
+#: pool offices of both countries) is held to the minimum on its foreign part as well: the
+#: reader knows its own part and could take it away.
+_FOREIGN_PART_PUBLISHABLE = (
+    "(foreign_declarations = 0 OR (foreign_declarations >= {min_cell_size} "
+    "AND foreign_traders >= {min_cell_size}))"
+)
+_HITS_SHOWN = (
+    f"{_rate_shown('inspected', 'inspected_traders')} "
+    f"AND {_rate_shown('foreign_inspected', 'foreign_inspected_traders')}"
+)
+
 _LANE_SHARES_SQL = f"""
 WITH ranked AS (
   SELECT declaration_id, version, office, final_lane, override_lane, date, owner_country,
@@ -125,6 +137,11 @@ WITH ranked AS (
          {_traders_of("inspected")} AS inspected_traders,
          sum(hit) AS hits,
          sum(unrecognised) AS unrecognised_outcomes,
+         count(DISTINCT CASE WHEN foreign_data = 1 THEN declaration_id END)
+           AS foreign_declarations,
+         {_traders_of("foreign_data")} AS foreign_traders,
+         sum(inspected * foreign_data) AS foreign_inspected,
+         {_traders_of("inspected * foreign_data")} AS foreign_inspected_traders,
          max(foreign_data) AS foreign_data
   FROM assessed
   GROUP BY {_CELL}, lane
@@ -132,7 +149,8 @@ WITH ranked AS (
   SELECT *,
          sum(declarations) OVER (PARTITION BY {_CELL}) AS cell_declarations,
          min(CASE WHEN foreign_data = 0 OR (declarations >= {{min_cell_size}}
-                                            AND traders >= {{min_cell_size}}) THEN 1 ELSE 0 END)
+                                            AND traders >= {{min_cell_size}}
+                                            AND {_FOREIGN_PART_PUBLISHABLE}) THEN 1 ELSE 0 END)
            OVER (PARTITION BY {_CELL}) AS cell_publishable
   FROM lane_rows
 )
@@ -140,10 +158,9 @@ SELECT {_CELL}, lane, declarations, traders,
        CASE WHEN cell_publishable = 1 THEN cast(declarations AS double) / cell_declarations END
          AS share,
        overrides, inspected,
-       CASE WHEN {_rate_shown("inspected", "inspected_traders")} THEN hits END AS hits,
-       CASE WHEN {_rate_shown("inspected", "inspected_traders")}
-            THEN cast(hits AS double) / nullif(inspected, 0) END AS hit_rate,
-       unrecognised_outcomes, foreign_data
+       CASE WHEN {_HITS_SHOWN} THEN hits END AS hits,
+       CASE WHEN {_HITS_SHOWN} THEN cast(hits AS double) / nullif(inspected, 0) END AS hit_rate,
+       unrecognised_outcomes, foreign_declarations, foreign_traders, foreign_data
 FROM shown
 """
 
@@ -163,6 +180,7 @@ LANE_SHARES = Job(
     datasets=("lanes", "declarations", "goods_items", "inspections"),
     keys=("office", "chapter", "trader_category", "month", "lane"),
     cells=("declarations", "traders"),
+    foreign_cells=("foreign_declarations", "foreign_traders"),
     params=(
         SINCE,
         UNTIL,
@@ -216,23 +234,76 @@ LANE_SHARES = Job(
         "excluded): an unknown count is small.",
         "In rows holding data not the reader's own, hits and hit_rate are withheld (empty) when "
         "the inspected declarations, or their traders, are fewer than the minimum cell size.",
+        "By chapter or trader category a row pools both countries' offices: the part that is "
+        "not the reader's own is held to the minimum too (the row, on its declarations and "
+        "traders; hits and hit_rate, on its inspected ones), since the reader knows its own.",
     ),
 )
 
 _BINS = " UNION ALL ".join(f"SELECT {i} AS score_bin" for i in range(SCORE_BINS))
 _EPS = f"cast({PSI_EPSILON} AS double)"
-_PRECISION_SHOWN = _rate_shown(
-    "m.red_yellow_inspected_declarations", "m.red_yellow_inspected_traders", "m.foreign_data"
-)
+
+
+def _shown(part: str) -> str:
+    """``_rate_shown`` on a part of a model's month (``m.<part>_declarations`` and
+    ``m.<part>_traders``) and on that part's foreign assessments: a row may pool both
+    countries' offices ('rules only'), and the reader knows its own."""
+    whole = _rate_shown(f"m.{part}_declarations", f"m.{part}_traders", "m.foreign_data")
+    foreign = _rate_shown(
+        f"m.foreign_{part}_declarations", f"m.foreign_{part}_traders", "m.foreign_data"
+    )
+    return f"{whole} AND {foreign}"
+
+
+def _parts(name: str, flag: str) -> str:
+    """Distinct declarations and traders of the assessments where ``flag`` is 1, in all and
+    among the foreign ones (``_shown``)."""
+    foreign_flag = f"{flag} * foreign_data"
+    return (
+        f"count(DISTINCT CASE WHEN {flag} = 1 THEN declaration_id END) AS {name}_declarations, "
+        f"{_traders_of(flag)} AS {name}_traders, "
+        f"count(DISTINCT CASE WHEN {foreign_flag} = 1 THEN declaration_id END) "
+        f"AS foreign_{name}_declarations, "
+        f"{_traders_of(foreign_flag)} AS foreign_{name}_traders"
+    )
+
+
+_PRECISION_SHOWN = _shown("red_yellow_inspected")
 #: Score figures and PSI stand on the scored assessments only: held to the minimum on their
 #: declarations and traders (one scored declaration among many would publish its own score).
-_SCORES_SHOWN = _rate_shown("m.scored_declarations", "m.scored_traders", "m.foreign_data")
-#: A baseline shown (and compared with) when its declarations, and its scored ones, are enough.
+_SCORES_SHOWN = _shown("scored")
+
+
+def _enough(declarations: str, traders: str) -> str:
+    return f"({declarations} >= {{min_cell_size}} AND {traders} >= {{min_cell_size}})"
+
+
+def _enough_or_none(declarations: str, traders: str) -> str:
+    return f"({declarations} = 0 OR {_enough(declarations, traders)})"
+
+
+#: A baseline shown (and compared with) when its declarations, and its scored ones, are
+#: enough, in all and in their foreign part.
 _BASELINE_PUBLISHABLE = (
-    "CASE WHEN max(foreign_data) = 0 OR (count(DISTINCT declaration_id) >= {min_cell_size} "
-    f"AND {_TRADERS} >= {{min_cell_size}} "
-    "AND count(DISTINCT CASE WHEN has_score = 1 THEN declaration_id END) >= {min_cell_size} "
-    f"AND {_traders_of('has_score')} >= {{min_cell_size}}) THEN 1 ELSE 0 END"
+    "CASE WHEN max(foreign_data) = 0 OR ("
+    + " AND ".join(
+        (
+            _enough("count(DISTINCT declaration_id)", _TRADERS),
+            _enough(
+                "count(DISTINCT CASE WHEN has_score = 1 THEN declaration_id END)",
+                _traders_of("has_score"),
+            ),
+            _enough_or_none(
+                "count(DISTINCT CASE WHEN foreign_data = 1 THEN declaration_id END)",
+                _traders_of("foreign_data"),
+            ),
+            _enough_or_none(
+                "count(DISTINCT CASE WHEN has_score * foreign_data = 1 THEN declaration_id END)",
+                _traders_of("has_score * foreign_data"),
+            ),
+        )
+    )
+    + ") THEN 1 ELSE 0 END"
 )
 
 _MODEL_DRIFT_SQL = f"""
@@ -278,17 +349,17 @@ WITH assessed AS (
          count(DISTINCT declaration_id) AS declarations,
          {_TRADERS} AS traders,
          count(score) AS scored,
-         count(DISTINCT CASE WHEN has_score = 1 THEN declaration_id END) AS scored_declarations,
-         {_traders_of("has_score")} AS scored_traders,
+         {_parts("scored", "has_score")},
+         count(DISTINCT CASE WHEN foreign_data = 1 THEN declaration_id END)
+           AS foreign_declarations,
+         {_traders_of("foreign_data")} AS foreign_traders,
          avg(score) AS score_mean,
          percentile_cont(0.1) WITHIN GROUP (ORDER BY score) AS score_p10,
          percentile_cont(0.5) WITHIN GROUP (ORDER BY score) AS score_median,
          percentile_cont(0.9) WITHIN GROUP (ORDER BY score) AS score_p90,
          sum(red_yellow) AS red_yellow,
          sum(red_yellow * inspected) AS red_yellow_inspected,
-         count(DISTINCT CASE WHEN red_yellow * inspected = 1 THEN declaration_id END)
-           AS red_yellow_inspected_declarations,
-         {_traders_of("red_yellow * inspected")} AS red_yellow_inspected_traders,
+         {_parts("red_yellow_inspected", "red_yellow * inspected")},
          sum(red_yellow * hit) AS red_yellow_hits,
          sum(unrecognised) AS unrecognised_outcomes,
          max(foreign_data) AS foreign_data
@@ -322,7 +393,8 @@ SELECT m.model_id, m.month, m.assessments, m.declarations, m.traders, m.scored,
        END AS red_yellow_precision,
        m.unrecognised_outcomes,
        CASE WHEN bc.publishable = 1 THEN b.baseline_month END AS baseline_month,
-       CASE WHEN {_SCORES_SHOWN} THEN p.psi END AS psi, m.foreign_data
+       CASE WHEN {_SCORES_SHOWN} THEN p.psi END AS psi,
+       m.foreign_declarations, m.foreign_traders, m.foreign_data
 FROM months m
 LEFT JOIN baseline b ON b.model_id = m.model_id
 LEFT JOIN base_cell bc ON bc.model_id = m.model_id
@@ -346,6 +418,7 @@ MODEL_DRIFT = Job(
     also_governed_by=(("lanes", "risk_score"),),
     keys=("model_id", "month"),
     cells=("declarations", "traders"),
+    foreign_cells=("foreign_declarations", "foreign_traders"),
     params=(
         SINCE,
         UNTIL,
@@ -378,6 +451,9 @@ MODEL_DRIFT = Job(
         "count in assessments and lane shares, not in scored or the score figures. In rows "
         "holding data not the reader's own, the score figures and PSI are withheld (empty) "
         "when the scored declarations, or their traders, are fewer than the minimum cell size.",
+        "'rules only' pools every office's assessments: the part that is not the reader's own "
+        "is held to the minimum too (the row, its score figures and its precision, each on its "
+        "own declarations and traders), since the reader knows its own.",
         "Precision: among assessments in red or yellow, those whose version has an inspection "
         "result 'discrepancy' / those with a result 'discrepancy' or 'no_discrepancy'. In rows "
         "holding data not the reader's own, red_yellow_hits and red_yellow_precision are "

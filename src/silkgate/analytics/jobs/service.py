@@ -212,12 +212,14 @@ def home_country(compute_country: str, reader: Caller | None) -> str:
 
 
 def suppress(job: Job, table: pa.Table, minimum: int) -> tuple[pa.Table, int]:
-    """Drop rows of data not the reader's own that describe fewer than ``minimum`` units.
+    """Drop rows of data not the reader's own that describe fewer than ``minimum`` units, in
+    all or in their foreign part (``Job.foreign_cells``, dropped from the result).
 
     A cell of 0 describes no one and does not make a row small: a row of mirror statistics
     that one side never recorded is decided by the other side's counts. Unknown (null) is small.
     """
-    missing = [c for c in (*job.cells, FOREIGN) if c not in table.column_names]
+    cells = (*job.cells, *job.foreign_cells)
+    missing = [c for c in (*cells, FOREIGN) if c not in table.column_names]
     if missing:
         raise RuntimeError(f"job {job.name} does not return {', '.join(missing)}")
 
@@ -225,12 +227,13 @@ def suppress(job: Job, table: pa.Table, minimum: int) -> tuple[pa.Table, int]:
         few = pc.and_(pc.less(table[column], minimum), pc.not_equal(table[column], 0))
         return pc.fill_null(few, True)
 
-    small = small_cell(job.cells[0])
-    for column in job.cells[1:]:
+    small = small_cell(cells[0])
+    for column in cells[1:]:
         small = pc.or_(small, small_cell(column))
     drop = pc.and_(pc.equal(pc.fill_null(table[FOREIGN], 1), 1), small)
     suppressed = int(pc.sum(pc.cast(drop, pa.int64())).as_py() or 0)
-    return table.filter(pc.invert(drop)).drop_columns([FOREIGN]), suppressed
+    kept = table.filter(pc.invert(drop))
+    return kept.drop_columns([FOREIGN, *job.foreign_cells]), suppressed
 
 
 def normalize(table: pa.Table) -> pa.Table:

@@ -62,10 +62,12 @@ class Job:
     is decided for these). ``cells``: output columns counting the declarations, traders or
     trucks a row describes; a row holding data not the reader's own (column ``foreign_data`` =
     1: any country's but ``{home_country}``) with any of them below the minimum cell size is
-    suppressed. ``keys``: columns that identify a row
-    (the result is ordered by them). ``checks``: tests across parameters (e.g. two countries
-    that must differ), run on the typed values once each parameter is valid on its own; each
-    returns the problems it found.
+    suppressed. ``foreign_cells``: columns counting the units of the row's part that is not
+    the reader's own, for jobs whose rows may mix both (the reader knows its own part and could
+    subtract it); held to the same rule, then dropped from the result. ``keys``: columns that
+    identify a row (the result is ordered by them). ``checks``: tests across parameters (e.g.
+    two countries that must differ), run on the typed values once each parameter is valid on
+    its own; each returns the problems it found.
     """
 
     name: str
@@ -84,6 +86,7 @@ class Job:
     #: ``risk_score`` too).
     also_governed_by: tuple[tuple[str, str], ...] = ()
     checks: tuple[Callable[[Mapping[str, Any]], list[FieldError]], ...] = ()
+    foreign_cells: tuple[str, ...] = ()
 
     def param(self, name: str) -> Param:
         return next(p for p in self.params if p.name == name)

@@ -262,6 +262,13 @@ def _shown(expr: str, name: str) -> str:
     return f"CASE WHEN f.figures_shown THEN {expr} END AS {name}"
 
 
+def _foreign_part(unit: str, condition: str = "true") -> str:
+    """Distinct ``unit`` among a group's items not the reader's own where ``condition`` holds:
+    a row pooling both countries' items is held to the minimum on its foreign part too (the
+    reader knows its own items and could take them away)."""
+    return f"count(DISTINCT CASE WHEN foreign_item = 1 AND {condition} THEN {unit} END)"
+
+
 _UNIT_VALUES_SQL = f"""
 WITH items AS (
   SELECT hs6, coalesce(origin_country, '') AS origin_country, coalesce(currency, '') AS currency,
@@ -272,7 +279,7 @@ WITH items AS (
          CASE WHEN coalesce(net_mass_kg, 0) <= 0 THEN 1 ELSE 0 END AS no_mass,
          CASE WHEN net_mass_kg > 0 AND coalesce(invoice_value, 0) <= 0 THEN 1 ELSE 0 END
            AS no_value,
-         declaration_id, trader_ref, owner_country
+         declaration_id, trader_ref, {foreign()} AS foreign_item
   FROM goods_items
   WHERE date BETWEEN {{since}} AND {{until}}
     AND hs6 LIKE {{hs}} || '%'
@@ -293,13 +300,21 @@ WITH items AS (
          percentile_cont(0.95) WITHIN GROUP (ORDER BY uv) AS p95,
          percentile_cont(0.25) WITHIN GROUP (ORDER BY log_uv) AS q1,
          percentile_cont(0.75) WITHIN GROUP (ORDER BY log_uv) AS q3,
-         max({foreign()}) AS foreign_data
+         {_foreign_part("declaration_id")} AS foreign_declarations,
+         {_foreign_part("trader_ref")} AS foreign_traders,
+         {_foreign_part("declaration_id", "uv IS NOT NULL")} AS foreign_uv_declarations,
+         {_foreign_part("trader_ref", "uv IS NOT NULL")} AS foreign_uv_traders,
+         max(foreign_item) AS foreign_data
   FROM items
   GROUP BY hs6, origin_country, currency
 ), fenced AS (
   SELECT *,
          foreign_data = 0 OR (uv_declarations >= {{min_cell_size}}
-                              AND uv_traders >= {{min_cell_size}}) AS figures_shown,
+                              AND uv_traders >= {{min_cell_size}}
+                              AND (foreign_uv_declarations = 0
+                                   OR (foreign_uv_declarations >= {{min_cell_size}}
+                                       AND foreign_uv_traders >= {{min_cell_size}})))
+           AS figures_shown,
          CASE WHEN items >= {{min_items}}
               THEN q1 - {{iqr_factor}} * greatest(q3 - q1, {{min_log_width}}) END AS low_log,
          CASE WHEN items >= {{min_items}}
@@ -321,7 +336,7 @@ SELECT f.hs6, f.origin_country, f.currency, f.items, f.items_no_mass, f.items_no
        {_shown("f.p75", "p75")}, {_shown("f.p95", "p95")},
        {_shown("exp(f.low_log)", "low_fence")}, {_shown("exp(f.high_log)", "high_fence")},
        {_shown("o.low_outliers", "low_outliers")}, {_shown("o.high_outliers", "high_outliers")},
-       f.foreign_data
+       f.foreign_declarations, f.foreign_traders, f.foreign_data
 FROM fenced f
 LEFT JOIN outliers o ON o.hs6 = f.hs6 AND o.origin_country = f.origin_country
      AND o.currency = f.currency
@@ -347,6 +362,7 @@ UNIT_VALUES = Job(
     datasets=("goods_items",),
     keys=("hs6", "origin_country", "currency"),
     cells=("declarations", "traders"),
+    foreign_cells=("foreign_declarations", "foreign_traders"),
     params=(
         SINCE,
         UNTIL,
@@ -399,6 +415,10 @@ UNIT_VALUES = Job(
         "In rows holding data not the reader's own, the percentiles, fences and outlier counts "
         "are withheld (null) when the items with a unit value come from fewer declarations or "
         "traders than the minimum cell size: they would be that trader's prices.",
+        "A group pools every country's items: where it holds the reader's own and another "
+        "country's, the other country's part is held to the minimum too (the row is suppressed "
+        "when that part's declarations or traders are too few; the figures are withheld when "
+        "its items with a unit value are), since the reader knows its own items.",
     ),
 )
 
