@@ -260,7 +260,7 @@ def _timed(frames: Frames, values: Mapping[str, Any], cc: str) -> pd.DataFrame:
             "queue": _hours(v["waiting_area"], v["gate_in"]),
             "document_control": _hours(v["dc_start"], v["dc_end"]),
             "inspection": _hours(v["pi_start"], v["pi_end"]),
-            "lane_rank": v["lane_rank"].fillna(0),
+            "lane_rank": v["lane_rank"].astype("float64").fillna(0),  # no lanes: all null
             "foreign_data": np.maximum(v["foreign_data"], v["lane_foreign"].fillna(0)),
         }
     )

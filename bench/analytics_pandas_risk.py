@@ -340,7 +340,8 @@ def model_drift(frames: Frames, values: dict[str, Any], cc: str, min_cell: int) 
     for col in ("score_mean", "score_p10", "score_median", "score_p90", "psi"):
         m[col] = m[col].where(scores_shown)
     m["month"] = month_label(m["month_index"])
-    m["baseline_month"] = month_label(m["base"])
+    publishable = m["model_id"].map(base_cell["publishable"]).eq(True)  # no baseline: False
+    m["baseline_month"] = month_label(m["base"]).where(publishable)
     return finish(
         m,
         [("model_id", STR), ("month", STR), ("assessments", INT), ("declarations", INT),

@@ -131,6 +131,8 @@ def mirror_statistics(frames: Frames, values: dict[str, Any], cc: str, min_cell:
             "no_mass": (g["net_mass_kg"].fillna(0) <= 0).astype("int64"),
             "declaration_id": g["declaration_id"],
             "trader_ref": g["trader_ref"],
+            "uv_declaration": g["declaration_id"].where(uv),
+            "uv_trader": g["trader_ref"].where(uv),
             "foreign_data": foreign(g["owner_country"], cc),
         }
     )
@@ -146,6 +148,9 @@ def mirror_statistics(frames: Frames, values: dict[str, Any], cc: str, min_cell:
             "declarations": nunique(items, by, "declaration_id"),
             "traders": nunique(items, by, "trader_ref"),
             "items_no_mass": grouped["no_mass"].sum(),
+            "uv_declarations": nunique(items, by, "uv_declaration"),
+            "uv_traders": nunique(items, by, "uv_trader"),
+            "foreign": grouped["foreign_data"].max(),
         }
     )
     wide = per_side.unstack("side")
@@ -158,8 +163,11 @@ def mirror_statistics(frames: Frames, values: dict[str, Any], cc: str, min_cell:
             cells[f"{side}_{col}"] = cells[f"{side}_{col}"].fillna(0)
     cells["foreign_data"] = items.groupby(keys, dropna=False, sort=False)["foreign_data"].max()
     c = cells.reset_index()
-    c["export_unit_value"] = div(c["export_uv_value"], c["export_uv_mass"])
-    c["import_unit_value"] = div(c["import_uv_value"], c["import_uv_mass"])
+    for side in SIDES:  # trade._uv_shown
+        shown = (c[f"{side}_foreign"].fillna(0) == 0) | (
+            (c[f"{side}_uv_declarations"] >= min_cell) & (c[f"{side}_uv_traders"] >= min_cell)
+        )
+        c[f"{side}_unit_value"] = div(c[f"{side}_uv_value"], c[f"{side}_uv_mass"]).where(shown)
     c["value_gap"] = c["export_value"] - c["import_value"]
     c["gap_share"] = div(c["value_gap"], c["export_value"])
     c["mass_gap"] = c["export_mass_kg"] - c["import_mass_kg"]
@@ -215,10 +223,17 @@ def unit_values(frames: Frames, values: dict[str, Any], cc: str, min_cell: int) 
         }
     )
     grouped = items.groupby(UV_KEYS, dropna=False, sort=False)
-    foreign_items = items.assign(
-        declaration_id=items["declaration_id"].where(items["foreign_data"] == 1),
-        trader_ref=items["trader_ref"].where(items["foreign_data"] == 1),
-    )
+
+    def only(rows: pd.Series) -> pd.DataFrame:
+        """The items, their declaration and trader kept only where ``rows`` holds."""
+        return items.assign(
+            declaration_id=items["declaration_id"].where(rows),
+            trader_ref=items["trader_ref"].where(rows),
+        )
+
+    foreign_items = only(items["foreign_data"] == 1)
+    uv_items = only(items["uv"].notna())
+    foreign_uv_items = only((items["foreign_data"] == 1) & items["uv"].notna())
     stats = pd.DataFrame(
         {
             "items": grouped["uv"].count(),
@@ -228,6 +243,10 @@ def unit_values(frames: Frames, values: dict[str, Any], cc: str, min_cell: int) 
             "traders": nunique(items, UV_KEYS, "trader_ref"),
             "foreign_declarations": nunique(foreign_items, UV_KEYS, "declaration_id"),
             "foreign_traders": nunique(foreign_items, UV_KEYS, "trader_ref"),
+            "uv_declarations": nunique(uv_items, UV_KEYS, "declaration_id"),
+            "uv_traders": nunique(uv_items, UV_KEYS, "trader_ref"),
+            "foreign_uv_declarations": nunique(foreign_uv_items, UV_KEYS, "declaration_id"),
+            "foreign_uv_traders": nunique(foreign_uv_items, UV_KEYS, "trader_ref"),
             "foreign_data": grouped["foreign_data"].max(),
         }
     )
@@ -249,6 +268,15 @@ def unit_values(frames: Frames, values: dict[str, Any], cc: str, min_cell: int) 
     s = join(s, counts.reset_index(), "left", on=UV_KEYS)
     s["low_fence"] = np.exp(s["low_log"])
     s["high_fence"] = np.exp(s["high_log"])
+    foreign_uv = s["foreign_uv_declarations"]
+    shown = (s["foreign_data"] == 0) | (  # trade.py's figures_shown
+        (s["uv_declarations"] >= min_cell)
+        & (s["uv_traders"] >= min_cell)
+        & ((foreign_uv == 0) | ((foreign_uv >= min_cell) & (s["foreign_uv_traders"] >= min_cell)))
+    )
+    figures = [*PERCENTILES, "low_fence", "high_fence", "low_outliers", "high_outliers"]
+    for col in figures:
+        s[col] = s[col].where(shown)
     return finish(
         s,
         [("hs6", STR), ("origin_country", STR), ("currency", STR), ("items", INT),

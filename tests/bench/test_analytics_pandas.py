@@ -1,6 +1,7 @@
 """The benchmark's pandas jobs (bench/analytics_pandas*.py) answer exactly what DuckDB answers:
-every standard job over every hand lake of the job tests (their rows, nulls and edge cases),
-at minimum cell sizes 1 and 3, with non-default parameters. (Over a generated year the benchmark itself compares
+every standard job over the job tests' main hand lakes (their rows, nulls and edge cases), at
+minimum cell sizes 1 and 3, with non-default parameters, and over the disclosure tests' lakes
+at 1, 2 and 3. (Over a generated year the benchmark itself compares
 every engine's answers with DuckDB's: bench/analytics.py.)"""
 
 from __future__ import annotations
@@ -20,6 +21,11 @@ from tests.analytics.jobs.conftest import NOW, all_categories
 from tests.analytics.jobs.lakes import write_lake
 from tests.analytics.jobs.risk_rows import one_trader_inspected
 from tests.analytics.jobs.small_lake import small_lake
+from tests.analytics.jobs.test_clearance_times import one_truck_measured
+from tests.analytics.jobs.test_equeue_use import walk_ins_alone
+from tests.analytics.jobs.test_lane_shares import pooled_lanes
+from tests.analytics.jobs.test_model_drift import pooled_rules_only, thinly_scored
+from tests.analytics.jobs.test_unit_values import pooled_goods
 
 RULES = all_categories("KZ")
 LAKES = ["flows_lake", "unit_lake", "mirror_lake", "equeue_lake", "lanes_lake", "drift_lake",
@@ -92,6 +98,29 @@ def test_same_as_duckdb_on_hand_lakes(
             counts = [compare(lake, frames, job, params, minimum) for minimum in minima]
             if own and not params:  # the comparison is not one of empty tables
                 assert counts[0] > 0
+
+
+#: The disclosure tests' lakes: rows pooling both countries, figures over few units. Each with
+#: the jobs and parameters it was written for.
+DISCLOSURE_LAKES = {
+    "pooled_goods": (pooled_goods, [("unit_values", {})]),
+    "pooled_lanes": (pooled_lanes, [("lane_shares", {"by": "chapter"}), ("model_drift", {})]),
+    "pooled_rules_only": (pooled_rules_only, [("model_drift", {}), ("lane_shares", {})]),
+    "thinly_scored": (thinly_scored, [("model_drift", {})]),
+    "one_truck_measured": (one_truck_measured, [("clearance_times", {})]),
+    "walk_ins_alone": (walk_ins_alone, [("equeue_use", {})]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DISCLOSURE_LAKES))
+def test_same_as_duckdb_where_small_parts_are_withheld(name: str, tmp_path: Path) -> None:
+    """The pandas versions withhold and suppress as the SQL does, at minimum 1, 2 and 3."""
+    build, runs = DISCLOSURE_LAKES[name]
+    lake = write_lake(tmp_path / name, build())
+    frames = load(lake)
+    for job, params in runs:
+        counts = [compare(lake, frames, job, params, minimum) for minimum in (1, 2, 3)]
+        assert counts[0] > 0
 
 
 @pytest.mark.parametrize("third", [False, True])

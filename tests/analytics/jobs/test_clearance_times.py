@@ -405,10 +405,8 @@ def test_a_truck_crossing_twice_in_a_period_is_one_truck_of_two_passages(tmp_pat
     assert set(kept) == {k for k in expected if k[1] == "CN"}
 
 
-def test_figures_of_one_trucks_passages_are_withheld(tmp_path: Path) -> None:
-    """KZ's side in March: T1 and T2 pass once without document control, T9 three times with
-    it (1, 2 and 3 h). The documents' row has 5 passages of 3 trucks and 3 measured passages,
-    all T9's: its figures would be T9's own times, so they are withheld at a minimum of 3."""
+def one_truck_measured() -> dict[str, list[dict[str, Any]]]:
+    """Kazakh passages in March: T1 and T2 once without document control, T9 thrice with it."""
     g = Gate()
     for truck, day in (("T1", "2025-03-03"), ("T2", "2025-03-04")):
         g.visit(truck, "KZ", day, (), "entry_gate_in@04:00", "release@06:00")
@@ -417,7 +415,14 @@ def test_figures_of_one_trucks_passages_are_withheld(tmp_path: Path) -> None:
             "T9", "KZ", day, (), "entry_gate_in@04:00", "document_control_start@05:00",
             f"document_control_end@{end}", "release@09:00",
         )  # fmt: skip
-    lake = write_lake(tmp_path / "lake", {"gate_events": g.events, "gate_event_refs": g.refs})
+    return {"gate_events": g.events, "gate_event_refs": g.refs}
+
+
+def test_figures_of_one_trucks_passages_are_withheld(tmp_path: Path) -> None:
+    """KZ's side in March: T1 and T2 pass once without document control, T9 three times with
+    it (1, 2 and 3 h). The documents' row has 5 passages of 3 trucks and 3 measured passages,
+    all T9's: its figures would be T9's own times, so they are withheld at a minimum of 3."""
+    lake = write_lake(tmp_path / "lake", one_truck_measured())
     kz = ("CN->KZ", "KZ", "2025-03", "none")
     every = by_key(run_job(lake, "clearance_times", rules=KZ_ALLOWED, min_cell_size=1))
     assert every[(*kz, "document_control")] == fig(5, 3, 3, 2.0, 2.0, 2.8)

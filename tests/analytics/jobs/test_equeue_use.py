@@ -140,19 +140,25 @@ def test_small_foreign_cells_suppressed(lake: Path) -> None:
     assert rows(result, *COLS) == DAYS[:-1] and result.run.suppressed_cells == 1
 
 
+def walk_ins_alone() -> dict[str, list[dict[str, Any]]]:
+    """Kazakh walk-ins with nothing booked: two trucks, three trucks, one truck thrice."""
+    return {
+        "bookings": [
+            booking(n, "kz-eport", day, "exited", quota="live", exit="KZ") | {"truck_ref": truck}
+            for n, day, truck in (
+                ("W1", "2025-03-11", "t1"), ("W2", "2025-03-11", "t2"), ("W3", "2025-03-12", "t3"),
+                ("W4", "2025-03-12", "t4"), ("W5", "2025-03-12", "t5"), ("W6", "2025-03-13", "t6"),
+                ("W7", "2025-03-13", "t6"), ("W8", "2025-03-13", "t6"),
+            )
+        ]
+    }  # fmt: skip
+
+
 def test_walk_ins_alone_held_to_the_minimum(tmp_path: Path, engine_name: str) -> None:
     # Kazakhstan's exit queue: on 11 March two walk-ins and nothing booked (no bookings, no
     # booking organizations to judge the row by; a walk-in's organization is the official's),
     # on 12 March three walk-ins of three trucks, on 13 March three of one truck
-    walk_ins = [
-        booking(n, "kz-eport", day, "exited", quota="live", exit="KZ") | {"truck_ref": truck}
-        for n, day, truck in (
-            ("W1", "2025-03-11", "t1"), ("W2", "2025-03-11", "t2"), ("W3", "2025-03-12", "t3"),
-            ("W4", "2025-03-12", "t4"), ("W5", "2025-03-12", "t5"), ("W6", "2025-03-13", "t6"),
-            ("W7", "2025-03-13", "t6"), ("W8", "2025-03-13", "t6"),
-        )
-    ]  # fmt: skip
-    lake = write_lake(tmp_path / "lake", {"bookings": walk_ins})
+    lake = write_lake(tmp_path / "lake", walk_ins_alone())
     cols = ("direction", "period", "bookings", "organizations", "walk_ins", "trucks")
     every = run_job(lake, "equeue_use", engine=engine_name, rules=KZ_ALLOWED, min_cell_size=1)
     assert rows(every, *cols) == [

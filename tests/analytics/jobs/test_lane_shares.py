@@ -4,6 +4,7 @@ filters and bad parameters."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -201,12 +202,8 @@ def test_hit_rates_over_too_few_traders_inspections_withheld(
     ]
 
 
-def test_a_pooled_rows_foreign_part_is_held_to_the_minimum(tmp_path: Path) -> None:
-    """By chapter, China's and Kazakhstan's offices pool into one row, and China knows its own
-    part. January, red: three Chinese declarations inspected clean and one Kazakh one with a
-    discrepancy; the row (4 declarations, 4 traders) would tell that one Kazakh trader's
-    outcome: suppressed at 3. February, red: three Chinese inspected clean and three Kazakh,
-    only K1 inspected: the row stays, its hits withheld (they would be K1's)."""
+def pooled_lanes() -> dict[str, list[dict[str, Any]]]:
+    """Red lanes pooling China's offices with Kazakhstan's (the test below says which)."""
     decls = {
         "C1": ("2025-01-10", KHG, "T1", "no_discrepancy"),
         "C2": ("2025-01-10", KHG, "T2", "no_discrepancy"),
@@ -219,20 +216,24 @@ def test_a_pooled_rows_foreign_part_is_held_to_the_minimum(tmp_path: Path) -> No
         "K2": ("2025-02-10", NUR, "K2", None),
         "K3": ("2025-02-10", NUR, "K3", None),
     }
-    lake = write_lake(
-        tmp_path / "lake",
-        {
-            "lanes": [lane(d, day, "red", office=o) for d, (day, o, _, _) in decls.items()],
-            "declarations": [
-                declaration(d, day, t, "broker", office=o) for d, (day, o, t, _) in decls.items()
-            ],
-            "inspections": [
-                inspection(d, day, found, office=o)
-                for d, (day, o, _, found) in decls.items()
-                if found
-            ],
-        },
-    )
+    return {
+        "lanes": [lane(d, day, "red", office=o) for d, (day, o, _, _) in decls.items()],
+        "declarations": [
+            declaration(d, day, t, "broker", office=o) for d, (day, o, t, _) in decls.items()
+        ],
+        "inspections": [
+            inspection(d, day, found, office=o) for d, (day, o, _, found) in decls.items() if found
+        ],
+    }
+
+
+def test_a_pooled_rows_foreign_part_is_held_to_the_minimum(tmp_path: Path) -> None:
+    """By chapter, China's and Kazakhstan's offices pool into one row, and China knows its own
+    part. January, red: three Chinese declarations inspected clean and one Kazakh one with a
+    discrepancy; the row (4 declarations, 4 traders) would tell that one Kazakh trader's
+    outcome: suppressed at 3. February, red: three Chinese inspected clean and three Kazakh,
+    only K1 inspected: the row stays, its hits withheld (they would be K1's)."""
+    lake = write_lake(tmp_path / "lake", pooled_lanes())
     cols = ("month", "lane", "declarations", "traders", "inspected", "hits", "hit_rate")
     every = run_job(lake, "lane_shares", {"by": "chapter"}, rules=KZ_ALLOWED)
     assert rows(every, *cols) == [

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -119,23 +120,25 @@ def test_foreign_model_allowed_and_small_baseline_withholds_psi(lake: Path) -> N
     assert small.run.suppressed_cells == 1
 
 
-def test_scores_of_too_few_scored_declarations_are_withheld(tmp_path: Path) -> None:
-    """A Kazakh model in March: three declarations of three traders, one of them scored (the
-    others' artifact failed its digest); in April three scored. March's score figures would be
-    KC1's own score, and a PSI against March would compare April with that one score."""
+def thinly_scored() -> dict[str, list[dict[str, Any]]]:
+    """A Kazakh model with one scored declaration of three in March, three in April."""
     m = "risk-kz-2"
     source = [
         ("KC1", "2025-03-03", 0.91, "T8"), ("KC2", "2025-03-04", None, "T9"),
         ("KC3", "2025-03-05", None, "T10"), ("KD1", "2025-04-03", 0.2, "T8"),
         ("KD2", "2025-04-04", 0.3, "T9"), ("KD3", "2025-04-05", 0.4, "T10"),
     ]  # fmt: skip
-    lake = write_lake(
-        tmp_path / "lake",
-        {
-            "lanes": [lane(d, day, "green", office=NUR, score=s, model=m) for d, day, s, _ in source],
-            "declarations": [declaration(d, day, t, "broker", office=NUR) for d, day, _, t in source],
-        },
-    )  # fmt: skip
+    return {
+        "lanes": [lane(d, day, "green", office=NUR, score=s, model=m) for d, day, s, _ in source],
+        "declarations": [declaration(d, day, t, "broker", office=NUR) for d, day, _, t in source],
+    }  # fmt: skip
+
+
+def test_scores_of_too_few_scored_declarations_are_withheld(tmp_path: Path) -> None:
+    """A Kazakh model in March: three declarations of three traders, one of them scored (the
+    others' artifact failed its digest); in April three scored. March's score figures would be
+    KC1's own score, and a PSI against March would compare April with that one score."""
+    lake = write_lake(tmp_path / "lake", thinly_scored())
     cols = ("month", "declarations", "traders", "scored", "score_mean", "score_median",
             "baseline_month")  # fmt: skip
     every = run_job(lake, "model_drift", rules=all_categories("KZ"), min_cell_size=1)
@@ -151,23 +154,25 @@ def test_scores_of_too_few_scored_declarations_are_withheld(tmp_path: Path) -> N
     ]
 
 
-def test_a_pooled_rows_foreign_part_is_held_to_the_minimum(tmp_path: Path) -> None:
-    """'rules only' pools every office's assessments made without a model. January: three
-    Chinese red declarations inspected clean and one Kazakh one with a discrepancy; China knows
-    its own three, so the row would tell the Kazakh trader's outcome: suppressed at 3."""
+def pooled_rules_only() -> dict[str, list[dict[str, Any]]]:
+    """Red lanes without a model at three Chinese offices' declarations and one Kazakh one."""
     source = [
         ("C1", "CN-KHORGOS", "T1", "no_discrepancy"), ("C2", "CN-KHORGOS", "T2", "no_discrepancy"),
         ("C3", "CN-KHORGOS", "T3", "no_discrepancy"), ("K1", NUR, "K1", "discrepancy"),
     ]  # fmt: skip
     day = "2025-01-10"
-    lake = write_lake(
-        tmp_path / "lake",
-        {
-            "lanes": [lane(d, day, "red", office=o) for d, o, _, _ in source],
-            "declarations": [declaration(d, day, t, "broker", office=o) for d, o, t, _ in source],
-            "inspections": [inspection(d, day, found, office=o) for d, o, _, found in source],
-        },
-    )
+    return {
+        "lanes": [lane(d, day, "red", office=o) for d, o, _, _ in source],
+        "declarations": [declaration(d, day, t, "broker", office=o) for d, o, t, _ in source],
+        "inspections": [inspection(d, day, found, office=o) for d, o, _, found in source],
+    }
+
+
+def test_a_pooled_rows_foreign_part_is_held_to_the_minimum(tmp_path: Path) -> None:
+    """'rules only' pools every office's assessments made without a model. January: three
+    Chinese red declarations inspected clean and one Kazakh one with a discrepancy; China knows
+    its own three, so the row would tell the Kazakh trader's outcome: suppressed at 3."""
+    lake = write_lake(tmp_path / "lake", pooled_rules_only())
     cols = ("model_id", "declarations", "red_yellow_inspected", "red_yellow_hits")
     every = run_job(lake, "model_drift", rules=all_categories("KZ"))
     assert rows(every, *cols) == [("rules only", 4, 4, 1)]

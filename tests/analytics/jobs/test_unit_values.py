@@ -193,14 +193,8 @@ def test_foreign_unit_values_of_too_few_declarations_withheld(tmp_path: Path) ->
     assert rows(result, *shown)[0] == ("CNY", 3, 3, 1, 7.0, 7.0, 7.0)
 
 
-def test_a_pooled_groups_foreign_part_is_held_to_the_minimum(tmp_path: Path) -> None:
-    """Both countries' items pooled in one group: China knows its own four items, so the group
-    would give away Kazakhstan's part by subtraction unless that part is large enough itself.
-    847130: four CN items (10-13 USD/kg) and one KZ item (37 USD/kg): the pooled group has 5
-    declarations of 5 traders, but its KZ part is one declaration: suppressed at 3. 850440:
-    the same four CN items and three KZ declarations of three traders, only one of them with a
-    unit value: published, its percentiles withheld (they would be that one KZ item's price
-    next to China's known ones). 851762: three KZ items with unit values: published whole."""
+def pooled_goods() -> dict[str, list[dict[str, Any]]]:
+    """Groups pooling China's items with Kazakhstan's (the test below says which is which)."""
     kz = {"owner": "KZ", "kind": "import"}
     goods = []
     for hs in ("847130", "850440", "851762"):
@@ -211,7 +205,18 @@ def test_a_pooled_groups_foreign_part_is_held_to_the_minimum(tmp_path: Path) -> 
         item("K2-850440", "K2", "850440", "CN", 37, None, **kz),
         item("K3-850440", "K3", "850440", "CN", 37, 0, **kz),
     ] + [item(f"K{n}-851762", f"K{n}", "851762", "CN", 37, 1, **kz) for n in range(3)]
-    lake = write_lake(tmp_path / "lake", {"goods_items": goods})
+    return {"goods_items": goods}
+
+
+def test_a_pooled_groups_foreign_part_is_held_to_the_minimum(tmp_path: Path) -> None:
+    """Both countries' items pooled in one group: China knows its own four items, so the group
+    would give away Kazakhstan's part by subtraction unless that part is large enough itself.
+    847130: four CN items (10-13 USD/kg) and one KZ item (37 USD/kg): the pooled group has 5
+    declarations of 5 traders, but its KZ part is one declaration: suppressed at 3. 850440:
+    the same four CN items and three KZ declarations of three traders, only one of them with a
+    unit value: published, its percentiles withheld (they would be that one KZ item's price
+    next to China's known ones). 851762: three KZ items with unit values: published whole."""
+    lake = write_lake(tmp_path / "lake", pooled_goods())
     shown = ("hs6", "declarations", "traders", "items", "median", "p95")
     result = run_job(lake, "unit_values", rules=KZ_ALLOWED, min_cell_size=3)
     assert rows(result, *shown) == [

@@ -170,7 +170,8 @@ def run_notes(run: JobRun | None) -> list[str]:
     if run.suppressed_cells:
         notes.append(
             f"Suppressed: {run.suppressed_cells} row(s) of data not the reader's own describing "
-            f"fewer than {run.min_cell_size} declarations, traders or trucks."
+            f"fewer than {run.min_cell_size} declarations, traders or trucks (in all or in "
+            "another country's part)."
         )
     return notes
 

@@ -296,7 +296,8 @@ def _tell_left_out(result: Result) -> None:
     if run.suppressed_cells:
         err_console.print(
             f"suppressed {run.suppressed_cells} row(s) of data not the reader's own that "
-            f"described fewer than {run.min_cell_size} declarations, traders or trucks",
+            f"described fewer than {run.min_cell_size} declarations, traders or trucks, in all "
+            "or in the part that is another country's",
             markup=False,
         )
 

@@ -327,8 +327,8 @@ def _disclosure_html(run: Any) -> str:
         out.append("<p>Nothing was left out.</p>")
     out.append(
         f"<p>Suppressed: {run.suppressed_cells:,} row(s) of data not the reader's own that "
-        f"described fewer than {run.min_cell_size} declarations, traders or trucks "
-        f"(minimum cell size {run.min_cell_size}).</p>"
+        f"described fewer than {run.min_cell_size} declarations, traders or trucks, in all or "
+        f"in the part that is another country's (minimum cell size {run.min_cell_size}).</p>"
     )
     return "\n".join(out)
 

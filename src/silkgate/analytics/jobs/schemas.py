@@ -71,7 +71,8 @@ class JobRun(BaseModel):
     suppressed_cells: int = Field(
         description="Rows of data not the reader's own (another country's; to a reader other "
         "than a country's customs, that country's too) that described fewer than "
-        "min_cell_size declarations, traders or trucks: left out of ``rows``."
+        "min_cell_size declarations, traders or trucks, in all or in the part that is another "
+        "country's (a row pooling the reader's own data with it): left out of ``rows``."
     )
     seconds: float
     lake: str | None = Field(description="The lake read (a local path; left out by the API).")
