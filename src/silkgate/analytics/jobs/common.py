@@ -43,6 +43,16 @@ def foreign(col: str = "owner_country") -> str:
     return FOREIGN.format(col=col)
 
 
+def enough(declarations: str, traders: str) -> str:
+    """SQL: at least the minimum cell size of both declarations and traders."""
+    return f"({declarations} >= {{min_cell_size}} AND {traders} >= {{min_cell_size}})"
+
+
+def enough_or_none(declarations: str, traders: str) -> str:
+    """SQL: ``enough``, or no declarations at all (a part of none describes no one)."""
+    return f"({declarations} = 0 OR {enough(declarations, traders)})"
+
+
 #: An ISO 8601 week as YYYY-Www: a week is Monday to Sunday and belongs to the year of its
 #: Thursday (so 2024-12-30 is in 2025-W01 and 2021-01-03 in 2020-W53). ``weekofyear`` is the
 #: ISO week number in both engines; the year is corrected at the turn of the year.

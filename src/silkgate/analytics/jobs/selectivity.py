@@ -7,7 +7,7 @@ Inspection outcomes are the platform's two (``risk.platform.schemas.InspectionIn
 
 from __future__ import annotations
 
-from silkgate.analytics.jobs.common import foreign, month
+from silkgate.analytics.jobs.common import enough, enough_or_none, foreign, month
 from silkgate.analytics.jobs.params import EARLIEST, LATEST
 from silkgate.analytics.jobs.spec import Chart, Job, Kind, Param
 from silkgate.registry.schemas import Role
@@ -70,10 +70,7 @@ def _rate_shown(inspected: str, traders: str, foreign_data: str = "foreign_data"
 #: A row mixing the reader's own declarations with others (rows by chapter or trader category
 #: pool offices of both countries) is held to the minimum on its foreign part as well: the
 #: reader knows its own part and could take it away.
-_FOREIGN_PART_PUBLISHABLE = (
-    "(foreign_declarations = 0 OR (foreign_declarations >= {min_cell_size} "
-    "AND foreign_traders >= {min_cell_size}))"
-)
+_FOREIGN_PART_PUBLISHABLE = enough_or_none("foreign_declarations", "foreign_traders")
 _HITS_SHOWN = (
     f"{_rate_shown('inspected', 'inspected_traders')} "
     f"AND {_rate_shown('foreign_inspected', 'foreign_inspected_traders')}"
@@ -274,30 +271,22 @@ _PRECISION_SHOWN = _shown("red_yellow_inspected")
 _SCORES_SHOWN = _shown("scored")
 
 
-def _enough(declarations: str, traders: str) -> str:
-    return f"({declarations} >= {{min_cell_size}} AND {traders} >= {{min_cell_size}})"
-
-
-def _enough_or_none(declarations: str, traders: str) -> str:
-    return f"({declarations} = 0 OR {_enough(declarations, traders)})"
-
-
 #: A baseline shown (and compared with) when its declarations, and its scored ones, are
 #: enough, in all and in their foreign part.
 _BASELINE_PUBLISHABLE = (
     "CASE WHEN max(foreign_data) = 0 OR ("
     + " AND ".join(
         (
-            _enough("count(DISTINCT declaration_id)", _TRADERS),
-            _enough(
+            enough("count(DISTINCT declaration_id)", _TRADERS),
+            enough(
                 "count(DISTINCT CASE WHEN has_score = 1 THEN declaration_id END)",
                 _traders_of("has_score"),
             ),
-            _enough_or_none(
+            enough_or_none(
                 "count(DISTINCT CASE WHEN foreign_data = 1 THEN declaration_id END)",
                 _traders_of("foreign_data"),
             ),
-            _enough_or_none(
+            enough_or_none(
                 "count(DISTINCT CASE WHEN has_score * foreign_data = 1 THEN declaration_id END)",
                 _traders_of("has_score * foreign_data"),
             ),

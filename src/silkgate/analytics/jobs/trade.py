@@ -11,6 +11,8 @@ from silkgate.analytics.jobs.common import (
     LEVEL,
     SINCE,
     UNTIL,
+    enough,
+    enough_or_none,
     foreign,
     month,
     month_index,
@@ -309,11 +311,8 @@ WITH items AS (
   GROUP BY hs6, origin_country, currency
 ), fenced AS (
   SELECT *,
-         foreign_data = 0 OR (uv_declarations >= {{min_cell_size}}
-                              AND uv_traders >= {{min_cell_size}}
-                              AND (foreign_uv_declarations = 0
-                                   OR (foreign_uv_declarations >= {{min_cell_size}}
-                                       AND foreign_uv_traders >= {{min_cell_size}})))
+         foreign_data = 0 OR ({enough("uv_declarations", "uv_traders")}
+                              AND {enough_or_none("foreign_uv_declarations", "foreign_uv_traders")})
            AS figures_shown,
          CASE WHEN items >= {{min_items}}
               THEN q1 - {{iqr_factor}} * greatest(q3 - q1, {{min_log_width}}) END AS low_log,
