@@ -107,7 +107,8 @@ def _journey(live: Live, new_context: Any, axe_source: str, lang: str) -> None:
     page.locator("#b-driver_name").fill("Wang Lei")
     page.locator("#b-driver_document").fill("E12345678")
     page.locator("#b-declaration_ids").fill(decl)
-    page.locator("#booking-submit").click()
+    with page.expect_navigation():  # the form comes back whole before it is read
+        page.locator("#booking-submit").click()
     assert page.locator("#b-tractor_plate").get_attribute("aria-invalid") == "true"
     assert page.locator('[data-field="tractor_plate"]').is_visible()
     page.locator("#b-tractor_plate").fill(plate)

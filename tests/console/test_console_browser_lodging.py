@@ -77,7 +77,8 @@ def _journey(live: Live, new_context: Any, axe_source: str, lang: str) -> None:
             field.fill(value)
     page.locator("#d-route").select_option("KHG-NZH:CN:KZ")
     page.locator('[name="item.0.hs_code"]').fill("999999")  # no such subheading
-    page.locator("#declaration-submit").click()
+    with page.expect_navigation():  # answered by the form again, its errors on their inputs
+        page.locator("#declaration-submit").click()
     hs = page.locator('[name="item.0.hs_code"]')
     assert hs.get_attribute("aria-invalid") == "true"
     error = page.locator('[data-testid="field-error"][data-field="item.0.hs_code"]')
@@ -88,7 +89,8 @@ def _journey(live: Live, new_context: Any, axe_source: str, lang: str) -> None:
     )
     found = {"form": axe_violations(page, axe_source)}
     hs.fill(typed["item.0.hs_code"])
-    page.locator("#add-line").click()  # a second line, left empty: not a goods item
+    with page.expect_navigation():  # the form comes back whole before its lines are counted
+        page.locator("#add-line").click()  # a second line, left empty: not a goods item
     assert page.locator('[data-testid="goods-line"]').count() == 2
     assert page.locator('[name="item.0.hs_code"]').input_value() == typed["item.0.hs_code"]
     page.locator("#declaration-submit").click()
