@@ -190,7 +190,9 @@ def _numbered(frames: Frames, values: Mapping[str, Any], cc: str) -> pd.DataFram
     return out
 
 
-def _visit_lanes(frames: Frames, n: pd.DataFrame, cc: str) -> pd.DataFrame:
+def _visit_lanes(frames: Frames, n: pd.DataFrame, cc: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Each visit's strictest lane and whether a lane is foreign; and the declarations each
+    visit carried, with their lane rank (``carried``)."""
     lanes = frames["lanes_current"]
     top = lanes.groupby("declaration_id", dropna=False, sort=False)["version"].transform("max")
     current = lanes[lanes["version"] == top]
@@ -210,7 +212,9 @@ def _visit_lanes(frames: Frames, n: pd.DataFrame, cc: str) -> pd.DataFrame:
     refs = refs[refs["ref_type"] == "declaration"][["event_id", "ref"]]
     named = join(n[[*VISIT, "event_id"]], refs, "inner", on=["event_id"])
     named = join(named, decl, "inner", on=["ref"])
-    return named.groupby(VISIT, sort=False)[["lane_rank", "lane_foreign"]].max().reset_index()
+    carried = named[[*VISIT, "ref", "lane_rank"]].drop_duplicates()
+    lanes_of = named.groupby(VISIT, sort=False)[["lane_rank", "lane_foreign"]].max()
+    return lanes_of.reset_index(), carried
 
 
 def _sides() -> pd.DataFrame:
@@ -218,7 +222,7 @@ def _sides() -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["crossing", "side", "other"])
 
 
-def _timed(frames: Frames, values: Mapping[str, Any], cc: str) -> pd.DataFrame:
+def _timed(frames: Frames, values: Mapping[str, Any], cc: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     n = _numbered(frames, values, cc)
     firsts = {
         name: n["event_time"].where(n["read_point"] == point) for name, point in POINTS.items()
@@ -241,14 +245,16 @@ def _timed(frames: Frames, values: Mapping[str, Any], cc: str) -> pd.DataFrame:
         }
     ).reset_index()
     v = join(v, _sides(), "left", on=["crossing", "side"])
-    v = join(v, _visit_lanes(frames, n, cc), "left", on=VISIT)
+    lanes_of, carried = _visit_lanes(frames, n, cc)
+    v = join(v, lanes_of, "left", on=VISIT)
     entry = v["entering"] == 1
     other = v["other"].fillna("?")
-    return pd.DataFrame(
+    timed = pd.DataFrame(
         {
             "crossing": v["crossing"],
             "side": v["side"],
             "truck_ref": v["truck_ref"],
+            "visit": v["visit"],
             "trip": v["trip"],
             "arrival_day": v["arrival_day"],
             "arrival": v["arrival"],
@@ -264,6 +270,7 @@ def _timed(frames: Frames, values: Mapping[str, Any], cc: str) -> pd.DataFrame:
             "foreign_data": np.maximum(v["foreign_data"], v["lane_foreign"].fillna(0)),
         }
     )
+    return timed, carried
 
 
 def _trips(t: pd.DataFrame) -> pd.DataFrame:
@@ -299,6 +306,7 @@ def _trips(t: pd.DataFrame) -> pd.DataFrame:
             "arrival_day": trips["arrival_day"],
             "lane_rank": trips["lane_rank"],
             "truck_ref": trips["truck_ref"],
+            "trip": trips["trip"],
             "foreign_data": trips["foreign_data"],
             "trs_interval": "arrival_to_release",
             "refused": trips["refused"],
@@ -310,14 +318,41 @@ def _trips(t: pd.DataFrame) -> pd.DataFrame:
 
 SPAN = ["crossing", "direction", "side", "arrival_day", "lane_rank", "truck_ref", "foreign_data"]
 CELL = ["crossing", "direction", "side", "period_index", "lane_rank", "trs_interval"]
+ROW = ["crossing", "direction", "side", "period_index", "lane_rank"]
+
+
+def _declarations(
+    t: pd.DataFrame,
+    trips: pd.DataFrame,
+    carried: pd.DataFrame,
+    values: Mapping[str, Any],
+    index_of: Any,
+) -> pd.DataFrame:
+    """Distinct declarations of a row's lane that its visits carried (rows with a lane)."""
+    keys = ["crossing", "direction", "side", "arrival_day", "lane_rank", "truck_ref"]
+    per_side = t[[*keys, "visit"]].assign(at_side=t["side"])
+    visits = t[["crossing", "truck_ref", "trip", "side", "visit"]].rename(
+        columns={"side": "at_side"}
+    )
+    both = join(trips[[*keys, "trip"]], visits, "inner", on=["crossing", "truck_ref", "trip"])
+    rows = pd.concat([per_side, both.drop(columns="trip")], ignore_index=True)
+    rows = rows[(rows["lane_rank"] > 0) & in_dates(rows["arrival_day"], values)]
+    carried = carried.astype({"visit": "int64", "lane_rank": "float64"})  # typed when empty
+    rows = join(
+        rows, carried.rename(columns={"side": "at_side"}), "inner",
+        on=["crossing", "at_side", "truck_ref", "visit", "lane_rank"],
+    )  # fmt: skip
+    rows = rows.assign(period_index=index_of(rows["arrival_day"]))
+    return nunique(rows, ROW, "ref").rename("declarations").reset_index()
 
 
 def clearance_times(frames: Frames, values: dict[str, Any], cc: str, min_cell: int) -> pa.Table:
     index_of, label_of = PERIODS[values["period"]]
-    t = _timed(frames, values, cc)
+    t, carried = _timed(frames, values, cc)
     open_ = (t["departed_at"].isna() & (t["refused"] == 0)).astype("int64")
     per_side = t[SPAN].assign(refused=t["refused"], open_passage=open_)
-    spans = [_trips(t)]
+    trips = _trips(t)
+    spans = [trips.drop(columns="trip")]
     for interval in ("queue", "document_control", "inspection", "arrival_to_departure"):
         hours = (
             _hours(t["arrival"], t["departed_at"]) if interval == "arrival_to_departure"
@@ -353,8 +388,12 @@ def clearance_times(frames: Frames, values: dict[str, Any], cc: str, min_cell: i
         }
     ).reset_index()
     c["lane"] = c["lane_rank"].map({i: lane for lane, i in RANK.items()}).fillna("none")
+    c = join(c, _declarations(t, trips, carried, values, index_of), "left", on=ROW)
+    c["declarations"] = c["declarations"].fillna(0)
     c["publishable"] = (c["foreign_data"] == 0) | (
-        (c["passages"] >= min_cell) & (c["trucks"] >= min_cell)
+        (c["passages"] >= min_cell)
+        & (c["trucks"] >= min_cell)
+        & ((c["declarations"] == 0) | (c["declarations"] >= min_cell))
     )
     c["figures_shown"] = (c["foreign_data"] == 0) | (
         (c["measured"] >= min_cell) & (c["measured_trucks"] >= min_cell)
@@ -375,7 +414,7 @@ def clearance_times(frames: Frames, values: dict[str, Any], cc: str, min_cell: i
         c,
         [("crossing", STR), ("direction", STR), ("side", STR), ("period", STR),
          ("lane", STR), ("trs_interval", STR), ("passages", INT), ("trucks", INT),
-         ("open_passages", INT), ("refused", INT), ("measured", INT), ("mean_h", F64),
+         ("declarations", INT), ("open_passages", INT), ("refused", INT), ("measured", INT), ("mean_h", F64),
          ("median_h", F64), ("p90_h", F64), ("within_target_share", F64),
          ("median_change_h", F64), ("foreign_data", INT)],
         ["crossing", "direction", "side", "period", "lane", "trs_interval"],

@@ -21,7 +21,10 @@ from tests.analytics.jobs.conftest import NOW, all_categories
 from tests.analytics.jobs.lakes import write_lake
 from tests.analytics.jobs.risk_rows import one_trader_inspected
 from tests.analytics.jobs.small_lake import small_lake
-from tests.analytics.jobs.test_clearance_times import one_truck_measured
+from tests.analytics.jobs.test_clearance_times import (
+    one_red_declaration_three_trucks,
+    one_truck_measured,
+)
 from tests.analytics.jobs.test_equeue_use import walk_ins_alone
 from tests.analytics.jobs.test_lane_shares import pooled_lanes
 from tests.analytics.jobs.test_model_drift import pooled_rules_only, thinly_scored
@@ -108,6 +111,7 @@ DISCLOSURE_LAKES = {
     "pooled_rules_only": (pooled_rules_only, [("model_drift", {}), ("lane_shares", {})]),
     "thinly_scored": (thinly_scored, [("model_drift", {})]),
     "one_truck_measured": (one_truck_measured, [("clearance_times", {})]),
+    "one_red_declaration": (one_red_declaration_three_trucks, [("clearance_times", {})]),
     "walk_ins_alone": (walk_ins_alone, [("equeue_use", {})]),
 }
 

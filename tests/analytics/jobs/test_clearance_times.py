@@ -434,6 +434,41 @@ def test_figures_of_one_trucks_passages_are_withheld(tmp_path: Path) -> None:
     assert held[(*kz, "arrival_to_departure")][5] is not None
 
 
+def one_red_declaration_three_trucks() -> dict[str, list[dict[str, Any]]]:
+    """March: T1-T3 each carry red D1 and a green declaration of their own from China into
+    Kazakhstan (a visit's lane is the strictest: red); T4-T6 enter Kazakhstan with green D5-D7
+    alone, seen on its side only."""
+    g = Gate()
+    trucks = (("T1", ("D1", "D2")), ("T2", ("D1", "D3")), ("T3", ("D1", "D4")),
+              ("T4", ("D5",)), ("T5", ("D6",)), ("T6", ("D7",)))  # fmt: skip
+    for n, (truck, decls) in enumerate(trucks, start=3):
+        if "D1" in decls:
+            g.visit(truck, "CN", f"2025-03-{n:02d}", decls, "gate_in@01:00", "exit_gate@03:00")
+        g.visit(truck, "KZ", f"2025-03-{n:02d}", decls, "entry_gate_in@04:00", "release@06:00")
+    lanes = [lane(1, "D1", "red")] + [
+        lane(n, d, "green") for n, d in enumerate(("D2", "D3", "D4", "D5", "D6", "D7"), start=2)
+    ]
+    return {"gate_events": g.events, "gate_event_refs": g.refs, "lanes": lanes}
+
+
+def test_a_lanes_row_is_held_to_the_declarations_of_its_lane(tmp_path: Path) -> None:
+    """Three trucks carrying one red declaration make a red row of 3 passages and 3 trucks
+    that describes one declaration: at a minimum of 3 it leaves China no more than a row of
+    green declarations carried by three trucks does."""
+    lake = write_lake(tmp_path / "lake", one_red_declaration_three_trucks())
+    kz = ("CN->KZ", "KZ", "2025-03")
+    every = run_job(lake, "clearance_times", rules=KZ_ALLOWED, min_cell_size=1)
+    counts = {r[:5]: r[5:] for r in rows(every, *KEYS, "passages", "trucks", "declarations")}
+    # red: D1 only (the green ones it travelled with do not make the row red); green: D5-D7
+    assert counts[(*kz, "red", "arrival_to_departure")] == (3, 3, 1)
+    assert counts[(*kz, "green", "arrival_to_departure")] == (3, 3, 3)
+    assert counts[("CN->KZ", "both", "2025-03", "red", "arrival_to_release")] == (3, 3, 1)
+    held = by_key(run_job(lake, "clearance_times", rules=KZ_ALLOWED, min_cell_size=3))
+    # KZ's red rows (document control, inspection, the total) and the red row across are
+    # gone; China's own red rows stay
+    assert {k[:4] for k in held} == {(*kz, "green"), ("CN->KZ", "CN", "2025-03", "red")}
+
+
 def test_bad_params_named(lake: Path) -> None:
     with pytest.raises(ValidationFailed) as exc:
         run_job(lake, "clearance_times", {"period": "year", "target_hours": 0, "crossing": "X-Y"})

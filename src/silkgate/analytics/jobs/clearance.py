@@ -81,7 +81,9 @@ _ENTRY_SIDE = "CASE WHEN role = 'entry' THEN side END"
 # declarations they name (an event naming two appears twice, which no min or max minds), so
 # the numbered events are read once. A cell's trucks are counted per passage (``trucks_seen``),
 # not per interval: each passage has a row in every interval of its role, and a cell's
-# direction and side fix the role, so every interval of a cell has the same trucks.
+# direction and side fix the role, so every interval of a cell has the same trucks. A row with
+# a lane is also held to the declarations of that lane its visits carried (``carried``,
+# ``declarations_seen``): three trucks of a red row may carry one red declaration between them.
 
 _SQL = f"""
 WITH sides AS (
@@ -114,10 +116,17 @@ WITH sides AS (
   FROM assessed WHERE version = top
   GROUP BY declaration_id
 ), event_lanes AS (
-  SELECT r.event_id, d.lane_rank, d.lane_foreign
+  SELECT r.event_id, d.declaration_id, d.lane_rank, d.lane_foreign
   FROM gate_event_refs r
   JOIN declaration_lanes d ON d.declaration_id = r.ref
   WHERE r.ref_type = 'declaration'
+), named AS (
+  SELECT n.*, l.declaration_id, l.lane_rank, l.lane_foreign
+  FROM numbered n
+  LEFT JOIN event_lanes l ON l.event_id = n.event_id
+), carried AS (
+  SELECT DISTINCT crossing, side, truck_ref, visit, declaration_id, lane_rank
+  FROM named WHERE declaration_id IS NOT NULL
 ), visits AS (
   SELECT crossing, side, truck_ref, visit,
          min(trip) AS trip, min(date) AS arrival_day, min(event_time) AS arrival,
@@ -130,12 +139,11 @@ WITH sides AS (
          {_first("physical_inspection_start")} AS pi_start,
          {_first("physical_inspection_end")} AS pi_end,
          max({foreign()}) AS foreign_data,
-         max(l.lane_rank) AS lane_rank, max(l.lane_foreign) AS lane_foreign
-  FROM numbered n
-  LEFT JOIN event_lanes l ON l.event_id = n.event_id
+         max(lane_rank) AS lane_rank, max(lane_foreign) AS lane_foreign
+  FROM named
   GROUP BY crossing, side, truck_ref, visit
 ), timed AS (
-  SELECT v.crossing, v.side, v.truck_ref, v.trip, v.arrival_day, v.arrival, v.released,
+  SELECT v.crossing, v.side, v.truck_ref, v.visit, v.trip, v.arrival_day, v.arrival, v.released,
          v.refused,
          CASE WHEN v.entering = 1 THEN 'entry' ELSE 'exit' END AS role,
          CASE WHEN v.entering = 1 THEN coalesce(s.other, '?') || '->' || v.side
@@ -185,6 +193,22 @@ WITH sides AS (
         SELECT crossing, direction, 'both', arrival_day, lane_rank, truck_ref FROM trips) p
   WHERE arrival_day BETWEEN {{since}} AND {{until}}
   GROUP BY crossing, direction, side, {period_label("arrival_day")}, lane_rank
+), declarations_seen AS (
+  SELECT r.crossing, r.direction, r.side, {period_label("r.arrival_day")} AS period,
+         r.lane_rank, count(DISTINCT c.declaration_id) AS declarations
+  FROM (SELECT crossing, direction, side, arrival_day, lane_rank, truck_ref, side AS at_side,
+               visit
+        FROM timed
+        UNION ALL
+        SELECT p.crossing, p.direction, 'both', p.arrival_day, p.lane_rank, t.truck_ref,
+               t.side, t.visit
+        FROM trips p
+        JOIN timed t ON t.crossing = p.crossing AND t.truck_ref = p.truck_ref
+             AND t.trip = p.trip) r
+  JOIN carried c ON c.crossing = r.crossing AND c.side = r.at_side
+       AND c.truck_ref = r.truck_ref AND c.visit = r.visit AND c.lane_rank = r.lane_rank
+  WHERE r.lane_rank > 0 AND r.arrival_day BETWEEN {{since}} AND {{until}}
+  GROUP BY r.crossing, r.direction, r.side, {period_label("r.arrival_day")}, r.lane_rank
 ), cells AS (
   SELECT crossing, direction, side, {period_label("arrival_day")} AS period,
          {period_index("arrival_day")} AS period_index, lane_rank,
@@ -205,8 +229,10 @@ WITH sides AS (
   GROUP BY crossing, direction, side, {period_label("arrival_day")},
            {period_index("arrival_day")}, lane_rank, trs_interval
 ), shown AS (
-  SELECT c.*, t.trucks,
-         c.foreign_data = 0 OR (c.passages >= {{min_cell_size}} AND t.trucks >= {{min_cell_size}})
+  SELECT c.*, t.trucks, coalesce(d.declarations, 0) AS declarations,
+         c.foreign_data = 0
+           OR (c.passages >= {{min_cell_size}} AND t.trucks >= {{min_cell_size}}
+               AND (d.declarations IS NULL OR d.declarations >= {{min_cell_size}}))
            AS publishable,
          c.foreign_data = 0
            OR (c.measured >= {{min_cell_size}} AND c.measured_trucks >= {{min_cell_size}})
@@ -214,9 +240,11 @@ WITH sides AS (
   FROM cells c
   JOIN trucks_seen t ON t.crossing = c.crossing AND t.direction = c.direction
        AND t.side = c.side AND t.period = c.period AND t.lane_rank = c.lane_rank
+  LEFT JOIN declarations_seen d ON d.crossing = c.crossing AND d.direction = c.direction
+       AND d.side = c.side AND d.period = c.period AND d.lane_rank = c.lane_rank
 )
 SELECT c.crossing, c.direction, c.side, c.period, c.lane, c.trs_interval,
-       c.passages, c.trucks, c.open_passages, c.refused, c.measured,
+       c.passages, c.trucks, c.declarations, c.open_passages, c.refused, c.measured,
        CASE WHEN c.figures_shown THEN c.mean_h END AS mean_h,
        CASE WHEN c.figures_shown THEN c.median_h END AS median_h,
        CASE WHEN c.figures_shown THEN c.p90_h END AS p90_h,
@@ -249,15 +277,16 @@ CLEARANCE_TIMES = Job(
         "the entry side), and for trucks seen on both sides arrival to release across the "
         "crossing (side 'both'). Per crossing, direction, side, period of arrival, lane (the "
         "strictest final lane of the declarations the events name; 'none' without one) and "
-        "interval: passages, trucks, passages still open (arrived, not yet departed) and "
-        "refused, how many were measured, mean, median and 90th percentile in hours, the "
-        "share departed within target_hours, and the median's change in hours against the "
-        "previous period. A corrected gate event is replaced by its correction."
+        "interval: passages, trucks, the declarations of the row's lane they carried, passages "
+        "still open (arrived, not yet departed) and refused, how many were measured, mean, "
+        "median and 90th percentile in hours, the share departed within target_hours, and the "
+        "median's change in hours against the previous period. A corrected gate event is "
+        "replaced by its correction."
     ),
     sql=_SQL,
     datasets=("gate_events", "gate_event_refs", "lanes"),
     keys=("crossing", "direction", "side", "period", "lane", "trs_interval"),
-    cells=("passages", "trucks"),
+    cells=("passages", "trucks", "declarations"),
     params=(
         SINCE,
         UNTIL,
@@ -282,8 +311,11 @@ CLEARANCE_TIMES = Job(
     notes=(
         "since/until bound the day of arrival (crossing time, UTC+8) at the side; a passage "
         "that departs after until is still measured.",
-        "passages, trucks, open_passages and refused describe the row's group and repeat on "
-        "each of its intervals; measured, mean_h, median_h and p90_h describe the interval.",
+        "passages, trucks, declarations, open_passages and refused describe the row's group and "
+        "repeat on each of its intervals; measured, mean_h, median_h and p90_h describe the "
+        "interval.",
+        "declarations counts only those of the row's lane: a red row's trucks may also carry "
+        "green declarations, which make no row red.",
         "In rows holding data not the reader's own, figures measured on fewer passages or "
         "trucks than the minimum cell size are withheld (null), and so is a change against "
         "such a period.",
