@@ -100,6 +100,27 @@ def test_customs_runs_jobs_in_its_language(platform: Platform, tmp_path: Path) -
     assert r.status_code == 200 and re.search(r'data-testid="row-count">3<', r.text)
 
 
+LEFT_OUT = (
+    "%(count)s rows described fewer than %(min)s declarations, traders or trucks, in all or in "
+    "the part that is another country's, and are left out (only a country's customs sees its own "
+    "country's small groups)."
+)
+
+
+def test_rows_left_out_are_told_in_the_readers_language(platform: Platform, tmp_path: Path) -> None:
+    """An analyst sees no group smaller than the minimum, of any country's data: the page
+    says how many rows were left out and why, in the page's language."""
+    _w, b = _setup(platform, tmp_path, "ru_KZ")
+    platform.settings.analytics_min_cell_size = 1000
+    r = b.post(TRADE, {"since": "2025-01-01"})
+    assert r.status_code == 200 and re.search(r'data-testid="row-count">0<', r.text)
+    told = re.search(r'data-testid="suppressed">([^<]+)<', r.text)
+    assert told is not None
+    said = html.unescape(told.group(1))
+    assert said == _("ru_KZ", LEFT_OUT) % {"count": "3", "min": "1\xa0000"}
+    assert said.startswith("Строк исключено: 3") and "другой стране" in said  # not English
+
+
 BAD = [  # parameters, and the field the error is shown on
     ({"since": "2025-02-30"}, "since"),
     ({"hs": "8"}, "hs"),
