@@ -54,7 +54,8 @@ def _officer_and_supervisor(live: Live, new_context: Any, lang: str) -> None:
     decl = live.imports[lang]
     officer = new_context(lang).new_page()
     sign_in(officer, live, "asel.officer", lang)
-    officer.locator("#nav-declarations").click()
+    with officer.expect_navigation():  # loaded whole before its rows are counted
+        officer.locator("#nav-declarations").click()
     assert officer.locator("#page-title").inner_text() == _(lang, "Declarations at your crossings")
     row = officer.locator(f'[data-testid="declaration-row"][data-declaration-id="{decl}"]')
     assert row.count() == 1  # incoming to Kazakhstan at Nur Zholy, by default

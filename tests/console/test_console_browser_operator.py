@@ -90,7 +90,8 @@ def _journey(live: Live, new_context: Any, lang: str) -> None:
     # needs today's caps with a share for walk-ins: test_console_operator_walkins.py)
     page.locator("#op-walk-ins").click()
     page.locator("#wi-tractor_nationality").fill("KZ")
-    page.locator("#walk-in-submit").click()
+    with page.expect_navigation():  # the form comes back whole before it is read
+        page.locator("#walk-in-submit").click()
     assert page.locator("#wi-tractor_plate").get_attribute("aria-invalid") == "true"
     assert page.locator('[data-field="tractor_plate"]').inner_text() == _(
         lang, "This field is needed."
