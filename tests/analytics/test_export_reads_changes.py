@@ -54,7 +54,12 @@ def _plan(platform: Platform, name: str, after: Watermark | None, horizon: datet
 def test_a_rerun_reads_the_changes_through_the_marker_index(
     platform: Platform, name: str, horizon: datetime | None
 ) -> None:
-    assert MARKER_INDEX[name] in _plan(platform, name, _watermark(name), horizon)
+    plan = _plan(platform, name, _watermark(name), horizon)
+    # on SQLite a second read takes markers stored as numbers (sorted before any watermark)
+    # through the same index: the rerun still scans no table
+    assert plan.count(MARKER_INDEX[name]) == (
+        2 if platform.db.engine.dialect.name == "sqlite" else 1
+    )
 
 
 @pytest.mark.parametrize("name", ["declarations", "gate_events", "bookings"])
