@@ -341,7 +341,7 @@ def changes_statement(
     snap: Snapshot, ds: Dataset, after: Watermark | None, horizon: datetime | None
 ) -> Any:
     """The statement ``stream_changes`` reads ``ds``'s changes with (on SQLite, typed)."""
-    stmt = ds.query(_window(ds, after, horizon, snap.kind), snap.kind)
+    stmt: Any = ds.query(_window(ds, after, horizon, snap.kind), snap.kind)
     if snap.kind != "sqlite":
         return stmt
     if after is not None:
