@@ -319,6 +319,7 @@ def _trips(t: pd.DataFrame) -> pd.DataFrame:
 SPAN = ["crossing", "direction", "side", "arrival_day", "lane_rank", "truck_ref", "foreign_data"]
 CELL = ["crossing", "direction", "side", "period_index", "lane_rank", "trs_interval"]
 ROW = ["crossing", "direction", "side", "period_index", "lane_rank"]
+INTERVALS = ("queue", "document_control", "inspection", "arrival_to_departure")
 
 
 def _declarations(
@@ -328,14 +329,21 @@ def _declarations(
     values: Mapping[str, Any],
     index_of: Any,
 ) -> pd.DataFrame:
-    """Distinct declarations of a row's lane that its visits carried (rows with a lane)."""
+    """Distinct declarations of a row's lane that its visits carried (rows with a lane), in
+    all and per interval among the visits it was measured on (``d_<interval>``)."""
     keys = ["crossing", "direction", "side", "arrival_day", "lane_rank", "truck_ref"]
-    per_side = t[[*keys, "visit"]].assign(at_side=t["side"])
+    per_side = t[[*keys, "visit", *INTERVALS[:3]]].assign(
+        at_side=t["side"], total=_hours(t["arrival"], t["departed_at"])
+    )
     visits = t[["crossing", "truck_ref", "trip", "side", "visit"]].rename(
         columns={"side": "at_side"}
     )
-    both = join(trips[[*keys, "trip"]], visits, "inner", on=["crossing", "truck_ref", "trip"])
-    rows = pd.concat([per_side, both.drop(columns="trip")], ignore_index=True)
+    both = join(trips[[*keys, "trip", "hours"]], visits, "inner",
+                on=["crossing", "truck_ref", "trip"])  # fmt: skip
+    both = both.drop(columns=["trip", "hours"]).assign(
+        **dict.fromkeys(INTERVALS[:3], np.nan), total=both["hours"]
+    )
+    rows = pd.concat([per_side, both], ignore_index=True)
     rows = rows[(rows["lane_rank"] > 0) & in_dates(rows["arrival_day"], values)]
     carried = carried.astype({"visit": "int64", "lane_rank": "float64"})  # typed when empty
     rows = join(
@@ -343,7 +351,12 @@ def _declarations(
         on=["crossing", "at_side", "truck_ref", "visit", "lane_rank"],
     )  # fmt: skip
     rows = rows.assign(period_index=index_of(rows["arrival_day"]))
-    return nunique(rows, ROW, "ref").rename("declarations").reset_index()
+    for interval in (*INTERVALS[:3], "total"):
+        rows[f"d_{interval}"] = rows["ref"].where(rows[interval].notna())
+    counts = {"declarations": nunique(rows, ROW, "ref")}
+    for interval in (*INTERVALS[:3], "total"):
+        counts[f"d_{interval}"] = nunique(rows, ROW, f"d_{interval}")
+    return pd.DataFrame(counts).reset_index()
 
 
 def clearance_times(frames: Frames, values: dict[str, Any], cc: str, min_cell: int) -> pa.Table:
@@ -353,7 +366,7 @@ def clearance_times(frames: Frames, values: dict[str, Any], cc: str, min_cell: i
     per_side = t[SPAN].assign(refused=t["refused"], open_passage=open_)
     trips = _trips(t)
     spans = [trips.drop(columns="trip")]
-    for interval in ("queue", "document_control", "inspection", "arrival_to_departure"):
+    for interval in INTERVALS:
         hours = (
             _hours(t["arrival"], t["departed_at"]) if interval == "arrival_to_departure"
             else t[interval]
@@ -395,8 +408,13 @@ def clearance_times(frames: Frames, values: dict[str, Any], cc: str, min_cell: i
         & (c["trucks"] >= min_cell)
         & ((c["declarations"] == 0) | (c["declarations"] >= min_cell))
     )
+    measured_decl = c["d_total"]
+    for interval in INTERVALS[:3]:
+        measured_decl = measured_decl.where(c["trs_interval"] != interval, c[f"d_{interval}"])
     c["figures_shown"] = (c["foreign_data"] == 0) | (
-        (c["measured"] >= min_cell) & (c["measured_trucks"] >= min_cell)
+        (c["measured"] >= min_cell)
+        & (c["measured_trucks"] >= min_cell)
+        & ((c["declarations"] == 0) | (measured_decl >= min_cell))
     )
     link = ["crossing", "direction", "side", "lane", "trs_interval", "period_index"]
     prior = c[[*link, "median_h", "publishable", "figures_shown"]].rename(

@@ -22,6 +22,7 @@ from tests.analytics.jobs.lakes import write_lake
 from tests.analytics.jobs.risk_rows import one_trader_inspected
 from tests.analytics.jobs.small_lake import small_lake
 from tests.analytics.jobs.test_clearance_times import (
+    one_declaration_measured,
     one_red_declaration_three_trucks,
     one_truck_measured,
 )
@@ -112,6 +113,7 @@ DISCLOSURE_LAKES = {
     "thinly_scored": (thinly_scored, [("model_drift", {})]),
     "one_truck_measured": (one_truck_measured, [("clearance_times", {})]),
     "one_red_declaration": (one_red_declaration_three_trucks, [("clearance_times", {})]),
+    "one_declaration_measured": (one_declaration_measured, [("clearance_times", {})]),
     "walk_ins_alone": (walk_ins_alone, [("equeue_use", {})]),
 }
 

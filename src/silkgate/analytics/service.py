@@ -330,11 +330,18 @@ def count_changes(
         return int(snap.rows(stmt)[0][0])
 
     n = count(_window(ds, after, horizon, snap.kind)) if todo else 0
+    if todo and after is not None and snap.kind == "sqlite":
+        n += count([_stored_as_number(ds)])  # read too (``changes_statement``)
     held = 0
     if horizon is not None:
         marker = ds.cursor_sql()[0]
         held = count([*_window(ds, after, None, snap.kind), marker > literal(horizon, marker.type)])
     return n, held
+
+
+def _stored_as_number(ds: Dataset) -> Any:
+    """SQLite: the dataset's change marker is stored as a number (sorted before any text)."""
+    return ds.cursor_sql()[0] < literal_column("''")
 
 
 def changes_statement(
@@ -349,7 +356,7 @@ def changes_statement(
         # every text, so after any watermark: such rows are read on every run, to be rejected
         # by name, not passed over (a second read, through the marker's index, not an OR that
         # would hide the index from the first)
-        numbers = ds.query([ds.cursor_sql()[0] < literal_column("''")], snap.kind)
+        numbers = ds.query([_stored_as_number(ds)], snap.kind)
         stmt = union_all(stmt, numbers)
     return _sqlite_typed(ds, stmt)
 

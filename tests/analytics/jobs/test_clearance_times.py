@@ -469,6 +469,37 @@ def test_a_lanes_row_is_held_to_the_declarations_of_its_lane(tmp_path: Path) -> 
     assert {k[:4] for k in held} == {(*kz, "green"), ("CN->KZ", "CN", "2025-03", "red")}
 
 
+def one_declaration_measured() -> dict[str, list[dict[str, Any]]]:
+    """Kazakh entries in March, all red: T1-T3 carry D1 and have their documents checked (1, 2
+    and 3 h); T4 and T5 carry D8 and D9 and have none."""
+    g = Gate()
+    for n, (truck, decl) in enumerate((("T1", "D1"), ("T2", "D1"), ("T3", "D1")), start=1):
+        g.visit(
+            truck, "KZ", f"2025-03-0{n}", (decl,), "entry_gate_in@04:00",
+            "document_control_start@05:00", f"document_control_end@0{5 + n}:00", "release@09:00",
+        )  # fmt: skip
+    for n, (truck, decl) in enumerate((("T4", "D8"), ("T5", "D9")), start=4):
+        g.visit(truck, "KZ", f"2025-03-0{n}", (decl,), "entry_gate_in@04:00", "release@09:00")
+    lanes = [lane(n, d, "red") for n, d in enumerate(("D1", "D8", "D9"), start=1)]
+    return {"gate_events": g.events, "gate_event_refs": g.refs, "lanes": lanes}
+
+
+def test_figures_measured_on_one_declarations_trucks_are_withheld(tmp_path: Path) -> None:
+    """The red row has 5 passages, 5 trucks and 3 red declarations; its documents were checked
+    on T1-T3 only, all carrying D1: those figures would be D1's own, so at a minimum of 3 they
+    are withheld, while arrival to release (all five, three declarations) is shown."""
+    lake = write_lake(tmp_path / "lake", one_declaration_measured())
+    kz = ("CN->KZ", "KZ", "2025-03", "red")
+    every = by_key(run_job(lake, "clearance_times", rules=KZ_ALLOWED, min_cell_size=1))
+    assert every[(*kz, "document_control")] == fig(5, 5, 3, 2.0, 2.0, 2.8)
+    held = run_job(lake, "clearance_times", rules=KZ_ALLOWED, min_cell_size=3)
+    counts = {r[:5]: r[5:] for r in rows(held, *KEYS, "passages", "trucks", "declarations")}
+    assert counts[(*kz, "document_control")] == (5, 5, 3)  # the row stays
+    assert by_key(held)[(*kz, "document_control")] == fig(5, 5, 3)
+    assert by_key(held)[(*kz, "arrival_to_departure")] == every[(*kz, "arrival_to_departure")]
+    assert every[(*kz, "arrival_to_departure")][5] == 5.0  # shown: a mean of 5 h
+
+
 def test_bad_params_named(lake: Path) -> None:
     with pytest.raises(ValidationFailed) as exc:
         run_job(lake, "clearance_times", {"period": "year", "target_hours": 0, "crossing": "X-Y"})

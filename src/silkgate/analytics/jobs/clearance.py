@@ -83,7 +83,8 @@ _ENTRY_SIDE = "CASE WHEN role = 'entry' THEN side END"
 # not per interval: each passage has a row in every interval of its role, and a cell's
 # direction and side fix the role, so every interval of a cell has the same trucks. A row with
 # a lane is also held to the declarations of that lane its visits carried (``carried``,
-# ``declarations_seen``): three trucks of a red row may carry one red declaration between them.
+# ``declarations_seen``): three trucks of a red row may carry one red declaration between them;
+# and an interval's figures to the declarations of the visits it was measured on.
 
 _SQL = f"""
 WITH sides AS (
@@ -195,13 +196,17 @@ WITH sides AS (
   GROUP BY crossing, direction, side, {period_label("arrival_day")}, lane_rank
 ), declarations_seen AS (
   SELECT r.crossing, r.direction, r.side, {period_label("r.arrival_day")} AS period,
-         r.lane_rank, count(DISTINCT c.declaration_id) AS declarations
+         r.lane_rank, count(DISTINCT c.declaration_id) AS declarations,
+         count(DISTINCT CASE WHEN r.queue_h IS NOT NULL THEN c.declaration_id END) AS queue_d,
+         count(DISTINCT CASE WHEN r.dc_h IS NOT NULL THEN c.declaration_id END) AS dc_d,
+         count(DISTINCT CASE WHEN r.pi_h IS NOT NULL THEN c.declaration_id END) AS pi_d,
+         count(DISTINCT CASE WHEN r.total_h IS NOT NULL THEN c.declaration_id END) AS total_d
   FROM (SELECT crossing, direction, side, arrival_day, lane_rank, truck_ref, side AS at_side,
-               visit
+               visit, queue_h, dc_h, pi_h, {_hours("arrival", "departed_at")} AS total_h
         FROM timed
         UNION ALL
         SELECT p.crossing, p.direction, 'both', p.arrival_day, p.lane_rank, t.truck_ref,
-               t.side, t.visit
+               t.side, t.visit, NULL, NULL, NULL, {_hours("p.arrival", "p.released")}
         FROM trips p
         JOIN timed t ON t.crossing = p.crossing AND t.truck_ref = p.truck_ref
              AND t.trip = p.trip) r
@@ -235,7 +240,11 @@ WITH sides AS (
                AND (d.declarations IS NULL OR d.declarations >= {{min_cell_size}}))
            AS publishable,
          c.foreign_data = 0
-           OR (c.measured >= {{min_cell_size}} AND c.measured_trucks >= {{min_cell_size}})
+           OR (c.measured >= {{min_cell_size}} AND c.measured_trucks >= {{min_cell_size}}
+               AND (d.declarations IS NULL
+                    OR CASE c.trs_interval WHEN 'queue' THEN d.queue_d
+                            WHEN 'document_control' THEN d.dc_d WHEN 'inspection' THEN d.pi_d
+                            ELSE d.total_d END >= {{min_cell_size}}))
            AS figures_shown
   FROM cells c
   JOIN trucks_seen t ON t.crossing = c.crossing AND t.direction = c.direction
@@ -317,8 +326,8 @@ CLEARANCE_TIMES = Job(
         "declarations counts only those of the row's lane: a red row's trucks may also carry "
         "green declarations, which make no row red.",
         "In rows holding data not the reader's own, figures measured on fewer passages or "
-        "trucks than the minimum cell size are withheld (null), and so is a change against "
-        "such a period.",
+        "trucks (or, in a row with a lane, declarations of that lane) than the minimum cell "
+        "size are withheld (null), and so is a change against such a period.",
     ),
 )
 
