@@ -195,25 +195,31 @@ WITH sides AS (
   WHERE arrival_day BETWEEN {{since}} AND {{until}}
   GROUP BY crossing, direction, side, {period_label("arrival_day")}, lane_rank
 ), declarations_seen AS (
-  SELECT r.crossing, r.direction, r.side, {period_label("r.arrival_day")} AS period,
-         r.lane_rank, count(DISTINCT c.declaration_id) AS declarations,
-         count(DISTINCT CASE WHEN r.queue_h IS NOT NULL THEN c.declaration_id END) AS queue_d,
-         count(DISTINCT CASE WHEN r.dc_h IS NOT NULL THEN c.declaration_id END) AS dc_d,
-         count(DISTINCT CASE WHEN r.pi_h IS NOT NULL THEN c.declaration_id END) AS pi_d,
-         count(DISTINCT CASE WHEN r.total_h IS NOT NULL THEN c.declaration_id END) AS total_d
-  FROM (SELECT crossing, direction, side, arrival_day, lane_rank, truck_ref, side AS at_side,
-               visit, queue_h, dc_h, pi_h, {_hours("arrival", "departed_at")} AS total_h
-        FROM timed
-        UNION ALL
-        SELECT p.crossing, p.direction, 'both', p.arrival_day, p.lane_rank, t.truck_ref,
-               t.side, t.visit, NULL, NULL, NULL, {_hours("p.arrival", "p.released")}
-        FROM trips p
-        JOIN timed t ON t.crossing = p.crossing AND t.truck_ref = p.truck_ref
-             AND t.trip = p.trip) r
-  JOIN carried c ON c.crossing = r.crossing AND c.side = r.at_side
-       AND c.truck_ref = r.truck_ref AND c.visit = r.visit AND c.lane_rank = r.lane_rank
-  WHERE r.lane_rank > 0 AND r.arrival_day BETWEEN {{since}} AND {{until}}
-  GROUP BY r.crossing, r.direction, r.side, {period_label("r.arrival_day")}, r.lane_rank
+  SELECT crossing, direction, side, period, lane_rank, count(*) AS declarations,
+         sum(queue_m) AS queue_d, sum(dc_m) AS dc_d, sum(pi_m) AS pi_d, sum(total_m) AS total_d
+  FROM (
+    SELECT r.crossing, r.direction, r.side, {period_label("r.arrival_day")} AS period,
+           r.lane_rank, c.declaration_id,
+           max(CASE WHEN r.queue_h IS NOT NULL THEN 1 ELSE 0 END) AS queue_m,
+           max(CASE WHEN r.dc_h IS NOT NULL THEN 1 ELSE 0 END) AS dc_m,
+           max(CASE WHEN r.pi_h IS NOT NULL THEN 1 ELSE 0 END) AS pi_m,
+           max(CASE WHEN r.total_h IS NOT NULL THEN 1 ELSE 0 END) AS total_m
+    FROM (SELECT crossing, direction, side, arrival_day, lane_rank, truck_ref, side AS at_side,
+                 visit, queue_h, dc_h, pi_h, {_hours("arrival", "departed_at")} AS total_h
+          FROM timed
+          UNION ALL
+          SELECT p.crossing, p.direction, 'both', p.arrival_day, p.lane_rank, t.truck_ref,
+                 t.side, t.visit, NULL, NULL, NULL, {_hours("p.arrival", "p.released")}
+          FROM trips p
+          JOIN timed t ON t.crossing = p.crossing AND t.truck_ref = p.truck_ref
+               AND t.trip = p.trip) r
+    JOIN carried c ON c.crossing = r.crossing AND c.side = r.at_side
+         AND c.truck_ref = r.truck_ref AND c.visit = r.visit AND c.lane_rank = r.lane_rank
+    WHERE r.lane_rank > 0 AND r.arrival_day BETWEEN {{since}} AND {{until}}
+    GROUP BY r.crossing, r.direction, r.side, {period_label("r.arrival_day")}, r.lane_rank,
+             c.declaration_id
+  ) g
+  GROUP BY crossing, direction, side, period, lane_rank
 ), cells AS (
   SELECT crossing, direction, side, {period_label("arrival_day")} AS period,
          {period_index("arrival_day")} AS period_index, lane_rank,
