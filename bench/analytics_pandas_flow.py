@@ -266,6 +266,9 @@ def _timed(frames: Frames, values: Mapping[str, Any], cc: str) -> tuple[pd.DataF
             "queue": _hours(v["waiting_area"], v["gate_in"]),
             "document_control": _hours(v["dc_start"], v["dc_end"]),
             "inspection": _hours(v["pi_start"], v["pi_end"]),
+            "arrival_to_departure": _hours(
+                v["arrival"], v["released"].where(entry, v["exit_gate"])
+            ),
             "lane_rank": v["lane_rank"].astype("float64").fillna(0),  # no lanes: all null
             "foreign_data": np.maximum(v["foreign_data"], v["lane_foreign"].fillna(0)),
         }
@@ -332,16 +335,14 @@ def _declarations(
     """Distinct declarations of a row's lane that its visits carried (rows with a lane), in
     all and per interval among the visits it was measured on (``d_<interval>``)."""
     keys = ["crossing", "direction", "side", "arrival_day", "lane_rank", "truck_ref"]
-    per_side = t[[*keys, "visit", *INTERVALS[:3]]].assign(
-        at_side=t["side"], total=_hours(t["arrival"], t["departed_at"])
-    )
+    per_side = t[[*keys, "visit", *INTERVALS]].assign(at_side=t["side"])
     visits = t[["crossing", "truck_ref", "trip", "side", "visit"]].rename(
         columns={"side": "at_side"}
     )
     both = join(trips[[*keys, "trip", "hours"]], visits, "inner",
                 on=["crossing", "truck_ref", "trip"])  # fmt: skip
     both = both.drop(columns=["trip", "hours"]).assign(
-        **dict.fromkeys(INTERVALS[:3], np.nan), total=both["hours"]
+        **dict.fromkeys(INTERVALS[:3], np.nan), arrival_to_departure=both["hours"]
     )
     rows = pd.concat([per_side, both], ignore_index=True)
     rows = rows[(rows["lane_rank"] > 0) & in_dates(rows["arrival_day"], values)]
@@ -351,10 +352,9 @@ def _declarations(
         on=["crossing", "at_side", "truck_ref", "visit", "lane_rank"],
     )  # fmt: skip
     rows = rows.assign(period_index=index_of(rows["arrival_day"]))
-    for interval in (*INTERVALS[:3], "total"):
-        rows[f"d_{interval}"] = rows["ref"].where(rows[interval].notna())
     counts = {"declarations": nunique(rows, ROW, "ref")}
-    for interval in (*INTERVALS[:3], "total"):
+    for interval in INTERVALS:
+        rows[f"d_{interval}"] = rows["ref"].where(rows[interval].notna())
         counts[f"d_{interval}"] = nunique(rows, ROW, f"d_{interval}")
     return pd.DataFrame(counts).reset_index()
 
@@ -367,11 +367,7 @@ def clearance_times(frames: Frames, values: dict[str, Any], cc: str, min_cell: i
     trips = _trips(t)
     spans = [trips.drop(columns="trip")]
     for interval in INTERVALS:
-        hours = (
-            _hours(t["arrival"], t["departed_at"]) if interval == "arrival_to_departure"
-            else t[interval]
-        )  # fmt: skip
-        part = per_side.assign(trs_interval=interval, hours=hours)
+        part = per_side.assign(trs_interval=interval, hours=t[interval])
         spans.append(part[t["role"] == "exit"] if interval == "queue" else part)
     s = pd.concat(spans, ignore_index=True)
     s = s[in_dates(s["arrival_day"], values)]
@@ -408,7 +404,7 @@ def clearance_times(frames: Frames, values: dict[str, Any], cc: str, min_cell: i
         & (c["trucks"] >= min_cell)
         & ((c["declarations"] == 0) | (c["declarations"] >= min_cell))
     )
-    measured_decl = c["d_total"]
+    measured_decl = c["d_arrival_to_departure"]  # and arrival_to_release, on side 'both'
     for interval in INTERVALS[:3]:
         measured_decl = measured_decl.where(c["trs_interval"] != interval, c[f"d_{interval}"])
     c["figures_shown"] = (c["foreign_data"] == 0) | (

@@ -153,6 +153,8 @@ WITH sides AS (
          {_hours("v.waiting_area", "v.gate_in")} AS queue_h,
          {_hours("v.dc_start", "v.dc_end")} AS dc_h,
          {_hours("v.pi_start", "v.pi_end")} AS pi_h,
+         {_hours("v.arrival", "CASE WHEN v.entering = 1 THEN v.released ELSE v.exit_gate END")}
+           AS total_h,
          coalesce(v.lane_rank, 0) AS lane_rank,
          greatest(v.foreign_data, coalesce(v.lane_foreign, 0)) AS foreign_data
   FROM visits v
@@ -176,8 +178,7 @@ WITH sides AS (
          t.foreign_data, n.trs_interval, t.refused,
          CASE WHEN t.departed_at IS NULL AND t.refused = 0 THEN 1 ELSE 0 END AS open_passage,
          CASE n.trs_interval WHEN 'queue' THEN t.queue_h WHEN 'document_control' THEN t.dc_h
-              WHEN 'inspection' THEN t.pi_h
-              ELSE {_hours("t.arrival", "t.departed_at")} END AS hours
+              WHEN 'inspection' THEN t.pi_h ELSE t.total_h END AS hours
   FROM timed t CROSS JOIN names n
   WHERE n.trs_interval <> 'queue' OR t.role = 'exit'
   UNION ALL
@@ -205,7 +206,7 @@ WITH sides AS (
            max(CASE WHEN r.pi_h IS NOT NULL THEN 1 ELSE 0 END) AS pi_m,
            max(CASE WHEN r.total_h IS NOT NULL THEN 1 ELSE 0 END) AS total_m
     FROM (SELECT crossing, direction, side, arrival_day, lane_rank, truck_ref, side AS at_side,
-                 visit, queue_h, dc_h, pi_h, {_hours("arrival", "departed_at")} AS total_h
+                 visit, queue_h, dc_h, pi_h, total_h
           FROM timed
           UNION ALL
           SELECT p.crossing, p.direction, 'both', p.arrival_day, p.lane_rank, t.truck_ref,
