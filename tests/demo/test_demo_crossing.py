@@ -27,6 +27,7 @@ from silkgate.audit.models import AuditEntry
 from silkgate.audit.verify import verify_all
 from silkgate.cli import app
 from silkgate.core.platform import Platform
+from silkgate.declarations.models import Declaration
 from silkgate.demo.service import DemoResult, demo_member_ids, run_demo_setup
 from silkgate.exchange.agreements.enforce import Asking
 from silkgate.gates import reports, timeline
@@ -34,6 +35,8 @@ from silkgate.gates.models import GateEvent
 from silkgate.queue import reading
 from silkgate.registry import service as registry
 from silkgate.registry.service import Caller
+from silkgate.risk.platform import profiles
+from silkgate.risk.platform.models import RiskAssessment
 from tests.conftest import KEEP_TABLES, make_settings
 
 # one worker plays the demo once per backend (split across workers, each played it again)
@@ -173,6 +176,27 @@ def test_trs_report_has_figures_per_direction_and_lane(demo: Demo) -> None:
     with demo.platform.db.session() as s:
         offsets = set(s.execute(select(GateEvent.side, GateEvent.event_offset)).all())
     assert offsets == {("CN", "+08:00"), ("KZ", "+05:00")}
+
+
+def test_lanes_follow_the_demo_profiles_criteria(demo: Demo) -> None:
+    """Every CN export carrying a vehicle is held for its documents (a 100 % criterion of the
+    demo's Khorgos profile), so the lanes a seed gives do not hang on the ids drawn."""
+    with demo.platform.db.session() as s:
+        rows = s.execute(
+            select(Declaration.payload, Declaration.exit_country, Declaration.type,
+                   RiskAssessment.lane, RiskAssessment.fired)
+            .join(RiskAssessment, RiskAssessment.declaration_id == Declaration.id)
+        ).all()  # fmt: skip
+    vehicles = [r for r in rows if r.exit_country == "CN" and r.type == "export"
+                and any(i["hs_code"][:4] in ("8703", "8704") for i in r.payload["goods_items"])]  # fmt: skip
+    assert vehicles  # seed 3's traffic carries cars and lorries
+    for r in vehicles:
+        assert r.lane in ("yellow", "red")
+        assert "vehicles-vin-check" in {f["name"] for f in r.fired}
+    kz_lanes = {r.lane for r in rows if r.exit_country == "KZ"}
+    assert kz_lanes - {"green"}, "no KZ export was selected by the Nur Zholy profile"
+    saved = {(v.office, v.direction) for v in profiles.versions(demo.platform)}
+    assert saved == {("CN-KHORGOS", "export"), ("KZ-NURZHOLY", "export")}
 
 
 def test_some_bookings_are_no_shows_late_cancelled_or_rescheduled(demo: Demo) -> None:

@@ -19,6 +19,7 @@ from silkgate.exchange.models import Subscription
 from silkgate.gates.models import GateEvent
 from silkgate.queue.models import Booking
 from silkgate.registry.service import authenticate
+from silkgate.risk.platform import profiles
 
 # yesterday 18:00 at the crossing (UTC+8): a fixed time of day, before the real clock
 END = datetime.now(timezone(timedelta(hours=8))).replace(
@@ -58,6 +59,19 @@ def test_second_run_lodges_again_without_replaying_the_crossing(platform: Platfo
     assert _count(platform, Declaration) == 20
     assert demo_member_ids()["kz-eport"].startswith("KZ/COM/")
     assert verify_all(platform).chain.ok
+
+
+def test_a_second_run_keeps_the_selectivity_profiles_officers_saved(platform: Platform) -> None:
+    run_demo_setup(platform, days=1, per_day=4, seed=5, end=END, play_crossing=False)
+    officer = demo_member_ids()["cn-customs"]
+    edited = profiles.get(platform, "CN-KHORGOS", "export").profile
+    edited["random"]["rates"] = {"red": 10.0}
+    profiles.save(platform, officer, "CN-KHORGOS", "export", edited)
+    run_demo_setup(platform, days=1, per_day=4, seed=5, end=END, play_crossing=False)
+    kept = {(v.office, v.direction): v.version for v in profiles.versions(platform)}
+    assert kept[("CN-KHORGOS", "export")] == 2 and kept[("KZ-NURZHOLY", "export")] == 1
+    latest = profiles.get(platform, "CN-KHORGOS", "export")
+    assert latest.profile["random"]["rates"] == {"red": 10.0}
 
 
 def test_demo_command_plays_the_crossing_and_prints_no_private_key(

@@ -16,6 +16,7 @@ from silkgate.core.errors import Conflict
 from silkgate.core.platform import Platform
 from silkgate.demo import agreements as demo_agreements
 from silkgate.demo import crossing
+from silkgate.demo import selectivity as demo_selectivity
 from silkgate.demo.crossing import DEMO_ACTOR, PlayReport
 from silkgate.demo.traffic import CROSSING
 from silkgate.registry import service as registry
@@ -196,6 +197,8 @@ def run_demo_setup(
     issue fresh demo API keys and print them with a summary."""
     prepare_database(platform)
     ids = seed_registry(platform)
+    officers = {"CN-KHORGOS": ids["cn-customs"], "KZ-NURZHOLY": ids["kz-customs"]}
+    profiles_saved = demo_selectivity.install(platform, officers)
     # the agreements hold from the day before the traffic ends (UTC midnight), so that day's
     # facts are delivered under them; from the first day, delivery would double the demo's time
     shared = demo_agreements.prepare(platform, ids, (end or datetime.now(UTC)) - timedelta(days=1))
@@ -213,6 +216,11 @@ def run_demo_setup(
     say(
         f"{report.lodged} demo declarations lodged through {CROSSING} over {days} days "
         f"(seed {seed})."
+    )
+    say(
+        "Selectivity profiles (criteria, then random quotas): "
+        + (f"saved for {', '.join(profiles_saved)}" if profiles_saved else "those already saved")
+        + "; `silkgate risk profile list` and `silkgate risk profile export` show them."
     )
     if report.skipped:
         say(f"No bookings or gate events played: {report.skipped}.")
