@@ -347,6 +347,33 @@ def test_a_marker_stored_as_a_number_after_the_watermark_is_rejected_not_passed_
         assert report.datasets[0].rows == 0
 
 
+def test_a_row_rejected_on_every_run_is_named_once_in_the_manifest(world: World) -> None:
+    """A marker SQLite stores as a number is rejected on every run until mended: each run used
+    to add one more copy to the manifest's kept rejections (10,000 at most), crowding out
+    other rows' names."""
+    if world.platform.db.engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL refuses a number in a timestamp column when it is written")
+    world.export("declarations")
+    with world.platform.db.session() as s:
+        s.execute(
+            text("UPDATE declarations SET updated_at = 1765000000 WHERE id = :id"),
+            {"id": world.plain},
+        )
+    for hour in (1, 2):  # another declaration changes too, so each run commits a manifest
+        with world.platform.db.session() as s:
+            s.execute(
+                text("UPDATE declarations SET updated_at = :t WHERE id = :id"),
+                {"t": f"2099-01-01 0{hour}:00:00.000000", "id": world.inspected},
+            )
+        report = world.export("declarations")
+        assert report.datasets[0].rows == 1 and report.rejected_total == 1
+    kept = lk.load_manifest(world.lake(), "declarations")
+    assert [(e["key"], e["column"], e.get("times")) for e in kept.rejected] == [
+        (world.plain, "updated_at", 2)
+    ]
+    assert kept.rejected_total == 2 and kept.rejected[0]["last_run"] == kept.runs[-1]["run"]
+
+
 def test_cap_change_reaches_the_lake(world: World) -> None:
     """A cap change re-plans the booked day's cap without a new ``planned_at``; the plan is
     exported again (its marker is the latest cap in force on the day)."""

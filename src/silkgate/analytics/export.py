@@ -394,9 +394,7 @@ def _export_dataset(
     rep.files_written = len(written)
     rep.watermark = _watermark(top)
     manifest.watermark = rep.watermark
-    manifest.rejected_total += len(rejected)
-    room = max(0, lk.REJECTS_KEPT - len(manifest.rejected))
-    manifest.rejected += [r.model_dump() | {"run": run_id} for r in rejected[:room]]
+    _keep_rejections(manifest, rejected, run_id)
     manifest.runs.append(
         {
             "run": run_id,
@@ -451,3 +449,20 @@ def _watermark(top: tuple[Any, ...]) -> Watermark:
     if marker.tzinfo is None:
         marker = marker.replace(tzinfo=UTC)
     return Watermark(marker=marker.astimezone(UTC).isoformat(), key=list(top[1:]))
+
+
+def _keep_rejections(manifest: lk.Manifest, rejected: list[RejectedRow], run_id: str) -> None:
+    """Name each rejected row once in the manifest: a row rejected again (a marker SQLite stores
+    as a number is read on every run until mended) updates its entry's last run and count
+    instead of filling the kept entries with copies. ``rejected_total`` counts every rejection."""
+    manifest.rejected_total += len(rejected)
+    kept = {(e["dataset"], e["key"], e.get("column"), e["reason"]): e for e in manifest.rejected}
+    for r in rejected:
+        entry = kept.get((r.dataset, r.key, r.column, r.reason))
+        if entry is not None:
+            entry["last_run"] = run_id
+            entry["times"] = int(entry.get("times", 1)) + 1
+        elif len(manifest.rejected) < lk.REJECTS_KEPT:
+            entry = r.model_dump() | {"run": run_id}
+            manifest.rejected.append(entry)
+            kept[(r.dataset, r.key, r.column, r.reason)] = entry
