@@ -75,6 +75,41 @@ def test_the_public_board_moves_without_a_reload_and_can_be_paused(
     assert page.evaluate("window.sameDocument") is True
 
 
+def test_a_refresh_answered_after_the_pause_is_not_shown(
+    live: Live, new_context: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A refresh sent just before the pause used to fill the paused board when its answer came
+    in; the answer is held here until after the click, so the race is played every time."""
+    monkeypatch.setattr(live.platform.settings, "console_live_seconds", 1.0)
+    _broker(live)
+    page = new_context("en").new_page()
+    page.goto("/console/queue/KHG-NZH")
+    before = _number(page, CAP)
+    held: list[Any] = []
+
+    def hold_the_first_refresh(route: Any) -> None:
+        if route.request.headers.get("x-silkgate-live") == "1" and not held:
+            held.append(route)
+        else:
+            route.continue_()
+
+    board = re.compile(r".*/console/queue/KHG-NZH$")
+    page.route(board, hold_the_first_refresh)
+    for _ in range(100):
+        if held:
+            break
+        page.wait_for_timeout(100)
+    assert held, "no live refresh was sent"
+    _cap_changes(live, before + 1)
+    page.locator("#live-toggle").click()
+    held[0].continue_()  # answered now, with the new cap
+    page.wait_for_timeout(2_000)
+    assert _number(page, CAP) == before  # the board shows what it showed at the pause
+    page.unroute(board)
+    page.locator("#live-toggle").click()
+    expect(page.locator(CAP)).to_have_text(f"{before + 1:,}", timeout=15_000)
+
+
 def test_the_operator_board_keeps_a_form_being_filled(
     live: Live, new_context: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

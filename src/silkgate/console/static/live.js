@@ -28,6 +28,7 @@
   var paused = false;
   var stopped = false;
   var inFlight = false;
+  var pauses = 0;  // pause clicks so far: an answer to a fetch sent before a pause is dropped
 
   function say(kind) {
     if (!status) {
@@ -90,6 +91,7 @@
       return;
     }
     inFlight = true;
+    var asked = pauses;
     window.fetch(window.location.href, {
       credentials: "same-origin",
       cache: "no-store",
@@ -109,6 +111,9 @@
         return null;
       }
       return answer.text().then(function (html) {
+        if (paused || asked !== pauses) {
+          return;  // paused meanwhile: the page keeps what it showed when the button was pressed
+        }
         var fresh = new DOMParser().parseFromString(html, "text/html");
         regions = regions.filter(function (region) {
           var next = fresh.getElementById(region.id);
@@ -130,6 +135,9 @@
       failed(0);
     }).then(function () {
       inFlight = false;
+      if (asked !== pauses && !paused && timer === null) {
+        schedule(0);  // resumed while a dropped fetch was out: the resume's refresh found it busy
+      }
     });
   }
 
@@ -137,6 +145,9 @@
     toggle.hidden = false;
     toggle.addEventListener("click", function () {
       paused = !paused;
+      if (paused) {
+        pauses += 1;
+      }
       toggle.textContent = toggle.getAttribute(paused ? "data-resume" : "data-pause");
       say(paused ? "paused" : "");
       if (paused) {
