@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from sqlalchemy import select
 
@@ -109,7 +111,11 @@ def test_train_activate_assess_and_switch_models(env: Env) -> None:
             )
 
     before = model_reds()
-    capped = {"model": {"rates": {"red": 90.0}, "daily_capacity": {"red": before + 1}}}
+    # on a day of its own (the platform's clock, which the assessor counts the day by), so a
+    # real midnight passing during the test cannot open a second day's capacity
+    day = (datetime.now(UTC) + timedelta(days=1)).replace(hour=1, minute=0, second=0)
+    env.platform.clock = lambda: day
+    capped = {"model": {"rates": {"red": 90.0}, "daily_capacity": {"red": 1}}}
     profile_service.save(env.platform, "test", "CN-KHORGOS", "export", capped)
     # bodies of a chapter the inspections always found misdeclared: the model scores them high
     # whatever the day's date features make of the one standard body

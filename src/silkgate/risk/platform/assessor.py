@@ -265,7 +265,7 @@ class Assessor:
         ).all()
         if not rows:
             return 0
-        now = datetime.now(UTC)
+        now = self.platform.clock()
         today = now.date()
         keyed = []
         for r in rows:

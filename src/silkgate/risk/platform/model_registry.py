@@ -10,7 +10,6 @@ activating and deactivating are audited (``risk.model_registered``, ``risk.model
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -105,7 +104,7 @@ def _register(s: Session, platform: Platform, actor: str, folder: Path) -> RiskM
         path=str(folder),
         model_sha256=digest,
         summary=_summary(meta),
-        registered_at=datetime.now(UTC),
+        registered_at=platform.clock(),
         registered_by=actor,
     )
     s.add(row)
@@ -140,7 +139,7 @@ def activate(platform: Platform, actor: str, ref: str, office: str) -> str:
             )
         current = s.get(ActiveRiskModel, office)
         previous = current.model_id if current is not None else None
-        now = datetime.now(UTC)
+        now = platform.clock()
         if current is None:
             s.add(
                 ActiveRiskModel(

@@ -9,7 +9,6 @@ built-in default (``records.default_profile``: random selection only) applies.
 from __future__ import annotations
 
 import tomllib
-from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -172,7 +171,7 @@ def store(platform: Platform, actor: str, profile: SelectivityProfile) -> Profil
             version=version,
             data=data,
             digest=digest,
-            created_at=datetime.now(UTC),
+            created_at=platform.clock(),
             created_by=actor,
         )
         s.add(row)

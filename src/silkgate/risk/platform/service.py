@@ -10,7 +10,7 @@ otherwise, so the existence of an assessment or an inspection is not disclosed.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -165,7 +165,7 @@ def override_lane(
                 [FieldError("/lane", "not_assessed", "no assessment to override yet")],
             )
         before = found.override_lane or found.lane
-        now = datetime.now(UTC)
+        now = platform.clock()
         found.override_lane = body.lane.value
         found.override_reason = body.reason
         found.overridden_by = caller.member_id
@@ -313,7 +313,7 @@ def record_inspection(
             duties_amount=duties.amount if duties else None,
             duties_currency=duties.currency if duties else None,
             note=body.note or None,
-            recorded_at=datetime.now(UTC),
+            recorded_at=platform.clock(),
             recorded_by=caller.member_id,
         )
         s.add(row)
