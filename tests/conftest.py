@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -23,6 +24,10 @@ PG_ADMIN_URL = os.environ.get(
     "SILKGATE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 KEEP_TABLES = {"alembic_version", "member_states", "crossings"}
+# No per-example deadline: on a shared two-core machine one slow example (a code list's first
+# load, a busy neighbour) made Hypothesis report "unreliable test timings", not a defect.
+hypothesis_settings.register_profile("silkgate", deadline=None)
+hypothesis_settings.load_profile("silkgate")
 
 
 def _postgres_database(worker: str) -> str:

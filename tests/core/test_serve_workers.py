@@ -57,12 +57,15 @@ def _running(pid: int) -> bool:
         return False
 
 
-def _established_per_process(pids: list[int], port: int) -> dict[int, int]:
-    """Established TCP connections on ``port`` held by each process (from /proc)."""
+ESTABLISHED, LISTEN = "01", "0A"  # TCP states as /proc/net/tcp writes them
+
+
+def _sockets_per_process(pids: list[int], port: int, state: str) -> dict[int, int]:
+    """TCP sockets in ``state`` on local ``port`` held by each process (from /proc)."""
     inodes: set[str] = set()
     for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
         f = line.split()
-        if int(f[1].split(":")[1], 16) == port and f[3] == "01":
+        if int(f[1].split(":")[1], 16) == port and f[3] == state:
             inodes.add(f[9])
     counts = {}
     for pid in pids:
@@ -112,7 +115,13 @@ def test_two_workers_share_a_burst_of_connections_and_stop_on_sigterm(platform: 
             pytest.fail("server did not start")
         workers = _workers(server.pid)
         assert len(workers) == 2
-        time.sleep(2)  # both workers listening (the first answered; give the second its time)
+        # the first worker answered; the second listens once its app has started up
+        while min(_sockets_per_process(workers, port, LISTEN).values()) == 0:
+            if time.monotonic() > deadline:
+                pytest.fail(
+                    f"a worker never listened: {_sockets_per_process(workers, port, LISTEN)}"
+                )
+            time.sleep(0.1)
         request = f"GET /api/v1/health HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
         for _ in range(40):  # a burst of keep-alive connections, each served once
             c = socket.create_connection(("127.0.0.1", port), timeout=10)
@@ -120,7 +129,7 @@ def test_two_workers_share_a_burst_of_connections_and_stop_on_sigterm(platform: 
         for c in conns:
             c.sendall(request)
             assert c.recv(4096).startswith(b"HTTP/1.1 200")
-        counts = _established_per_process(workers, port)
+        counts = _sockets_per_process(workers, port, ESTABLISHED)
         served = [n for n in counts.values() if n]
         assert len(served) == 2 and min(served) >= 8, counts  # 40 spread by the kernel's hash
     finally:
