@@ -199,7 +199,8 @@ def test_lanes_follow_the_demo_profiles_criteria(demo: Demo) -> None:
     assert grain  # seed 3's traffic carries grain and oilseeds
     for r in grain:  # a 30 % criterion: matched every time, selected as drawn
         [fired] = [f for f in r.fired if f["name"] == "grain-phytosanitary"]
-        assert r.lane in ("yellow", "red") if fired["selected"] else True
+        if fired["selected"]:
+            assert r.lane in ("yellow", "red")
     saved = {(v.office, v.direction) for v in profiles.versions(demo.platform)}
     assert saved == {("CN-KHORGOS", "export"), ("KZ-NURZHOLY", "export")}
 
