@@ -190,7 +190,9 @@ class Assessor:
         if engine.model is None or monotonic() - built.refreshed < live.REFRESH_SECONDS:
             return
         built.refreshed = monotonic()
-        thresholds = live.thresholds(s, key, built.model_id, engine.model, engine.profile.model)
+        thresholds = live.thresholds(
+            s, key, built.model_id, engine.model, engine.profile.model, self.platform.clock().date()
+        )
         if thresholds is not None:
             engine.thresholds = thresholds
 

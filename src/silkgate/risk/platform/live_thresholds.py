@@ -11,7 +11,7 @@ artifact's. It recomputes them every ``REFRESH_SECONDS``.
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
+from datetime import date
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -47,8 +47,9 @@ def live_scores(s: Session, key: tuple[str, str], model_id: str | None) -> list[
     return [float(x) for x in s.scalars(stmt) if x is not None]
 
 
-def shadow_scores(s: Session, key: tuple[str, str], model: RiskModel) -> list[float]:
-    """The model's declaration scores for the latest declarations assessed at the office."""
+def shadow_scores(s: Session, key: tuple[str, str], model: RiskModel, today: date) -> list[float]:
+    """The model's declaration scores for the latest declarations assessed at the office, as
+    the assessor would score them on ``today`` (the platform's day)."""
     from silkgate.risk.learning.datasets import records_to_frame
 
     rows = s.execute(
@@ -64,7 +65,6 @@ def shadow_scores(s: Session, key: tuple[str, str], model: RiskModel) -> list[fl
     ).all()
     if len(rows) < MIN_SCORES:
         return []
-    today = datetime.now(UTC).date()
     records, owner = [], []
     for n, r in enumerate(rows):
         items = item_records(r.id, r.payload, r.declarant, key[0], key[1], today)
@@ -83,13 +83,14 @@ def thresholds(
     model_id: str | None,
     model: RiskModel,
     policy: ModelSelection,
+    today: date,
 ) -> StreamThresholds | None:
     """Thresholds from live (else shadow) scores; None when there are too few of either."""
     from silkgate.risk.selectivity.selection import StreamThresholds
 
     scores = live_scores(s, key, model_id)
     if len(scores) < MIN_SCORES:
-        scores = shadow_scores(s, key, model)
+        scores = shadow_scores(s, key, model, today)
     if len(scores) < MIN_SCORES:
         return None
     return StreamThresholds.from_reference(scores, policy)
