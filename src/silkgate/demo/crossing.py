@@ -2,10 +2,11 @@
 
 ``play`` lodges the demo traffic as it was submitted, books a slot for each truck, and plays
 Khorgos–Nur Zholy through the demo days: arrival at the waiting area, call-forward, the exit
-side's controls (document control, weighing, scanning, physical inspection for yellow and red
-lanes with results), exit gate, neutral zone, the entry side's controls, release or refusal.
-Some trucks never come (the no-show sweep marks them), some come late, a few bookings are
-cancelled or rescheduled, a few gate events are corrected.
+side's controls (document control, in full for yellow and red lanes with the documentary check's
+result for yellow, weighing, scanning, physical inspection for red with its result), exit gate,
+neutral zone, the entry side's controls, release or refusal. Some trucks never come (the no-show
+sweep marks them), some come late, a few bookings are cancelled or rescheduled, a few gate
+events are corrected.
 
 Everything goes through the service layer, the functions behind the API and the CLI: caps,
 bookings, gate events (signed with the checkpoint's Ed25519 key and ingested through the real
@@ -15,8 +16,9 @@ so a booking is made before its slot and a sweep runs when it would have. Gate e
 their own ``eventTime``; the audit log records when the demo ran.
 
 Stage times follow ``twin/scenarios/khorgos-digital.toml`` (pre-arrival fast-track document
-control, full control for yellow and red lanes, X-ray shares per lane, inspections) so that a
-scenario calibrated from the demo's events is comparable with the shipped one.
+control, full document control for yellow and red lanes, X-ray shares per lane, physical
+inspection for red) so that a scenario calibrated from the demo's events is comparable with the
+shipped one.
 """
 
 from __future__ import annotations
@@ -639,34 +641,42 @@ class Play:
         """Document control, weighing (exit), scanning, physical inspection on one side.
 
         ``lane``: the declaration's lane when this side lodged it, else None (the other side
-        checks documents on the fast track and scans or inspects at random)."""
+        checks documents on the fast track and scans or inspects at random). Yellow and red
+        have their documents checked in full; yellow ends there (ASYCUDA's documentary check,
+        its result recorded at the end of document control), red goes on to the physical
+        inspection, whose result is recorded, as the twin sends only red to inspection."""
         rng = trip.rng
         full = lane in ("yellow", "red")
         t += minutes(tri(rng, 0.5, 2, 6))
         gate(side, "document_control_start", t)
         t += minutes(lognormal(rng, 36, 24) if full else tri(rng, 2, 4, 10))
-        gate(side, "document_control_end", t, "conformant")
-        if not entry:
-            t += minutes(tri(rng, 1, 3, 8))
-            gate(side, "weighing", t)
-        inspect = full or (lane is None and rng.random() < OTHER_SIDE_INSPECTION)
         found = full and rng.random() < DISCREPANCY
         if full:
             trip.data_found = found
+        documentary = lane == "yellow"
+        gate(side, "document_control_end", t, "non_conformant" if documentary and found
+             else "conformant")  # fmt: skip
+        if documentary:
+            act(t, "inspection", found=found, documentary=True)
+        if not entry:
+            t += minutes(tri(rng, 1, 3, 8))
+            gate(side, "weighing", t)
+        physical = lane == "red"
+        inspect = physical or (lane is None and rng.random() < OTHER_SIDE_INSPECTION)
         share = SCAN_SHARE.get(lane or "green", 0.1)
         if entry and trip.scanned and not full:
             share = 0.0  # the sides recognise each other's X-ray images (2025)
         if rng.random() < share:
             trip.scanned = True
             t += minutes(tri(rng, 3, 5, 10))
-            gate(side, "scanning", t, "non_conformant" if found else "conformant")
+            gate(side, "scanning", t, "non_conformant" if physical and found else "conformant")
         if inspect:
             t += minutes(tri(rng, 5, 15, 40))
             gate(side, "physical_inspection_start", t)
             t += minutes(lognormal(rng, 60, 30))
             gate(side, "physical_inspection_end", t, "non_conformant" if found else "conformant")
-            if full:
-                act(t, "inspection", found=found)
+            if physical:
+                act(t, "inspection", found=found, documentary=False)
         return t
 
     def _declaration_act(self, act: _Act) -> None:
@@ -675,9 +685,8 @@ class Play:
         officer = self.customs[trip.side]
         with self.at(act.at):
             if act.kind == "inspection":
-                record_inspection(
-                    self.platform, officer, trip.decl_id, _inspection(trip.body, act.data["found"])
-                )
+                result = _inspection(trip.body, act.data["found"], act.data["documentary"])
+                record_inspection(self.platform, officer, trip.decl_id, result)
                 self.report.inspections += 1
                 return
             to, reason = {
@@ -758,11 +767,12 @@ class Play:
         self.report.bookings = dict(sorted(statuses.items()))
 
 
-def _inspection(body: dict[str, Any], found: bool) -> InspectionIn:
-    """Inspections find a discrepancy in about a quarter of the selected declarations (an
-    assumption for the demo); duties of 10 % of the first item's value are then due."""
+def _inspection(body: dict[str, Any], found: bool, documentary: bool) -> InspectionIn:
+    """Checks find a discrepancy in about a quarter of the selected declarations (an assumption
+    for the demo); duties of 10 % of the first item's value are then due."""
     if not found:
-        return InspectionIn(outcome="no_discrepancy", note="goods as declared")
+        note = "documents in order" if documentary else "goods as declared"
+        return InspectionIn(outcome="no_discrepancy", note=note)
     item = body["goods_items"][0]
     duties = round(item["customs_value"] * 0.1, 2)
     return InspectionIn(
