@@ -2,7 +2,7 @@
 
 Run: .venv/bin/python bench/analytics.py --lake /tmp/lake10m [--generate 10000000]
                                           [--engines duckdb,postgresql,pandas,spark]
-                                          [--pg-timeout 600] [--pg-nestloop]
+                                          [--pg-timeout 600] [--pg-nestloop] [--rounds 3]
 (``--generate`` writes the lake, then compacts it: one file per partition and month.)
 
 Each engine runs in its own child process, one after the other on the same lake (every job of
@@ -17,6 +17,12 @@ compared with DuckDB's, job by job: a speed figure for an engine that answered d
 would mean nothing. PostgreSQL runs the
 jobs' very SQL text (see bench/analytics_pg.py); pandas runs bench/analytics_pandas.py, the
 same definitions written as dataframe code for this comparison only.
+
+With ``--rounds N`` the engines take turns N times (DuckDB, PostgreSQL, … then again), so a
+spell of load from elsewhere on a shared machine falls on both sides of a ratio rather than on
+one engine's whole run: PostgreSQL loads the lake once, in its first round, and each later
+round queries what it loaded. Each round's ratio is printed, then the median of the rounds'
+ratios and their range; the per-job table shows each engine's median seconds.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -121,7 +128,13 @@ def rules() -> list[Any]:
 
 
 def one_engine(
-    engine_name: str, lake: Path, out: Path, pg_url: str | None, pg_timeout: int, pg_nestloop: bool
+    engine_name: str,
+    lake: Path,
+    out: Path,
+    pg_url: str | None,
+    pg_timeout: int,
+    pg_nestloop: bool,
+    pg_loaded_rows: int = 0,
 ) -> None:
     """Child process: start the engine, run every standard job, write timings and results."""
     from silkgate.analytics.jobs import service
@@ -158,8 +171,11 @@ def one_engine(
 
             assert pg_url
             engine = PostgresEngine(pg_url, timeout_s=pg_timeout, nestloop=pg_nestloop)
-            every = decide(lake, list(_datasets()), COMPUTE, rules(), datetime.now(UTC))
-            engine.load(every.files)
+            if pg_loaded_rows:  # a later round: the lake is in the database already
+                engine.rows_loaded = pg_loaded_rows
+            else:
+                every = decide(lake, list(_datasets()), COMPUTE, rules(), datetime.now(UTC))
+                engine.load(every.files)
             report["rows_loaded"] = engine.rows_loaded
         elif engine_name == "spark":
             from silkgate.analytics.jobs.engines import SparkEngine
@@ -226,12 +242,26 @@ def main() -> None:
         action="store_true",
         help="leave PostgreSQL's nested-loop joins on (its default; see bench/analytics_pg.py)",
     )
+    ap.add_argument(
+        "--rounds", type=int, default=1, help="times the engines take turns (PostgreSQL loads once)"
+    )
     ap.add_argument("--one", help=argparse.SUPPRESS)
     ap.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--pg-url", help=argparse.SUPPRESS)
+    ap.add_argument("--pg-loaded-rows", type=int, default=0, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.rounds < 1:
+        ap.error("--rounds: at least 1")
     if args.one:
-        one_engine(args.one, args.lake, args.out, args.pg_url, args.pg_timeout, args.pg_nestloop)
+        one_engine(
+            args.one,
+            args.lake,
+            args.out,
+            args.pg_url,
+            args.pg_timeout,
+            args.pg_nestloop,
+            args.pg_loaded_rows,
+        )
         return
     if args.generate:
         cmd = [str(Path(sys.executable).parent / "silkgate"), "analytics", "generate", "--goods-items",
@@ -250,77 +280,155 @@ def main() -> None:
     engines = args.engines.split(",")
     print(f"lake {args.lake} · load average {os.getloadavg()[0]:.1f} at start", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp)
         peaks: dict[str, int] = {}
-        for name in engines:
-            cmd = [sys.executable, __file__, "--lake", str(args.lake), "--one", name,
-                   "--out", str(out), "--pg-timeout", str(args.pg_timeout)]  # fmt: skip
-            if args.pg_nestloop:
-                cmd.append("--pg-nestloop")
-            if name == "postgresql":
-                cmd += ["--pg-url", _pg_database()]
-            began = time.perf_counter()
-            code, peaks[name] = _measure(cmd)
-            took = time.perf_counter() - began
-            if code < 0:
-                print(f"{name}: killed by signal {-code} after {took:.0f} s at "
-                      f"{peaks[name] / 1024:.0f} MB (9: the kernel's out-of-memory killer)")  # fmt: skip
-            elif code:
-                print(f"{name}: failed (exit {code}) after {took:.0f} s")
-        _print(engines, out, peaks)
+        rounds: list[dict[str, Any]] = []
+        pg_url = _pg_database() if "postgresql" in engines else None
+        pg_rows = 0
+        for k in range(1, args.rounds + 1):
+            out = Path(tmp) / f"round{k}"
+            out.mkdir()
+            for name in engines:
+                cmd = [sys.executable, __file__, "--lake", str(args.lake), "--one", name,
+                       "--out", str(out), "--pg-timeout", str(args.pg_timeout)]  # fmt: skip
+                if args.pg_nestloop:
+                    cmd.append("--pg-nestloop")
+                if name == "postgresql":
+                    assert pg_url
+                    cmd += ["--pg-url", pg_url, "--pg-loaded-rows", str(pg_rows)]
+                began = time.perf_counter()
+                code, peak = _measure(cmd)
+                peaks[name] = max(peaks.get(name, 0), peak)
+                took = time.perf_counter() - began
+                if code < 0:
+                    print(f"{name}: killed by signal {-code} after {took:.0f} s at "
+                          f"{peak / 1024:.0f} MB (9: the kernel's out-of-memory killer)")  # fmt: skip
+                elif code:
+                    print(f"{name}: failed (exit {code}) after {took:.0f} s")
+                if name == "postgresql" and not pg_rows and (out / "postgresql.json").exists():
+                    pg_rows = json.loads((out / "postgresql.json").read_text())["rows_loaded"]
+            reports = _reports(engines, out)
+            if args.rounds > 1:
+                _print_round(k, reports, os.getloadavg()[0])
+            rounds.append(reports)
+        _print(rounds, peaks)
     print(f"load average {os.getloadavg()[0]:.1f} at end")
 
 
-def _print(engines: list[str], out: Path, peaks: dict[str, int]) -> None:
+def _reports(engines: list[str], out: Path) -> dict[str, Any]:
+    """The engines' reports of one round (an engine that wrote none is left out), each with the
+    cells where its results differ from DuckDB's (``differs``: job → first difference)."""
     reports = {
         e: json.loads((out / f"{e}.json").read_text())
         for e in engines
         if (out / f"{e}.json").exists()
     }
-    if "duckdb" not in reports:
+    for e, r in reports.items():
+        r["differs"] = {}
+        if e == "duckdb" or "duckdb" not in reports:
+            continue
+        for job, got in r["jobs"].items():
+            if got.get("timed_out") or job not in reports["duckdb"]["jobs"]:
+                continue
+            diff = differences(
+                pq.read_table(out / f"duckdb-{job}.parquet"),
+                pq.read_table(out / f"{e}-{job}.parquet"),
+                most=1,
+                types=False,
+            )
+            if diff:
+                r["differs"][job] = diff[0]
+    return reports
+
+
+def ratios(reports: dict[str, Any]) -> dict[str, tuple[float, bool, int]]:
+    """Per engine but DuckDB: its query seconds over DuckDB's on the jobs both finished, whether
+    a job stopped at the time limit (the ratio is then a lower bound), and how many jobs."""
+    out: dict[str, tuple[float, bool, int]] = {}
+    ours_all = reports.get("duckdb", {}).get("jobs", {})
+    for e, r in reports.items():
+        if e == "duckdb":
+            continue
+        done = [j for j in ours_all if j in r["jobs"]]
+        ours = sum(ours_all[j]["seconds"] for j in done)
+        theirs = sum(r["jobs"][j]["seconds"] for j in done)
+        capped = any(r["jobs"][j].get("timed_out") for j in done)
+        if ours:
+            out[e] = (theirs / ours, capped, len(done))
+    return out
+
+
+def _print_round(k: int, reports: dict[str, Any], load: float) -> None:
+    totals = {e: sum(j["seconds"] for j in r["jobs"].values()) for e, r in reports.items()}
+    parts = [f"{e} {t:.2f} s" for e, t in totals.items()]
+    for e, (ratio, capped, _) in ratios(reports).items():
+        parts.append(f"{e} / DuckDB {'≥ ' if capped else ''}×{ratio:.2f}")
+    print(f"round {k}: " + ", ".join(parts) + f" (load average {load:.1f})", flush=True)
+    for e, r in reports.items():
+        for job, diff in r["differs"].items():
+            print(f"  {e} {job} differs from DuckDB: {diff}")
+
+
+def _print(rounds: list[dict[str, Any]], peaks: dict[str, int]) -> None:
+    """The per-job table (each engine's median seconds over the rounds; ≠ where any round's
+    result differed from DuckDB's), totals, start-up, peak memory and the ratios."""
+    if not all("duckdb" in r for r in rounds):
         print("DuckDB did not finish: nothing to compare")
         return
-    jobs = list(reports["duckdb"]["jobs"])
-    print(f"{'job':<20}" + "".join(f"{e:>14}" for e in reports))
+    engines = list(dict.fromkeys(e for r in rounds for e in r))
+    jobs = list(rounds[0]["duckdb"]["jobs"])
+    many = len(rounds) > 1
+    print(("median of rounds\n" if many else "") + f"{'job':<20}"
+          + "".join(f"{e:>14}" for e in engines))  # fmt: skip
     for job in jobs:
         cells = []
-        for e, r in reports.items():
-            got = r["jobs"].get(job)
-            if got is None:
+        for e in engines:
+            got = [r[e]["jobs"][job] for r in rounds if e in r and job in r[e]["jobs"]]
+            if not got:
                 cells.append(f"{'—':>14}")
                 continue
-            if got.get("timed_out"):
-                cells.append(f"{'>' + format(got['seconds'], '.0f') + 's':>13} ")
+            if any(g.get("timed_out") for g in got):
+                cells.append(f"{'>' + format(min(g['seconds'] for g in got), '.0f') + 's':>13} ")
                 continue
-            diff = None
-            if e != "duckdb":
-                diff = differences(
-                    pq.read_table(out / f"duckdb-{job}.parquet"),
-                    pq.read_table(out / f"{e}-{job}.parquet"),
-                    most=1,
-                    types=False,
-                )
-            mark = " ≠" if diff else ""
-            cells.append(f"{got['seconds']:>12.2f}s{mark:1}")
-            if diff:
-                print(f"  {e} {job} differs from DuckDB: {diff[0]}")
+            differs = [r[e]["differs"][job] for r in rounds if job in r[e].get("differs", {})]
+            mark = " ≠" if differs else ""
+            cells.append(f"{statistics.median(g['seconds'] for g in got):>12.2f}s{mark:1}")
+            if differs and not many:
+                print(f"  {e} {job} differs from DuckDB: {differs[0]}")
         print(f"{job:<20}" + "".join(cells))
-    totals = {e: sum(j["seconds"] for j in r["jobs"].values()) for e, r in reports.items()}
-    print(f"{'total (queries)':<20}" + "".join(f"{totals[e]:>13.2f}s" for e in reports))
+
+    def med(e: str, field: str) -> float:
+        values = [
+            sum(j["seconds"] for j in r[e]["jobs"].values()) if field == "total" else r[e][field]
+            for r in rounds
+            if e in r
+        ]
+        return statistics.median(values) if values else 0.0
+
+    print(f"{'total (queries)':<20}" + "".join(f"{med(e, 'total'):>13.2f}s" for e in engines))
     print(
-        f"{'start-up / load':<20}" + "".join(f"{r['startup_s']:>13.2f}s" for r in reports.values())
+        f"{'start-up / load':<20}"
+        + "".join(f"{rounds[0].get(e, {}).get('startup_s', 0):>13.2f}s" for e in engines)
+        + ("  (first round)" if many else "")
     )
-    print(f"{'peak memory':<20}" + "".join(f"{peaks.get(e, 0) / 1024:>11.0f} MB" for e in reports))
-    for e, r in reports.items():
-        if e == "duckdb" or not totals["duckdb"]:
+    print(f"{'peak memory':<20}" + "".join(f"{peaks.get(e, 0) / 1024:>11.0f} MB" for e in engines))
+    for e in engines:
+        if e == "duckdb":
             continue
-        done = [j for j in jobs if j in r["jobs"]]
-        ours = sum(reports["duckdb"]["jobs"][j]["seconds"] for j in done)
-        capped = any(r["jobs"][j].get("timed_out") for j in done)
-        ratio = f"{'≥ ' if capped else ''}×{totals[e] / ours:.1f}" if ours else "—"
-        missing = f" ({len(done)} of {len(jobs)} jobs)" if len(done) < len(jobs) else ""
-        print(f"{e} / DuckDB (queries): {ratio}{missing}" + (" — stopped at the time limit"
-              if capped else ""))  # fmt: skip
+        each = [ratios(r)[e] for r in rounds if e in ratios(r)]
+        if not each:
+            continue
+        capped = any(c for _, c, _ in each)
+        done = min(n for _, _, n in each)
+        missing = f" ({done} of {len(jobs)} jobs)" if done < len(jobs) else ""
+        values = [x for x, _, _ in each]
+        ratio = f"{'≥ ' if capped else ''}×{statistics.median(values):.1f}"
+        spread = (
+            f" — median of {len(values)} rounds' ratios, range ×{min(values):.2f}–×{max(values):.2f}"
+            if many
+            else ""
+        )
+        print(f"{e} / DuckDB (queries): {ratio}{missing}{spread}"
+              + (" — stopped at the time limit" if capped else ""))  # fmt: skip
 
 
 if __name__ == "__main__":
