@@ -76,6 +76,7 @@ def test_after_a_clean_export_every_row_is_in_the_lake(
 
 
 def test_a_change_after_the_export_is_pending_not_missing(world: World) -> None:
+    """Pending until the next export takes it, then in the lake, compacted or not."""
     world.export()
     world.tick()
     declaration_risk.override_lane(
@@ -93,6 +94,10 @@ def test_a_change_after_the_export_is_pending_not_missing(world: World) -> None:
     assert by["lanes"] == (4, 3, 1, 0, 0)  # the overridden assessment
     world.export()
     assert all(d.rows == d.in_lake for d in _verify(world).datasets)
+    # compaction rewrites each partition's files as one and keeps every version's row
+    assert sum(d.partitions_compacted for d in service.compact(world.lake(), None, 1).datasets)
+    again = _verify(world)
+    assert again.ok and all(d.rows == d.in_lake for d in again.datasets)
 
 
 def test_a_change_stamped_below_the_watermark_is_missing_and_named(

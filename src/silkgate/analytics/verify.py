@@ -169,12 +169,9 @@ def _classify(con: Any, lake: Path, ds: Dataset, manifest: lk.Manifest) -> Datas
     # a record's rows (latest="key") are its versions: the database's is the lake's newest
     # unless a change was passed over; other datasets' keys name one version each. A row the
     # export cannot read and named stays rejected, though each rerun reads it again (SQLite)
-    held, exact = f"t._top = d.{marker}", ""
-    if ds.latest != "key":
-        held = "h._m IS NOT NULL"
-        exact = (
-            f"LEFT JOIN (SELECT DISTINCT {cols}, _m FROM lake) h ON {on('h')} AND h._m = d.{marker}"
-        )
+    held = f"t._top = d.{marker}"
+    if ds.latest != "key":  # a semi-join: a row held twice is not counted twice
+        held = f"EXISTS (SELECT 1 FROM lake h WHERE {on('h')} AND h._m = d.{marker})"
     key_text = f"concat_ws('/', {', '.join(f'CAST(d.{k} AS VARCHAR)' for k in keys)})"
     con.execute(f"""
     CREATE TEMP VIEW classified AS
@@ -187,7 +184,6 @@ def _classify(con: Any, lake: Path, ds: Dataset, manifest: lk.Manifest) -> Datas
         ELSE 'missing' END AS _state
     FROM db d
     LEFT JOIN (SELECT {cols}, max(_m) AS _top FROM lake GROUP BY ALL) t ON {on("t")}
-    {exact}
     """)
     counts = dict(con.execute("SELECT _state, count(*) FROM classified GROUP BY 1").fetchall())
     rep = DatasetVerification(
