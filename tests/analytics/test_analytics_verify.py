@@ -105,7 +105,7 @@ def test_a_change_stamped_below_the_watermark_is_missing_and_named(
 ) -> None:
     """A clock stepped back (or another program) stamps a change earlier than the watermark:
     the export never reads it and says nothing; verify names it."""
-    world.export()
+    world.export("declarations")
     with world.platform.db.session() as s:
         was = s.scalar(select(Declaration.updated_at).where(Declaration.id == world.plain))
     assert was is not None
@@ -131,7 +131,7 @@ def test_a_marker_that_is_no_timestamp_below_the_watermark_is_missing(
     read by the export (the gap docs/analytics.md names) — verify names it, with the value."""
     if not world.platform.settings.is_sqlite:
         pytest.skip("PostgreSQL refuses such text in a timestamp column when it is written")
-    world.export()
+    world.export("declarations")
     _set_marker(world, world.plain, marker)
     assert world.export("declarations").rejected_total == 0  # the export cannot see it
     report = _verify(world, "declarations")
@@ -146,10 +146,10 @@ def test_a_number_hiding_behind_a_caps_time_is_missing(world: World) -> None:
     in ``planned_at`` (SQLite) leaves the marker a timestamp and the export never reads it."""
     if not world.platform.settings.is_sqlite:
         pytest.skip("PostgreSQL refuses a number in a timestamp column when it is written")
-    world.export()
+    world.export("queue_day_plans")
     world.tick()
     world.env.cap("cn-customs", 100)  # a cap set after the planning: it is the marker now
-    world.export()
+    world.export("queue_day_plans")
     with world.platform.db.session() as s:
         s.execute(text("UPDATE queue_day_plans SET planned_at = 1765000000"))
     assert world.export("queue_day_plans").rejected_total == 0
@@ -169,7 +169,7 @@ def test_a_row_the_export_rejected_counts_as_rejected(world: World) -> None:
             text("UPDATE queue_bookings SET exit_country = 'X' WHERE id = :id"),
             {"id": world.booking},
         )
-    assert world.export().rejected_total == 1
+    assert world.export("bookings", "declarations").rejected_total == 1
     report = _verify(world, "bookings", "declarations")
     assert report.ok and _by(report) == {
         "bookings": (1, 0, 0, 1, 0),

@@ -30,7 +30,7 @@ from silkgate.core.platform import Platform
 NAMED = 20
 BATCH = 50_000
 #: DuckDB's memory for one dataset's join; beyond it, it spills to disk.
-MEMORY = "1GB"
+MEMORY = "512MB"
 
 
 def run(
