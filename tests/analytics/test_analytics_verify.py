@@ -10,10 +10,11 @@ import pytest
 from sqlalchemy import select, text, update
 from typer.testing import CliRunner, Result
 
+from silkgate.analytics import lake as lk
 from silkgate.analytics import service
 from silkgate.analytics.schemas import VerifyReport
 from silkgate.cli import app
-from silkgate.core.errors import ValidationFailed
+from silkgate.core.errors import Conflict, ValidationFailed
 from silkgate.core.platform import Platform
 from silkgate.declarations.models import Declaration
 from silkgate.risk.platform import service as declaration_risk
@@ -202,3 +203,14 @@ def test_an_unknown_dataset_is_named_and_exits_2(
     (e,) = json.loads(r.stdout)["errors"]
     assert (e["option"], e["code"]) == ("--dataset", "unknown_dataset")
     assert "'trucks'" in e["message"]
+
+
+def test_verify_and_an_export_do_not_read_and_write_the_lake_at_once(world: World) -> None:
+    """Verify holds the lake's lock, as an export does: one is refused while the other runs
+    (a compaction would otherwise sweep files verify had listed)."""
+    world.export("declarations")
+    lake = world.platform.settings.lake_dir
+    with lk.locked(lake), pytest.raises(Conflict) as err:  # an export is running
+        _verify(world, "declarations")
+    assert "holds the lake" in err.value.detail
+    assert _by(_verify(world, "declarations")) == {"declarations": (4, 4, 0, 0, 0)}

@@ -39,13 +39,15 @@ def run(
     """Verify ``names`` against the database, one dataset after another, in one snapshot."""
     lake = platform.settings.lake_dir
     started = time.perf_counter()
-    # manifests before the snapshot: a row an export commits meanwhile is then pending, never
-    # taken for missing (a manifest read after the snapshot could be ahead of it)
-    manifests = {n: lk.load_manifest(lake, n) for n in names}
-    with service.snapshot(platform) as snap, tempfile.TemporaryDirectory() as spill:
-        done = [
-            _dataset(snap, lake, DATASETS[n], manifests[n], Path(spill), on_progress) for n in names
-        ]
+    # under the lake's lock: no export moves a watermark and no compaction sweeps a listed file
+    # while the lake is read; a row the platform commits meanwhile is after the snapshot
+    with lk.locked(lake):
+        manifests = {n: lk.load_manifest(lake, n) for n in names}
+        with service.snapshot(platform) as snap, tempfile.TemporaryDirectory() as spill:
+            done = [
+                _dataset(snap, lake, DATASETS[n], manifests[n], Path(spill), on_progress)
+                for n in names
+            ]
     missing = sum(d.missing for d in done)
     return VerifyReport(
         lake=str(lake),
