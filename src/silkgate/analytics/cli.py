@@ -1,5 +1,6 @@
-"""`silkgate analytics …`: export the operational tables to the Parquet lake; the analysis jobs
-over it (`jobs`, `run`, `report`) live in ``silkgate.analytics.jobs.cli``."""
+"""`silkgate analytics …`: export the operational tables to the Parquet lake, verify the lake
+against them; the analysis jobs over it (`jobs`, `run`, `report`) live in
+``silkgate.analytics.jobs.cli``."""
 
 from __future__ import annotations
 
@@ -28,6 +29,8 @@ OPTIONS = {"datasets": "--dataset", "until": "--until", "settle": "--settle",
 
 #: Exit code when the export committed but some rows were rejected (named in the report).
 EXIT_REJECTED = 3
+#: Exit code when verification finds rows missing from the lake (named in the report).
+EXIT_MISSING = 3
 
 
 @app.command("export")
@@ -83,6 +86,55 @@ def export(
         for r in report.rejected[:20]:
             err_console.print(f"  {r.dataset} {r.key} {r.column or ''}: {r.reason}", markup=False)
         raise typer.Exit(EXIT_REJECTED)
+
+
+@app.command("verify")
+def verify(
+    dataset: Annotated[
+        list[str] | None,
+        typer.Option("--dataset", "-d", help="Dataset to verify (repeatable). Default: all."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Check that every database row is in the lake, left for the next export, or named as
+    rejected; exit 3 naming the rows that are none of these (missing)."""
+    from silkgate.analytics import service
+
+    try:
+        names = service.check_datasets(dataset)
+    except ValidationFailed as exc:
+        _bad_options(exc, as_json)
+        raise typer.Exit(2) from None
+    with platform_session() as platform:
+        if quiet or as_json:
+            report = service.verify(platform, names)
+        else:
+            with _progress() as on_progress:
+                report = service.verify(platform, names, on_progress)
+    if as_json:
+        print(report.model_dump_json(indent=1))
+    else:
+        t = Table(title=f"lake {escape(report.lake)} · verified against the database")
+        heads = ("dataset", "rows", "in lake", "pending", "rejected", "missing")
+        for c in heads:
+            t.add_column(c, justify="left" if c == "dataset" else "right")
+        for d in report.datasets:
+            counts = (d.rows, d.in_lake, d.pending, d.rejected, d.missing)
+            style = "red" if d.missing else None
+            t.add_row(d.dataset, *(f"{n:,}" for n in counts), style=style)
+        t.caption = f"{report.rows:,} rows in {report.seconds:.1f} s"
+        console.print(t)
+    if not report.ok:
+        err_console.print(
+            f"[red]{report.missing:,} row(s) missing[/red] from the lake: changed at or below "
+            "the watermark or unreadable, never exported nor reported by an export"
+        )
+        named = [r for d in report.datasets for r in d.missing_rows][:20]
+        for r in named:
+            key = ", ".join(f"{k}={v}" for k, v in r.key.items())
+            err_console.print(f"  {r.dataset} {key} marker {r.marker}: {r.reason}", markup=False)
+        raise typer.Exit(EXIT_MISSING)
 
 
 @app.command("compact")

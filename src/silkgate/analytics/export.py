@@ -80,7 +80,7 @@ class Converter:
             elif name in ds.pseudonymise:
                 arrays[name] = self._refs(values.cast(STR))
             else:
-                arrays[name], wrong = _typed(values, typ)
+                arrays[name], wrong = lake_typed(values, typ)
                 if wrong is not None:
                     problems.append((wrong, partial(_not_a, name, typ, values)))
         for name, reason in ds.required:
@@ -198,7 +198,7 @@ def _mask(values: pa.Array) -> np.ndarray:
     return np.asarray(pc.fill_null(values, False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
-def _typed(values: pa.Array, typ: pa.DataType) -> tuple[pa.Array, np.ndarray | None]:
+def lake_typed(values: pa.Array, typ: pa.DataType) -> tuple[pa.Array, np.ndarray | None]:
     """One column in the lake's type, and which rows could not be converted (None: all were).
     SQLite's timestamps and dates arrive as text, its booleans as integers."""
     if values.type == typ:

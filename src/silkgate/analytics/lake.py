@@ -111,13 +111,17 @@ def fsync_dir(path: Path) -> None:
 
 @contextmanager
 def locked(lake: Path) -> Iterator[None]:
-    """One export at a time per lake (another process is refused, not queued)."""
+    """One export, compaction, generation or verification at a time per lake (another process
+    is refused, not queued)."""
     lake.mkdir(parents=True, exist_ok=True)
     with (lake / ".export.lock").open("a") as f:
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise Conflict(f"another export is writing to the lake at {lake}") from None
+            raise Conflict(
+                f"another export, compaction or verification holds the lake at {lake}; "
+                "try again when it has finished"
+            ) from None
         try:
             yield
         finally:

@@ -1,4 +1,5 @@
-"""Shapes of an export: what was asked, and the report of what was written or refused."""
+"""Shapes of an export: what was asked, and the report of what was written or refused; and of
+the lake's verification against the database."""
 
 from __future__ import annotations
 
@@ -92,4 +93,44 @@ class CompactionReport(BaseModel):
     lake: str
     run: str
     datasets: list[DatasetCompaction]
+    seconds: float = 0.0
+
+
+class MissingRow(BaseModel):
+    """A database row the lake should hold and does not, and that no export reported."""
+
+    dataset: str
+    key: dict[str, str | int | None]
+    marker: str | None = Field(
+        None, description="The change marker as stored (ISO 8601 when it reads as a timestamp)."
+    )
+    reason: str
+
+
+class DatasetVerification(BaseModel):
+    """One dataset's rows by what became of them (``rows`` is the sum of the four)."""
+
+    dataset: str
+    rows: int = 0
+    in_lake: int = Field(0, description="The lake holds the row's key with its change marker.")
+    pending: int = Field(0, description="Changed after the watermark: the next export reads it.")
+    rejected: int = Field(
+        0, description="Not in the lake, and named among the manifest's rejected rows."
+    )
+    missing: int = Field(
+        0, description="None of those: the export passed over it and never said so."
+    )
+    missing_rows: list[MissingRow] = Field(
+        default_factory=list, description="The first 20 missing rows, by change marker."
+    )
+    watermark: Watermark | None = None
+    seconds: float = 0.0
+
+
+class VerifyReport(BaseModel):
+    lake: str
+    ok: bool = Field(description="No row is missing in any dataset verified.")
+    datasets: list[DatasetVerification]
+    rows: int = 0
+    missing: int = 0
     seconds: float = 0.0

@@ -1,8 +1,9 @@
 """Analytics operations: check an export's parameters, read changed rows in a stream, export.
 
-Rows are read through ``stream_changes`` only, as Arrow record batches from an ADBC driver
-(PostgreSQL: binary COPY; SQLite: the C API), inside the run's one ``Snapshot``, so a table of
-10 million rows never sits in memory and no value becomes a Python object.
+Rows are read through ``stream_changes`` (the export) and ``stream_cursors`` (the lake's
+verification) only, as Arrow record batches from an ADBC driver (PostgreSQL: binary COPY;
+SQLite: the C API), inside the run's one ``Snapshot``, so a table of 10 million rows never sits
+in memory and no value becomes a Python object.
 """
 
 from __future__ import annotations
@@ -22,12 +23,14 @@ from sqlalchemy import (
     Float,
     String,
     Text,
+    and_,
     case,
     cast,
     func,
     literal,
     literal_column,
     null,
+    or_,
     select,
     tuple_,
     type_coerce,
@@ -48,7 +51,7 @@ from silkgate.analytics.datasets import (
     Dataset,
     Where,
 )
-from silkgate.analytics.schemas import CompactionReport, ExportReport, Watermark
+from silkgate.analytics.schemas import CompactionReport, ExportReport, VerifyReport, Watermark
 from silkgate.analytics.sqlite_reader import SqliteReader, pin
 from silkgate.core.errors import FieldError, ValidationFailed
 from silkgate.core.platform import Platform
@@ -372,7 +375,32 @@ def stream_changes(
     ``columns`` (unordered). On SQLite, which stores any value in any column, each value
     of the wrong storage class is read as null and named in ``_bad`` (the row is rejected),
     and a first typed row (dropped here) fixes the types the driver infers."""
-    stmt = changes_statement(snap, ds, after, horizon)
+    yield from _read(snap, changes_statement(snap, ds, after, horizon), batch)
+
+
+def stream_cursors(
+    snap: Snapshot, ds: Dataset, after: Watermark | None, batch: int = 50_000
+) -> Iterator[pa.RecordBatch]:
+    """Every row the dataset's query yields, as its change marker and key only (the columns
+    ``analytics verify`` compares with the lake), with ``_pending`` 1 where the next export
+    reads the row (``changes_statement``'s rows after ``after``, without a horizon; every row
+    when None) and, on SQLite, ``_bad`` naming a value of any column of the wrong storage
+    class (checked in the query, as the export does; only the name travels)."""
+    names = (ds.cursor[0], *ds.key)
+    read: Any = and_(True, *_window(ds, after, None, snap.kind))
+    if snap.kind == "sqlite" and after is not None:
+        read = or_(read, _stored_as_number(ds))  # read by every rerun (``changes_statement``)
+    stmt: Any = ds.query([], snap.kind).add_columns(case((read, 1), else_=0).label("_pending"))
+    if snap.kind == "sqlite":
+        stmt = _sqlite_typed(ds, stmt, keep=names, extra=("_pending",))
+    else:
+        q = stmt.subquery("q")
+        stmt = select(*(q.c[n] for n in names), q.c["_pending"])
+    yield from _read(snap, stmt, batch)
+
+
+def _read(snap: Snapshot, stmt: Any, batch: int) -> Iterator[pa.RecordBatch]:
+    """``stmt``'s rows as Arrow batches; on SQLite less ``_sqlite_typed``'s first typed row."""
     if snap.kind != "sqlite":
         yield from snap.batches(stmt, batch)
         return
@@ -391,27 +419,34 @@ _CLASSES = {TS: ("text",), DATE: ("text",), INT: ("integer",), BOOL: ("integer",
 _FIRST = {TS: "", DATE: "", STR: "", INT: 0, BOOL: 0, F64: 0.5}
 
 
-def _sqlite_typed(ds: Dataset, stmt: Any) -> Any:
+def _sqlite_typed(
+    ds: Dataset, stmt: Any, keep: Sequence[str] | None = None, extra: Sequence[str] = ()
+) -> Any:
     """``stmt`` with each value checked against its column's storage class: the first wrong
     one per row is named in ``_bad`` (column, class, value) and read as null; preceded by one
     typed row (``_first`` = 1) so the ADBC driver, which infers types from the first rows,
-    never meets a column it took for another type (a leading run of nulls reads as int64)."""
+    never meets a column it took for another type (a leading run of nulls reads as int64).
+    ``keep``: the dataset's columns read (default all; every one is checked); ``extra``:
+    integer columns of ``stmt`` passed through."""
     q = stmt.subquery("q")
-    cols, bad = [], []
+    cols: list[Any] = []
+    first: list[Any] = []
+    bad = []
     for name, typ in ds.columns:
         src = INT if name == ds.declarant_role else typ
         c = q.c[name]
-        if src == STR:
-            cols.append(cast(c, Text).label(name))
-            continue
-        ok = func.typeof(c).in_([*_CLASSES[src], "null"])
-        value = cast(c, Float) if src == F64 else c
-        cols.append(case((ok, value)).label(name))
-        bad.append((~ok, literal(name + " ") + func.typeof(c) + " " + func.quote(c)))
-    first_cols = [literal(_FIRST[INT if n == ds.declarant_role else t]).label(n)
-                  for n, t in ds.columns]  # fmt: skip
+        value: Any = cast(c, Text)
+        if src != STR:
+            ok = func.typeof(c).in_([*_CLASSES[src], "null"])
+            value = case((ok, cast(c, Float) if src == F64 else c))
+            bad.append((~ok, literal(name + " ") + func.typeof(c) + " " + func.quote(c)))
+        if keep is None or name in keep:
+            cols.append(value.label(name))
+            first.append(literal(_FIRST[src]).label(name))
+    cols += [q.c[n] for n in extra]
+    first += [literal(0).label(n) for n in extra]
     body = select(*cols, (case(*bad) if bad else null()).label("_bad"), literal(0).label("_first"))
-    head = select(*first_cols, literal("").label("_bad"), literal(1).label("_first"))
+    head = select(*first, literal("").label("_bad"), literal(1).label("_first"))
     return union_all(head, body.select_from(q))
 
 
@@ -428,6 +463,16 @@ def export(
     names = check_datasets(datasets)
     horizon = horizon_for(platform, settle, check_until(until))
     return exporting.run(platform, names, horizon, on_progress)
+
+
+def verify(
+    platform: Platform, datasets: Sequence[str] | None = None, on_progress: OnProgress | None = None
+) -> VerifyReport:
+    """Reconcile the lake with the database: each row in the lake, pending, rejected or missing
+    (``analytics.verify``)."""
+    from silkgate.analytics import verify as verifying
+
+    return verifying.run(platform, check_datasets(datasets), on_progress)
 
 
 def check_min_files(min_files: int) -> None:
