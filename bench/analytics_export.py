@@ -12,7 +12,9 @@ declarations. Then ``silkgate analytics export --json`` runs in a child process 
 its report gives rows/s per dataset; peak memory is the child's ru_maxrss and, apart, that of
 its largest child (a SQLite reader process: with two readers there are two). A second export
 (nothing changed) shows the cost of a no-op rerun, and a third after ``--delta`` more goods
-items; both again after the change-marker indexes are dropped, for the side-by-side.
+items; both again after the change-marker indexes are dropped, for the side-by-side. After the
+first export, ``silkgate analytics verify --json`` reconciles the lake with the database (its
+time and peak memory are printed; every row should be in the lake).
 ``--baseline`` runs the same export first with another source tree (e.g. an older checkout's
 ``src``) into a lake of its own, for a side-by-side figure on the same data and load. Target:
 ≥ 200,000 rows/s. Load average printed at start/end.
@@ -211,7 +213,7 @@ def fill(platform: Platform, items: int, after: int = 0, year: int = 0) -> dict[
 CHILD = """
 import resource, sys
 from silkgate.cli import app
-sys.argv = ["silkgate", "analytics", "export", "--json"]
+sys.argv = ["silkgate", "analytics", sys.argv[1], "--json"]
 try:
     app()
 finally:
@@ -220,12 +222,12 @@ finally:
 """
 
 
-def export_child(env: dict[str, str]) -> tuple[dict[str, Any], float]:
-    """Run the CLI export in a child process: its report (with ``peak_mb`` and
+def export_child(env: dict[str, str], command: str = "export") -> tuple[dict[str, Any], float]:
+    """Run the CLI export (or ``verify``) in a child process: its report (with ``peak_mb`` and
     ``reader_peak_mb``) and wall seconds."""
     t = time.perf_counter()
     out = subprocess.run(
-        [sys.executable, "-c", CHILD],
+        [sys.executable, "-c", CHILD, command],
         env=env,
         capture_output=True,
         text=True,
@@ -233,7 +235,7 @@ def export_child(env: dict[str, str]) -> tuple[dict[str, Any], float]:
     )
     wall = time.perf_counter() - t
     if out.returncode != 0:
-        raise SystemExit(f"export failed ({out.returncode}): {out.stderr[-2000:]}")
+        raise SystemExit(f"{command} failed ({out.returncode}): {out.stderr[-2000:]}")
     report = json.loads(out.stdout)
     own, children = out.stderr.rsplit("maxrss_kib", 1)[1].split()[:2]
     report["peak_mb"], report["reader_peak_mb"] = int(own) / 1024, int(children) / 1024
@@ -316,6 +318,9 @@ def run(kind: str, items: int, baseline: str | None, readers: list[int], delta: 
         env["SILKGATE_ANALYTICS_EXPORT_READERS"] = str(readers[-1])
         print(f"[{kind}] load average {os.getloadavg()[0]:.1f}")
         show(kind, f"export, {readers[-1]} reader(s)", *export_child(env))
+        checked, wall = export_child(env, "verify")
+        print(f"[{kind}] verify: {checked['rows']:,} rows in {checked['seconds']:.1f} s (process "
+              f"{wall:.1f} s), {checked['missing']} missing; peak RSS {checked['peak_mb']:,.0f} MB")  # fmt: skip
         reruns(kind, url, tmp, env, items, delta)
         lake_mb = sum(p.stat().st_size for p in (tmp / "lake").rglob("*.parquet")) / 1e6
         print(f"[{kind}] lake size {lake_mb:,.1f} MB")
