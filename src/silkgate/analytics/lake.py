@@ -119,8 +119,8 @@ def locked(lake: Path) -> Iterator[None]:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise Conflict(
-                f"another export, compaction or verification holds the lake at {lake}; "
-                "try again when it has finished"
+                "another export, compaction, generation or verification holds the lake at "
+                f"{lake}; try again when it has finished"
             ) from None
         try:
             yield
