@@ -64,6 +64,25 @@ def test_sse_stream_is_per_organization_and_resumes(api: Any) -> None:
     assert bad.status_code == 422 and "last-event-id" in bad.text.lower()
 
 
+def test_a_resume_point_beyond_any_sequence_is_refused_before_the_stream(api: Any) -> None:
+    """PostgreSQL's sequence is 32-bit: a larger resume point broke the stream once it had
+    begun (a 200, then an error mid-body); it is refused up front, naming where it was."""
+    _, client, keys, _ = api
+    for where, header, query in (
+        ("last-event-id", {"Last-Event-ID": str(2**31)}, ""),
+        ("after", {}, f"&after={2**36}"),
+    ):
+        r = client.get(
+            f"{API}/exchange/events?wait=0{query}", headers=h(keys, "cn-carrier", **header)
+        )
+        assert r.status_code == 422 and where in r.text.lower(), r.text
+    top = client.get(
+        f"{API}/exchange/events?wait=0",
+        headers=h(keys, "cn-carrier", **{"Last-Event-ID": str(2**31 - 1)}),
+    )
+    assert top.status_code == 200 and _events(top.text) == []
+
+
 def test_subscriptions_are_audited_owned_and_validated(api: Any) -> None:
     platform, client, keys, _ = api
     r = client.post(

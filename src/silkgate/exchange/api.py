@@ -31,6 +31,9 @@ from silkgate.registry.service import Caller
 
 router = APIRouter(prefix="/exchange", tags=["exchange"], responses=AUTHENTICATED)
 SSE_POLL_SECONDS = 0.25
+#: the largest sequence number a stream can resume from: the outbox's id is a 32-bit integer on
+#: PostgreSQL, and a larger one, refused only once the stream had begun, broke it mid-way
+MAX_SEQ = 2**31 - 1
 
 
 @router.post(
@@ -150,15 +153,19 @@ async def signing_key(
 )
 async def events(
     request: Request,
-    last_event_id: str | None = Header(default=None, alias="Last-Event-ID", pattern=r"^\d{1,18}$"),
-    after: int | None = Query(default=None, ge=0, description="Resume point if no header"),
+    last_event_id: int | None = Header(
+        default=None, alias="Last-Event-ID", ge=0, le=MAX_SEQ, description="Resume point"
+    ),
+    after: int | None = Query(
+        default=None, ge=0, le=MAX_SEQ, description="Resume point if no header"
+    ),
     wait: float = Query(
         default=25.0, ge=0, le=300, description="Seconds to hold the stream open for new messages"
     ),
     platform: Platform = Depends(get_platform),
     caller: Caller = Depends(current_caller),
 ) -> StreamingResponse:
-    start = int(last_event_id) if last_event_id is not None else (after or 0)
+    start = last_event_id if last_event_id is not None else (after or 0)
 
     async def stream() -> AsyncIterator[bytes]:
         seen = start
