@@ -76,6 +76,17 @@ class World:
         )
         declarations.amend(self.platform, self.env.who("cn-broker"), decl_id, body)
 
+    def second_look(self, decl_id: str, items: int = 2) -> None:
+        """After an export: customs overrides the lane to red, then the broker amends to
+        ``items`` goods items: one changed lane and one new version for the next export."""
+        declaration_risk.override_lane(
+            self.platform,
+            self.env.who("cn-customs"),
+            decl_id,
+            LaneOverrideIn(lane=Lane.RED, reason="second look"),
+        )
+        self.amend(decl_id, items)
+
     def tick(self, minutes: int = 60) -> None:
         self.env.set_now(self.env.now[0] + timedelta(minutes=minutes))
 

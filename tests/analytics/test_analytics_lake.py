@@ -18,10 +18,7 @@ from silkgate.core.platform import Platform
 from silkgate.declarations.models import Declaration, GoodsItem
 from silkgate.gates.models import GateEvent
 from silkgate.queue.models import Booking, DayPlan
-from silkgate.risk.platform import service as declaration_risk
 from silkgate.risk.platform.models import InspectionResult, RiskAssessment
-from silkgate.risk.platform.schemas import LaneOverrideIn
-from silkgate.risk.selectivity.schemas import Lane
 from tests.analytics.lake_world import World, build
 from tests.factories import export_cn_to_kz
 
@@ -141,13 +138,7 @@ def test_an_older_versions_items_keep_their_own_crossing_and_currency(world: Wor
 def test_changed_declaration_appears_once_in_its_latest_version(world: World) -> None:
     world.export()
     world.tick()
-    declaration_risk.override_lane(
-        world.platform,
-        world.env.who("cn-customs"),
-        world.plain,
-        LaneOverrideIn(lane=Lane.RED, reason="second look"),
-    )
-    world.amend(world.plain, 2)
+    world.second_look(world.plain)
     report = world.export()
     assert _rows(report)["declarations"] == 1 and _rows(report)["goods_items"] == 2
     assert _rows(report)["lanes"] == 1  # the overridden assessment of version 1

@@ -17,9 +17,6 @@ from silkgate.cli import app
 from silkgate.core.errors import Conflict, ValidationFailed
 from silkgate.core.platform import Platform
 from silkgate.declarations.models import Declaration
-from silkgate.risk.platform import service as declaration_risk
-from silkgate.risk.platform.schemas import LaneOverrideIn
-from silkgate.risk.selectivity.schemas import Lane
 from tests.analytics.lake_world import World, build
 
 
@@ -80,13 +77,7 @@ def test_a_change_after_the_export_is_pending_not_missing(world: World) -> None:
     """Pending until the next export takes it, then in the lake, compacted or not."""
     world.export()
     world.tick()
-    declaration_risk.override_lane(
-        world.platform,
-        world.env.who("cn-customs"),
-        world.plain,
-        LaneOverrideIn(lane=Lane.RED, reason="second look"),
-    )
-    world.amend(world.plain, 2)
+    world.second_look(world.plain)
     report = _verify(world, "declarations", "goods_items", "lanes")
     assert report.ok
     by = _by(report)
