@@ -117,7 +117,14 @@ def platform(backend: str, tmp_path: Path) -> Iterator[Platform]:
                     text("SELECT tablename FROM pg_tables WHERE schemaname='public'")
                 )
             ]
-            wipe = [t for t in tables if t not in KEEP_TABLES]
+            # only the tables the last test wrote: TRUNCATE costs per table (~75 ms for all
+            # 38 of them, ~16 ms to find the few with rows)
+            held = " UNION ALL ".join(
+                f"SELECT '{t}' WHERE EXISTS (SELECT 1 FROM \"{t}\")"
+                for t in tables
+                if t not in KEEP_TABLES
+            )
+            wipe = [r[0] for r in conn.execute(text(held))]
             if wipe:
                 conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in wipe) + " CASCADE"))
         engine.dispose()
