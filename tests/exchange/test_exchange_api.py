@@ -65,8 +65,9 @@ def test_sse_stream_is_per_organization_and_resumes(api: Any) -> None:
 
 
 def test_a_resume_point_beyond_any_sequence_is_refused_before_the_stream(api: Any) -> None:
-    """PostgreSQL's sequence is 32-bit: a larger resume point broke the stream once it had
-    begun (a 200, then an error mid-body); it is refused up front, naming where it was."""
+    """PostgreSQL's ids are 32-bit: a larger resume point broke the stream once it had begun (a
+    200, then an error mid-body); it, and a larger subscription or delivery id (which the
+    database refused as an unstorable value), are refused up front, naming where they were."""
     _, client, keys, _ = api
     for where, header, query in (
         ("last-event-id", {"Last-Event-ID": str(2**31)}, ""),
@@ -76,6 +77,13 @@ def test_a_resume_point_beyond_any_sequence_is_refused_before_the_stream(api: An
             f"{API}/exchange/events?wait=0{query}", headers=h(keys, "cn-carrier", **header)
         )
         assert r.status_code == 422 and where in r.text.lower(), r.text
+    for method, path in (
+        ("GET", f"subscriptions/{2**31}"),
+        ("DELETE", f"subscriptions/{2**31}"),
+        ("POST", f"deliveries/{2**31}/retry"),
+    ):
+        r = client.request(method, f"{API}/exchange/{path}", headers=h(keys, "cn-carrier"))
+        assert r.status_code == 422 and "_id" in r.text and "2147483647" in r.text, r.text
     top = client.get(
         f"{API}/exchange/events?wait=0",
         headers=h(keys, "cn-carrier", **{"Last-Event-ID": str(2**31 - 1)}),

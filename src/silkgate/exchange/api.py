@@ -31,9 +31,10 @@ from silkgate.registry.service import Caller
 
 router = APIRouter(prefix="/exchange", tags=["exchange"], responses=AUTHENTICATED)
 SSE_POLL_SECONDS = 0.25
-#: the largest sequence number a stream can resume from: the outbox's id is a 32-bit integer on
-#: PostgreSQL, and a larger one, refused only once the stream had begun, broke it mid-way
-MAX_SEQ = 2**31 - 1
+#: the largest id a route takes (a resume point, a subscription, a delivery): ids are 32-bit
+#: integers on PostgreSQL, and a larger resume point, refused only once the stream had begun,
+#: broke the stream mid-way
+MAX_ID = 2**31 - 1
 
 
 @router.post(
@@ -68,7 +69,7 @@ async def subscriptions(
     responses=problem_responses(404),
 )
 async def subscription_status(
-    sub_id: Annotated[int, Path(ge=1)],
+    sub_id: Annotated[int, Path(ge=1, le=MAX_ID)],
     platform: Platform = Depends(get_platform),
     caller: Caller = Depends(current_caller),
 ) -> SubscriptionStatus:
@@ -99,7 +100,7 @@ async def feed(
     responses=problem_responses(404, 409),
 )
 async def unsubscribe(
-    sub_id: Annotated[int, Path(ge=1)],
+    sub_id: Annotated[int, Path(ge=1, le=MAX_ID)],
     platform: Platform = Depends(get_platform),
     caller: Caller = Depends(current_caller),
 ) -> SubscriptionOut:
@@ -127,7 +128,7 @@ async def deliveries(
     responses=problem_responses(404, 409),
 )
 async def retry(
-    delivery_id: Annotated[int, Path(ge=1)],
+    delivery_id: Annotated[int, Path(ge=1, le=MAX_ID)],
     platform: Platform = Depends(get_platform),
     caller: Caller = Depends(current_caller),
 ) -> None:
@@ -154,10 +155,10 @@ async def signing_key(
 async def events(
     request: Request,
     last_event_id: int | None = Header(
-        default=None, alias="Last-Event-ID", ge=0, le=MAX_SEQ, description="Resume point"
+        default=None, alias="Last-Event-ID", ge=0, le=MAX_ID, description="Resume point"
     ),
     after: int | None = Query(
-        default=None, ge=0, le=MAX_SEQ, description="Resume point if no header"
+        default=None, ge=0, le=MAX_ID, description="Resume point if no header"
     ),
     wait: float = Query(
         default=25.0, ge=0, le=300, description="Seconds to hold the stream open for new messages"
