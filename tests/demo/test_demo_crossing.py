@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from silkgate.app import create_app
@@ -37,7 +37,7 @@ from silkgate.registry import service as registry
 from silkgate.registry.service import Caller
 from silkgate.risk.platform import profiles
 from silkgate.risk.platform.models import RiskAssessment
-from tests.conftest import KEEP_TABLES, make_settings
+from tests.conftest import make_settings, wipe_postgres
 
 # one worker plays the demo once per backend (split across workers, each played it again)
 pytestmark = pytest.mark.xdist_group("demo")
@@ -69,13 +69,7 @@ def demo(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dem
         url = f"sqlite:///{dst}"
     else:
         url = backend
-        engine = create_engine(url)
-        with engine.begin() as conn:
-            tables = conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname='public'"))
-            wipe = [r[0] for r in tables if r[0] not in KEEP_TABLES]
-            if wipe:
-                conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in wipe) + " CASCADE"))
-        engine.dispose()
+        wipe_postgres(url)
     platform = Platform(make_settings(url, tmp))
     platform.settings.risk_worker = False
     result = run_demo_setup(platform, days=2, per_day=40, seed=3, end=END)
