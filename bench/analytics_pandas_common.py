@@ -171,7 +171,7 @@ def known_nunique(frame: pd.DataFrame, by: list[str], col: str) -> pd.Series:
 def known_nunique_where(
     frame: pd.DataFrame, by: list[str], col: str, where: pd.Series
 ) -> pd.Series:
-    """``known_nunique`` over the rows where ``where`` is 1 (``selectivity._traders_of``):
+    """``known_nunique`` over the rows where ``where`` is 1 (``common.traders_of``):
     unknown when such a row has no value."""
     keys = [frame[k] for k in by]
     picked = frame[col].where(where == 1)

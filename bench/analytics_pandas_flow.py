@@ -20,6 +20,8 @@ from analytics_pandas_common import (
     foreign,
     in_dates,
     join,
+    known_nunique,
+    known_nunique_where,
     month_index,
     month_label,
     nunique,
@@ -191,8 +193,8 @@ def _numbered(frames: Frames, values: Mapping[str, Any], cc: str) -> pd.DataFram
 
 
 def _visit_lanes(frames: Frames, n: pd.DataFrame, cc: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Each visit's strictest lane and whether a lane is foreign; and the declarations each
-    visit carried, with their lane rank (``carried``)."""
+    """Each visit's strictest lane and whether a lane (or its declaration) is foreign; and the
+    declarations each visit carried, with their lane rank and trader (``carried``)."""
     lanes = frames["lanes_current"]
     top = lanes.groupby("declaration_id", dropna=False, sort=False)["version"].transform("max")
     current = lanes[lanes["version"] == top]
@@ -208,11 +210,21 @@ def _visit_lanes(frames: Frames, n: pd.DataFrame, cc: str) -> tuple[pd.DataFrame
         .max()
         .reset_index()
     )
+    lodged = frames["declarations"]
+    lodged = pd.DataFrame(
+        {
+            "ref": lodged["declaration_id"],
+            "trader_ref": lodged["trader_ref"],
+            "lodged_foreign": foreign(lodged["owner_country"], cc),
+        }
+    )
+    decl = join(decl, lodged, "left", on=["ref"])
+    decl["lane_foreign"] = np.maximum(decl["lane_foreign"], decl["lodged_foreign"].fillna(0))
     refs = frames["gate_event_refs"]
     refs = refs[refs["ref_type"] == "declaration"][["event_id", "ref"]]
     named = join(n[[*VISIT, "event_id"]], refs, "inner", on=["event_id"])
     named = join(named, decl, "inner", on=["ref"])
-    carried = named[[*VISIT, "ref", "lane_rank"]].drop_duplicates()
+    carried = named[[*VISIT, "ref", "lane_rank", "trader_ref"]].drop_duplicates()
     lanes_of = named.groupby(VISIT, sort=False)[["lane_rank", "lane_foreign"]].max()
     return lanes_of.reset_index(), carried
 
@@ -332,8 +344,9 @@ def _declarations(
     values: Mapping[str, Any],
     index_of: Any,
 ) -> pd.DataFrame:
-    """Distinct declarations of a row's lane that its visits carried (rows with a lane), in
-    all and per interval among the visits it was measured on (``d_<interval>``)."""
+    """Distinct declarations of a row's lane that its visits carried (rows with a lane), and
+    their known traders, in all and per interval among the visits it was measured on
+    (``d_<interval>``, ``t_<interval>``)."""
     keys = ["crossing", "direction", "side", "arrival_day", "lane_rank", "truck_ref"]
     per_side = t[[*keys, "visit", *INTERVALS]].assign(at_side=t["side"])
     visits = t[["crossing", "truck_ref", "trip", "side", "visit"]].rename(
@@ -352,10 +365,17 @@ def _declarations(
         on=["crossing", "at_side", "truck_ref", "visit", "lane_rank"],
     )  # fmt: skip
     rows = rows.assign(period_index=index_of(rows["arrival_day"]))
-    counts = {"declarations": nunique(rows, ROW, "ref")}
+    counts = {
+        "declarations": nunique(rows, ROW, "ref"),
+        "traders": known_nunique(rows, ROW, "trader_ref"),
+    }
     for interval in INTERVALS:
-        rows[f"d_{interval}"] = rows["ref"].where(rows[interval].notna())
+        measured = rows[interval].notna()
+        rows[f"d_{interval}"] = rows["ref"].where(measured)
         counts[f"d_{interval}"] = nunique(rows, ROW, f"d_{interval}")
+        counts[f"t_{interval}"] = known_nunique_where(
+            rows, ROW, "trader_ref", measured.astype("int64")
+        )
     return pd.DataFrame(counts).reset_index()
 
 
@@ -398,19 +418,29 @@ def clearance_times(frames: Frames, values: dict[str, Any], cc: str, min_cell: i
     ).reset_index()
     c["lane"] = c["lane_rank"].map({i: lane for lane, i in RANK.items()}).fillna("none")
     c = join(c, _declarations(t, trips, carried, values, index_of), "left", on=ROW)
+    c["traders"] = c["traders"].where(c["declarations"].notna(), 0)
     c["declarations"] = c["declarations"].fillna(0)
     c["publishable"] = (c["foreign_data"] == 0) | (
         (c["passages"] >= min_cell)
         & (c["trucks"] >= min_cell)
-        & ((c["declarations"] == 0) | (c["declarations"] >= min_cell))
+        & (
+            (c["declarations"] == 0)
+            | ((c["declarations"] >= min_cell) & (c["traders"] >= min_cell))
+        )
     )
     measured_decl = c["d_arrival_to_departure"]  # and arrival_to_release, on side 'both'
+    measured_traders = c["t_arrival_to_departure"]
     for interval in INTERVALS[:3]:
-        measured_decl = measured_decl.where(c["trs_interval"] != interval, c[f"d_{interval}"])
+        other = c["trs_interval"] != interval
+        measured_decl = measured_decl.where(other, c[f"d_{interval}"])
+        measured_traders = measured_traders.where(other, c[f"t_{interval}"])
     c["figures_shown"] = (c["foreign_data"] == 0) | (
         (c["measured"] >= min_cell)
         & (c["measured_trucks"] >= min_cell)
-        & ((c["declarations"] == 0) | (measured_decl >= min_cell))
+        & (
+            (c["declarations"] == 0)
+            | ((measured_decl >= min_cell) & (measured_traders >= min_cell))
+        )
     )
     link = ["crossing", "direction", "side", "lane", "trs_interval", "period_index"]
     prior = c[[*link, "median_h", "publishable", "figures_shown"]].rename(
@@ -428,7 +458,7 @@ def clearance_times(frames: Frames, values: dict[str, Any], cc: str, min_cell: i
         c,
         [("crossing", STR), ("direction", STR), ("side", STR), ("period", STR),
          ("lane", STR), ("trs_interval", STR), ("passages", INT), ("trucks", INT),
-         ("declarations", INT), ("open_passages", INT), ("refused", INT), ("measured", INT), ("mean_h", F64),
+         ("declarations", INT), ("traders", INT), ("open_passages", INT), ("refused", INT), ("measured", INT), ("mean_h", F64),
          ("median_h", F64), ("p90_h", F64), ("within_target_share", F64),
          ("median_change_h", F64), ("foreign_data", INT)],
         ["crossing", "direction", "side", "period", "lane", "trs_interval"],

@@ -17,13 +17,17 @@ from silkgate.analytics.jobs import service
 from silkgate.analytics.jobs.compare import differences
 from silkgate.analytics.jobs.engines import DuckDBEngine
 from silkgate.analytics.jobs.residency import decide
+from silkgate.exchange.agreements.catalogue import Category
 from tests.analytics.jobs.conftest import NOW, all_categories
 from tests.analytics.jobs.lakes import write_lake
 from tests.analytics.jobs.risk_rows import one_trader_inspected
 from tests.analytics.jobs.small_lake import small_lake
 from tests.analytics.jobs.test_clearance_times import (
+    lodged_in_kazakhstan,
     one_declaration_measured,
     one_red_declaration_three_trucks,
+    one_traders_declarations_measured,
+    one_traders_red_declarations,
     one_truck_measured,
 )
 from tests.analytics.jobs.test_equeue_use import walk_ins_alone
@@ -63,11 +67,16 @@ MORE: dict[str, list[dict[str, Any]]] = {
 
 
 def compare(
-    lake: Path, frames: dict[str, Any], job: str, params: dict[str, Any], minimum: int
+    lake: Path,
+    frames: dict[str, Any],
+    job: str,
+    params: dict[str, Any],
+    minimum: int,
+    rules: list[Any] = RULES,
 ) -> int:
     """Assert the pandas result over ``frames`` equals DuckDB's over ``lake``; its row count."""
     request = service.check(job, params, "duckdb", "CN")
-    expected = service.run_on_lake(lake, request, RULES, "CN", minimum, NOW, None, DuckDBEngine())
+    expected = service.run_on_lake(lake, request, rules, "CN", minimum, NOW, None, DuckDBEngine())
     got = analytics_pandas.run(job, frames, request.values, "CN", minimum)
     got, _ = service.suppress(request.job, service.normalize(got), minimum)
     assert got.schema == expected.table.schema
@@ -75,8 +84,8 @@ def compare(
     return got.num_rows
 
 
-def load(lake: Path) -> dict[str, Any]:
-    place = decide(lake, list(analytics_pandas.DATASETS), "CN", RULES, NOW)
+def load(lake: Path, rules: list[Any] = RULES) -> dict[str, Any]:
+    place = decide(lake, list(analytics_pandas.DATASETS), "CN", rules, NOW)
     return analytics_pandas.load(place.files)
 
 
@@ -114,6 +123,8 @@ DISCLOSURE_LAKES = {
     "one_truck_measured": (one_truck_measured, [("clearance_times", {})]),
     "one_red_declaration": (one_red_declaration_three_trucks, [("clearance_times", {})]),
     "one_declaration_measured": (one_declaration_measured, [("clearance_times", {})]),
+    "one_traders_red": (one_traders_red_declarations, [("clearance_times", {})]),
+    "one_traders_measured": (one_traders_declarations_measured, [("clearance_times", {})]),
     "walk_ins_alone": (walk_ins_alone, [("equeue_use", {})]),
 }
 
@@ -160,3 +171,13 @@ def test_latest_frames_honour_supersession_markers(name: str, tmp_path: Path) ->
         key = "declaration_id" if ds.latest == "max_version" else "booking_id"
         wanted = {r for r, (_, p) in latest.items() if p in readable}
         assert set(frame[key]) == wanted, (readable, PLACES)
+
+
+def test_traders_unknown_as_duckdb_leaves_them(tmp_path: Path) -> None:
+    """Kazakhstan's declarations not read: their traders unknown in clearance_times, the
+    foreign rows suppressed and China's own shown, as the SQL does."""
+    lake = write_lake(tmp_path / "lake", lodged_in_kazakhstan())
+    unread = [r for r in RULES if r.category != Category.DECLARATION]
+    frames = load(lake, unread)
+    counts = [compare(lake, frames, "clearance_times", {}, m, unread) for m in (1, 2)]
+    assert counts == [3, 3]  # China's side: three intervals of its own

@@ -13,6 +13,7 @@ from silkgate.core.errors import ValidationFailed
 from silkgate.exchange.agreements.catalogue import Category
 from tests.analytics.jobs.conftest import rows, run_job, statistics_rule
 from tests.analytics.jobs.lakes import write_lake
+from tests.analytics.jobs.risk_rows import declaration
 
 X = "KHG-NZH"
 KEYS = ("direction", "side", "period", "lane", "trs_interval")
@@ -64,6 +65,24 @@ def lane(n: int, decl: str, final: str, version: int = 1, assessed: str | None =
         "override_lane": final if assessed else None, "owner_country": "CN", "crossing": X,
         "date": "2025-01-01",
     }  # fmt: skip
+
+
+def lodged(lanes: list[dict], traders: dict[str, str] | None = None, office: str = "CN-KHORGOS"):
+    """The declarations the lanes assess, lodged at ``office``'s country; each its own
+    trader unless ``traders`` names one."""
+    ids = dict.fromkeys(lane["declaration_id"] for lane in lanes)
+    return [declaration(d, "2025-01-01", (traders or {}).get(d, f"TR-{d}"), "broker",
+                        office=office) for d in ids]  # fmt: skip
+
+
+def gate_rows(g: Gate, lanes: list[dict], **traders: str) -> dict[str, list[dict[str, Any]]]:
+    """``g``'s events, the lanes and their declarations (``traders``: D1="A"…), by dataset."""
+    return {"gate_events": g.events, "gate_event_refs": g.refs, "lanes": lanes,
+            "declarations": lodged(lanes, traders)}  # fmt: skip
+
+
+def gate_lake(root: Path, g: Gate, lanes: list[dict], **traders: str) -> Path:
+    return write_lake(root, gate_rows(g, lanes, **traders))
 
 
 @pytest.fixture
@@ -180,9 +199,7 @@ def lake(tmp_path: Path) -> Path:
         lane(7, "D6", "green"), lane(8, "D7", "green"), lane(9, "K1", "yellow"),
         lane(10, "D8", "green"),
     ]  # fmt: skip
-    return write_lake(
-        tmp_path / "lake", {"gate_events": g.events, "gate_event_refs": g.refs, "lanes": lanes}
-    )
+    return gate_lake(tmp_path / "lake", g, lanes)
 
 
 def fig(n: int, trucks: int, measured: int, *values: float | None, open_: int = 0,
@@ -363,10 +380,7 @@ def test_a_sides_passage_is_one_even_when_the_other_sides_clock_disagrees(tmp_pa
         "T9", "KZ", "2025-03-03", ("D9",), "entry_gate_in@02:40", "document_control_start@02:50",
         "document_control_end@03:10", "release@05:00",
     )  # fmt: skip
-    lake = write_lake(
-        tmp_path / "lake",
-        {"gate_events": g.events, "gate_event_refs": g.refs, "lanes": [lane(1, "D9", "green")]},
-    )
+    lake = gate_lake(tmp_path / "lake", g, [lane(1, "D9", "green")])
     got = by_key(run_job(lake, "clearance_times", rules=KZ_ALLOWED))
     kz = ("CN->KZ", "KZ", "2025-03", "green")
     assert got[(*kz, "arrival_to_departure")] == fig(1, 1, 1, round(7 / 3, 6), round(7 / 3, 6),
@@ -386,9 +400,7 @@ def test_a_truck_crossing_twice_in_a_period_is_one_truck_of_two_passages(tmp_pat
         g.visit(truck, "CN", day, (decl,), "waiting_area@00:00", "gate_in@01:00", "exit_gate@03:00")
         g.visit(truck, "KZ", day, (decl,), "entry_gate_in@04:00", "release@06:00")
     lanes = [lane(i, d, "green") for i, d in enumerate(("D9", "D10", "D11"), start=1)]
-    lake = write_lake(
-        tmp_path / "lake", {"gate_events": g.events, "gate_event_refs": g.refs, "lanes": lanes}
-    )
+    lake = gate_lake(tmp_path / "lake", g, lanes)
     got = by_key(run_job(lake, "clearance_times", rules=KZ_ALLOWED))
     intervals = {
         "CN": ("queue", "document_control", "inspection", "arrival_to_departure"),
@@ -448,7 +460,8 @@ def one_red_declaration_three_trucks() -> dict[str, list[dict[str, Any]]]:
     lanes = [lane(1, "D1", "red")] + [
         lane(n, d, "green") for n, d in enumerate(("D2", "D3", "D4", "D5", "D6", "D7"), start=2)
     ]
-    return {"gate_events": g.events, "gate_event_refs": g.refs, "lanes": lanes}
+    return {"gate_events": g.events, "gate_event_refs": g.refs, "lanes": lanes,
+            "declarations": lodged(lanes)}  # fmt: skip
 
 
 def test_a_lanes_row_is_held_to_the_declarations_of_its_lane(tmp_path: Path) -> None:
@@ -481,7 +494,8 @@ def one_declaration_measured() -> dict[str, list[dict[str, Any]]]:
     for n, (truck, decl) in enumerate((("T4", "D8"), ("T5", "D9")), start=4):
         g.visit(truck, "KZ", f"2025-03-0{n}", (decl,), "entry_gate_in@04:00", "release@09:00")
     lanes = [lane(n, d, "red") for n, d in enumerate(("D1", "D8", "D9"), start=1)]
-    return {"gate_events": g.events, "gate_event_refs": g.refs, "lanes": lanes}
+    return {"gate_events": g.events, "gate_event_refs": g.refs, "lanes": lanes,
+            "declarations": lodged(lanes)}  # fmt: skip
 
 
 def test_figures_measured_on_one_declarations_trucks_are_withheld(tmp_path: Path) -> None:
@@ -498,6 +512,89 @@ def test_figures_measured_on_one_declarations_trucks_are_withheld(tmp_path: Path
     assert by_key(held)[(*kz, "document_control")] == fig(5, 5, 3)
     assert by_key(held)[(*kz, "arrival_to_departure")] == every[(*kz, "arrival_to_departure")]
     assert every[(*kz, "arrival_to_departure")][5] == 5.0  # shown: a mean of 5 h
+
+
+def into_kazakhstan(lanes: list[str], checked: int = 0) -> tuple[Gate, list[dict]]:
+    """March: truck Tn enters Kazakhstan with declaration Dn of the lane ``lanes[n - 1]``, the
+    first ``checked`` with their documents checked (n hours)."""
+    g = Gate()
+    for n in range(1, len(lanes) + 1):
+        checks = ("document_control_start@04:00", f"document_control_end@{4 + n:02d}:00")
+        g.visit(f"T{n}", "KZ", f"2025-03-{n:02d}", (f"D{n}",), "entry_gate_in@04:00",
+                *(checks if n <= checked else ()), "release@10:00")  # fmt: skip
+    return g, [lane(n, f"D{n}", final) for n, final in enumerate(lanes, start=1)]
+
+
+def one_traders_red_declarations() -> dict[str, list[dict[str, Any]]]:
+    """T1-T3 carry red D1-D3, all of trader A; T4-T6 green D4-D6 of three traders."""
+    g, lanes = into_kazakhstan(["red"] * 3 + ["green"] * 3)
+    return gate_rows(g, lanes, D1="A", D2="A", D3="A")
+
+
+def one_traders_declarations_measured() -> dict[str, list[dict[str, Any]]]:
+    """T1-T5 carry red D1-D5 of traders A, A, A, B, C; T1-T3 have their documents checked."""
+    g, lanes = into_kazakhstan(["red"] * 5, checked=3)
+    return gate_rows(g, lanes, D1="A", D2="A", D3="A", D4="B", D5="C")
+
+
+def test_a_lanes_row_is_held_to_the_traders_of_its_declarations(tmp_path: Path) -> None:
+    """Three trucks carry three red declarations, all of trader A: the red row (3 passages,
+    3 trucks, 3 declarations) describes A's clearance, so at a minimum of 3 it leaves China no
+    more than one of a single declaration does; the green row, of three traders, stays."""
+    lake = write_lake(tmp_path / "lake", one_traders_red_declarations())
+    kz = ("CN->KZ", "KZ", "2025-03")
+    every = run_job(lake, "clearance_times", rules=KZ_ALLOWED, min_cell_size=1)
+    counts = {r[:5]: r[5:] for r in rows(every, *KEYS, "passages", "trucks", "declarations",
+                                         "traders")}  # fmt: skip
+    assert counts[(*kz, "red", "arrival_to_departure")] == (3, 3, 3, 1)
+    assert counts[(*kz, "green", "arrival_to_departure")] == (3, 3, 3, 3)
+    held = by_key(run_job(lake, "clearance_times", rules=KZ_ALLOWED, min_cell_size=3))
+    assert {k[:4] for k in held} == {(*kz, "green")}
+
+
+def test_figures_measured_on_one_traders_declarations_are_withheld(tmp_path: Path) -> None:
+    """The red row has 5 passages, trucks and declarations of 3 traders; documents were
+    checked on T1-T3 only (1, 2, 3 h), whose declarations are all trader A's: at a minimum of 3
+    those figures would be A's own, so they are withheld; arrival to release is shown."""
+    lake = write_lake(tmp_path / "lake", one_traders_declarations_measured())
+    kz = ("CN->KZ", "KZ", "2025-03", "red")
+    every = by_key(run_job(lake, "clearance_times", rules=KZ_ALLOWED, min_cell_size=1))
+    assert every[(*kz, "document_control")] == fig(5, 5, 3, 2.0, 2.0, 2.8)
+    held = run_job(lake, "clearance_times", rules=KZ_ALLOWED, min_cell_size=3)
+    counts = {r[:5]: r[5:] for r in rows(held, *KEYS, "declarations", "traders")}
+    assert counts[(*kz, "document_control")] == (5, 3)  # the row stays
+    assert by_key(held)[(*kz, "document_control")] == fig(5, 5, 3)
+    assert by_key(held)[(*kz, "arrival_to_departure")] == fig(5, 5, 5, 6.0, 6.0, 6.0, 1.0)
+
+
+def lodged_in_kazakhstan() -> dict[str, list[dict[str, Any]]]:
+    """T1 leaves Kazakhstan for China with K1, lodged in Kazakhstan, its lane from China's
+    office (pre-arrival)."""
+    g = Gate()
+    g.visit("T1", "KZ", "2025-03-03", ("K1",), "waiting_area@00:00", "gate_in@01:00",
+            "exit_gate@02:00")  # fmt: skip
+    g.visit("T1", "CN", "2025-03-03", ("K1",), "entry_gate_in@03:00", "release@05:00")
+    lanes = [lane(1, "K1", "yellow")]
+    return {"gate_events": g.events, "gate_event_refs": g.refs, "lanes": lanes,
+            "declarations": lodged(lanes, office="KZ-NURZHOLY")}  # fmt: skip
+
+
+def test_traders_of_declarations_not_read_are_unknown_never_none(tmp_path: Path) -> None:
+    """With no agreement for Kazakhstan's declarations, K1's trader is unknown: China's own
+    side shows the row with traders null, Kazakhstan's side is suppressed even at a minimum of
+    1. With one, K1 is Kazakhstan's data in China's rows too, and its trader is counted."""
+    lake = write_lake(tmp_path / "lake", lodged_in_kazakhstan())
+    cn = ("KZ->CN", "CN", "2025-03", "yellow", "arrival_to_departure")
+    unread = run_job(lake, "clearance_times", rules=KZ_ALLOWED, min_cell_size=1)
+    got = {r[:5]: r[5:] for r in rows(unread, *KEYS, "declarations", "traders", "mean_h")}
+    assert got == {cn: (1, None, 2.0), (*cn[:4], "document_control"): (1, None, None),
+                   (*cn[:4], "inspection"): (1, None, None)}  # fmt: skip
+    assert [(e.dataset, e.owner_country) for e in unread.run.exclusions] == [("declarations", "KZ")]
+    read = run_job(lake, "clearance_times", min_cell_size=1,
+                   rules=[*KZ_ALLOWED, statistics_rule("KZ", Category.DECLARATION)])  # fmt: skip
+    got = {r[:5]: r[5:] for r in rows(read, *KEYS, "declarations", "traders")}
+    assert got[cn] == (1, 1) and got[("KZ->CN", "both", "2025-03", "yellow",
+                                      "arrival_to_release")] == (1, 1)  # fmt: skip
 
 
 def test_bad_params_named(lake: Path) -> None:

@@ -10,10 +10,12 @@ from __future__ import annotations
 from silkgate.analytics.jobs.common import (
     CROSSING,
     SINCE,
+    TRADERS,
     UNTIL,
     foreign,
     period_index,
     period_label,
+    traders_of,
 )
 from silkgate.analytics.jobs.params import literal
 from silkgate.analytics.jobs.spec import Chart, Job, Kind, Param
@@ -83,8 +85,10 @@ _ENTRY_SIDE = "CASE WHEN role = 'entry' THEN side END"
 # not per interval: each passage has a row in every interval of its role, and a cell's
 # direction and side fix the role, so every interval of a cell has the same trucks. A row with
 # a lane is also held to the declarations of that lane its visits carried (``carried``,
-# ``declarations_seen``): three trucks of a red row may carry one red declaration between them;
-# and an interval's figures to the declarations of the visits it was measured on.
+# ``declarations_seen``) and to their traders: three trucks of a red row may carry one red
+# declaration between them, or three of one trader; and an interval's figures to the
+# declarations and traders of the visits it was measured on. A declaration's trader comes from
+# the declarations the run may read (unknown, so small, when its partition is not).
 
 _SQL = f"""
 WITH sides AS (
@@ -111,22 +115,27 @@ WITH sides AS (
   SELECT declaration_id, version, final_lane, owner_country,
          max(version) OVER (PARTITION BY declaration_id) AS top
   FROM lanes_current
-), declaration_lanes AS (
+), top_lanes AS (
   SELECT declaration_id, max(CASE final_lane {_RANK} ELSE 0 END) AS lane_rank,
          max({foreign()}) AS lane_foreign
   FROM assessed WHERE version = top
   GROUP BY declaration_id
+), declaration_lanes AS (
+  SELECT l.declaration_id, l.lane_rank, dc.trader_ref,
+         greatest(l.lane_foreign, {foreign("dc.owner_country")}) AS lane_foreign
+  FROM top_lanes l
+  LEFT JOIN declarations dc ON dc.declaration_id = l.declaration_id
 ), event_lanes AS (
-  SELECT r.event_id, d.declaration_id, d.lane_rank, d.lane_foreign
+  SELECT r.event_id, d.declaration_id, d.lane_rank, d.lane_foreign, d.trader_ref
   FROM gate_event_refs r
   JOIN declaration_lanes d ON d.declaration_id = r.ref
   WHERE r.ref_type = 'declaration'
 ), named AS (
-  SELECT n.*, l.declaration_id, l.lane_rank, l.lane_foreign
+  SELECT n.*, l.declaration_id, l.lane_rank, l.lane_foreign, l.trader_ref
   FROM numbered n
   LEFT JOIN event_lanes l ON l.event_id = n.event_id
 ), carried AS (
-  SELECT DISTINCT crossing, side, truck_ref, visit, declaration_id, lane_rank
+  SELECT DISTINCT crossing, side, truck_ref, visit, declaration_id, lane_rank, trader_ref
   FROM named WHERE declaration_id IS NOT NULL
 ), visits AS (
   SELECT crossing, side, truck_ref, visit,
@@ -197,10 +206,13 @@ WITH sides AS (
   GROUP BY crossing, direction, side, {period_label("arrival_day")}, lane_rank
 ), declarations_seen AS (
   SELECT crossing, direction, side, period, lane_rank, count(*) AS declarations,
-         sum(queue_m) AS queue_d, sum(dc_m) AS dc_d, sum(pi_m) AS pi_d, sum(total_m) AS total_d
+         {TRADERS} AS traders,
+         sum(queue_m) AS queue_d, sum(dc_m) AS dc_d, sum(pi_m) AS pi_d, sum(total_m) AS total_d,
+         {traders_of("queue_m")} AS queue_t, {traders_of("dc_m")} AS dc_t,
+         {traders_of("pi_m")} AS pi_t, {traders_of("total_m")} AS total_t
   FROM (
     SELECT r.crossing, r.direction, r.side, {period_label("r.arrival_day")} AS period,
-           r.lane_rank, c.declaration_id,
+           r.lane_rank, c.declaration_id, max(c.trader_ref) AS trader_ref,
            max(CASE WHEN r.queue_h IS NOT NULL THEN 1 ELSE 0 END) AS queue_m,
            max(CASE WHEN r.dc_h IS NOT NULL THEN 1 ELSE 0 END) AS dc_m,
            max(CASE WHEN r.pi_h IS NOT NULL THEN 1 ELSE 0 END) AS pi_m,
@@ -242,16 +254,22 @@ WITH sides AS (
            {period_index("arrival_day")}, lane_rank, trs_interval
 ), shown AS (
   SELECT c.*, t.trucks, coalesce(d.declarations, 0) AS declarations,
+         CASE WHEN d.declarations IS NULL THEN 0 ELSE d.traders END AS traders,
          c.foreign_data = 0
            OR (c.passages >= {{min_cell_size}} AND t.trucks >= {{min_cell_size}}
-               AND (d.declarations IS NULL OR d.declarations >= {{min_cell_size}}))
+               AND (d.declarations IS NULL OR (d.declarations >= {{min_cell_size}}
+                                               AND d.traders >= {{min_cell_size}})))
            AS publishable,
          c.foreign_data = 0
            OR (c.measured >= {{min_cell_size}} AND c.measured_trucks >= {{min_cell_size}}
                AND (d.declarations IS NULL
-                    OR CASE c.trs_interval WHEN 'queue' THEN d.queue_d
-                            WHEN 'document_control' THEN d.dc_d WHEN 'inspection' THEN d.pi_d
-                            ELSE d.total_d END >= {{min_cell_size}}))
+                    OR (CASE c.trs_interval WHEN 'queue' THEN d.queue_d
+                             WHEN 'document_control' THEN d.dc_d WHEN 'inspection' THEN d.pi_d
+                             ELSE d.total_d END >= {{min_cell_size}}
+                        AND CASE c.trs_interval WHEN 'queue' THEN d.queue_t
+                                 WHEN 'document_control' THEN d.dc_t
+                                 WHEN 'inspection' THEN d.pi_t
+                                 ELSE d.total_t END >= {{min_cell_size}})))
            AS figures_shown
   FROM cells c
   JOIN trucks_seen t ON t.crossing = c.crossing AND t.direction = c.direction
@@ -260,7 +278,7 @@ WITH sides AS (
        AND d.side = c.side AND d.period = c.period AND d.lane_rank = c.lane_rank
 )
 SELECT c.crossing, c.direction, c.side, c.period, c.lane, c.trs_interval,
-       c.passages, c.trucks, c.declarations, c.open_passages, c.refused, c.measured,
+       c.passages, c.trucks, c.declarations, c.traders, c.open_passages, c.refused, c.measured,
        CASE WHEN c.figures_shown THEN c.mean_h END AS mean_h,
        CASE WHEN c.figures_shown THEN c.median_h END AS median_h,
        CASE WHEN c.figures_shown THEN c.p90_h END AS p90_h,
@@ -293,16 +311,17 @@ CLEARANCE_TIMES = Job(
         "the entry side), and for trucks seen on both sides arrival to release across the "
         "crossing (side 'both'). Per crossing, direction, side, period of arrival, lane (the "
         "strictest final lane of the declarations the events name; 'none' without one) and "
-        "interval: passages, trucks, the declarations of the row's lane they carried, passages "
+        "interval: passages, trucks, the declarations of the row's lane they carried and those "
+        "declarations' traders, passages "
         "still open (arrived, not yet departed) and refused, how many were measured, mean, "
         "median and 90th percentile in hours, the share departed within target_hours, and the "
         "median's change in hours against the previous period. A corrected gate event is "
         "replaced by its correction."
     ),
     sql=_SQL,
-    datasets=("gate_events", "gate_event_refs", "lanes"),
+    datasets=("gate_events", "gate_event_refs", "lanes", "declarations"),
     keys=("crossing", "direction", "side", "period", "lane", "trs_interval"),
-    cells=("passages", "trucks", "declarations"),
+    cells=("passages", "trucks", "declarations", "traders"),
     params=(
         SINCE,
         UNTIL,
@@ -327,13 +346,16 @@ CLEARANCE_TIMES = Job(
     notes=(
         "since/until bound the day of arrival (crossing time, UTC+8) at the side; a passage "
         "that departs after until is still measured.",
-        "passages, trucks, declarations, open_passages and refused describe the row's group and "
+        "passages, trucks, declarations, traders, open_passages and refused describe the row's "
+        "group and "
         "repeat on each of its intervals; measured, mean_h, median_h and p90_h describe the "
         "interval.",
         "declarations counts only those of the row's lane: a red row's trucks may also carry "
-        "green declarations, which make no row red.",
+        "green declarations, which make no row red; traders counts their traders (unknown when "
+        "a declaration of them may not be read where the job runs).",
         "In rows holding data not the reader's own, figures measured on fewer passages or "
-        "trucks (or, in a row with a lane, declarations of that lane) than the minimum cell "
+        "trucks (or, in a row with a lane, declarations of that lane or their traders) than "
+        "the minimum cell "
         "size are withheld (null), and so is a change against such a period.",
     ),
 )

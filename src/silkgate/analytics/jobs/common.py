@@ -43,6 +43,17 @@ def foreign(col: str = "owner_country") -> str:
     return FOREIGN.format(col=col)
 
 
+#: Traders of a group's declarations; unknown (null, so a small cell) when a declaration of it
+#: was not read (its partition excluded, say): they are never counted as none.
+TRADERS = "CASE WHEN count(trader_ref) = count(*) THEN count(DISTINCT trader_ref) END"
+
+
+def traders_of(flag: str) -> str:
+    """Distinct traders of the rows where ``flag`` is 1; unknown (null) as ``TRADERS``."""
+    ref = f"CASE WHEN {flag} = 1 THEN trader_ref END"
+    return f"CASE WHEN count({ref}) = sum({flag}) THEN count(DISTINCT {ref}) END"
+
+
 def enough(declarations: str, traders: str) -> str:
     """SQL: at least the minimum cell size of both declarations and traders."""
     return f"({declarations} >= {{min_cell_size}} AND {traders} >= {{min_cell_size}})"

@@ -7,7 +7,14 @@ Inspection outcomes are the platform's two (``risk.platform.schemas.InspectionIn
 
 from __future__ import annotations
 
-from silkgate.analytics.jobs.common import enough, enough_or_none, foreign, month
+from silkgate.analytics.jobs.common import (
+    TRADERS,
+    enough,
+    enough_or_none,
+    foreign,
+    month,
+    traders_of,
+)
 from silkgate.analytics.jobs.params import EARLIEST, LATEST
 from silkgate.analytics.jobs.spec import Chart, Job, Kind, Param
 from silkgate.registry.schemas import Role
@@ -45,15 +52,6 @@ _OUTCOMES = f"""outcomes AS (
 )"""
 
 _CELL = "office, chapter, trader_category, month"
-#: Traders of a group's declarations; unknown (null, so a small cell) when a declaration of it
-#: was not read (its partition excluded, say): they are never counted as none.
-_TRADERS = "CASE WHEN count(trader_ref) = count(*) THEN count(DISTINCT trader_ref) END"
-
-
-def _traders_of(flag: str) -> str:
-    """Distinct traders of the rows where ``flag`` is 1; unknown (null) as ``_TRADERS``."""
-    ref = f"CASE WHEN {flag} = 1 THEN trader_ref END"
-    return f"CASE WHEN count({ref}) = sum({flag}) THEN count(DISTINCT {ref}) END"
 
 
 def _rate_shown(inspected: str, traders: str, foreign_data: str = "foreign_data") -> str:
@@ -128,17 +126,17 @@ WITH ranked AS (
 ), lane_rows AS (
   SELECT {_CELL}, lane,
          count(DISTINCT declaration_id) AS declarations,
-         {_TRADERS} AS traders,
+         {TRADERS} AS traders,
          sum(overridden) AS overrides,
          sum(inspected) AS inspected,
-         {_traders_of("inspected")} AS inspected_traders,
+         {traders_of("inspected")} AS inspected_traders,
          sum(hit) AS hits,
          sum(unrecognised) AS unrecognised_outcomes,
          count(DISTINCT CASE WHEN foreign_data = 1 THEN declaration_id END)
            AS foreign_declarations,
-         {_traders_of("foreign_data")} AS foreign_traders,
+         {traders_of("foreign_data")} AS foreign_traders,
          sum(inspected * foreign_data) AS foreign_inspected,
-         {_traders_of("inspected * foreign_data")} AS foreign_inspected_traders,
+         {traders_of("inspected * foreign_data")} AS foreign_inspected_traders,
          max(foreign_data) AS foreign_data
   FROM assessed
   GROUP BY {_CELL}, lane
@@ -258,10 +256,10 @@ def _parts(name: str, flag: str) -> str:
     foreign_flag = f"{flag} * foreign_data"
     return (
         f"count(DISTINCT CASE WHEN {flag} = 1 THEN declaration_id END) AS {name}_declarations, "
-        f"{_traders_of(flag)} AS {name}_traders, "
+        f"{traders_of(flag)} AS {name}_traders, "
         f"count(DISTINCT CASE WHEN {foreign_flag} = 1 THEN declaration_id END) "
         f"AS foreign_{name}_declarations, "
-        f"{_traders_of(foreign_flag)} AS foreign_{name}_traders"
+        f"{traders_of(foreign_flag)} AS foreign_{name}_traders"
     )
 
 
@@ -277,18 +275,18 @@ _BASELINE_PUBLISHABLE = (
     "CASE WHEN max(foreign_data) = 0 OR ("
     + " AND ".join(
         (
-            enough("count(DISTINCT declaration_id)", _TRADERS),
+            enough("count(DISTINCT declaration_id)", TRADERS),
             enough(
                 "count(DISTINCT CASE WHEN has_score = 1 THEN declaration_id END)",
-                _traders_of("has_score"),
+                traders_of("has_score"),
             ),
             enough_or_none(
                 "count(DISTINCT CASE WHEN foreign_data = 1 THEN declaration_id END)",
-                _traders_of("foreign_data"),
+                traders_of("foreign_data"),
             ),
             enough_or_none(
                 "count(DISTINCT CASE WHEN has_score * foreign_data = 1 THEN declaration_id END)",
-                _traders_of("has_score * foreign_data"),
+                traders_of("has_score * foreign_data"),
             ),
         )
     )
@@ -336,12 +334,12 @@ WITH assessed AS (
   SELECT model_id, month,
          count(*) AS assessments,
          count(DISTINCT declaration_id) AS declarations,
-         {_TRADERS} AS traders,
+         {TRADERS} AS traders,
          count(score) AS scored,
          {_parts("scored", "has_score")},
          count(DISTINCT CASE WHEN foreign_data = 1 THEN declaration_id END)
            AS foreign_declarations,
-         {_traders_of("foreign_data")} AS foreign_traders,
+         {traders_of("foreign_data")} AS foreign_traders,
          avg(score) AS score_mean,
          percentile_cont(0.1) WITHIN GROUP (ORDER BY score) AS score_p10,
          percentile_cont(0.5) WITHIN GROUP (ORDER BY score) AS score_median,
