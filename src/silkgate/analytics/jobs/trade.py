@@ -264,11 +264,30 @@ def _shown(expr: str, name: str) -> str:
     return f"CASE WHEN f.figures_shown THEN {expr} END AS {name}"
 
 
-def _foreign_part(unit: str, condition: str = "true") -> str:
-    """Distinct ``unit`` among a group's items not the reader's own where ``condition`` holds:
-    a row pooling both countries' items is held to the minimum on its foreign part too (the
-    reader knows its own items and could take them away)."""
-    return f"count(DISTINCT CASE WHEN foreign_item = 1 AND {condition} THEN {unit} END)"
+def _counted(unit: str) -> str:
+    """Each ``unit`` (declaration or trader) of a group once, with whether any of its items has
+    a unit value, is not the reader's own, and both: the group's counts of distinct units are
+    then counts of rows (a distinct count per figure costs one pass over the items each)."""
+    return f"""
+  SELECT hs6, origin_country, currency, {unit} AS unit,
+         max(CASE WHEN uv IS NOT NULL THEN 1 ELSE 0 END) AS with_uv,
+         max(foreign_item) AS foreign_unit,
+         max(CASE WHEN uv IS NOT NULL THEN foreign_item ELSE 0 END) AS foreign_with_uv
+  FROM items
+  GROUP BY hs6, origin_country, currency, {unit}"""
+
+
+def _units(alias: str) -> str:
+    """A group's distinct units (null units are none), those with a unit value, and the same
+    among items not the reader's own: a row pooling both countries' items is held to the
+    minimum on its foreign part too (the reader knows its own items and could take them away)."""
+    return f"""
+  SELECT hs6, origin_country, currency, count(unit) AS {alias}s,
+         count(CASE WHEN with_uv = 1 THEN unit END) AS uv_{alias}s,
+         count(CASE WHEN foreign_unit = 1 THEN unit END) AS foreign_{alias}s,
+         count(CASE WHEN foreign_with_uv = 1 THEN unit END) AS foreign_uv_{alias}s
+  FROM by_{alias}
+  GROUP BY hs6, origin_country, currency"""
 
 
 _UNIT_VALUES_SQL = f"""
@@ -288,27 +307,32 @@ WITH items AS (
     AND ({{origin}} = '' OR origin_country = {{origin}})
     AND ({{flow}} = '' OR type = {{flow}})
     AND ({{reporter}} = '' OR owner_country = {{reporter}})
+), by_declaration AS ({_counted("declaration_id")}
+), by_trader AS ({_counted("trader_ref")}
+), declaration_counts AS ({_units("declaration")}
+), trader_counts AS ({_units("trader")}
 ), stats AS (
-  SELECT hs6, origin_country, currency,
-         count(uv) AS items, sum(no_mass) AS items_no_mass, sum(no_value) AS items_no_value,
-         count(DISTINCT declaration_id) AS declarations,
-         count(DISTINCT trader_ref) AS traders,
-         count(DISTINCT CASE WHEN uv IS NOT NULL THEN declaration_id END) AS uv_declarations,
-         count(DISTINCT CASE WHEN uv IS NOT NULL THEN trader_ref END) AS uv_traders,
-         percentile_cont(0.05) WITHIN GROUP (ORDER BY uv) AS p05,
-         percentile_cont(0.25) WITHIN GROUP (ORDER BY uv) AS p25,
-         percentile_cont(0.5) WITHIN GROUP (ORDER BY uv) AS median,
-         percentile_cont(0.75) WITHIN GROUP (ORDER BY uv) AS p75,
-         percentile_cont(0.95) WITHIN GROUP (ORDER BY uv) AS p95,
-         percentile_cont(0.25) WITHIN GROUP (ORDER BY log_uv) AS q1,
-         percentile_cont(0.75) WITHIN GROUP (ORDER BY log_uv) AS q3,
-         {_foreign_part("declaration_id")} AS foreign_declarations,
-         {_foreign_part("trader_ref")} AS foreign_traders,
-         {_foreign_part("declaration_id", "uv IS NOT NULL")} AS foreign_uv_declarations,
-         {_foreign_part("trader_ref", "uv IS NOT NULL")} AS foreign_uv_traders,
-         max(foreign_item) AS foreign_data
-  FROM items
-  GROUP BY hs6, origin_country, currency
+  SELECT i.*, d.declarations, d.uv_declarations, d.foreign_declarations,
+         d.foreign_uv_declarations, t.traders, t.uv_traders, t.foreign_traders,
+         t.foreign_uv_traders
+  FROM (
+    SELECT hs6, origin_country, currency,
+           count(uv) AS items, sum(no_mass) AS items_no_mass, sum(no_value) AS items_no_value,
+           percentile_cont(0.05) WITHIN GROUP (ORDER BY uv) AS p05,
+           percentile_cont(0.25) WITHIN GROUP (ORDER BY uv) AS p25,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY uv) AS median,
+           percentile_cont(0.75) WITHIN GROUP (ORDER BY uv) AS p75,
+           percentile_cont(0.95) WITHIN GROUP (ORDER BY uv) AS p95,
+           percentile_cont(0.25) WITHIN GROUP (ORDER BY log_uv) AS q1,
+           percentile_cont(0.75) WITHIN GROUP (ORDER BY log_uv) AS q3,
+           max(foreign_item) AS foreign_data
+    FROM items
+    GROUP BY hs6, origin_country, currency
+  ) i
+  JOIN declaration_counts d ON d.hs6 = i.hs6 AND d.origin_country = i.origin_country
+       AND d.currency = i.currency
+  JOIN trader_counts t ON t.hs6 = i.hs6 AND t.origin_country = i.origin_country
+       AND t.currency = i.currency
 ), fenced AS (
   SELECT *,
          foreign_data = 0 OR ({enough("uv_declarations", "uv_traders")}
