@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
+from silkgate.analytics.jobs import clearance
 from silkgate.core.errors import ValidationFailed
 from silkgate.exchange.agreements.catalogue import Category
-from tests.analytics.jobs.conftest import rows, run_job, statistics_rule
+from tests.analytics.jobs.conftest import make_engine, rows, run_job, statistics_rule
 from tests.analytics.jobs.lakes import write_lake
 from tests.analytics.jobs.risk_rows import declaration
 
@@ -605,3 +606,23 @@ def test_bad_params_named(lake: Path) -> None:
         ("/params/period", "not_a_choice"),
         ("/params/target_hours", "too_small"),
     ]
+
+
+def test_running_counts_read_back_exactly_up_to_their_limit(engine_name: str) -> None:
+    """Trips and each side's departures share one windowed sum (21 bits each): summed and read
+    back in the engine's own arithmetic, the largest counts a field holds come back whole."""
+    field = clearance._FIELD
+    top = field - 1
+    parts = [(top // 2, 1, top), (top - top // 2, top - 1, 0)]  # (trips, first, second) per row
+    values = ", ".join(f"({t + field * a + field**2 * b})" for t, a, b in parts)
+    sql = (
+        f"SELECT {clearance._TRIPS} AS trips, {clearance._AT_FIRST} AS at_first, "
+        f"{clearance._AT_SECOND} AS at_second "
+        f"FROM (SELECT sum(x) AS running FROM (VALUES {values}) v(x)) s"
+    )
+    engine = make_engine(engine_name)
+    try:
+        row = engine.query(sql).to_pylist()[0]
+    finally:
+        engine.close()
+    assert (int(row["trips"]), int(row["at_first"]), int(row["at_second"])) == (top, top, top)

@@ -69,11 +69,26 @@ _LANE = " ".join(f"WHEN {i} THEN '{lane}'" for i, lane in enumerate(LANES, start
 #: before it, which DuckDB computes twice as slowly (a segment tree instead of a running sum).
 #: Visits (departures at the event's side) and trips (releases and refusals) are counted over
 #: one window per truck and crossing, one sort instead of two: the departures of each of the
-#: crossing's two sides are summed apart (the gates service takes no event at another side).
+#: crossing's two sides are counted apart (the gates service takes no event at another side).
 _PASSAGE = (
     "(PARTITION BY crossing, truck_ref "
     "ORDER BY event_time, record_time, event_id ROWS UNBOUNDED PRECEDING)"
 )
+#: The three running counts (trips, departures at the crossing's first side, at its second)
+#: are one sum of a number holding each in its own 21 bits: DuckDB computes every windowed sum
+#: over the sorted rows apart, and each costs about as much again as the first. A count would
+#: spill into the next field at 2**21 (two million events of one truck at one crossing); below
+#: that every field is exact in each engine, read back with ``%`` and the division of a multiple
+#: of the field's unit (exact in a double too). Spark's sum of bigints wraps past 2**63, which
+#: three such fields never reach.
+_FIELD = 2**21
+_PACKED = (
+    f"sum(ends_trip + {_FIELD} * departs * at_first_side "
+    f"+ {_FIELD**2} * departs * (1 - at_first_side)) OVER {_PASSAGE}"
+)
+_TRIPS = f"running % {_FIELD}"
+_AT_FIRST = f"cast((running % {_FIELD**2} - running % {_FIELD}) / {_FIELD} AS bigint)"
+_AT_SECOND = f"cast((running - running % {_FIELD**2}) / {_FIELD**2} AS bigint)"
 _TOTALS = "('arrival_to_departure', 'arrival_to_release')"
 #: A trip counts when all its exit visits are at one side and all its entry visits at the
 #: other: min = max per role and the two differ (count(DISTINCT …) costs a sort or a hash each).
@@ -83,7 +98,9 @@ _ENTRY_SIDE = "CASE WHEN role = 'entry' THEN side END"
 # declarations they name (an event naming two appears twice, which no min or max minds), so
 # the numbered events are read once. A cell's trucks are counted per passage (``trucks_seen``),
 # not per interval: each passage has a row in every interval of its role, and a cell's
-# direction and side fix the role, so every interval of a cell has the same trucks. A row with
+# direction and side fix the role, so every interval of a cell has the same trucks. The trucks
+# an interval was measured on are counted in the same pass: each truck of a cell once
+# (``truck_rows``) with whether any of its passages was measured in each interval. A row with
 # a lane is also held to the declarations of that lane its visits carried (``carried``,
 # ``declarations_seen``) and to their traders: three trucks of a red row may carry one red
 # declaration between them, or three of one trader; and an interval's figures to the
@@ -106,11 +123,10 @@ WITH sides AS (
   WHERE c.corrects IS NULL AND e.read_point <> 'neutral_zone'
     AND ({{crossing}} = '' OR e.crossing_code = {{crossing}})
 ), numbered AS (
-  SELECT events.*,
-         CASE WHEN at_first_side = 1 THEN sum(departs * at_first_side) OVER {_PASSAGE}
-              ELSE sum(departs * (1 - at_first_side)) OVER {_PASSAGE} END - departs AS visit,
-         sum(ends_trip) OVER {_PASSAGE} - ends_trip AS trip
-  FROM events
+  SELECT event_id, crossing, side, read_point, truck_ref, event_time, date, owner_country,
+         CASE WHEN at_first_side = 1 THEN {_AT_FIRST} ELSE {_AT_SECOND} END - departs AS visit,
+         {_TRIPS} - ends_trip AS trip
+  FROM (SELECT events.*, {_PACKED} AS running FROM events) p
 ), assessed AS (
   SELECT declaration_id, version, final_lane, owner_country,
          max(version) OVER (PARTITION BY declaration_id) AS top
@@ -196,14 +212,28 @@ WITH sides AS (
          CASE WHEN released IS NULL AND refused = 0 THEN 1 ELSE 0 END,
          {_hours("arrival", "released")}
   FROM trips
-), trucks_seen AS (
+), truck_rows AS (
   SELECT crossing, direction, side, {period_label("arrival_day")} AS period, lane_rank,
-         count(DISTINCT truck_ref) AS trucks
-  FROM (SELECT crossing, direction, side, arrival_day, lane_rank, truck_ref FROM timed
+         truck_ref, max(queue_m) AS queue_m, max(dc_m) AS dc_m, max(pi_m) AS pi_m,
+         max(total_m) AS total_m
+  FROM (SELECT crossing, direction, side, arrival_day, lane_rank, truck_ref,
+               CASE WHEN role = 'exit' AND queue_h IS NOT NULL THEN 1 ELSE 0 END AS queue_m,
+               CASE WHEN dc_h IS NOT NULL THEN 1 ELSE 0 END AS dc_m,
+               CASE WHEN pi_h IS NOT NULL THEN 1 ELSE 0 END AS pi_m,
+               CASE WHEN total_h IS NOT NULL THEN 1 ELSE 0 END AS total_m
+        FROM timed
         UNION ALL
-        SELECT crossing, direction, 'both', arrival_day, lane_rank, truck_ref FROM trips) p
+        SELECT crossing, direction, 'both', arrival_day, lane_rank, truck_ref, 0, 0, 0,
+               CASE WHEN released >= arrival THEN 1 ELSE 0 END
+        FROM trips) p
   WHERE arrival_day BETWEEN {{since}} AND {{until}}
-  GROUP BY crossing, direction, side, {period_label("arrival_day")}, lane_rank
+  GROUP BY crossing, direction, side, {period_label("arrival_day")}, lane_rank, truck_ref
+), trucks_seen AS (
+  SELECT crossing, direction, side, period, lane_rank, count(*) AS trucks,
+         sum(queue_m) AS queue_trucks, sum(dc_m) AS dc_trucks, sum(pi_m) AS pi_trucks,
+         sum(total_m) AS total_trucks
+  FROM truck_rows
+  GROUP BY crossing, direction, side, period, lane_rank
 ), declarations_seen AS (
   SELECT crossing, direction, side, period, lane_rank, count(*) AS declarations,
          {TRADERS} AS traders,
@@ -241,7 +271,6 @@ WITH sides AS (
          sum(open_passage) AS open_passages,
          sum(refused) AS refused,
          count(hours) AS measured,
-         count(DISTINCT CASE WHEN hours IS NOT NULL THEN truck_ref END) AS measured_trucks,
          avg(hours) AS mean_h,
          percentile_cont(0.5) WITHIN GROUP (ORDER BY hours) AS median_h,
          percentile_cont(0.9) WITHIN GROUP (ORDER BY hours) AS p90_h,
@@ -261,7 +290,11 @@ WITH sides AS (
                                                AND d.traders >= {{min_cell_size}})))
            AS publishable,
          c.foreign_data = 0
-           OR (c.measured >= {{min_cell_size}} AND c.measured_trucks >= {{min_cell_size}}
+           OR (c.measured >= {{min_cell_size}}
+               AND CASE c.trs_interval WHEN 'queue' THEN t.queue_trucks
+                        WHEN 'document_control' THEN t.dc_trucks
+                        WHEN 'inspection' THEN t.pi_trucks
+                        ELSE t.total_trucks END >= {{min_cell_size}}
                AND (d.declarations IS NULL
                     OR (CASE c.trs_interval WHEN 'queue' THEN d.queue_d
                              WHEN 'document_control' THEN d.dc_d WHEN 'inspection' THEN d.pi_d
