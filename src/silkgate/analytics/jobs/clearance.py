@@ -229,9 +229,11 @@ WITH sides AS (
   WHERE arrival_day BETWEEN {{since}} AND {{until}}
   GROUP BY crossing, direction, side, {period_label("arrival_day")}, lane_rank, truck_ref
 ), trucks_seen AS (
-  SELECT crossing, direction, side, period, lane_rank, count(*) AS trucks,
-         sum(queue_m) AS queue_trucks, sum(dc_m) AS dc_trucks, sum(pi_m) AS pi_trucks,
-         sum(total_m) AS total_trucks
+  SELECT crossing, direction, side, period, lane_rank, count(truck_ref) AS trucks,
+         count(CASE WHEN queue_m = 1 THEN truck_ref END) AS queue_trucks,
+         count(CASE WHEN dc_m = 1 THEN truck_ref END) AS dc_trucks,
+         count(CASE WHEN pi_m = 1 THEN truck_ref END) AS pi_trucks,
+         count(CASE WHEN total_m = 1 THEN truck_ref END) AS total_trucks
   FROM truck_rows
   GROUP BY crossing, direction, side, period, lane_rank
 ), declarations_seen AS (
