@@ -63,6 +63,16 @@ def _hours(a: str, b: str) -> str:
     )
 
 
+def _of_interval(interval: str, column: str) -> str:
+    """A row's figure for its ``interval``, from columns named per interval: ``column`` with
+    ``{}`` standing for queue, dc (document control), pi (inspection) or total."""
+    return (
+        f"CASE {interval} WHEN 'queue' THEN {column.format('queue')} "
+        f"WHEN 'document_control' THEN {column.format('dc')} "
+        f"WHEN 'inspection' THEN {column.format('pi')} ELSE {column.format('total')} END"
+    )
+
+
 _RANK = " ".join(f"WHEN '{lane}' THEN {i}" for i, lane in enumerate(LANES, start=1))
 _LANE = " ".join(f"WHEN {i} THEN '{lane}'" for i, lane in enumerate(LANES, start=1))
 #: A running count up to the row itself, less the row: the same as a frame ending one row
@@ -202,8 +212,7 @@ WITH sides AS (
   SELECT t.crossing, t.direction, t.side, t.arrival_day, t.lane_rank, t.truck_ref,
          t.foreign_data, n.trs_interval, t.refused,
          CASE WHEN t.departed_at IS NULL AND t.refused = 0 THEN 1 ELSE 0 END AS open_passage,
-         CASE n.trs_interval WHEN 'queue' THEN t.queue_h WHEN 'document_control' THEN t.dc_h
-              WHEN 'inspection' THEN t.pi_h ELSE t.total_h END AS hours
+         {_of_interval("n.trs_interval", "t.{}_h")} AS hours
   FROM timed t CROSS JOIN names n
   WHERE n.trs_interval <> 'queue' OR t.role = 'exit'
   UNION ALL
@@ -217,7 +226,7 @@ WITH sides AS (
          truck_ref, max(queue_m) AS queue_m, max(dc_m) AS dc_m, max(pi_m) AS pi_m,
          max(total_m) AS total_m
   FROM (SELECT crossing, direction, side, arrival_day, lane_rank, truck_ref,
-               CASE WHEN role = 'exit' AND queue_h IS NOT NULL THEN 1 ELSE 0 END AS queue_m,
+               CASE WHEN queue_h IS NOT NULL THEN 1 ELSE 0 END AS queue_m,
                CASE WHEN dc_h IS NOT NULL THEN 1 ELSE 0 END AS dc_m,
                CASE WHEN pi_h IS NOT NULL THEN 1 ELSE 0 END AS pi_m,
                CASE WHEN total_h IS NOT NULL THEN 1 ELSE 0 END AS total_m
@@ -293,18 +302,10 @@ WITH sides AS (
            AS publishable,
          c.foreign_data = 0
            OR (c.measured >= {{min_cell_size}}
-               AND CASE c.trs_interval WHEN 'queue' THEN t.queue_trucks
-                        WHEN 'document_control' THEN t.dc_trucks
-                        WHEN 'inspection' THEN t.pi_trucks
-                        ELSE t.total_trucks END >= {{min_cell_size}}
+               AND {_of_interval("c.trs_interval", "t.{}_trucks")} >= {{min_cell_size}}
                AND (d.declarations IS NULL
-                    OR (CASE c.trs_interval WHEN 'queue' THEN d.queue_d
-                             WHEN 'document_control' THEN d.dc_d WHEN 'inspection' THEN d.pi_d
-                             ELSE d.total_d END >= {{min_cell_size}}
-                        AND CASE c.trs_interval WHEN 'queue' THEN d.queue_t
-                                 WHEN 'document_control' THEN d.dc_t
-                                 WHEN 'inspection' THEN d.pi_t
-                                 ELSE d.total_t END >= {{min_cell_size}})))
+                    OR ({_of_interval("c.trs_interval", "d.{}_d")} >= {{min_cell_size}}
+                        AND {_of_interval("c.trs_interval", "d.{}_t")} >= {{min_cell_size}})))
            AS figures_shown
   FROM cells c
   JOIN trucks_seen t ON t.crossing = c.crossing AND t.direction = c.direction
