@@ -4,9 +4,11 @@ tokens the way a browser submitting the page's form would."""
 from __future__ import annotations
 
 import re
+import weakref
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from silkgate.app import create_app
@@ -23,12 +25,25 @@ def csrf_of(html: str) -> str:
     return found.group(1)
 
 
+#: One app per platform, as one deployment serves every browser: building an app costs more
+#: than most of a test's requests (a test signs several people in, each in their own browser).
+_APPS: weakref.WeakKeyDictionary[Platform, FastAPI] = weakref.WeakKeyDictionary()
+
+
+def app_of(platform: Platform) -> FastAPI:
+    """The app serving ``platform``'s browsers, built on the first one."""
+    app = _APPS.get(platform)
+    if app is None:
+        app = _APPS[platform] = create_app(platform=platform)
+    return app
+
+
 class Browser:
     """One browser (its own cookie jar) speaking one language."""
 
     def __init__(self, platform: Platform, language: str = "en") -> None:
         self.client = TestClient(
-            create_app(platform=platform),
+            app_of(platform),
             base_url="https://testserver",
             follow_redirects=False,
             headers={"Accept-Language": language},
