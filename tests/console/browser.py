@@ -4,7 +4,6 @@ tokens the way a browser submitting the page's form would."""
 from __future__ import annotations
 
 import re
-import weakref
 from typing import Any
 
 import httpx
@@ -25,17 +24,19 @@ def csrf_of(html: str) -> str:
     return found.group(1)
 
 
-#: One app per platform, as one deployment serves every browser: building an app costs more
-#: than most of a test's requests (a test signs several people in, each in their own browser).
-_APPS: weakref.WeakKeyDictionary[Platform, FastAPI] = weakref.WeakKeyDictionary()
+#: The app serving the latest platform's browsers, as one deployment serves every browser:
+#: building an app costs more than most of a test's requests (a test signs several people in,
+#: each in their own browser). One entry only: an app holds its platform, so a cache of every
+#: platform would keep each test's platform and app alive to the end of the run.
+_LATEST: tuple[Platform, FastAPI] | None = None
 
 
 def app_of(platform: Platform) -> FastAPI:
     """The app serving ``platform``'s browsers, built on the first one."""
-    app = _APPS.get(platform)
-    if app is None:
-        app = _APPS[platform] = create_app(platform=platform)
-    return app
+    global _LATEST
+    if _LATEST is None or _LATEST[0] is not platform:
+        _LATEST = (platform, create_app(platform=platform))
+    return _LATEST[1]
 
 
 class Browser:
