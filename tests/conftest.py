@@ -128,7 +128,9 @@ def wipe_postgres(url: str) -> None:
     ~70 ms a test: it swaps each table's files; a DELETE of a test's few rows ~20 ms."""
     engine = _WIPERS.get(url)
     if engine is None:
-        engine = _WIPERS[url] = create_engine(url, pool_size=1)
+        # pinged at each checkout: the backend fixture drops and recreates the database (its
+        # connections terminated) each time pytest sets it up again for another parameter
+        engine = _WIPERS[url] = create_engine(url, pool_size=1, pool_pre_ping=True)
     with engine.begin() as conn:
         tables = conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname='public'"))
         held = " UNION ALL ".join(
