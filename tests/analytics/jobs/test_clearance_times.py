@@ -609,8 +609,9 @@ def test_bad_params_named(lake: Path) -> None:
 
 
 def test_running_counts_read_back_exactly_up_to_their_limit(engine_name: str) -> None:
-    """Trips and each side's departures share one windowed sum (21 bits each): summed and read
-    back in the engine's own arithmetic, the largest counts a field holds come back whole."""
+    """Trips and each side's departures share one windowed sum (21 bits each): summed, cast to a
+    bigint as the job does and read back in the engine's own arithmetic, the largest counts a
+    field holds come back whole."""
     field = clearance._FIELD
     top = field - 1
     parts = [(top // 2, 1, top), (top - top // 2, top - 1, 0)]  # (trips, first, second) per row
@@ -618,7 +619,7 @@ def test_running_counts_read_back_exactly_up_to_their_limit(engine_name: str) ->
     sql = (
         f"SELECT {clearance._TRIPS} AS trips, {clearance._AT_FIRST} AS at_first, "
         f"{clearance._AT_SECOND} AS at_second "
-        f"FROM (SELECT sum(x) AS running FROM (VALUES {values}) v(x)) s"
+        f"FROM (SELECT cast(sum(x) AS bigint) AS running FROM (VALUES {values}) v(x)) s"
     )
     engine = make_engine(engine_name)
     try:
