@@ -619,7 +619,7 @@ def test_running_counts_read_back_exactly_up_to_their_limit(engine_name: str) ->
     sql = (
         f"SELECT {clearance._TRIPS} AS trips, {clearance._AT_FIRST} AS at_first, "
         f"{clearance._AT_SECOND} AS at_second "
-        f"FROM (SELECT cast(sum(x) AS bigint) AS running FROM (VALUES {values}) v(x)) s"
+        f"FROM (SELECT {clearance._running('sum(x)')} AS running FROM (VALUES {values}) v(x)) s"
     )
     engine = make_engine(engine_name)
     try:

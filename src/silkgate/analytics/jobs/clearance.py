@@ -94,9 +94,16 @@ _PASSAGE = (
 #: 128-bit integer and PostgreSQL into a numeric, on which the ``%`` and division of every event
 #: cost DuckDB about a tenth of this job (measured, docs/benchmarks.md).
 _FIELD = 2**21
-_PACKED = (
-    f"cast(sum(ends_trip + {_FIELD} * departs * at_first_side "
-    f"+ {_FIELD**2} * departs * (1 - at_first_side)) OVER {_PASSAGE} AS bigint)"
+
+
+def _running(total: str) -> str:
+    """The packed running ``total`` as the fields are read back from: a bigint."""
+    return f"cast({total} AS bigint)"
+
+
+_PACKED = _running(
+    f"sum(ends_trip + {_FIELD} * departs * at_first_side "
+    f"+ {_FIELD**2} * departs * (1 - at_first_side)) OVER {_PASSAGE}"
 )
 _TRIPS = f"running % {_FIELD}"
 _AT_FIRST = f"cast((running % {_FIELD**2} - running % {_FIELD}) / {_FIELD} AS bigint)"
